@@ -1,0 +1,60 @@
+package main
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/parleychat/parley/msrp"
+)
+
+// msrpCollector turns the MSRP endpoint's counters into Prometheus metrics at scrape time, so
+// the hot path pays only for its atomic adds.
+type msrpCollector struct {
+	endpoint *msrp.Endpoint
+
+	messages, bytes, sessions, connections, slow, errs *prometheus.Desc
+}
+
+func registerMSRPStats(reg prometheus.Registerer, ep *msrp.Endpoint) error {
+	d := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc("parley_msrp_"+name, help, labels, nil)
+	}
+	return reg.Register(&msrpCollector{
+		endpoint:    ep,
+		messages:    d("frames_total", "MSRP requests received and frames queued for sending.", "direction"),
+		bytes:       d("bytes_total", "MSRP bytes received and queued for sending.", "direction"),
+		sessions:    d("sessions", "MSRP sessions open (bound or waiting for the client's first request)."),
+		connections: d("connections", "MSRP connections open."),
+		slow: d("slow_consumers_total", "Connections dropped because the peer did not read fast enough "+
+			"(reason pending: msrp.max_pending_bytes reached; deadline: msrp.write_deadline passed).", "reason"),
+		errs: d("errors_total", "MSRP failures by kind: protocol_violation (connection closed), too_large (413), "+
+			"bind_timeout (msrp.bind_timeout), transaction_timeout (msrp.transaction_timeout), unknown_session (481), "+
+			"bound_elsewhere (506).", "kind"),
+	})
+}
+
+func (c *msrpCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.messages, c.bytes, c.sessions, c.connections, c.slow, c.errs} {
+		ch <- d
+	}
+}
+
+func (c *msrpCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.endpoint.Stats()
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	counter(c.messages, s.MessagesIn, "in")
+	counter(c.messages, s.MessagesOut, "out")
+	counter(c.bytes, s.BytesIn, "in")
+	counter(c.bytes, s.BytesOut, "out")
+	ch <- prometheus.MustNewConstMetric(c.sessions, prometheus.GaugeValue, float64(s.Sessions))
+	ch <- prometheus.MustNewConstMetric(c.connections, prometheus.GaugeValue, float64(s.Connections))
+	counter(c.slow, s.SlowConsumersPending, "pending")
+	counter(c.slow, s.SlowConsumersDeadline, "deadline")
+	counter(c.errs, s.ProtocolViolations, "protocol_violation")
+	counter(c.errs, s.TooLarge, "too_large")
+	counter(c.errs, s.BindTimeouts, "bind_timeout")
+	counter(c.errs, s.TransactionTimeouts, "transaction_timeout")
+	counter(c.errs, s.UnknownSessions, "unknown_session")
+	counter(c.errs, s.BoundElsewhere, "bound_elsewhere")
+}

@@ -1,0 +1,280 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+
+	"github.com/parleychat/parley/configs"
+	"github.com/parleychat/parley/focus"
+	"github.com/parleychat/parley/msrp"
+	sipserver "github.com/parleychat/parley/sip"
+	"github.com/parleychat/parley/xcon/sqlstore"
+)
+
+func serveCommand() *cobra.Command {
+	var configFile string
+	var flags struct{ sip, msrp, http, data, domain, advertise string }
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the focus: SIP, MSRP and HTTP listeners (defaults: loopback, ./data, a room 'lobby')",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := configs.Load(configFile)
+			if err != nil {
+				return err
+			}
+			set := func(name string, dst *string, val string) {
+				if cmd.Flags().Changed(name) {
+					*dst = val
+				}
+			}
+			set("sip", &cfg.SIP.Listen, flags.sip)
+			set("msrp", &cfg.MSRP.Listen, flags.msrp)
+			set("http", &cfg.HTTP.Listen, flags.http)
+			set("data", &cfg.DataDir, flags.data)
+			set("domain", &cfg.Domain, flags.domain)
+			set("advertise", &cfg.AdvertisedHost, flags.advertise)
+			if err := cfg.Resolve(); err != nil {
+				return fmt.Errorf("configuration:\n%w", err)
+			}
+			d, err := startDaemon(cmd.Context(), cfg, newLogger(cfg.Log))
+			if err != nil {
+				return err
+			}
+			<-cmd.Context().Done()
+			return d.shutdown()
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&configFile, "config", "c", "", "configuration file (keys and defaults: configs/parley.yaml)")
+	f.StringVar(&flags.sip, "sip", "", "SIP listen address, UDP and TCP (sip.listen)")
+	f.StringVar(&flags.msrp, "msrp", "", "MSRP listen address (msrp.listen)")
+	f.StringVar(&flags.http, "http", "", "HTTP listen address for /healthz and /metrics (http.listen)")
+	f.StringVar(&flags.data, "data", "", "database directory (data_dir)")
+	f.StringVar(&flags.domain, "domain", "", "SIP domain of the rooms (domain; default: the SIP listen host)")
+	f.StringVar(&flags.advertise, "advertise", "", "host written into Contact, Via, SDP and a=path (advertised_host)")
+	return cmd
+}
+
+func newLogger(c configs.Log) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+// daemon is one running focus: every listener bound, every subsystem wired.
+type daemon struct {
+	cfg      *configs.Config
+	log      *slog.Logger
+	store    *sqlstore.Store
+	endpoint *msrp.Endpoint
+	focus    *focus.Focus
+	sip      *sipserver.Server
+	http     *http.Server
+
+	msrpAddr, httpAddr net.Addr
+	ready              atomic.Bool
+	stopServing        context.CancelFunc
+	serving            sync.WaitGroup
+}
+
+// startDaemon binds every listener and starts serving; it returns once all are up.
+// ctx only bounds start-up; the daemon runs until shutdown.
+func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d *daemon, err error) {
+	d = &daemon{cfg: cfg, log: log}
+	var closers []func()
+	defer func() {
+		if err != nil {
+			for i := len(closers) - 1; i >= 0; i-- {
+				closers[i]()
+			}
+		}
+	}()
+
+	d.store, err = sqlstore.Open(ctx, cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("database in %s: %w", cfg.DataDir, err)
+	}
+	closers = append(closers, func() { d.store.Close() })
+
+	msrpLn, err := net.Listen("tcp", cfg.MSRP.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("msrp.listen: %w", err)
+	}
+	closers = append(closers, func() { msrpLn.Close() })
+	d.msrpAddr = msrpLn.Addr()
+	d.endpoint = msrp.NewEndpoint(msrp.Config{
+		AdvertisedHost:     cfg.AdvertisedHost,
+		AdvertisedPort:     msrpLn.Addr().(*net.TCPAddr).Port,
+		MaxMessageSize:     cfg.MSRP.MaxMessageSize,
+		MaxHeaderBytes:     cfg.MSRP.MaxHeaderBytes,
+		MaxPendingBytes:    cfg.MSRP.MaxPendingBytes,
+		WriteDeadline:      cfg.MSRP.WriteDeadline,
+		BindTimeout:        cfg.MSRP.BindTimeout,
+		TransactionTimeout: cfg.MSRP.TransactionTimeout,
+		Logger:             log.With("subsystem", "msrp"),
+	})
+
+	specs := make([]focus.RoomSpec, len(cfg.Rooms))
+	for i, r := range cfg.Rooms {
+		specs[i] = focus.RoomSpec{Name: r.Name, DisplayText: r.DisplayText, Subject: r.Subject}
+	}
+	d.focus, err = focus.New(ctx, focus.Config{
+		Domain:         cfg.Domain,
+		LocalHosts:     localHosts(cfg),
+		MaxMessageSize: cfg.MSRP.MaxMessageSize,
+		WrappedTypes:   cfg.WrappedTypes,
+		Logger:         log.With("subsystem", "focus"),
+	}, d.store, d.endpoint, specs)
+	if err != nil {
+		return nil, err
+	}
+
+	d.sip, err = sipserver.New(sipserver.Config{
+		Listen:         cfg.SIP.Listen,
+		AdvertisedHost: cfg.AdvertisedHost,
+		UserAgent:      cfg.SIP.UserAgent,
+		UDPMTU:         cfg.SIP.UDPMTU,
+		Logger:         log.With("subsystem", "sip"),
+	}, d.focus)
+	if err != nil {
+		return nil, err
+	}
+	d.focus.SetSignaling(d.sip)
+
+	httpLn, err := net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		d.sip.Close()
+		return nil, fmt.Errorf("http.listen: %w", err)
+	}
+	d.httpAddr = httpLn.Addr()
+	reg, err := d.registry()
+	if err != nil {
+		httpLn.Close()
+		d.sip.Close()
+		return nil, err
+	}
+	d.http = &http.Server{Handler: d.routes(reg), ReadHeaderTimeout: 10 * time.Second}
+
+	serveCtx, stop := context.WithCancel(context.Background())
+	d.stopServing = stop
+	d.goServe("sip", func() error { return d.sip.Serve(serveCtx) })
+	d.goServe("msrp", func() error { return d.endpoint.Serve(serveCtx, msrpLn) })
+	d.goServe("http", func() error {
+		if err := d.http.Serve(httpLn); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	d.ready.Store(true)
+	log.Info("parley serving",
+		"sip", net.JoinHostPort(hostOf(cfg.SIP.Listen), fmt.Sprint(d.sip.Port())), "msrp", d.msrpAddr.String(),
+		"http", d.httpAddr.String(), "domain", cfg.Domain, "advertised_host", cfg.AdvertisedHost,
+		"data", cfg.DataDir, "rooms", strings.Join(d.focus.Rooms(), ","))
+	return d, nil
+}
+
+func (d *daemon) goServe(name string, serve func() error) {
+	d.serving.Add(1)
+	go func() {
+		defer d.serving.Done()
+		if err := serve(); err != nil {
+			d.log.Error("listener failed", "listener", name, "err", err)
+		}
+	}()
+}
+
+// shutdown ends every participant (BYEs in parallel), then stops the listeners and closes the
+// database, all within shutdown_timeout.
+func (d *daemon) shutdown() error {
+	d.ready.Store(false)
+	d.log.Info("shutting down", "timeout", d.cfg.ShutdownTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), d.cfg.ShutdownTimeout)
+	defer cancel()
+	var errs []error
+	if err := d.focus.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("focus: %w", err))
+	}
+	d.stopServing()
+	d.endpoint.Close()
+	if err := d.http.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("http: %w", err))
+	}
+	d.serving.Wait()
+	d.sip.Close()
+	if err := d.store.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("database: %w", err))
+	}
+	d.log.Info("stopped")
+	return errors.Join(errs...)
+}
+
+func (d *daemon) routes(reg *prometheus.Registry) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if !d.ready.Load() {
+			http.Error(w, "starting or stopping", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	mux.Handle("GET /metrics", promhttp.InstrumentMetricHandler(reg, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		Registry: reg, EnableOpenMetrics: true, ErrorLog: slog.NewLogLogger(d.log.Handler(), slog.LevelError)})))
+	return mux
+}
+
+func (d *daemon) registry() (*prometheus.Registry, error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := d.focus.Register(reg); err != nil {
+		return nil, err
+	}
+	if err := d.sip.Metrics().Register(reg); err != nil {
+		return nil, err
+	}
+	return reg, registerMSRPStats(reg, d.endpoint)
+}
+
+// localHosts lists the hosts that name this focus besides the domain: listen hosts (every
+// interface address when a listener binds a wildcard), the advertised host and the aliases.
+func localHosts(cfg *configs.Config) []string {
+	hosts := append([]string{cfg.AdvertisedHost}, cfg.HostAliases...)
+	for _, listen := range []string{cfg.SIP.Listen, cfg.MSRP.Listen} {
+		h := hostOf(listen)
+		if ip := net.ParseIP(h); h == "" || (ip != nil && ip.IsUnspecified()) {
+			if addrs, err := net.InterfaceAddrs(); err == nil {
+				for _, a := range addrs {
+					if n, ok := a.(*net.IPNet); ok {
+						hosts = append(hosts, n.IP.String())
+					}
+				}
+			}
+			continue
+		}
+		hosts = append(hosts, h)
+	}
+	return hosts
+}
+
+func hostOf(addr string) string {
+	h, _, _ := net.SplitHostPort(addr)
+	return h
+}

@@ -1,0 +1,275 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/parleychat/parley/configs"
+	"github.com/parleychat/parley/msrp"
+	"github.com/parleychat/parley/sdp"
+)
+
+// startTestDaemon runs the real daemon in process on loopback ports chosen by the kernel,
+// with its database in a temporary directory, and shuts it down when the test ends.
+func startTestDaemon(t *testing.T, edit func(*configs.Config)) *daemon {
+	t.Helper()
+	cfg := configs.Default()
+	cfg.SIP.Listen = "127.0.0.1:0"
+	cfg.MSRP.Listen = "127.0.0.1:0"
+	cfg.HTTP.Listen = "127.0.0.1:0"
+	cfg.DataDir = t.TempDir()
+	cfg.Domain = "example.net"
+	if edit != nil {
+		edit(cfg)
+	}
+	if err := cfg.Resolve(); err != nil {
+		t.Fatal(err)
+	}
+	level := slog.LevelWarn
+	if os.Getenv("PARLEY_TEST_LOG") != "" {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	d, err := startDaemon(context.Background(), cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := d.shutdown(); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return d
+}
+
+// sipPeer is a SIP user agent on sipgo, the same library a softphone author would use.
+type sipPeer struct {
+	aor      sip.Uri
+	ua       *sipgo.UserAgent
+	client   *sipgo.Client
+	dialogUA *sipgo.DialogUA
+}
+
+func newSIPPeer(t *testing.T, user, host string) *sipPeer {
+	t.Helper()
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent(user))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A softphone answers the focus's BYE (room closed, shutdown).
+	srv, err := sipgo.NewServer(ua)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
+	})
+	t.Cleanup(func() { ua.Close() })
+	aor := sip.Uri{Scheme: "sip", User: user, Host: host}
+	contact := sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: user, Host: "127.0.0.1"}}
+	return &sipPeer{aor: aor, ua: ua, client: client, dialogUA: &sipgo.DialogUA{Client: client, ContactHDR: contact}}
+}
+
+// invite sends an INVITE with body to the room over transport and waits for the final answer.
+// It returns the dialog (established on 2xx) and the final response.
+func (p *sipPeer) invite(t *testing.T, d *daemon, room, transport string, body []byte) (*sipgo.DialogClientSession, *sip.Response, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	target := sip.Uri{Scheme: "sip", User: room, Host: "127.0.0.1", Port: d.sip.Port(), UriParams: sip.NewParams()}
+	if transport != "udp" {
+		target.UriParams.Add("transport", transport)
+	}
+	from := &sip.FromHeader{Address: p.aor, Params: sip.NewParams()}
+	from.Params.Add("tag", sip.GenerateTagN(10))
+	hdrs := []sip.Header{from, sip.NewHeader("Content-Type", "application/sdp")}
+	dlg, err := p.dialogUA.Invite(ctx, target, body, hdrs...)
+	if err != nil {
+		return nil, nil, err
+	}
+	var final *sip.Response
+	err = dlg.WaitAnswer(ctx, sipgo.AnswerOptions{OnResponse: func(res *sip.Response) error {
+		if res.StatusCode >= 200 {
+			final = res
+		}
+		return nil
+	}})
+	if err != nil {
+		return dlg, final, err
+	}
+	if err := dlg.Ack(ctx); err != nil {
+		t.Fatalf("ACK: %v", err)
+	}
+	return dlg, dlg.InviteResponse, nil
+}
+
+// msrpPeer is a participant's MSRP side on a raw TCP socket, so that tests see exactly the
+// bytes on the wire: it answers the focus's SENDs with 200 and records every frame.
+type msrpPeer struct {
+	t      *testing.T
+	local  msrp.URI
+	remote []msrp.URI
+	conn   net.Conn
+
+	wmu    sync.Mutex
+	frames chan *msrp.Message
+}
+
+func newMSRPPeer(t *testing.T) *msrpPeer {
+	return &msrpPeer{
+		t:      t,
+		local:  msrp.URI{Host: "127.0.0.1", Port: 9, SessionID: msrp.NewSessionID(), Transport: "tcp"},
+		frames: make(chan *msrp.Message, 1024),
+	}
+}
+
+// offer returns an SDP offer with one MSRP m-line per label ("" means no a=label).
+func (m *msrpPeer) offer(t *testing.T, labels ...string) []byte {
+	t.Helper()
+	var media []sdp.MediaAnswer
+	for _, l := range labels {
+		media = append(media, sdp.MediaAnswer{
+			Port: 9, Proto: "TCP/MSRP", Path: []string{m.local.String()}, Label: l, Setup: "active",
+			AcceptTypes: []string{"message/cpim"}, AcceptWrappedTypes: []string{"text/plain", "*"},
+			Chatroom: &sdp.Chatroom{Nickname: true, PrivateMessages: true},
+		})
+	}
+	b, err := sdp.BuildOffer(sdp.AnswerParams{Username: "peer", SessionID: 1, SessionVersion: 1, Address: "127.0.0.1"}, media)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// connect opens the TCP connection to the focus path of the answer's m-line index and binds
+// the session with a bodiless SEND (RFC 4975 §5.4).
+func (m *msrpPeer) connect(t *testing.T, answer []byte, index int) {
+	t.Helper()
+	ans, err := sdp.Parse(answer)
+	if err != nil {
+		t.Fatalf("answer: %v", err)
+	}
+	path, err := msrp.ParsePath(strings.Join(ans.Media[index].Path, " "))
+	if err != nil {
+		t.Fatalf("answer path: %v", err)
+	}
+	m.remote = path
+	m.conn, err = net.Dial("tcp", path[0].HostPort())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.conn.Close() })
+	go m.readLoop()
+	tid := m.write(&msrp.Message{Method: "SEND", MessageID: msrp.NewMessageID(), ByteRange: msrp.ByteRange{Start: 1, End: 0, Total: 0}})
+	if r := m.response(t, tid); r.StatusCode != 200 {
+		t.Fatalf("bind: %d %s", r.StatusCode, r.Comment)
+	}
+}
+
+func (m *msrpPeer) readLoop() {
+	defer close(m.frames)
+	p := msrp.NewParser(0, 16<<20)
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := m.conn.Read(buf)
+		if n > 0 {
+			perr := p.Parse(buf[:n], func(f *msrp.Message, ferr error) error {
+				f = f.Clone()
+				if f.Method == "SEND" && f.FailureReport != "no" && f.FailureReport != "partial" {
+					m.write(&msrp.Message{TransactionID: f.TransactionID, StatusCode: 200, Comment: "OK",
+						ToPath: f.FromPath[:1], FromPath: []msrp.URI{m.local}})
+				}
+				m.frames <- f
+				return nil
+			})
+			if perr != nil {
+				m.t.Errorf("peer parse: %v", perr)
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// write sends a request (paths and transaction-id filled in when empty) or a response.
+func (m *msrpPeer) write(msg *msrp.Message) string {
+	if msg.TransactionID == "" {
+		msg.TransactionID = msrp.NewTransactionID()
+	}
+	if msg.ToPath == nil {
+		msg.ToPath = m.remote
+	}
+	if msg.FromPath == nil {
+		msg.FromPath = []msrp.URI{m.local}
+	}
+	m.wmu.Lock()
+	defer m.wmu.Unlock()
+	if _, err := m.conn.Write(msg.AppendTo(nil)); err != nil {
+		m.t.Errorf("peer write: %v", err)
+	}
+	return msg.TransactionID
+}
+
+// send sends one whole SEND and returns its transaction-id.
+func (m *msrpPeer) send(contentType string, body []byte) string {
+	return m.write(&msrp.Message{Method: "SEND", MessageID: msrp.NewMessageID(), ContentType: contentType, Body: body,
+		ByteRange: msrp.ByteRange{Start: 1, End: int64(len(body)), Total: int64(len(body))}})
+}
+
+// next returns the next frame from the focus, failing the test after a generous timeout (a
+// guard against hanging, not a timing assertion).
+func (m *msrpPeer) next(t *testing.T) *msrp.Message {
+	t.Helper()
+	select {
+	case f, ok := <-m.frames:
+		if !ok {
+			t.Fatal("MSRP connection closed")
+		}
+		return f
+	case <-time.After(20 * time.Second):
+		t.Fatal("no MSRP frame from the focus")
+	}
+	return nil
+}
+
+// response returns the response to transaction tid, skipping (and keeping) nothing else:
+// tests call it only when no other traffic is expected.
+func (m *msrpPeer) response(t *testing.T, tid string) *msrp.Message {
+	t.Helper()
+	for {
+		f := m.next(t)
+		if f.IsResponse() && f.TransactionID == tid {
+			return f
+		}
+		if f.IsResponse() {
+			continue
+		}
+		t.Fatalf("unexpected %s while waiting for response to %s", f.Method, tid)
+	}
+}
+
+// cpimBody builds a CPIM message as a client would write it (RFC 3862 §2).
+func cpimBody(from, to, text string) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "From: <%s>\r\nTo: <%s>\r\nDateTime: 2026-11-25T20:00:00Z\r\n\r\nContent-Type: text/plain;charset=utf-8\r\n\r\n%s", from, to, text)
+	return b.Bytes()
+}
+
+func dialTCP(addr string) (net.Conn, error) { return net.Dial("tcp", addr) }

@@ -1,0 +1,209 @@
+// Package configs owns Parley's configuration: the documented defaults (parley.yaml, compiled in),
+// loading an operator's file over them, and checking the result.
+package configs
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// defaultYAML is the documented configuration file; its values are the defaults, so the
+// documentation and the behaviour cannot drift apart.
+//
+//go:embed parley.yaml
+var defaultYAML []byte
+
+// Config is the whole daemon configuration. Field comments live in parley.yaml.
+type Config struct {
+	Domain          string        `yaml:"domain"`
+	HostAliases     []string      `yaml:"host_aliases"`
+	AdvertisedHost  string        `yaml:"advertised_host"`
+	DataDir         string        `yaml:"data_dir"`
+	SIP             SIP           `yaml:"sip"`
+	MSRP            MSRP          `yaml:"msrp"`
+	HTTP            HTTP          `yaml:"http"`
+	Log             Log           `yaml:"log"`
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	WrappedTypes    []string      `yaml:"wrapped_types"`
+	Rooms           []Room        `yaml:"rooms"`
+}
+
+type SIP struct {
+	Listen    string `yaml:"listen"`
+	UDPMTU    int    `yaml:"udp_mtu"`
+	UserAgent string `yaml:"user_agent"`
+}
+
+type MSRP struct {
+	Listen             string        `yaml:"listen"`
+	MaxMessageSize     int64         `yaml:"max_message_size"`
+	MaxHeaderBytes     int           `yaml:"max_header_bytes"`
+	MaxPendingBytes    int           `yaml:"max_pending_bytes"`
+	WriteDeadline      time.Duration `yaml:"write_deadline"`
+	BindTimeout        time.Duration `yaml:"bind_timeout"`
+	TransactionTimeout time.Duration `yaml:"transaction_timeout"`
+}
+
+type HTTP struct {
+	Listen string `yaml:"listen"`
+}
+
+type Log struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"`
+}
+
+// Room is a room created on first start.
+type Room struct {
+	Name        string `yaml:"name"`
+	DisplayText string `yaml:"display_text"`
+	Subject     string `yaml:"subject"`
+}
+
+// Default returns the configuration of parley.yaml as shipped.
+func Default() *Config {
+	c, err := decode(&Config{}, defaultYAML, "parley.yaml (built in)")
+	if err != nil {
+		panic("configs: built-in parley.yaml does not load: " + err.Error())
+	}
+	return c
+}
+
+// Load returns the defaults overlaid with the file at path ("" means defaults only).
+// Keys the file does not set keep their defaults; unknown keys are errors.
+func Load(path string) (*Config, error) {
+	c := Default()
+	if path == "" {
+		return c, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return decode(c, data, path)
+}
+
+func decode(into *Config, data []byte, source string) (*Config, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	// io.EOF: an empty file means "all defaults".
+	if err := dec.Decode(into); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%s: %w", source, err)
+	}
+	return into, nil
+}
+
+// Resolve fills the derived values (domain and advertised host) and checks every key,
+// returning one line per problem.
+func (c *Config) Resolve() error {
+	var errs []error
+	sipHost, _, err := net.SplitHostPort(c.SIP.Listen)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("sip.listen: %q is not host:port", c.SIP.Listen))
+	}
+	for key, addr := range map[string]string{"msrp.listen": c.MSRP.Listen, "http.listen": c.HTTP.Listen} {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q is not host:port", key, addr))
+		}
+	}
+	if c.AdvertisedHost == "" {
+		c.AdvertisedHost = sipHost
+		if isWildcard(sipHost) {
+			c.AdvertisedHost = firstInterfaceAddress()
+		}
+	}
+	if isWildcard(c.AdvertisedHost) {
+		errs = append(errs, fmt.Errorf("advertised_host: %q is a wildcard address; set the address clients reach", c.AdvertisedHost))
+	}
+	if c.Domain == "" {
+		c.Domain = sipHost
+		if isWildcard(sipHost) {
+			c.Domain = c.AdvertisedHost
+		}
+	}
+	if strings.ContainsAny(c.Domain, " @:/") {
+		errs = append(errs, fmt.Errorf("domain: %q must be a bare host name", c.Domain))
+	}
+	if c.SIP.UDPMTU < 1500 {
+		errs = append(errs, fmt.Errorf("sip.udp_mtu: %d is below 1500; multi-line SDP answers would not go out over UDP", c.SIP.UDPMTU))
+	}
+	if c.MSRP.MaxMessageSize <= 0 {
+		errs = append(errs, fmt.Errorf("msrp.max_message_size: must be positive"))
+	}
+	if int64(c.MSRP.MaxPendingBytes) < c.MSRP.MaxMessageSize {
+		errs = append(errs, fmt.Errorf("msrp.max_pending_bytes: %d is below msrp.max_message_size (%d); raise it or lower max_message_size",
+			c.MSRP.MaxPendingBytes, c.MSRP.MaxMessageSize))
+	}
+	if c.MSRP.MaxHeaderBytes < 1024 {
+		errs = append(errs, fmt.Errorf("msrp.max_header_bytes: %d is below 1024", c.MSRP.MaxHeaderBytes))
+	}
+	for key, d := range map[string]time.Duration{"msrp.write_deadline": c.MSRP.WriteDeadline, "msrp.bind_timeout": c.MSRP.BindTimeout,
+		"msrp.transaction_timeout": c.MSRP.TransactionTimeout, "shutdown_timeout": c.ShutdownTimeout} {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("%s: must be a positive duration", key))
+		}
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log.level: %q is not one of debug, info, warn, error", c.Log.Level))
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("log.format: %q is not text or json", c.Log.Format))
+	}
+	seen := map[string]bool{}
+	for i, r := range c.Rooms {
+		if !ValidRoomName(r.Name) {
+			errs = append(errs, fmt.Errorf("rooms[%d].name: %q is not a valid room name (letters, digits, . _ - +)", i, r.Name))
+		}
+		if seen[r.Name] {
+			errs = append(errs, fmt.Errorf("rooms[%d].name: %q is listed twice", i, r.Name))
+		}
+		seen[r.Name] = true
+	}
+	return errors.Join(errs...)
+}
+
+// ValidRoomName reports whether name can be the user part of a room's SIP URI and XCON-URI.
+func ValidRoomName(name string) bool {
+	if name == "" || len(name) > 64 {
+		return false
+	}
+	for _, r := range name {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_', r == '-', r == '+':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func isWildcard(host string) bool {
+	ip := net.ParseIP(host)
+	return host == "" || (ip != nil && ip.IsUnspecified())
+}
+
+func firstInterfaceAddress() string {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return "127.0.0.1"
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
+			return n.IP.String()
+		}
+	}
+	return "127.0.0.1"
+}

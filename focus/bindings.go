@@ -1,0 +1,102 @@
+package focus
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+
+	"github.com/parleychat/parley/xcon"
+)
+
+// bindingWriter writes binding rows in batches behind the join path: who is connected now is
+// kept in memory, and a crash loses at most the last batch, which start-up purges anyway.
+type bindingWriter struct {
+	store xcon.Store
+	log   *slog.Logger
+
+	mu      sync.Mutex
+	pending []xcon.BindingChange
+
+	kick  chan struct{}
+	syncs chan chan error
+	stop  chan struct{}
+	done  chan struct{}
+}
+
+func newBindingWriter(store xcon.Store, log *slog.Logger) *bindingWriter {
+	w := &bindingWriter{store: store, log: log, kick: make(chan struct{}, 1), syncs: make(chan chan error),
+		stop: make(chan struct{}), done: make(chan struct{})}
+	go w.loop()
+	return w
+}
+
+func (w *bindingWriter) add(changes ...xcon.BindingChange) {
+	if len(changes) == 0 {
+		return
+	}
+	w.mu.Lock()
+	w.pending = append(w.pending, changes...)
+	w.mu.Unlock()
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (w *bindingWriter) loop() {
+	defer close(w.done)
+	for {
+		select {
+		case <-w.kick:
+			w.flush()
+		case reply := <-w.syncs:
+			reply <- w.flush()
+		case <-w.stop:
+			w.flush()
+			return
+		}
+	}
+}
+
+func (w *bindingWriter) flush() error {
+	w.mu.Lock()
+	batch := w.pending
+	w.pending = nil
+	w.mu.Unlock()
+	if len(batch) == 0 {
+		return nil
+	}
+	err := w.store.SaveBindings(context.Background(), batch)
+	if err != nil {
+		w.log.Error("binding rows not written", "rows", len(batch), "err", err)
+	}
+	return err
+}
+
+// sync returns once every change added before the call is written.
+func (w *bindingWriter) sync(ctx context.Context) error {
+	reply := make(chan error, 1)
+	select {
+	case w.syncs <- reply:
+	case <-w.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-reply:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (w *bindingWriter) close(ctx context.Context) error {
+	close(w.stop)
+	select {
+	case <-w.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,199 @@
+package focus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/parleychat/parley/msrp"
+	"github.com/parleychat/parley/xcon"
+)
+
+// Config is what the runtime needs to know about its deployment.
+type Config struct {
+	Domain         string   // rooms are sip:NAME@Domain and xcon:NAME@Domain
+	LocalHosts     []string // other hosts that name this focus (listen and advertised hosts, aliases)
+	MaxMessageSize int64    // advertised as a=max-size; larger messages get 413 (enforced by msrp)
+	WrappedTypes   []string // what may travel inside message/cpim (a=accept-wrapped-types)
+	Logger         *slog.Logger
+}
+
+// RoomSpec describes a room to create when it does not exist yet.
+type RoomSpec struct {
+	Name        string
+	DisplayText string
+	Subject     string
+}
+
+// Signaling is what focus needs from the SIP side: ending a participant's dialog (BYE) when
+// the participant is removed by the room rather than by its own BYE.
+type Signaling interface {
+	Disconnect(ctx context.Context, p *Participant)
+}
+
+// Focus owns every room of this process.
+type Focus struct {
+	cfg       Config
+	log       *slog.Logger
+	store     xcon.Store
+	endpoint  *msrp.Endpoint
+	signaling Signaling
+	bindings  *bindingWriter
+	metrics   *Metrics
+
+	localHosts map[string]bool
+
+	mu       sync.RWMutex
+	rooms    map[string]*Room
+	stopping bool
+}
+
+// New loads every room from the store, purges bindings left by a previous run (nobody is
+// connected after a restart) and creates the rooms of specs that do not exist yet.
+func New(ctx context.Context, cfg Config, store xcon.Store, endpoint *msrp.Endpoint, specs []RoomSpec) (*Focus, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	f := &Focus{
+		cfg:        cfg,
+		log:        cfg.Logger,
+		store:      store,
+		endpoint:   endpoint,
+		rooms:      map[string]*Room{},
+		localHosts: map[string]bool{strings.ToLower(cfg.Domain): true},
+		metrics:    newMetrics(),
+	}
+	for _, h := range cfg.LocalHosts {
+		f.localHosts[strings.ToLower(strings.Trim(h, "[]"))] = true
+	}
+	if n, err := store.PurgeBindings(ctx); err != nil {
+		return nil, fmt.Errorf("focus: purge stale bindings: %w", err)
+	} else if n > 0 {
+		f.log.Info("purged bindings of sessions from a previous run", "rows", n)
+	}
+	for _, spec := range specs {
+		conf := newConference(spec, cfg.Domain)
+		switch err := store.CreateConference(ctx, conf); {
+		case err == nil:
+			f.log.Info("room created", "room", spec.Name)
+		case errors.Is(err, xcon.ErrExists):
+		default:
+			return nil, fmt.Errorf("focus: create room %s: %w", spec.Name, err)
+		}
+	}
+	names, err := store.Conferences(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("focus: list rooms: %w", err)
+	}
+	for _, name := range names {
+		conf, err := store.Conference(ctx, name)
+		if err != nil {
+			return nil, fmt.Errorf("focus: load room %s: %w", name, err)
+		}
+		f.rooms[name] = newRoom(f, name, conf)
+	}
+	f.bindings = newBindingWriter(store, f.log)
+	return f, nil
+}
+
+// SetSignaling wires the SIP side in; it must be called before any participant joins.
+func (f *Focus) SetSignaling(s Signaling) { f.signaling = s }
+
+// Metrics returns the runtime's Prometheus collectors.
+func (f *Focus) Metrics() *Metrics { return f.metrics }
+
+// Room returns the room called name, or nil.
+func (f *Focus) Room(name string) *Room {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.rooms[name]
+}
+
+// Rooms returns the names of all rooms, sorted.
+func (f *Focus) Rooms() []string {
+	f.mu.RLock()
+	names := make([]string, 0, len(f.rooms))
+	for n := range f.rooms {
+		names = append(names, n)
+	}
+	f.mu.RUnlock()
+	sort.Strings(names)
+	return names
+}
+
+// RoomName tells whether uri (a Request-URI or a CPIM To) names a room of this focus and which:
+// scheme sip or sips, user the room name, host the domain or a local host; port and parameters
+// are ignored. It does not check that the room exists.
+func (f *Focus) RoomName(uri string) (string, bool) {
+	u, ok := parseSIPURI(uri)
+	if !ok || (u.Scheme != "sip" && u.Scheme != "sips") || u.User == "" || !f.localHosts[u.Host] {
+		return "", false
+	}
+	return u.User, true
+}
+
+// RoomURI returns the SIP URI of a room: sip:NAME@DOMAIN, no port.
+func (f *Focus) RoomURI(name string) string { return "sip:" + name + "@" + f.cfg.Domain }
+
+// Sync waits until every binding change made so far is durable.
+func (f *Focus) Sync(ctx context.Context) error { return f.bindings.sync(ctx) }
+
+// Shutdown ends every participant (BYEs sent in parallel, bounded by ctx), closes their MSRP
+// sessions and writes the last binding changes. New joins fail with ErrShuttingDown.
+func (f *Focus) Shutdown(ctx context.Context) error {
+	f.mu.Lock()
+	f.stopping = true
+	var all []*Participant
+	for _, r := range f.rooms {
+		all = append(all, r.Participants()...)
+	}
+	f.mu.Unlock()
+
+	var wg sync.WaitGroup
+	for _, p := range all {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if f.signaling != nil {
+				f.signaling.Disconnect(ctx, p)
+			}
+			p.room.leave(p, msrp.Shutdown)
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		// A peer that never answers its BYE must not hold the process: carry on.
+		f.log.Warn("shutdown: not every BYE was answered in time", "participants", len(all))
+	}
+	flush, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	return f.bindings.close(flush)
+}
+
+func (f *Focus) shuttingDown() bool {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.stopping
+}
+
+// newConference builds the conference object of a new room: one chat channel, anyone may join.
+func newConference(spec RoomSpec, domain string) *xcon.Conference {
+	c := &xcon.Conference{Entity: "xcon:" + spec.Name + "@" + domain, Version: 1}
+	c.Description.DisplayText = spec.DisplayText
+	c.Description.Subject = spec.Subject
+	c.Description.ConfURIs = []xcon.URIEntry{{URI: "sip:" + spec.Name + "@" + domain, Purpose: "participation"}}
+	c.Description.Media = []xcon.Channel{{Label: defaultChannel, Type: "message", Status: "sendrecv"}}
+	c.JoinHandling = "allow"
+	return c
+}
+
+// defaultChannel is the label of the single chat channel of a room made from a RoomSpec.
+const defaultChannel = "chat"

@@ -1,0 +1,136 @@
+package focus
+
+import (
+	"context"
+	"strings"
+
+	"github.com/parleychat/parley/msrp"
+	"github.com/parleychat/parley/sdp"
+	"github.com/parleychat/parley/xcon"
+)
+
+// Identity is who the signalling layer established the participant to be.
+type Identity struct {
+	AOR         string // the participant's SIP URI (From, or P-Asserted-Identity from a trusted proxy)
+	DisplayName string
+}
+
+// JoinRequest is an INVITE to a room, reduced to what the runtime needs.
+type JoinRequest struct {
+	Room     string
+	Identity Identity
+	Offer    *sdp.Session
+}
+
+// Join admits a participant: every acceptable MSRP m-line gets an MSRP session and a row of the
+// conference object; the returned answers hold one entry per offered m-line, in order, for
+// sdp.BuildAnswer. The participant is in the room when Join returns; call Leave if the dialog
+// does not come up (CANCEL, no ACK).
+func (f *Focus) Join(ctx context.Context, req JoinRequest) (*Participant, []sdp.MediaAnswer, error) {
+	if f.shuttingDown() {
+		return nil, nil, ErrShuttingDown
+	}
+	room := f.Room(req.Room)
+	if room == nil {
+		return nil, nil, ErrRoomNotFound
+	}
+	aor, ok := parseSIPURI(req.Identity.AOR)
+	if !ok {
+		return nil, nil, ErrForbidden
+	}
+	p := &Participant{room: room, userID: xcon.UserIDFromAOR(aor.AOR()), aor: aor, displayName: req.Identity.DisplayName}
+
+	answers := make([]sdp.MediaAnswer, len(req.Offer.Media))
+	labels := map[string]bool{}
+	for i := range req.Offer.Media {
+		m := &req.Offer.Media[i]
+		reason := f.refuse(m, labels)
+		if reason != "" {
+			f.log.Debug("m-line refused", "room", room.name, "index", i, "type", m.Type, "proto", m.Proto, "reason", reason)
+			answers[i] = sdp.MediaAnswer{Reject: true}
+			continue
+		}
+		path, _ := msrp.ParsePath(strings.Join(m.Path, " ")) // checked by refuse
+		if m.Label != "" {
+			labels[m.Label] = true
+		}
+		s := &Stream{participant: p, chatID: newChatID(), label: m.Label, channel: room.channelFor(m.Label), offer: *m}
+		s.session = f.endpoint.NewSession(f)
+		s.session.SetRemotePath(path)
+		s.session.SetUserData(s)
+		p.streams = append(p.streams, s)
+		answers[i] = sdp.MediaAnswer{
+			Port:               s.session.LocalURI().Port,
+			Proto:              m.Proto,
+			Path:               []string{s.session.LocalURI().String()},
+			AcceptTypes:        []string{"message/cpim"}, // exactly this (RFC 7701 §5.2)
+			AcceptWrappedTypes: f.cfg.WrappedTypes,
+			MaxSize:            f.cfg.MaxMessageSize,
+			Label:              m.Label,
+			Setup:              "passive", // the client connects (RFC 6135; also when the offer has no a=setup)
+			Chatroom:           &sdp.Chatroom{Nickname: true, PrivateMessages: true},
+		}
+	}
+	if len(p.streams) == 0 {
+		return nil, nil, ErrNotAcceptable
+	}
+	room.add(p)
+	f.log.Info("participant joined", "room", room.name, "user", p.userID, "streams", len(p.streams))
+	return p, answers, nil
+}
+
+// refuse says why an offered m-line gets port 0, or "" when it is accepted.
+func (f *Focus) refuse(m *sdp.Media, labels map[string]bool) string {
+	switch {
+	case m.Port == 0:
+		return "already refused by the offerer"
+	case !m.IsMSRP():
+		return "not MSRP"
+	case m.Proto != "TCP/MSRP":
+		return "transport not offered by this focus"
+	case m.FileSelector != "":
+		return "file transfer m-line" // RFC 5547 offers are not chat channels
+	case !m.Accepts("message/cpim"):
+		return "accept-types lack message/cpim" // RFC 7701 §5.2
+	case m.Label != "" && labels[m.Label]:
+		return "second m-line with the same label"
+	}
+	if len(m.Path) == 0 {
+		return "no a=path"
+	}
+	if _, err := msrp.ParsePath(strings.Join(m.Path, " ")); err != nil {
+		return "bad a=path: " + err.Error()
+	}
+	return ""
+}
+
+// channelFor picks the chat channel an offered label joins: the available-media entry of type
+// message with that label, else the room's first message channel (design.md, Conventions).
+func (r *Room) channelFor(label string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	first := ""
+	for _, ch := range r.conf.Description.Media {
+		if ch.Type != "message" && ch.Type != "text" {
+			continue
+		}
+		if ch.Label == label {
+			return label
+		}
+		if first == "" {
+			first = ch.Label
+		}
+	}
+	return first
+}
+
+// Leave removes a participant after its BYE (or a failed dialog set-up). Idempotent.
+func (f *Focus) Leave(p *Participant) {
+	if p.room.leave(p, msrp.Local) {
+		f.log.Info("participant left", "room", p.room.name, "user", p.userID)
+	}
+}
+
+// newChatID returns a fresh chat-ID: random base62, unrelated to the MSRP session-id, which is
+// the session's only secret and must never be published.
+func newChatID() string { return msrp.NewMessageID() }

@@ -1,0 +1,36 @@
+package focus
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics are the runtime's Prometheus collectors. No label names a room or a user.
+type Metrics struct {
+	participants    prometheus.Gauge
+	messagesRelayed prometheus.Counter
+	copiesSent      prometheus.Counter
+	bytesRelayed    prometheus.Counter
+}
+
+func newMetrics() *Metrics {
+	return &Metrics{
+		participants: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "parley", Name: "participants",
+			Help: "Participants (SIP dialogs) present in all rooms."}),
+		messagesRelayed: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "parley", Name: "msrp_messages_relayed_total",
+			Help: "Messages accepted from participants and relayed by the switch."}),
+		copiesSent: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "parley", Name: "msrp_copies_sent_total",
+			Help: "Copies of relayed messages queued to recipients."}),
+		bytesRelayed: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "parley", Name: "msrp_bytes_relayed_total",
+			Help: "CPIM bytes queued to recipients by the switch."}),
+	}
+}
+
+// Register adds the runtime's collectors, and a gauge of rooms read from f, to reg.
+func (f *Focus) Register(reg prometheus.Registerer) error {
+	rooms := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "parley", Name: "rooms", Help: "Rooms hosted."},
+		func() float64 { return float64(len(f.Rooms())) })
+	for _, c := range []prometheus.Collector{rooms, f.metrics.participants, f.metrics.messagesRelayed, f.metrics.copiesSent, f.metrics.bytesRelayed} {
+		if err := reg.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}

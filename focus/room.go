@@ -1,0 +1,167 @@
+package focus
+
+import (
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/parleychat/parley/msrp"
+	"github.com/parleychat/parley/sdp"
+	"github.com/parleychat/parley/xcon"
+)
+
+// Room is the runtime of one conference object.
+type Room struct {
+	focus *Focus
+	name  string
+	uri   sipURI // sip:NAME@DOMAIN
+
+	mu           sync.Mutex
+	conf         *xcon.Conference // guarded by mu; live users and endpoints included
+	participants []*Participant   // guarded by mu
+
+	// streams is the fan-out snapshot: every bound-or-not stream of the room, replaced
+	// (never modified) under mu on each join and leave, read without a lock.
+	streams atomic.Pointer[[]*Stream]
+}
+
+// Participant is one SIP dialog in a room: one identity, one or more MSRP streams.
+type Participant struct {
+	room        *Room
+	userID      string // XCON-USERID
+	aor         sipURI
+	displayName string
+	streams     []*Stream // fixed at join
+	left        atomic.Bool
+
+	// Dialog is the signalling side's handle for this participant (set by package sip).
+	Dialog any
+}
+
+// Stream is one accepted m-line: an MSRP session bound to a row of the conference object.
+type Stream struct {
+	participant *Participant
+	chatID      string // published in CCMP and NOTIFYs; never the MSRP session-id
+	label       string // the offered a=label, echoed in SDP
+	channel     string // label of the available-media entry this stream joined
+	session     *msrp.Session
+	offer       sdp.Media // what the participant accepts (accept-types, accept-wrapped-types, chatroom)
+}
+
+func newRoom(f *Focus, name string, conf *xcon.Conference) *Room {
+	uri, _ := parseSIPURI("sip:" + name + "@" + f.cfg.Domain)
+	r := &Room{focus: f, name: name, uri: uri, conf: conf}
+	r.streams.Store(&[]*Stream{})
+	return r
+}
+
+// Name returns the room's name (the user part of its URIs).
+func (r *Room) Name() string { return r.name }
+
+// Snapshot returns a consistent deep copy of the conference object, live rows included.
+func (r *Room) Snapshot() *xcon.Conference {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.conf.Clone()
+}
+
+// Participants returns the participants present now.
+func (r *Room) Participants() []*Participant {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.participants)
+}
+
+// UserID returns the participant's XCON-USERID.
+func (p *Participant) UserID() string { return p.userID }
+
+// AOR returns the participant's address of record, "sip:user@host".
+func (p *Participant) AOR() string { return p.aor.AOR() }
+
+// Room returns the room the participant is in.
+func (p *Participant) Room() *Room { return p.room }
+
+// ChatIDs returns the chat-IDs of the participant's streams, in m-line order.
+func (p *Participant) ChatIDs() []string {
+	ids := make([]string, len(p.streams))
+	for i, s := range p.streams {
+		ids[i] = s.chatID
+	}
+	return ids
+}
+
+// add records a participant and its streams in the conference object and the fan-out set.
+func (r *Room) add(p *Participant) {
+	now := time.Now()
+	var changes []xcon.BindingChange
+	r.mu.Lock()
+	r.participants = append(r.participants, p)
+	user := r.conf.User(p.userID)
+	if user == nil {
+		user = &xcon.User{Entity: p.userID, DisplayText: p.displayName, AssociatedAORs: []string{p.aor.AOR()}, Roles: []string{"participant"}}
+		r.conf.Users = append(r.conf.Users, user)
+	}
+	for _, s := range p.streams {
+		user.Endpoints = append(user.Endpoints, &xcon.Endpoint{
+			Entity:        s.chatID,
+			Status:        "connected",
+			JoiningMethod: "dialed-in",
+			Media:         []xcon.Media{{ID: "1", Type: "message", Label: s.channel, Status: "sendrecv"}},
+		})
+		changes = append(changes, xcon.BindingChange{Room: r.name, Add: &xcon.Binding{
+			Room: r.name, ChatID: s.chatID, UserID: p.userID, Label: s.label, Channel: s.channel, Since: now,
+		}})
+	}
+	r.bump()
+	r.publishStreams()
+	r.mu.Unlock()
+	r.focus.bindings.add(changes...)
+	r.focus.metrics.participants.Inc()
+}
+
+// leave removes a participant (idempotent) and closes its MSRP sessions with reason.
+func (r *Room) leave(p *Participant, reason msrp.CloseReason) bool {
+	if p.left.Swap(true) {
+		return false
+	}
+	var changes []xcon.BindingChange
+	r.mu.Lock()
+	r.participants = slices.DeleteFunc(r.participants, func(q *Participant) bool { return q == p })
+	if user := r.conf.User(p.userID); user != nil {
+		user.Endpoints = slices.DeleteFunc(user.Endpoints, func(e *xcon.Endpoint) bool {
+			return slices.ContainsFunc(p.streams, func(s *Stream) bool { return s.chatID == e.Entity })
+		})
+		if len(user.Endpoints) == 0 {
+			r.conf.Users = slices.DeleteFunc(r.conf.Users, func(u *xcon.User) bool { return u == user })
+		}
+	}
+	for _, s := range p.streams {
+		changes = append(changes, xcon.BindingChange{Room: r.name, Remove: s.chatID})
+	}
+	r.bump()
+	r.publishStreams()
+	r.mu.Unlock()
+	for _, s := range p.streams {
+		s.session.Close(reason)
+	}
+	r.focus.bindings.add(changes...)
+	r.focus.metrics.participants.Dec()
+	return true
+}
+
+// bump counts one change of the conference object (RFC 6503 §4.2: +1 per change). Caller holds mu.
+func (r *Room) bump() {
+	r.conf.Version++
+	n := uint32(len(r.conf.Users))
+	r.conf.State.UserCount = &n
+}
+
+// publishStreams replaces the fan-out snapshot. Caller holds mu.
+func (r *Room) publishStreams() {
+	var all []*Stream
+	for _, p := range r.participants {
+		all = append(all, p.streams...)
+	}
+	r.streams.Store(&all)
+}

@@ -1,0 +1,141 @@
+package focus
+
+import (
+	"context"
+	"mime"
+	"strings"
+	"time"
+
+	"github.com/parleychat/parley/msrp"
+	"github.com/parleychat/parley/msrp/cpim"
+)
+
+// HandleMessage is the MSRP switch (RFC 7701 §6): it checks a participant's message against
+// the room's rules and relays it, unchanged, as a new MSRP message on every other stream that
+// should receive it. It implements msrp.SessionHandler.
+func (f *Focus) HandleMessage(s *msrp.Session, m *msrp.Message) error {
+	st, ok := s.UserData().(*Stream)
+	if !ok {
+		return &msrp.StatusError{Code: 481, Comment: "Session not in a room"}
+	}
+	if m.Method != "SEND" {
+		return &msrp.StatusError{Code: 501, Comment: "Method not supported by this switch"}
+	}
+	if mediaType(m.ContentType) != "message/cpim" {
+		// RFC 7701 §6.3: everything in a room travels inside CPIM.
+		return &msrp.StatusError{Code: 415, Comment: "Room messages must be message/cpim"}
+	}
+	msg, err := cpim.Parse(m.Body)
+	if err != nil {
+		return &msrp.StatusError{Code: 400, Comment: "Malformed CPIM"}
+	}
+	from, ok := parseSIPURI(msg.From.URI)
+	if !ok || !sameIdentity(from, st.participant.aor) {
+		// RFC 7701 §6.1: the From must be a URI of the sending participant.
+		return &msrp.StatusError{Code: 403, Comment: "CPIM From is not the sender"}
+	}
+	if len(msg.To) != 1 {
+		return &msrp.StatusError{Code: 403, Comment: "Exactly one CPIM To is required"} // RFC 7701 §6.1, §6.2
+	}
+	inner := mediaType(msg.ContentType)
+	if !f.wrappedAllowed(inner) {
+		return &msrp.StatusError{Code: 415, Comment: "Wrapped type not allowed in this room"}
+	}
+	room := st.participant.room
+	var target *Participant
+	if to, ok := parseSIPURI(msg.To[0].URI); !ok || !sameIdentity(to, room.uri) {
+		target = room.participantByURI(msg.To[0].URI)
+		if target == nil {
+			return &msrp.StatusError{Code: 404, Comment: "Recipient not in the room"} // RFC 7701 §6.2
+		}
+	}
+
+	// The message is ours (msrp hands the handler its own copy), so its body is shared by
+	// every recipient's queue as is: byte-for-byte the sender's (RFC 7701 §6.1).
+	body := m.Body
+	recipients := 0
+	privateRefused := target != nil
+	for _, r := range *room.streams.Load() {
+		if r == st || r.channel != st.channel {
+			continue
+		}
+		if target != nil {
+			if r.participant != target {
+				continue
+			}
+			if r.offer.Chatroom == nil || !r.offer.Chatroom.PrivateMessages {
+				continue
+			}
+			privateRefused = false
+		}
+		if !r.offer.AcceptsWrapped(inner) {
+			continue // RFC 7701 §6.1: skip recipients that cannot take the payload
+		}
+		if err := r.session.Send("message/cpim", body); err != nil {
+			f.log.Debug("copy not queued", "room", room.name, "chat_id", r.chatID, "err", err)
+			continue
+		}
+		recipients++
+	}
+	if privateRefused {
+		return &msrp.StatusError{Code: 428, Comment: "Private messages not supported"} // RFC 7701 §6.2
+	}
+	f.metrics.messagesRelayed.Inc()
+	f.metrics.copiesSent.Add(float64(recipients))
+	f.metrics.bytesRelayed.Add(float64(recipients * len(body)))
+	return nil
+}
+
+// SessionClosed learns that an MSRP session ended. When the room did not end it (the
+// connection failed, the client never bound it, it was too slow), the participant leaves the room
+// and its dialog is ended with a BYE.
+func (f *Focus) SessionClosed(s *msrp.Session, reason msrp.CloseReason) {
+	st, ok := s.UserData().(*Stream)
+	if !ok || reason == msrp.Local || reason == msrp.Shutdown {
+		return
+	}
+	p := st.participant
+	if !p.room.leave(p, reason) {
+		return
+	}
+	f.log.Info("participant dropped", "room", p.room.name, "user", p.userID, "chat_id", st.chatID, "reason", reason.String())
+	if f.signaling != nil {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 32*time.Second)
+			defer cancel()
+			f.signaling.Disconnect(ctx, p)
+		}()
+	}
+}
+
+// participantByURI finds a participant by SIP AOR or XCON-USERID (RFC 7701 §6.2).
+func (r *Room) participantByURI(uri string) *Participant {
+	u, ok := parseSIPURI(uri)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, p := range r.participants {
+		if p.userID == strings.TrimSpace(strings.Trim(uri, "<>")) || (ok && sameIdentity(u, p.aor)) {
+			return p
+		}
+	}
+	return nil
+}
+
+func (f *Focus) wrappedAllowed(t string) bool {
+	for _, w := range f.cfg.WrappedTypes {
+		if w == "*" || strings.EqualFold(w, t) {
+			return true
+		}
+	}
+	return false
+}
+
+// mediaType returns the lower-case type/subtype of a Content-Type value, parameters dropped.
+func mediaType(contentType string) string {
+	t, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		t, _, _ = strings.Cut(contentType, ";")
+		t = strings.ToLower(strings.TrimSpace(t))
+	}
+	return t
+}

@@ -1,0 +1,36 @@
+package msrp
+
+// CloseReason says why a session or connection ended. It is carried to SessionClosed, logs and metrics.
+type CloseReason int
+
+const (
+	PeerClosed           CloseReason = iota // the peer closed the connection (EOF)
+	ReadError                               // reading the connection failed
+	WriteError                              // writing the connection failed
+	SlowConsumerPending                     // outbound queue over MaxPendingBytes
+	SlowConsumerDeadline                    // one flush took longer than WriteDeadline
+	ProtocolViolation                       // unparseable framing (RFC 4975 §7.1); the stream cannot resync
+	BindTimeout                             // no request bound the session within BindTimeout (RFC 4975 §5.4)
+	Kicked                                  // the application removed the participant
+	RoomClosed                              // the application closed the room
+	Shutdown                                // Endpoint.Close
+	Local                                   // any other local decision (e.g. BYE)
+	PeerNoSuchSession                       // the peer answered 481 to our request (RFC 4975 §10.6)
+)
+
+var reasonNames = [...]string{
+	"peer-closed", "read-error", "write-error", "slow-consumer-pending", "slow-consumer-deadline",
+	"protocol-violation", "bind-timeout", "kicked", "room-closed", "shutdown", "local", "peer-no-such-session",
+}
+
+func (r CloseReason) String() string {
+	if r >= 0 && int(r) < len(reasonNames) {
+		return reasonNames[r]
+	}
+	return "unknown"
+}
+
+// IsSlowConsumer reports whether r is one of the slow-consumer reasons.
+func (r CloseReason) IsSlowConsumer() bool {
+	return r == SlowConsumerPending || r == SlowConsumerDeadline
+}

@@ -1,0 +1,295 @@
+package msrp
+
+import (
+	"context"
+	"errors"
+	"sync"
+)
+
+// SessionHandler receives a session's traffic and its end.
+type SessionHandler interface {
+	// HandleMessage gets every complete incoming SEND (chunks already reassembled, keepalives already answered
+	// and dropped) and every NICKNAME. It runs on the connection's read goroutine and must not block for long.
+	// The handler owns m (nothing aliases the read buffer). Return nil for 200, or a *StatusError (or an error
+	// CodeOf maps) for an error response; Failure-Report decides whether the response is sent.
+	HandleMessage(s *Session, m *Message) error
+	// SessionClosed is called exactly once when the session ends for any reason. No Endpoint lock is held.
+	// It runs on the connection's read goroutine (connection lost), the timer goroutine (bind timeout), the
+	// caller of Endpoint.Close, or a new goroutine after Session.Close, so Session.Close may be called while
+	// holding locks SessionClosed takes.
+	SessionClosed(s *Session, reason CloseReason)
+}
+
+// Session is one MSRP session (RFC 4975 §5): our URI, the peer's path and, once bound, the connection.
+type Session struct {
+	e         *Endpoint
+	id        string
+	local     URI
+	localPath []URI // {local}, shared read-only by every frame we send
+	handler   SessionHandler
+
+	mu          sync.Mutex
+	remote      []URI
+	conn        *conn
+	closed      bool
+	preBind     []*Message // Sends before binding, flushed in order on bind (RFC 4975 §5.4)
+	preBindSize int
+	bindTimer   interface{ Stop() bool }
+	userData    any
+}
+
+// ID returns the session-id (the secret part of the URI, RFC 4975 §14.1).
+func (s *Session) ID() string { return s.id }
+
+// LocalURI returns our session URI, as written in a=path.
+func (s *Session) LocalURI() URI { return s.local }
+
+// SetRemotePath sets the peer's a=path (the To-Path of what we send, RFC 4975 §8.2).
+func (s *Session) SetRemotePath(p []URI) {
+	cp := append([]URI(nil), p...)
+	s.mu.Lock()
+	s.remote = cp
+	s.mu.Unlock()
+}
+
+// RemotePath returns the peer's path.
+func (s *Session) RemotePath() []URI {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]URI(nil), s.remote...)
+}
+
+// Bound reports whether a connection is bound to the session.
+func (s *Session) Bound() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conn != nil
+}
+
+// UserData returns the value stored by SetUserData.
+func (s *Session) UserData() any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.userData
+}
+
+// SetUserData stores an application value on the session.
+func (s *Session) SetUserData(v any) {
+	s.mu.Lock()
+	s.userData = v
+	s.mu.Unlock()
+}
+
+// Send queues a new SEND carrying body unchanged: new transaction-id and Message-ID, Byte-Range 1-N/N, and no
+// report headers, which means Failure-Report yes and Success-Report no (RFC 4975 §7.1.1 defaults; RFC 7701
+// §6.3 lets the switch choose). It never blocks. Before the session is bound the message waits on the session
+// (at most 256 messages and MaxPendingBytes); on a bound session it goes to the connection's queue, and if that
+// is over MaxPendingBytes the connection is failed as a slow consumer and ErrSlowConsumer returned.
+// body must not be modified afterwards: it is shared, not copied (zero copy fan-out).
+func (s *Session) Send(contentType string, body []byte) error {
+	m := Message{Method: "SEND", ContentType: contentType, Body: body}
+	return s.SendMessage(&m)
+}
+
+// SendMessage queues m. Empty TransactionID, MessageID, ToPath and FromPath are filled in (the paths from the
+// session); a SEND without Byte-Range gets 1-N/N. m is not retained unless the session is unbound, in which
+// case a copy (sharing Body) is.
+func (s *Session) SendMessage(m *Message) error {
+	if m.Method == "" {
+		m.Method = "SEND"
+	}
+	if m.MessageID == "" && m.Method != "NICKNAME" {
+		m.MessageID = NewMessageID()
+	}
+	if m.Method == "SEND" && m.ByteRange.Start == 0 {
+		n := int64(len(m.Body))
+		m.ByteRange = ByteRange{Start: 1, End: n, Total: n}
+	}
+	if m.ContentType != "" && int64(len(m.Body)) > s.e.cfg.MaxMessageSize {
+		return ErrTooLarge
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrSessionClosed
+	}
+	if s.conn == nil {
+		size := m.Size()
+		if len(s.preBind) >= maxPreBindMessages || s.preBindSize+size > s.e.cfg.MaxPendingBytes {
+			return ErrSlowConsumer
+		}
+		cp := *m
+		s.preBind = append(s.preBind, &cp)
+		s.preBindSize += size
+		return nil
+	}
+	return s.queueLocked(m, nil)
+}
+
+// queueLocked fills the paths and the transaction-id and queues m on the bound connection. s.mu is held,
+// which keeps pre-bind messages ahead of later ones.
+func (s *Session) queueLocked(m *Message, waiter chan *Message) error {
+	if len(m.ToPath) == 0 {
+		if len(s.remote) == 0 {
+			return ErrNoRemotePath
+		}
+		m.ToPath = s.remote
+	}
+	if len(m.FromPath) == 0 {
+		m.FromPath = s.localPath
+	}
+	if m.TransactionID == "" || m.ContentType != "" && bodyHasEndLine(m.Body, []byte(m.TransactionID)) {
+		// The end-line must not occur inside the body (RFC 4975 §7.1): draw until it does not.
+		var tid [transactionIDLen]byte
+		for {
+			b := appendRandomID(tid[:0], transactionIDLen)
+			if m.ContentType == "" || !bodyHasEndLine(m.Body, b) {
+				m.TransactionID = string(b)
+				break
+			}
+		}
+	}
+	var tx *txEntry
+	if m.Method != "REPORT" && m.FailureReport != "no" {
+		tx = &txEntry{session: s, queued: timeNow(), waiter: waiter}
+	}
+	return s.conn.queueMessage(m, tx)
+}
+
+// bind attaches the session to c on its first request (RFC 4975 §5.4) and flushes queued messages in order.
+func (s *Session) bind(c *conn) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrSessionClosed
+	}
+	if s.conn == c {
+		return nil
+	}
+	if s.conn != nil {
+		return ErrSessionBoundElsewhere
+	}
+	if !c.addSession(s) {
+		return ErrSessionClosed
+	}
+	s.conn = c
+	if s.bindTimer != nil {
+		s.bindTimer.Stop()
+	}
+	pending := s.preBind
+	s.preBind, s.preBindSize = nil, 0
+	for i, m := range pending {
+		if err := s.queueLocked(m, nil); err != nil {
+			if errors.Is(err, ErrNoRemotePath) {
+				continue
+			}
+			clear(pending[i:])
+			break
+		}
+	}
+	return nil
+}
+
+func (s *Session) bindTimedOut() {
+	s.mu.Lock()
+	bound := s.conn != nil
+	s.mu.Unlock()
+	if !bound {
+		s.e.stats.bindTO.Add(1)
+		s.closeWith(BindTimeout, false)
+	}
+}
+
+// Connect is for the active side (RFC 4975 §5.4, RFC 6135 §4.2.2): dial the first hop of RemotePath, or
+// reuse a connection to the same scheme, host and port, bind, and send a bodiless SEND so the passive side
+// binds too. It returns when that SEND is answered: nil for 200, a *StatusError otherwise.
+func (s *Session) Connect(ctx context.Context) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrSessionClosed
+	}
+	if len(s.remote) == 0 {
+		s.mu.Unlock()
+		return ErrNoRemotePath
+	}
+	hop := s.remote[0]
+	s.mu.Unlock()
+
+	var c *conn
+	var err error
+	for attempt := 0; attempt < 2; attempt++ {
+		if c, err = s.e.dial(ctx, hop); err != nil {
+			return err
+		}
+		if err = s.bind(c); err != ErrSessionClosed || s.isClosed() {
+			break
+		}
+		// The reused connection closed under us; dial again once.
+	}
+	if err != nil {
+		return err
+	}
+	waiter := make(chan *Message, 1)
+	m := Message{Method: "SEND", MessageID: NewMessageID(), ByteRange: ByteRange{Start: 1, End: 0, Total: 0}}
+	s.mu.Lock()
+	err = s.queueLocked(&m, waiter)
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	select {
+	case resp, ok := <-waiter:
+		if !ok {
+			return ErrTransactionTimeout
+		}
+		if resp.StatusCode != StatusOK {
+			return &StatusError{Code: resp.StatusCode, Comment: resp.Comment}
+		}
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *Session) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// Close ends the session. SessionClosed(reason) follows on a new goroutine. The connection stays up for
+// other sessions (RFC 4975 §5.4); a connection we dialed is closed when its last session ends.
+func (s *Session) Close(reason CloseReason) {
+	s.closeWith(reason, true)
+}
+
+// closeWith ends the session once. async runs SessionClosed on a new goroutine.
+func (s *Session) closeWith(reason CloseReason, async bool) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	c := s.conn
+	s.preBind, s.preBindSize = nil, 0
+	if s.bindTimer != nil {
+		s.bindTimer.Stop()
+	}
+	s.mu.Unlock()
+	s.e.removeSession(s)
+	if c != nil {
+		c.removeSession(s)
+	}
+	s.e.log.Debug("msrp: session closed", "session", s.id, "reason", reason.String())
+	if async {
+		s.e.wg.Add(1)
+		go func() {
+			defer s.e.wg.Done()
+			s.handler.SessionClosed(s, reason)
+		}()
+		return
+	}
+	s.handler.SessionClosed(s, reason)
+}

@@ -1,0 +1,8 @@
+// Package sip is Parley's SIP signalling on github.com/emiago/sipgo: INVITE, ACK, BYE, CANCEL
+// and OPTIONS for the focus (RFC 3261, RFC 4579), translating each request into one call of
+// package focus and its outcome into one response code. It keeps the dialogs (sipgo leaves
+// them to the application) but no room state.
+//
+// Concurrency: sipgo runs each request's handler in its own goroutine; the INVITE handler
+// blocks until the 2xx is acknowledged, never while holding a lock of ours.
+package sip

@@ -1,0 +1,387 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/parleychat/parley/focus"
+	"github.com/parleychat/parley/sdp"
+)
+
+// allowedMethods is what the focus answers (Allow header, RFC 3261 §20.5).
+var allowedMethods = "INVITE, ACK, BYE, CANCEL, OPTIONS"
+
+// Config is the signalling side's part of the configuration.
+type Config struct {
+	Listen         string // host:port for UDP and TCP
+	AdvertisedHost string // host for Contact, Via and the SDP answer
+	UserAgent      string // Server and User-Agent header value
+	UDPMTU         int    // raises sipgo's UDP size limit (it refuses messages above UDPMTU-200)
+	Logger         *slog.Logger
+}
+
+// Server is the focus's SIP user agent server.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	focus   *focus.Focus
+	ua      *sipgo.UserAgent
+	srv     *sipgo.Server
+	client  *sipgo.Client
+	metrics *Metrics
+
+	udp  net.PacketConn
+	tcp  net.Listener
+	port int
+
+	mu      sync.Mutex
+	dialogs map[string]*dialog // by dialog ID
+	sdpVer  uint64             // o= session id source; guarded by mu
+}
+
+// dialog ties a SIP dialog to the participant it created.
+type dialog struct {
+	session     *sipgo.DialogServerSession
+	participant *focus.Participant
+	answer      []byte
+}
+
+// New binds the UDP and TCP listeners on cfg.Listen (one port for both; port 0 picks one) and
+// prepares the handlers. Serve starts answering.
+func New(cfg Config, f *focus.Focus) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.UDPMTU > sip.UDPMTUSize {
+		// sipgo drops UDP messages above UDPMTUSize-200 without sending them, responses
+		// included; a 200 answering several m-lines behind a proxy is larger than that.
+		sip.UDPMTUSize = cfg.UDPMTU
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, focus: f, dialogs: map[string]*dialog{}, metrics: newMetrics(),
+		sdpVer: uint64(time.Now().Unix())}
+	if err := s.listen(); err != nil {
+		return nil, err
+	}
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent(cfg.UserAgent), sipgo.WithUserAgentHostname(cfg.AdvertisedHost))
+	if err != nil {
+		s.closeListeners()
+		return nil, err
+	}
+	s.ua = ua
+	s.srv, err = sipgo.NewServer(ua, sipgo.WithServerLogger(s.log))
+	if err != nil {
+		s.closeListeners()
+		return nil, err
+	}
+	s.client, err = sipgo.NewClient(ua, sipgo.WithClientHostname(cfg.AdvertisedHost), sipgo.WithClientPort(s.port),
+		sipgo.WithClientLogger(s.log))
+	if err != nil {
+		s.closeListeners()
+		return nil, err
+	}
+	s.srv.OnInvite(s.counted(s.onInvite))
+	s.srv.OnAck(s.counted(s.onAck))
+	s.srv.OnBye(s.counted(s.onBye))
+	s.srv.OnCancel(s.counted(s.onCancel))
+	s.srv.OnOptions(s.counted(s.onOptions))
+	s.srv.OnNoRoute(s.counted(s.onUnsupported))
+	return s, nil
+}
+
+// listen binds TCP first (to learn the port when it is 0) and then UDP on the same port.
+func (s *Server) listen() error {
+	host, _, err := net.SplitHostPort(s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("sip: listen address %q: %w", s.cfg.Listen, err)
+	}
+	for attempt := 0; attempt < 10; attempt++ {
+		tcp, err := net.Listen("tcp", s.cfg.Listen)
+		if err != nil {
+			return fmt.Errorf("sip: listen tcp %s: %w", s.cfg.Listen, err)
+		}
+		port := tcp.Addr().(*net.TCPAddr).Port
+		udp, err := net.ListenPacket("udp", net.JoinHostPort(host, strconv.Itoa(port)))
+		if err != nil {
+			tcp.Close()
+			if strings.HasSuffix(s.cfg.Listen, ":0") {
+				continue // the kernel's TCP port was taken on UDP: pick another
+			}
+			return fmt.Errorf("sip: listen udp %s: %w", s.cfg.Listen, err)
+		}
+		s.tcp, s.udp, s.port = tcp, udp, port
+		return nil
+	}
+	return fmt.Errorf("sip: no port free for both UDP and TCP on %s", host)
+}
+
+func (s *Server) closeListeners() {
+	s.tcp.Close()
+	s.udp.Close()
+}
+
+// Port returns the port the SIP listeners are bound to.
+func (s *Server) Port() int { return s.port }
+
+// Metrics returns the signalling side's Prometheus collectors.
+func (s *Server) Metrics() *Metrics { return s.metrics }
+
+// Serve answers SIP on UDP and TCP until ctx is cancelled.
+func (s *Server) Serve(ctx context.Context) error {
+	errc := make(chan error, 2)
+	go func() { errc <- s.srv.ServeUDP(s.udp) }()
+	go func() { errc <- s.srv.ServeTCP(s.tcp) }()
+	var first error
+	select {
+	case <-ctx.Done():
+	case first = <-errc:
+	}
+	s.closeListeners()
+	if first != nil && !errors.Is(first, net.ErrClosed) && ctx.Err() == nil {
+		return fmt.Errorf("sip: %w", first)
+	}
+	return nil
+}
+
+// Close releases the transport and transaction layers, after Serve has returned.
+func (s *Server) Close() error { return s.ua.Close() }
+
+// counted wraps a handler to count requests by method (no room or user labels).
+func (s *Server) counted(h sipgo.RequestHandler) sipgo.RequestHandler {
+	return func(req *sip.Request, tx sip.ServerTransaction) {
+		s.metrics.requests.WithLabelValues(string(req.Method)).Inc()
+		h(req, tx)
+	}
+}
+
+// respond sends a response built from req, with the headers every response of ours carries.
+func (s *Server) respond(req *sip.Request, tx sip.ServerTransaction, code int, reason string, hdrs ...sip.Header) {
+	res := sip.NewResponseFromRequest(req, code, reason, nil)
+	s.decorate(res)
+	for _, h := range hdrs {
+		res.AppendHeader(h)
+	}
+	s.metrics.responses.WithLabelValues(string(req.Method), strconv.Itoa(code)).Inc()
+	if err := tx.Respond(res); err != nil {
+		s.log.Debug("response not sent", "method", req.Method, "code", code, "err", err)
+	}
+}
+
+func (s *Server) decorate(res *sip.Response) {
+	res.AppendHeader(sip.NewHeader("Server", s.cfg.UserAgent))
+	if res.StatusCode == 405 || res.StatusCode/100 == 2 {
+		res.AppendHeader(sip.NewHeader("Allow", allowedMethods))
+	}
+}
+
+// warning builds a Warning header (RFC 3261 §20.43) telling the peer what was wrong.
+func (s *Server) warning(text string) sip.Header {
+	return sip.NewHeader("Warning", "399 "+s.cfg.AdvertisedHost+" "+strconv.Quote(text))
+}
+
+// contact is the focus's Contact for a room: the room URI at our address, with isfocus
+// (RFC 4579 §4.2) and the transport the request came over.
+func (s *Server) contact(room, transport string) *sip.ContactHeader {
+	uri := sip.Uri{Scheme: "sip", User: room, Host: s.cfg.AdvertisedHost, Port: s.port, UriParams: sip.NewParams()}
+	if t := strings.ToLower(transport); t != "" && t != "udp" {
+		uri.UriParams.Add("transport", t)
+	}
+	params := sip.NewParams()
+	params.Add("isfocus", "")
+	return &sip.ContactHeader{Address: uri, Params: params}
+}
+
+func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
+	if to := req.To(); to != nil && to.Params.Has("tag") {
+		s.onReInvite(req, tx)
+		return
+	}
+	room, ok := s.focus.RoomName(req.Recipient.String())
+	if !ok || s.focus.Room(room) == nil {
+		s.respond(req, tx, 404, "Not Found", s.warning("no such room"))
+		return
+	}
+	body := req.Body()
+	if len(body) == 0 || !isSDP(req) {
+		s.respond(req, tx, 488, "Not Acceptable Here", s.warning("an SDP offer with MSRP m-lines is required"))
+		return
+	}
+	offer, err := sdp.Parse(body)
+	if err != nil {
+		s.log.Info("INVITE with malformed SDP", "source", req.Source(), "err", err)
+		s.respond(req, tx, 488, "Not Acceptable Here", s.warning("malformed SDP: "+err.Error()))
+		return
+	}
+	from := req.From()
+	if from == nil {
+		s.respond(req, tx, 400, "Bad Request", s.warning("no From header"))
+		return
+	}
+	ident := focus.Identity{AOR: from.Address.String(), DisplayName: from.DisplayName}
+
+	dialogUA := &sipgo.DialogUA{Client: s.client, ContactHDR: *s.contact(room, req.Transport()), RewriteContact: true}
+	dlg, err := dialogUA.ReadInvite(req, tx)
+	if err != nil {
+		s.respond(req, tx, 400, "Bad Request", s.warning(err.Error()))
+		return
+	}
+	p, answers, err := s.focus.Join(context.Background(), focus.JoinRequest{Room: room, Identity: ident, Offer: offer})
+	if err != nil {
+		code, reason := joinErrorResponse(err)
+		var hdrs []sip.Header
+		var moved *focus.MovedError
+		if errors.As(err, &moved) {
+			hdrs = append(hdrs, sip.NewHeader("Contact", "<"+moved.Successor+">"))
+		}
+		hdrs = append(hdrs, s.warning(err.Error()))
+		s.respond(req, tx, code, reason, hdrs...)
+		return
+	}
+	answer, err := sdp.BuildAnswer(offer, s.answerParams(), answers)
+	if err != nil {
+		s.focus.Leave(p)
+		s.log.Error("SDP answer not built", "room", room, "err", err)
+		s.respond(req, tx, 500, "Server Internal Error")
+		return
+	}
+	d := &dialog{session: dlg, participant: p, answer: answer}
+	p.Dialog = d
+	s.mu.Lock()
+	s.dialogs[dlg.ID] = d
+	s.mu.Unlock()
+
+	res := sip.NewSDPResponseFromRequest(dlg.InviteRequest, answer)
+	res.AppendHeader(s.contact(room, req.Transport()))
+	res.AppendHeader(sip.NewHeader("Supported", "timer"))
+	s.decorate(res)
+	s.metrics.responses.WithLabelValues("INVITE", "200").Inc()
+	if err := dlg.WriteResponse(res); err != nil {
+		// CANCEL won the race, or the ACK never came (RFC 3261 §13.3.1.4: end the session).
+		s.log.Info("dialog not established", "room", room, "user", p.UserID(), "err", err)
+		s.forget(dlg.ID)
+		s.focus.Leave(p)
+		if dlg.LoadState() >= sip.DialogStateEstablished {
+			ctx, cancel := context.WithTimeout(context.Background(), 32*time.Second)
+			defer cancel()
+			_ = dlg.Bye(ctx)
+		}
+	}
+}
+
+// onReInvite: session modification arrives with the SIP peering work; until then the
+// dialog is kept and the offer refused without changing anything (RFC 3261 §14.2).
+func (s *Server) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
+	if s.lookup(req) == nil {
+		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	s.respond(req, tx, 488, "Not Acceptable Here", s.warning("session modification is not supported"))
+}
+
+func (s *Server) onAck(req *sip.Request, tx sip.ServerTransaction) {
+	// ACKs are never answered; one for a dialog we do not know (after a non-2xx, or a
+	// retransmission) is ignored.
+	if d := s.lookup(req); d != nil {
+		if err := d.session.ReadAck(req, tx); err != nil {
+			s.log.Debug("ACK ignored", "err", err)
+		}
+	}
+}
+
+func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
+	d := s.lookup(req)
+	if d == nil {
+		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	if err := d.session.ReadBye(req, tx); err != nil {
+		s.respond(req, tx, 481, "Call/Transaction Does Not Exist", s.warning(err.Error()))
+		return
+	}
+	s.metrics.responses.WithLabelValues("BYE", "200").Inc()
+	s.forget(d.session.ID)
+	s.focus.Leave(d.participant)
+}
+
+// onCancel sees only CANCELs that matched no INVITE transaction (sipgo answers the others).
+func (s *Server) onCancel(req *sip.Request, tx sip.ServerTransaction) {
+	s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+}
+
+func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
+	s.respond(req, tx, 200, "OK", sip.NewHeader("Accept", "application/sdp"), sip.NewHeader("Supported", "timer"))
+}
+
+func (s *Server) onUnsupported(req *sip.Request, tx sip.ServerTransaction) {
+	s.respond(req, tx, 405, "Method Not Allowed")
+}
+
+// Disconnect ends a participant's dialog with a BYE (focus.Signaling).
+func (s *Server) Disconnect(ctx context.Context, p *focus.Participant) {
+	d, ok := p.Dialog.(*dialog)
+	if !ok {
+		return
+	}
+	s.forget(d.session.ID)
+	if err := d.session.Bye(ctx); err != nil {
+		s.log.Info("BYE failed", "user", p.UserID(), "err", err)
+	}
+}
+
+func (s *Server) lookup(req *sip.Request) *dialog {
+	id, err := sip.DialogIDFromRequestUAS(req)
+	if err != nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dialogs[id]
+}
+
+func (s *Server) forget(id string) {
+	s.mu.Lock()
+	delete(s.dialogs, id)
+	s.mu.Unlock()
+}
+
+func (s *Server) answerParams() sdp.AnswerParams {
+	s.mu.Lock()
+	s.sdpVer++
+	v := s.sdpVer
+	s.mu.Unlock()
+	return sdp.AnswerParams{Username: "parley", SessionID: v, SessionVersion: v, Address: s.cfg.AdvertisedHost}
+}
+
+func isSDP(req *sip.Request) bool {
+	ct := req.ContentType()
+	return ct == nil || strings.HasPrefix(strings.ToLower(strings.TrimSpace(ct.Value())), "application/sdp")
+}
+
+// joinErrorResponse is the one table from focus outcomes to SIP responses.
+func joinErrorResponse(err error) (int, string) {
+	var moved *focus.MovedError
+	switch {
+	case errors.Is(err, focus.ErrRoomNotFound):
+		return 404, "Not Found"
+	case errors.Is(err, focus.ErrNotAcceptable):
+		return 488, "Not Acceptable Here"
+	case errors.Is(err, focus.ErrRoomFull):
+		return 486, "Busy Here"
+	case errors.Is(err, focus.ErrForbidden):
+		return 403, "Forbidden"
+	case errors.As(err, &moved):
+		return 302, "Moved Temporarily"
+	case errors.Is(err, focus.ErrShuttingDown):
+		return 503, "Service Unavailable"
+	}
+	return 500, "Server Internal Error"
+}

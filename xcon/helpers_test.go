@@ -1,0 +1,144 @@
+package xcon
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// requirePeers makes missing external tools a failure instead of a skip.
+func requirePeers() bool { return os.Getenv("PARLEY_REQUIRE_PEERS") == "1" }
+
+func skipOrFail(t testing.TB, format string, args ...any) {
+	t.Helper()
+	if requirePeers() {
+		t.Fatalf(format, args...)
+	}
+	t.Skipf(format, args...)
+}
+
+// repoRoot is the directory holding go.mod.
+func repoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("go.mod not found above the test directory")
+		}
+		dir = parent
+	}
+}
+
+// sharedDir is the reference material next to the repository.
+func sharedDir(t testing.TB) string {
+	t.Helper()
+	dir := filepath.Join(repoRoot(t), "..", "shared", "spec")
+	if _, err := os.Stat(filepath.Join(dir, "schemas", "xcon-conference-info.xsd")); err != nil {
+		skipOrFail(t, "RFC schemas not found at %s (expected ../shared/spec next to the repository): %v", dir, err)
+	}
+	return dir
+}
+
+func schemaPath(t testing.TB, name string) string {
+	return filepath.Join(sharedDir(t), "schemas", name)
+}
+
+func examplePath(t testing.TB, name string) string {
+	return filepath.Join(sharedDir(t), "ccmp-examples", "corrected", name)
+}
+
+// validate checks doc against the RFC 6501 XSD (which imports RFC 4575's)
+// with xmllint.
+func validate(t testing.TB, doc []byte) {
+	t.Helper()
+	xmllint, err := exec.LookPath("xmllint")
+	if err != nil {
+		skipOrFail(t, "xmllint not found: install libxml2-utils")
+	}
+	f := filepath.Join(t.TempDir(), "doc.xml")
+	if err := os.WriteFile(f, doc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(xmllint, "--noout", "--nonet", "--schema", schemaPath(t, "xcon-conference-info.xsd"), f).CombinedOutput()
+	if err != nil {
+		t.Fatalf("xmllint rejects the document: %v\n%s\ndocument:\n%s", err, out, doc)
+	}
+}
+
+// canonical renders a document in a form that ignores what XML does not
+// distinguish: prefixes, namespace declaration placement, attribute order,
+// comments, processing instructions and whitespace around values.
+func canonical(t testing.TB, doc []byte) string {
+	t.Helper()
+	d := xml.NewDecoder(bytes.NewReader(doc))
+	var b strings.Builder
+	var text strings.Builder
+	flush := func() {
+		if s := strings.TrimSpace(text.String()); s != "" {
+			b.WriteString("T:" + s + "\n")
+		}
+		text.Reset()
+	}
+	depth := 0
+	for {
+		tok, err := d.Token()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("canonical: %v", err)
+		}
+		switch tk := tok.(type) {
+		case xml.StartElement:
+			flush()
+			var attrs []string
+			for _, a := range tk.Attr {
+				if a.Name.Space == "xmlns" || (a.Name.Space == "" && a.Name.Local == "xmlns") {
+					continue
+				}
+				attrs = append(attrs, "{"+a.Name.Space+"}"+a.Name.Local+"="+strings.TrimSpace(a.Value))
+			}
+			slices.Sort(attrs)
+			b.WriteString(strings.Repeat(" ", depth) + "{" + tk.Name.Space + "}" + tk.Name.Local + " " + strings.Join(attrs, " ") + "\n")
+			depth++
+		case xml.EndElement:
+			flush()
+			depth--
+		case xml.CharData:
+			text.Write(tk)
+		}
+	}
+	return b.String()
+}
+
+func readExample(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(examplePath(t, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func encode(t testing.TB, c *Conference) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := c.Encode(&buf); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}

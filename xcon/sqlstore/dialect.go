@@ -1,0 +1,103 @@
+package sqlstore
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Dialect is what differs between the SQL engines the store can run on.
+// Queries are written with PostgreSQL-style $N placeholders, each number
+// used once and in order; Rebind converts them for engines that want "?".
+type Dialect struct {
+	Name string
+	// Types substituted for {{blob}}, {{int64}} and {{bool}} in migrations.
+	Blob, Int64, Bool string
+	// QuestionMarks makes Rebind turn $N into ?.
+	QuestionMarks bool
+	// IsUniqueViolation reports a primary-key or unique-index violation.
+	IsUniqueViolation func(error) bool
+	// IsForeignKeyViolation reports a reference to a missing row.
+	IsForeignKeyViolation func(error) bool
+}
+
+// SQLite is the dialect of modernc.org/sqlite.
+var SQLite = Dialect{
+	Name:  "sqlite",
+	Blob:  "BLOB",
+	Int64: "INTEGER",
+	Bool:  "INTEGER",
+	// SQLite treats $N as a named parameter and resolves names by linear
+	// search, so a 2,000-parameter INSERT spends most of its time there;
+	// "?" is positional.
+	QuestionMarks: true,
+	IsUniqueViolation: func(err error) bool {
+		var e *sqlite.Error
+		return errors.As(err, &e) && (e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY || e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE)
+	},
+	IsForeignKeyViolation: func(err error) bool {
+		var e *sqlite.Error
+		return errors.As(err, &e) && e.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+	},
+}
+
+// Rebind adapts a query written with $N placeholders.
+func (d Dialect) Rebind(q string) string {
+	if !d.QuestionMarks {
+		return q
+	}
+	var b strings.Builder
+	for i := 0; i < len(q); i++ {
+		if q[i] == '$' && i+1 < len(q) && q[i+1] >= '0' && q[i+1] <= '9' {
+			b.WriteByte('?')
+			for i+1 < len(q) && q[i+1] >= '0' && q[i+1] <= '9' {
+				i++
+			}
+			continue
+		}
+		b.WriteByte(q[i])
+	}
+	return b.String()
+}
+
+// Upsert builds "INSERT ... ON CONFLICT (key) DO UPDATE SET col = excluded.col",
+// the syntax SQLite (3.24+) and PostgreSQL (9.5+) share.
+func (d Dialect) Upsert(table string, cols, key []string) string {
+	var b strings.Builder
+	b.WriteString("INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES (")
+	for i := range cols {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("$" + strconv.Itoa(i+1))
+	}
+	b.WriteString(") ON CONFLICT (" + strings.Join(key, ", ") + ") DO UPDATE SET ")
+	first := true
+	for _, c := range cols {
+		if isKey(c, key) {
+			continue
+		}
+		if !first {
+			b.WriteString(", ")
+		}
+		first = false
+		b.WriteString(c + " = excluded." + c)
+	}
+	return d.Rebind(b.String())
+}
+
+func isKey(c string, key []string) bool {
+	for _, k := range key {
+		if k == c {
+			return true
+		}
+	}
+	return false
+}
+
+func (d Dialect) expand(ddl string) string {
+	return strings.NewReplacer("{{blob}}", d.Blob, "{{int64}}", d.Int64, "{{bool}}", d.Bool).Replace(ddl)
+}

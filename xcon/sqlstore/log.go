@@ -1,0 +1,254 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/parleychat/parley/xcon"
+)
+
+// errClosed is returned by AppendLog after Close.
+var errClosed = errors.New("sqlstore: store is closed")
+
+type appendRequest struct {
+	entries []xcon.LogEntry
+	done    chan error
+}
+
+// AppendLog queues entries for the log writer and waits until they are
+// committed. Calls arriving while a commit is in progress are written
+// together in the next transaction, so one fsync serves them all (group
+// commit). Seq is assigned per room and written back into entries.
+//
+// If ctx ends first AppendLog returns ctx.Err(), but the entries may still
+// be committed.
+func (s *Store) AppendLog(ctx context.Context, entries []xcon.LogEntry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	// The writer works on a copy, so a caller that gives up (ctx) may reuse
+	// its slice at once; numbers are copied back on success.
+	req := &appendRequest{entries: slices.Clone(entries), done: make(chan error, 1)}
+	s.logMu.RLock()
+	if s.logClosed {
+		s.logMu.RUnlock()
+		return errClosed
+	}
+	select {
+	case s.logReqs <- req:
+	case <-ctx.Done():
+		s.logMu.RUnlock()
+		return ctx.Err()
+	}
+	s.logMu.RUnlock()
+	select {
+	case err := <-req.done:
+		if err == nil {
+			for i := range entries {
+				entries[i].Seq, entries[i].Time = req.entries[i].Seq, req.entries[i].Time
+			}
+		}
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// logWriter owns all log inserts. It takes whatever is queued (up to
+// maxBatch entries) and commits it in one transaction.
+func (s *Store) logWriter() {
+	defer close(s.logDone)
+	var batch []*appendRequest
+	for req := range s.logReqs {
+		batch = append(batch[:0], req)
+		n := len(req.entries)
+	drain:
+		for n < s.maxBatch {
+			select {
+			case r, ok := <-s.logReqs:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, r)
+				n += len(r.entries)
+			default:
+				break drain
+			}
+		}
+		s.commitLog(batch)
+		clear(batch)
+	}
+}
+
+func (s *Store) commitLog(batch []*appendRequest) {
+	// Background context: callers may give up waiting, but a batch that
+	// other callers share must not be aborted by one of them.
+	ctx := context.Background()
+	failed := make(map[*appendRequest]error)
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		clear(failed)
+		next := make(map[string]int64) // room -> last seq assigned
+		var rooms []string
+		for _, req := range batch {
+			if err := s.assignSeqs(ctx, tx, req, next, &rooms); err != nil {
+				if !errors.Is(err, xcon.ErrNotFound) {
+					return err
+				}
+				failed[req] = err
+			}
+		}
+		if err := s.insertLog(ctx, tx, batch, failed); err != nil {
+			return err
+		}
+		upd := s.d.Rebind(`UPDATE conferences SET log_seq = $1 WHERE name = $2`)
+		for _, room := range rooms {
+			if _, err := tx.ExecContext(ctx, upd, next[room], room); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	for _, req := range batch {
+		if err != nil {
+			req.done <- fmt.Errorf("sqlstore: append log: %w", err)
+		} else {
+			req.done <- failed[req]
+		}
+	}
+}
+
+// assignSeqs numbers a request's entries; a request naming an unknown room
+// fails as a whole and consumes no numbers.
+func (s *Store) assignSeqs(ctx context.Context, tx *sql.Tx, req *appendRequest, next map[string]int64, rooms *[]string) error {
+	for i := range req.entries {
+		room := roomKey(req.entries[i].Room)
+		if _, ok := next[room]; ok {
+			continue
+		}
+		var seq int64
+		err := tx.QueryRowContext(ctx, s.d.Rebind(`SELECT log_seq FROM conferences WHERE name = $1`), room).Scan(&seq)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("sqlstore: append log: conference %q: %w", room, xcon.ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		next[room] = seq
+		*rooms = append(*rooms, room)
+	}
+	now := time.Now()
+	for i := range req.entries {
+		e := &req.entries[i]
+		room := roomKey(e.Room)
+		next[room]++
+		e.Seq = next[room]
+		if e.Time.IsZero() {
+			e.Time = now
+		}
+	}
+	return nil
+}
+
+const logColumns = 9
+
+// insertLog writes the batch with multi-row INSERTs (fewer statement
+// executions than one per row; SQLite allows 32766 variables per statement).
+func (s *Store) insertLog(ctx context.Context, tx *sql.Tx, batch []*appendRequest, failed map[*appendRequest]error) error {
+	const rowsPerStmt = 256
+	args := make([]any, 0, rowsPerStmt*logColumns)
+	rows := 0
+	flush := func() error {
+		if rows == 0 {
+			return nil
+		}
+		_, err := tx.ExecContext(ctx, s.insertLogSQL(rows), args...)
+		args, rows = args[:0], 0
+		return err
+	}
+	for _, req := range batch {
+		if failed[req] != nil {
+			continue
+		}
+		for i := range req.entries {
+			e := &req.entries[i]
+			body := e.Body
+			if body == nil {
+				body = []byte{}
+			}
+			args = append(args, roomKey(e.Room), e.Seq, e.Channel, e.Time.UnixNano(), e.SenderID, e.SenderNick, e.Recipient, e.ContentType, body)
+			rows++
+			if rows == rowsPerStmt {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return flush()
+}
+
+func (s *Store) insertLogSQL(rows int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO message_log (room, seq, channel, at, sender_id, sender_nick, recipient, content_type, body) VALUES `)
+	n := 1
+	for r := 0; r < rows; r++ {
+		if r > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('(')
+		for c := 0; c < logColumns; c++ {
+			if c > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, "$%d", n)
+			n++
+		}
+		b.WriteByte(')')
+	}
+	return s.d.Rebind(b.String())
+}
+
+// History returns the last limit messages of a room's channel (every channel
+// when channel is ""), oldest first. limit <= 0 returns nothing.
+func (s *Store) History(ctx context.Context, room, channel string, limit int) ([]xcon.LogEntry, error) {
+	room = roomKey(room)
+	if limit <= 0 {
+		return nil, s.roomExists(ctx, room)
+	}
+	q := `SELECT seq, channel, at, sender_id, sender_nick, recipient, content_type, body FROM message_log
+		WHERE room = $1 AND channel = $2 ORDER BY seq DESC LIMIT $3`
+	args := []any{room, channel, limit}
+	if channel == "" {
+		q = `SELECT seq, channel, at, sender_id, sender_nick, recipient, content_type, body FROM message_log
+			WHERE room = $1 ORDER BY seq DESC LIMIT $2`
+		args = []any{room, limit}
+	}
+	rows, err := s.r.QueryContext(ctx, s.d.Rebind(q), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []xcon.LogEntry
+	for rows.Next() {
+		e := xcon.LogEntry{Room: room}
+		var at int64
+		if err := rows.Scan(&e.Seq, &e.Channel, &at, &e.SenderID, &e.SenderNick, &e.Recipient, &e.ContentType, &e.Body); err != nil {
+			return nil, err
+		}
+		e.Time = time.Unix(0, at)
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, s.roomExists(ctx, room)
+	}
+	slices.Reverse(out)
+	return out, nil
+}

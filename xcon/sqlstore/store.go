@@ -1,0 +1,512 @@
+package sqlstore
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/text/secure/precis"
+
+	"github.com/parleychat/parley/xcon"
+)
+
+// Store implements xcon.Store on SQL.
+type Store struct {
+	d Dialect
+	w *sql.DB // the single writer connection
+	r *sql.DB // read-only pool
+
+	logMu     sync.RWMutex // guards logClosed against sends on logReqs
+	logClosed bool
+	logReqs   chan *appendRequest
+	logDone   chan struct{}
+	maxBatch  int
+}
+
+var _ xcon.Store = (*Store)(nil)
+
+// Option adjusts Open.
+type Option func(*options)
+
+type options struct {
+	synchronous string
+	maxBatch    int
+}
+
+// WithSynchronous sets SQLite's synchronous pragma. The default, "FULL",
+// fsyncs the WAL on every commit; "NORMAL" survives a crash of the process
+// but may lose the last commits on power loss. Benchmarks use it to measure
+// what durability costs.
+func WithSynchronous(mode string) Option {
+	return func(o *options) { o.synchronous = mode }
+}
+
+// WithMaxLogBatch bounds how many log entries one group commit writes.
+func WithMaxLogBatch(n int) Option {
+	return func(o *options) {
+		if n > 0 {
+			o.maxBatch = n
+		}
+	}
+}
+
+// Open opens (creating if needed) DIR/parley.db and brings its schema up to
+// date.
+func Open(ctx context.Context, dir string, opts ...Option) (*Store, error) {
+	o := options{synchronous: "FULL", maxBatch: 4096}
+	for _, f := range opts {
+		f(&o)
+	}
+	switch strings.ToUpper(o.synchronous) {
+	case "OFF", "NORMAL", "FULL", "EXTRA":
+	default:
+		return nil, fmt.Errorf("sqlstore: synchronous must be OFF, NORMAL, FULL or EXTRA, not %q", o.synchronous)
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("sqlstore: create data directory: %w", err)
+	}
+	path := filepath.Join(dir, "parley.db")
+	if strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("sqlstore: data directory %q must not contain '?' or '#'", dir)
+	}
+	common := "?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(" + o.synchronous + ")"
+	w, err := sql.Open("sqlite", path+common+"&_pragma=journal_mode(WAL)&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	s := &Store{d: SQLite, w: w, maxBatch: o.maxBatch}
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlstore: open %s: %w", path, err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		w.Close()
+		return nil, err
+	}
+	r, err := sql.Open("sqlite", path+common+"&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlstore: open %s: %w", path, err)
+	}
+	readers := max(4, runtime.GOMAXPROCS(0))
+	r.SetMaxOpenConns(readers)
+	r.SetMaxIdleConns(readers)
+	s.r = r
+	s.logReqs = make(chan *appendRequest, 1024)
+	s.logDone = make(chan struct{})
+	go s.logWriter()
+	return s, nil
+}
+
+// Close stops the log writer after it has committed everything queued, then
+// closes the database.
+func (s *Store) Close() error {
+	s.logMu.Lock()
+	if s.logClosed {
+		s.logMu.Unlock()
+		return nil
+	}
+	s.logClosed = true
+	close(s.logReqs)
+	s.logMu.Unlock()
+	<-s.logDone
+	return errors.Join(s.r.Close(), s.w.Close())
+}
+
+func (s *Store) inTx(ctx context.Context, f func(*sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := f(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+func roomKey(name string) string { return strings.ToLower(name) }
+
+func nicknameKey(nick string) string {
+	if k, err := precis.Nickname.CompareKey(nick); err == nil {
+		return k
+	}
+	return strings.ToLower(strings.TrimSpace(nick))
+}
+
+// CreateConference stores a new object; xcon.ErrExists if its name is taken.
+func (s *Store) CreateConference(ctx context.Context, c *xcon.Conference) error {
+	name := c.Name()
+	if name == "" {
+		return fmt.Errorf("sqlstore: conference %q has no name", c.Entity)
+	}
+	doc, err := encodeShell(c)
+	if err != nil {
+		return err
+	}
+	now := time.Now().UnixNano()
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, s.d.Rebind(`INSERT INTO conferences (name, entity, version, document, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6)`), name, c.Entity, int64(c.Version), doc, now, now)
+		if err != nil {
+			if s.d.IsUniqueViolation(err) {
+				return fmt.Errorf("sqlstore: conference %q: %w", name, xcon.ErrExists)
+			}
+			return err
+		}
+		if err := s.writeUsers(ctx, tx, name, c.Users, nil); err != nil {
+			return err
+		}
+		return s.writeNicknames(ctx, tx, name, c)
+	})
+	return err
+}
+
+// UpdateConference replaces the whole object. Only changed user rows are
+// rewritten. A c.Version below the stored one is a stale write: ErrConflict.
+func (s *Store) UpdateConference(ctx context.Context, c *xcon.Conference) error {
+	name := c.Name()
+	doc, err := encodeShell(c)
+	if err != nil {
+		return err
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		var stored int64
+		err := tx.QueryRowContext(ctx, s.d.Rebind(`SELECT version FROM conferences WHERE name = $1`), name).Scan(&stored)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("sqlstore: conference %q: %w", name, xcon.ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		if int64(c.Version) < stored {
+			return fmt.Errorf("sqlstore: conference %q: version %d is older than stored %d: %w", name, c.Version, stored, xcon.ErrConflict)
+		}
+		if _, err := tx.ExecContext(ctx, s.d.Rebind(`UPDATE conferences SET entity = $1, version = $2, document = $3, updated_at = $4 WHERE name = $5`),
+			c.Entity, int64(c.Version), doc, time.Now().UnixNano(), name); err != nil {
+			return err
+		}
+		existing, err := s.userDocs(ctx, tx, name)
+		if err != nil {
+			return err
+		}
+		if err := s.writeUsers(ctx, tx, name, c.Users, existing); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.d.Rebind(`DELETE FROM nicknames WHERE room = $1`), name); err != nil {
+			return err
+		}
+		return s.writeNicknames(ctx, tx, name, c)
+	})
+}
+
+type userRow struct {
+	position int64
+	document []byte
+}
+
+func (s *Store) userDocs(ctx context.Context, tx *sql.Tx, room string) (map[string]userRow, error) {
+	rows, err := tx.QueryContext(ctx, s.d.Rebind(`SELECT entity, position, document FROM users WHERE room = $1`), room)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	m := make(map[string]userRow)
+	for rows.Next() {
+		var e string
+		var r userRow
+		if err := rows.Scan(&e, &r.position, &r.document); err != nil {
+			return nil, err
+		}
+		m[e] = r
+	}
+	return m, rows.Err()
+}
+
+// writeUsers upserts the users whose row changed and deletes the ones gone.
+func (s *Store) writeUsers(ctx context.Context, tx *sql.Tx, room string, users []*xcon.User, existing map[string]userRow) error {
+	upsert := s.d.Upsert("users", []string{"room", "entity", "position", "nickname", "display_text", "roles", "document"}, []string{"room", "entity"})
+	seen := make(map[string]bool, len(users))
+	var buf bytes.Buffer
+	for i, u := range users {
+		key := strings.ToLower(u.Entity)
+		if seen[key] {
+			return fmt.Errorf("sqlstore: conference %q lists user %q twice: %w", room, u.Entity, xcon.ErrConflict)
+		}
+		seen[key] = true
+		buf.Reset()
+		if err := u.Encode(&buf); err != nil {
+			return err
+		}
+		if old, ok := existing[key]; ok && old.position == int64(i) && bytes.Equal(old.document, buf.Bytes()) {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, upsert, room, key, int64(i), u.Nickname, u.DisplayText,
+			strings.Join(u.Roles, " "), bytes.Clone(buf.Bytes())); err != nil {
+			return err
+		}
+	}
+	for key := range existing {
+		if !seen[key] {
+			if _, err := tx.ExecContext(ctx, s.d.Rebind(`DELETE FROM users WHERE room = $1 AND entity = $2`), room, key); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// writeNicknames records the nicknames the object assigns: each user's own
+// (reserved), each endpoint's (in use) and the registered members'
+// (reserved). One nickname held by two users is ErrConflict (seed §5.1:
+// nicknames are unique within the room, compared by RFC 8266 rules).
+func (s *Store) writeNicknames(ctx context.Context, tx *sql.Tx, room string, c *xcon.Conference) error {
+	type holder struct {
+		nick, user string
+		reserved   bool
+	}
+	held := make(map[string]holder)
+	var order []string
+	add := func(nick, user string, reserved bool) error {
+		if nick == "" {
+			return nil
+		}
+		key := nicknameKey(nick)
+		user = strings.ToLower(user)
+		if h, ok := held[key]; ok {
+			if h.user != user {
+				return fmt.Errorf("sqlstore: conference %q: nickname %q is held by %s and %s: %w", room, nick, h.user, user, xcon.ErrConflict)
+			}
+			if reserved && !h.reserved {
+				h.reserved = true
+				held[key] = h
+			}
+			return nil
+		}
+		held[key] = holder{nick, user, reserved}
+		order = append(order, key)
+		return nil
+	}
+	for _, u := range c.Users {
+		if err := add(u.Nickname, u.Entity, true); err != nil {
+			return err
+		}
+		for _, e := range u.Endpoints {
+			if err := add(e.Nickname, u.Entity, false); err != nil {
+				return err
+			}
+		}
+	}
+	for _, p := range c.PersistentUsers {
+		id := p.ID
+		if id == "" {
+			id = p.Name
+		}
+		if err := add(p.Nickname, id, true); err != nil {
+			return err
+		}
+	}
+	ins := s.d.Rebind(`INSERT INTO nicknames (room, compare_key, nickname, user_id, reserved) VALUES ($1, $2, $3, $4, $5)`)
+	for _, key := range order {
+		h := held[key]
+		if _, err := tx.ExecContext(ctx, ins, room, key, h.nick, h.user, h.reserved); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// NicknameHolder returns the XCON-USERID that holds nickname in room, and
+// whether it is reserved to that user rather than merely in use;
+// xcon.ErrNotFound if nobody holds it.
+func (s *Store) NicknameHolder(ctx context.Context, room, nickname string) (userID string, reserved bool, err error) {
+	err = s.r.QueryRowContext(ctx, s.d.Rebind(`SELECT user_id, reserved FROM nicknames WHERE room = $1 AND compare_key = $2`),
+		roomKey(room), nicknameKey(nickname)).Scan(&userID, &reserved)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, fmt.Errorf("sqlstore: nickname %q in %q: %w", nickname, room, xcon.ErrNotFound)
+	}
+	return userID, reserved, err
+}
+
+// encodeShell encodes the object without its users, which are rows.
+func encodeShell(c *xcon.Conference) ([]byte, error) {
+	shell := *c
+	shell.Users = nil
+	var buf bytes.Buffer
+	if err := shell.Encode(&buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// Conference loads an object; xcon.ErrNotFound if there is none.
+func (s *Store) Conference(ctx context.Context, name string) (*xcon.Conference, error) {
+	name = roomKey(name)
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback() // read-only: one snapshot for the shell and its users
+	var doc []byte
+	err = tx.QueryRowContext(ctx, s.d.Rebind(`SELECT document FROM conferences WHERE name = $1`), name).Scan(&doc)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlstore: conference %q: %w", name, xcon.ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	c, err := xcon.Decode(bytes.NewReader(doc))
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: stored conference %q: %w", name, err)
+	}
+	rows, err := tx.QueryContext(ctx, s.d.Rebind(`SELECT document FROM users WHERE room = $1 ORDER BY position`), name)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var ud []byte
+		if err := rows.Scan(&ud); err != nil {
+			return nil, err
+		}
+		u, err := xcon.DecodeUser(bytes.NewReader(ud))
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: stored user of %q: %w", name, err)
+		}
+		c.Users = append(c.Users, u)
+	}
+	return c, rows.Err()
+}
+
+// Conferences lists the stored names, sorted.
+func (s *Store) Conferences(ctx context.Context) ([]string, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT name FROM conferences ORDER BY name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		names = append(names, n)
+	}
+	return names, rows.Err()
+}
+
+// DeleteConference removes an object; users, nicknames, bindings and the
+// log go with it (ON DELETE CASCADE).
+func (s *Store) DeleteConference(ctx context.Context, name string) error {
+	name = roomKey(name)
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.d.Rebind(`DELETE FROM conferences WHERE name = $1`), name)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return fmt.Errorf("sqlstore: conference %q: %w", name, xcon.ErrNotFound)
+		}
+		return nil
+	})
+}
+
+// SaveBindings applies a batch of binding changes in one transaction;
+// xcon.ErrNotFound (and nothing applied) if a change names an unknown room.
+func (s *Store) SaveBindings(ctx context.Context, changes []xcon.BindingChange) error {
+	if len(changes) == 0 {
+		return nil
+	}
+	upsert := s.d.Upsert("bindings", []string{"chat_id", "room", "user_id", "label", "channel", "nickname", "since"}, []string{"chat_id"})
+	del := s.d.Rebind(`DELETE FROM bindings WHERE chat_id = $1`)
+	now := time.Now()
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, ch := range changes {
+			if ch.Remove != "" {
+				if _, err := tx.ExecContext(ctx, del, ch.Remove); err != nil {
+					return err
+				}
+			}
+			if b := ch.Add; b != nil {
+				room := ch.Room
+				if room == "" {
+					room = b.Room
+				}
+				since := b.Since
+				if since.IsZero() {
+					since = now
+				}
+				if _, err := tx.ExecContext(ctx, upsert, b.ChatID, roomKey(room), b.UserID, b.Label, b.Channel, b.Nickname, since.UnixNano()); err != nil {
+					if s.d.IsForeignKeyViolation(err) {
+						return fmt.Errorf("sqlstore: binding %q: room %q: %w", b.ChatID, room, xcon.ErrNotFound)
+					}
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	return err
+}
+
+// Bindings lists a room's live bindings, oldest first.
+func (s *Store) Bindings(ctx context.Context, room string) ([]xcon.Binding, error) {
+	room = roomKey(room)
+	rows, err := s.r.QueryContext(ctx, s.d.Rebind(`SELECT chat_id, user_id, label, channel, nickname, since
+		FROM bindings WHERE room = $1 ORDER BY since, chat_id`), room)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []xcon.Binding
+	for rows.Next() {
+		b := xcon.Binding{Room: room}
+		var since int64
+		if err := rows.Scan(&b.ChatID, &b.UserID, &b.Label, &b.Channel, &b.Nickname, &since); err != nil {
+			return nil, err
+		}
+		b.Since = time.Unix(0, since)
+		out = append(out, b)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, s.roomExists(ctx, room)
+	}
+	return out, nil
+}
+
+func (s *Store) roomExists(ctx context.Context, room string) error {
+	var one int
+	err := s.r.QueryRowContext(ctx, s.d.Rebind(`SELECT 1 FROM conferences WHERE name = $1`), room).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("sqlstore: conference %q: %w", room, xcon.ErrNotFound)
+	}
+	return err
+}
+
+// PurgeBindings removes every binding and reports how many there were.
+func (s *Store) PurgeBindings(ctx context.Context) (int, error) {
+	res, err := s.w.ExecContext(ctx, `DELETE FROM bindings`)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}

@@ -1,0 +1,83 @@
+package xcon
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Store errors. Implementations wrap them; test with errors.Is.
+var (
+	ErrNotFound = errors.New("xcon: not found")
+	ErrExists   = errors.New("xcon: already exists")
+	// ErrConflict reports a write that contradicts stored state: a stale
+	// version (RFC 6503 §5.4 code 409) or a nickname held by another user.
+	ErrConflict = errors.New("xcon: conflict")
+)
+
+// Store is the durable state of the conferencing system. Room names are the
+// conf-object-id of the XCON-URI (Conference.Name) and compare
+// case-insensitively. Implementations are safe for concurrent use.
+type Store interface {
+	// CreateConference stores a new object; ErrExists if the name is taken.
+	CreateConference(ctx context.Context, c *Conference) error
+	// Conference loads an object; ErrNotFound if there is none.
+	Conference(ctx context.Context, name string) (*Conference, error)
+	// Conferences lists the stored names, sorted.
+	Conferences(ctx context.Context) ([]string, error)
+	// UpdateConference replaces the whole object; ErrNotFound if absent,
+	// ErrConflict if c.Version is older than the stored version or a
+	// nickname is held by two users.
+	UpdateConference(ctx context.Context, c *Conference) error
+	// DeleteConference removes an object with its users, bindings and log.
+	DeleteConference(ctx context.Context, name string) error
+
+	// SaveBindings applies a batch of binding changes in one transaction.
+	SaveBindings(ctx context.Context, changes []BindingChange) error
+	// Bindings lists a room's live bindings, oldest first.
+	Bindings(ctx context.Context, room string) ([]Binding, error)
+	// PurgeBindings removes every binding; at start-up nobody is connected.
+	PurgeBindings(ctx context.Context) (int, error)
+
+	// AppendLog stores messages, assigning each its per-room Seq (written
+	// back into entries). The entries are durable when it returns nil.
+	AppendLog(ctx context.Context, entries []LogEntry) error
+	// History returns the last limit messages of a room's channel, oldest
+	// first; channel "" means every channel.
+	History(ctx context.Context, room, channel string, limit int) ([]LogEntry, error)
+
+	Close() error
+}
+
+// Binding is one live chat session: the (chat-ID, XCON-USERID, label,
+// nickname) row of the seed's figures 2–4.
+type Binding struct {
+	Room     string
+	ChatID   string
+	UserID   string
+	Label    string // the a=label the client offered (RFC 4574), possibly ""
+	Channel  string // the available-media label the session joined
+	Nickname string
+	Since    time.Time
+}
+
+// BindingChange adds (Add != nil) or removes (Remove = chat-ID) one binding
+// of Room.
+type BindingChange struct {
+	Room   string
+	Add    *Binding
+	Remove string
+}
+
+// LogEntry is one logged message of a room channel.
+type LogEntry struct {
+	Room        string
+	Channel     string
+	Seq         int64 // assigned by AppendLog, increasing per room
+	Time        time.Time
+	SenderID    string // XCON-USERID
+	SenderNick  string
+	Recipient   string // "" for the whole room, else the private recipient
+	ContentType string
+	Body        []byte
+}
