@@ -15,7 +15,6 @@ import (
 type Room struct {
 	focus *Focus
 	name  string
-	uri   sipURI // sip:NAME@DOMAIN
 
 	mu           sync.Mutex
 	conf         *xcon.Conference // guarded by mu; live users and endpoints included
@@ -50,8 +49,7 @@ type Stream struct {
 }
 
 func newRoom(f *Focus, name string, conf *xcon.Conference) *Room {
-	uri, _ := parseSIPURI("sip:" + name + "@" + f.cfg.Domain)
-	r := &Room{focus: f, name: name, uri: uri, conf: conf}
+	r := &Room{focus: f, name: name, conf: conf}
 	r.streams.Store(&[]*Stream{})
 	return r
 }

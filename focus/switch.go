@@ -43,7 +43,7 @@ func (f *Focus) HandleMessage(s *msrp.Session, m *msrp.Message) error {
 	}
 	room := st.participant.room
 	var target *Participant
-	if to, ok := parseSIPURI(msg.To[0].URI); !ok || !sameIdentity(to, room.uri) {
+	if name, ok := f.RoomName(msg.To[0].URI); !ok || name != room.name {
 		target = room.participantByURI(msg.To[0].URI)
 		if target == nil {
 			return &msrp.StatusError{Code: 404, Comment: "Recipient not in the room"} // RFC 7701 §6.2

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -54,6 +55,7 @@ type dialog struct {
 	session     *sipgo.DialogServerSession
 	participant *focus.Participant
 	answer      []byte
+	ending      atomic.Bool // a BYE of ours is under way or done
 }
 
 // New binds the UDP and TCP listeners on cfg.Listen (one port for both; port 0 picks one) and
@@ -62,6 +64,8 @@ func New(cfg Config, f *focus.Focus) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	// sipgo's transport and transaction layers log through its package-level logger.
+	sip.SetDefaultLogger(cfg.Logger)
 	if cfg.UDPMTU > sip.UDPMTUSize {
 		// sipgo drops UDP messages above UDPMTUSize-200 without sending them, responses
 		// included; a 200 answering several m-lines behind a proxy is larger than that.
@@ -328,7 +332,7 @@ func (s *Server) onUnsupported(req *sip.Request, tx sip.ServerTransaction) {
 // Disconnect ends a participant's dialog with a BYE (focus.Signaling).
 func (s *Server) Disconnect(ctx context.Context, p *focus.Participant) {
 	d, ok := p.Dialog.(*dialog)
-	if !ok {
+	if !ok || d.ending.Swap(true) {
 		return
 	}
 	s.forget(d.session.ID)

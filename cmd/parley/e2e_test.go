@@ -200,6 +200,7 @@ func TestSwitchRejects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	closeWithDaemon(t, func() { stranger.conn.Close() })
 	go stranger.readLoop()
 	tid = stranger.send("message/cpim", cpimBody("sip:eve@example.com", "sip:lobby@example.net", "hi"))
 	if r := stranger.response(t, tid); r.StatusCode != 481 {
@@ -240,5 +241,33 @@ func TestHTTPHealthAndMetrics(t *testing.T) {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
+	}
+}
+
+// TestChunkedMessageRelayedWhole: a message sent in three chunks (RFC 4975 §5.1) reaches the
+// others as one message whose CPIM body is the reassembled original.
+func TestChunkedMessageRelayedWhole(t *testing.T) {
+	d := startTestDaemon(t, nil)
+	alice := joinLobby(t, d, "alice", "tcp")
+	bob := joinLobby(t, d, "bob", "udp")
+
+	body := cpimBody("sip:alice@example.com", "sip:lobby@example.net", strings.Repeat("chunky text ", 500))
+	id := msrp.NewMessageID()
+	total := int64(len(body))
+	cuts := []int64{0, 2000, 4100, total}
+	for i := 0; i+1 < len(cuts); i++ {
+		flag := byte('+')
+		if i == len(cuts)-2 {
+			flag = '$'
+		}
+		tid := alice.msrp.write(&msrp.Message{Method: "SEND", MessageID: id, ContentType: "message/cpim",
+			Body: body[cuts[i]:cuts[i+1]], Flag: flag, ByteRange: msrp.ByteRange{Start: cuts[i] + 1, End: cuts[i+1], Total: total}})
+		if r := alice.msrp.response(t, tid); r.StatusCode != 200 {
+			t.Fatalf("chunk %d: %d %s", i, r.StatusCode, r.Comment)
+		}
+	}
+	f := bob.msrp.next(t)
+	if !bytes.Equal(f.Body, body) {
+		t.Fatalf("bob got %d bytes, want the %d-byte original", len(f.Body), len(body))
 	}
 }

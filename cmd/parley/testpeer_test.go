@@ -36,12 +36,7 @@ func startTestDaemon(t *testing.T, edit func(*configs.Config)) *daemon {
 	if err := cfg.Resolve(); err != nil {
 		t.Fatal(err)
 	}
-	level := slog.LevelWarn
-	if os.Getenv("PARLEY_TEST_LOG") != "" {
-		level = slog.LevelDebug
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	d, err := startDaemon(context.Background(), cfg, log)
+	d, err := startDaemon(context.Background(), cfg, testLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,12 +44,46 @@ func startTestDaemon(t *testing.T, edit func(*configs.Config)) *daemon {
 		if err := d.shutdown(); err != nil {
 			t.Errorf("shutdown: %v", err)
 		}
+		runPeerClosers(t)
 	})
 	return d
 }
 
+// Peers close after the daemon has shut down (not before, as t.Cleanup's order would have it),
+// so that the focus's BYEs find them still answering.
+var peerClosers = struct {
+	sync.Mutex
+	byTest map[*testing.T][]func()
+}{byTest: map[*testing.T][]func(){}}
+
+func closeWithDaemon(t *testing.T, fn func()) {
+	peerClosers.Lock()
+	defer peerClosers.Unlock()
+	peerClosers.byTest[t] = append(peerClosers.byTest[t], fn)
+}
+
+func runPeerClosers(t *testing.T) {
+	peerClosers.Lock()
+	fns := peerClosers.byTest[t]
+	delete(peerClosers.byTest, t)
+	peerClosers.Unlock()
+	for _, fn := range fns {
+		fn()
+	}
+}
+
+// testLogger logs warnings only, or everything with PARLEY_TEST_LOG=1.
+func testLogger() *slog.Logger {
+	level := slog.LevelWarn
+	if os.Getenv("PARLEY_TEST_LOG") != "" {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
 // sipPeer is a SIP user agent on sipgo, the same library a softphone author would use.
 type sipPeer struct {
+	byes     chan struct{} // one value per BYE received from the focus
 	aor      sip.Uri
 	ua       *sipgo.UserAgent
 	client   *sipgo.Client
@@ -76,13 +105,15 @@ func newSIPPeer(t *testing.T, user, host string) *sipPeer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	byes := make(chan struct{}, 16)
 	srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
+		byes <- struct{}{}
 	})
-	t.Cleanup(func() { ua.Close() })
+	closeWithDaemon(t, func() { ua.Close() })
 	aor := sip.Uri{Scheme: "sip", User: user, Host: host}
 	contact := sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: user, Host: "127.0.0.1"}}
-	return &sipPeer{aor: aor, ua: ua, client: client, dialogUA: &sipgo.DialogUA{Client: client, ContactHDR: contact}}
+	return &sipPeer{byes: byes, aor: aor, ua: ua, client: client, dialogUA: &sipgo.DialogUA{Client: client, ContactHDR: contact}}
 }
 
 // invite sends an INVITE with body to the room over transport and waits for the final answer.
@@ -173,7 +204,7 @@ func (m *msrpPeer) connect(t *testing.T, answer []byte, index int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { m.conn.Close() })
+	closeWithDaemon(t, func() { m.conn.Close() })
 	go m.readLoop()
 	tid := m.write(&msrp.Message{Method: "SEND", MessageID: msrp.NewMessageID(), ByteRange: msrp.ByteRange{Start: 1, End: 0, Total: 0}})
 	if r := m.response(t, tid); r.StatusCode != 200 {

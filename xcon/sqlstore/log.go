@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -154,49 +155,61 @@ func (s *Store) assignSeqs(ctx context.Context, tx *sql.Tx, req *appendRequest, 
 	return nil
 }
 
-const logColumns = 9
+const (
+	logColumns = 9
+	// maxRowsPerInsert stays far below SQLite's 32766 bound variables.
+	maxRowsPerInsert = 256
+)
 
-// insertLog writes the batch with multi-row INSERTs (fewer statement
-// executions than one per row; SQLite allows 32766 variables per statement).
+// insertLog writes the batch with multi-row INSERTs whose row counts are
+// powers of two, so that a handful of prepared statements (cached on the
+// writer connection) cover every batch size and SQLite parses nothing in
+// the hot path.
 func (s *Store) insertLog(ctx context.Context, tx *sql.Tx, batch []*appendRequest, failed map[*appendRequest]error) error {
-	const rowsPerStmt = 256
-	args := make([]any, 0, rowsPerStmt*logColumns)
-	rows := 0
-	flush := func() error {
-		if rows == 0 {
-			return nil
-		}
-		_, err := tx.ExecContext(ctx, s.insertLogSQL(rows), args...)
-		args, rows = args[:0], 0
-		return err
-	}
+	var rows []*xcon.LogEntry
 	for _, req := range batch {
 		if failed[req] != nil {
 			continue
 		}
 		for i := range req.entries {
-			e := &req.entries[i]
+			rows = append(rows, &req.entries[i])
+		}
+	}
+	args := make([]any, 0, min(len(rows), maxRowsPerInsert)*logColumns)
+	for len(rows) > 0 {
+		n := maxRowsPerInsert
+		for n > len(rows) {
+			n /= 2
+		}
+		stmt, err := s.logInsert(ctx, n)
+		if err != nil {
+			return err
+		}
+		args = args[:0]
+		for _, e := range rows[:n] {
 			body := e.Body
 			if body == nil {
 				body = []byte{}
 			}
 			args = append(args, roomKey(e.Room), e.Seq, e.Channel, e.Time.UnixNano(), e.SenderID, e.SenderNick, e.Recipient, e.ContentType, body)
-			rows++
-			if rows == rowsPerStmt {
-				if err := flush(); err != nil {
-					return err
-				}
-			}
 		}
+		if _, err := tx.StmtContext(ctx, stmt).ExecContext(ctx, args...); err != nil {
+			return err
+		}
+		rows = rows[n:]
 	}
-	return flush()
+	return nil
 }
 
-func (s *Store) insertLogSQL(rows int) string {
+// logInsert returns the cached INSERT of n rows; only the log writer calls it.
+func (s *Store) logInsert(ctx context.Context, n int) (*sql.Stmt, error) {
+	if st := s.logStmts[n]; st != nil {
+		return st, nil
+	}
 	var b strings.Builder
 	b.WriteString(`INSERT INTO message_log (room, seq, channel, at, sender_id, sender_nick, recipient, content_type, body) VALUES `)
-	n := 1
-	for r := 0; r < rows; r++ {
+	p := 1
+	for r := 0; r < n; r++ {
 		if r > 0 {
 			b.WriteByte(',')
 		}
@@ -205,12 +218,17 @@ func (s *Store) insertLogSQL(rows int) string {
 			if c > 0 {
 				b.WriteByte(',')
 			}
-			fmt.Fprintf(&b, "$%d", n)
-			n++
+			b.WriteString("$" + strconv.Itoa(p))
+			p++
 		}
 		b.WriteByte(')')
 	}
-	return s.d.Rebind(b.String())
+	st, err := s.w.PrepareContext(ctx, s.d.Rebind(b.String()))
+	if err != nil {
+		return nil, err
+	}
+	s.logStmts[n] = st
+	return st, nil
 }
 
 // History returns the last limit messages of a room's channel (every channel

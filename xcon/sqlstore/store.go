@@ -29,6 +29,7 @@ type Store struct {
 	logReqs   chan *appendRequest
 	logDone   chan struct{}
 	maxBatch  int
+	logStmts  map[int]*sql.Stmt // rows -> prepared INSERT, owned by the log writer
 }
 
 var _ xcon.Store = (*Store)(nil)
@@ -104,6 +105,7 @@ func Open(ctx context.Context, dir string, opts ...Option) (*Store, error) {
 	r.SetMaxOpenConns(readers)
 	r.SetMaxIdleConns(readers)
 	s.r = r
+	s.logStmts = make(map[int]*sql.Stmt)
 	s.logReqs = make(chan *appendRequest, 1024)
 	s.logDone = make(chan struct{})
 	go s.logWriter()
@@ -122,6 +124,9 @@ func (s *Store) Close() error {
 	close(s.logReqs)
 	s.logMu.Unlock()
 	<-s.logDone
+	for _, st := range s.logStmts {
+		st.Close()
+	}
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 

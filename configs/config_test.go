@@ -1,0 +1,79 @@
+package configs
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaultsAreTheDocumentedOnes(t *testing.T) {
+	c := Default()
+	if c.SIP.Listen != "127.0.0.1:5060" || c.MSRP.Listen != "127.0.0.1:2855" || c.HTTP.Listen != "127.0.0.1:8080" {
+		t.Fatalf("listen defaults: %s %s %s", c.SIP.Listen, c.MSRP.Listen, c.HTTP.Listen)
+	}
+	if c.DataDir != "./data" || len(c.Rooms) != 1 || c.Rooms[0].Name != "lobby" {
+		t.Fatalf("data dir %q, rooms %+v", c.DataDir, c.Rooms)
+	}
+	if err := c.Resolve(); err != nil {
+		t.Fatal(err)
+	}
+	if c.Domain != "127.0.0.1" || c.AdvertisedHost != "127.0.0.1" {
+		t.Fatalf("domain %q and advertised host %q should default to the SIP listen host", c.Domain, c.AdvertisedHost)
+	}
+}
+
+func TestLoad(t *testing.T) {
+	cases := []struct {
+		name, yaml string
+		wantErr    string // substring; "" = loads and resolves
+		check      func(*testing.T, *Config)
+	}{
+		{"empty file keeps every default", "", "", func(t *testing.T, c *Config) {
+			if c.MSRP.WriteDeadline != 10*time.Second {
+				t.Errorf("write_deadline %v", c.MSRP.WriteDeadline)
+			}
+		}},
+		{"one key overrides, others stay", "msrp:\n  listen: 127.0.0.1:3000\n", "", func(t *testing.T, c *Config) {
+			if c.MSRP.Listen != "127.0.0.1:3000" || c.MSRP.MaxMessageSize != 1048576 {
+				t.Errorf("msrp %+v", c.MSRP)
+			}
+		}},
+		{"wildcard listen picks an interface address", "sip:\n  listen: 0.0.0.0:5060\n", "", func(t *testing.T, c *Config) {
+			if c.AdvertisedHost == "0.0.0.0" || c.AdvertisedHost == "" || c.Domain == "0.0.0.0" {
+				t.Errorf("advertised %q domain %q", c.AdvertisedHost, c.Domain)
+			}
+		}},
+		{"unknown key", "msrp:\n  max_mesage_size: 5\n", "max_mesage_size", nil},
+		{"wildcard advertised host", "advertised_host: 0.0.0.0\n", "advertised_host", nil},
+		{"pending below message size", "msrp:\n  max_pending_bytes: 1000\n", "msrp.max_pending_bytes", nil},
+		{"bad duration names the line", "msrp:\n  write_deadline: soon\n", "line 2", nil},
+		{"bad room name", "rooms:\n  - name: \"no spaces\"\n", "rooms[0].name", nil},
+		{"bad log level", "log:\n  level: loud\n", "log.level", nil},
+		{"bad listen", "http:\n  listen: 8080\n", "http.listen", nil},
+		{"udp mtu too small", "sip:\n  udp_mtu: 1300\n", "sip.udp_mtu", nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "parley.yaml")
+			if err := os.WriteFile(path, []byte(c.yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := Load(path)
+			if err == nil {
+				err = cfg.Resolve()
+			}
+			if c.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				c.check(t, cfg)
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+				t.Fatalf("error %v, want one naming %q", err, c.wantErr)
+			}
+		})
+	}
+}

@@ -1,0 +1,149 @@
+package focus_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/parleychat/parley/focus"
+	"github.com/parleychat/parley/msrp"
+	"github.com/parleychat/parley/sdp"
+	"github.com/parleychat/parley/xcon/sqlstore"
+)
+
+// BenchmarkSwitch_FanOut measures the whole relay path over loopback TCP: one sender's SENDs
+// parsed by the focus, checked, and copied to every recipient, whose readers parse each copy
+// and answer it 200 as a client would. One op is one message delivered to all recipients.
+func BenchmarkSwitch_FanOut(b *testing.B) {
+	for _, recipients := range []int{10, 100} {
+		b.Run(fmt.Sprintf("recipients=%d", recipients), func(b *testing.B) { benchFanOut(b, recipients) })
+	}
+}
+
+func benchFanOut(b *testing.B, recipients int) {
+	ctx := context.Background()
+	store, err := sqlstore.Open(ctx, b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ep := msrp.NewEndpoint(msrp.Config{AdvertisedHost: "127.0.0.1", AdvertisedPort: ln.Addr().(*net.TCPAddr).Port,
+		MaxPendingBytes: 64 << 20, Logger: quiet})
+	go ep.Serve(ctx, ln)
+	defer ep.Close()
+	f, err := focus.New(ctx, focus.Config{Domain: "example.net", MaxMessageSize: 1 << 20, WrappedTypes: []string{"*"}, Logger: quiet},
+		store, ep, []focus.RoomSpec{{Name: "bench"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Shutdown(ctx)
+
+	var delivered atomic.Int64
+	target := int64(b.N) * int64(recipients)
+	done := make(chan struct{})
+	for i := 0; i < recipients; i++ {
+		c := joinRaw(b, f, fmt.Sprintf("r%d", i))
+		go c.serve(func() {
+			if delivered.Add(1) == target {
+				close(done)
+			}
+		})
+	}
+	sender := joinRaw(b, f, "sender")
+	go sender.serve(func() {})
+
+	body := []byte("From: <sip:sender@example.com>\r\nTo: <sip:bench@example.net>\r\nDateTime: 2026-11-25T20:00:00Z\r\n\r\n" +
+		"Content-Type: text/plain;charset=utf-8\r\n\r\n" + strings.Repeat("x", 120))
+	frames := make([][]byte, b.N)
+	for i := range frames {
+		frames[i] = (&msrp.Message{TransactionID: msrp.NewTransactionID(), Method: "SEND", ToPath: sender.remote,
+			FromPath: []msrp.URI{sender.local}, MessageID: msrp.NewMessageID(), ContentType: "message/cpim", Body: body,
+			ByteRange: msrp.ByteRange{Start: 1, End: int64(len(body)), Total: int64(len(body))}}).AppendTo(nil)
+	}
+	b.SetBytes(int64(len(body) * recipients))
+	b.ReportAllocs()
+	b.ResetTimer()
+	go func() {
+		for _, fr := range frames {
+			if _, err := sender.conn.Write(fr); err != nil {
+				return
+			}
+		}
+	}()
+	<-done
+	b.StopTimer()
+	b.ReportMetric(float64(target)/b.Elapsed().Seconds(), "copies/s")
+}
+
+type rawClient struct {
+	conn   net.Conn
+	local  msrp.URI
+	remote []msrp.URI
+}
+
+// joinRaw joins the room with one MSRP m-line and binds the session on a fresh TCP connection.
+func joinRaw(b *testing.B, f *focus.Focus, user string) *rawClient {
+	b.Helper()
+	c := &rawClient{local: msrp.URI{Host: "127.0.0.1", Port: 9, SessionID: msrp.NewSessionID(), Transport: "tcp"}}
+	offer, err := sdp.Parse([]byte("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=message 9 TCP/MSRP *\r\n" +
+		"a=accept-types:message/cpim\r\na=accept-wrapped-types:*\r\na=path:" + c.local.String() + "\r\n"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, answers, err := f.Join(context.Background(), focus.JoinRequest{Room: "bench",
+		Identity: focus.Identity{AOR: "sip:" + user + "@example.com"}, Offer: offer})
+	if err != nil {
+		b.Fatal(err)
+	}
+	c.remote, err = msrp.ParsePath(answers[0].Path[0])
+	if err != nil {
+		b.Fatal(err)
+	}
+	c.conn, err = net.Dial("tcp", c.remote[0].HostPort())
+	if err != nil {
+		b.Fatal(err)
+	}
+	bind := &msrp.Message{TransactionID: msrp.NewTransactionID(), Method: "SEND", ToPath: c.remote, FromPath: []msrp.URI{c.local},
+		MessageID: msrp.NewMessageID()}
+	if _, err := c.conn.Write(bind.AppendTo(nil)); err != nil {
+		b.Fatal(err)
+	}
+	return c
+}
+
+// serve answers every SEND with 200 and calls got once per message received.
+func (c *rawClient) serve(got func()) {
+	p := msrp.NewParser(0, 0)
+	buf := make([]byte, 64<<10)
+	var out []byte
+	for {
+		n, err := c.conn.Read(buf)
+		if err != nil {
+			return
+		}
+		out = out[:0]
+		_ = p.Parse(buf[:n], func(m *msrp.Message, _ error) error {
+			if m.Method == "SEND" {
+				out = (&msrp.Message{TransactionID: m.TransactionID, StatusCode: 200, Comment: "OK",
+					ToPath: m.FromPath[:1], FromPath: []msrp.URI{c.local}}).AppendTo(out)
+				got()
+			}
+			return nil
+		})
+		if len(out) > 0 {
+			if _, err := c.conn.Write(out); err != nil {
+				return
+			}
+		}
+	}
+}
