@@ -20,6 +20,7 @@ type JoinRequest struct {
 	Room     string
 	Identity Identity
 	Offer    *sdp.Session
+	Dialog   any // the signalling side's handle for this participant (Participant.Dialog)
 }
 
 // Join admits a participant: every acceptable MSRP m-line gets an MSRP session and a row of the
@@ -38,7 +39,8 @@ func (f *Focus) Join(ctx context.Context, req JoinRequest) (*Participant, []sdp.
 	if !ok {
 		return nil, nil, ErrForbidden
 	}
-	p := &Participant{room: room, userID: xcon.UserIDFromAOR(aor.AOR()), aor: aor, displayName: req.Identity.DisplayName}
+	p := &Participant{room: room, userID: xcon.UserIDFromAOR(aor.AOR()), aor: aor, displayName: req.Identity.DisplayName,
+		dialog: req.Dialog}
 
 	answers := make([]sdp.MediaAnswer, len(req.Offer.Media))
 	labels := map[string]bool{}

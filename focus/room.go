@@ -34,8 +34,7 @@ type Participant struct {
 	streams     []*Stream // fixed at join
 	left        atomic.Bool
 
-	// Dialog is the signalling side's handle for this participant (set by package sip).
-	Dialog any
+	dialog any // the signalling side's handle, from JoinRequest.Dialog; never changes
 }
 
 // Stream is one accepted m-line: an MSRP session bound to a row of the conference object.
@@ -76,6 +75,9 @@ func (p *Participant) UserID() string { return p.userID }
 
 // AOR returns the participant's address of record, "sip:user@host".
 func (p *Participant) AOR() string { return p.aor.AOR() }
+
+// Dialog returns the signalling side's handle given in JoinRequest.Dialog.
+func (p *Participant) Dialog() any { return p.dialog }
 
 // Room returns the room the participant is in.
 func (p *Participant) Room() *Room { return p.room }

@@ -238,7 +238,8 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(req, tx, 400, "Bad Request", s.warning(err.Error()))
 		return
 	}
-	p, answers, err := s.focus.Join(context.Background(), focus.JoinRequest{Room: room, Identity: ident, Offer: offer})
+	d := &dialog{session: dlg}
+	p, answers, err := s.focus.Join(context.Background(), focus.JoinRequest{Room: room, Identity: ident, Offer: offer, Dialog: d})
 	if err != nil {
 		code, reason := joinErrorResponse(err)
 		var hdrs []sip.Header
@@ -257,8 +258,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(req, tx, 500, "Server Internal Error")
 		return
 	}
-	d := &dialog{session: dlg, participant: p, answer: answer}
-	p.Dialog = d
+	d.participant, d.answer = p, answer
 	s.mu.Lock()
 	s.dialogs[dlg.ID] = d
 	s.mu.Unlock()
@@ -331,7 +331,7 @@ func (s *Server) onUnsupported(req *sip.Request, tx sip.ServerTransaction) {
 
 // Disconnect ends a participant's dialog with a BYE (focus.Signaling).
 func (s *Server) Disconnect(ctx context.Context, p *focus.Participant) {
-	d, ok := p.Dialog.(*dialog)
+	d, ok := p.Dialog().(*dialog)
 	if !ok || d.ending.Swap(true) {
 		return
 	}

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"time"
+
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/parleychat/parley/configs"
 	"io"
 	"net/http"
 	"strings"
@@ -269,5 +272,43 @@ func TestChunkedMessageRelayedWhole(t *testing.T) {
 	f := bob.msrp.next(t)
 	if !bytes.Equal(f.Body, body) {
 		t.Fatalf("bob got %d bytes, want the %d-byte original", len(f.Body), len(body))
+	}
+}
+
+// TestSlowRecipientDoesNotBlockRoom: a participant that stops reading costs the room nothing
+// but its own bounded queue; it is then dropped (BYE), while the others get every message.
+func TestSlowRecipientDoesNotBlockRoom(t *testing.T) {
+	d := startTestDaemon(t, func(c *configs.Config) {
+		c.MSRP.MaxMessageSize = 16 << 10
+		c.MSRP.MaxPendingBytes = 1 << 20
+	})
+	alice := joinLobby(t, d, "alice", "tcp")
+	bob := joinLobby(t, d, "bob", "tcp")
+	stalled := joinLobby(t, d, "carol", "udp")
+	stalled.msrp.stopReading()
+
+	// Far more than loopback socket buffers hold, so carol's queue must overflow.
+	const messages = 3000
+	text := strings.Repeat("x", 8000)
+	// Alice sends at the pace bob reads (batches of 100), as a chat client would, so only
+	// carol's queue grows.
+	for batch := 0; batch < messages; batch += 100 {
+		for i := batch; i < batch+100; i++ {
+			alice.msrp.send("message/cpim", cpimBody("sip:alice@example.com", "sip:lobby@example.net", fmt.Sprintf("%d %s", i, text)))
+		}
+		for i := batch; i < batch+100; i++ {
+			f := bob.msrp.next(t)
+			if !bytes.Contains(f.Body, []byte(fmt.Sprintf("\r\n\r\n%d x", i))) {
+				t.Fatalf("bob's message %d is %.80q", i, f.Body)
+			}
+		}
+	}
+	select {
+	case <-stalled.sip.byes:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the stalled participant was never dropped")
+	}
+	if p := d.focus.Room("lobby").Participants(); len(p) != 2 {
+		t.Fatalf("participants after the drop: %d, want 2", len(p))
 	}
 }

@@ -159,13 +159,17 @@ type msrpPeer struct {
 
 	wmu    sync.Mutex
 	frames chan *msrp.Message
+	hold   chan struct{} // closed by stopReading: the reader parks until closed is closed
+	closed chan struct{}
 }
 
 func newMSRPPeer(t *testing.T) *msrpPeer {
 	return &msrpPeer{
 		t:      t,
 		local:  msrp.URI{Host: "127.0.0.1", Port: 9, SessionID: msrp.NewSessionID(), Transport: "tcp"},
-		frames: make(chan *msrp.Message, 1024),
+		frames: make(chan *msrp.Message, 8192),
+		hold:   make(chan struct{}),
+		closed: make(chan struct{}),
 	}
 }
 
@@ -204,7 +208,7 @@ func (m *msrpPeer) connect(t *testing.T, answer []byte, index int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	closeWithDaemon(t, func() { m.conn.Close() })
+	closeWithDaemon(t, func() { m.conn.Close(); close(m.closed) })
 	go m.readLoop()
 	tid := m.write(&msrp.Message{Method: "SEND", MessageID: msrp.NewMessageID(), ByteRange: msrp.ByteRange{Start: 1, End: 0, Total: 0}})
 	if r := m.response(t, tid); r.StatusCode != 200 {
@@ -236,8 +240,18 @@ func (m *msrpPeer) readLoop() {
 		if err != nil {
 			return
 		}
+		select {
+		case <-m.hold:
+			<-m.closed // never reads again
+			return
+		default:
+		}
 	}
 }
+
+// stopReading makes the peer stop reading its socket after the read in progress, as a stalled
+// client would.
+func (m *msrpPeer) stopReading() { close(m.hold) }
 
 // write sends a request (paths and transaction-id filled in when empty) or a response.
 func (m *msrpPeer) write(msg *msrp.Message) string {
