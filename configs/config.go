@@ -34,6 +34,7 @@ type Config struct {
 	Log             Log           `yaml:"log"`
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	WrappedTypes    []string      `yaml:"wrapped_types"`
+	Nicknames       Nicknames     `yaml:"nicknames"`
 	Rooms           []Room        `yaml:"rooms"`
 }
 
@@ -60,6 +61,12 @@ type HTTP struct {
 type Log struct {
 	Level  string `yaml:"level"`
 	Format string `yaml:"format"`
+}
+
+type Nicknames struct {
+	Scope      string        `yaml:"scope"`
+	Quarantine time.Duration `yaml:"quarantine"`
+	Reserved   []string      `yaml:"reserved"`
 }
 
 // Room is a room created on first start.
@@ -161,6 +168,12 @@ func (c *Config) Resolve() error {
 	case "text", "json":
 	default:
 		errs = append(errs, fmt.Errorf("log.format: %q is not text or json", c.Log.Format))
+	}
+	if c.Nicknames.Scope != "system" && c.Nicknames.Scope != "room" {
+		errs = append(errs, fmt.Errorf("nicknames.scope: %q is not system or room", c.Nicknames.Scope))
+	}
+	if c.Nicknames.Quarantine < 0 {
+		errs = append(errs, fmt.Errorf("nicknames.quarantine: must not be negative"))
 	}
 	seen := map[string]bool{}
 	for i, r := range c.Rooms {

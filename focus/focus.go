@@ -20,7 +20,12 @@ type Config struct {
 	LocalHosts     []string // other hosts that name this focus (listen and advertised hosts, aliases)
 	MaxMessageSize int64    // advertised as a=max-size; larger messages get 413 (enforced by msrp)
 	WrappedTypes   []string // what may travel inside message/cpim (a=accept-wrapped-types)
-	Logger         *slog.Logger
+
+	NicknameScope      NicknameScope // where a nickname must be unique
+	NicknameQuarantine time.Duration // how long a released nickname stays with its user
+	ReservedNicknames  []string      // names nobody may take (425)
+
+	Logger *slog.Logger
 }
 
 // RoomSpec describes a room to create when it does not exist yet.
@@ -45,6 +50,7 @@ type Focus struct {
 	signaling Signaling
 	bindings  *bindingWriter
 	metrics   *Metrics
+	nicknames *nicknames
 
 	localHosts map[string]bool
 
@@ -67,6 +73,7 @@ func New(ctx context.Context, cfg Config, store xcon.Store, endpoint *msrp.Endpo
 		rooms:      map[string]*Room{},
 		localHosts: map[string]bool{strings.ToLower(cfg.Domain): true},
 		metrics:    newMetrics(),
+		nicknames:  newNicknames(cfg.NicknameScope, cfg.NicknameQuarantine, cfg.ReservedNicknames),
 	}
 	for _, h := range cfg.LocalHosts {
 		f.localHosts[strings.ToLower(strings.Trim(h, "[]"))] = true

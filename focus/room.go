@@ -45,6 +45,7 @@ type Stream struct {
 	channel     string // label of the available-media entry this stream joined
 	session     *msrp.Session
 	offer       sdp.Media // what the participant accepts (accept-types, accept-wrapped-types, chatroom)
+	nickname    string    // enforced form; guarded by the room's mu
 }
 
 func newRoom(f *Focus, name string, conf *xcon.Conference) *Room {
@@ -138,6 +139,7 @@ func (r *Room) leave(p *Participant, reason msrp.CloseReason) bool {
 	}
 	for _, s := range p.streams {
 		changes = append(changes, xcon.BindingChange{Room: r.name, Remove: s.chatID})
+		r.focus.nicknames.release(r.name, s.chatID, s.nickname)
 	}
 	r.bump()
 	r.publishStreams()
@@ -164,4 +166,27 @@ func (r *Room) publishStreams() {
 		all = append(all, p.streams...)
 	}
 	r.streams.Store(&all)
+}
+
+// setNickname records a stream's new nickname (enforced form, "" to remove) on its endpoint
+// row and as its user's default, and releases the one it replaces.
+func (r *Room) setNickname(s *Stream, nickname string) {
+	r.mu.Lock()
+	old := s.nickname
+	s.nickname = nickname
+	if user := r.conf.User(s.participant.userID); user != nil {
+		user.Nickname = nickname
+		for _, e := range user.Endpoints {
+			if e.Entity == s.chatID {
+				e.Nickname = nickname
+			}
+		}
+	}
+	r.bump()
+	r.mu.Unlock()
+	if old != "" && old != nickname {
+		r.focus.nicknames.release(r.name, s.chatID, old)
+	}
+	r.focus.bindings.add(xcon.BindingChange{Room: r.name, Add: &xcon.Binding{Room: r.name, ChatID: s.chatID,
+		UserID: s.participant.userID, Label: s.label, Channel: s.channel, Nickname: nickname, Since: time.Now()}})
 }

@@ -2,6 +2,7 @@ package focus
 
 import (
 	"context"
+	"errors"
 	"mime"
 	"strings"
 	"time"
@@ -18,7 +19,11 @@ func (f *Focus) HandleMessage(s *msrp.Session, m *msrp.Message) error {
 	if !ok {
 		return &msrp.StatusError{Code: 481, Comment: "Session not in a room"}
 	}
-	if m.Method != "SEND" {
+	switch m.Method {
+	case "SEND":
+	case "NICKNAME":
+		return f.handleNickname(st, m)
+	default:
 		return &msrp.StatusError{Code: 501, Comment: "Method not supported by this switch"}
 	}
 	if mediaType(m.ContentType) != "message/cpim" {
@@ -138,4 +143,40 @@ func mediaType(contentType string) string {
 		t = strings.ToLower(strings.TrimSpace(t))
 	}
 	return t
+}
+
+// handleNickname answers NICKNAME (RFC 7701 §7): 200, 424 malformed, 425 taken or reserved;
+// an empty value removes the stream's nickname (§7.3).
+func (f *Focus) handleNickname(st *Stream, m *msrp.Message) error {
+	value, present := "", false
+	for _, h := range m.Headers {
+		if strings.EqualFold(h.Name, "Use-Nickname") {
+			value, present = h.Value, true
+			break
+		}
+	}
+	name, ok, err := useNickname(value, present)
+	switch {
+	case !ok:
+		return &msrp.StatusError{Code: 400, Comment: "Use-Nickname is required"}
+	case err != nil:
+		return &msrp.StatusError{Code: 424, Comment: "Invalid nickname"}
+	}
+	room := st.participant.room
+	if name == "" {
+		room.setNickname(st, "")
+		return nil
+	}
+	enforced, err := f.nicknames.claim(room.name, st.chatID, st.participant.userID, name)
+	switch {
+	case errors.Is(err, ErrNicknameMalformed):
+		return &msrp.StatusError{Code: 424, Comment: "Invalid nickname"}
+	case errors.Is(err, ErrNicknameTaken):
+		return &msrp.StatusError{Code: 425, Comment: "Nickname reserved or already in use"}
+	case err != nil:
+		return err
+	}
+	room.setNickname(st, enforced)
+	f.log.Info("nickname set", "room", room.name, "user", st.participant.userID, "chat_id", st.chatID)
+	return nil
 }

@@ -138,11 +138,14 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 		specs[i] = focus.RoomSpec{Name: r.Name, DisplayText: r.DisplayText, Subject: r.Subject}
 	}
 	d.focus, err = focus.New(ctx, focus.Config{
-		Domain:         cfg.Domain,
-		LocalHosts:     localHosts(cfg),
-		MaxMessageSize: cfg.MSRP.MaxMessageSize,
-		WrappedTypes:   cfg.WrappedTypes,
-		Logger:         log.With("subsystem", "focus"),
+		Domain:             cfg.Domain,
+		LocalHosts:         localHosts(cfg),
+		MaxMessageSize:     cfg.MSRP.MaxMessageSize,
+		WrappedTypes:       cfg.WrappedTypes,
+		NicknameScope:      nicknameScope(cfg.Nicknames.Scope),
+		NicknameQuarantine: cfg.Nicknames.Quarantine,
+		ReservedNicknames:  cfg.Nicknames.Reserved,
+		Logger:             log.With("subsystem", "focus"),
 	}, d.store, d.endpoint, specs)
 	if err != nil {
 		return nil, err
@@ -272,6 +275,13 @@ func localHosts(cfg *configs.Config) []string {
 		hosts = append(hosts, h)
 	}
 	return hosts
+}
+
+func nicknameScope(s string) focus.NicknameScope {
+	if s == "room" {
+		return focus.ScopeRoom
+	}
+	return focus.ScopeSystem
 }
 
 func hostOf(addr string) string {
