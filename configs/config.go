@@ -74,6 +74,20 @@ type Room struct {
 	Name        string `yaml:"name"`
 	DisplayText string `yaml:"display_text"`
 	Subject     string `yaml:"subject"`
+	Logging     bool   `yaml:"logging"`
+	History     *int   `yaml:"history"` // nil: DefaultHistory
+}
+
+// DefaultHistory is how many messages a logged room replays to a joiner when its entry does
+// not say.
+const DefaultHistory = 20
+
+// HistoryOrDefault returns the room's history depth.
+func (r Room) HistoryOrDefault() int {
+	if r.History == nil {
+		return DefaultHistory
+	}
+	return *r.History
 }
 
 // Default returns the configuration of parley.yaml as shipped.
@@ -179,6 +193,9 @@ func (c *Config) Resolve() error {
 	for i, r := range c.Rooms {
 		if !ValidRoomName(r.Name) {
 			errs = append(errs, fmt.Errorf("rooms[%d].name: %q is not a valid room name (letters, digits, . _ - +)", i, r.Name))
+		}
+		if r.History != nil && (*r.History < 0 || *r.History > 1000) {
+			errs = append(errs, fmt.Errorf("rooms[%d].history: %d is not between 0 and 1000", i, *r.History))
 		}
 		if seen[r.Name] {
 			errs = append(errs, fmt.Errorf("rooms[%d].name: %q is listed twice", i, r.Name))

@@ -33,6 +33,7 @@ type RoomSpec struct {
 	Name        string
 	DisplayText string
 	Subject     string
+	Policy      Policy
 }
 
 // Signaling is what focus needs from the SIP side: ending a participant's dialog (BYE) when
@@ -97,12 +98,20 @@ func New(ctx context.Context, cfg Config, store xcon.Store, endpoint *msrp.Endpo
 	if err != nil {
 		return nil, fmt.Errorf("focus: list rooms: %w", err)
 	}
+	policies := map[string]Policy{}
+	for _, spec := range specs {
+		policies[spec.Name] = spec.Policy
+	}
 	for _, name := range names {
 		conf, err := store.Conference(ctx, name)
 		if err != nil {
 			return nil, fmt.Errorf("focus: load room %s: %w", name, err)
 		}
-		f.rooms[name] = newRoom(f, name, conf)
+		r := newRoom(f, name, conf, policies[name])
+		if err := r.loadHistory(ctx, store); err != nil {
+			return nil, fmt.Errorf("focus: load history of %s: %w", name, err)
+		}
+		f.rooms[name] = r
 	}
 	f.bindings = newBindingWriter(store, f.log)
 	return f, nil

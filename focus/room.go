@@ -19,6 +19,8 @@ type Room struct {
 	mu           sync.Mutex
 	conf         *xcon.Conference // guarded by mu; live users and endpoints included
 	participants []*Participant   // guarded by mu
+	policy       Policy           // guarded by mu
+	recent       recent           // guarded by mu: the log's tail replayed to joiners
 
 	// streams is the fan-out snapshot: every bound-or-not stream of the room, replaced
 	// (never modified) under mu on each join and leave, read without a lock.
@@ -48,8 +50,8 @@ type Stream struct {
 	nickname    string    // enforced form; guarded by the room's mu
 }
 
-func newRoom(f *Focus, name string, conf *xcon.Conference) *Room {
-	r := &Room{focus: f, name: name, conf: conf}
+func newRoom(f *Focus, name string, conf *xcon.Conference, policy Policy) *Room {
+	r := &Room{focus: f, name: name, conf: conf, policy: policy}
 	r.streams.Store(&[]*Stream{})
 	return r
 }
@@ -113,6 +115,16 @@ func (r *Room) add(p *Participant) {
 		changes = append(changes, xcon.BindingChange{Room: r.name, Add: &xcon.Binding{
 			Room: r.name, ChatID: s.chatID, UserID: p.userID, Label: s.label, Channel: s.channel, Since: now,
 		}})
+	}
+	if r.policy.Logged {
+		// Before anything else the joiner may receive: the logging notice, then the
+		// channel's history, then (once publishStreams has run) live traffic.
+		for _, s := range p.streams {
+			_ = s.session.Send("message/cpim", r.loggingNotice(p.aor.AOR()))
+			for _, e := range r.recent.replay(s.channel, p.userID) {
+				_ = s.session.Send(e.ContentType, e.Body)
+			}
+		}
 	}
 	r.bump()
 	r.publishStreams()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/parleychat/parley/msrp"
 	"github.com/parleychat/parley/msrp/cpim"
+	"github.com/parleychat/parley/xcon"
 )
 
 // HandleMessage is the MSRP switch (RFC 7701 §6): it checks a participant's message against
@@ -58,9 +59,10 @@ func (f *Focus) HandleMessage(s *msrp.Session, m *msrp.Message) error {
 	// The message is ours (msrp hands the handler its own copy), so its body is shared by
 	// every recipient's queue as is: byte-for-byte the sender's (RFC 7701 §6.1).
 	body := m.Body
+	streams, entry := room.admit(st, target, m.ContentType, inner, body)
 	recipients := 0
 	privateRefused := target != nil
-	for _, r := range *room.streams.Load() {
+	for _, r := range streams {
 		if r == st || r.channel != st.channel {
 			continue
 		}
@@ -88,7 +90,43 @@ func (f *Focus) HandleMessage(s *msrp.Session, m *msrp.Message) error {
 	f.metrics.messagesRelayed.Inc()
 	f.metrics.copiesSent.Add(float64(recipients))
 	f.metrics.bytesRelayed.Add(float64(recipients * len(body)))
+	if entry != nil {
+		// The sender's 200 waits for the group commit; the copies above did not.
+		if err := f.store.AppendLog(context.Background(), []xcon.LogEntry{*entry}); err != nil {
+			f.log.Error("message not logged", "room", room.name, "err", err)
+			return &msrp.StatusError{Code: 500, Comment: "Message relayed but not logged"}
+		}
+	}
 	return nil
+}
+
+// admit returns the streams a message goes to and, in a logged room, its log entry, taken
+// in one step under the room's lock so that a joiner sees each message exactly once: in its
+// history or live (seed §5.3).
+func (r *Room) admit(from *Stream, target *Participant, contentType, inner string, body []byte) ([]*Stream, *xcon.LogEntry) {
+	if !r.loggable(inner) {
+		return *r.streams.Load(), nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.policy.Logged {
+		return *r.streams.Load(), nil
+	}
+	e := &xcon.LogEntry{Room: r.name, Channel: from.channel, Time: time.Now(), SenderID: from.participant.userID,
+		SenderNick: from.nickname, ContentType: contentType, Body: body}
+	if target != nil {
+		e.Recipient = target.userID
+	}
+	if r.policy.History > 0 {
+		r.recent.add(*e)
+	}
+	return *r.streams.Load(), e
+}
+
+// loggable tells whether a wrapped type is kept in the log: is-composing and delivery
+// notifications are not (they are state, not conversation).
+func (r *Room) loggable(inner string) bool {
+	return inner != "application/im-iscomposing+xml" && inner != "message/imdn+xml"
 }
 
 // SessionClosed learns that an MSRP session ended. When the room did not end it (the

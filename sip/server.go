@@ -64,8 +64,6 @@ func New(cfg Config, f *focus.Focus) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	// sipgo's transport and transaction layers log through its package-level logger.
-	sip.SetDefaultLogger(cfg.Logger)
 	if cfg.UDPMTU > sip.UDPMTUSize {
 		// sipgo drops UDP messages above UDPMTUSize-200 without sending them, responses
 		// included; a 200 answering several m-lines behind a proxy is larger than that.
@@ -307,13 +305,14 @@ func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
 		return
 	}
+	// Leave first, so that the room no longer lists the participant once the 200 is out.
+	s.forget(d.session.ID)
+	s.focus.Leave(d.participant)
 	if err := d.session.ReadBye(req, tx); err != nil {
 		s.respond(req, tx, 481, "Call/Transaction Does Not Exist", s.warning(err.Error()))
 		return
 	}
 	s.metrics.responses.WithLabelValues("BYE", "200").Inc()
-	s.forget(d.session.ID)
-	s.focus.Leave(d.participant)
 }
 
 // onCancel sees only CANCELs that matched no INVITE transaction (sipgo answers the others).

@@ -37,8 +37,8 @@ type Conference struct {
 	DenyUsers           []Target
 	UsersExtras         Extras
 
-	SidebarsByRef []URIEntry      // RFC 4575 §5.9.1
-	SidebarsByVal []*Conference   // RFC 4575 §5.9.2; each Entity is the sidebar's
+	SidebarsByRef []URIEntry    // RFC 4575 §5.9.1
+	SidebarsByVal []*Conference // RFC 4575 §5.9.2; each Entity is the sidebar's
 	// FloorInformation is xcon:floor-information (RFC 6501 §4.5), kept as data.
 	FloorInformation *Element
 
@@ -148,11 +148,11 @@ type User struct {
 	CascadedFocus string
 	Endpoints     []*Endpoint
 
-	ProvideAnonymity             string // xcon:provide-anonymity
-	AllowReferUsersDynamically   *bool
-	AllowInviteUsersDynamically  *bool
-	AllowRemoveUsersDynamically  *bool
-	Extras                       Extras
+	ProvideAnonymity            string // xcon:provide-anonymity
+	AllowReferUsersDynamically  *bool
+	AllowInviteUsersDynamically *bool
+	AllowRemoveUsersDynamically *bool
+	Extras                      Extras
 }
 
 // Endpoint is <endpoint> (RFC 4575 §5.7); for chat its entity is the chat-ID.

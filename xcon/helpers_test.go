@@ -142,3 +142,5 @@ func encode(t testing.TB, c *Conference) []byte {
 	}
 	return buf.Bytes()
 }
+
+func xmlName(space, local string) xml.Name { return xml.Name{Space: space, Local: local} }

@@ -24,10 +24,18 @@ type participant struct {
 	sent [][]byte
 }
 
+// joinLobby joins the default lobby, which is logged.
 func joinLobby(t *testing.T, d *daemon, name, transport string) *participant {
 	t.Helper()
+	return joinRoom(t, d, "lobby", name, transport, true)
+}
+
+// joinRoom joins room as name@example.com over transport; in a logged room the logging notice
+// must be the first message received.
+func joinRoom(t *testing.T, d *daemon, room, name, transport string, logged bool) *participant {
+	t.Helper()
 	p := &participant{name: name, sip: newSIPPeer(t, name, "example.com"), msrp: newMSRPPeer(t)}
-	dlg, res, err := p.sip.invite(t, d, "lobby", transport, p.msrp.offer(t, "main"))
+	dlg, res, err := p.sip.invite(t, d, room, transport, p.msrp.offer(t, "main"))
 	if err != nil {
 		t.Fatalf("%s INVITE: %v", name, err)
 	}
@@ -47,6 +55,12 @@ func joinLobby(t *testing.T, d *daemon, name, transport string) *participant {
 	}
 	p.msrp.connect(t, res.Body(), 0)
 	p.dlg = dlg
+	if !logged {
+		return p
+	}
+	if n := p.msrp.nextMessage(t); !bytes.Contains(n.Body, []byte("From: <sip:"+room+"@example.net>")) || !bytes.Contains(n.Body, []byte("logged")) {
+		t.Fatalf("%s: first message is not the logging notice: %q", name, n.Body)
+	}
 	return p
 }
 
@@ -192,7 +206,7 @@ func TestSwitchRejects(t *testing.T) {
 	if r := alice.msrp.response(t, tid); r.StatusCode != 200 {
 		t.Fatalf("sentinel: %d", r.StatusCode)
 	}
-	if f := bob.msrp.next(t); !bytes.Contains(f.Body, []byte("sentinel")) {
+	if f := bob.msrp.nextMessage(t); !bytes.Contains(f.Body, []byte("sentinel")) {
 		t.Fatalf("bob received %q before the sentinel", f.Body)
 	}
 
@@ -218,7 +232,7 @@ func TestHTTPHealthAndMetrics(t *testing.T) {
 	bob := joinLobby(t, d, "bob", "tcp")
 	tid := alice.msrp.send("message/cpim", cpimBody("sip:alice@example.com", "sip:lobby@example.net", "hi"))
 	alice.msrp.response(t, tid)
-	bob.msrp.next(t)
+	bob.msrp.nextMessage(t)
 
 	get := func(path string) string {
 		res, err := http.Get("http://" + d.httpAddr.String() + path)
@@ -269,7 +283,7 @@ func TestChunkedMessageRelayedWhole(t *testing.T) {
 			t.Fatalf("chunk %d: %d %s", i, r.StatusCode, r.Comment)
 		}
 	}
-	f := bob.msrp.next(t)
+	f := bob.msrp.nextMessage(t)
 	if !bytes.Equal(f.Body, body) {
 		t.Fatalf("bob got %d bytes, want the %d-byte original", len(f.Body), len(body))
 	}
@@ -281,10 +295,11 @@ func TestSlowRecipientDoesNotBlockRoom(t *testing.T) {
 	d := startTestDaemon(t, func(c *configs.Config) {
 		c.MSRP.MaxMessageSize = 16 << 10
 		c.MSRP.MaxPendingBytes = 1 << 20
+		c.Rooms[0].Logging = false // this test is about queues, not about waiting for the log
 	})
-	alice := joinLobby(t, d, "alice", "tcp")
-	bob := joinLobby(t, d, "bob", "tcp")
-	stalled := joinLobby(t, d, "carol", "udp")
+	alice := joinRoom(t, d, "lobby", "alice", "tcp", false)
+	bob := joinRoom(t, d, "lobby", "bob", "tcp", false)
+	stalled := joinRoom(t, d, "lobby", "carol", "udp", false)
 	stalled.msrp.stopReading()
 
 	// Far more than loopback socket buffers hold, so carol's queue must overflow.
@@ -297,7 +312,7 @@ func TestSlowRecipientDoesNotBlockRoom(t *testing.T) {
 			alice.msrp.send("message/cpim", cpimBody("sip:alice@example.com", "sip:lobby@example.net", fmt.Sprintf("%d %s", i, text)))
 		}
 		for i := batch; i < batch+100; i++ {
-			f := bob.msrp.next(t)
+			f := bob.msrp.nextMessage(t)
 			if !bytes.Contains(f.Body, []byte(fmt.Sprintf("\r\n\r\n%d x", i))) {
 				t.Fatalf("bob's message %d is %.80q", i, f.Body)
 			}

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	sipgolib "github.com/emiago/sipgo/sip"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -51,7 +52,10 @@ func serveCommand() *cobra.Command {
 			if err := cfg.Resolve(); err != nil {
 				return fmt.Errorf("configuration:\n%w", err)
 			}
-			d, err := startDaemon(cmd.Context(), cfg, newLogger(cfg.Log))
+			log := newLogger(cfg.Log)
+			// sipgo's transport and transaction layers log through its package-level logger.
+			sipgolib.SetDefaultLogger(log.With("subsystem", "sip"))
+			d, err := startDaemon(cmd.Context(), cfg, log)
 			if err != nil {
 				return err
 			}
@@ -135,7 +139,8 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 
 	specs := make([]focus.RoomSpec, len(cfg.Rooms))
 	for i, r := range cfg.Rooms {
-		specs[i] = focus.RoomSpec{Name: r.Name, DisplayText: r.DisplayText, Subject: r.Subject}
+		specs[i] = focus.RoomSpec{Name: r.Name, DisplayText: r.DisplayText, Subject: r.Subject,
+			Policy: focus.Policy{Logged: r.Logging, History: r.HistoryOrDefault()}}
 	}
 	d.focus, err = focus.New(ctx, focus.Config{
 		Domain:             cfg.Domain,

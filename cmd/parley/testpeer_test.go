@@ -159,7 +159,8 @@ type msrpPeer struct {
 
 	wmu    sync.Mutex
 	frames chan *msrp.Message
-	hold   chan struct{} // closed by stopReading: the reader parks until closed is closed
+	stash  []*msrp.Message // requests that arrived while a test waited for a response
+	hold   chan struct{}   // closed by stopReading: the reader parks until closed is closed
 	closed chan struct{}
 }
 
@@ -282,6 +283,16 @@ func (m *msrpPeer) send(contentType string, body []byte) string {
 // guard against hanging, not a timing assertion).
 func (m *msrpPeer) next(t *testing.T) *msrp.Message {
 	t.Helper()
+	if len(m.stash) > 0 {
+		f := m.stash[0]
+		m.stash = m.stash[1:]
+		return f
+	}
+	return m.nextFromWire(t)
+}
+
+func (m *msrpPeer) nextFromWire(t *testing.T) *msrp.Message {
+	t.Helper()
 	select {
 	case f, ok := <-m.frames:
 		if !ok {
@@ -294,19 +305,28 @@ func (m *msrpPeer) next(t *testing.T) *msrp.Message {
 	return nil
 }
 
-// response returns the response to transaction tid, skipping (and keeping) nothing else:
-// tests call it only when no other traffic is expected.
+// response returns the response to transaction tid; requests that arrive meanwhile are kept
+// for next, other responses are dropped.
 func (m *msrpPeer) response(t *testing.T, tid string) *msrp.Message {
 	t.Helper()
 	for {
-		f := m.next(t)
+		f := m.nextFromWire(t)
 		if f.IsResponse() && f.TransactionID == tid {
 			return f
 		}
-		if f.IsResponse() {
-			continue
+		if !f.IsResponse() {
+			m.stash = append(m.stash, f)
 		}
-		t.Fatalf("unexpected %s while waiting for response to %s", f.Method, tid)
+	}
+}
+
+// nextMessage returns the next request, skipping responses.
+func (m *msrpPeer) nextMessage(t *testing.T) *msrp.Message {
+	t.Helper()
+	for {
+		if f := m.next(t); !f.IsResponse() {
+			return f
+		}
 	}
 }
 

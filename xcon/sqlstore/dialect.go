@@ -16,6 +16,14 @@ type Dialect struct {
 	Name string
 	// Types substituted for {{blob}}, {{int64}} and {{bool}} in migrations.
 	Blob, Int64, Bool string
+	// Clustered is appended to CREATE TABLE for tables that should be
+	// stored in primary-key order ({{clustered}}).
+	Clustered string
+	// RowLock is appended to a SELECT that reads a row the transaction will
+	// update: " FOR UPDATE" where several writers may run at once
+	// (PostgreSQL); "" on SQLite, whose writer holds the database lock from
+	// BEGIN IMMEDIATE.
+	RowLock string
 	// QuestionMarks makes Rebind turn $N into ?.
 	QuestionMarks bool
 	// IsUniqueViolation reports a primary-key or unique-index violation.
@@ -30,6 +38,9 @@ var SQLite = Dialect{
 	Blob:  "BLOB",
 	Int64: "INTEGER",
 	Bool:  "INTEGER",
+	// The log is read and written in (room, seq) order; without a rowid
+	// SQLite keeps one b-tree instead of a table plus a key index.
+	Clustered: " WITHOUT ROWID",
 	// SQLite treats $N as a named parameter and resolves names by linear
 	// search, so a 2,000-parameter INSERT spends most of its time there;
 	// "?" is positional.
@@ -99,5 +110,16 @@ func isKey(c string, key []string) bool {
 }
 
 func (d Dialect) expand(ddl string) string {
-	return strings.NewReplacer("{{blob}}", d.Blob, "{{int64}}", d.Int64, "{{bool}}", d.Bool).Replace(ddl)
+	return strings.NewReplacer("{{blob}}", d.Blob, "{{int64}}", d.Int64, "{{bool}}", d.Bool, "{{clustered}}", d.Clustered).Replace(ddl)
+}
+
+// sql returns q rebound for the store's dialect, caching the result: the
+// queries are a fixed set of literals.
+func (s *Store) sql(q string) string {
+	if v, ok := s.rebound.Load(q); ok {
+		return v.(string)
+	}
+	r := s.d.Rebind(q)
+	s.rebound.Store(q, r)
+	return r
 }

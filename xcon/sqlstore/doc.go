@@ -13,7 +13,10 @@
 // commit is fsynced to the WAL before it returns. AppendLog is group-committed:
 // calls from many goroutines are queued to one log writer goroutine, which
 // writes everything queued so far in one transaction and one fsync, then
-// releases all callers.
+// releases all callers. On a 2-core development box a one-message commit
+// took 0.57 ms with FULL against 0.22 ms with NORMAL; in batches of 512 the
+// fsync is amortised (12.2 against 11.6 µs per message, about 80,000
+// durable messages/s). See BenchmarkStore_AppendLog.
 //
 // Concurrency: a Store is safe for concurrent use. Writes go through a
 // single writer connection (SQLite allows one writer at a time; serialising

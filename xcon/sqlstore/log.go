@@ -106,7 +106,7 @@ func (s *Store) commitLog(batch []*appendRequest) {
 		if err := s.insertLog(ctx, tx, batch, failed); err != nil {
 			return err
 		}
-		upd := s.d.Rebind(`UPDATE conferences SET log_seq = $1 WHERE name = $2`)
+		upd := s.sql(`UPDATE conferences SET log_seq = $1 WHERE name = $2`)
 		for _, room := range rooms {
 			if _, err := tx.ExecContext(ctx, upd, next[room], room); err != nil {
 				return err
@@ -132,7 +132,7 @@ func (s *Store) assignSeqs(ctx context.Context, tx *sql.Tx, req *appendRequest, 
 			continue
 		}
 		var seq int64
-		err := tx.QueryRowContext(ctx, s.d.Rebind(`SELECT log_seq FROM conferences WHERE name = $1`), room).Scan(&seq)
+		err := tx.QueryRowContext(ctx, s.sql(`SELECT log_seq FROM conferences WHERE name = $1`+s.d.RowLock), room).Scan(&seq)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("sqlstore: append log: conference %q: %w", room, xcon.ErrNotFound)
 		}
@@ -158,7 +158,7 @@ func (s *Store) assignSeqs(ctx context.Context, tx *sql.Tx, req *appendRequest, 
 const (
 	logColumns = 9
 	// maxRowsPerInsert stays far below SQLite's 32766 bound variables.
-	maxRowsPerInsert = 256
+	maxRowsPerInsert = 256 // a power of two
 )
 
 // insertLog writes the batch with multi-row INSERTs whose row counts are
@@ -181,10 +181,7 @@ func (s *Store) insertLog(ctx context.Context, tx *sql.Tx, batch []*appendReques
 		for n > len(rows) {
 			n /= 2
 		}
-		stmt, err := s.logInsert(ctx, n)
-		if err != nil {
-			return err
-		}
+		stmt := s.logStmts[n]
 		args = args[:0]
 		for _, e := range rows[:n] {
 			body := e.Body
@@ -201,34 +198,36 @@ func (s *Store) insertLog(ctx context.Context, tx *sql.Tx, batch []*appendReques
 	return nil
 }
 
-// logInsert returns the cached INSERT of n rows; only the log writer calls it.
-func (s *Store) logInsert(ctx context.Context, n int) (*sql.Stmt, error) {
-	if st := s.logStmts[n]; st != nil {
-		return st, nil
-	}
-	var b strings.Builder
-	b.WriteString(`INSERT INTO message_log (room, seq, channel, at, sender_id, sender_nick, recipient, content_type, body) VALUES `)
-	p := 1
-	for r := 0; r < n; r++ {
-		if r > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteByte('(')
-		for c := 0; c < logColumns; c++ {
-			if c > 0 {
+// prepareLogInserts prepares the INSERTs of 1, 2, 4, ... maxRowsPerInsert
+// rows on the writer connection. It must run outside any transaction: the
+// writer pool has one connection, which a transaction holds.
+func (s *Store) prepareLogInserts(ctx context.Context) error {
+	s.logStmts = make(map[int]*sql.Stmt)
+	for n := 1; n <= maxRowsPerInsert; n *= 2 {
+		var b strings.Builder
+		b.WriteString(`INSERT INTO message_log (room, seq, channel, at, sender_id, sender_nick, recipient, content_type, body) VALUES `)
+		p := 1
+		for r := 0; r < n; r++ {
+			if r > 0 {
 				b.WriteByte(',')
 			}
-			b.WriteString("$" + strconv.Itoa(p))
-			p++
+			b.WriteByte('(')
+			for c := 0; c < logColumns; c++ {
+				if c > 0 {
+					b.WriteByte(',')
+				}
+				b.WriteString("$" + strconv.Itoa(p))
+				p++
+			}
+			b.WriteByte(')')
 		}
-		b.WriteByte(')')
+		st, err := s.w.PrepareContext(ctx, s.sql(b.String()))
+		if err != nil {
+			return fmt.Errorf("sqlstore: prepare log insert: %w", err)
+		}
+		s.logStmts[n] = st
 	}
-	st, err := s.w.PrepareContext(ctx, s.d.Rebind(b.String()))
-	if err != nil {
-		return nil, err
-	}
-	s.logStmts[n] = st
-	return st, nil
+	return nil
 }
 
 // History returns the last limit messages of a room's channel (every channel
@@ -246,7 +245,7 @@ func (s *Store) History(ctx context.Context, room, channel string, limit int) ([
 			WHERE room = $1 ORDER BY seq DESC LIMIT $2`
 		args = []any{room, limit}
 	}
-	rows, err := s.r.QueryContext(ctx, s.d.Rebind(q), args...)
+	rows, err := s.r.QueryContext(ctx, s.sql(q), args...)
 	if err != nil {
 		return nil, err
 	}

@@ -60,7 +60,7 @@ var migrations = []string{
 		content_type TEXT NOT NULL,
 		body         {{blob}} NOT NULL,
 		PRIMARY KEY (room, seq)
-	);
+	){{clustered}};
 	CREATE INDEX message_log_channel ON message_log (room, channel, seq);`,
 }
 
@@ -82,7 +82,7 @@ func (s *Store) migrate(ctx context.Context) error {
 			if _, err := tx.ExecContext(ctx, s.d.expand(migrations[v-1])); err != nil {
 				return err
 			}
-			_, err := tx.ExecContext(ctx, s.d.Rebind(`INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)`), v, time.Now().UnixNano())
+			_, err := tx.ExecContext(ctx, s.sql(`INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)`), v, time.Now().UnixNano())
 			return err
 		})
 		if err != nil {

@@ -29,7 +29,8 @@ type Store struct {
 	logReqs   chan *appendRequest
 	logDone   chan struct{}
 	maxBatch  int
-	logStmts  map[int]*sql.Stmt // rows -> prepared INSERT, owned by the log writer
+	rebound   sync.Map          // query -> dialect form
+	logStmts  map[int]*sql.Stmt // rows -> prepared INSERT; read-only after Open
 }
 
 var _ xcon.Store = (*Store)(nil)
@@ -105,7 +106,11 @@ func Open(ctx context.Context, dir string, opts ...Option) (*Store, error) {
 	r.SetMaxOpenConns(readers)
 	r.SetMaxIdleConns(readers)
 	s.r = r
-	s.logStmts = make(map[int]*sql.Stmt)
+	if err := s.prepareLogInserts(ctx); err != nil {
+		w.Close()
+		r.Close()
+		return nil, err
+	}
 	s.logReqs = make(chan *appendRequest, 1024)
 	s.logDone = make(chan struct{})
 	go s.logWriter()
@@ -163,7 +168,7 @@ func (s *Store) CreateConference(ctx context.Context, c *xcon.Conference) error 
 	}
 	now := time.Now().UnixNano()
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, s.d.Rebind(`INSERT INTO conferences (name, entity, version, document, created_at, updated_at)
+		_, err := tx.ExecContext(ctx, s.sql(`INSERT INTO conferences (name, entity, version, document, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $6)`), name, c.Entity, int64(c.Version), doc, now, now)
 		if err != nil {
 			if s.d.IsUniqueViolation(err) {
@@ -189,7 +194,7 @@ func (s *Store) UpdateConference(ctx context.Context, c *xcon.Conference) error 
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		var stored int64
-		err := tx.QueryRowContext(ctx, s.d.Rebind(`SELECT version FROM conferences WHERE name = $1`), name).Scan(&stored)
+		err := tx.QueryRowContext(ctx, s.sql(`SELECT version FROM conferences WHERE name = $1`+s.d.RowLock), name).Scan(&stored)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("sqlstore: conference %q: %w", name, xcon.ErrNotFound)
 		}
@@ -199,7 +204,7 @@ func (s *Store) UpdateConference(ctx context.Context, c *xcon.Conference) error 
 		if int64(c.Version) < stored {
 			return fmt.Errorf("sqlstore: conference %q: version %d is older than stored %d: %w", name, c.Version, stored, xcon.ErrConflict)
 		}
-		if _, err := tx.ExecContext(ctx, s.d.Rebind(`UPDATE conferences SET entity = $1, version = $2, document = $3, updated_at = $4 WHERE name = $5`),
+		if _, err := tx.ExecContext(ctx, s.sql(`UPDATE conferences SET entity = $1, version = $2, document = $3, updated_at = $4 WHERE name = $5`),
 			c.Entity, int64(c.Version), doc, time.Now().UnixNano(), name); err != nil {
 			return err
 		}
@@ -210,7 +215,7 @@ func (s *Store) UpdateConference(ctx context.Context, c *xcon.Conference) error 
 		if err := s.writeUsers(ctx, tx, name, c.Users, existing); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, s.d.Rebind(`DELETE FROM nicknames WHERE room = $1`), name); err != nil {
+		if _, err := tx.ExecContext(ctx, s.sql(`DELETE FROM nicknames WHERE room = $1`), name); err != nil {
 			return err
 		}
 		return s.writeNicknames(ctx, tx, name, c)
@@ -223,7 +228,7 @@ type userRow struct {
 }
 
 func (s *Store) userDocs(ctx context.Context, tx *sql.Tx, room string) (map[string]userRow, error) {
-	rows, err := tx.QueryContext(ctx, s.d.Rebind(`SELECT entity, position, document FROM users WHERE room = $1`), room)
+	rows, err := tx.QueryContext(ctx, s.sql(`SELECT entity, position, document FROM users WHERE room = $1`), room)
 	if err != nil {
 		return nil, err
 	}
@@ -265,7 +270,7 @@ func (s *Store) writeUsers(ctx context.Context, tx *sql.Tx, room string, users [
 	}
 	for key := range existing {
 		if !seen[key] {
-			if _, err := tx.ExecContext(ctx, s.d.Rebind(`DELETE FROM users WHERE room = $1 AND entity = $2`), room, key); err != nil {
+			if _, err := tx.ExecContext(ctx, s.sql(`DELETE FROM users WHERE room = $1 AND entity = $2`), room, key); err != nil {
 				return err
 			}
 		}
@@ -323,7 +328,7 @@ func (s *Store) writeNicknames(ctx context.Context, tx *sql.Tx, room string, c *
 			return err
 		}
 	}
-	ins := s.d.Rebind(`INSERT INTO nicknames (room, compare_key, nickname, user_id, reserved) VALUES ($1, $2, $3, $4, $5)`)
+	ins := s.sql(`INSERT INTO nicknames (room, compare_key, nickname, user_id, reserved) VALUES ($1, $2, $3, $4, $5)`)
 	for _, key := range order {
 		h := held[key]
 		if _, err := tx.ExecContext(ctx, ins, room, key, h.nick, h.user, h.reserved); err != nil {
@@ -337,7 +342,7 @@ func (s *Store) writeNicknames(ctx context.Context, tx *sql.Tx, room string, c *
 // whether it is reserved to that user rather than merely in use;
 // xcon.ErrNotFound if nobody holds it.
 func (s *Store) NicknameHolder(ctx context.Context, room, nickname string) (userID string, reserved bool, err error) {
-	err = s.r.QueryRowContext(ctx, s.d.Rebind(`SELECT user_id, reserved FROM nicknames WHERE room = $1 AND compare_key = $2`),
+	err = s.r.QueryRowContext(ctx, s.sql(`SELECT user_id, reserved FROM nicknames WHERE room = $1 AND compare_key = $2`),
 		roomKey(room), nicknameKey(nickname)).Scan(&userID, &reserved)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", false, fmt.Errorf("sqlstore: nickname %q in %q: %w", nickname, room, xcon.ErrNotFound)
@@ -365,7 +370,7 @@ func (s *Store) Conference(ctx context.Context, name string) (*xcon.Conference, 
 	}
 	defer tx.Rollback() // read-only: one snapshot for the shell and its users
 	var doc []byte
-	err = tx.QueryRowContext(ctx, s.d.Rebind(`SELECT document FROM conferences WHERE name = $1`), name).Scan(&doc)
+	err = tx.QueryRowContext(ctx, s.sql(`SELECT document FROM conferences WHERE name = $1`), name).Scan(&doc)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("sqlstore: conference %q: %w", name, xcon.ErrNotFound)
 	}
@@ -376,7 +381,7 @@ func (s *Store) Conference(ctx context.Context, name string) (*xcon.Conference, 
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: stored conference %q: %w", name, err)
 	}
-	rows, err := tx.QueryContext(ctx, s.d.Rebind(`SELECT document FROM users WHERE room = $1 ORDER BY position`), name)
+	rows, err := tx.QueryContext(ctx, s.sql(`SELECT document FROM users WHERE room = $1 ORDER BY position`), name)
 	if err != nil {
 		return nil, err
 	}
@@ -418,7 +423,7 @@ func (s *Store) Conferences(ctx context.Context) ([]string, error) {
 func (s *Store) DeleteConference(ctx context.Context, name string) error {
 	name = roomKey(name)
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.d.Rebind(`DELETE FROM conferences WHERE name = $1`), name)
+		res, err := tx.ExecContext(ctx, s.sql(`DELETE FROM conferences WHERE name = $1`), name)
 		if err != nil {
 			return err
 		}
@@ -438,7 +443,7 @@ func (s *Store) SaveBindings(ctx context.Context, changes []xcon.BindingChange) 
 		return nil
 	}
 	upsert := s.d.Upsert("bindings", []string{"chat_id", "room", "user_id", "label", "channel", "nickname", "since"}, []string{"chat_id"})
-	del := s.d.Rebind(`DELETE FROM bindings WHERE chat_id = $1`)
+	del := s.sql(`DELETE FROM bindings WHERE chat_id = $1`)
 	now := time.Now()
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		for _, ch := range changes {
@@ -472,7 +477,7 @@ func (s *Store) SaveBindings(ctx context.Context, changes []xcon.BindingChange) 
 // Bindings lists a room's live bindings, oldest first.
 func (s *Store) Bindings(ctx context.Context, room string) ([]xcon.Binding, error) {
 	room = roomKey(room)
-	rows, err := s.r.QueryContext(ctx, s.d.Rebind(`SELECT chat_id, user_id, label, channel, nickname, since
+	rows, err := s.r.QueryContext(ctx, s.sql(`SELECT chat_id, user_id, label, channel, nickname, since
 		FROM bindings WHERE room = $1 ORDER BY since, chat_id`), room)
 	if err != nil {
 		return nil, err
@@ -499,7 +504,7 @@ func (s *Store) Bindings(ctx context.Context, room string) ([]xcon.Binding, erro
 
 func (s *Store) roomExists(ctx context.Context, room string) error {
 	var one int
-	err := s.r.QueryRowContext(ctx, s.d.Rebind(`SELECT 1 FROM conferences WHERE name = $1`), room).Scan(&one)
+	err := s.r.QueryRowContext(ctx, s.sql(`SELECT 1 FROM conferences WHERE name = $1`), room).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("sqlstore: conference %q: %w", room, xcon.ErrNotFound)
 	}
