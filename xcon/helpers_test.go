@@ -43,12 +43,12 @@ func repoRoot(t testing.TB) string {
 	}
 }
 
-// sharedDir is the reference material next to the repository.
+// sharedDir is the RFC material kept in the repository's testdata/spec.
 func sharedDir(t testing.TB) string {
 	t.Helper()
-	dir := filepath.Join(repoRoot(t), "..", "shared", "spec")
+	dir := filepath.Join(repoRoot(t), "testdata", "spec")
 	if _, err := os.Stat(filepath.Join(dir, "schemas", "xcon-conference-info.xsd")); err != nil {
-		skipOrFail(t, "RFC schemas not found at %s (expected ../shared/spec next to the repository): %v", dir, err)
+		t.Fatalf("RFC schemas not found at %s: %v", dir, err)
 	}
 	return dir
 }
