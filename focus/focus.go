@@ -33,7 +33,7 @@ type RoomSpec struct {
 	Name        string
 	DisplayText string
 	Subject     string
-	Policy      Policy
+	Policy      xcon.RoomPolicy // applied when the room is created; later changes live in the object
 }
 
 // Signaling is what focus needs from the SIP side: ending a participant's dialog (BYE) when
@@ -98,16 +98,12 @@ func New(ctx context.Context, cfg Config, store xcon.Store, endpoint *msrp.Endpo
 	if err != nil {
 		return nil, fmt.Errorf("focus: list rooms: %w", err)
 	}
-	policies := map[string]Policy{}
-	for _, spec := range specs {
-		policies[spec.Name] = spec.Policy
-	}
 	for _, name := range names {
 		conf, err := store.Conference(ctx, name)
 		if err != nil {
 			return nil, fmt.Errorf("focus: load room %s: %w", name, err)
 		}
-		r := newRoom(f, name, conf, policies[name])
+		r := newRoom(f, name, conf)
 		if err := r.loadHistory(ctx, store); err != nil {
 			return nil, fmt.Errorf("focus: load history of %s: %w", name, err)
 		}
@@ -130,12 +126,14 @@ func (f *Focus) Room(name string) *Room {
 	return f.rooms[name]
 }
 
-// Rooms returns the names of all rooms, sorted.
+// Rooms returns the names of all open rooms (not the tombstones of closed ones), sorted.
 func (f *Focus) Rooms() []string {
 	f.mu.RLock()
 	names := make([]string, 0, len(f.rooms))
-	for n := range f.rooms {
-		names = append(names, n)
+	for n, r := range f.rooms {
+		if r.Successor() == "" {
+			names = append(names, n)
+		}
 	}
 	f.mu.RUnlock()
 	sort.Strings(names)
@@ -208,6 +206,7 @@ func newConference(spec RoomSpec, domain string) *xcon.Conference {
 	c.Description.ConfURIs = []xcon.URIEntry{{URI: "sip:" + spec.Name + "@" + domain, Purpose: "participation"}}
 	c.Description.Media = []xcon.Channel{{Label: defaultChannel, Type: "message", Status: "sendrecv"}}
 	c.JoinHandling = "allow"
+	c.SetRoomPolicy(spec.Policy)
 	return c
 }
 

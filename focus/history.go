@@ -9,12 +9,6 @@ import (
 	"github.com/parleychat/parley/xcon"
 )
 
-// Policy is a room's message policy (seed §3.1, §5.2, §5.3).
-type Policy struct {
-	Logged  bool // messages are logged; joiners are told so first (seed §5.2)
-	History int  // messages of its channel replayed to a joiner (seed §5.3); logged rooms only; 0 = off
-}
-
 // recent is a room's in-memory tail of its message log: what a joiner is replayed. It is
 // filled from the store when the room loads (so history survives restarts) and appended to
 // under the room's mu in the same step that picks a message's recipients, so that a joiner
@@ -69,7 +63,7 @@ func (r *recent) replay(channel, userID string) []xcon.LogEntry {
 
 // loadHistory fills the room's recent tail from the store.
 func (r *Room) loadHistory(ctx context.Context, store xcon.Store) error {
-	if !r.policy.Logged || r.policy.History <= 0 {
+	if !r.policy.Logging || r.policy.History <= 0 {
 		return nil
 	}
 	r.recent.limit = r.policy.History

@@ -76,7 +76,13 @@ func (f *Focus) Join(ctx context.Context, req JoinRequest) (*Participant, []sdp.
 	if len(p.streams) == 0 {
 		return nil, nil, ErrNotAcceptable
 	}
-	room.add(p)
+	if err := room.add(p); err != nil {
+		for _, s := range p.streams {
+			s.session.Close(msrp.Local)
+		}
+		f.log.Info("join refused", "room", room.name, "user", p.userID, "reason", err)
+		return nil, nil, err
+	}
 	f.log.Info("participant joined", "room", room.name, "user", p.userID, "streams", len(p.streams))
 	return p, answers, nil
 }

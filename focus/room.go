@@ -2,6 +2,7 @@ package focus
 
 import (
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,7 +20,8 @@ type Room struct {
 	mu           sync.Mutex
 	conf         *xcon.Conference // guarded by mu; live users and endpoints included
 	participants []*Participant   // guarded by mu
-	policy       Policy           // guarded by mu
+	policy       xcon.RoomPolicy  // guarded by mu; cached from conf
+	provisioned  map[string]bool  // guarded by mu: users of the stored object, kept when they leave
 	recent       recent           // guarded by mu: the log's tail replayed to joiners
 
 	// streams is the fan-out snapshot: every bound-or-not stream of the room, replaced
@@ -50,8 +52,12 @@ type Stream struct {
 	nickname    string    // enforced form; guarded by the room's mu
 }
 
-func newRoom(f *Focus, name string, conf *xcon.Conference, policy Policy) *Room {
-	r := &Room{focus: f, name: name, conf: conf, policy: policy}
+func newRoom(f *Focus, name string, conf *xcon.Conference) *Room {
+	r := &Room{focus: f, name: name, conf: conf, provisioned: map[string]bool{}}
+	r.policy, _ = conf.RoomPolicy()
+	for _, u := range conf.Users {
+		r.provisioned[strings.ToLower(u.Entity)] = true
+	}
 	r.streams.Store(&[]*Stream{})
 	return r
 }
@@ -95,10 +101,14 @@ func (p *Participant) ChatIDs() []string {
 }
 
 // add records a participant and its streams in the conference object and the fan-out set.
-func (r *Room) add(p *Participant) {
+func (r *Room) add(p *Participant) error {
 	now := time.Now()
 	var changes []xcon.BindingChange
 	r.mu.Lock()
+	if err := r.admissionLocked(p.userID, p.aor); err != nil {
+		r.mu.Unlock()
+		return err
+	}
 	r.participants = append(r.participants, p)
 	user := r.conf.User(p.userID)
 	if user == nil {
@@ -116,7 +126,7 @@ func (r *Room) add(p *Participant) {
 			Room: r.name, ChatID: s.chatID, UserID: p.userID, Label: s.label, Channel: s.channel, Since: now,
 		}})
 	}
-	if r.policy.Logged {
+	if r.policy.Logging {
 		// Before anything else the joiner may receive: the logging notice, then the
 		// channel's history, then (once publishStreams has run) live traffic.
 		for _, s := range p.streams {
@@ -131,6 +141,7 @@ func (r *Room) add(p *Participant) {
 	r.mu.Unlock()
 	r.focus.bindings.add(changes...)
 	r.focus.metrics.participants.Inc()
+	return nil
 }
 
 // leave removes a participant (idempotent) and closes its MSRP sessions with reason.
@@ -145,7 +156,7 @@ func (r *Room) leave(p *Participant, reason msrp.CloseReason) bool {
 		user.Endpoints = slices.DeleteFunc(user.Endpoints, func(e *xcon.Endpoint) bool {
 			return slices.ContainsFunc(p.streams, func(s *Stream) bool { return s.chatID == e.Entity })
 		})
-		if len(user.Endpoints) == 0 {
+		if len(user.Endpoints) == 0 && !r.provisioned[strings.ToLower(user.Entity)] {
 			r.conf.Users = slices.DeleteFunc(r.conf.Users, func(u *xcon.User) bool { return u == user })
 		}
 	}

@@ -40,6 +40,10 @@ func (f *Focus) HandleMessage(s *msrp.Session, m *msrp.Message) error {
 		// RFC 7701 §6.1: the From must be a URI of the sending participant.
 		return &msrp.StatusError{Code: 403, Comment: "CPIM From is not the sender"}
 	}
+	room := st.participant.room
+	if !room.maySend(st.participant.userID) {
+		return &msrp.StatusError{Code: 403, Comment: "Observers cannot send messages in this room"}
+	}
 	if len(msg.To) != 1 {
 		return &msrp.StatusError{Code: 403, Comment: "Exactly one CPIM To is required"} // RFC 7701 §6.1, §6.2
 	}
@@ -47,7 +51,6 @@ func (f *Focus) HandleMessage(s *msrp.Session, m *msrp.Message) error {
 	if !f.wrappedAllowed(inner) {
 		return &msrp.StatusError{Code: 415, Comment: "Wrapped type not allowed in this room"}
 	}
-	room := st.participant.room
 	var target *Participant
 	if name, ok := f.RoomName(msg.To[0].URI); !ok || name != room.name {
 		target = room.participantByURI(msg.To[0].URI)
@@ -109,7 +112,7 @@ func (r *Room) admit(from *Stream, target *Participant, contentType, inner strin
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !r.policy.Logged {
+	if !r.policy.Logging {
 		return *r.streams.Load(), nil
 	}
 	e := &xcon.LogEntry{Room: r.name, Channel: from.channel, Time: time.Now(), SenderID: from.participant.userID,
@@ -217,4 +220,18 @@ func (f *Focus) handleNickname(st *Stream, m *msrp.Message) error {
 	room.setNickname(st, enforced)
 	f.log.Info("nickname set", "room", room.name, "user", st.participant.userID, "chat_id", st.chatID)
 	return nil
+}
+
+// maySend tells whether a user's role lets it send (RFC 6501 §4.6.5.2: observers listen).
+func (r *Room) maySend(userID string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if u := r.conf.User(userID); u != nil {
+		for _, role := range u.Roles {
+			if strings.EqualFold(role, "observer") {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/parleychat/parley/focus"
 	"github.com/parleychat/parley/msrp"
 	sipserver "github.com/parleychat/parley/sip"
+	"github.com/parleychat/parley/xcon"
 	"github.com/parleychat/parley/xcon/sqlstore"
 )
 
@@ -140,7 +141,7 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 	specs := make([]focus.RoomSpec, len(cfg.Rooms))
 	for i, r := range cfg.Rooms {
 		specs[i] = focus.RoomSpec{Name: r.Name, DisplayText: r.DisplayText, Subject: r.Subject,
-			Policy: focus.Policy{Logged: r.Logging, History: r.HistoryOrDefault()}}
+			Policy: xcon.RoomPolicy{Logging: r.Logging, History: r.HistoryOrDefault()}}
 	}
 	d.focus, err = focus.New(ctx, focus.Config{
 		Domain:             cfg.Domain,

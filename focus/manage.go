@@ -1,0 +1,254 @@
+package focus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/parleychat/parley/configs"
+	"github.com/parleychat/parley/msrp"
+	"github.com/parleychat/parley/xcon"
+)
+
+// Management operations: what CCMP (and operators) do to rooms out of band, with their live
+// effects on SIP and MSRP. Each persists the conference object before it returns.
+
+// ErrRoomExists is returned by CreateRoom when the name is taken (by a room or a tombstone).
+var ErrRoomExists = errors.New("focus: room already exists")
+
+// ErrUserNotFound is returned by Kick when the user is not in the room.
+var ErrUserNotFound = errors.New("focus: no such user in the room")
+
+// CreateRoom stores a new conference object and makes its room dialable at once at its SIP
+// URI. The object's Entity names the room ("xcon:NAME@DOMAIN"); its version starts at 1.
+func (f *Focus) CreateRoom(ctx context.Context, conf *xcon.Conference) (*Room, error) {
+	name := conf.Name()
+	if !configs.ValidRoomName(name) {
+		return nil, fmt.Errorf("focus: %q is not a valid room name", name)
+	}
+	conf = conf.Clone()
+	conf.Entity = "xcon:" + name + "@" + f.cfg.Domain
+	if conf.Version == 0 {
+		conf.Version = 1
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.stopping {
+		return nil, ErrShuttingDown
+	}
+	if f.rooms[name] != nil {
+		return nil, ErrRoomExists
+	}
+	if err := f.store.CreateConference(ctx, conf); err != nil {
+		if errors.Is(err, xcon.ErrExists) {
+			return nil, ErrRoomExists
+		}
+		return nil, err
+	}
+	r := newRoom(f, name, conf)
+	f.rooms[name] = r
+	f.log.Info("room created", "room", name)
+	return r, nil
+}
+
+// UpdateRoom applies update to a copy of the room's conference object; if it returns nil the
+// copy (version +1) replaces the object and is persisted, all or nothing. It returns the new
+// object. Live users stay live; a user removed by update who is connected is disconnected.
+func (f *Focus) UpdateRoom(ctx context.Context, name string, update func(c *xcon.Conference) error) (*xcon.Conference, error) {
+	r := f.Room(name)
+	if r == nil {
+		return nil, ErrRoomNotFound
+	}
+	r.mu.Lock()
+	next := r.conf.Clone()
+	if err := update(next); err != nil {
+		r.mu.Unlock()
+		return nil, err
+	}
+	next.Entity = r.conf.Entity
+	next.Version = r.conf.Version + 1
+	if err := f.store.UpdateConference(ctx, r.durable(next)); err != nil {
+		r.mu.Unlock()
+		return nil, err
+	}
+	r.conf = next
+	r.policy, _ = next.RoomPolicy()
+	r.provisioned = map[string]bool{}
+	for _, u := range next.Users {
+		if len(u.Endpoints) == 0 || !r.isLive(u.Entity) {
+			r.provisioned[strings.ToLower(u.Entity)] = true
+		}
+	}
+	var gone []*Participant
+	for _, p := range r.participants {
+		if r.deniedLocked(p) {
+			gone = append(gone, p)
+		}
+	}
+	snapshot := next.Clone()
+	r.mu.Unlock()
+	for _, p := range gone {
+		f.remove(ctx, p, "You were removed from the room.")
+	}
+	return snapshot, nil
+}
+
+// durable returns the part of a conference object that is persisted: no live endpoints, and
+// only the users that were provisioned (live ones exist only while connected). Caller holds mu.
+func (r *Room) durable(c *xcon.Conference) *xcon.Conference {
+	d := c.Clone()
+	d.Users = slices.DeleteFunc(d.Users, func(u *xcon.User) bool {
+		return !r.provisioned[strings.ToLower(u.Entity)] && r.isLive(u.Entity)
+	})
+	for _, u := range d.Users {
+		u.Endpoints = nil
+	}
+	d.State.UserCount = nil
+	return d
+}
+
+// isLive reports whether a user has a participant in the room. Caller holds mu.
+func (r *Room) isLive(userID string) bool {
+	return slices.ContainsFunc(r.participants, func(p *Participant) bool { return strings.EqualFold(p.userID, userID) })
+}
+
+// DeleteRoom tells every participant the room is gone, ends their dialogs and removes the room
+// and everything stored with it (RFC 7701 §5.3). Nothing is left behind.
+func (f *Focus) DeleteRoom(ctx context.Context, name string) error {
+	r := f.takeRoom(name)
+	if r == nil {
+		return ErrRoomNotFound
+	}
+	f.evacuate(ctx, r, "This room has been deleted.")
+	if err := f.store.DeleteConference(ctx, name); err != nil && !errors.Is(err, xcon.ErrNotFound) {
+		return err
+	}
+	f.log.Info("room deleted", "room", name)
+	return nil
+}
+
+// CloseRoom closes a room with an alternate venue (seed §5.4): participants get a notice naming
+// the successor, then a BYE; the room becomes a tombstone that is neither listed nor joinable,
+// and later INVITEs are redirected (MovedError → 302) to successor, a SIP URI.
+func (f *Focus) CloseRoom(ctx context.Context, name, successor string) error {
+	if _, ok := parseSIPURI(successor); !ok {
+		return fmt.Errorf("focus: successor %q is not a SIP URI", successor)
+	}
+	r := f.Room(name)
+	if r == nil {
+		return ErrRoomNotFound
+	}
+	if _, err := f.UpdateRoom(ctx, name, func(c *xcon.Conference) error {
+		p, _ := c.RoomPolicy()
+		p.Successor = successor
+		c.SetRoomPolicy(p)
+		active := false
+		c.State.Active = &active
+		return nil
+	}); err != nil {
+		return err
+	}
+	f.evacuate(ctx, r, "This room has moved to "+successor+". Please join it there.")
+	f.log.Info("room closed with a successor", "room", name, "successor", successor)
+	return nil
+}
+
+// Successor returns the alternate venue of a closed room, or "".
+func (r *Room) Successor() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.policy.Successor
+}
+
+// Kick removes a user's participants from the room with a notice and a BYE; with ban the user
+// is also added to the room's deny list, so its next INVITE gets 403.
+func (f *Focus) Kick(ctx context.Context, room, userID string, ban bool) error {
+	r := f.Room(room)
+	if r == nil {
+		return ErrRoomNotFound
+	}
+	if ban {
+		if _, err := f.UpdateRoom(ctx, room, func(c *xcon.Conference) error {
+			if !slices.ContainsFunc(c.DenyUsers, func(t xcon.Target) bool { return strings.EqualFold(t.URI, userID) }) {
+				c.DenyUsers = append(c.DenyUsers, xcon.Target{URI: userID})
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	var found bool
+	for _, p := range r.Participants() {
+		if strings.EqualFold(p.userID, userID) {
+			found = true
+			f.remove(ctx, p, "You were removed from the room by a moderator.")
+		}
+	}
+	if !found && !ban {
+		return ErrUserNotFound
+	}
+	return nil
+}
+
+// ClaimNickname reserves a nickname for a user of a room outside any MSRP session (CCMP
+// userRequest, seed §5.1), with the same PRECIS rules as NICKNAME; it returns the stored form.
+func (f *Focus) ClaimNickname(room, userID, nickname string) (string, error) {
+	return f.nicknames.claim(room, "ccmp", userID, nickname)
+}
+
+// History returns the logged messages of a room's channel ("" = all) between from and to
+// (zero = unbounded), oldest first, at most limit (seed §5.3).
+func (f *Focus) History(ctx context.Context, room, channel string, from, to time.Time, limit int) ([]xcon.LogEntry, error) {
+	if f.Room(room) == nil {
+		return nil, ErrRoomNotFound
+	}
+	entries, err := f.store.History(ctx, room, channel, max(limit, 1)*8)
+	if err != nil {
+		return nil, err
+	}
+	entries = slices.DeleteFunc(entries, func(e xcon.LogEntry) bool {
+		return (!from.IsZero() && e.Time.Before(from)) || (!to.IsZero() && e.Time.After(to))
+	})
+	if len(entries) > limit {
+		entries = entries[len(entries)-limit:]
+	}
+	return entries, nil
+}
+
+// takeRoom removes a room from the runtime (not from the store).
+func (f *Focus) takeRoom(name string) *Room {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r := f.rooms[name]
+	delete(f.rooms, name)
+	return r
+}
+
+// evacuate sends every participant a notice, then ends its dialog, in parallel.
+func (f *Focus) evacuate(ctx context.Context, r *Room, text string) {
+	var wg sync.WaitGroup
+	for _, p := range r.Participants() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f.remove(ctx, p, text)
+		}()
+	}
+	wg.Wait()
+}
+
+// remove tells a participant why, then leaves the room for it and ends its dialog with a BYE.
+// The notice is queued before the session closes, and msrp flushes queued frames first.
+func (f *Focus) remove(ctx context.Context, p *Participant, text string) {
+	for _, s := range p.streams {
+		_ = s.session.Send("message/cpim", p.room.notice(p.aor.AOR(), text))
+	}
+	if f.signaling != nil {
+		f.signaling.Disconnect(ctx, p)
+	}
+	p.room.leave(p, msrp.Kicked)
+}

@@ -1,0 +1,58 @@
+package xcon
+
+import (
+	"encoding/xml"
+	"slices"
+	"strconv"
+)
+
+// NSParley is the namespace of Parley's own extension of the conference object: the room
+// policies RFC 6501 has no element for. It travels as <parley:room-policy> at the end of
+// <conference-info>, where RFC 4575's schema admits elements of other namespaces, so documents
+// stay valid and other implementations ignore it (RFC 6501 §6).
+const NSParley = "urn:parleychat:params:xml:ns:room-policy"
+
+// RoomPolicy is a chat room's policy beyond RFC 6501 (seed §3.1, §5.2–§5.4).
+type RoomPolicy struct {
+	Logging   bool   // messages are logged and joiners are told so (seed §5.2)
+	History   int    // messages replayed to a joiner, logged rooms only (seed §5.3)
+	Successor string // set when the room was closed with an alternate venue (seed §5.4): its SIP URI
+}
+
+const roomPolicyLocal = "room-policy"
+
+// RoomPolicy returns the policy stored in the object; ok is false when it has none.
+func (c *Conference) RoomPolicy() (p RoomPolicy, ok bool) {
+	for _, e := range c.Extras.Elements {
+		if e.Name.Space != NSParley || e.Name.Local != roomPolicyLocal {
+			continue
+		}
+		for _, a := range e.Attrs {
+			switch a.Name.Local {
+			case "logging":
+				p.Logging = a.Value == "true" || a.Value == "1"
+			case "history":
+				p.History, _ = strconv.Atoi(a.Value)
+			case "successor":
+				p.Successor = a.Value
+			}
+		}
+		return p, true
+	}
+	return RoomPolicy{}, false
+}
+
+// SetRoomPolicy stores p in the object, replacing any earlier policy.
+func (c *Conference) SetRoomPolicy(p RoomPolicy) {
+	c.Extras.Elements = slices.DeleteFunc(slices.Clone(c.Extras.Elements), func(e *Element) bool {
+		return e.Name.Space == NSParley && e.Name.Local == roomPolicyLocal
+	})
+	e := &Element{Name: xml.Name{Space: NSParley, Local: roomPolicyLocal}, Attrs: []xml.Attr{
+		{Name: xml.Name{Local: "logging"}, Value: strconv.FormatBool(p.Logging)},
+		{Name: xml.Name{Local: "history"}, Value: strconv.Itoa(p.History)},
+	}}
+	if p.Successor != "" {
+		e.Attrs = append(e.Attrs, xml.Attr{Name: xml.Name{Local: "successor"}, Value: p.Successor})
+	}
+	c.Extras.Elements = append(c.Extras.Elements, e)
+}
