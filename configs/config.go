@@ -71,11 +71,19 @@ type Nicknames struct {
 
 // Room is a room created on first start.
 type Room struct {
-	Name        string `yaml:"name"`
-	DisplayText string `yaml:"display_text"`
-	Subject     string `yaml:"subject"`
-	Logging     bool   `yaml:"logging"`
-	History     *int   `yaml:"history"` // nil: DefaultHistory
+	Name        string    `yaml:"name"`
+	DisplayText string    `yaml:"display_text"`
+	Subject     string    `yaml:"subject"`
+	Logging     bool      `yaml:"logging"`
+	History     *int      `yaml:"history"` // nil: DefaultHistory
+	Channels    []Channel `yaml:"channels"`
+}
+
+// Channel is one chat channel of a room (an available-media entry of type message).
+type Channel struct {
+	Label    string `yaml:"label"`
+	Language string `yaml:"language"`
+	Name     string `yaml:"name"`
 }
 
 // DefaultHistory is how many messages a logged room replays to a joiner when its entry does
@@ -196,6 +204,13 @@ func (c *Config) Resolve() error {
 		}
 		if r.History != nil && (*r.History < 0 || *r.History > 1000) {
 			errs = append(errs, fmt.Errorf("rooms[%d].history: %d is not between 0 and 1000", i, *r.History))
+		}
+		labels := map[string]bool{}
+		for j, ch := range r.Channels {
+			if ch.Label == "" || strings.ContainsAny(ch.Label, " \t\r\n") || labels[ch.Label] {
+				errs = append(errs, fmt.Errorf("rooms[%d].channels[%d].label: %q must be a unique token", i, j, ch.Label))
+			}
+			labels[ch.Label] = true
 		}
 		if seen[r.Name] {
 			errs = append(errs, fmt.Errorf("rooms[%d].name: %q is listed twice", i, r.Name))

@@ -34,6 +34,7 @@ type RoomSpec struct {
 	DisplayText string
 	Subject     string
 	Policy      xcon.RoomPolicy // applied when the room is created; later changes live in the object
+	Channels    []xcon.Channel  // chat channels; none means one channel labelled "chat"
 }
 
 // Signaling is what focus needs from the SIP side: ending a participant's dialog (BYE) when
@@ -205,6 +206,13 @@ func newConference(spec RoomSpec, domain string) *xcon.Conference {
 	c.Description.Subject = spec.Subject
 	c.Description.ConfURIs = []xcon.URIEntry{{URI: "sip:" + spec.Name + "@" + domain, Purpose: "participation"}}
 	c.Description.Media = []xcon.Channel{{Label: defaultChannel, Type: "message", Status: "sendrecv"}}
+	if len(spec.Channels) > 0 {
+		c.Description.Media = nil
+		for _, ch := range spec.Channels {
+			ch.Type, ch.Status = "message", "sendrecv"
+			c.Description.Media = append(c.Description.Media, ch)
+		}
+	}
 	c.JoinHandling = "allow"
 	c.SetRoomPolicy(spec.Policy)
 	return c

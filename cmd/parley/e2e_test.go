@@ -34,8 +34,23 @@ func joinLobby(t *testing.T, d *daemon, name, transport string) *participant {
 // must be the first message received.
 func joinRoom(t *testing.T, d *daemon, room, name, transport string, logged bool) *participant {
 	t.Helper()
+	return join(t, d, joinOptions{room: room, name: name, transport: transport, logged: logged, label: "main"})
+}
+
+type joinOptions struct {
+	room, name, transport, label string
+	logged                       bool
+	chatroom                     *sdp.Chatroom // nil: nickname and private-messages
+	acceptTypes                  []string      // nil: message/cpim
+	wrappedTypes                 []string      // nil: text/plain and *
+}
+
+func join(t *testing.T, d *daemon, o joinOptions) *participant {
+	t.Helper()
+	name, room, transport, logged := o.name, o.room, o.transport, o.logged
 	p := &participant{name: name, sip: newSIPPeer(t, name, "example.com"), msrp: newMSRPPeer(t)}
-	dlg, res, err := p.sip.invite(t, d, room, transport, p.msrp.offer(t, "main"))
+	p.msrp.chatroom, p.msrp.acceptTypes, p.msrp.wrappedTypes = o.chatroom, o.acceptTypes, o.wrappedTypes
+	dlg, res, err := p.sip.invite(t, d, room, transport, p.msrp.offer(t, o.label))
 	if err != nil {
 		t.Fatalf("%s INVITE: %v", name, err)
 	}
@@ -50,7 +65,7 @@ func joinRoom(t *testing.T, d *daemon, room, name, transport string, logged bool
 		t.Fatal(err)
 	}
 	m := ans.Media[0]
-	if m.Label != "main" || m.Setup != "passive" || len(m.AcceptTypes) != 1 || m.AcceptTypes[0] != "message/cpim" {
+	if m.Label != o.label || m.Setup != "passive" || len(m.AcceptTypes) != 1 || m.AcceptTypes[0] != "message/cpim" {
 		t.Fatalf("%s: answer m-line %+v", name, m)
 	}
 	p.msrp.connect(t, res.Body(), 0)

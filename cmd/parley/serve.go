@@ -142,6 +142,9 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 	for i, r := range cfg.Rooms {
 		specs[i] = focus.RoomSpec{Name: r.Name, DisplayText: r.DisplayText, Subject: r.Subject,
 			Policy: xcon.RoomPolicy{Logging: r.Logging, History: r.HistoryOrDefault()}}
+		for _, ch := range r.Channels {
+			specs[i].Channels = append(specs[i].Channels, xcon.Channel{Label: ch.Label, Language: ch.Language, DisplayText: ch.Name})
+		}
 	}
 	d.focus, err = focus.New(ctx, focus.Config{
 		Domain:             cfg.Domain,

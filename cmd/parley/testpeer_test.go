@@ -160,8 +160,11 @@ type msrpPeer struct {
 	wmu    sync.Mutex
 	frames chan *msrp.Message
 	stash  []*msrp.Message // requests that arrived while a test waited for a response
-	hold   chan struct{}   // closed by stopReading: the reader parks until closed is closed
-	closed chan struct{}
+
+	chatroom                  *sdp.Chatroom // offered a=chatroom; nil: nickname and private-messages
+	acceptTypes, wrappedTypes []string      // offered; nil: message/cpim, and text/plain and *
+	hold                      chan struct{} // closed by stopReading: the reader parks until closed is closed
+	closed                    chan struct{}
 }
 
 func newMSRPPeer(t *testing.T) *msrpPeer {
@@ -179,10 +182,19 @@ func (m *msrpPeer) offer(t *testing.T, labels ...string) []byte {
 	t.Helper()
 	var media []sdp.MediaAnswer
 	for _, l := range labels {
+		chatroom, accept, wrapped := m.chatroom, m.acceptTypes, m.wrappedTypes
+		if chatroom == nil {
+			chatroom = &sdp.Chatroom{Nickname: true, PrivateMessages: true}
+		}
+		if accept == nil {
+			accept = []string{"message/cpim"}
+		}
+		if wrapped == nil {
+			wrapped = []string{"text/plain", "*"}
+		}
 		media = append(media, sdp.MediaAnswer{
 			Port: 9, Proto: "TCP/MSRP", Path: []string{m.local.String()}, Label: l, Setup: "active",
-			AcceptTypes: []string{"message/cpim"}, AcceptWrappedTypes: []string{"text/plain", "*"},
-			Chatroom: &sdp.Chatroom{Nickname: true, PrivateMessages: true},
+			AcceptTypes: accept, AcceptWrappedTypes: wrapped, Chatroom: chatroom,
 		})
 	}
 	b, err := sdp.BuildOffer(sdp.AnswerParams{Username: "peer", SessionID: 1, SessionVersion: 1, Address: "127.0.0.1"}, media)
