@@ -34,6 +34,8 @@ type Config struct {
 	Log             Log           `yaml:"log"`
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	WrappedTypes    []string      `yaml:"wrapped_types"`
+	MessageRate     float64       `yaml:"message_rate"`
+	MessageBurst    int           `yaml:"message_burst"`
 	Nicknames       Nicknames     `yaml:"nicknames"`
 	Rooms           []Room        `yaml:"rooms"`
 }
@@ -190,6 +192,9 @@ func (c *Config) Resolve() error {
 	case "text", "json":
 	default:
 		errs = append(errs, fmt.Errorf("log.format: %q is not text or json", c.Log.Format))
+	}
+	if c.MessageRate < 0 || c.MessageBurst < 0 {
+		errs = append(errs, fmt.Errorf("message_rate, message_burst: must not be negative"))
 	}
 	if c.Nicknames.Scope != "system" && c.Nicknames.Scope != "room" {
 		errs = append(errs, fmt.Errorf("nicknames.scope: %q is not system or room", c.Nicknames.Scope))

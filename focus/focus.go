@@ -25,6 +25,12 @@ type Config struct {
 	NicknameQuarantine time.Duration // how long a released nickname stays with its user
 	ReservedNicknames  []string      // names nobody may take (425)
 
+	MessageRate  float64 // messages per second one participant may send; 0 = unlimited
+	MessageBurst int     // messages a participant may send at once within MessageRate
+
+	// Now is the clock of rate limits and quarantines; nil means time.Now.
+	Now func() time.Time
+
 	Logger *slog.Logger
 }
 
@@ -66,6 +72,9 @@ type Focus struct {
 func New(ctx context.Context, cfg Config, store xcon.Store, endpoint *msrp.Endpoint, specs []RoomSpec) (*Focus, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	f := &Focus{
 		cfg:        cfg,
@@ -113,6 +122,8 @@ func New(ctx context.Context, cfg Config, store xcon.Store, endpoint *msrp.Endpo
 	f.bindings = newBindingWriter(store, f.log)
 	return f, nil
 }
+
+func (f *Focus) now() time.Time { return f.cfg.Now() }
 
 // SetSignaling wires the SIP side in; it must be called before any participant joins.
 func (f *Focus) SetSignaling(s Signaling) { f.signaling = s }

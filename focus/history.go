@@ -66,7 +66,6 @@ func (r *Room) loadHistory(ctx context.Context, store xcon.Store) error {
 	if !r.policy.Logging || r.policy.History <= 0 {
 		return nil
 	}
-	r.recent.limit = r.policy.History
 	for _, ch := range r.conf.Description.Media {
 		entries, err := store.History(ctx, r.name, ch.Label, r.policy.History)
 		if err != nil {

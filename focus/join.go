@@ -40,7 +40,7 @@ func (f *Focus) Join(ctx context.Context, req JoinRequest) (*Participant, []sdp.
 		return nil, nil, ErrForbidden
 	}
 	p := &Participant{room: room, userID: xcon.UserIDFromAOR(aor.AOR()), aor: aor, displayName: req.Identity.DisplayName,
-		dialog: req.Dialog}
+		dialog: req.Dialog, sendRate: newTokenBucket(f.cfg.MessageRate, f.cfg.MessageBurst)}
 
 	answers := make([]sdp.MediaAnswer, len(req.Offer.Media))
 	labels := map[string]bool{}
@@ -56,7 +56,8 @@ func (f *Focus) Join(ctx context.Context, req JoinRequest) (*Participant, []sdp.
 		if m.Label != "" {
 			labels[m.Label] = true
 		}
-		s := &Stream{participant: p, chatID: newChatID(), label: m.Label, channel: room.channelFor(m.Label), offer: *m}
+		s := &Stream{participant: p, chatID: newChatID(), label: m.Label, channel: room.channelFor(m.Label), offer: *m,
+			composing: newTokenBucket(isComposingRate, isComposingBurst)}
 		s.session = f.endpoint.NewSession(f)
 		s.session.SetRemotePath(path)
 		s.session.SetUserData(s)
@@ -66,8 +67,8 @@ func (f *Focus) Join(ctx context.Context, req JoinRequest) (*Participant, []sdp.
 			Proto:              m.Proto,
 			Path:               []string{s.session.LocalURI().String()},
 			AcceptTypes:        []string{"message/cpim"}, // exactly this (RFC 7701 §5.2)
-			AcceptWrappedTypes: f.cfg.WrappedTypes,
-			MaxSize:            f.cfg.MaxMessageSize,
+			AcceptWrappedTypes: room.wrappedTypes(),
+			MaxSize:            room.maxMessageSize(),
 			Label:              m.Label,
 			Setup:              "passive", // the client connects (RFC 6135; also when the offer has no a=setup)
 			Chatroom:           &sdp.Chatroom{Nickname: true, PrivateMessages: true},
@@ -138,6 +139,13 @@ func (f *Focus) Leave(p *Participant) {
 		f.log.Info("participant left", "room", p.room.name, "user", p.userID)
 	}
 }
+
+// An is-composing notification is state refreshed every few seconds at most (RFC 3994 §3.2);
+// more than this from one stream is answered and dropped.
+const (
+	isComposingRate  = 0.5 // per second
+	isComposingBurst = 4
+)
 
 // newChatID returns a fresh chat-ID: random base62, unrelated to the MSRP session-id, which is
 // the session's only secret and must never be published.

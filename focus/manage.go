@@ -76,7 +76,8 @@ func (f *Focus) UpdateRoom(ctx context.Context, name string, update func(c *xcon
 		return nil, err
 	}
 	r.conf = next
-	r.policy, _ = next.RoomPolicy()
+	policy, _ := next.RoomPolicy()
+	r.setPolicyLocked(policy)
 	r.provisioned = map[string]bool{}
 	for _, u := range next.Users {
 		if len(u.Endpoints) == 0 || !r.isLive(u.Entity) {

@@ -18,11 +18,12 @@ type Room struct {
 	name  string
 
 	mu           sync.Mutex
-	conf         *xcon.Conference // guarded by mu; live users and endpoints included
-	participants []*Participant   // guarded by mu
-	policy       xcon.RoomPolicy  // guarded by mu; cached from conf
-	provisioned  map[string]bool  // guarded by mu: users of the stored object, kept when they leave
-	recent       recent           // guarded by mu: the log's tail replayed to joiners
+	conf         *xcon.Conference                // guarded by mu; live users and endpoints included
+	participants []*Participant                  // guarded by mu
+	policy       xcon.RoomPolicy                 // guarded by mu; cached from conf
+	livePolicy   atomic.Pointer[xcon.RoomPolicy] // the same, for the switch to read without mu
+	provisioned  map[string]bool                 // guarded by mu: users of the stored object, kept when they leave
+	recent       recent                          // guarded by mu: the log's tail replayed to joiners
 
 	// streams is the fan-out snapshot: every bound-or-not stream of the room, replaced
 	// (never modified) under mu on each join and leave, read without a lock.
@@ -37,6 +38,7 @@ type Participant struct {
 	displayName string
 	streams     []*Stream // fixed at join
 	left        atomic.Bool
+	sendRate    tokenBucket // messages per second, when the focus limits it
 
 	dialog any // the signalling side's handle, from JoinRequest.Dialog; never changes
 }
@@ -48,13 +50,15 @@ type Stream struct {
 	label       string // the offered a=label, echoed in SDP
 	channel     string // label of the available-media entry this stream joined
 	session     *msrp.Session
-	offer       sdp.Media // what the participant accepts (accept-types, accept-wrapped-types, chatroom)
-	nickname    string    // enforced form; guarded by the room's mu
+	offer       sdp.Media   // what the participant accepts (accept-types, accept-wrapped-types, chatroom)
+	nickname    string      // enforced form; guarded by the room's mu
+	composing   tokenBucket // is-composing notifications relayed (RFC 3994)
 }
 
 func newRoom(f *Focus, name string, conf *xcon.Conference) *Room {
 	r := &Room{focus: f, name: name, conf: conf, provisioned: map[string]bool{}}
-	r.policy, _ = conf.RoomPolicy()
+	p, _ := conf.RoomPolicy()
+	r.setPolicyLocked(p)
 	for _, u := range conf.Users {
 		r.provisioned[strings.ToLower(u.Entity)] = true
 	}
@@ -126,11 +130,17 @@ func (r *Room) add(p *Participant) error {
 			Room: r.name, ChatID: s.chatID, UserID: p.userID, Label: s.label, Channel: s.channel, Since: now,
 		}})
 	}
-	if r.policy.Logging {
-		// Before anything else the joiner may receive: the logging notice, then the
-		// channel's history, then (once publishStreams has run) live traffic.
-		for _, s := range p.streams {
+	// Before anything else the joiner may receive: the logging notice (seed §5.2), a word to
+	// clients that are not chat-room aware (RFC 7701 §11), the channel's history (seed §5.3);
+	// then, once publishStreams has run, live traffic.
+	for _, s := range p.streams {
+		if r.policy.Logging {
 			_ = s.session.Send("message/cpim", r.loggingNotice(p.aor.AOR()))
+		}
+		if s.offer.Chatroom == nil {
+			_ = s.session.Send("message/cpim", r.notice(p.aor.AOR(), r.rosterText()))
+		}
+		if r.policy.Logging {
 			for _, e := range r.recent.replay(s.channel, p.userID) {
 				_ = s.session.Send(e.ContentType, e.Body)
 			}
@@ -212,4 +222,48 @@ func (r *Room) setNickname(s *Stream, nickname string) {
 	}
 	r.focus.bindings.add(xcon.BindingChange{Room: r.name, Add: &xcon.Binding{Room: r.name, ChatID: s.chatID,
 		UserID: s.participant.userID, Label: s.label, Channel: s.channel, Nickname: nickname, Since: time.Now()}})
+}
+
+// setPolicyLocked caches the room's policy. Caller holds mu (or owns the room exclusively).
+func (r *Room) setPolicyLocked(p xcon.RoomPolicy) {
+	r.policy = p
+	r.livePolicy.Store(&p)
+	r.recent.limit = p.History
+}
+
+// maxMessageSize is the largest message this room takes: its own limit, capped by the focus's.
+func (r *Room) maxMessageSize() int64 {
+	limit := r.focus.cfg.MaxMessageSize
+	if p := r.livePolicy.Load(); p.MaxMessageSize > 0 && (limit <= 0 || p.MaxMessageSize < limit) {
+		limit = p.MaxMessageSize
+	}
+	return limit
+}
+
+// wrappedTypes is what may travel inside message/cpim in this room (seed §3.1).
+func (r *Room) wrappedTypes() []string {
+	if p := r.livePolicy.Load(); len(p.WrappedTypes) > 0 {
+		return p.WrappedTypes
+	}
+	return r.focus.cfg.WrappedTypes
+}
+
+// rosterText tells a client that is not chat-room aware that it is in a room, and who is
+// there (RFC 7701 §11). Caller holds mu.
+func (r *Room) rosterText() string {
+	var b strings.Builder
+	b.WriteString("You are in the chat room " + r.focus.RoomURI(r.name) + ": what you send goes to everyone here. Present:")
+	for _, u := range r.conf.Users {
+		if len(u.Endpoints) == 0 {
+			continue
+		}
+		b.WriteString(" ")
+		if u.Nickname != "" {
+			b.WriteString(u.Nickname + " ")
+		}
+		if len(u.AssociatedAORs) > 0 {
+			b.WriteString("<" + u.AssociatedAORs[0] + ">")
+		}
+	}
+	return b.String()
 }

@@ -48,8 +48,17 @@ func (f *Focus) HandleMessage(s *msrp.Session, m *msrp.Message) error {
 		return &msrp.StatusError{Code: 403, Comment: "Exactly one CPIM To is required"} // RFC 7701 §6.1, §6.2
 	}
 	inner := mediaType(msg.ContentType)
-	if !f.wrappedAllowed(inner) {
+	if !allowedType(room.wrappedTypes(), inner) {
 		return &msrp.StatusError{Code: 415, Comment: "Wrapped type not allowed in this room"}
+	}
+	if int64(len(m.Body)) > room.maxMessageSize() {
+		return &msrp.StatusError{Code: 413, Comment: "Message larger than this room allows"}
+	}
+	if inner != isComposingType && !st.participant.sendRate.allow(f.now()) {
+		return &msrp.StatusError{Code: 403, Comment: "Sending too fast; slow down"}
+	}
+	if inner == isComposingType && !st.composing.allow(f.now()) {
+		return nil // RFC 3994 expects a few per refresh interval: answered, then dropped
 	}
 	var target *Participant
 	if name, ok := f.RoomName(msg.To[0].URI); !ok || name != room.name {
@@ -129,7 +138,7 @@ func (r *Room) admit(from *Stream, target *Participant, contentType, inner strin
 // loggable tells whether a wrapped type is kept in the log: is-composing and delivery
 // notifications are not (they are state, not conversation).
 func (r *Room) loggable(inner string) bool {
-	return inner != "application/im-iscomposing+xml" && inner != "message/imdn+xml"
+	return inner != isComposingType && inner != "message/imdn+xml"
 }
 
 // SessionClosed learns that an MSRP session ended. When the room did not end it (the
@@ -167,8 +176,10 @@ func (r *Room) participantByURI(uri string) *Participant {
 	return nil
 }
 
-func (f *Focus) wrappedAllowed(t string) bool {
-	for _, w := range f.cfg.WrappedTypes {
+const isComposingType = "application/im-iscomposing+xml"
+
+func allowedType(types []string, t string) bool {
+	for _, w := range types {
 		if w == "*" || strings.EqualFold(w, t) {
 			return true
 		}

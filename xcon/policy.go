@@ -4,6 +4,7 @@ import (
 	"encoding/xml"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // NSParley is the namespace of Parley's own extension of the conference object: the room
@@ -17,6 +18,10 @@ type RoomPolicy struct {
 	Logging   bool   // messages are logged and joiners are told so (seed §5.2)
 	History   int    // messages replayed to a joiner, logged rooms only (seed §5.3)
 	Successor string // set when the room was closed with an alternate venue (seed §5.4): its SIP URI
+
+	// Message policy (seed §3.1); zero values mean the focus's defaults.
+	MaxMessageSize int64    // largest message accepted in this room
+	WrappedTypes   []string // types allowed inside message/cpim
 }
 
 const roomPolicyLocal = "room-policy"
@@ -35,6 +40,10 @@ func (c *Conference) RoomPolicy() (p RoomPolicy, ok bool) {
 				p.History, _ = strconv.Atoi(a.Value)
 			case "successor":
 				p.Successor = a.Value
+			case "max-message-size":
+				p.MaxMessageSize, _ = strconv.ParseInt(a.Value, 10, 64)
+			case "wrapped-types":
+				p.WrappedTypes = strings.Fields(a.Value)
 			}
 		}
 		return p, true
@@ -53,6 +62,12 @@ func (c *Conference) SetRoomPolicy(p RoomPolicy) {
 	}}
 	if p.Successor != "" {
 		e.Attrs = append(e.Attrs, xml.Attr{Name: xml.Name{Local: "successor"}, Value: p.Successor})
+	}
+	if p.MaxMessageSize > 0 {
+		e.Attrs = append(e.Attrs, xml.Attr{Name: xml.Name{Local: "max-message-size"}, Value: strconv.FormatInt(p.MaxMessageSize, 10)})
+	}
+	if len(p.WrappedTypes) > 0 {
+		e.Attrs = append(e.Attrs, xml.Attr{Name: xml.Name{Local: "wrapped-types"}, Value: strings.Join(p.WrappedTypes, " ")})
 	}
 	c.Extras.Elements = append(c.Extras.Elements, e)
 }

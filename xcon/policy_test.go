@@ -2,6 +2,7 @@ package xcon
 
 import (
 	"bytes"
+	"reflect"
 	"testing"
 )
 
@@ -11,7 +12,8 @@ func TestRoomPolicyRoundTripsAndValidates(t *testing.T) {
 	if _, ok := c.RoomPolicy(); ok {
 		t.Fatal("a new object has no policy")
 	}
-	want := RoomPolicy{Logging: true, History: 20, Successor: "sip:lobby2@example.com"}
+	want := RoomPolicy{Logging: true, History: 20, Successor: "sip:lobby2@example.com", MaxMessageSize: 4096,
+		WrappedTypes: []string{"text/plain", "image/png"}}
 	c.SetRoomPolicy(RoomPolicy{History: 5})
 	c.SetRoomPolicy(want) // replaces, never duplicates
 	doc := encode(t, c)
@@ -21,7 +23,7 @@ func TestRoomPolicyRoundTripsAndValidates(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, ok := back.RoomPolicy()
-	if !ok || got != want {
+	if !ok || !reflect.DeepEqual(got, want) {
 		t.Fatalf("policy after a round trip: %+v %v, want %+v", got, ok, want)
 	}
 	if n := len(back.Extras.Elements); n != 1 {

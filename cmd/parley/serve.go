@@ -154,6 +154,8 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 		NicknameScope:      nicknameScope(cfg.Nicknames.Scope),
 		NicknameQuarantine: cfg.Nicknames.Quarantine,
 		ReservedNicknames:  cfg.Nicknames.Reserved,
+		MessageRate:        cfg.MessageRate,
+		MessageBurst:       cfg.MessageBurst,
 		Logger:             log.With("subsystem", "focus"),
 	}, d.store, d.endpoint, specs)
 	if err != nil {

@@ -232,6 +232,7 @@ func (m *msrpPeer) connect(t *testing.T, answer []byte, index int) {
 func (m *msrpPeer) readLoop() {
 	defer close(m.frames)
 	p := msrp.NewParser(0, 16<<20)
+	partial := map[string][]byte{} // bodies of chunked messages so far, by Message-ID
 	buf := make([]byte, 64<<10)
 	for {
 		n, err := m.conn.Read(buf)
@@ -241,6 +242,21 @@ func (m *msrpPeer) readLoop() {
 				if f.Method == "SEND" && f.FailureReport != "no" && f.FailureReport != "partial" {
 					m.write(&msrp.Message{TransactionID: f.TransactionID, StatusCode: 200, Comment: "OK",
 						ToPath: f.FromPath[:1], FromPath: []msrp.URI{m.local}})
+				}
+				if f.Method == "SEND" && (f.Flag == '+' || f.Flag == '#' || partial[f.MessageID] != nil) {
+					// A chunk (RFC 4975 §7.1.1): the switch may chunk what it relays; keep the
+					// chunks of each message and hand over the whole once its last one arrives.
+					whole := append(partial[f.MessageID], f.Body...)
+					switch f.Flag {
+					case '+':
+						partial[f.MessageID] = whole
+						return nil
+					case '#':
+						delete(partial, f.MessageID)
+						return nil
+					}
+					delete(partial, f.MessageID)
+					f.Body = whole
 				}
 				m.frames <- f
 				return nil
