@@ -79,6 +79,10 @@ type Room struct {
 	Logging     bool      `yaml:"logging"`
 	History     *int      `yaml:"history"` // nil: DefaultHistory
 	Channels    []Channel `yaml:"channels"`
+	// Log retention: messages older than KeepFor, and all but the newest KeepMessages, are
+	// purged (zero keeps everything).
+	KeepFor      time.Duration `yaml:"keep_for"`
+	KeepMessages int           `yaml:"keep_messages"`
 }
 
 // Channel is one chat channel of a room (an available-media entry of type message).

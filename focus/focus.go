@@ -65,6 +65,8 @@ type Focus struct {
 	mu       sync.RWMutex
 	rooms    map[string]*Room
 	stopping bool
+
+	stopPurge chan struct{}
 }
 
 // New loads every room from the store, purges bindings left by a previous run (nobody is
@@ -120,6 +122,8 @@ func New(ctx context.Context, cfg Config, store xcon.Store, endpoint *msrp.Endpo
 		f.rooms[name] = r
 	}
 	f.bindings = newBindingWriter(store, f.log)
+	f.stopPurge = make(chan struct{})
+	go f.purgeLoop(f.stopPurge)
 	return f, nil
 }
 
@@ -173,6 +177,9 @@ func (f *Focus) Sync(ctx context.Context) error { return f.bindings.sync(ctx) }
 // sessions and writes the last binding changes. New joins fail with ErrShuttingDown.
 func (f *Focus) Shutdown(ctx context.Context) error {
 	f.mu.Lock()
+	if !f.stopping {
+		close(f.stopPurge)
+	}
 	f.stopping = true
 	var all []*Participant
 	for _, r := range f.rooms {

@@ -207,17 +207,51 @@ func (f *Focus) History(ctx context.Context, room, channel string, from, to time
 	if f.Room(room) == nil {
 		return nil, ErrRoomNotFound
 	}
-	entries, err := f.store.History(ctx, room, channel, max(limit, 1)*8)
-	if err != nil {
-		return nil, err
+	return f.store.HistoryBetween(ctx, room, channel, from, to, limit)
+}
+
+// purgeInterval is how often each room's log retention is applied.
+const purgeInterval = 10 * time.Minute
+
+// PurgeLogs applies every room's retention (RoomPolicy.KeepFor, KeepMessages) once.
+func (f *Focus) PurgeLogs(ctx context.Context) {
+	f.mu.RLock()
+	rooms := make([]*Room, 0, len(f.rooms))
+	for _, r := range f.rooms {
+		rooms = append(rooms, r)
 	}
-	entries = slices.DeleteFunc(entries, func(e xcon.LogEntry) bool {
-		return (!from.IsZero() && e.Time.Before(from)) || (!to.IsZero() && e.Time.After(to))
-	})
-	if len(entries) > limit {
-		entries = entries[len(entries)-limit:]
+	f.mu.RUnlock()
+	for _, r := range rooms {
+		p := r.livePolicy.Load()
+		if p.KeepFor <= 0 && p.KeepMessages <= 0 {
+			continue
+		}
+		var before time.Time
+		if p.KeepFor > 0 {
+			before = f.now().Add(-p.KeepFor)
+		}
+		n, err := f.store.PurgeLog(ctx, r.name, before, p.KeepMessages)
+		switch {
+		case err != nil:
+			f.log.Error("log retention not applied", "room", r.name, "err", err)
+		case n > 0:
+			f.log.Info("log retention applied", "room", r.name, "purged", n)
+		}
 	}
-	return entries, nil
+}
+
+// purgeLoop applies retention at start and every purgeInterval until stop is closed.
+func (f *Focus) purgeLoop(stop <-chan struct{}) {
+	t := time.NewTicker(purgeInterval)
+	defer t.Stop()
+	for {
+		f.PurgeLogs(context.Background())
+		select {
+		case <-t.C:
+		case <-stop:
+			return
+		}
+	}
 }
 
 // takeRoom removes a room from the runtime (not from the store).

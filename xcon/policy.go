@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // NSParley is the namespace of Parley's own extension of the conference object: the room
@@ -22,6 +23,10 @@ type RoomPolicy struct {
 	// Message policy (seed §3.1); zero values mean the focus's defaults.
 	MaxMessageSize int64    // largest message accepted in this room
 	WrappedTypes   []string // types allowed inside message/cpim
+
+	// Log retention; zero values keep everything.
+	KeepFor      time.Duration // logged messages older than this are purged
+	KeepMessages int           // only the newest this many logged messages are kept
 }
 
 const roomPolicyLocal = "room-policy"
@@ -44,6 +49,10 @@ func (c *Conference) RoomPolicy() (p RoomPolicy, ok bool) {
 				p.MaxMessageSize, _ = strconv.ParseInt(a.Value, 10, 64)
 			case "wrapped-types":
 				p.WrappedTypes = strings.Fields(a.Value)
+			case "keep-for":
+				p.KeepFor, _ = time.ParseDuration(a.Value)
+			case "keep-messages":
+				p.KeepMessages, _ = strconv.Atoi(a.Value)
 			}
 		}
 		return p, true
@@ -68,6 +77,12 @@ func (c *Conference) SetRoomPolicy(p RoomPolicy) {
 	}
 	if len(p.WrappedTypes) > 0 {
 		e.Attrs = append(e.Attrs, xml.Attr{Name: xml.Name{Local: "wrapped-types"}, Value: strings.Join(p.WrappedTypes, " ")})
+	}
+	if p.KeepFor > 0 {
+		e.Attrs = append(e.Attrs, xml.Attr{Name: xml.Name{Local: "keep-for"}, Value: p.KeepFor.String()})
+	}
+	if p.KeepMessages > 0 {
+		e.Attrs = append(e.Attrs, xml.Attr{Name: xml.Name{Local: "keep-messages"}, Value: strconv.Itoa(p.KeepMessages)})
 	}
 	c.Extras.Elements = append(c.Extras.Elements, e)
 }

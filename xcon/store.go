@@ -45,6 +45,12 @@ type Store interface {
 	// History returns the last limit messages of a room's channel, oldest
 	// first; channel "" means every channel.
 	History(ctx context.Context, room, channel string, limit int) ([]LogEntry, error)
+	// HistoryBetween returns the last limit messages logged in [from, to] (zero bounds are
+	// open), oldest first.
+	HistoryBetween(ctx context.Context, room, channel string, from, to time.Time, limit int) ([]LogEntry, error)
+	// PurgeLog deletes a room's messages older than before (zero: none by age) and all but
+	// the newest keep (0: none by count); it returns how many it deleted.
+	PurgeLog(ctx context.Context, room string, before time.Time, keep int) (int64, error)
 
 	Close() error
 }

@@ -63,10 +63,8 @@ func (d Dialect) Rebind(q string) string {
 	var b strings.Builder
 	for i := 0; i < len(q); i++ {
 		if q[i] == '$' && i+1 < len(q) && q[i+1] >= '0' && q[i+1] <= '9' {
+			// ?NNN is numbered (an index, no name lookup), so $2 used twice stays one parameter.
 			b.WriteByte('?')
-			for i+1 < len(q) && q[i+1] >= '0' && q[i+1] <= '9' {
-				i++
-			}
 			continue
 		}
 		b.WriteByte(q[i])

@@ -269,3 +269,73 @@ func (s *Store) History(ctx context.Context, room, channel string, limit int) ([
 	slices.Reverse(out)
 	return out, nil
 }
+
+// HistoryBetween returns the messages of a room's channel ("" = every channel) logged in
+// [from, to] (a zero bound is open), oldest first, at most limit: the newest ones when more
+// match (seed §5.3).
+func (s *Store) HistoryBetween(ctx context.Context, room, channel string, from, to time.Time, limit int) ([]xcon.LogEntry, error) {
+	room = roomKey(room)
+	if limit <= 0 {
+		return nil, s.roomExists(ctx, room)
+	}
+	lo, hi := int64(0), int64(1<<63-1)
+	if !from.IsZero() {
+		lo = from.UnixNano()
+	}
+	if !to.IsZero() {
+		hi = to.UnixNano()
+	}
+	q := `SELECT seq, channel, at, sender_id, sender_nick, recipient, content_type, body FROM message_log
+		WHERE room = $1 AND ($2 = '' OR channel = $2) AND at >= $3 AND at <= $4 ORDER BY seq DESC LIMIT $5`
+	rows, err := s.r.QueryContext(ctx, s.sql(q), room, channel, lo, hi, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []xcon.LogEntry
+	for rows.Next() {
+		e := xcon.LogEntry{Room: room}
+		var at int64
+		if err := rows.Scan(&e.Seq, &e.Channel, &at, &e.SenderID, &e.SenderNick, &e.Recipient, &e.ContentType, &e.Body); err != nil {
+			return nil, err
+		}
+		e.Time = time.Unix(0, at)
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, s.roomExists(ctx, room)
+	}
+	slices.Reverse(out)
+	return out, nil
+}
+
+// PurgeLog applies a room's retention: it deletes messages logged before before (zero: no age
+// limit) and all but the newest keep (0: no count limit), returning how many went.
+func (s *Store) PurgeLog(ctx context.Context, room string, before time.Time, keep int) (int64, error) {
+	room = roomKey(room)
+	var n int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if !before.IsZero() {
+			res, err := tx.ExecContext(ctx, s.sql(`DELETE FROM message_log WHERE room = $1 AND at < $2`), room, before.UnixNano())
+			if err != nil {
+				return err
+			}
+			k, _ := res.RowsAffected()
+			n += k
+		}
+		if keep > 0 {
+			res, err := tx.ExecContext(ctx, s.sql(`DELETE FROM message_log WHERE room = $1 AND seq <=
+				(SELECT seq FROM message_log WHERE room = $1 ORDER BY seq DESC LIMIT 1 OFFSET $2)`), room, keep)
+			if err != nil {
+				return err
+			}
+			k, _ := res.RowsAffected()
+			n += k
+		}
+		return nil
+	})
+	return n, err
+}
