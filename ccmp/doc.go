@@ -1,4 +1,74 @@
-// Package ccmp is the home of the Centralized Conferencing Manipulation Protocol (RFC 6503):
-// the message types and their XML, the HTTP handler of POST /ccmp, and the client used by
-// `parley room`. Until those land, rooms are provisioned through configs/parley.yaml.
+// Package ccmp implements the Centralized Conferencing Manipulation Protocol (RFC 6503) for
+// Parley's chat rooms: the message types and their XML (Request, Response, DecodeRequest,
+// DecodeResponse), the HTTP handler of POST /ccmp (Handler) and the client `parley room` uses
+// (Client).
+//
+// # Wire
+//
+// Requests are application/ccmp+xml POSTs (HTTP 415 otherwise; 406 only when an Accept header
+// is present and admits none of application/ccmp+xml, application/*, */*; 413 above
+// HandlerConfig.MaxBodyBytes). Every CCMP outcome, errors included, is a <response-code> in an
+// HTTP 200 with Cache-Control: no-store. The decoder matches namespace URIs, never prefixes,
+// resolves xsi:type through the prefixes in scope (senders such as liblinphone use their own),
+// bounds nesting (MaxDepth), admits one root and expands no entities besides the predefined
+// ones. Responses use the prefixes xcon-ccmp:, info: and xcon: and validate against the
+// RFC 6503 schema.
+//
+// # Objects
+//
+// A room is a conference object xcon:NAME@DOMAIN, owned by package focus. Blueprints live in
+// their own name space, xcon:NAME@blueprints.DOMAIN: "chat" (one message channel) and
+// "chat-multilingual" (one channel per configured language, labelled with the language tag);
+// both allow anyone in. A confObjID of the wrong kind is a 404.
+//
+// # Operations
+//
+//   - blueprintsRequest, blueprintRequest/retrieve (other operations: 403).
+//   - confsRequest: the open rooms (closed ones are tombstones and not listed).
+//   - confRequest: create (clone of a blueprint or of a room given as confObjID; from
+//     confInfo, AUTO_GENERATE_n placeholders replaced; or bare: the chat blueprint); retrieve
+//     (the live object and its version); update (a delta, all or nothing; 409 carries the
+//     current version); delete (everyone is told and gets a BYE; 425 while a closed room
+//     redirects to this one, or a room cloned from it is in use).
+//   - usersRequest: retrieve, update (create and delete: 403).
+//   - userRequest: create (first-party join, third-party add, AUTO_GENERATE entity: the ID
+//     a SIP address maps to, or a fresh one; no confUserID at all: the new ID comes back as
+//     confUserID), retrieve, update, delete (a participant present is kicked).
+//   - optionsRequest.
+//   - extendedRequest "parley": history by time range and close with a successor (see
+//     ExtensionName).
+//   - sidebars: 501. xpathFilter: 501.
+//
+// Codes follow RFC 6503 §5.4: 400 malformed or missing parameters, 403 an operation the
+// message does not allow, 404 unknown object, 409 conflict (with version), 420 user not in
+// the room, 421 confUserID not an XCON-USERID, 422/423 wrong/missing conference-password
+// (xcon:conference-password of a conf-uris entry; required on every request that targets the
+// room), 424 authentication required, 425, 426 protected change, 427 AUTO_GENERATE outside
+// our domain, 500, 501, 510 when an operation exceeds HandlerConfig.RequestTimeout, 511 a
+// full room.
+//
+// # Updates
+//
+// The *Info of an update holds the changes only: a leaf present replaces the value and an
+// empty one removes it; keyed elements merge by key (user and endpoint by entity, media by
+// id, available-media entry by label, uris entries by uri, xcon:target by uri and method),
+// and one carrying state="deleted" (any namespace) is removed; an empty list element empties
+// the list. conf-uris are the focus's addresses: only their password, display text and purpose
+// change. The room policy (logging, history depth) travels as <parley:room-policy> of
+// namespace xcon.NSParley in confInfo; a room's successor is set only by the extension's close.
+//
+// # Nicknames
+//
+// userRequest create and update may carry a preferred nickname as the xcon:nickname attribute
+// of userInfo (an unqualified nickname attribute is schema-invalid and answered 400). It is
+// claimed through focus.ClaimNickname (PRECIS, unique): malformed 400, taken 409. A user
+// created without one gets its user part (or that with a digit) when free. The response
+// always carries userInfo with the nickname allocated.
+//
+// # Authorisation
+//
+// HandlerConfig.Authenticate maps a request to a Principal. The default, LoopbackAdmin,
+// checks no credentials: requests from loopback act as administrators under any well-formed
+// confUserID; requests from elsewhere get 424. Non-administrators may act on themselves only
+// (401 otherwise) and see no passwords. The creator of a room is not recorded yet.
 package ccmp

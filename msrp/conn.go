@@ -1,6 +1,7 @@
 package msrp
 
 import (
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -16,13 +17,14 @@ const (
 	shortsToShrink = 2
 )
 
-// outFrame is one queued frame: a pooled buffer holding the head (start line … blank line) and, after it,
-// the end-line; the body between them is shared with the caller and never copied (RFC 7701 §6.1 fan-out).
-// Keeping frames whole (rather than a flat byte queue) leaves room for interruptible chunking (§7.1.1).
+// outFrame is one queued frame that is written whole: a pooled buffer holding the head (start line … blank
+// line) and, after it, the end-line; the body between them is shared with the caller and never copied
+// (RFC 7701 §6.1 fan-out). Large SENDs are not frames but outMsgs, cut into chunks by the writer.
 type outFrame struct {
 	buf  *[]byte
 	head int // (*buf)[:head] is the head, (*buf)[head:] the CRLF + end-line
 	body []byte
+	tx   txRef // transaction to stamp once written
 }
 
 func (f *outFrame) size() int { return len(*f.buf) + len(f.body) }
@@ -37,41 +39,48 @@ func putFrameBuf(b *[]byte) {
 	framePool.Put(b)
 }
 
-type txEntry struct {
-	session *Session
-	queued  time.Time
-	waiter  chan *Message // Connect waits for its bodiless SEND; nil otherwise
-}
-
-// conn is one MSRP connection: a read goroutine (parser, dispatch) and a write goroutine (coalesced flushes).
+// conn is one MSRP connection: a read goroutine (parser, dispatch) and a write goroutine (coalesced flushes,
+// chunking of large messages).
 type conn struct {
-	e       *Endpoint
-	t       Transport
-	dialKey string // non-empty for connections we opened (reused per RFC 4975 §5.4)
+	e        *Endpoint
+	t        Transport
+	dialKey  string    // non-empty for connections we opened (reused per RFC 4975 §5.4)
+	tls      *tls.Conn // non-nil on TLS connections (RFC 4975 §14.2)
+	remoteIP string    // accepted connections: the peer's address, counted against MaxConnsPerIP
+	created  time.Time
 
-	mu       sync.Mutex
-	cond     sync.Cond
-	queue    []outFrame
-	spare    []outFrame
-	pending  int // bytes queued and not yet written
-	closed   bool
-	reason   CloseReason
-	sessions map[string]*Session
-	txs      map[string]txEntry
+	mu        sync.Mutex
+	cond      sync.Cond
+	queue     []outFrame // small frames in order
+	spare     []outFrame
+	large     []*outMsg // large SENDs being chunked; large[0] is served next and alone may have a chunk open
+	corked    int       // >0 holds the writer while a batch is queued atomically (pre-bind flush)
+	pending   int       // bytes queued and not yet written
+	closed    bool
+	reason    CloseReason
+	sessions  map[string]*Session
+	txs       txTable
+	everBound bool      // some session was bound here (else it is closed after BindTimeout)
+	idleSince time.Time // when the last session left; zero while a session is bound
 
 	// Owned by the read goroutine.
-	parser *Parser
-	reasm  *reassembler
+	parser  *Parser
+	reasm   *reassembler
+	streams map[string]*inStream // chunked messages streamed to a ChunkHandler
+	refused map[string]int       // (session, Message-ID) refused mid-transfer: later chunks get the same code
 }
 
 func newConn(e *Endpoint, t Transport, dialKey string) *conn {
 	c := &conn{
-		e: e, t: t, dialKey: dialKey,
+		e: e, t: t, dialKey: dialKey, created: timeNow(),
 		sessions: make(map[string]*Session),
-		txs:      make(map[string]txEntry),
 		parser:   NewParser(e.cfg.MaxHeaderBytes, e.cfg.MaxMessageSize),
 		reasm:    newReassembler(e.cfg.MaxMessageSize),
 	}
+	if nt, ok := t.(netTransport); ok {
+		c.tls, _ = nt.Conn.(*tls.Conn)
+	}
+	c.txs.init()
 	c.cond.L = &c.mu
 	return c
 }
@@ -82,26 +91,52 @@ func (c *conn) start() {
 	go c.readLoop()
 }
 
-// queue serializes m into a pooled head buffer and queues it with m.Body shared. It never blocks. Over
-// MaxPendingBytes the connection is failed as a slow consumer (examples.md §1.5).
-func (c *conn) queueMessage(m *Message, tx *txEntry) error {
+// errFull is returned by the queueing functions when the connection is over MaxPendingBytes.
+func (c *conn) closedErr() error {
+	if c.reason.IsSlowConsumer() {
+		return ErrSlowConsumer
+	}
+	return ErrSessionClosed
+}
+
+// queueFrame serializes m into a pooled head buffer and queues it with m.Body shared. It never blocks. Over
+// MaxPendingBytes the connection is failed as a slow consumer (examples.md §1.5). An empty TransactionID is
+// minted into the buffer (random part + table slot, txtable.go); mintMID mints the Message-ID the same way.
+// Requests other than REPORT, and without Failure-Report no, are tracked for their response (§7.1.1).
+func (c *conn) queueFrame(m *Message, s *Session, mintMID bool, waiter chan *Message) error {
+	hasBody := m.ContentType != ""
+	var tidb [txIDLen]byte
+	var tid []byte
+	if m.TransactionID == "" || hasBody && bodyHasEndLine(m.Body, []byte(m.TransactionID)) {
+		tid = mintTID(tidb[:], m.Body, hasBody)
+	}
+	var midb [messageIDLen]byte
+	var mid []byte
+	if mintMID {
+		mid = appendRandomID(midb[:0], messageIDLen)
+	}
 	bp := framePool.Get().(*[]byte)
-	b := m.appendHead((*bp)[:0])
+	b := m.appendHeadIDs((*bp)[:0], tid, mid, m.ByteRange)
 	head := len(b)
-	*bp = m.appendEndLine(b)
-	f := outFrame{buf: bp, head: head}
-	if m.ContentType != "" {
+	if tid != nil {
+		b = appendEndLine(b, hasBody, tid, m.flag())
+	} else {
+		b = m.appendEndLine(b)
+	}
+	*bp = b
+	f := outFrame{buf: bp, head: head, tx: noTx}
+	if hasBody {
 		f.body = m.Body
 	}
 	size := f.size()
+	track := m.Method != "" && m.Method != "REPORT" && m.FailureReport != "no"
+
 	c.mu.Lock()
 	if c.closed {
+		err := c.closedErr()
 		c.mu.Unlock()
 		putFrameBuf(bp)
-		if c.reason.IsSlowConsumer() {
-			return ErrSlowConsumer
-		}
-		return ErrSessionClosed
+		return err
 	}
 	if c.pending+size > c.e.cfg.MaxPendingBytes {
 		c.mu.Unlock()
@@ -109,30 +144,197 @@ func (c *conn) queueMessage(m *Message, tx *txEntry) error {
 		c.fail(SlowConsumerPending)
 		return ErrSlowConsumer
 	}
+	if track {
+		i := c.txs.alloc()
+		if i != noSlot {
+			slot := &c.txs.slots[i]
+			slot.session, slot.waiter = s, waiter
+			if tid != nil {
+				copy(slot.tid[:], tid)
+				// Patch the slot into the start line and the end-line.
+				encodeSlot((*bp)[len("MSRP ")+txRandLen:], i)
+				end := head + len(endLineDashes)
+				if hasBody {
+					end += 2
+				}
+				encodeSlot((*bp)[end+txRandLen:], i)
+			} else {
+				slot.foreign = m.TransactionID
+				if c.txs.foreign == nil {
+					c.txs.foreign = make(map[string]int32)
+				}
+				c.txs.foreign[m.TransactionID] = i
+			}
+			if mid != nil {
+				copy(slot.mid[:], mid)
+			} else {
+				slot.midStr = m.MessageID
+			}
+			f.tx = txRef{i, slot.gen}
+		}
+	}
 	c.pending += size
 	c.queue = append(c.queue, f)
-	if tx != nil {
-		c.txs[m.TransactionID] = *tx
-	}
 	c.mu.Unlock()
 	c.cond.Signal()
 	c.e.stats.messagesOut.Add(1)
 	return nil
 }
 
-// writeLoop is the only writer. It swaps the queue out under the lock and writes it with one writev, so
-// producers never wait on the socket (examples.md §1.2).
+// mintTID draws a transaction-id into b (txIDLen bytes, slot part "zzzz" = untracked until patched) whose
+// end-line does not occur in body (RFC 4975 §7.1).
+func mintTID(b []byte, body []byte, hasBody bool) []byte {
+	for {
+		appendRandomID(b[:0], txRandLen)
+		if !hasBody || !bodyHasEndLine(body, b[:txRandLen]) {
+			break
+		}
+	}
+	copy(b[txRandLen:], "zzzz")
+	return b[:txIDLen]
+}
+
+func appendEndLine(b []byte, hasBody bool, tid []byte, flag byte) []byte {
+	if hasBody {
+		b = append(b, "\r\n"...)
+	}
+	b = append(b, endLineDashes...)
+	b = append(b, tid...)
+	return append(b, flag, '\r', '\n')
+}
+
+// queueLarge queues a SEND whose body is cut into chunks by the writer (RFC 4975 §7.1.1). The body counts
+// against MaxPendingBytes until written.
+func (c *conn) queueLarge(lm *outMsg) error {
+	size := len(lm.body) - lm.off
+	c.mu.Lock()
+	if c.closed {
+		err := c.closedErr()
+		c.mu.Unlock()
+		return err
+	}
+	if c.pending+size > c.e.cfg.MaxPendingBytes {
+		c.mu.Unlock()
+		c.fail(SlowConsumerPending)
+		return ErrSlowConsumer
+	}
+	c.pending += size
+	c.large = append(c.large, lm)
+	c.mu.Unlock()
+	c.cond.Signal()
+	c.e.stats.messagesOut.Add(1)
+	return nil
+}
+
+// cork holds the writer until uncork, so that a batch queued in between is seen at once.
+func (c *conn) cork() {
+	c.mu.Lock()
+	c.corked++
+	c.mu.Unlock()
+}
+
+func (c *conn) uncork() {
+	c.mu.Lock()
+	c.corked--
+	c.mu.Unlock()
+	c.cond.Signal()
+}
+
+// writePlan is what the writer sends of large messages in one flush, built under the lock into buffers the
+// writer owns: the end-line of an interrupted chunk (pre, before the queued frames), then the head of a new
+// chunk, a piece of body, and the final end-line when the piece completes the message.
+type writePlan struct {
+	preBuf, headBuf, postBuf []byte
+	pre, head, piece, post   []byte
+	preTx, postTx            txRef
+	pieceBytes               int // pending bytes released by this flush for large messages
+}
+
+// planLarge decides, under c.mu, what the writer does with large messages in this flush (RFC 4975 §7.1.1):
+// a chunk in progress is interrupted ('+') when frames are waiting, or when another large message waits and
+// this chunk has had its quantum; a message whose peer answered 413 is interrupted with '#' and dropped;
+// otherwise at most ChunkQuantum bytes of the current message are written.
+func (c *conn) planLarge(w *writePlan, framesWaiting bool) {
+	w.pre, w.head, w.piece, w.post = nil, nil, nil, nil
+	w.preTx, w.postTx, w.pieceBytes = noTx, noTx, 0
+	quantum := c.e.cfg.ChunkQuantum
+	if len(c.large) > 0 && c.large[0].open {
+		lm := c.large[0]
+		switch {
+		case lm.stop:
+			w.pre, w.preTx = lm.closeChunk(w.preBuf[:0], FlagAbort), lm.tx
+			c.dropLarge(0)
+		case framesWaiting || len(c.large) > 1 && lm.chunkBytes >= quantum:
+			w.pre, w.preTx = lm.closeChunk(w.preBuf[:0], FlagMore), lm.tx
+			copy(c.large, c.large[1:])
+			c.large[len(c.large)-1] = lm // round robin
+		}
+		if w.pre != nil {
+			w.preBuf = w.pre[:0]
+		}
+	}
+	for i := 0; i < len(c.large); {
+		if c.large[i].stop && !c.large[i].open {
+			c.dropLarge(i)
+			continue
+		}
+		i++
+	}
+	if len(c.large) == 0 {
+		return
+	}
+	lm := c.large[0]
+	if !lm.open {
+		tx := noTx
+		var tidb [txIDLen]byte
+		tid := lm.mintTID(tidb[:])
+		if lm.m.FailureReport != "no" {
+			if i := c.txs.alloc(); i != noSlot {
+				slot := &c.txs.slots[i]
+				slot.session, slot.msg, slot.midStr = lm.s, lm, lm.m.MessageID
+				copy(slot.tid[:], tid)
+				encodeSlot(tid[txRandLen:], i)
+				tx = txRef{i, slot.gen}
+			}
+		}
+		w.head = lm.openChunk(w.headBuf[:0], tid, tx)
+		w.headBuf = w.head[:0]
+	}
+	w.piece = lm.nextPiece(quantum)
+	w.pieceBytes = len(w.piece)
+	if lm.done() {
+		w.post, w.postTx = lm.closeChunk(w.postBuf[:0], lm.last), lm.tx
+		w.postBuf = w.post[:0]
+		c.large = c.large[1:]
+		if len(c.large) == 0 {
+			c.large = nil
+		}
+	}
+}
+
+// dropLarge removes large[i], releasing its unsent bytes from the pending count.
+func (c *conn) dropLarge(i int) {
+	lm := c.large[i]
+	c.pending -= len(lm.body) - lm.off
+	lm.open = false
+	c.large = append(c.large[:i], c.large[i+1:]...)
+}
+
+// writeLoop is the only writer. It swaps the frame queue out under the lock, adds at most one quantum of a
+// large message, and writes everything with one writev, so producers never wait on the socket (examples.md
+// §1.2) and short frames never wait behind a large message for more than one quantum (RFC 4975 §7.1.1).
 func (c *conn) writeLoop() {
 	defer c.e.wg.Done()
 	var vec net.Buffers
+	var w writePlan
 	for {
 		c.mu.Lock()
-		for len(c.queue) == 0 && !c.closed {
+		for !c.closed && (c.corked > 0 || len(c.queue) == 0 && len(c.large) == 0) {
 			c.cond.Wait()
 		}
 		if c.closed {
 			frames := c.queue
-			c.queue = nil
+			c.queue, c.large = nil, nil
 			c.mu.Unlock()
 			for i := range frames {
 				putFrameBuf(frames[i].buf)
@@ -141,10 +343,14 @@ func (c *conn) writeLoop() {
 		}
 		frames := c.queue
 		c.queue, c.spare = c.spare[:0], nil
+		c.planLarge(&w, len(frames) > 0)
 		c.mu.Unlock()
 
 		vec = vec[:0]
-		size := 0
+		size := w.pieceBytes
+		if len(w.pre) > 0 {
+			vec = append(vec, w.pre)
+		}
 		for i := range frames {
 			f := &frames[i]
 			vec = append(vec, (*f.buf)[:f.head])
@@ -154,19 +360,34 @@ func (c *conn) writeLoop() {
 			vec = append(vec, (*f.buf)[f.head:])
 			size += f.size()
 		}
+		for _, p := range [...][]byte{w.head, w.piece, w.post} {
+			if len(p) > 0 {
+				vec = append(vec, p)
+			}
+		}
 		bufs := vec
 		c.t.SetWriteDeadline(time.Now().Add(c.e.cfg.WriteDeadline))
 		n, err := c.t.WriteBuffers(&bufs)
 		c.t.SetWriteDeadline(time.Time{})
 		c.e.stats.bytesOut.Add(uint64(n))
+		now := timeNow()
+
+		c.mu.Lock()
+		c.pending -= size
+		if err == nil {
+			c.txs.stamp(w.preTx, now)
+			c.txs.stamp(w.postTx, now)
+			for i := range frames {
+				c.txs.stamp(frames[i].tx, now)
+			}
+		}
+		c.mu.Unlock()
 		for i := range frames {
 			putFrameBuf(frames[i].buf)
 			frames[i] = outFrame{}
 		}
 		clear(vec)
-
 		c.mu.Lock()
-		c.pending -= size
 		c.spare = frames[:0]
 		c.mu.Unlock()
 		if err != nil {
@@ -192,8 +413,8 @@ func (c *conn) fail(reason CloseReason) {
 	c.reason = reason
 	c.mu.Unlock()
 	c.cond.Broadcast()
+	c.e.countClose(reason) // before the peer can see the close
 	c.t.Close()
-	c.e.countClose(reason)
 }
 
 func (c *conn) readLoop() {
@@ -206,9 +427,12 @@ func (c *conn) readLoop() {
 		if n > 0 {
 			c.e.stats.bytesIn.Add(uint64(n))
 			if perr := c.parser.Parse(buf[:n], c.handleFrame); perr != nil {
-				c.e.log.Warn("msrp: closing connection on protocol violation",
-					"remote", c.t.RemoteAddr().String(), "error", perr)
-				c.fail(ProtocolViolation)
+				var pe *ProtocolError
+				if errors.As(perr, &pe) {
+					c.e.log.Warn("msrp: closing connection on protocol violation",
+						"remote", c.t.RemoteAddr().String(), "error", perr)
+					c.fail(ProtocolViolation)
+				}
 				return
 			}
 			switch {
@@ -243,13 +467,17 @@ func (c *conn) teardown() {
 	for _, s := range c.sessions {
 		sessions = append(sessions, s)
 	}
-	txs := c.txs
-	c.txs = nil
-	c.mu.Unlock()
-	for _, tx := range txs {
-		if tx.waiter != nil {
-			close(tx.waiter)
+	var waiters []chan *Message
+	for i := range c.txs.slots {
+		if w := c.txs.slots[i].waiter; w != nil {
+			waiters = append(waiters, w)
 		}
+	}
+	c.txs = txTable{}
+	c.txs.init()
+	c.mu.Unlock()
+	for _, w := range waiters {
+		close(w)
 	}
 	for _, s := range sessions {
 		s.closeWith(reason, false)
@@ -269,36 +497,90 @@ func (c *conn) addSession(s *Session) bool {
 		return false
 	}
 	c.sessions[s.id] = s
+	c.everBound = true
+	c.idleSince = time.Time{}
 	return true
 }
 
+// removeSession detaches s; its large messages still queued are dropped (a chunk in progress is closed
+// with '#', RFC 4975 §7.1, so the stream stays in sync for the other sessions).
 func (c *conn) removeSession(s *Session) {
 	c.mu.Lock()
 	delete(c.sessions, s.id)
-	idle := c.dialKey != "" && len(c.sessions) == 0 && !c.closed
+	for _, lm := range c.large {
+		if lm.s == s {
+			lm.stop = true
+		}
+	}
+	empty := len(c.sessions) == 0 && !c.closed
+	if empty {
+		c.idleSince = timeNow()
+	}
+	idle := c.dialKey != "" && empty
 	c.mu.Unlock()
+	c.cond.Signal()
 	if idle {
 		// A connection we opened is closed once no session uses it (RFC 4975 §5.4 only forbids closing one in use).
 		c.fail(Local)
 	}
 }
 
-// expireTransactions drops transactions older than the timeout (RFC 4975 §7.1.1: 30 s).
+// expiredTx is a transaction the janitor gave up on.
+type expiredTx struct {
+	session *Session
+	mid     string
+	waiter  chan *Message
+}
+
+// expireTransactions fails transactions whose response has not come TransactionTimeout after their last byte
+// was written (RFC 4975 §7.1.1: 30 s). The application learns through DeliveryHandler (as a 408, §10.4).
 func (c *conn) expireTransactions(now time.Time, timeout time.Duration) {
-	var expired []txEntry
+	var expired []expiredTx
 	c.mu.Lock()
-	for tid, tx := range c.txs {
-		if now.Sub(tx.queued) > timeout {
-			expired = append(expired, tx)
-			delete(c.txs, tid)
+	for i := range c.txs.slots {
+		slot := &c.txs.slots[i]
+		if !slot.used || slot.sent.IsZero() || now.Sub(slot.sent) <= timeout {
+			continue
 		}
+		if slot.msg != nil {
+			slot.msg.stop = true // the rest of that message would fail too
+		}
+		expired = append(expired, expiredTx{slot.session, slot.messageID(), slot.waiter})
+		c.txs.release(int32(i))
 	}
 	c.mu.Unlock()
+	if len(expired) > 0 {
+		c.cond.Signal()
+	}
 	for _, tx := range expired {
 		c.e.stats.transactionTimeouts.Add(1)
 		if tx.waiter != nil {
 			close(tx.waiter)
 		}
-		c.e.log.Debug("msrp: transaction timed out", "session", tx.session.id)
+		c.e.log.Debug("msrp: transaction timed out", "session", tx.session.id, "message_id", tx.mid,
+			"transaction_timeout", c.e.cfg.TransactionTimeout)
+		tx.session.deliveryFailed(tx.mid, StatusRequestTimeout, "transaction timed out")
+	}
+}
+
+// checkIdle closes an accepted connection that bound no session within BindTimeout, or that has had no
+// session for IdleTimeout (RFC 4975 §5.4 only forbids closing a connection a session still uses).
+func (c *conn) checkIdle(now time.Time) {
+	if c.dialKey != "" {
+		return // ours: closed when its last session ends
+	}
+	c.mu.Lock()
+	var reason CloseReason = -1
+	switch {
+	case c.closed:
+	case !c.everBound && now.Sub(c.created) > c.e.cfg.BindTimeout:
+		reason = UnboundTimeout
+	case c.everBound && len(c.sessions) == 0 && c.e.cfg.IdleTimeout > 0 && !c.idleSince.IsZero() &&
+		now.Sub(c.idleSince) > c.e.cfg.IdleTimeout:
+		reason = IdleTimeout
+	}
+	c.mu.Unlock()
+	if reason >= 0 {
+		c.fail(reason)
 	}
 }

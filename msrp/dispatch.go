@@ -1,11 +1,15 @@
 package msrp
 
 import (
+	"errors"
 	"strings"
 )
 
 // HeartbeatContentType marks a keepalive SEND that is answered and never delivered.
 const HeartbeatContentType = "text/x-msrp-heartbeat"
+
+// errStop ends parsing on a connection that handleFrame has already failed.
+var errStop = errors.New("msrp: connection closed")
 
 // handleFrame runs on the read goroutine for every parsed frame (RFC 4975 §7.3).
 func (c *conn) handleFrame(m *Message, ferr error) error {
@@ -15,8 +19,10 @@ func (c *conn) handleFrame(m *Message, ferr error) error {
 	}
 	c.e.stats.messagesIn.Add(1)
 	if m.Method == "REPORT" {
-		// REPORTs are never answered (§7.1.2); we ask for none, so one is only logged.
-		c.e.log.Debug("msrp: REPORT dropped", "message_id", m.MessageID, "status", m.Status)
+		// REPORTs are never answered, not even when malformed (§7.1.2).
+		if ferr == nil {
+			c.handleReport(m)
+		}
 		return nil
 	}
 	if ferr != nil {
@@ -30,6 +36,9 @@ func (c *conn) handleFrame(m *Message, ferr error) error {
 	}
 	s, code := c.e.matchSession(c, m.ToPath[len(m.ToPath)-1])
 	if s == nil {
+		if code == 0 {
+			return errStop // the connection failed the session's TLS check; the request gets no answer
+		}
 		c.respond(m, nil, code, "")
 		return nil
 	}
@@ -51,17 +60,50 @@ func (c *conn) handleSend(s *Session, m *Message) {
 		c.respond(m, s, StatusOK, "")
 		return
 	}
-	if m.Flag == FlagEnd && m.ByteRange.Start <= 1 {
-		if len(c.reasm.inProgress) == 0 || c.reasm.inProgress[s.id+"\x00"+m.MessageID] == nil {
-			c.deliver(s, m)
-			return
+	// Sizes are checked before anything is allocated (§14.5): the session's advertised max-size and the
+	// configured limit; the parser already bounded this chunk by MaxMessageSize.
+	limit := s.sizeLimit()
+	br := m.ByteRange
+	if br.Start == 0 {
+		br = ByteRange{Start: 1, End: int64(len(m.Body)), Total: -1}
+		if m.Flag == FlagEnd {
+			br.Total = br.End
 		}
 	}
-	if m.MessageID == "" {
+	if br.Total > limit || br.Start-1+int64(len(m.Body)) > limit {
+		c.e.stats.tooLarge.Add(1)
+		c.respond(m, s, StatusTooLarge, "")
+		return
+	}
+	key := ""
+	if m.MessageID != "" {
+		key = s.id + "\x00" + m.MessageID
+	}
+	if m.Flag == FlagEnd && br.Start == 1 && (key == "" || !c.inProgress(key)) {
+		c.deliver(s, m) // the whole message in one chunk
+		return
+	}
+	if key == "" {
 		c.respond(m, s, StatusBadRequest, "chunk without Message-ID")
 		return
 	}
-	whole, err := c.reasm.add(s.id+"\x00"+m.MessageID, m)
+	if code, ok := c.refused[key]; ok {
+		// The application stopped this transfer; the sender must stop too (§10.5).
+		if m.Flag == FlagEnd || m.Flag == FlagAbort {
+			delete(c.refused, key)
+		}
+		if code == StatusTooLarge {
+			c.e.stats.tooLarge.Add(1)
+		}
+		c.respond(m, s, code, "")
+		return
+	}
+	if ch, ok := s.handler.(ChunkHandler); ok && c.streams[key] != nil ||
+		ok && c.reasm.inProgress[key] == nil && (br.Total < 0 || br.Total > c.e.cfg.StreamThreshold) {
+		c.stream(s, ch, key, m, limit)
+		return
+	}
+	whole, err := c.reasm.add(key, s, m, limit)
 	switch {
 	case err != nil:
 		code, _ := CodeOf(err)
@@ -74,7 +116,14 @@ func (c *conn) handleSend(s *Session, m *Message) {
 	default:
 		code, comment := CodeOf(s.handler.HandleMessage(s, whole))
 		c.respond(m, s, code, comment)
+		if code == StatusOK {
+			c.successReport(s, whole, whole.ByteRange)
+		}
 	}
+}
+
+func (c *conn) inProgress(key string) bool {
+	return c.reasm.inProgress[key] != nil || c.streams[key] != nil
 }
 
 // deliver hands a complete request to the application. The handler owns what it receives, so the frame,
@@ -82,6 +131,19 @@ func (c *conn) handleSend(s *Session, m *Message) {
 func (c *conn) deliver(s *Session, m *Message) {
 	code, comment := CodeOf(s.handler.HandleMessage(s, m.Clone()))
 	c.respond(m, s, code, comment)
+	if code == StatusOK && m.Method == "SEND" {
+		n := int64(len(m.Body))
+		c.successReport(s, m, ByteRange{Start: 1, End: n, Total: n})
+	}
+}
+
+// refuse remembers that the application stopped a transfer, so later chunks get the same answer without
+// reaching it. The set is small: senders stop after the first error (§10.5).
+func (c *conn) refuse(key string, code int) {
+	if c.refused == nil || len(c.refused) >= 64 {
+		c.refused = make(map[string]int)
+	}
+	c.refused[key] = code
 }
 
 func isHeartbeat(ct string) bool {
@@ -114,31 +176,89 @@ func (c *conn) respond(req *Message, s *Session, code int, comment string) {
 	if req.Method == "SEND" {
 		resp.ToPath = req.FromPath[:1]
 	}
-	c.queueMessage(&resp, nil)
+	c.queueFrame(&resp, nil, false, nil)
 }
 
-// handleResponse matches a response to our request by transaction-id (§7.2).
+// handleResponse matches a response to our request by transaction-id (§7.2) and acts on its code (§10):
+// 2xx ends the transaction; a failed chunk stops its message (after a 413 the sender MUST stop, and the
+// chunk in progress is interrupted with '#', §10.5);
+// 481 fails the session (§10.6); every failure, 408 included (treated as our own timeout, §10.4), is
+// reported to a DeliveryHandler.
 func (c *conn) handleResponse(m *Message) {
 	c.mu.Lock()
-	tx, ok := c.txs[m.TransactionID]
-	if ok {
-		delete(c.txs, m.TransactionID)
-	}
-	c.mu.Unlock()
-	if !ok {
+	i := c.txs.lookup(m.TransactionID)
+	if i == noSlot {
+		c.mu.Unlock()
 		c.e.log.Debug("msrp: response to unknown transaction", "tid", m.TransactionID, "code", m.StatusCode)
 		return
 	}
-	if tx.waiter != nil {
-		tx.waiter <- m.Clone() // buffered, one send
-		close(tx.waiter)
+	slot := &c.txs.slots[i]
+	s, waiter, lm := slot.session, slot.waiter, slot.msg
+	var mid string
+	failed := m.StatusCode/100 != 2
+	if failed {
+		mid = slot.messageID()
 	}
-	if m.StatusCode == StatusOK {
+	stop := failed && lm != nil // a chunk failed: so has its message (413 above all, §10.5)
+	if stop {
+		lm.stop = true
+	}
+	c.txs.release(i)
+	c.mu.Unlock()
+	if stop {
+		c.cond.Signal()
+	}
+	if waiter != nil {
+		waiter <- m.Clone() // buffered, one send
+		close(waiter)
+	}
+	if !failed || s == nil {
 		return
 	}
-	c.e.log.Debug("msrp: request failed", "session", tx.session.id, "code", m.StatusCode, "comment", m.Comment)
+	c.e.log.Debug("msrp: request failed", "session", s.id, "message_id", mid, "code", m.StatusCode, "comment", m.Comment)
 	if m.StatusCode == StatusNoSuchSession {
 		// The peer no longer knows the session: it has failed (§10.6).
-		tx.session.closeWith(PeerNoSuchSession, false)
+		s.deliveryFailed(mid, m.StatusCode, m.Comment)
+		s.closeWith(PeerNoSuchSession, false)
+		return
+	}
+	if waiter == nil {
+		s.deliveryFailed(mid, m.StatusCode, m.Comment)
+	}
+}
+
+// handleReport takes an incoming REPORT (§7.1.2, §7.3.2). It is never answered. The session must be bound to
+// this connection; a failure status is acted on like the response it stands for.
+func (c *conn) handleReport(m *Message) {
+	to := m.ToPath[len(m.ToPath)-1]
+	s := c.e.Session(to.SessionID)
+	if s == nil || s.boundConn() != c {
+		c.e.log.Debug("msrp: REPORT for no session on this connection dropped", "message_id", m.MessageID)
+		return
+	}
+	if rh, ok := s.handler.(ReportHandler); ok {
+		rh.HandleReport(s, m.Clone())
+	}
+	if m.Status == nil || m.Status.Code/100 == 2 || m.MessageID == "" {
+		return
+	}
+	if m.Status.Code == StatusTooLarge {
+		c.stopMessage(s, m.MessageID)
+	}
+	s.deliveryFailed(m.MessageID, m.Status.Code, m.Status.Comment)
+}
+
+// stopMessage stops sending a large message of s by Message-ID (§7.3.2: 413 in a REPORT).
+func (c *conn) stopMessage(s *Session, mid string) {
+	c.mu.Lock()
+	found := false
+	for _, lm := range c.large {
+		if lm.s == s && lm.m.MessageID == mid {
+			lm.stop, found = true, true
+		}
+	}
+	c.mu.Unlock()
+	if found {
+		c.cond.Signal()
 	}
 }

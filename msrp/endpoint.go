@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,21 +18,41 @@ const (
 	DefaultWriteDeadline      = 10 * time.Second
 	DefaultBindTimeout        = 30 * time.Second // RFC 4976 §6.1 uses 30 s for relays; no RFC sets one for endpoints
 	DefaultTransactionTimeout = 30 * time.Second // RFC 4975 §7.1.1
+	DefaultChunkQuantum       = 64 << 10         // bytes of one large message per flush before others may go
+	DefaultStreamThreshold    = 64 << 10         // chunked messages above this go to a ChunkHandler
+	DefaultMaxConnsPerIP      = 64
+	DefaultIdleTimeout        = 5 * time.Minute // RFC 4976 §5.4 keeps client connections to a foreign relay 5 min
 	maxPreBindMessages        = 256
 )
 
 // Config configures an Endpoint. Zero values select the defaults.
 type Config struct {
 	AdvertisedHost     string        // host written into session URIs (never a wildcard address)
-	AdvertisedPort     int           // port written into session URIs
+	AdvertisedPort     int           // port written into msrp session URIs
+	AdvertisedTLSPort  int           // port written into msrps session URIs (NewTLSSession); default AdvertisedPort
 	MaxMessageSize     int64         // whole-message (and so chunk) limit, 413 above it; default 1 MiB
 	MaxHeaderBytes     int           // start line + headers; default 16 KiB; more closes the connection
 	MaxPendingBytes    int           // per-connection outbound queue bound; default 8 MiB
 	WriteDeadline      time.Duration // per flush; default 10 s
-	BindTimeout        time.Duration // session created but never bound; default 30 s
-	TransactionTimeout time.Duration // no response to our request; default 30 s
-	TLSConfig          *tls.Config   // client configuration for dialing msrps URIs
-	Logger             *slog.Logger
+	BindTimeout        time.Duration // session, or accepted connection, that binds nothing; default 30 s
+	TransactionTimeout time.Duration // no response, counted from our request's last byte; default 30 s
+	// ChunkQuantum is how many bytes of one large message the writer sends before queued frames and other
+	// large messages get their turn (RFC 4975 §7.1.1 fairness); default 64 KiB, at least MaxUninterruptible.
+	ChunkQuantum int
+	// StreamThreshold: with a ChunkHandler, a chunked message whose Byte-Range total is '*' or larger than
+	// this is streamed chunk by chunk instead of reassembled; default 64 KiB.
+	StreamThreshold int64
+	// MaxConnsPerIP bounds accepted connections from one source address; default 64, -1 for no limit.
+	// Loopback peers (a co-located SBC or WebSocket gateway) are not limited.
+	MaxConnsPerIP int
+	// IdleTimeout closes an accepted connection on which no session has been bound for this long; default
+	// 5 min, -1 never. A connection that never binds a session is closed after BindTimeout instead.
+	IdleTimeout time.Duration
+	TLSConfig   *tls.Config      // client configuration for dialing msrps URIs without a peer fingerprint
+	Certificate *tls.Certificate // our certificate for ServeTLS and as the client certificate (RFC 4975 §14.4)
+	Logger      *slog.Logger
+
+	limitLoopback bool // tests: apply MaxConnsPerIP to loopback peers too
 }
 
 func (c *Config) setDefaults() {
@@ -53,6 +74,22 @@ func (c *Config) setDefaults() {
 	if c.TransactionTimeout <= 0 {
 		c.TransactionTimeout = DefaultTransactionTimeout
 	}
+	if c.ChunkQuantum <= 0 {
+		c.ChunkQuantum = DefaultChunkQuantum
+	}
+	c.ChunkQuantum = max(c.ChunkQuantum, MaxUninterruptible)
+	if c.StreamThreshold <= 0 {
+		c.StreamThreshold = DefaultStreamThreshold
+	}
+	if c.MaxConnsPerIP == 0 {
+		c.MaxConnsPerIP = DefaultMaxConnsPerIP
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.AdvertisedTLSPort == 0 {
+		c.AdvertisedTLSPort = c.AdvertisedPort
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -71,6 +108,10 @@ type Stats struct {
 	TransactionTimeouts     uint64
 	UnknownSessions         uint64 // 481s answered
 	BoundElsewhere          uint64 // 506s answered
+	ConnsRejected           uint64 // accepted connections closed at once: MaxConnsPerIP reached
+	UnboundClosed           uint64 // connections closed for binding no session within BindTimeout
+	IdleClosed              uint64 // connections closed after IdleTimeout without a session
+	FingerprintMismatches   uint64 // TLS peers whose certificate did not match a=fingerprint
 }
 
 type counters struct {
@@ -78,6 +119,7 @@ type counters struct {
 	sessions, connections                                   atomic.Int64
 	slowPending, slowDeadline, violations, tooLarge, bindTO atomic.Uint64
 	transactionTimeouts, unknownSessions, boundElsewhere    atomic.Uint64
+	connsRejected, unboundClosed, idleClosed, fpMismatches  atomic.Uint64
 }
 
 // Endpoint owns MSRP listeners, connections and sessions. The focus (passive side) and clients (active side)
@@ -91,12 +133,14 @@ type Endpoint struct {
 	conns     map[*conn]struct{}
 	dialed    map[string]*conn
 	listeners map[net.Listener]struct{}
+	perIP     map[string]int // accepted connections per source address (MaxConnsPerIP)
 	closed    bool
 	done      chan struct{}
 
-	wg          sync.WaitGroup
-	janitorOnce sync.Once
-	stats       counters
+	wg           sync.WaitGroup
+	janitorOnce  sync.Once
+	stats        counters
+	lastLimitLog atomic.Int64 // unix nanoseconds of the last MaxConnsPerIP log line (one per second)
 }
 
 // NewEndpoint returns an Endpoint; it starts nothing until Serve, Connect or a session is created.
@@ -108,6 +152,7 @@ func NewEndpoint(cfg Config) *Endpoint {
 		conns:     make(map[*conn]struct{}),
 		dialed:    make(map[string]*conn),
 		listeners: make(map[net.Listener]struct{}),
+		perIP:     make(map[string]int),
 		done:      make(chan struct{}),
 	}
 }
@@ -148,11 +193,46 @@ func (e *Endpoint) Serve(ctx context.Context, ln net.Listener) error {
 			return err
 		}
 		backoff = 5 * time.Millisecond
-		if tc, ok := nc.(*net.TCPConn); ok {
+		raw := nc
+		if tc, ok := nc.(*tls.Conn); ok {
+			raw = tc.NetConn()
+		}
+		if tc, ok := raw.(*net.TCPConn); ok {
 			tc.SetNoDelay(true)
 		}
-		e.ServeTransport(NewNetTransport(nc))
+		e.accept(nc)
 	}
+}
+
+// accept runs an accepted connection unless its source address already has MaxConnsPerIP.
+func (e *Endpoint) accept(nc net.Conn) {
+	ip := ""
+	if a, ok := nc.RemoteAddr().(*net.TCPAddr); ok && (!a.IP.IsLoopback() || e.cfg.limitLoopback) {
+		ip = a.IP.String()
+	}
+	if ip != "" && e.cfg.MaxConnsPerIP > 0 {
+		e.mu.Lock()
+		over := e.perIP[ip] >= e.cfg.MaxConnsPerIP
+		if !over {
+			e.perIP[ip]++
+		}
+		e.mu.Unlock()
+		if over {
+			nc.Close()
+			e.stats.connsRejected.Add(1)
+			if now := time.Now().UnixNano(); now-e.lastLimitLog.Load() > int64(time.Second) {
+				e.lastLimitLog.Store(now)
+				e.log.Warn("msrp: connection refused: too many connections from one address",
+					"remote", ip, "max_conns_per_ip", e.cfg.MaxConnsPerIP)
+			}
+			return
+		}
+	} else {
+		ip = ""
+	}
+	c := newConn(e, NewNetTransport(nc), "")
+	c.remoteIP = ip
+	e.addConn(c)
 }
 
 // ServeTransport runs an accepted connection (any Transport) until it fails. It does not block.
@@ -163,6 +243,9 @@ func (e *Endpoint) ServeTransport(t Transport) {
 func (e *Endpoint) addConn(c *conn) bool {
 	e.mu.Lock()
 	if e.closed {
+		if c.remoteIP != "" {
+			e.releaseIP(c.remoteIP)
+		}
 		e.mu.Unlock()
 		c.t.Close()
 		return false
@@ -183,11 +266,23 @@ func (e *Endpoint) removeConn(c *conn) {
 	if _, ok := e.conns[c]; ok {
 		delete(e.conns, c)
 		e.stats.connections.Add(-1)
+		if c.remoteIP != "" {
+			e.releaseIP(c.remoteIP)
+		}
 	}
 	if c.dialKey != "" && e.dialed[c.dialKey] == c {
 		delete(e.dialed, c.dialKey)
 	}
 	e.mu.Unlock()
+}
+
+// releaseIP gives back a MaxConnsPerIP slot; e.mu is held.
+func (e *Endpoint) releaseIP(ip string) {
+	if e.perIP[ip] <= 1 {
+		delete(e.perIP, ip)
+	} else {
+		e.perIP[ip]--
+	}
 }
 
 func (e *Endpoint) isClosed() bool {
@@ -196,10 +291,15 @@ func (e *Endpoint) isClosed() bool {
 	return e.closed
 }
 
-// janitor expires unanswered transactions; one goroutine per Endpoint, not one per message.
+// janitor expires unanswered transactions and closes connections that never bind or stay idle; one
+// goroutine per Endpoint, not one per message or connection. It checks four times per shortest timeout.
 func (e *Endpoint) janitor() {
 	defer e.wg.Done()
-	period := max(e.cfg.TransactionTimeout/4, 10*time.Millisecond)
+	period := min(e.cfg.TransactionTimeout, e.cfg.BindTimeout)
+	if e.cfg.IdleTimeout > 0 {
+		period = min(period, e.cfg.IdleTimeout)
+	}
+	period = max(period/4, 5*time.Millisecond)
 	t := time.NewTicker(period)
 	defer t.Stop()
 	for {
@@ -215,6 +315,7 @@ func (e *Endpoint) janitor() {
 			e.mu.Unlock()
 			for _, c := range conns {
 				c.expireTransactions(now, e.cfg.TransactionTimeout)
+				c.checkIdle(now)
 			}
 		}
 	}
@@ -222,7 +323,9 @@ func (e *Endpoint) janitor() {
 
 // NewSession creates a session with a fresh random id whose URI uses the advertised host and port. It must be
 // bound (by the peer's first request, or by Connect) within BindTimeout.
-func (e *Endpoint) NewSession(h SessionHandler) *Session {
+func (e *Endpoint) NewSession(h SessionHandler) *Session { return e.newSession(h, false) }
+
+func (e *Endpoint) newSession(h SessionHandler, secure bool) *Session {
 	s := &Session{e: e, handler: h}
 	e.mu.Lock()
 	for {
@@ -232,6 +335,9 @@ func (e *Endpoint) NewSession(h SessionHandler) *Session {
 		}
 	}
 	s.local = URI{Host: e.cfg.AdvertisedHost, Port: e.cfg.AdvertisedPort, SessionID: s.id, Transport: "tcp"}
+	if secure {
+		s.local.Secure, s.local.Port = true, e.cfg.AdvertisedTLSPort
+	}
 	s.localPath = []URI{s.local}
 	closed := e.closed
 	if !closed {
@@ -263,9 +369,20 @@ func (e *Endpoint) matchSession(c *conn, to URI) (*Session, int) {
 	e.mu.Lock()
 	s := e.sessions[to.SessionID]
 	e.mu.Unlock()
-	if s == nil || s.local.Secure != to.Secure {
+	if s == nil || s.local.Secure != to.Secure || s.local.Secure && c.tls == nil {
+		// An msrps session binds only over TLS (RFC 4975 §6).
 		e.stats.unknownSessions.Add(1)
 		return nil, StatusNoSuchSession
+	}
+	if s.local.Secure && s.boundConn() != c && !c.peerCertOK(s.peerFingerprint()) {
+		// RFC 4975 §14.4: the certificate must match the peer's a=fingerprint, or the session is torn
+		// down at once. The request gets no answer (code 0).
+		e.stats.fpMismatches.Add(1)
+		e.log.Warn("msrp: peer certificate does not match a=fingerprint, closing connection",
+			"remote", c.t.RemoteAddr().String(), "session", s.id)
+		c.fail(FingerprintMismatch)
+		s.closeWith(FingerprintMismatch, false)
+		return nil, 0
 	}
 	switch err := s.bind(c); err {
 	case nil:
@@ -297,19 +414,31 @@ func (e *Endpoint) countClose(r CloseReason) {
 	case ProtocolViolation:
 		e.stats.violations.Add(1)
 	}
+	switch r {
+	case UnboundTimeout:
+		e.stats.unboundClosed.Add(1)
+		e.log.Info("msrp: closing connection that bound no session", "bind_timeout", e.cfg.BindTimeout)
+	case IdleTimeout:
+		e.stats.idleClosed.Add(1)
+		e.log.Info("msrp: closing idle connection", "idle_timeout", e.cfg.IdleTimeout)
+	}
 	if r.IsSlowConsumer() {
 		e.log.Warn("msrp: slow consumer, closing connection", "reason", r.String(),
 			"max_pending_bytes", e.cfg.MaxPendingBytes, "write_deadline", e.cfg.WriteDeadline)
 	}
 }
 
-// dial returns a connection to the first hop, reusing one to the same scheme, host and port (RFC 4975 §5.4).
-func (e *Endpoint) dial(ctx context.Context, hop URI) (*conn, error) {
+// dial returns a connection to the first hop, reusing one to the same scheme, host and port (RFC 4975 §5.4);
+// an msrps connection verified against a peer fingerprint is reused only for that fingerprint.
+func (e *Endpoint) dial(ctx context.Context, hop URI, fp string) (*conn, error) {
 	key := "msrp://"
 	if hop.Secure {
 		key = "msrps://"
 	}
 	key += hop.HostPort()
+	if hop.Secure && fp != "" {
+		key += " " + strings.ToUpper(fp)
+	}
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
@@ -323,20 +452,22 @@ func (e *Endpoint) dial(ctx context.Context, hop URI) (*conn, error) {
 	if hop.Port == 0 {
 		return nil, &URIError{URI: hop.String(), Reason: "no port to dial"}
 	}
+	var tc *tls.Config
+	if hop.Secure {
+		var err error
+		if tc, err = e.clientTLSConfig(hop, fp); err != nil {
+			return nil, err
+		}
+	}
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, "tcp", hop.HostPort())
 	if err != nil {
 		return nil, err
 	}
-	if hop.Secure {
-		if e.cfg.TLSConfig == nil {
-			nc.Close()
-			return nil, errors.New("msrp: msrps URI but no TLS configuration")
-		}
-		tc := e.cfg.TLSConfig.Clone()
-		if tc.ServerName == "" {
-			tc.ServerName = hop.Host
-		}
+	if tcp, ok := nc.(*net.TCPConn); ok {
+		tcp.SetNoDelay(true)
+	}
+	if tc != nil {
 		tlsConn := tls.Client(nc, tc)
 		if err := tlsConn.HandshakeContext(ctx); err != nil {
 			nc.Close()
@@ -405,6 +536,7 @@ func (e *Endpoint) Stats() Stats {
 		SlowConsumersPending: s.slowPending.Load(), SlowConsumersDeadline: s.slowDeadline.Load(),
 		ProtocolViolations: s.violations.Load(), TooLarge: s.tooLarge.Load(), BindTimeouts: s.bindTO.Load(),
 		TransactionTimeouts: s.transactionTimeouts.Load(), UnknownSessions: s.unknownSessions.Load(),
-		BoundElsewhere: s.boundElsewhere.Load(),
+		BoundElsewhere: s.boundElsewhere.Load(), ConnsRejected: s.connsRejected.Load(),
+		UnboundClosed: s.unboundClosed.Load(), IdleClosed: s.idleClosed.Load(), FingerprintMismatches: s.fpMismatches.Load(),
 	}
 }

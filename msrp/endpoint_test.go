@@ -22,13 +22,36 @@ type closeEvent struct {
 type recorder struct {
 	msgs   chan *Message
 	closed chan closeEvent
+	failed chan failure
 	reply  func(m *Message) error
 	mu     sync.Mutex
 	counts map[*Session]int
 }
 
 func newRecorder() *recorder {
-	return &recorder{msgs: make(chan *Message, 1024), closed: make(chan closeEvent, 1024), counts: map[*Session]int{}}
+	return &recorder{msgs: make(chan *Message, 1024), closed: make(chan closeEvent, 1024), failed: make(chan failure, 1024),
+		counts: map[*Session]int{}}
+}
+
+type failure struct {
+	s    *Session
+	mid  string
+	code int
+}
+
+func (r *recorder) DeliveryFailed(s *Session, mid string, code int) {
+	r.failed <- failure{s, mid, code}
+}
+
+func (r *recorder) nextFailure(t *testing.T) failure {
+	t.Helper()
+	select {
+	case f := <-r.failed:
+		return f
+	case <-time.After(failsafe):
+		t.Fatal("no DeliveryFailed")
+		return failure{}
+	}
 }
 
 func (r *recorder) HandleMessage(s *Session, m *Message) error {
@@ -116,8 +139,8 @@ func dialRaw(t *testing.T, addr string, read bool) *rawPeer {
 	if read {
 		go func() {
 			defer close(p.eof)
-			parser := NewParser(0, 0)
-			buf := make([]byte, 4096)
+			parser := NewParser(0, 16<<20)
+			buf := make([]byte, 64<<10)
 			for {
 				n, err := c.Read(buf)
 				if n > 0 {

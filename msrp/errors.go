@@ -22,6 +22,8 @@ var (
 	ErrNoRemotePath = errors.New("msrp: remote path not set")
 	// ErrEndpointClosed: the Endpoint has been closed.
 	ErrEndpointClosed = errors.New("msrp: endpoint closed")
+	// ErrNotBound: the session has no connection yet (SendReport needs one).
+	ErrNotBound = errors.New("msrp: session not bound")
 	// ErrTransactionTimeout: no response arrived within TransactionTimeout (RFC 4975 §7.1.1, 30 s).
 	ErrTransactionTimeout = errors.New("msrp: transaction timed out")
 )

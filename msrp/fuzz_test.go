@@ -1,6 +1,7 @@
 package msrp
 
 import (
+	"bytes"
 	"errors"
 	"testing"
 )
@@ -85,7 +86,7 @@ func FuzzReassembler(f *testing.F) {
 			}
 			m := &Message{Method: "SEND", MessageID: "m", ContentType: "x/y", Flag: flag,
 				ByteRange: ByteRange{start, end, total}, Body: body[start-1 : start-1+n]}
-			whole, err := r.add("k", m)
+			whole, err := r.add("k", nil, m, limit)
 			if err != nil {
 				continue
 			}
@@ -99,6 +100,69 @@ func FuzzReassembler(f *testing.F) {
 					}
 				}
 			}
+		}
+	})
+}
+
+// FuzzChunker cuts any body into chunks the way the connection writer does (any quantum, interrupted after any
+// piece), parses the wire bytes and reassembles them: the result must equal the input (RFC 4975 §7.1.1).
+func FuzzChunker(f *testing.F) {
+	f.Add([]byte("hello world"), uint16(3), []byte{1, 0, 1})
+	f.Add(bytes.Repeat([]byte("-------abc$\r\n"), 400), uint16(2048), []byte{0, 1})
+	f.Add([]byte("\r\n-------"), uint16(0), []byte{})
+	f.Fuzz(func(t *testing.T, body []byte, quantum uint16, interrupts []byte) {
+		if len(body) == 0 {
+			return
+		}
+		q := int(quantum)%8192 + 1
+		path := []URI{{Host: "h", Port: 1, SessionID: "s", Transport: "tcp"}}
+		lm := newOutMsg(nil, &Message{Method: "SEND", ToPath: path, FromPath: path, MessageID: "fz",
+			ContentType: "application/octet-stream", Body: body})
+		var out []byte
+		chunks := 0
+		for i := 0; !lm.done(); i++ {
+			if !lm.open {
+				var tb [txIDLen]byte
+				out = lm.openChunk(out, lm.mintTID(tb[:]), noTx)
+				chunks++
+			}
+			out = append(out, lm.nextPiece(q)...)
+			if lm.done() {
+				out = lm.closeChunk(out, lm.last)
+			} else if i < len(interrupts) && interrupts[i]&1 == 1 {
+				out = lm.closeChunk(out, FlagMore)
+			}
+		}
+		r := newReassembler(int64(len(body)))
+		var whole *Message
+		frames := 0
+		p := NewParser(0, int64(len(body)))
+		collect := func(m *Message, ferr error) error {
+			if ferr != nil {
+				t.Fatalf("frame error %v", ferr)
+			}
+			frames++
+			if m.ByteRange.End != -1 {
+				t.Fatalf("chunk with range-end %d, want '*'", m.ByteRange.End)
+			}
+			w, err := r.add("k", nil, m, 0)
+			if err != nil {
+				t.Fatalf("reassembly: %v", err)
+			}
+			if w != nil {
+				whole = w
+			}
+			return nil
+		}
+		split := len(out) / 2
+		if err := p.Parse(out[:split], collect); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Parse(out[split:], collect); err != nil {
+			t.Fatal(err)
+		}
+		if frames != chunks || whole == nil || !bytes.Equal(whole.Body, body) {
+			t.Fatalf("%d frames of %d chunks; reassembled %v", frames, chunks, whole != nil)
 		}
 	})
 }

@@ -123,9 +123,17 @@ func (m *Message) AppendTo(b []byte) []byte {
 
 // appendHead appends everything up to and including the blank line before the body (or the last header line
 // of a bodiless frame).
-func (m *Message) appendHead(b []byte) []byte {
+func (m *Message) appendHead(b []byte) []byte { return m.appendHeadIDs(b, nil, nil, m.ByteRange) }
+
+// appendHeadIDs is appendHead with the transaction-id and the Message-ID given as bytes (nil: m's fields) and
+// the Byte-Range br, so the send path can mint identifiers straight into the frame buffer (no strings).
+func (m *Message) appendHeadIDs(b, tid, mid []byte, br ByteRange) []byte {
 	b = append(b, "MSRP "...)
-	b = append(b, m.TransactionID...)
+	if tid != nil {
+		b = append(b, tid...)
+	} else {
+		b = append(b, m.TransactionID...)
+	}
 	b = append(b, ' ')
 	if m.Method != "" {
 		b = append(b, m.Method...)
@@ -141,7 +149,11 @@ func (m *Message) appendHead(b []byte) []byte {
 	b = append(b, "\r\nFrom-Path: "...)
 	b = appendPathTo(b, m.FromPath)
 	b = append(b, "\r\n"...)
-	if m.MessageID != "" {
+	if mid != nil {
+		b = append(b, "Message-ID: "...)
+		b = append(b, mid...)
+		b = append(b, "\r\n"...)
+	} else if m.MessageID != "" {
 		b = appendHeader(b, "Message-ID", m.MessageID)
 	}
 	if m.SuccessReport != "" {
@@ -150,9 +162,9 @@ func (m *Message) appendHead(b []byte) []byte {
 	if m.FailureReport != "" {
 		b = appendHeader(b, "Failure-Report", m.FailureReport)
 	}
-	if m.ByteRange.Start > 0 {
+	if br.Start > 0 {
 		b = append(b, "Byte-Range: "...)
-		b = m.ByteRange.AppendTo(b)
+		b = br.AppendTo(b)
 		b = append(b, "\r\n"...)
 	}
 	if m.Status != nil {
@@ -178,6 +190,14 @@ func (m *Message) appendEndLine(b []byte) []byte {
 	b = append(b, endLineDashes...)
 	b = append(b, m.TransactionID...)
 	return append(b, m.flag(), '\r', '\n')
+}
+
+// appendChunkEnd appends the CRLF closing a chunk's data and its end-line with transaction-id tid.
+func appendChunkEnd(b, tid []byte, flag byte) []byte {
+	b = append(b, "\r\n"...)
+	b = append(b, endLineDashes...)
+	b = append(b, tid...)
+	return append(b, flag, '\r', '\n')
 }
 
 // Size returns len(m.AppendTo(nil)) without building it.

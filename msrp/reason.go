@@ -16,11 +16,15 @@ const (
 	Shutdown                                // Endpoint.Close
 	Local                                   // any other local decision (e.g. BYE)
 	PeerNoSuchSession                       // the peer answered 481 to our request (RFC 4975 §10.6)
+	UnboundTimeout                          // an accepted connection bound no session within BindTimeout
+	IdleTimeout                             // an accepted connection had no session for IdleTimeout (RFC 4976 §6.5)
+	FingerprintMismatch                     // the peer's TLS certificate does not match its a=fingerprint (RFC 4975 §14.4)
 )
 
 var reasonNames = [...]string{
 	"peer-closed", "read-error", "write-error", "slow-consumer-pending", "slow-consumer-deadline",
 	"protocol-violation", "bind-timeout", "kicked", "room-closed", "shutdown", "local", "peer-no-such-session",
+	"unbound-timeout", "idle-timeout", "fingerprint-mismatch",
 }
 
 func (r CloseReason) String() string {

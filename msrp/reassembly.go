@@ -10,6 +10,7 @@ const maxReassemblies = 16
 type span struct{ from, to int64 } // [from, to) zero-based
 
 type reassembly struct {
+	owner  *Session
 	head   *Message // headers of the first chunk seen (prefer range-start 1), no body
 	buf    []byte
 	total  int64 // -1 until known
@@ -26,10 +27,13 @@ func newReassembler(maxSize int64) *reassembler {
 	return &reassembler{maxSize: maxSize, inProgress: make(map[string]*reassembly)}
 }
 
-// add takes one chunk of the message key (session-id + Message-ID). It returns the whole message once every
-// byte has arrived, nil while incomplete, or an error to answer (413, 400). A '#' chunk drops the message.
-// Sizes are checked before any allocation (§14.5).
-func (r *reassembler) add(key string, m *Message) (*Message, error) {
+// add takes one chunk of the message key (session-id + Message-ID) of session owner. It returns the whole
+// message once every byte has arrived, nil while incomplete, or an error to answer (413, 400). A '#' chunk
+// drops the message. Sizes are checked against limit (at most the reassembler's) before any allocation (§14.5).
+func (r *reassembler) add(key string, owner *Session, m *Message, limit int64) (*Message, error) {
+	if limit <= 0 || limit > r.maxSize {
+		limit = r.maxSize
+	}
 	if m.Flag == FlagAbort {
 		delete(r.inProgress, key)
 		return nil, nil
@@ -40,7 +44,7 @@ func (r *reassembler) add(key string, m *Message) (*Message, error) {
 	}
 	from := br.Start - 1
 	to := from + int64(len(m.Body))
-	if br.Total > r.maxSize || to > r.maxSize {
+	if br.Total > limit || to > limit {
 		delete(r.inProgress, key)
 		return nil, &FrameError{Code: StatusTooLarge, Reason: "message exceeds the size limit"}
 	}
@@ -54,9 +58,16 @@ func (r *reassembler) add(key string, m *Message) (*Message, error) {
 	ra := r.inProgress[key]
 	if ra == nil {
 		if len(r.inProgress) >= maxReassemblies {
+			for k, old := range r.inProgress {
+				if old.owner != nil && old.owner.isClosed() {
+					delete(r.inProgress, k)
+				}
+			}
+		}
+		if len(r.inProgress) >= maxReassemblies {
 			return nil, &FrameError{Code: StatusTooLarge, Reason: "too many messages in progress"}
 		}
-		ra = &reassembly{total: -1, length: -1}
+		ra = &reassembly{owner: owner, total: -1, length: -1}
 		r.inProgress[key] = ra
 	}
 	if ra.head == nil || br.Start == 1 && ra.head.ByteRange.Start != 1 {

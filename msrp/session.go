@@ -36,6 +36,8 @@ type Session struct {
 	preBindSize int
 	bindTimer   interface{ Stop() bool }
 	userData    any
+	maxSize     int64  // a=max-size we advertised (SetMaxSize); 0 = MaxMessageSize
+	peerFP      string // a=fingerprint of the peer (SetPeerFingerprint), normalised
 }
 
 // ID returns the session-id (the secret part of the URI, RFC 4975 §14.1).
@@ -80,20 +82,24 @@ func (s *Session) SetUserData(v any) {
 	s.mu.Unlock()
 }
 
-// Send queues a new SEND carrying body unchanged: new transaction-id and Message-ID, Byte-Range 1-N/N, and no
-// report headers, which means Failure-Report yes and Success-Report no (RFC 4975 §7.1.1 defaults; RFC 7701
-// §6.3 lets the switch choose). It never blocks. Before the session is bound the message waits on the session
-// (at most 256 messages and MaxPendingBytes); on a bound session it goes to the connection's queue, and if that
-// is over MaxPendingBytes the connection is failed as a slow consumer and ErrSlowConsumer returned.
-// body must not be modified afterwards: it is shared, not copied (zero copy fan-out).
+// Send queues a new SEND carrying body unchanged: new Message-ID, Byte-Range 1-N/N, and no report headers,
+// which means Failure-Report yes and Success-Report no (RFC 4975 §7.1.1 defaults; RFC 7701 §6.3 lets the
+// switch choose). A body over MaxUninterruptible bytes is sent in interruptible chunks (chunk.go). It never
+// blocks. Before the session is bound the message waits on the session (at most 256 messages and
+// MaxPendingBytes); on a bound session it goes to the connection's queue, and if that is over MaxPendingBytes
+// the connection is failed as a slow consumer and ErrSlowConsumer returned. body must not be modified
+// afterwards: it is shared, not copied (zero copy fan-out). On a bound session Send allocates nothing: the
+// identifiers are minted into the pooled frame buffer.
 func (s *Session) Send(contentType string, body []byte) error {
 	m := Message{Method: "SEND", ContentType: contentType, Body: body}
-	return s.SendMessage(&m)
+	return s.send(&m, true)
 }
 
-// SendMessage queues m. Empty TransactionID, MessageID, ToPath and FromPath are filled in (the paths from the
-// session); a SEND without Byte-Range gets 1-N/N. m is not retained unless the session is unbound, in which
-// case a copy (sharing Body) is.
+// SendMessage queues m. An empty MessageID is filled in (on m, so the caller can match reports and
+// DeliveryFailed calls); ToPath and FromPath default to the session's; a SEND without Byte-Range gets 1-N/N.
+// Transaction-ids are chosen per chunk and are not written back. A SEND with a body over MaxUninterruptible
+// bytes is chunked from its Byte-Range start; m.Flag '+' says the caller sends the rest of the message later
+// (relaying chunk by chunk). m is not retained; its Body is shared until written.
 func (s *Session) SendMessage(m *Message) error {
 	if m.Method == "" {
 		m.Method = "SEND"
@@ -101,6 +107,10 @@ func (s *Session) SendMessage(m *Message) error {
 	if m.MessageID == "" && m.Method != "NICKNAME" {
 		m.MessageID = NewMessageID()
 	}
+	return s.send(m, false)
+}
+
+func (s *Session) send(m *Message, mintMID bool) error {
 	if m.Method == "SEND" && m.ByteRange.Start == 0 {
 		n := int64(len(m.Body))
 		m.ByteRange = ByteRange{Start: 1, End: n, Total: n}
@@ -119,16 +129,19 @@ func (s *Session) SendMessage(m *Message) error {
 			return ErrSlowConsumer
 		}
 		cp := *m
+		if mintMID {
+			cp.MessageID = NewMessageID()
+		}
 		s.preBind = append(s.preBind, &cp)
 		s.preBindSize += size
 		return nil
 	}
-	return s.queueLocked(m, nil)
+	return s.queueLocked(m, nil, mintMID)
 }
 
-// queueLocked fills the paths and the transaction-id and queues m on the bound connection. s.mu is held,
-// which keeps pre-bind messages ahead of later ones.
-func (s *Session) queueLocked(m *Message, waiter chan *Message) error {
+// queueLocked fills the paths and queues m on the bound connection: large SENDs to the chunker, the rest as
+// frames. s.mu is held, which keeps pre-bind messages ahead of later ones.
+func (s *Session) queueLocked(m *Message, waiter chan *Message, mintMID bool) error {
 	if len(m.ToPath) == 0 {
 		if len(s.remote) == 0 {
 			return ErrNoRemotePath
@@ -138,22 +151,13 @@ func (s *Session) queueLocked(m *Message, waiter chan *Message) error {
 	if len(m.FromPath) == 0 {
 		m.FromPath = s.localPath
 	}
-	if m.TransactionID == "" || m.ContentType != "" && bodyHasEndLine(m.Body, []byte(m.TransactionID)) {
-		// The end-line must not occur inside the body (RFC 4975 §7.1): draw until it does not.
-		var tid [transactionIDLen]byte
-		for {
-			b := appendRandomID(tid[:0], transactionIDLen)
-			if m.ContentType == "" || !bodyHasEndLine(m.Body, b) {
-				m.TransactionID = string(b)
-				break
-			}
+	if m.Method == "SEND" && m.ContentType != "" && len(m.Body) > MaxUninterruptible {
+		if m.MessageID == "" {
+			m.MessageID = NewMessageID()
 		}
+		return s.conn.queueLarge(newOutMsg(s, m))
 	}
-	var tx *txEntry
-	if m.Method != "REPORT" && m.FailureReport != "no" {
-		tx = &txEntry{session: s, queued: timeNow(), waiter: waiter}
-	}
-	return s.conn.queueMessage(m, tx)
+	return s.conn.queueFrame(m, s, mintMID && m.MessageID == "", waiter)
 }
 
 // bind attaches the session to c on its first request (RFC 4975 §5.4) and flushes queued messages in order.
@@ -178,8 +182,12 @@ func (s *Session) bind(c *conn) error {
 	}
 	pending := s.preBind
 	s.preBind, s.preBindSize = nil, 0
+	// The writer sees the whole backlog at once, so short messages interleave with a large one queued
+	// before them (RFC 4975 §7.1.1) however the goroutines are scheduled.
+	c.cork()
+	defer c.uncork()
 	for i, m := range pending {
-		if err := s.queueLocked(m, nil); err != nil {
+		if err := s.queueLocked(m, nil, false); err != nil {
 			if errors.Is(err, ErrNoRemotePath) {
 				continue
 			}
@@ -202,7 +210,10 @@ func (s *Session) bindTimedOut() {
 
 // Connect is for the active side (RFC 4975 §5.4, RFC 6135 §4.2.2): dial the first hop of RemotePath, or
 // reuse a connection to the same scheme, host and port, bind, and send a bodiless SEND so the passive side
-// binds too. It returns when that SEND is answered: nil for 200, a *StatusError otherwise.
+// binds too. It returns when that SEND is answered: nil for 200, a *StatusError otherwise. For an msrps first
+// hop that is the peer itself, the server's certificate is checked against SetPeerFingerprint (RFC 4975
+// §14.4) instead of a CA, and Config.Certificate is offered as the client certificate; a relay first hop is
+// verified through Config.TLSConfig.
 func (s *Session) Connect(ctx context.Context) error {
 	s.mu.Lock()
 	if s.closed {
@@ -213,13 +224,16 @@ func (s *Session) Connect(ctx context.Context) error {
 		s.mu.Unlock()
 		return ErrNoRemotePath
 	}
-	hop := s.remote[0]
+	hop, fp := s.remote[0], s.peerFP
+	if len(s.remote) > 1 {
+		fp = "" // the first hop is a relay: TLS is hop by hop, verified through Config.TLSConfig (RFC 4976 §5.1)
+	}
 	s.mu.Unlock()
 
 	var c *conn
 	var err error
 	for attempt := 0; attempt < 2; attempt++ {
-		if c, err = s.e.dial(ctx, hop); err != nil {
+		if c, err = s.e.dial(ctx, hop, fp); err != nil {
 			return err
 		}
 		if err = s.bind(c); err != ErrSessionClosed || s.isClosed() {
@@ -233,7 +247,7 @@ func (s *Session) Connect(ctx context.Context) error {
 	waiter := make(chan *Message, 1)
 	m := Message{Method: "SEND", MessageID: NewMessageID(), ByteRange: ByteRange{Start: 1, End: 0, Total: 0}}
 	s.mu.Lock()
-	err = s.queueLocked(&m, waiter)
+	err = s.queueLocked(&m, waiter, false)
 	s.mu.Unlock()
 	if err != nil {
 		return err

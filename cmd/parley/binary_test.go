@@ -2,11 +2,13 @@ package main
 
 import (
 	"bufio"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -18,39 +20,11 @@ func TestBinaryServeAndSIGTERM(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "parley")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	dir := t.TempDir()
-	cmd := exec.Command(bin, "serve", "--sip", "127.0.0.1:0", "--msrp", "127.0.0.1:0", "--http", "127.0.0.1:0",
-		"--data", filepath.Join(dir, "data"))
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-
-	serving := regexp.MustCompile(`msg="parley serving".* http=(\S+) .*rooms=lobby`)
-	lines := bufio.NewScanner(stderr)
-	var httpAddr string
-	for lines.Scan() {
-		if m := serving.FindStringSubmatch(lines.Text()); m != nil {
-			httpAddr = m[1]
-			break
-		}
-	}
-	if httpAddr == "" {
-		t.Fatal("no 'parley serving' line with the lobby room")
-	}
-	go func() {
-		for lines.Scan() { // keep draining so the daemon never blocks on its log
-		}
-	}()
-	res, err := http.Get("http://" + httpAddr + "/healthz")
+	p := startBinary(t, bin, filepath.Join(dir, "data"))
+	cmd := p.cmd
+	res, err := http.Get("http://" + p.http + "/healthz")
 	if err != nil || res.StatusCode != 200 {
 		t.Fatalf("/healthz: %v %v", res, err)
 	}
@@ -69,4 +43,59 @@ func TestBinaryServeAndSIGTERM(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "data", "parley.db")); err != nil {
 		t.Fatalf("database file: %v", err)
 	}
+}
+
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "parley")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// runningBinary is `parley serve` in its own process, on loopback ports it chose.
+type runningBinary struct {
+	cmd             *exec.Cmd
+	sip, msrp, http string
+}
+
+func startBinary(t *testing.T, bin, dataDir string) *runningBinary {
+	t.Helper()
+	cmd := exec.Command(bin, "serve", "--sip", "127.0.0.1:0", "--msrp", "127.0.0.1:0", "--http", "127.0.0.1:0",
+		"--data", dataDir, "--domain", "example.net")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	serving := regexp.MustCompile(`msg="parley serving".* sip=(\S+) msrp=(\S+) http=(\S+) .*rooms=lobby`)
+	lines := bufio.NewScanner(stderr)
+	p := &runningBinary{cmd: cmd}
+	for lines.Scan() {
+		if m := serving.FindStringSubmatch(lines.Text()); m != nil {
+			p.sip, p.msrp, p.http = m[1], m[2], m[3]
+			break
+		}
+	}
+	if p.http == "" {
+		t.Fatal("no 'parley serving' line with the lobby room")
+	}
+	go func() {
+		for lines.Scan() { // keep draining so the daemon never blocks on its log
+		}
+	}()
+	return p
+}
+
+func (p *runningBinary) sipPort(t *testing.T) int {
+	_, port, err := net.SplitHostPort(p.sip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := strconv.Atoi(port)
+	return n
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
+	"github.com/parleychat/parley/ccmp"
 	"github.com/parleychat/parley/configs"
 	"github.com/parleychat/parley/focus"
 	"github.com/parleychat/parley/msrp"
@@ -250,6 +251,9 @@ func (d *daemon) routes(reg *prometheus.Registry) http.Handler {
 		}
 		fmt.Fprintln(w, "ok")
 	})
+	ccmpHandler := ccmp.NewHandler(ccmp.HandlerConfig{Domain: d.cfg.Domain, Logger: d.log.With("subsystem", "ccmp")}, d.focus)
+	reg.MustRegister(ccmpHandler.Collectors()...)
+	mux.Handle("/ccmp", ccmpHandler)
 	mux.Handle("GET /metrics", promhttp.InstrumentMetricHandler(reg, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		Registry: reg, EnableOpenMetrics: true, ErrorLog: slog.NewLogLogger(d.log.Handler(), slog.LevelError)})))
 	return mux

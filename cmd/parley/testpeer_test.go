@@ -120,9 +120,15 @@ func newSIPPeer(t *testing.T, user, host string) *sipPeer {
 // It returns the dialog (established on 2xx) and the final response.
 func (p *sipPeer) invite(t *testing.T, d *daemon, room, transport string, body []byte) (*sipgo.DialogClientSession, *sip.Response, error) {
 	t.Helper()
+	return p.inviteAt(t, d.sip.Port(), room, transport, body)
+}
+
+// inviteAt is invite for a focus on 127.0.0.1:port (a daemon in another process).
+func (p *sipPeer) inviteAt(t *testing.T, port int, room, transport string, body []byte) (*sipgo.DialogClientSession, *sip.Response, error) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	target := sip.Uri{Scheme: "sip", User: room, Host: "127.0.0.1", Port: d.sip.Port(), UriParams: sip.NewParams()}
+	target := sip.Uri{Scheme: "sip", User: room, Host: "127.0.0.1", Port: port, UriParams: sip.NewParams()}
 	if transport != "udp" {
 		target.UriParams.Add("transport", transport)
 	}

@@ -1,0 +1,388 @@
+package ccmp
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/beevik/etree"
+
+	"github.com/parleychat/parley/xcon"
+)
+
+// Client speaks CCMP over HTTP to a conference server (`parley room`).
+type Client struct {
+	URL      string       // e.g. http://127.0.0.1:8080/ccmp
+	UserID   string       // the confUserID of every request
+	Password string       // conference-password sent with requests that target a room, if set
+	HTTP     *http.Client // nil: a client with a 30 s timeout (RFC 6503 §4.4)
+}
+
+// ResponseError is a CCMP response other than 200.
+type ResponseError struct {
+	Code   int
+	Reason string
+}
+
+func (e *ResponseError) Error() string {
+	if e.Reason != "" && e.Reason != ReasonPhrase(e.Code) {
+		return fmt.Sprintf("CCMP %d %s: %s", e.Code, ReasonPhrase(e.Code), e.Reason)
+	}
+	return fmt.Sprintf("CCMP %d %s", e.Code, ReasonPhrase(e.Code))
+}
+
+// Exchange sends a request and returns the decoded response with its raw body. An HTTP
+// status other than 200 is an error; a CCMP code other than 200 is not (see Do).
+func (c *Client) Exchange(ctx context.Context, req *Request) (*Response, []byte, error) {
+	var body bytes.Buffer
+	if err := req.Encode(&body); err != nil {
+		return nil, nil, err
+	}
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, c.URL, &body)
+	if err != nil {
+		return nil, nil, err
+	}
+	hr.Header.Set("Content-Type", MediaType+"; charset=utf-8")
+	hr.Header.Set("Accept", MediaType)
+	hc := c.HTTP
+	if hc == nil {
+		hc = &http.Client{Timeout: 30 * time.Second}
+	}
+	res, err := hc.Do(hr)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(res.Body, 16<<20))
+	if err != nil {
+		return nil, nil, err
+	}
+	if res.StatusCode != http.StatusOK {
+		return nil, raw, fmt.Errorf("HTTP %s: %s", res.Status, strings.TrimSpace(string(raw)))
+	}
+	resp, err := DecodeResponse(bytes.NewReader(raw))
+	if err != nil {
+		return nil, raw, err
+	}
+	return resp, raw, nil
+}
+
+// Do sends a request; a CCMP code other than 200 comes back as a *ResponseError.
+func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
+	if req.ConfUserID == "" {
+		req.ConfUserID = c.UserID
+	}
+	if c.Password != "" && req.ConfObjID != "" && req.Password == nil {
+		pw := c.Password
+		req.Password = &pw
+	}
+	resp, _, err := c.Exchange(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.Code != CodeSuccess {
+		return resp, &ResponseError{Code: resp.Code, Reason: resp.Reason}
+	}
+	return resp, nil
+}
+
+// RoomURI returns the XCON-URI a room name stands for; "xcon:NAME" without a host names a
+// room of the server's own domain.
+func RoomURI(nameOrURI string) string {
+	if strings.HasPrefix(strings.ToLower(nameOrURI), "xcon:") {
+		return nameOrURI
+	}
+	return "xcon:" + nameOrURI
+}
+
+// RoomSpec is what `parley room create` asks for.
+type RoomSpec struct {
+	Name        string // "" lets the server choose
+	Blueprint   string // "" for the default (chat); else a blueprint name or XCON-URI
+	DisplayText string
+	Subject     string
+	Password    string
+	Logging     bool
+	History     int // messages replayed to joiners of a logged room; 0: server default
+}
+
+// RoomInfo is one entry of a room list.
+type RoomInfo struct {
+	URI         string `json:"uri"`
+	DisplayText string `json:"display_text,omitempty"`
+}
+
+// Blueprints lists the server's blueprints.
+func (c *Client) Blueprints(ctx context.Context) ([]RoomInfo, error) {
+	resp, err := c.Do(ctx, &Request{Type: TypeBlueprints, HasBody: true})
+	if err != nil {
+		return nil, err
+	}
+	return uriList(resp.Info), nil
+}
+
+// Rooms lists the open rooms.
+func (c *Client) Rooms(ctx context.Context) ([]RoomInfo, error) {
+	resp, err := c.Do(ctx, &Request{Type: TypeConfs, HasBody: true})
+	if err != nil {
+		return nil, err
+	}
+	return uriList(resp.Info), nil
+}
+
+func uriList(info *etree.Element) []RoomInfo {
+	var out []RoomInfo
+	if info == nil {
+		return out
+	}
+	for _, e := range info.ChildElements() {
+		var ri RoomInfo
+		for _, f := range e.ChildElements() {
+			switch f.Tag {
+			case "uri":
+				ri.URI = textOf(f)
+			case "display-text":
+				ri.DisplayText = textOf(f)
+			}
+		}
+		out = append(out, ri)
+	}
+	return out
+}
+
+// CreateRoom creates a room from a blueprint with the spec's name, title and policy, and
+// returns its object as created.
+func (c *Client) CreateRoom(ctx context.Context, spec RoomSpec) (*xcon.Conference, error) {
+	bp := spec.Blueprint
+	if bp == "" {
+		bp = BlueprintChat
+	}
+	if !strings.HasPrefix(strings.ToLower(bp), "xcon:") {
+		list, err := c.Blueprints(ctx)
+		if err != nil {
+			return nil, err
+		}
+		found := ""
+		for _, b := range list {
+			if strings.HasPrefix(strings.ToLower(b.URI), "xcon:"+strings.ToLower(bp)+"@") {
+				found = b.URI
+			}
+		}
+		if found == "" {
+			return nil, fmt.Errorf("no blueprint %q on the server", bp)
+		}
+		bp = found
+	}
+	resp, err := c.Do(ctx, &Request{Type: TypeBlueprint, ConfObjID: bp, Operation: OpRetrieve, HasBody: true})
+	if err != nil {
+		return nil, err
+	}
+	if resp.Info == nil {
+		return nil, fmt.Errorf("blueprint %s came without blueprintInfo", bp)
+	}
+	conf, err := xcon.DecodeElement(resp.Info)
+	if err != nil {
+		return nil, err
+	}
+	conf.Description.CloningParent = conf.Entity
+	conf.Entity = "xcon:AUTO_GENERATE_1"
+	if spec.Name != "" {
+		conf.Entity = "xcon:" + spec.Name
+	}
+	conf.Version = 0
+	if spec.DisplayText != "" {
+		conf.Description.DisplayText = spec.DisplayText
+	}
+	if spec.Subject != "" {
+		conf.Description.Subject = spec.Subject
+	}
+	if spec.Password != "" {
+		conf.Description.ConfURIs = []xcon.URIEntry{{URI: "sip:" + strings.TrimPrefix(conf.Entity, "xcon:"), Password: spec.Password}}
+	}
+	history := spec.History
+	if history == 0 {
+		history = 20
+	}
+	conf.SetRoomPolicy(xcon.RoomPolicy{Logging: spec.Logging, History: history})
+	resp, err = c.Do(ctx, &Request{Type: TypeConf, Operation: OpCreate, HasBody: true, Info: conf.Element("confInfo")})
+	if err != nil {
+		return nil, err
+	}
+	if resp.Info == nil {
+		return &xcon.Conference{Entity: resp.ConfObjID, Version: resp.Version}, nil
+	}
+	return xcon.DecodeElement(resp.Info)
+}
+
+// Room retrieves a room's conference object.
+func (c *Client) Room(ctx context.Context, room string) (*xcon.Conference, error) {
+	resp, err := c.Do(ctx, &Request{Type: TypeConf, ConfObjID: RoomURI(room), Operation: OpRetrieve, HasBody: true})
+	if err != nil {
+		return nil, err
+	}
+	if resp.Info == nil {
+		return nil, fmt.Errorf("confResponse without confInfo")
+	}
+	conf, err := xcon.DecodeElement(resp.Info)
+	if err != nil {
+		return nil, err
+	}
+	conf.Version = resp.Version
+	return conf, nil
+}
+
+// UpdateRoom sends a confInfo delta (see package documentation) and returns the new version.
+func (c *Client) UpdateRoom(ctx context.Context, room string, delta *etree.Element) (uint64, error) {
+	resp, err := c.Do(ctx, &Request{Type: TypeConf, ConfObjID: RoomURI(room), Operation: OpUpdate, HasBody: true, Info: delta})
+	if err != nil {
+		return 0, err
+	}
+	return resp.Version, nil
+}
+
+// DeleteRoom deletes a room: everyone in it is told and gets a BYE.
+func (c *Client) DeleteRoom(ctx context.Context, room string) error {
+	_, err := c.Do(ctx, &Request{Type: TypeConf, ConfObjID: RoomURI(room), Operation: OpDelete, HasBody: true})
+	return err
+}
+
+// CloseRoom closes a room with an alternate venue (the `parley` extension).
+func (c *Client) CloseRoom(ctx context.Context, room, successor string) (uint64, error) {
+	op := etree.NewElement("parley:close")
+	op.CreateAttr("xmlns:parley", NSParley)
+	op.CreateAttr("successor", successor)
+	resp, err := c.Do(ctx, &Request{Type: TypeExtended, ConfObjID: RoomURI(room), Operation: OpUpdate, HasBody: true,
+		ExtensionName: ExtensionName, Extensions: []*etree.Element{op}})
+	if err != nil {
+		return 0, err
+	}
+	return resp.Version, nil
+}
+
+// Users retrieves the users of a room.
+func (c *Client) Users(ctx context.Context, room string) ([]*xcon.User, error) {
+	conf, err := c.Room(ctx, room)
+	if err != nil {
+		return nil, err
+	}
+	return conf.Users, nil
+}
+
+// Kick removes a user from a room (userRequest/delete): a participant present gets a notice
+// and a BYE.
+func (c *Client) Kick(ctx context.Context, room, userID string) error {
+	u := etree.NewElement("userInfo")
+	u.CreateAttr("entity", userID)
+	_, err := c.Do(ctx, &Request{Type: TypeUser, ConfObjID: RoomURI(room), Operation: OpDelete, HasBody: true, Info: u})
+	return err
+}
+
+// Nick sets a user's nickname in a room: userRequest/update with xcon:nickname, or
+// userRequest/create when the user is not in the room yet. It returns the nickname the
+// server allocated.
+func (c *Client) Nick(ctx context.Context, room, userID, nickname string) (string, error) {
+	if userID == "" {
+		userID = c.UserID
+	}
+	u := &xcon.User{Entity: userID, Nickname: nickname}
+	resp, err := c.Do(ctx, &Request{Type: TypeUser, ConfObjID: RoomURI(room), Operation: OpUpdate, HasBody: true, Info: u.Element("userInfo")})
+	if re, ok := err.(*ResponseError); ok && re.Code == CodeUserNotFound {
+		resp, err = c.Do(ctx, &Request{Type: TypeUser, ConfObjID: RoomURI(room), Operation: OpCreate, HasBody: true, Info: u.Element("userInfo")})
+	}
+	if err != nil {
+		return "", err
+	}
+	if resp.Info == nil {
+		return "", nil
+	}
+	got, err := xcon.DecodeUserElement(resp.Info)
+	if err != nil {
+		return "", err
+	}
+	return got.Nickname, nil
+}
+
+// HistoryQuery selects logged messages of a room.
+type HistoryQuery struct {
+	Channel  string
+	From, To time.Time
+	Limit    int
+}
+
+// HistoryEntry is one logged message.
+type HistoryEntry struct {
+	Seq         int64     `json:"seq"`
+	Time        time.Time `json:"time"`
+	Channel     string    `json:"channel"`
+	Sender      string    `json:"sender"`
+	Nickname    string    `json:"nickname,omitempty"`
+	Recipient   string    `json:"recipient,omitempty"`
+	ContentType string    `json:"content_type"`
+	Body        []byte    `json:"body"`
+}
+
+// History retrieves logged messages (the `parley` extension).
+func (c *Client) History(ctx context.Context, room string, q HistoryQuery) ([]HistoryEntry, error) {
+	op := etree.NewElement("parley:history")
+	op.CreateAttr("xmlns:parley", NSParley)
+	if q.Channel != "" {
+		op.CreateAttr("channel", q.Channel)
+	}
+	if !q.From.IsZero() {
+		op.CreateAttr("from", q.From.UTC().Format(time.RFC3339))
+	}
+	if !q.To.IsZero() {
+		op.CreateAttr("to", q.To.UTC().Format(time.RFC3339))
+	}
+	if q.Limit > 0 {
+		op.CreateAttr("limit", strconv.Itoa(q.Limit))
+	}
+	resp, err := c.Do(ctx, &Request{Type: TypeExtended, ConfObjID: RoomURI(room), Operation: OpRetrieve, HasBody: true,
+		ExtensionName: ExtensionName, Extensions: []*etree.Element{op}})
+	if err != nil {
+		return nil, err
+	}
+	var out []HistoryEntry
+	for _, x := range resp.Extensions {
+		if ns, _ := nsOf(x); ns != NSParley || x.Tag != "history" {
+			continue
+		}
+		for _, m := range x.ChildElements() {
+			e := HistoryEntry{
+				Channel: m.SelectAttrValue("channel", ""), Sender: m.SelectAttrValue("sender", ""),
+				Nickname: m.SelectAttrValue("nickname", ""), Recipient: m.SelectAttrValue("recipient", ""),
+				ContentType: m.SelectAttrValue("content-type", ""),
+			}
+			e.Seq, _ = strconv.ParseInt(m.SelectAttrValue("seq", ""), 10, 64)
+			e.Time, _ = time.Parse(time.RFC3339Nano, m.SelectAttrValue("time", ""))
+			if m.SelectAttrValue("encoding", "") == "base64" {
+				e.Body, err = base64.StdEncoding.DecodeString(strings.TrimSpace(m.Text()))
+				if err != nil {
+					return nil, fmt.Errorf("history message %d: %w", e.Seq, err)
+				}
+			} else {
+				e.Body = []byte(m.Text())
+			}
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// Options asks the server what it implements.
+func (c *Client) Options(ctx context.Context) (*Options, error) {
+	resp, err := c.Do(ctx, &Request{Type: TypeOptions})
+	if err != nil {
+		return nil, err
+	}
+	if resp.Options == nil {
+		return &Options{}, nil
+	}
+	return resp.Options, nil
+}

@@ -1,0 +1,355 @@
+package ccmp
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"strings"
+
+	"github.com/parleychat/parley/focus"
+	"github.com/parleychat/parley/xcon"
+)
+
+// conf answers confRequest (RFC 6503 §5.3.4).
+func (h *Handler) conf(ctx context.Context, p *Principal, req *Request, resp *Response) error {
+	if req.Operation == OpCreate {
+		return h.confCreate(ctx, p, req, resp)
+	}
+	room, snap, err := h.room(req)
+	if err != nil {
+		return err
+	}
+	switch req.Operation {
+	case OpRetrieve:
+		resp.ConfObjID = snap.Entity
+		resp.Version = snap.Version
+		resp.Info = h.visible(p, snap).Element("confInfo")
+		return nil
+	case OpUpdate:
+		if req.Info == nil {
+			return fail(CodeBadRequest, "confRequest/update needs confInfo")
+		}
+		if e := strings.TrimSpace(req.Info.SelectAttrValue("entity", "")); e != "" {
+			if kind, name := h.resolve(e); kind != kindRoom || name != room.Name() {
+				return fail(CodeBadRequest, "confInfo entity "+e+" is not the confObjID")
+			}
+		}
+		if err := newAutogen(h.cfg.Domain).apply(req.Info); err != nil {
+			return err
+		}
+		d, dc, err := parseConfDelta(req.Info)
+		if err != nil {
+			return err
+		}
+		next, err := h.update(ctx, room, func(c *xcon.Conference) error { return mergeConference(c, d, dc) })
+		if err != nil {
+			return err
+		}
+		resp.ConfObjID = next.Entity
+		resp.Version = next.Version
+		return nil
+	case OpDelete:
+		if err := h.dependents(room.Name()); err != nil {
+			return err
+		}
+		if err := h.focus.DeleteRoom(ctx, room.Name()); err != nil {
+			if errors.Is(err, focus.ErrRoomNotFound) {
+				return fail(CodeNotFound, "no conference "+req.ConfObjID)
+			}
+			return err
+		}
+		resp.ConfObjID = snap.Entity
+		return nil
+	}
+	return fail(CodeBadRequest, "unknown operation")
+}
+
+// room finds the room a request targets and checks its conference password (RFC 6503 §5.1:
+// missing 423, wrong 422).
+func (h *Handler) room(req *Request) (*focus.Room, *xcon.Conference, error) {
+	kind, name := h.resolve(req.ConfObjID)
+	if kind != kindRoom {
+		return nil, nil, fail(CodeNotFound, "no conference "+req.ConfObjID)
+	}
+	room := h.focus.Room(name)
+	if room == nil {
+		return nil, nil, fail(CodeNotFound, "no conference "+req.ConfObjID)
+	}
+	snap := room.Snapshot()
+	if err := checkPassword(snap, req.Password); err != nil {
+		return nil, nil, err
+	}
+	return room, snap, nil
+}
+
+func checkPassword(c *xcon.Conference, given *string) error {
+	want := password(c)
+	if want == "" {
+		return nil
+	}
+	if given == nil {
+		return fail(CodePasswordRequired, "")
+	}
+	if subtle.ConstantTimeCompare([]byte(*given), []byte(want)) != 1 {
+		return fail(CodeInvalidPassword, "")
+	}
+	return nil
+}
+
+// password returns the conference password: xcon:conference-password of a conf-uris entry
+// (RFC 6501 §4.2.6).
+func password(c *xcon.Conference) string {
+	for _, u := range c.Description.ConfURIs {
+		if u.Password != "" {
+			return u.Password
+		}
+	}
+	return ""
+}
+
+// visible is what the principal may see of an object: passwords only for administrators.
+func (h *Handler) visible(p *Principal, c *xcon.Conference) *xcon.Conference {
+	if p.Admin {
+		return c
+	}
+	c = c.Clone()
+	for i := range c.Description.ConfURIs {
+		c.Description.ConfURIs[i].Password = ""
+	}
+	return c
+}
+
+// update runs focus.UpdateRoom and maps its failures: a CCMP error from the change function
+// keeps its code (409 gets the current version), anything else is a 500.
+func (h *Handler) update(ctx context.Context, room *focus.Room, change func(*xcon.Conference) error) (*xcon.Conference, error) {
+	next, err := h.focus.UpdateRoom(ctx, room.Name(), change)
+	if err == nil {
+		return next, nil
+	}
+	var ce *Error
+	switch {
+	case errors.As(err, &ce):
+		if ce.Code == CodeConflict && ce.Version == 0 {
+			ce.Version = room.Snapshot().Version
+		}
+		return nil, ce
+	case errors.Is(err, focus.ErrRoomNotFound):
+		return nil, fail(CodeNotFound, "no conference "+h.roomURI(room.Name()))
+	case errors.Is(err, xcon.ErrConflict):
+		return nil, &Error{Code: CodeConflict, Reason: err.Error(), Version: room.Snapshot().Version}
+	}
+	return nil, err
+}
+
+// dependents refuses to delete a room others depend on (RFC 6503 §5.4 code 425): a closed
+// room redirects to it, or a room cloned from it has people in it.
+func (h *Handler) dependents(name string) error {
+	uri := h.roomURI(name)
+	sip := h.focus.RoomURI(name)
+	for _, other := range h.allRooms() {
+		if other.Name() == name {
+			continue
+		}
+		if s := other.Successor(); s != "" && sameRoomSIP(s, sip) {
+			return fail(CodeForbiddenDeleteParent, "room "+other.Name()+" was closed with this room as its successor")
+		}
+		snap := other.Snapshot()
+		if strings.EqualFold(snap.Description.CloningParent, uri) && len(other.Participants()) > 0 {
+			return fail(CodeForbiddenDeleteParent, "room "+other.Name()+", cloned from this room, is in use")
+		}
+	}
+	return nil
+}
+
+// allRooms returns the open rooms and the rooms this handler closed since start-up. focus
+// lists open rooms only, so a tombstone left by an earlier run is not seen here.
+func (h *Handler) allRooms() []*focus.Room {
+	var out []*focus.Room
+	for _, n := range h.focus.Rooms() {
+		if r := h.focus.Room(n); r != nil {
+			out = append(out, r)
+		}
+	}
+	h.closedMu.Lock()
+	for n := range h.closed {
+		if r := h.focus.Room(n); r != nil && r.Successor() != "" {
+			out = append(out, r)
+		} else {
+			delete(h.closed, n)
+		}
+	}
+	h.closedMu.Unlock()
+	return out
+}
+
+func sameRoomSIP(a, b string) bool {
+	norm := func(s string) string {
+		s = strings.ToLower(strings.TrimSpace(s))
+		s = strings.TrimPrefix(strings.TrimPrefix(s, "sips:"), "sip:")
+		if i := strings.IndexAny(s, ";?>"); i >= 0 {
+			s = s[:i]
+		}
+		if at := strings.LastIndexByte(s, '@'); at >= 0 {
+			if c := strings.LastIndexByte(s, ':'); c > at {
+				s = s[:c]
+			}
+		}
+		return s
+	}
+	return norm(a) == norm(b)
+}
+
+// confCreate creates a room (RFC 6503 §5.3.4): a clone of a blueprint or another room
+// (confObjID), a room described by the client (confInfo, with AUTO_GENERATE placeholders),
+// or a clone of the default blueprint (neither).
+func (h *Handler) confCreate(ctx context.Context, p *Principal, req *Request, resp *Response) error {
+	var conf *xcon.Conference
+	name := ""
+	switch {
+	case req.ConfObjID != "":
+		if req.Info != nil {
+			return fail(CodeBadRequest, "a clone takes confObjID or confInfo, not both")
+		}
+		kind, src := h.resolve(req.ConfObjID)
+		switch kind {
+		case kindBlueprint:
+			b := h.blueprint(src)
+			if b == nil {
+				return fail(CodeNotFound, "no blueprint "+req.ConfObjID)
+			}
+			conf = b.conf.Clone()
+			conf.Description.CloningParent = b.conf.Entity
+		case kindRoom:
+			_, snap, err := h.room(req)
+			if err != nil {
+				return err
+			}
+			conf = cloneRoom(snap)
+		default:
+			return fail(CodeNotFound, "no blueprint or conference "+req.ConfObjID)
+		}
+	case req.Info != nil:
+		ag := newAutogen(h.cfg.Domain)
+		entity := strings.TrimSpace(req.Info.SelectAttrValue("entity", ""))
+		ph, err := ag.identifier(entity)
+		if err != nil {
+			return err
+		}
+		if ph != "" {
+			name = ag.set(ph, newID(10))
+		}
+		if err := ag.apply(req.Info); err != nil {
+			return err
+		}
+		c, err := xcon.DecodeElement(req.Info)
+		if err != nil {
+			return fail(CodeBadRequest, err.Error())
+		}
+		if c.Entity != "" && name == "" {
+			kind, n := h.resolve(c.Entity)
+			if kind != kindRoom {
+				return fail(CodeInvalidDomain, "a room's XCON-URI must be xcon:NAME@"+h.cfg.Domain)
+			}
+			name = n
+		}
+		if len(c.SidebarsByRef) > 0 || len(c.SidebarsByVal) > 0 {
+			return fail(CodeNotImplemented, "sidebars are not implemented by this server")
+		}
+		conf = c
+		if conf.JoinHandling == "" {
+			conf.JoinHandling = "allow" // a chat room is open unless it says otherwise
+		}
+	default:
+		b := h.blueprints[0]
+		conf = b.conf.Clone()
+		conf.Description.CloningParent = b.conf.Entity
+	}
+	if name == "" {
+		name = newID(10)
+	}
+	if !validRoomName(name) {
+		return fail(CodeBadRequest, "room name "+name+" may hold letters, digits, '.', '_', '-' and '+' only (at most 64)")
+	}
+	h.prepare(conf, name)
+	room, err := h.focus.CreateRoom(ctx, conf)
+	switch {
+	case errors.Is(err, focus.ErrRoomExists):
+		existing := h.focus.Room(name)
+		ce := &Error{Code: CodeConflict, Reason: "conference " + h.roomURI(name) + " already exists"}
+		if existing != nil {
+			ce.Version = existing.Snapshot().Version
+		}
+		return ce
+	case errors.Is(err, focus.ErrShuttingDown):
+		return fail(CodeNoResources, "the server is shutting down")
+	case err != nil:
+		return err
+	}
+	snap := room.Snapshot()
+	resp.ConfObjID = snap.Entity
+	resp.Version = snap.Version
+	resp.Info = h.visible(p, snap).Element("confInfo")
+	h.log.Info("room created over CCMP", "room", name, "by", p.UserID)
+	return nil
+}
+
+// prepare makes a conference object a room of this focus: its URIs, at least one channel,
+// no live rows, a room policy.
+func (h *Handler) prepare(c *xcon.Conference, name string) {
+	c.Entity = h.roomURI(name)
+	c.Version = 1
+	c.NotifyState = ""
+	pw := password(c)
+	c.Description.ConfURIs = []xcon.URIEntry{{URI: h.focus.RoomURI(name), Purpose: "participation", Password: pw}}
+	if len(c.Description.Media) == 0 {
+		c.Description.Media = []xcon.Channel{{Label: "chat", Type: "message", Status: "sendrecv"}}
+	}
+	for i := range c.Description.Media {
+		if c.Description.Media[i].Label == "" {
+			c.Description.Media[i].Label = newID(8)
+		}
+	}
+	for _, u := range c.Users {
+		u.Endpoints = nil
+	}
+	c.State.UserCount = nil
+	p, ok := c.RoomPolicy()
+	if !ok {
+		p.History = h.cfg.DefaultHistory
+	}
+	p.Successor = ""
+	c.SetRoomPolicy(p)
+}
+
+// cloneRoom returns what a clone of a room starts with: its description and policies, not
+// its people (RFC 5239 §7.1; RFC 6504 §5.4 keeps xcon:cloning-parent).
+func cloneRoom(src *xcon.Conference) *xcon.Conference {
+	c := &xcon.Conference{
+		Description:         src.Clone().Description,
+		JoinHandling:        src.JoinHandling,
+		UserAdmissionPolicy: src.UserAdmissionPolicy,
+		AllowedUsers:        append([]xcon.Target(nil), src.AllowedUsers...),
+		DenyUsers:           append([]xcon.Target(nil), src.DenyUsers...),
+	}
+	c.Description.CloningParent = src.Entity
+	c.Description.SidebarParent = ""
+	if p, ok := src.RoomPolicy(); ok {
+		p.Successor = ""
+		c.SetRoomPolicy(p)
+	}
+	return c
+}
+
+func validRoomName(name string) bool {
+	if name == "" || len(name) > 64 {
+		return false
+	}
+	for _, r := range name {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_', r == '-', r == '+':
+		default:
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,197 @@
+package ccmp
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/beevik/etree"
+
+	"github.com/parleychat/parley/focus"
+)
+
+// ExtensionName is the name of Parley's CCMP extension (RFC 6503 §5.3.11). Its operations
+// are elements of namespace NSParley inside extendedRequest:
+//
+//	<parley:history channel="en" from="2026-11-25T00:00:00Z" to="..." limit="50"/>  (retrieve)
+//	<parley:close successor="sip:new-room@example.com"/>                            (update)
+//
+// history answers <parley:history> holding one <parley:message> per logged message (seed
+// §5.3); close closes the room with an alternate venue (seed §5.4): everyone is told and
+// gets a BYE, the room is no longer listed and INVITEs are redirected (302).
+const ExtensionName = "parley"
+
+// SchemaDef names the extension's definition in optionsResponse.
+const SchemaDef = NSParley
+
+const (
+	maxHistory     = 1000
+	defaultHistory = 50
+)
+
+func (h *Handler) extended(ctx context.Context, p *Principal, req *Request, resp *Response) error {
+	resp.ExtensionName = req.ExtensionName
+	if req.ExtensionName != ExtensionName {
+		return fail(CodeNotImplemented, "extension "+strconv.Quote(req.ExtensionName)+" is not implemented; see optionsRequest")
+	}
+	var op *etree.Element
+	for _, e := range req.Extensions {
+		if ns, _ := nsOf(e); ns == NSParley {
+			if op != nil {
+				return fail(CodeBadRequest, "one parley operation per request")
+			}
+			op = e
+		}
+	}
+	if op == nil {
+		return fail(CodeBadRequest, "the parley extension needs <history> or <close> in namespace "+NSParley)
+	}
+	if req.ConfObjID == "" {
+		return fail(CodeBadRequest, "confObjID is required")
+	}
+	room, snap, err := h.room(req)
+	if err != nil {
+		return err
+	}
+	resp.ConfObjID = snap.Entity
+	switch op.Tag {
+	case "history":
+		if req.Operation != "" && req.Operation != OpRetrieve {
+			return fail(CodeForbidden, "history is retrieve-only")
+		}
+		return h.history(ctx, room, op, resp)
+	case "close":
+		if req.Operation != "" && req.Operation != OpUpdate {
+			return fail(CodeForbidden, "close is an update")
+		}
+		if !p.Admin {
+			return fail(CodeUnauthorized, "only an administrator may close a room")
+		}
+		successor := strings.TrimSpace(op.SelectAttrValue("successor", ""))
+		if successor == "" {
+			return fail(CodeBadRequest, "close needs a successor SIP URI")
+		}
+		if room.Successor() != "" {
+			return &Error{Code: CodeConflict, Reason: "the room is already closed", Version: snap.Version}
+		}
+		if err := h.focus.CloseRoom(ctx, room.Name(), successor); err != nil {
+			if errors.Is(err, focus.ErrRoomNotFound) {
+				return fail(CodeNotFound, "no conference "+req.ConfObjID)
+			}
+			if strings.Contains(err.Error(), "not a SIP URI") {
+				return fail(CodeBadRequest, "successor "+successor+" is not a SIP URI")
+			}
+			return err
+		}
+		h.closedMu.Lock()
+		h.closed[room.Name()] = true
+		h.closedMu.Unlock()
+		resp.Version = room.Snapshot().Version
+		el := etree.NewElement("parley:closed")
+		el.CreateAttr("xmlns:parley", NSParley)
+		el.CreateAttr("successor", successor)
+		resp.Extensions = []*etree.Element{el}
+		return nil
+	}
+	return fail(CodeNotImplemented, "parley operation <"+op.Tag+"> is not implemented")
+}
+
+func (h *Handler) history(ctx context.Context, room *focus.Room, op *etree.Element, resp *Response) error {
+	parseTime := func(attr string) (time.Time, error) {
+		v := strings.TrimSpace(op.SelectAttrValue(attr, ""))
+		if v == "" {
+			return time.Time{}, nil
+		}
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			return time.Time{}, fail(CodeBadRequest, attr+" must be an RFC 3339 time")
+		}
+		return t, nil
+	}
+	from, err := parseTime("from")
+	if err != nil {
+		return err
+	}
+	to, err := parseTime("to")
+	if err != nil {
+		return err
+	}
+	limit := defaultHistory
+	if v := strings.TrimSpace(op.SelectAttrValue("limit", "")); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > maxHistory {
+			return fail(CodeBadRequest, "limit must be from 1 to "+strconv.Itoa(maxHistory))
+		}
+	}
+	channel := strings.TrimSpace(op.SelectAttrValue("channel", ""))
+	entries, err := h.focus.History(ctx, room.Name(), channel, from, to, limit)
+	if err != nil {
+		if errors.Is(err, focus.ErrRoomNotFound) {
+			return fail(CodeNotFound, "no conference "+h.roomURI(room.Name()))
+		}
+		return err
+	}
+	out := etree.NewElement("parley:history")
+	out.CreateAttr("xmlns:parley", NSParley)
+	for _, e := range entries {
+		m := out.CreateElement("parley:message")
+		m.CreateAttr("seq", strconv.FormatInt(e.Seq, 10))
+		m.CreateAttr("time", e.Time.UTC().Format(time.RFC3339Nano))
+		m.CreateAttr("channel", e.Channel)
+		m.CreateAttr("sender", e.SenderID)
+		if e.SenderNick != "" {
+			m.CreateAttr("nickname", e.SenderNick)
+		}
+		if e.Recipient != "" {
+			m.CreateAttr("recipient", e.Recipient)
+		}
+		m.CreateAttr("content-type", e.ContentType)
+		if xmlSafe(e.Body) {
+			m.SetText(string(e.Body))
+		} else {
+			m.CreateAttr("encoding", "base64")
+			m.SetText(base64.StdEncoding.EncodeToString(e.Body))
+		}
+	}
+	resp.Version = room.Snapshot().Version
+	resp.Extensions = []*etree.Element{out}
+	return nil
+}
+
+// xmlSafe tells whether b can travel as XML character data unchanged (CR would be
+// normalised away, so it forces base64 too).
+func xmlSafe(b []byte) bool {
+	if !utf8.Valid(b) {
+		return false
+	}
+	for _, r := range string(b) {
+		if (r < 0x20 && r != '\t' && r != '\n') || r == 0xFFFE || r == 0xFFFF {
+			return false
+		}
+	}
+	return true
+}
+
+// options answers optionsRequest (RFC 6503 §5.3.12): what this server implements.
+func (h *Handler) options(resp *Response) {
+	resp.Options = &Options{
+		Standard: []MessageInfo{
+			{Name: "blueprintsRequest"},
+			{Name: "blueprintRequest", Operations: []string{OpRetrieve}},
+			{Name: "confsRequest"},
+			{Name: "confRequest"},
+			{Name: "usersRequest", Operations: []string{OpRetrieve, OpUpdate}},
+			{Name: "userRequest"},
+		},
+		Extended: []MessageInfo{{
+			Name:       ExtensionName,
+			Operations: []string{OpRetrieve, OpUpdate},
+			SchemaDef:  SchemaDef,
+			Description: "Parley chat rooms: <parley:history channel from to limit/> (retrieve) returns logged messages; " +
+				"<parley:close successor/> (update) closes a room with an alternate venue.",
+		}},
+	}
+}

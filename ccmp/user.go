@@ -1,0 +1,359 @@
+package ccmp
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/beevik/etree"
+
+	"github.com/parleychat/parley/focus"
+	"github.com/parleychat/parley/xcon"
+)
+
+// users answers usersRequest (RFC 6503 §5.3.5): the <users> container.
+func (h *Handler) users(ctx context.Context, p *Principal, req *Request, resp *Response) error {
+	room, snap, err := h.room(req)
+	if err != nil {
+		return err
+	}
+	resp.ConfObjID = snap.Entity
+	switch req.Operation {
+	case OpRetrieve:
+		resp.Version = snap.Version
+		resp.Info = usersElement(snap)
+		return nil
+	case OpUpdate:
+		if !p.Admin {
+			return fail(CodeForbiddenChange, "only an administrator may change the users of a room")
+		}
+		if req.Info == nil {
+			return fail(CodeBadRequest, "usersRequest/update needs usersInfo")
+		}
+		if err := newAutogen(h.cfg.Domain).apply(req.Info); err != nil {
+			return err
+		}
+		wrapper, users := wrapAs(req.Info, xcon.NS, "users")
+		d, err := buildNode(users)
+		if err != nil {
+			return err
+		}
+		d.prune()
+		dc, err := xcon.DecodeElement(wrapper)
+		if err != nil {
+			return fail(CodeBadRequest, err.Error())
+		}
+		next, err := h.update(ctx, room, func(c *xcon.Conference) error { return mergeUsers(c, d, dc) })
+		if err != nil {
+			return err
+		}
+		resp.Version = next.Version
+		return nil
+	}
+	return fail(CodeForbidden, "")
+}
+
+// usersElement returns the <users> container of c as a usersInfo element.
+func usersElement(c *xcon.Conference) *etree.Element {
+	only := &xcon.Conference{Entity: c.Entity, Users: c.Users, UsersState: c.UsersState, JoinHandling: c.JoinHandling,
+		UserAdmissionPolicy: c.UserAdmissionPolicy, AllowedUsers: c.AllowedUsers, PersistentUsers: c.PersistentUsers,
+		DenyUsers: c.DenyUsers, UsersExtras: c.UsersExtras}
+	el := only.Element("x")
+	users := el.SelectElement("users")
+	if users == nil {
+		return etree.NewElement("usersInfo")
+	}
+	el.RemoveChild(users)
+	return users
+}
+
+// wrapAs copies el under a new parent that carries every namespace declaration in scope of
+// el, renamed to {space}local, so that a decoder expecting that element can read it.
+func wrapAs(el *etree.Element, space, local string) (wrapper, copied *etree.Element) {
+	wrapper = etree.NewElement("wrapper")
+	declared := map[string]bool{}
+	for e := el.Parent(); e != nil; e = e.Parent() {
+		for _, a := range e.Attr {
+			key := a.Key
+			if a.Space == "" && a.Key == "xmlns" {
+				key = ""
+			} else if a.Space != "xmlns" {
+				continue
+			}
+			if !declared[key] {
+				declared[key] = true
+				wrapper.CreateAttr(a.FullKey(), a.Value)
+			}
+		}
+	}
+	wrapper.CreateAttr("xmlns:ccmpwrap", space)
+	copied = el.Copy()
+	copied.Space, copied.Tag = "ccmpwrap", local
+	wrapper.AddChild(copied)
+	return wrapper, copied
+}
+
+// user answers userRequest (RFC 6503 §5.3.6).
+func (h *Handler) user(ctx context.Context, p *Principal, req *Request, resp *Response) error {
+	room, snap, err := h.room(req)
+	if err != nil {
+		return err
+	}
+	resp.ConfObjID = snap.Entity
+	if req.Operation == OpCreate {
+		return h.userCreate(ctx, p, room, snap, req, resp)
+	}
+	entity := req.ConfUserID
+	if req.Info != nil {
+		if e := strings.TrimSpace(req.Info.SelectAttrValue("entity", "")); e != "" {
+			entity = e
+		}
+	}
+	if !p.Admin && !strings.EqualFold(entity, p.UserID) && req.Operation != OpRetrieve {
+		return fail(CodeUnauthorized, "only an administrator may act on another user")
+	}
+	if snap.User(entity) == nil {
+		return fail(CodeUserNotFound, "no user "+entity+" in the conference")
+	}
+	switch req.Operation {
+	case OpRetrieve:
+		resp.Version = snap.Version
+		resp.Info = snap.User(entity).Element("userInfo")
+		return nil
+	case OpUpdate:
+		if req.Info == nil {
+			return fail(CodeBadRequest, "userRequest/update needs userInfo")
+		}
+		return h.userUpdate(ctx, room, entity, req, resp)
+	case OpDelete:
+		return h.userDelete(ctx, room, entity, resp)
+	}
+	return fail(CodeBadRequest, "unknown operation")
+}
+
+func (h *Handler) userCreate(ctx context.Context, p *Principal, room *focus.Room, snap *xcon.Conference, req *Request, resp *Response) error {
+	if s := room.Successor(); s != "" {
+		return fail(CodeForbidden, "the room is closed; it moved to "+s)
+	}
+	var du *xcon.User
+	if req.Info == nil {
+		if req.ConfUserID == "" {
+			return fail(CodeBadRequest, "a join without confUserID needs userInfo")
+		}
+		du = &xcon.User{Entity: req.ConfUserID}
+	} else {
+		ag := newAutogen(h.cfg.Domain)
+		entity := strings.TrimSpace(req.Info.SelectAttrValue("entity", ""))
+		ph, err := ag.identifier(entity)
+		if err != nil {
+			return err
+		}
+		if ph != "" {
+			id := h.deriveUserID(req.Info)
+			ag.set(ph, strings.TrimPrefix(id, "xcon-userid:"))
+			req.Info.CreateAttr("entity", id)
+		}
+		if err := ag.apply(req.Info); err != nil {
+			return err
+		}
+		if _, du, err = parseUserDelta(req.Info); err != nil {
+			return err
+		}
+		if du.Entity == "" {
+			du.Entity = req.ConfUserID
+		}
+		if du.Entity == "" {
+			return fail(CodeBadRequest, "userInfo needs an entity (AUTO_GENERATE_1 lets the server choose)")
+		}
+	}
+	if err := bareNickname(du); err != nil {
+		return err
+	}
+	if !validUserID(du.Entity) {
+		return fail(CodeUserNotFound, du.Entity+" is not an XCON-USERID")
+	}
+	if !p.Admin && !strings.EqualFold(du.Entity, p.UserID) {
+		return fail(CodeUnauthorized, "only an administrator may add another user")
+	}
+	if snap.User(du.Entity) != nil {
+		return &Error{Code: CodeConflict, Reason: du.Entity + " is already in the conference", Version: snap.Version}
+	}
+	if max := snap.Description.MaximumUserCount; max != nil && uint32(len(snap.Users)) >= *max {
+		return fail(CodeNoResources, "the conference is full ("+strconv.Itoa(int(*max))+" users)")
+	}
+	nick, err := h.claimNickname(room, snap, du.Entity, du.Nickname, true)
+	if err != nil {
+		return err
+	}
+	du.Nickname = nick
+	if len(du.Roles) == 0 {
+		du.Roles = []string{"participant"}
+	}
+	next, err := h.update(ctx, room, func(c *xcon.Conference) error {
+		if c.User(du.Entity) != nil {
+			return &Error{Code: CodeConflict, Reason: du.Entity + " is already in the conference"}
+		}
+		c.Users = append(c.Users, du)
+		// In a members-only room, the user added is a member from now on.
+		if len(c.AllowedUsers) > 0 && !slices.ContainsFunc(c.AllowedUsers, func(t xcon.Target) bool {
+			return strings.EqualFold(t.URI, du.Entity)
+		}) {
+			c.AllowedUsers = append(c.AllowedUsers, xcon.Target{URI: du.Entity, Method: "dial-in"})
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if req.ConfUserID == "" {
+		resp.ConfUserID = du.Entity // the newly allocated XCON-USERID (RFC 6504 §6.3)
+	}
+	resp.Version = next.Version
+	if u := next.User(du.Entity); u != nil {
+		resp.Info = u.Element("userInfo")
+	}
+	return nil
+}
+
+// deriveUserID picks the XCON-USERID of a user the client could not name: the one its SIP
+// address maps to (so that the same person dialling in is recognised), else a fresh one.
+func (h *Handler) deriveUserID(info *etree.Element) string {
+	var candidates []string
+	for _, e := range info.ChildElements() {
+		switch e.Tag {
+		case "endpoint":
+			candidates = append(candidates, e.SelectAttrValue("entity", ""))
+		case "associated-aors":
+			for _, entry := range e.ChildElements() {
+				if u := entry.SelectElement("uri"); u != nil {
+					candidates = append(candidates, textOf(u))
+				}
+			}
+		}
+	}
+	for _, c := range candidates {
+		lc := strings.ToLower(strings.TrimSpace(c))
+		if (strings.HasPrefix(lc, "sip:") || strings.HasPrefix(lc, "sips:")) && strings.Contains(lc, "@") {
+			if id := xcon.UserIDFromAOR(c); validUserID(id) {
+				return id
+			}
+		}
+	}
+	return "xcon-userid:" + newID(10) + "@" + h.cfg.Domain
+}
+
+// bareNickname refuses an unqualified nickname attribute: the project's schema convention is
+// xcon:nickname (xcon-ccmp.md §5.3), and the unqualified form is schema-invalid.
+func bareNickname(u *xcon.User) error {
+	for _, a := range u.Extras.Attrs {
+		if a.Name.Space == "" && a.Name.Local == "nickname" {
+			return fail(CodeBadRequest, "the nickname travels as xcon:nickname (namespace "+xcon.NSXcon+")")
+		}
+	}
+	return nil
+}
+
+// claimNickname reserves a user's nickname through the focus (seed §5.1: PRECIS-compared,
+// unique). Without a preferred one, a new user gets its user part, or that with a number.
+func (h *Handler) claimNickname(room *focus.Room, snap *xcon.Conference, entity, preferred string, allocate bool) (string, error) {
+	if preferred != "" {
+		nick, err := h.focus.ClaimNickname(room.Name(), entity, preferred)
+		switch {
+		case errors.Is(err, focus.ErrNicknameMalformed):
+			return "", fail(CodeBadRequest, "nickname "+strconv.Quote(preferred)+" is not acceptable (PRECIS Nickname, at most 64 characters)")
+		case errors.Is(err, focus.ErrNicknameTaken):
+			return "", &Error{Code: CodeConflict, Reason: "nickname " + strconv.Quote(preferred) + " is reserved or in use", Version: snap.Version}
+		}
+		return nick, err
+	}
+	if !allocate {
+		return "", nil
+	}
+	base := strings.TrimPrefix(strings.ToLower(entity), "xcon-userid:")
+	if i := strings.IndexByte(base, '@'); i >= 0 {
+		base = base[:i]
+	}
+	for i := 1; i <= 9 && base != ""; i++ {
+		try := base
+		if i > 1 {
+			try += strconv.Itoa(i)
+		}
+		if nick, err := h.focus.ClaimNickname(room.Name(), entity, try); err == nil {
+			return nick, nil
+		}
+	}
+	return "", nil
+}
+
+func (h *Handler) userUpdate(ctx context.Context, room *focus.Room, entity string, req *Request, resp *Response) error {
+	if err := newAutogen(h.cfg.Domain).apply(req.Info); err != nil {
+		return err
+	}
+	d, du, err := parseUserDelta(req.Info)
+	if err != nil {
+		return err
+	}
+	if err := bareNickname(du); err != nil {
+		return err
+	}
+	_, nickGiven := d.attr(xcon.NSXcon, "nickname")
+	nick := ""
+	if nickGiven && du.Nickname != "" {
+		if nick, err = h.claimNickname(room, room.Snapshot(), entity, du.Nickname, false); err != nil {
+			return err
+		}
+	}
+	next, err := h.update(ctx, room, func(c *xcon.Conference) error {
+		cur := c.User(entity)
+		if cur == nil {
+			return fail(CodeUserNotFound, "no user "+entity+" in the conference")
+		}
+		if err := mergeUser(cur, d, du); err != nil {
+			return err
+		}
+		if nickGiven {
+			cur.Nickname = nick
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	resp.Version = next.Version
+	if u := next.User(entity); u != nil {
+		resp.Info = u.Element("userInfo")
+	}
+	return nil
+}
+
+// userDelete removes a user (RFC 6504 §8.1): a participant present is told and gets a BYE
+// (focus.Kick); a provisioned user is removed from the object, and from the members list.
+func (h *Handler) userDelete(ctx context.Context, room *focus.Room, entity string, resp *Response) error {
+	live := slices.ContainsFunc(room.Participants(), func(q *focus.Participant) bool {
+		return strings.EqualFold(q.UserID(), entity)
+	})
+	if live {
+		if err := h.focus.Kick(ctx, room.Name(), entity, false); err != nil && !errors.Is(err, focus.ErrUserNotFound) {
+			return err
+		}
+	}
+	snap := room.Snapshot()
+	stillListed := snap.User(entity) != nil || slices.ContainsFunc(snap.AllowedUsers, func(t xcon.Target) bool {
+		return strings.EqualFold(t.URI, entity)
+	})
+	if stillListed {
+		next, err := h.update(ctx, room, func(c *xcon.Conference) error {
+			c.Users = slices.DeleteFunc(c.Users, func(u *xcon.User) bool { return strings.EqualFold(u.Entity, entity) })
+			c.AllowedUsers = slices.DeleteFunc(c.AllowedUsers, func(t xcon.Target) bool { return strings.EqualFold(t.URI, entity) })
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		snap = next
+	}
+	resp.Version = snap.Version
+	return nil
+}

@@ -1,0 +1,384 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/parleychat/parley/ccmp"
+	"github.com/parleychat/parley/xcon"
+)
+
+// roomCommand is `parley room …`: room management over CCMP (RFC 6503) against a running
+// daemon.
+func roomCommand() *cobra.Command {
+	var server, user, password string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "room",
+		Short: "Manage rooms of a running focus over CCMP (create, list, show, delete, close, users, kick, nick, history, options)",
+	}
+	pf := cmd.PersistentFlags()
+	pf.StringVar(&server, "server", "http://127.0.0.1:8080", "base URL of the focus's HTTP listener")
+	pf.StringVar(&user, "user", defaultUserID(), "XCON-USERID to act as (confUserID)")
+	pf.StringVar(&password, "password", "", "conference password of the room, if it has one")
+	pf.BoolVar(&asJSON, "json", false, "print JSON instead of text")
+
+	client := func() *ccmp.Client {
+		return &ccmp.Client{URL: strings.TrimSuffix(server, "/") + "/ccmp", UserID: user, Password: password}
+	}
+	out := func(cmd *cobra.Command, v any, human func(w io.Writer)) error {
+		w := cmd.OutOrStdout()
+		if asJSON {
+			enc := json.NewEncoder(w)
+			enc.SetIndent("", "  ")
+			return enc.Encode(v)
+		}
+		human(w)
+		return nil
+	}
+
+	var spec ccmp.RoomSpec
+	create := &cobra.Command{
+		Use:   "create [NAME]",
+		Short: "Create a room (from the chat blueprint unless --blueprint says otherwise); no NAME lets the server choose",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s := spec
+			if len(args) == 1 {
+				s.Name = args[0]
+			}
+			s.Password = password
+			conf, err := client().CreateRoom(cmd.Context(), s)
+			if err != nil {
+				return err
+			}
+			return out(cmd, toRoomJSON(conf), func(w io.Writer) {
+				fmt.Fprintf(w, "created %s (version %d)\n", conf.Entity, conf.Version)
+				printRoom(w, conf)
+			})
+		},
+	}
+	create.Flags().StringVar(&spec.Blueprint, "blueprint", "", "blueprint to start from: chat or chat-multilingual")
+	create.Flags().StringVar(&spec.DisplayText, "title", "", "room title (display-text)")
+	create.Flags().StringVar(&spec.Subject, "subject", "", "room subject")
+	create.Flags().BoolVar(&spec.Logging, "logging", false, "log the room's messages (joiners are told)")
+	create.Flags().IntVar(&spec.History, "history", 0, "messages replayed to joiners of a logged room (default 20)")
+
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the open rooms",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			rooms, err := client().Rooms(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return out(cmd, rooms, func(w io.Writer) {
+				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+				for _, r := range rooms {
+					fmt.Fprintf(tw, "%s\t%s\n", r.URI, r.DisplayText)
+				}
+				tw.Flush()
+			})
+		},
+	}
+
+	show := &cobra.Command{
+		Use:   "show ROOM",
+		Short: "Show a room's conference object",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			conf, err := client().Room(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return out(cmd, toRoomJSON(conf), func(w io.Writer) { printRoom(w, conf) })
+		},
+	}
+
+	del := &cobra.Command{
+		Use:   "delete ROOM",
+		Short: "Delete a room: everyone in it is told and disconnected",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := client().DeleteRoom(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			return out(cmd, map[string]string{"deleted": ccmp.RoomURI(args[0])}, func(w io.Writer) { fmt.Fprintln(w, "deleted", args[0]) })
+		},
+	}
+
+	var successor string
+	closeCmd := &cobra.Command{
+		Use:   "close ROOM --successor sip:NEW@DOMAIN",
+		Short: "Close a room with an alternate venue: everyone is told and disconnected, later calls are redirected",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if successor == "" {
+				return fmt.Errorf("--successor is required (the SIP URI of the room that replaces this one)")
+			}
+			v, err := client().CloseRoom(cmd.Context(), args[0], successor)
+			if err != nil {
+				return err
+			}
+			return out(cmd, map[string]any{"closed": ccmp.RoomURI(args[0]), "successor": successor, "version": v},
+				func(w io.Writer) { fmt.Fprintf(w, "closed %s; calls go to %s\n", args[0], successor) })
+		},
+	}
+	closeCmd.Flags().StringVar(&successor, "successor", "", "SIP URI of the room that replaces this one")
+
+	users := &cobra.Command{
+		Use:   "users ROOM",
+		Short: "List a room's users with their nicknames and chat sessions",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			list, err := client().Users(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			js := make([]userJSON, 0, len(list))
+			for _, u := range list {
+				js = append(js, toUserJSON(u))
+			}
+			return out(cmd, js, func(w io.Writer) { printUsers(w, list) })
+		},
+	}
+
+	kick := &cobra.Command{
+		Use:   "kick ROOM USER",
+		Short: "Remove a user from a room (USER: xcon-userid:… or a SIP address)",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id := userID(args[1])
+			if err := client().Kick(cmd.Context(), args[0], id); err != nil {
+				return err
+			}
+			return out(cmd, map[string]string{"kicked": id}, func(w io.Writer) { fmt.Fprintln(w, "removed", id, "from", args[0]) })
+		},
+	}
+
+	nick := &cobra.Command{
+		Use:   "nick ROOM NICKNAME [USER]",
+		Short: "Set a nickname in a room (for --user, or for USER); prints the nickname allocated",
+		Args:  cobra.RangeArgs(2, 3),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id := user
+			if len(args) == 3 {
+				id = userID(args[2])
+			}
+			got, err := client().Nick(cmd.Context(), args[0], id, args[1])
+			if err != nil {
+				return err
+			}
+			return out(cmd, map[string]string{"user": id, "nickname": got}, func(w io.Writer) { fmt.Fprintf(w, "%s is %q in %s\n", id, got, args[0]) })
+		},
+	}
+
+	var hq struct {
+		channel, from, to string
+		limit             int
+	}
+	history := &cobra.Command{
+		Use:   "history ROOM",
+		Short: "Show logged messages of a room (--from/--to RFC 3339 times or durations such as 2h)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			q := ccmp.HistoryQuery{Channel: hq.channel, Limit: hq.limit}
+			var err error
+			if q.From, err = parseWhen(hq.from); err != nil {
+				return fmt.Errorf("--from: %w", err)
+			}
+			if q.To, err = parseWhen(hq.to); err != nil {
+				return fmt.Errorf("--to: %w", err)
+			}
+			entries, err := client().History(cmd.Context(), args[0], q)
+			if err != nil {
+				return err
+			}
+			return out(cmd, entries, func(w io.Writer) {
+				for _, e := range entries {
+					who := e.Sender
+					if e.Nickname != "" {
+						who = e.Nickname
+					}
+					fmt.Fprintf(w, "%s [%s] %s: %s\n", e.Time.Local().Format(time.DateTime), e.Channel, who, messageText(e))
+				}
+			})
+		},
+	}
+	history.Flags().StringVar(&hq.channel, "channel", "", "channel label (default: all)")
+	history.Flags().StringVar(&hq.from, "from", "", "oldest time")
+	history.Flags().StringVar(&hq.to, "to", "", "newest time")
+	history.Flags().IntVar(&hq.limit, "limit", 50, "at most this many messages (the newest)")
+
+	options := &cobra.Command{
+		Use:   "options",
+		Short: "Show what the server's CCMP implements",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o, err := client().Options(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return out(cmd, o, func(w io.Writer) {
+				for _, m := range o.Standard {
+					fmt.Fprintf(w, "%s\t%s\n", m.Name, opsText(m.Operations))
+				}
+				for _, m := range o.Extended {
+					fmt.Fprintf(w, "extension %s\t%s\t%s\n", m.Name, opsText(m.Operations), m.Description)
+				}
+			})
+		},
+	}
+
+	cmd.AddCommand(create, list, show, del, closeCmd, users, kick, nick, history, options)
+	return cmd
+}
+
+func defaultUserID() string {
+	name := os.Getenv("USER")
+	if name == "" {
+		name = "admin"
+	}
+	return "xcon-userid:" + strings.ToLower(name) + "@localhost"
+}
+
+// userID accepts an XCON-USERID or a SIP address (mapped as the focus maps callers).
+func userID(s string) string {
+	if strings.HasPrefix(strings.ToLower(s), "xcon-userid:") {
+		return s
+	}
+	return xcon.UserIDFromAOR(s)
+}
+
+func parseWhen(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil {
+		return time.Now().Add(-d), nil
+	}
+	return time.Parse(time.RFC3339, s)
+}
+
+func opsText(ops []string) string {
+	if len(ops) == 0 {
+		return "all operations"
+	}
+	return strings.Join(ops, ", ")
+}
+
+// messageText returns the text of a logged message: the body inside CPIM when there is one.
+func messageText(e ccmp.HistoryEntry) string {
+	b := string(e.Body)
+	if strings.HasPrefix(strings.ToLower(e.ContentType), "message/cpim") {
+		// CPIM: headers, blank line, MIME headers, blank line, content (RFC 3862 §2).
+		for range 2 {
+			if i := strings.Index(b, "\r\n\r\n"); i >= 0 {
+				b = b[i+4:]
+			} else if i := strings.Index(b, "\n\n"); i >= 0 {
+				b = b[i+2:]
+			}
+		}
+	}
+	return strings.TrimSpace(b)
+}
+
+type roomJSON struct {
+	URI          string          `json:"uri"`
+	Version      uint64          `json:"version"`
+	DisplayText  string          `json:"display_text,omitempty"`
+	Subject      string          `json:"subject,omitempty"`
+	SIP          []string        `json:"sip_uris"`
+	Channels     []channelJSON   `json:"channels"`
+	JoinHandling string          `json:"join_handling,omitempty"`
+	Policy       xcon.RoomPolicy `json:"policy"`
+	Denied       []string        `json:"denied,omitempty"`
+	Users        []userJSON      `json:"users"`
+}
+
+type channelJSON struct {
+	Label    string `json:"label"`
+	Type     string `json:"type"`
+	Language string `json:"language,omitempty"`
+	Name     string `json:"name,omitempty"`
+}
+
+type userJSON struct {
+	ID       string   `json:"id"`
+	Nickname string   `json:"nickname,omitempty"`
+	Name     string   `json:"name,omitempty"`
+	Roles    []string `json:"roles,omitempty"`
+	ChatIDs  []string `json:"chat_ids,omitempty"`
+}
+
+func toRoomJSON(c *xcon.Conference) roomJSON {
+	r := roomJSON{URI: c.Entity, Version: c.Version, DisplayText: c.Description.DisplayText, Subject: c.Description.Subject,
+		JoinHandling: c.JoinHandling, SIP: []string{}, Channels: []channelJSON{}, Users: []userJSON{}}
+	r.Policy, _ = c.RoomPolicy()
+	for _, u := range c.Description.ConfURIs {
+		r.SIP = append(r.SIP, u.URI)
+	}
+	for _, m := range c.Description.Media {
+		r.Channels = append(r.Channels, channelJSON{Label: m.Label, Type: m.Type, Language: m.Language, Name: m.DisplayText})
+	}
+	for _, t := range c.DenyUsers {
+		r.Denied = append(r.Denied, t.URI)
+	}
+	for _, u := range c.Users {
+		r.Users = append(r.Users, toUserJSON(u))
+	}
+	return r
+}
+
+func toUserJSON(u *xcon.User) userJSON {
+	j := userJSON{ID: u.Entity, Nickname: u.Nickname, Name: u.DisplayText, Roles: u.Roles}
+	for _, e := range u.Endpoints {
+		j.ChatIDs = append(j.ChatIDs, e.Entity)
+	}
+	return j
+}
+
+func printRoom(w io.Writer, c *xcon.Conference) {
+	r := toRoomJSON(c)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "room\t%s\n", r.URI)
+	fmt.Fprintf(tw, "version\t%d\n", r.Version)
+	if r.DisplayText != "" {
+		fmt.Fprintf(tw, "title\t%s\n", r.DisplayText)
+	}
+	if r.Subject != "" {
+		fmt.Fprintf(tw, "subject\t%s\n", r.Subject)
+	}
+	fmt.Fprintf(tw, "dial\t%s\n", strings.Join(r.SIP, " "))
+	for _, ch := range r.Channels {
+		fmt.Fprintf(tw, "channel\t%s (%s%s)\n", ch.Label, ch.Type, map[bool]string{true: ", " + ch.Language}[ch.Language != ""])
+	}
+	fmt.Fprintf(tw, "join\t%s\n", r.JoinHandling)
+	fmt.Fprintf(tw, "logging\t%v (history %d)\n", r.Policy.Logging, r.Policy.History)
+	if r.Policy.Successor != "" {
+		fmt.Fprintf(tw, "moved to\t%s\n", r.Policy.Successor)
+	}
+	if len(r.Denied) > 0 {
+		fmt.Fprintf(tw, "denied\t%s\n", strings.Join(r.Denied, " "))
+	}
+	fmt.Fprintf(tw, "users\t%d\n", len(r.Users))
+	tw.Flush()
+	printUsers(w, c.Users)
+}
+
+func printUsers(w io.Writer, users []*xcon.User) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, u := range users {
+		j := toUserJSON(u)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", j.ID, j.Nickname, strings.Join(j.Roles, ","), strings.Join(j.ChatIDs, " "))
+	}
+	tw.Flush()
+}

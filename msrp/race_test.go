@@ -1,0 +1,5 @@
+//go:build race
+
+package msrp
+
+const raceEnabled = true

@@ -1,0 +1,153 @@
+package msrp
+
+import (
+	"strings"
+	"testing"
+)
+
+// chunkRecorder is a recorder that also takes chunks (ChunkHandler); refuse picks a chunk to answer 413.
+type chunkRecorder struct {
+	*recorder
+	chunks chan *Message
+	refuse func(m *Message) error
+}
+
+func (r *chunkRecorder) HandleChunk(s *Session, m *Message) error {
+	r.chunks <- m
+	if r.refuse != nil {
+		return r.refuse(m)
+	}
+	return nil
+}
+
+// TestChunkHandler_Streams: a chunked message above StreamThreshold (or of unknown size) reaches a
+// ChunkHandler chunk by chunk, out of order as sent, each with the range its data covers; the success REPORT
+// follows the last missing byte; small chunked and whole messages are still delivered whole.
+func TestChunkHandler_Streams(t *testing.T) {
+	rec := &chunkRecorder{recorder: newRecorder(), chunks: make(chan *Message, 64)}
+	_, s, p := boundPair(t, Config{StreamThreshold: 10}, rec)
+	type want struct {
+		br   ByteRange
+		flag byte
+		body string
+	}
+	tests := []struct {
+		name   string
+		frames []*Message
+		want   []want
+		report ByteRange // success REPORT expected once complete; zero: none
+	}{
+		{"known total, out of order", []*Message{
+			chunk(s, "a1", "MA", ByteRange{1, -1, 16}, '+', "0123"),
+			chunk(s, "a2", "MA", ByteRange{9, 16, 16}, '$', "89abcdef"),
+			chunk(s, "a3", "MA", ByteRange{5, -1, 16}, '+', "4567"),
+		}, []want{{ByteRange{1, 4, 16}, '+', "0123"}, {ByteRange{9, 16, 16}, '$', "89abcdef"}, {ByteRange{5, 8, 16}, '+', "4567"}},
+			ByteRange{1, 16, 16}},
+		{"unknown total", []*Message{
+			chunk(s, "b1", "MB", ByteRange{1, -1, -1}, '+', "xy"),
+			chunk(s, "b2", "MB", ByteRange{3, 4, 4}, '$', "zw"),
+		}, []want{{ByteRange{1, 2, -1}, '+', "xy"}, {ByteRange{3, 4, 4}, '$', "zw"}}, ByteRange{1, 4, 4}},
+		{"aborted", []*Message{
+			chunk(s, "c1", "MC", ByteRange{1, -1, 100}, '+', "abc"),
+			chunk(s, "c2", "MC", ByteRange{4, -1, 100}, '#', "d"),
+		}, []want{{ByteRange{1, 3, 100}, '+', "abc"}, {ByteRange{4, 4, 100}, '#', "d"}}, ByteRange{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, m := range tt.frames {
+				m.SuccessReport = "yes" // every chunk carries the same report headers (§7.1.1)
+				p.send(m)
+				p.expectResponse(m.TransactionID, 200)
+			}
+			if tt.report.Start != 0 {
+				if r := p.next(); r.Method != "REPORT" || r.ByteRange != tt.report || r.Status.Code != 200 {
+					t.Fatalf("want success REPORT %v, got %q", tt.report, r.AppendTo(nil))
+				}
+			}
+			for _, w := range tt.want {
+				m := <-rec.chunks
+				if m.ByteRange != w.br || m.Flag != w.flag || string(m.Body) != w.body {
+					t.Fatalf("chunk %v %q %q, want %v %q %q", m.ByteRange, m.Flag, m.Body, w.br, w.flag, w.body)
+				}
+			}
+		})
+	}
+	// A small chunked message (total ≤ threshold) is reassembled.
+	p.send(chunk(s, "d1", "MD", ByteRange{1, -1, 6}, '+', "abc"))
+	p.expectResponse("d1", 200)
+	p.send(chunk(s, "d2", "MD", ByteRange{4, 6, 6}, '$', "def"))
+	p.expectResponse("d2", 200)
+	if m := rec.nextMsg(t); string(m.Body) != "abcdef" {
+		t.Fatalf("reassembled %q", m.Body)
+	}
+	select {
+	case m := <-rec.chunks:
+		t.Fatalf("small message streamed: %+v", m.ByteRange)
+	default:
+	}
+}
+
+// TestChunkHandler_StopMidway: the handler refuses a chunk with 413; that chunk and every later chunk of the
+// message get 413 (RFC 4975 §10.5) without reaching the handler.
+func TestChunkHandler_StopMidway(t *testing.T) {
+	rec := &chunkRecorder{recorder: newRecorder(), chunks: make(chan *Message, 64)}
+	rec.refuse = func(m *Message) error {
+		if m.ByteRange.Start > 1 {
+			return &StatusError{Code: StatusTooLarge, Comment: "Enough"}
+		}
+		return nil
+	}
+	srv, s, p := boundPair(t, Config{StreamThreshold: 10}, rec)
+	p.send(chunk(s, "s1", "MS", ByteRange{1, -1, -1}, '+', "first"))
+	p.expectResponse("s1", 200)
+	p.send(chunk(s, "s2", "MS", ByteRange{6, -1, -1}, '+', "second"))
+	if r := p.expectResponse("s2", 413); r.Comment != "Enough" {
+		t.Fatalf("comment %q", r.Comment)
+	}
+	p.send(chunk(s, "s3", "MS", ByteRange{12, -1, -1}, '+', "third"))
+	p.expectResponse("s3", 413)
+	if n := len(rec.chunks); n != 2 {
+		t.Fatalf("handler saw %d chunks, want 2", n)
+	}
+	if st := srv.Stats(); st.TooLarge != 2 {
+		t.Fatalf("TooLarge %d", st.TooLarge)
+	}
+}
+
+// TestMaxSize: the session's advertised max-size bounds what it accepts, whole or chunked, streamed or
+// reassembled, before anything is allocated (RFC 4975 §8.6, §14.5).
+func TestMaxSize(t *testing.T) {
+	tests := []struct {
+		name  string
+		h     func() SessionHandler
+		frame func(s *Session) *Message
+		code  int
+	}{
+		{"whole over max-size", func() SessionHandler { return newRecorder() }, func(s *Session) *Message {
+			return sendTo(s, "w", "text/plain", strings.Repeat("x", 101))
+		}, 413},
+		{"whole at max-size", func() SessionHandler { return newRecorder() }, func(s *Session) *Message {
+			return sendTo(s, "w", "text/plain", strings.Repeat("x", 100))
+		}, 200},
+		{"declared total over", func() SessionHandler { return newRecorder() }, func(s *Session) *Message {
+			return chunk(s, "t", "M1", ByteRange{1, -1, 5000}, '+', "x")
+		}, 413},
+		{"chunk past max-size", func() SessionHandler { return newRecorder() }, func(s *Session) *Message {
+			return chunk(s, "p", "M2", ByteRange{99, -1, -1}, '+', "xyz")
+		}, 413},
+		{"streamed, declared total over", func() SessionHandler {
+			return &chunkRecorder{recorder: newRecorder(), chunks: make(chan *Message, 4)}
+		}, func(s *Session) *Message {
+			return chunk(s, "st", "M3", ByteRange{1, -1, 101}, '+', "x")
+		}, 413},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, s, p := boundPair(t, Config{StreamThreshold: 10}, tt.h())
+			s.SetMaxSize(100)
+			m := tt.frame(s)
+			p.send(m)
+			p.expectResponse(m.TransactionID, tt.code)
+		})
+	}
+}
