@@ -54,6 +54,11 @@ type MSRP struct {
 	WriteDeadline      time.Duration `yaml:"write_deadline"`
 	BindTimeout        time.Duration `yaml:"bind_timeout"`
 	TransactionTimeout time.Duration `yaml:"transaction_timeout"`
+	MaxConnsPerIP      int           `yaml:"max_conns_per_ip"`
+	IdleTimeout        time.Duration `yaml:"idle_timeout"`
+	TLSListen          string        `yaml:"tls_listen"`
+	TLSCertFile        string        `yaml:"tls_cert_file"`
+	TLSKeyFile         string        `yaml:"tls_key_file"`
 }
 
 type HTTP struct {
@@ -144,6 +149,14 @@ func (c *Config) Resolve() error {
 	sipHost, _, err := net.SplitHostPort(c.SIP.Listen)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("sip.listen: %q is not host:port", c.SIP.Listen))
+	}
+	if c.MSRP.TLSListen != "" {
+		if _, _, err := net.SplitHostPort(c.MSRP.TLSListen); err != nil {
+			errs = append(errs, fmt.Errorf("msrp.tls_listen: %q is not host:port", c.MSRP.TLSListen))
+		}
+	}
+	if (c.MSRP.TLSCertFile == "") != (c.MSRP.TLSKeyFile == "") {
+		errs = append(errs, fmt.Errorf("msrp.tls_cert_file and msrp.tls_key_file: set both or neither"))
 	}
 	for key, addr := range map[string]string{"msrp.listen": c.MSRP.Listen, "http.listen": c.HTTP.Listen} {
 		if _, _, err := net.SplitHostPort(addr); err != nil {

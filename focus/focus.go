@@ -20,6 +20,7 @@ type Config struct {
 	LocalHosts     []string // other hosts that name this focus (listen and advertised hosts, aliases)
 	MaxMessageSize int64    // advertised as a=max-size; larger messages get 413 (enforced by msrp)
 	WrappedTypes   []string // what may travel inside message/cpim (a=accept-wrapped-types)
+	TLSFingerprint string   // our certificate's RFC 8122 fingerprint; "" means TCP/TLS/MSRP is refused
 
 	NicknameScope      NicknameScope // where a nickname must be unique
 	NicknameQuarantine time.Duration // how long a released nickname stays with its user

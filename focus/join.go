@@ -3,6 +3,7 @@ package focus
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/parleychat/parley/msrp"
 	"github.com/parleychat/parley/sdp"
@@ -58,9 +59,22 @@ func (f *Focus) Join(ctx context.Context, req JoinRequest) (*Participant, []sdp.
 		}
 		s := &Stream{participant: p, chatID: newChatID(), label: m.Label, channel: room.channelFor(m.Label), offer: *m,
 			composing: newTokenBucket(isComposingRate, isComposingBurst)}
-		s.session = f.endpoint.NewSession(f)
+		tls := m.Proto == "TCP/TLS/MSRP"
+		if tls {
+			s.session = f.endpoint.NewTLSSession(f)
+			s.session.SetPeerFingerprint(m.Fingerprint) // RFC 8122: checked against the peer's certificate
+		} else {
+			s.session = f.endpoint.NewSession(f)
+		}
 		s.session.SetRemotePath(path)
 		s.session.SetUserData(s)
+		s.session.SetMaxSize(room.maxMessageSize())
+		// RFC 6135: we are passive (the client connects), also when the offer has no a=setup;
+		// a client that can only be passive is connected to.
+		setup := "passive"
+		if m.Setup == "passive" {
+			setup, s.dialsOut = "active", true
+		}
 		p.streams = append(p.streams, s)
 		answers[i] = sdp.MediaAnswer{
 			Port:               s.session.LocalURI().Port,
@@ -70,8 +84,11 @@ func (f *Focus) Join(ctx context.Context, req JoinRequest) (*Participant, []sdp.
 			AcceptWrappedTypes: room.wrappedTypes(),
 			MaxSize:            room.maxMessageSize(),
 			Label:              m.Label,
-			Setup:              "passive", // the client connects (RFC 6135; also when the offer has no a=setup)
+			Setup:              setup,
 			Chatroom:           &sdp.Chatroom{Nickname: true, PrivateMessages: true},
+		}
+		if tls {
+			answers[i].Fingerprint = f.cfg.TLSFingerprint
 		}
 	}
 	if len(p.streams) == 0 {
@@ -85,6 +102,11 @@ func (f *Focus) Join(ctx context.Context, req JoinRequest) (*Participant, []sdp.
 		return nil, nil, err
 	}
 	f.log.Info("participant joined", "room", room.name, "user", p.userID, "streams", len(p.streams))
+	for _, s := range p.streams {
+		if s.dialsOut {
+			go f.connectOut(s)
+		}
+	}
 	return p, answers, nil
 }
 
@@ -95,7 +117,9 @@ func (f *Focus) refuse(m *sdp.Media, labels map[string]bool) string {
 		return "already refused by the offerer"
 	case !m.IsMSRP():
 		return "not MSRP"
-	case m.Proto != "TCP/MSRP":
+	case m.Proto == "TCP/TLS/MSRP" && f.cfg.TLSFingerprint == "":
+		return "TLS not configured on this focus"
+	case m.Proto != "TCP/MSRP" && m.Proto != "TCP/TLS/MSRP":
 		return "transport not offered by this focus"
 	case m.FileSelector != "":
 		return "file transfer m-line" // RFC 5547 offers are not chat channels
@@ -150,3 +174,19 @@ const (
 // newChatID returns a fresh chat-ID: random base62, unrelated to the MSRP session-id, which is
 // the session's only secret and must never be published.
 func newChatID() string { return msrp.NewMessageID() }
+
+// connectOut opens the connection to a participant whose offer said a=setup:passive and binds
+// the session with a bodiless SEND (RFC 6135 §4, RFC 4975 §5.4); failing that, the participant
+// is dropped like one whose connection failed.
+func (f *Focus) connectOut(s *Stream) {
+	ctx, cancel := context.WithTimeout(context.Background(), connectTimeout)
+	defer cancel()
+	if err := s.session.Connect(ctx); err != nil {
+		f.log.Info("connection to a passive participant failed", "room", s.participant.room.name,
+			"user", s.participant.userID, "err", err)
+		s.session.Close(msrp.ReadError)
+	}
+}
+
+// connectTimeout bounds connecting out to a participant that offered a=setup:passive.
+const connectTimeout = 10 * time.Second

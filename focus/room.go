@@ -53,6 +53,7 @@ type Stream struct {
 	offer       sdp.Media   // what the participant accepts (accept-types, accept-wrapped-types, chatroom)
 	nickname    string      // enforced form; guarded by the room's mu
 	composing   tokenBucket // is-composing notifications relayed (RFC 3994)
+	dialsOut    bool        // the offer said a=setup:passive: the focus connects
 }
 
 func newRoom(f *Focus, name string, conf *xcon.Conference) *Room {

@@ -28,7 +28,8 @@ func registerMSRPStats(reg prometheus.Registerer, ep *msrp.Endpoint) error {
 			"(reason pending: msrp.max_pending_bytes reached; deadline: msrp.write_deadline passed).", "reason"),
 		errs: d("errors_total", "MSRP failures by kind: protocol_violation (connection closed), too_large (413), "+
 			"bind_timeout (msrp.bind_timeout), transaction_timeout (msrp.transaction_timeout), unknown_session (481), "+
-			"bound_elsewhere (506).", "kind"),
+			"bound_elsewhere (506), conns_rejected (msrp.max_conns_per_ip), unbound_closed (msrp.bind_timeout), "+
+			"idle_closed (msrp.idle_timeout), fingerprint_mismatch (TLS peer certificate differs from a=fingerprint).", "kind"),
 	})
 }
 
@@ -57,4 +58,8 @@ func (c *msrpCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.errs, s.TransactionTimeouts, "transaction_timeout")
 	counter(c.errs, s.UnknownSessions, "unknown_session")
 	counter(c.errs, s.BoundElsewhere, "bound_elsewhere")
+	counter(c.errs, s.ConnsRejected, "conns_rejected")
+	counter(c.errs, s.UnboundClosed, "unbound_closed")
+	counter(c.errs, s.IdleClosed, "idle_closed")
+	counter(c.errs, s.FingerprintMismatches, "fingerprint_mismatch")
 }

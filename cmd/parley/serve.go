@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -96,10 +97,10 @@ type daemon struct {
 	sip      *sipserver.Server
 	http     *http.Server
 
-	msrpAddr, httpAddr net.Addr
-	ready              atomic.Bool
-	stopServing        context.CancelFunc
-	serving            sync.WaitGroup
+	msrpAddr, msrpTLSAddr, httpAddr net.Addr
+	ready                           atomic.Bool
+	stopServing                     context.CancelFunc
+	serving                         sync.WaitGroup
 }
 
 // startDaemon binds every listener and starts serving; it returns once all are up.
@@ -127,6 +128,20 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 	}
 	closers = append(closers, func() { msrpLn.Close() })
 	d.msrpAddr = msrpLn.Addr()
+	var tlsLn net.Listener
+	var cert *tls.Certificate
+	if cfg.MSRP.TLSListen != "" {
+		c, err := loadCertificate(cfg)
+		if err != nil {
+			return nil, err
+		}
+		cert = &c
+		if tlsLn, err = net.Listen("tcp", cfg.MSRP.TLSListen); err != nil {
+			return nil, fmt.Errorf("msrp.tls_listen: %w", err)
+		}
+		closers = append(closers, func() { tlsLn.Close() })
+		d.msrpTLSAddr = tlsLn.Addr()
+	}
 	d.endpoint = msrp.NewEndpoint(msrp.Config{
 		AdvertisedHost:     cfg.AdvertisedHost,
 		AdvertisedPort:     msrpLn.Addr().(*net.TCPAddr).Port,
@@ -136,8 +151,16 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 		WriteDeadline:      cfg.MSRP.WriteDeadline,
 		BindTimeout:        cfg.MSRP.BindTimeout,
 		TransactionTimeout: cfg.MSRP.TransactionTimeout,
+		MaxConnsPerIP:      cfg.MSRP.MaxConnsPerIP,
+		IdleTimeout:        cfg.MSRP.IdleTimeout,
+		AdvertisedTLSPort:  portOf(d.msrpTLSAddr),
+		Certificate:        cert,
 		Logger:             log.With("subsystem", "msrp"),
 	})
+	fingerprint := ""
+	if cert != nil {
+		fingerprint = msrp.Fingerprint(*cert)
+	}
 
 	specs := make([]focus.RoomSpec, len(cfg.Rooms))
 	for i, r := range cfg.Rooms {
@@ -152,6 +175,7 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 		LocalHosts:         localHosts(cfg),
 		MaxMessageSize:     cfg.MSRP.MaxMessageSize,
 		WrappedTypes:       cfg.WrappedTypes,
+		TLSFingerprint:     fingerprint,
 		NicknameScope:      nicknameScope(cfg.Nicknames.Scope),
 		NicknameQuarantine: cfg.Nicknames.Quarantine,
 		ReservedNicknames:  cfg.Nicknames.Reserved,
@@ -193,6 +217,9 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 	d.stopServing = stop
 	d.goServe("sip", func() error { return d.sip.Serve(serveCtx) })
 	d.goServe("msrp", func() error { return d.endpoint.Serve(serveCtx, msrpLn) })
+	if tlsLn != nil {
+		d.goServe("msrps", func() error { return d.endpoint.ServeTLS(serveCtx, tlsLn) })
+	}
 	d.goServe("http", func() error {
 		if err := d.http.Serve(httpLn); !errors.Is(err, http.ErrServerClosed) {
 			return err
@@ -225,7 +252,10 @@ func (d *daemon) shutdown() error {
 	ctx, cancel := context.WithTimeout(context.Background(), d.cfg.ShutdownTimeout)
 	defer cancel()
 	var errs []error
-	if err := d.focus.Shutdown(ctx); err != nil {
+	// BYEs get most of the budget; closing listeners and the database needs the rest.
+	byes, cancelByes := context.WithTimeout(ctx, d.cfg.ShutdownTimeout*4/5)
+	defer cancelByes()
+	if err := d.focus.Shutdown(byes); err != nil {
 		errs = append(errs, fmt.Errorf("focus: %w", err))
 	}
 	d.stopServing()
@@ -297,6 +327,30 @@ func nicknameScope(s string) focus.NicknameScope {
 		return focus.ScopeRoom
 	}
 	return focus.ScopeSystem
+}
+
+// loadCertificate returns the MSRP TLS certificate: the configured files, or a self-signed
+// one kept in the data directory (created on first use).
+func loadCertificate(cfg *configs.Config) (tls.Certificate, error) {
+	if cfg.MSRP.TLSCertFile != "" {
+		c, err := tls.LoadX509KeyPair(cfg.MSRP.TLSCertFile, cfg.MSRP.TLSKeyFile)
+		if err != nil {
+			return c, fmt.Errorf("msrp.tls_cert_file: %w", err)
+		}
+		return c, nil
+	}
+	c, err := msrp.LoadOrCreateCertificate(cfg.DataDir)
+	if err != nil {
+		return c, fmt.Errorf("msrp TLS certificate in %s: %w", cfg.DataDir, err)
+	}
+	return c, nil
+}
+
+func portOf(a net.Addr) int {
+	if t, ok := a.(*net.TCPAddr); ok {
+		return t.Port
+	}
+	return 0
 }
 
 func hostOf(addr string) string {
