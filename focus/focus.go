@@ -44,6 +44,16 @@ type RoomSpec struct {
 	Channels    []xcon.Channel  // chat channels; none means one channel labelled "chat"
 }
 
+// RoomWatcher hears about every change of a room's conference object, after it is made and
+// outside any lock of focus: the conference event package (RFC 4575) turns them into NOTIFYs.
+type RoomWatcher interface {
+	// RoomChanged: users joined or left, or a nickname, role or setting changed. urgent is set
+	// for joins and nickname changes, which a subscriber should see without coalescing delay.
+	RoomChanged(room string, urgent bool)
+	// RoomGone: the room was deleted or closed; its subscriptions end (noresource).
+	RoomGone(room string)
+}
+
 // Signaling is what focus needs from the SIP side: ending a participant's dialog (BYE) when
 // the participant is removed by the room rather than by its own BYE.
 type Signaling interface {
@@ -57,6 +67,7 @@ type Focus struct {
 	store     xcon.Store
 	endpoint  *msrp.Endpoint
 	signaling Signaling
+	watcher   RoomWatcher
 	bindings  *bindingWriter
 	metrics   *Metrics
 	nicknames *nicknames
@@ -132,6 +143,21 @@ func (f *Focus) now() time.Time { return f.cfg.Now() }
 
 // SetSignaling wires the SIP side in; it must be called before any participant joins.
 func (f *Focus) SetSignaling(s Signaling) { f.signaling = s }
+
+// SetWatcher wires in the listener of room changes; call it before serving.
+func (f *Focus) SetWatcher(w RoomWatcher) { f.watcher = w }
+
+func (f *Focus) changed(room string, urgent bool) {
+	if f.watcher != nil {
+		f.watcher.RoomChanged(room, urgent)
+	}
+}
+
+func (f *Focus) gone(room string) {
+	if f.watcher != nil {
+		f.watcher.RoomGone(room)
+	}
+}
 
 // Metrics returns the runtime's Prometheus collectors.
 func (f *Focus) Metrics() *Metrics { return f.metrics }

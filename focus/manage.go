@@ -92,6 +92,7 @@ func (f *Focus) UpdateRoom(ctx context.Context, name string, update func(c *xcon
 	}
 	snapshot := next.Clone()
 	r.mu.Unlock()
+	f.changed(name, false)
 	for _, p := range gone {
 		f.remove(ctx, p, "You were removed from the room.")
 	}
@@ -124,6 +125,7 @@ func (f *Focus) DeleteRoom(ctx context.Context, name string) error {
 	if r == nil {
 		return ErrRoomNotFound
 	}
+	f.gone(name)
 	f.evacuate(ctx, r, "This room has been deleted.")
 	if err := f.store.DeleteConference(ctx, name); err != nil && !errors.Is(err, xcon.ErrNotFound) {
 		return err
@@ -153,6 +155,7 @@ func (f *Focus) CloseRoom(ctx context.Context, name, successor string) error {
 	}); err != nil {
 		return err
 	}
+	f.gone(name)
 	f.evacuate(ctx, r, "This room has moved to "+successor+". Please join it there.")
 	f.log.Info("room closed with a successor", "room", name, "successor", successor)
 	return nil

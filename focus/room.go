@@ -152,6 +152,7 @@ func (r *Room) add(p *Participant) error {
 	r.mu.Unlock()
 	r.focus.bindings.add(changes...)
 	r.focus.metrics.participants.Inc()
+	r.focus.changed(r.name, true)
 	return nil
 }
 
@@ -183,6 +184,7 @@ func (r *Room) leave(p *Participant, reason msrp.CloseReason) bool {
 	}
 	r.focus.bindings.add(changes...)
 	r.focus.metrics.participants.Dec()
+	r.focus.changed(r.name, false)
 	return true
 }
 
@@ -223,6 +225,7 @@ func (r *Room) setNickname(s *Stream, nickname string) {
 	}
 	r.focus.bindings.add(xcon.BindingChange{Room: r.name, Add: &xcon.Binding{Room: r.name, ChatID: s.chatID,
 		UserID: s.participant.userID, Label: s.label, Channel: s.channel, Nickname: nickname, Since: time.Now()}})
+	r.focus.changed(r.name, true)
 }
 
 // setPolicyLocked caches the room's policy. Caller holds mu (or owns the room exclusively).
