@@ -37,7 +37,22 @@ type Config struct {
 	MessageRate     float64       `yaml:"message_rate"`
 	MessageBurst    int           `yaml:"message_burst"`
 	Nicknames       Nicknames     `yaml:"nicknames"`
+	Blueprints      []Blueprint   `yaml:"blueprints"`
+	CCMP            CCMP          `yaml:"ccmp"`
 	Rooms           []Room        `yaml:"rooms"`
+}
+
+// Blueprint is a room template offered over CCMP.
+type Blueprint struct {
+	Name        string    `yaml:"name"`
+	DisplayText string    `yaml:"display_text"`
+	Purpose     string    `yaml:"purpose"`
+	Channels    []Channel `yaml:"channels"`
+}
+
+type CCMP struct {
+	MaxBodyBytes   int64         `yaml:"max_body_bytes"`
+	RequestTimeout time.Duration `yaml:"request_timeout"`
 }
 
 type SIP struct {
@@ -218,6 +233,14 @@ func (c *Config) Resolve() error {
 	}
 	if c.Nicknames.Quarantine < 0 {
 		errs = append(errs, fmt.Errorf("nicknames.quarantine: must not be negative"))
+	}
+	for i, b := range c.Blueprints {
+		if !ValidRoomName(b.Name) || len(b.Channels) == 0 {
+			errs = append(errs, fmt.Errorf("blueprints[%d]: %q needs a valid name and at least one channel", i, b.Name))
+		}
+	}
+	if c.CCMP.MaxBodyBytes < 1024 || c.CCMP.RequestTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("ccmp.max_body_bytes must be at least 1024 and ccmp.request_timeout positive"))
 	}
 	seen := map[string]bool{}
 	for i, r := range c.Rooms {
