@@ -128,6 +128,15 @@ func New(ctx context.Context, cfg Config, store xcon.Store, endpoint *msrp.Endpo
 			return nil, fmt.Errorf("focus: load room %s: %w", name, err)
 		}
 		r := newRoom(f, name, conf)
+		// Nicknames held by provisioned users (set over CCMP) stay theirs across restarts.
+		for _, u := range conf.Users {
+			if u.Nickname == "" {
+				continue
+			}
+			if _, err := f.nicknames.claim(name, heldByObject, u.Entity, u.Nickname); err != nil {
+				f.log.Warn("stored nickname not reserved", "room", name, "user", u.Entity, "err", err)
+			}
+		}
 		if err := r.loadHistory(ctx, store); err != nil {
 			return nil, fmt.Errorf("focus: load history of %s: %w", name, err)
 		}
@@ -262,6 +271,10 @@ func newConference(spec RoomSpec, domain string) *xcon.Conference {
 	c.SetRoomPolicy(spec.Policy)
 	return c
 }
+
+// heldByObject is the holder key of nicknames that come from the stored conference object
+// rather than from a live MSRP session.
+const heldByObject = "conference-object"
 
 // defaultChannel is the label of the single chat channel of a room made from a RoomSpec.
 const defaultChannel = "chat"

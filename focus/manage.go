@@ -201,7 +201,13 @@ func (f *Focus) Kick(ctx context.Context, room, userID string, ban bool) error {
 // ClaimNickname reserves a nickname for a user of a room outside any MSRP session (CCMP
 // userRequest, seed §5.1), with the same PRECIS rules as NICKNAME; it returns the stored form.
 func (f *Focus) ClaimNickname(room, userID, nickname string) (string, error) {
-	return f.nicknames.claim(room, "ccmp", userID, nickname)
+	return f.nicknames.claim(room, heldByObject, userID, nickname)
+}
+
+// ReleaseNickname gives up a nickname a user held outside any MSRP session (CCMP changed or
+// removed it); the name stays with the user for the quarantine.
+func (f *Focus) ReleaseNickname(room, nickname string) {
+	f.nicknames.release(room, heldByObject, nickname)
 }
 
 // History returns the logged messages of a room's channel ("" = all) between from and to

@@ -103,3 +103,31 @@ func TestUpdateRoomSerializesConcurrentChanges(t *testing.T) {
 		t.Fatal("a failed update left a trace")
 	}
 }
+
+// TestStoredNicknamesStayReserved: a nickname held by a provisioned user (stored in the
+// conference object) is still that user's after a restart.
+func TestStoredNicknamesStayReserved(t *testing.T) {
+	f, store := newTestFocus(t)
+	ctx := context.Background()
+	if _, err := f.UpdateRoom(ctx, "room", func(c *xcon.Conference) error {
+		c.Users = append(c.Users, &xcon.User{Entity: "xcon-userid:alice@example.com", Nickname: "Alice"})
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	ep := msrp.NewEndpoint(msrp.Config{AdvertisedHost: "127.0.0.1", AdvertisedPort: ln.Addr().(*net.TCPAddr).Port, Logger: quiet})
+	defer ep.Close()
+	again, err := focus.New(ctx, focus.Config{Domain: "example.net", Logger: quiet}, store, ep, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Shutdown(ctx)
+	if _, err := again.ClaimNickname("room", "xcon-userid:bob@example.com", "ALICE"); err == nil {
+		t.Fatal("another user took a stored nickname after a restart")
+	}
+	if _, err := again.ClaimNickname("room", "xcon-userid:alice@example.com", "alice"); err != nil {
+		t.Fatalf("the holder lost its nickname: %v", err)
+	}
+}
