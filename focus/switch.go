@@ -90,6 +90,9 @@ func (f *Focus) HandleMessage(s *msrp.Session, m *msrp.Message) error {
 		if !r.offer.AcceptsWrapped(inner) {
 			continue // RFC 7701 §6.1: skip recipients that cannot take the payload
 		}
+		if r.offer.MaxSize > 0 && int64(len(body)) > r.offer.MaxSize {
+			continue // its a=max-size says it would refuse it (RFC 4975 §8.6)
+		}
 		if err := r.session.Send("message/cpim", body); err != nil {
 			f.log.Debug("copy not queued", "room", room.name, "chat_id", r.chatID, "err", err)
 			continue

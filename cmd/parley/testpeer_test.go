@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -170,6 +171,9 @@ type msrpPeer struct {
 	chatroom                  *sdp.Chatroom // offered a=chatroom; nil: nickname and private-messages
 	acceptTypes, wrappedTypes []string      // offered; nil: message/cpim, and text/plain and *
 	hold                      chan struct{} // closed by stopReading: the reader parks until closed is closed
+	gateMu                    sync.Mutex
+	gate                      chan struct{} // non-nil while paused
+	small                     bool          // a small socket receive buffer: what is not read stays at the focus
 	closed                    chan struct{}
 }
 
@@ -223,7 +227,14 @@ func (m *msrpPeer) connect(t *testing.T, answer []byte, index int) {
 		t.Fatalf("answer path: %v", err)
 	}
 	m.remote = path
-	m.conn, err = net.Dial("tcp", path[0].HostPort())
+	var dialer net.Dialer
+	if m.small {
+		// Set before connecting, so that the window the handshake announces is already small.
+		dialer.Control = func(_, _ string, c syscall.RawConn) error {
+			return c.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+		}
+	}
+	m.conn, err = dialer.Dial("tcp", path[0].HostPort())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,7 +292,31 @@ func (m *msrpPeer) readLoop() {
 			return
 		default:
 		}
+		m.gateMu.Lock()
+		gate := m.gate
+		m.gateMu.Unlock()
+		if gate != nil {
+			select {
+			case <-gate:
+			case <-m.closed:
+				return
+			}
+		}
 	}
+}
+
+// pause makes the peer stop reading its socket after the read in progress, until resume.
+func (m *msrpPeer) pause() {
+	m.gateMu.Lock()
+	m.gate = make(chan struct{})
+	m.gateMu.Unlock()
+}
+
+func (m *msrpPeer) resume() {
+	m.gateMu.Lock()
+	close(m.gate)
+	m.gate = nil
+	m.gateMu.Unlock()
 }
 
 // stopReading makes the peer stop reading its socket after the read in progress, as a stalled
