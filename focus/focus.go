@@ -21,6 +21,7 @@ type Config struct {
 	MaxMessageSize int64    // advertised as a=max-size; larger messages get 413 (enforced by msrp)
 	WrappedTypes   []string // what may travel inside message/cpim (a=accept-wrapped-types)
 	TLSFingerprint string   // our certificate's RFC 8122 fingerprint; "" means TCP/TLS/MSRP is refused
+	FileQuota      int64    // bytes of pushed files a room keeps for later joiners; 0 = DefaultFileQuota
 
 	NicknameScope      NicknameScope // where a nickname must be unique
 	NicknameQuarantine time.Duration // how long a released nickname stays with its user

@@ -22,6 +22,9 @@ type JoinRequest struct {
 	Identity Identity
 	Offer    *sdp.Session
 	Dialog   any // the signalling side's handle for this participant (Participant.Dialog)
+	// FileTo names the one participant (SIP AOR or XCON-USERID) a file pushed in this INVITE is
+	// for; "" delivers it to the room.
+	FileTo string
 }
 
 // Join admits a participant: every acceptable MSRP m-line gets an MSRP session and a row of the
@@ -47,18 +50,22 @@ func (f *Focus) Join(ctx context.Context, req JoinRequest) (*Participant, []sdp.
 	labels := map[string]bool{}
 	for i := range req.Offer.Media {
 		m := &req.Offer.Media[i]
-		reason := f.refuse(m, labels)
+		file, fileRefusal := acceptFile(m)
+		reason := fileRefusal
+		if reason == "" {
+			reason = f.refuse(m, labels, file != nil)
+		}
 		if reason != "" {
 			f.log.Debug("m-line refused", "room", room.name, "index", i, "type", m.Type, "proto", m.Proto, "reason", reason)
 			answers[i] = sdp.MediaAnswer{Reject: true}
 			continue
 		}
 		path, _ := msrp.ParsePath(strings.Join(m.Path, " ")) // checked by refuse
-		if m.Label != "" {
+		if m.Label != "" && file == nil {
 			labels[m.Label] = true
 		}
 		s := &Stream{participant: p, chatID: newChatID(), label: m.Label, channel: room.channelFor(m.Label), offer: *m,
-			composing: newTokenBucket(isComposingRate, isComposingBurst)}
+			composing: newTokenBucket(isComposingRate, isComposingBurst), file: file, fileTarget: req.FileTo}
 		tls := m.Proto == "TCP/TLS/MSRP"
 		if tls {
 			s.session = f.endpoint.NewTLSSession(f)
@@ -90,6 +97,16 @@ func (f *Focus) Join(ctx context.Context, req JoinRequest) (*Participant, []sdp.
 		if tls {
 			answers[i].Fingerprint = f.cfg.TLSFingerprint
 		}
+		if file != nil {
+			// RFC 5547 §8.3.1: the receiver copies the selector and the transfer id, and says
+			// recvonly; the session takes the file's type, not CPIM, and is no chat channel.
+			t := mediaType(file.Type)
+			if t == "" {
+				t = "*"
+			}
+			answers[i].AcceptTypes, answers[i].AcceptWrappedTypes, answers[i].Chatroom = []string{t}, nil, nil
+			answers[i].Direction, answers[i].FileSelector, answers[i].FileTransferID = "recvonly", m.FileSelector, m.FileTransferID
+		}
 	}
 	if len(p.streams) == 0 {
 		return nil, nil, ErrNotAcceptable
@@ -111,7 +128,7 @@ func (f *Focus) Join(ctx context.Context, req JoinRequest) (*Participant, []sdp.
 }
 
 // refuse says why an offered m-line gets port 0, or "" when it is accepted.
-func (f *Focus) refuse(m *sdp.Media, labels map[string]bool) string {
+func (f *Focus) refuse(m *sdp.Media, labels map[string]bool, file bool) string {
 	switch {
 	case m.Port == 0:
 		return "already refused by the offerer"
@@ -121,11 +138,9 @@ func (f *Focus) refuse(m *sdp.Media, labels map[string]bool) string {
 		return "TLS not configured on this focus"
 	case m.Proto != "TCP/MSRP" && m.Proto != "TCP/TLS/MSRP":
 		return "transport not offered by this focus"
-	case m.FileSelector != "":
-		return "file transfer m-line" // RFC 5547 offers are not chat channels
-	case !m.Accepts("message/cpim"):
+	case !file && !m.Accepts("message/cpim"):
 		return "accept-types lack message/cpim" // RFC 7701 §5.2
-	case m.Label != "" && labels[m.Label]:
+	case !file && m.Label != "" && labels[m.Label]:
 		return "second m-line with the same label"
 	}
 	if len(m.Path) == 0 {

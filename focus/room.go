@@ -24,6 +24,7 @@ type Room struct {
 	livePolicy   atomic.Pointer[xcon.RoomPolicy] // the same, for the switch to read without mu
 	provisioned  map[string]bool                 // guarded by mu: users of the stored object, kept when they leave
 	recent       recent                          // guarded by mu: the log's tail replayed to joiners
+	files        []storedFile                    // guarded by mu: files kept for later joiners
 
 	// streams is the fan-out snapshot: every bound-or-not stream of the room, replaced
 	// (never modified) under mu on each join and leave, read without a lock.
@@ -54,6 +55,10 @@ type Stream struct {
 	nickname    string      // enforced form; guarded by the room's mu
 	composing   tokenBucket // is-composing notifications relayed (RFC 3994)
 	dialsOut    bool        // the offer said a=setup:passive: the focus connects
+
+	file       *sdp.FileSelector // an RFC 5547 push: this stream carries one file, it is no chat channel
+	fileTarget string            // the one participant the file is for ("" = the room)
+	fileDone   bool              // the file arrived (one file per session, RFC 5547 §8.7)
 }
 
 func newRoom(f *Focus, name string, conf *xcon.Conference) *Room {
@@ -115,12 +120,13 @@ func (r *Room) add(p *Participant) error {
 		return err
 	}
 	r.participants = append(r.participants, p)
+	chat := p.chatStreams()
 	user := r.conf.User(p.userID)
-	if user == nil {
+	if user == nil && len(chat) > 0 {
 		user = &xcon.User{Entity: p.userID, DisplayText: p.displayName, AssociatedAORs: []string{p.aor.AOR()}, Roles: []string{"participant"}}
 		r.conf.Users = append(r.conf.Users, user)
 	}
-	for _, s := range p.streams {
+	for _, s := range chat {
 		user.Endpoints = append(user.Endpoints, &xcon.Endpoint{
 			Entity:        s.chatID,
 			Status:        "connected",
@@ -134,7 +140,7 @@ func (r *Room) add(p *Participant) error {
 	// Before anything else the joiner may receive: the logging notice (seed §5.2), a word to
 	// clients that are not chat-room aware (RFC 7701 §11), the channel's history (seed §5.3);
 	// then, once publishStreams has run, live traffic.
-	for _, s := range p.streams {
+	for _, s := range chat {
 		if r.policy.Logging {
 			_ = s.session.Send("message/cpim", r.loggingNotice(p.aor.AOR()))
 		}
@@ -144,6 +150,11 @@ func (r *Room) add(p *Participant) error {
 		if r.policy.Logging {
 			for _, e := range r.recent.replay(s.channel, p.userID) {
 				_ = s.session.Send(e.ContentType, e.Body)
+			}
+		}
+		for _, kept := range r.filesFor(s.channel, p.userID) {
+			if s.offer.AcceptsWrapped(kept.inner) {
+				_ = s.session.Send("message/cpim", kept.body)
 			}
 		}
 	}
@@ -172,7 +183,7 @@ func (r *Room) leave(p *Participant, reason msrp.CloseReason) bool {
 			r.conf.Users = slices.DeleteFunc(r.conf.Users, func(u *xcon.User) bool { return u == user })
 		}
 	}
-	for _, s := range p.streams {
+	for _, s := range p.chatStreams() {
 		changes = append(changes, xcon.BindingChange{Room: r.name, Remove: s.chatID})
 		r.focus.nicknames.release(r.name, s.chatID, s.nickname)
 	}
@@ -199,7 +210,7 @@ func (r *Room) bump() {
 func (r *Room) publishStreams() {
 	var all []*Stream
 	for _, p := range r.participants {
-		all = append(all, p.streams...)
+		all = append(all, p.chatStreams()...)
 	}
 	r.streams.Store(&all)
 }
@@ -270,4 +281,15 @@ func (r *Room) rosterText() string {
 		}
 	}
 	return b.String()
+}
+
+// chatStreams returns the participant's chat streams (not its file transfers).
+func (p *Participant) chatStreams() []*Stream {
+	chat := make([]*Stream, 0, len(p.streams))
+	for _, s := range p.streams {
+		if s.file == nil {
+			chat = append(chat, s)
+		}
+	}
+	return chat
 }

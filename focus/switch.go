@@ -20,6 +20,9 @@ func (f *Focus) HandleMessage(s *msrp.Session, m *msrp.Message) error {
 	if !ok {
 		return &msrp.StatusError{Code: 481, Comment: "Session not in a room"}
 	}
+	if st.file != nil {
+		return f.handleFile(st, m)
+	}
 	switch m.Method {
 	case "SEND":
 	case "NICKNAME":
@@ -72,10 +75,26 @@ func (f *Focus) HandleMessage(s *msrp.Session, m *msrp.Message) error {
 	// every recipient's queue as is: byte-for-byte the sender's (RFC 7701 §6.1).
 	body := m.Body
 	streams, entry := room.admit(st, target, m.ContentType, inner, body)
-	recipients := 0
-	privateRefused := target != nil
+	if _, privateRefused := f.distribute(streams, st, st.channel, target, inner, body); privateRefused {
+		return &msrp.StatusError{Code: 428, Comment: "Private messages not supported"} // RFC 7701 §6.2
+	}
+	if entry != nil {
+		// The sender's 200 waits for the group commit; the copies above did not.
+		if err := f.store.AppendLog(context.Background(), []xcon.LogEntry{*entry}); err != nil {
+			f.log.Error("message not logged", "room", room.name, "err", err)
+			return &msrp.StatusError{Code: 500, Comment: "Message relayed but not logged"}
+		}
+	}
+	return nil
+}
+
+// distribute queues a CPIM body to every stream of channel other than from that should get it:
+// all of them, or only target's when the message is private. It reports how many copies went
+// out, and whether a private message found its recipient unable to take private messages.
+func (f *Focus) distribute(streams []*Stream, from *Stream, channel string, target *Participant, inner string, body []byte) (recipients int, privateRefused bool) {
+	privateRefused = target != nil
 	for _, r := range streams {
-		if r == st || r.channel != st.channel {
+		if r == from || r.channel != channel {
 			continue
 		}
 		if target != nil {
@@ -94,25 +113,15 @@ func (f *Focus) HandleMessage(s *msrp.Session, m *msrp.Message) error {
 			continue // its a=max-size says it would refuse it (RFC 4975 §8.6)
 		}
 		if err := r.session.Send("message/cpim", body); err != nil {
-			f.log.Debug("copy not queued", "room", room.name, "chat_id", r.chatID, "err", err)
+			f.log.Debug("copy not queued", "chat_id", r.chatID, "err", err)
 			continue
 		}
 		recipients++
 	}
-	if privateRefused {
-		return &msrp.StatusError{Code: 428, Comment: "Private messages not supported"} // RFC 7701 §6.2
-	}
 	f.metrics.messagesRelayed.Inc()
 	f.metrics.copiesSent.Add(float64(recipients))
 	f.metrics.bytesRelayed.Add(float64(recipients * len(body)))
-	if entry != nil {
-		// The sender's 200 waits for the group commit; the copies above did not.
-		if err := f.store.AppendLog(context.Background(), []xcon.LogEntry{*entry}); err != nil {
-			f.log.Error("message not logged", "room", room.name, "err", err)
-			return &msrp.StatusError{Code: 500, Comment: "Message relayed but not logged"}
-		}
-	}
-	return nil
+	return recipients, privateRefused
 }
 
 // admit returns the streams a message goes to and, in a logged room, its log entry, taken

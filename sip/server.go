@@ -237,7 +237,8 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	d := &dialog{session: dlg}
-	p, answers, err := s.focus.Join(context.Background(), focus.JoinRequest{Room: room, Identity: ident, Offer: offer, Dialog: d})
+	p, answers, err := s.focus.Join(context.Background(), focus.JoinRequest{Room: room, Identity: ident, Offer: offer, Dialog: d,
+		FileTo: fileRecipient(req)})
 	if err != nil {
 		code, reason := joinErrorResponse(err)
 		var hdrs []sip.Header
@@ -387,4 +388,18 @@ func joinErrorResponse(err error) (int, string) {
 		return 503, "Service Unavailable"
 	}
 	return 500, "Server Internal Error"
+}
+
+// fileRecipient reads whom a file pushed in this INVITE (RFC 5547) is for: the INVITE's Subject
+// may name one participant by SIP URI or XCON-USERID; anything else means the whole room.
+func fileRecipient(req *sip.Request) string {
+	h := req.GetHeader("Subject")
+	if h == nil {
+		return ""
+	}
+	v := strings.TrimSpace(h.Value())
+	if l := strings.ToLower(v); strings.HasPrefix(l, "sip:") || strings.HasPrefix(l, "sips:") || strings.HasPrefix(l, "xcon-userid:") {
+		return v
+	}
+	return ""
 }

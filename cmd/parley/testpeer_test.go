@@ -125,7 +125,7 @@ func (p *sipPeer) invite(t *testing.T, d *daemon, room, transport string, body [
 }
 
 // inviteAt is invite for a focus on 127.0.0.1:port (a daemon in another process).
-func (p *sipPeer) inviteAt(t *testing.T, port int, room, transport string, body []byte) (*sipgo.DialogClientSession, *sip.Response, error) {
+func (p *sipPeer) inviteAt(t *testing.T, port int, room, transport string, body []byte, extra ...sip.Header) (*sipgo.DialogClientSession, *sip.Response, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -135,7 +135,7 @@ func (p *sipPeer) inviteAt(t *testing.T, port int, room, transport string, body 
 	}
 	from := &sip.FromHeader{Address: p.aor, Params: sip.NewParams()}
 	from.Params.Add("tag", sip.GenerateTagN(10))
-	hdrs := []sip.Header{from, sip.NewHeader("Content-Type", "application/sdp")}
+	hdrs := append([]sip.Header{from, sip.NewHeader("Content-Type", "application/sdp")}, extra...)
 	dlg, err := p.dialogUA.Invite(ctx, target, body, hdrs...)
 	if err != nil {
 		return nil, nil, err
