@@ -90,3 +90,27 @@ func TestChannels(t *testing.T) {
 		t.Fatalf("alice (en) got %q: the fr channel leaked", got.Body)
 	}
 }
+
+// TestOfferWithoutAcceptWrappedTypes (RFC 4975 §8.6, RFC 7701 §6.1): a participant whose offer
+// has no accept-wrapped-types still receives what its accept-types list inside CPIM, and is
+// skipped for other wrapped types.
+func TestOfferWithoutAcceptWrappedTypes(t *testing.T) {
+	d := startTestDaemon(t, nil)
+	alice := joinLobby(t, d, "alice", "tcp")
+	old := join(t, d, joinOptions{room: "lobby", name: "olga", transport: "udp", label: "main", logged: true,
+		acceptTypes: []string{"message/cpim", "text/plain"}, wrappedTypes: []string{}})
+	offer := old.msrp.offer(t, "main")
+	if bytes.Contains(offer, []byte("accept-wrapped-types")) {
+		t.Fatalf("the test offer should have no accept-wrapped-types:\n%s", offer)
+	}
+	html := []byte("From: <sip:alice@example.com>\r\nTo: <sip:lobby@example.net>\r\n\r\nContent-Type: text/html\r\n\r\n<p>skipped</p>")
+	plain := cpimBody("sip:alice@example.com", "sip:lobby@example.net", "plain text reaches olga")
+	for _, body := range [][]byte{html, plain} {
+		if r := alice.msrp.response(t, alice.msrp.send("message/cpim", body)); r.StatusCode != 200 {
+			t.Fatalf("send: %d", r.StatusCode)
+		}
+	}
+	if got := old.msrp.nextMessage(t).Body; !bytes.Equal(got, plain) {
+		t.Fatalf("olga got %q, want only the text/plain message", got)
+	}
+}
