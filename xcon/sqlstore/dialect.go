@@ -63,8 +63,12 @@ func (d Dialect) Rebind(q string) string {
 	var b strings.Builder
 	for i := 0; i < len(q); i++ {
 		if q[i] == '$' && i+1 < len(q) && q[i+1] >= '0' && q[i+1] <= '9' {
-			// ?NNN is numbered (an index, no name lookup), so $2 used twice stays one parameter.
+			// Plain "?" binds by position with no name lookup at all; queries written for
+			// this store therefore use each $N once, in order.
 			b.WriteByte('?')
+			for i+1 < len(q) && q[i+1] >= '0' && q[i+1] <= '9' {
+				i++
+			}
 			continue
 		}
 		b.WriteByte(q[i])

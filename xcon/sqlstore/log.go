@@ -286,8 +286,8 @@ func (s *Store) HistoryBetween(ctx context.Context, room, channel string, from, 
 		hi = to.UnixNano()
 	}
 	q := `SELECT seq, channel, at, sender_id, sender_nick, recipient, content_type, body FROM message_log
-		WHERE room = $1 AND ($2 = '' OR channel = $2) AND at >= $3 AND at <= $4 ORDER BY seq DESC LIMIT $5`
-	rows, err := s.r.QueryContext(ctx, s.sql(q), room, channel, lo, hi, limit)
+		WHERE room = $1 AND ($2 = '' OR channel = $3) AND at >= $4 AND at <= $5 ORDER BY seq DESC LIMIT $6`
+	rows, err := s.r.QueryContext(ctx, s.sql(q), room, channel, channel, lo, hi, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -328,7 +328,7 @@ func (s *Store) PurgeLog(ctx context.Context, room string, before time.Time, kee
 		}
 		if keep > 0 {
 			res, err := tx.ExecContext(ctx, s.sql(`DELETE FROM message_log WHERE room = $1 AND seq <=
-				(SELECT seq FROM message_log WHERE room = $1 ORDER BY seq DESC LIMIT 1 OFFSET $2)`), room, keep)
+				(SELECT seq FROM message_log WHERE room = $2 ORDER BY seq DESC LIMIT 1 OFFSET $3)`), room, room, keep)
 			if err != nil {
 				return err
 			}
