@@ -31,6 +31,37 @@ func (r *Room) admissionLocked(userID string, aor sipURI) error {
 	return nil
 }
 
+// MayWatch tells whether identity may subscribe to a room's roster (RFC 4575 subscriptions obey
+// the room's ACL): the admission rules except the ones about room for one more (locked, full).
+// Participants present may always watch.
+func (f *Focus) MayWatch(room string, identity Identity) error {
+	r := f.Room(room)
+	if r == nil {
+		return ErrRoomNotFound
+	}
+	aor, ok := parseSIPURI(identity.AOR)
+	if !ok {
+		return ErrForbidden
+	}
+	userID := xcon.UserIDFromAOR(aor.AOR())
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.isLive(userID) {
+		return nil
+	}
+	switch {
+	case r.policy.Successor != "":
+		return &MovedError{Successor: r.policy.Successor}
+	case !strings.EqualFold(r.conf.JoinHandling, "allow"):
+		return ErrForbidden
+	case r.matchesAny(r.conf.DenyUsers, userID, aor) && !strings.EqualFold(r.conf.UserAdmissionPolicy, "anonymous"):
+		return ErrForbidden
+	case r.membersOnly() && !r.matchesAny(r.conf.AllowedUsers, userID, aor):
+		return ErrForbidden
+	}
+	return nil
+}
+
 // membersOnly: a room with an allowed-users-list admits only its targets, unless its admission
 // policy opens it (RFC 6501 §4.6.2: openAuthenticated and anonymous ignore the list).
 func (r *Room) membersOnly() bool {
