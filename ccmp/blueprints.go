@@ -17,30 +17,60 @@ const (
 	BlueprintMultilingual = "chat-multilingual"
 )
 
+// BlueprintSpec defines a blueprint (configs.Blueprint): a room template offered over CCMP
+// as xcon:NAME@blueprints.DOMAIN.
+type BlueprintSpec struct {
+	Name        string
+	DisplayText string
+	Purpose     string
+	Channels    []ChannelSpec // none: one channel labelled "chat"
+}
+
+// ChannelSpec is a chat channel of a blueprint.
+type ChannelSpec struct {
+	Label    string
+	Language string // BCP 47 tag, optional
+	Name     string // display text, optional
+}
+
+// DefaultBlueprints are the blueprints of a handler configured without any: those of the
+// shipped configs/parley.yaml.
+func DefaultBlueprints() []BlueprintSpec {
+	return []BlueprintSpec{
+		{Name: BlueprintChat, DisplayText: "Chat room", Purpose: "Chat room: one message channel, anyone may join.",
+			Channels: []ChannelSpec{{Label: "chat", Name: "Chat"}}},
+		{Name: BlueprintMultilingual, DisplayText: "Multilingual chat room",
+			Purpose: "Multilingual chat room: one labelled message channel per language, anyone may join.",
+			Channels: []ChannelSpec{{Label: "en", Language: "en", Name: "English"}, {Label: "fr", Language: "fr", Name: "Français"},
+				{Label: "de", Language: "de", Name: "Deutsch"}}},
+	}
+}
+
 type blueprint struct {
 	name    string
 	purpose string
 	conf    *xcon.Conference
 }
 
-func newBlueprints(domain string, languages []string) []*blueprint {
-	chat := &xcon.Conference{Entity: "xcon:" + BlueprintChat + "@blueprints." + domain, Version: 1}
-	chat.Description.DisplayText = "Chat room"
-	chat.Description.Media = []xcon.Channel{{Label: "chat", Type: "message", Status: "sendrecv", DisplayText: "Chat"}}
-	chat.JoinHandling = "allow"
-
-	multi := &xcon.Conference{Entity: "xcon:" + BlueprintMultilingual + "@blueprints." + domain, Version: 1}
-	multi.Description.DisplayText = "Multilingual chat room"
-	for _, l := range languages {
-		multi.Description.Media = append(multi.Description.Media,
-			xcon.Channel{Label: l, Type: "message", Status: "sendrecv", DisplayText: l, Language: l})
+// newBlueprints builds the blueprint objects. The first is the default blueprint, the one a
+// bare confRequest/create clones and a direct create inherits from.
+func newBlueprints(domain string, specs []BlueprintSpec) []*blueprint {
+	var out []*blueprint
+	for _, s := range specs {
+		name := strings.ToLower(s.Name)
+		c := &xcon.Conference{Entity: "xcon:" + name + "@blueprints." + domain, Version: 1}
+		c.Description.DisplayText = s.DisplayText
+		for _, ch := range s.Channels {
+			c.Description.Media = append(c.Description.Media,
+				xcon.Channel{Label: ch.Label, Type: "message", Status: "sendrecv", DisplayText: ch.Name, Language: ch.Language})
+		}
+		if len(c.Description.Media) == 0 {
+			c.Description.Media = []xcon.Channel{{Label: "chat", Type: "message", Status: "sendrecv"}}
+		}
+		c.JoinHandling = "allow"
+		out = append(out, &blueprint{name: name, purpose: s.Purpose, conf: c})
 	}
-	multi.JoinHandling = "allow"
-	return []*blueprint{
-		{name: BlueprintChat, conf: chat, purpose: "Chat room: one message channel, anyone may join."},
-		{name: BlueprintMultilingual, conf: multi, purpose: "Multilingual chat room: one labelled message channel per language (" +
-			strings.Join(languages, ", ") + "), anyone may join."},
-	}
+	return out
 }
 
 func (h *Handler) blueprint(name string) *blueprint {
@@ -83,11 +113,15 @@ func (h *Handler) resolve(uri string) (kind int, name string) {
 func (h *Handler) roomURI(name string) string { return "xcon:" + name + "@" + h.cfg.Domain }
 
 // blueprintsList answers blueprintsRequest (RFC 6503 §5.3.1).
-func (h *Handler) blueprintsList(_ context.Context, _ *Principal, req *Request, resp *Response) error {
+func (h *Handler) blueprintsList(ctx context.Context, _ *Principal, req *Request, resp *Response) error {
+	f, err := h.filter(ctx, req, len(h.blueprints))
+	if err != nil {
+		return err
+	}
 	info := etree.NewElement("blueprintsInfo")
 	for _, b := range h.blueprints {
-		if req.XPathFilter != "" {
-			ok, err := matchFilter(req.XPathFilter, b.conf)
+		if f != nil {
+			ok, err := f.match(b.conf)
 			if err != nil {
 				return err
 			}
@@ -97,10 +131,10 @@ func (h *Handler) blueprintsList(_ context.Context, _ *Principal, req *Request, 
 		}
 		entry := info.CreateElement("info:entry")
 		entry.CreateElement("info:uri").SetText(b.conf.Entity)
-		entry.CreateElement("info:display-text").SetText(b.conf.Description.DisplayText)
-		entry.CreateElement("info:purpose").SetText(b.purpose)
+		textElem(entry, "info:display-text", b.conf.Description.DisplayText)
+		textElem(entry, "info:purpose", b.purpose)
 	}
-	resp.Info = info
+	setList(resp, info)
 	return nil
 }
 
@@ -118,16 +152,24 @@ func (h *Handler) blueprintRetrieve(_ context.Context, _ *Principal, req *Reques
 }
 
 // confsList answers confsRequest (RFC 6503 §5.3.2): the open rooms.
-func (h *Handler) confsList(_ context.Context, _ *Principal, req *Request, resp *Response) error {
+func (h *Handler) confsList(ctx context.Context, _ *Principal, req *Request, resp *Response) error {
+	names := h.focus.Rooms()
+	f, err := h.filter(ctx, req, len(names))
+	if err != nil {
+		return err
+	}
 	info := etree.NewElement("confsInfo")
-	for _, name := range h.focus.Rooms() {
+	for _, name := range names {
 		room := h.focus.Room(name)
 		if room == nil {
 			continue
 		}
 		snap := room.Snapshot()
-		if req.XPathFilter != "" {
-			ok, err := matchFilter(req.XPathFilter, snap)
+		if snap.Description.SidebarParent != "" {
+			continue // a sidebar is reached through its parent (sidebarsByRefRequest)
+		}
+		if f != nil {
+			ok, err := f.match(snap)
 			if err != nil {
 				return err
 			}
@@ -141,6 +183,26 @@ func (h *Handler) confsList(_ context.Context, _ *Principal, req *Request, resp 
 			entry.CreateElement("info:display-text").SetText(snap.Description.DisplayText)
 		}
 	}
-	resp.Info = info
+	setList(resp, info)
 	return nil
+}
+
+// filter compiles a request's xpathFilter for a list of n candidates (nil: no filter).
+func (h *Handler) filter(ctx context.Context, req *Request, n int) (*filter, error) {
+	if strings.TrimSpace(req.XPathFilter) == "" {
+		return nil, nil
+	}
+	if n > MaxFilterObjects {
+		return nil, fail(CodeNoResources, "too many objects to filter; ask without xpathFilter")
+	}
+	deadline, _ := ctx.Deadline()
+	return compileFilter(req.XPathFilter, deadline)
+}
+
+// setList sets a uris-type list answer; an empty one is left out, as the schema wants at
+// least one entry in a uris-type element.
+func setList(resp *Response, info *etree.Element) {
+	if len(info.ChildElements()) > 0 {
+		resp.Info = info
+	}
 }

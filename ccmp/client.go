@@ -3,10 +3,13 @@ package ccmp
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -22,6 +25,10 @@ type Client struct {
 	UserID   string       // the confUserID of every request
 	Password string       // conference-password sent with requests that target a room, if set
 	HTTP     *http.Client // nil: a client with a 30 s timeout (RFC 6503 §4.4)
+	// Username and Secret answer an HTTP 401 challenge (Digest, SHA-256 preferred; Basic
+	// only over https).
+	Username string
+	Secret   string
 }
 
 // ResponseError is a CCMP response other than 200.
@@ -44,19 +51,33 @@ func (c *Client) Exchange(ctx context.Context, req *Request) (*Response, []byte,
 	if err := req.Encode(&body); err != nil {
 		return nil, nil, err
 	}
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, c.URL, &body)
+	post := func(authorization string) (*http.Response, error) {
+		hr, err := http.NewRequestWithContext(ctx, http.MethodPost, c.URL, bytes.NewReader(body.Bytes()))
+		if err != nil {
+			return nil, err
+		}
+		hr.Header.Set("Content-Type", MediaType+"; charset=utf-8")
+		hr.Header.Set("Accept", MediaType)
+		if authorization != "" {
+			hr.Header.Set("Authorization", authorization)
+		}
+		hc := c.HTTP
+		if hc == nil {
+			hc = &http.Client{Timeout: 30 * time.Second}
+		}
+		return hc.Do(hr)
+	}
+	res, err := post("")
 	if err != nil {
 		return nil, nil, err
 	}
-	hr.Header.Set("Content-Type", MediaType+"; charset=utf-8")
-	hr.Header.Set("Accept", MediaType)
-	hc := c.HTTP
-	if hc == nil {
-		hc = &http.Client{Timeout: 30 * time.Second}
-	}
-	res, err := hc.Do(hr)
-	if err != nil {
-		return nil, nil, err
+	if res.StatusCode == http.StatusUnauthorized && c.Username != "" {
+		if a := c.authorization(res); a != "" {
+			res.Body.Close()
+			if res, err = post(a); err != nil {
+				return nil, nil, err
+			}
+		}
 	}
 	defer res.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(res.Body, 16<<20))
@@ -385,4 +406,51 @@ func (c *Client) Options(ctx context.Context) (*Options, error) {
 		return &Options{}, nil
 	}
 	return resp.Options, nil
+}
+
+// authorization answers the challenges of a 401: Digest (SHA-256 before MD5, qop=auth),
+// else Basic when the URL is https. "" when none can be answered.
+func (c *Client) authorization(res *http.Response) string {
+	var digest map[string]string
+	basic := false
+	for _, ch := range res.Header.Values("WWW-Authenticate") {
+		scheme, rest, _ := strings.Cut(ch, " ")
+		switch {
+		case strings.EqualFold(scheme, "Digest"):
+			p := parseAuthParams(rest)
+			if !strings.Contains(p["qop"], "auth") || hasher(p["algorithm"]) == nil {
+				continue
+			}
+			if digest == nil || (strings.EqualFold(p["algorithm"], "SHA-256") && !strings.EqualFold(digest["algorithm"], "SHA-256")) {
+				digest = p
+			}
+		case strings.EqualFold(scheme, "Basic"):
+			basic = true
+		}
+	}
+	u, err := url.Parse(c.URL)
+	if err != nil {
+		return ""
+	}
+	if digest != nil {
+		alg := digest["algorithm"]
+		if alg == "" {
+			alg = "MD5"
+		}
+		cn := make([]byte, 12)
+		_, _ = rand.Read(cn)
+		p := map[string]string{"algorithm": alg, "nonce": digest["nonce"], "nc": "00000001",
+			"cnonce": hex.EncodeToString(cn), "qop": "auth", "uri": u.RequestURI()}
+		resp, _ := digestResponse(Credential{Name: c.Username, Password: c.Secret}, digest["realm"], http.MethodPost, p)
+		a := fmt.Sprintf(`Digest username=%q, realm=%q, nonce=%q, uri=%q, algorithm=%s, qop=auth, nc=%s, cnonce=%q, response=%q`,
+			c.Username, digest["realm"], p["nonce"], p["uri"], alg, p["nc"], p["cnonce"], resp)
+		if o, ok := digest["opaque"]; ok {
+			a += fmt.Sprintf(", opaque=%q", o)
+		}
+		return a
+	}
+	if basic && u.Scheme == "https" {
+		return "Basic " + base64.StdEncoding.EncodeToString([]byte(c.Username+":"+c.Secret))
+	}
+	return ""
 }

@@ -4,7 +4,10 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"slices"
 	"strings"
+
+	"github.com/beevik/etree"
 
 	"github.com/parleychat/parley/focus"
 	"github.com/parleychat/parley/xcon"
@@ -19,6 +22,9 @@ func (h *Handler) conf(ctx context.Context, p *Principal, req *Request, resp *Re
 	if err != nil {
 		return err
 	}
+	if snap.Description.SidebarParent != "" {
+		return fail(CodeNotFound, req.ConfObjID+" is a sidebar: use sidebarByRefRequest")
+	}
 	switch req.Operation {
 	case OpRetrieve:
 		resp.ConfObjID = snap.Entity
@@ -29,26 +35,44 @@ func (h *Handler) conf(ctx context.Context, p *Principal, req *Request, resp *Re
 		if req.Info == nil {
 			return fail(CodeBadRequest, "confRequest/update needs confInfo")
 		}
+		ag := newAutogen(h.cfg.Domain)
+		if err := matchPlaceholders(ag, req.Info, snap); err != nil {
+			return err
+		}
 		if e := strings.TrimSpace(req.Info.SelectAttrValue("entity", "")); e != "" {
 			if kind, name := h.resolve(e); kind != kindRoom || name != room.Name() {
 				return fail(CodeBadRequest, "confInfo entity "+e+" is not the confObjID")
 			}
 		}
-		if err := newAutogen(h.cfg.Domain).apply(req.Info); err != nil {
+		sips := normalizeTargets(req.Info)
+		if err := ag.apply(req.Info); err != nil {
 			return err
 		}
 		d, dc, err := parseConfDelta(req.Info)
 		if err != nil {
 			return err
 		}
-		next, err := h.update(ctx, room, func(c *xcon.Conference) error { return mergeConference(c, d, dc) })
+		if !p.moderates(snap) {
+			return fail(CodeUnauthorized, "only a moderator or administrator of the room may change it")
+		}
+		next, err := h.update(ctx, room, func(c *xcon.Conference) error {
+			if err := mergeConference(c, d, dc); err != nil {
+				return err
+			}
+			provision(c, sips)
+			return nil
+		})
 		if err != nil {
 			return err
 		}
 		resp.ConfObjID = next.Entity
 		resp.Version = next.Version
+		resp.Info = h.visible(p, next).Element("confInfo")
 		return nil
 	case OpDelete:
+		if !p.administers(snap) {
+			return fail(CodeUnauthorized, "only an administrator of the room may delete it")
+		}
 		if err := h.dependents(room.Name()); err != nil {
 			return err
 		}
@@ -109,7 +133,7 @@ func password(c *xcon.Conference) string {
 
 // visible is what the principal may see of an object: passwords only for administrators.
 func (h *Handler) visible(p *Principal, c *xcon.Conference) *xcon.Conference {
-	if p.Admin {
+	if p.administers(c) {
 		return c
 	}
 	c = c.Clone()
@@ -154,6 +178,9 @@ func (h *Handler) dependents(name string) error {
 			return fail(CodeForbiddenDeleteParent, "room "+other.Name()+" was closed with this room as its successor")
 		}
 		snap := other.Snapshot()
+		if strings.EqualFold(snap.Description.SidebarParent, uri) {
+			return fail(CodeForbiddenDeleteParent, "sidebar "+snap.Entity+" of this room exists; delete it first")
+		}
 		if strings.EqualFold(snap.Description.CloningParent, uri) && len(other.Participants()) > 0 {
 			return fail(CodeForbiddenDeleteParent, "room "+other.Name()+", cloned from this room, is in use")
 		}
@@ -204,6 +231,7 @@ func sameRoomSIP(a, b string) bool {
 // or a clone of the default blueprint (neither).
 func (h *Handler) confCreate(ctx context.Context, p *Principal, req *Request, resp *Response) error {
 	var conf *xcon.Conference
+	var sips map[string]string
 	name := ""
 	switch {
 	case req.ConfObjID != "":
@@ -229,35 +257,15 @@ func (h *Handler) confCreate(ctx context.Context, p *Principal, req *Request, re
 			return fail(CodeNotFound, "no blueprint or conference "+req.ConfObjID)
 		}
 	case req.Info != nil:
-		ag := newAutogen(h.cfg.Domain)
-		entity := strings.TrimSpace(req.Info.SelectAttrValue("entity", ""))
-		ph, err := ag.identifier(entity)
+		sips = normalizeTargets(req.Info)
+		c, n, err := h.confFromInfo(req.Info)
 		if err != nil {
 			return err
 		}
-		if ph != "" {
-			name = ag.set(ph, newID(10))
-		}
-		if err := ag.apply(req.Info); err != nil {
-			return err
-		}
-		c, err := xcon.DecodeElement(req.Info)
-		if err != nil {
-			return fail(CodeBadRequest, err.Error())
-		}
-		if c.Entity != "" && name == "" {
-			kind, n := h.resolve(c.Entity)
-			if kind != kindRoom {
-				return fail(CodeInvalidDomain, "a room's XCON-URI must be xcon:NAME@"+h.cfg.Domain)
-			}
-			name = n
-		}
-		if len(c.SidebarsByRef) > 0 || len(c.SidebarsByVal) > 0 {
-			return fail(CodeNotImplemented, "sidebars are not implemented by this server")
-		}
-		conf = c
-		if conf.JoinHandling == "" {
-			conf.JoinHandling = "allow" // a chat room is open unless it says otherwise
+		conf, name = c, n
+		inherit(conf, h.blueprints[0].conf)
+		if h.nameTaken(name) && h.focus.Room(name) == nil {
+			return &Error{Code: CodeConflict, Reason: "conference " + h.roomURI(name) + " already exists"}
 		}
 	default:
 		b := h.blueprints[0]
@@ -271,6 +279,8 @@ func (h *Handler) confCreate(ctx context.Context, p *Principal, req *Request, re
 		return fail(CodeBadRequest, "room name "+name+" may hold letters, digits, '.', '_', '-' and '+' only (at most 64)")
 	}
 	h.prepare(conf, name)
+	recordCreator(conf, p.UserID)
+	provision(conf, sips)
 	room, err := h.focus.CreateRoom(ctx, conf)
 	switch {
 	case errors.Is(err, focus.ErrRoomExists):
@@ -352,4 +362,52 @@ func validRoomName(name string) bool {
 		}
 	}
 	return true
+}
+
+// recordCreator makes the creator a user of the new room with the creator's roles.
+func recordCreator(c *xcon.Conference, userID string) {
+	if userID == "" {
+		return
+	}
+	if u := c.User(userID); u != nil {
+		u.Roles = creatorRoles
+		return
+	}
+	c.Users = append(c.Users, &xcon.User{Entity: userID, Roles: slices.Clone(creatorRoles)})
+}
+
+// confFromInfo decodes the confInfo (or sidebar*Info) of a direct create, AUTO_GENERATE
+// placeholders replaced; name is the room name it asks for ("" to allocate one).
+func (h *Handler) confFromInfo(info *etree.Element) (*xcon.Conference, string, error) {
+	ag := newAutogen(h.cfg.Domain)
+	name := ""
+	entity := strings.TrimSpace(info.SelectAttrValue("entity", ""))
+	ph, err := ag.identifier(entity)
+	if err != nil {
+		return nil, "", err
+	}
+	if ph != "" {
+		name = ag.set(ph, newID(10))
+	}
+	if err := ag.apply(info); err != nil {
+		return nil, "", err
+	}
+	c, err := xcon.DecodeElement(info)
+	if err != nil {
+		return nil, "", fail(CodeBadRequest, err.Error())
+	}
+	if c.Entity != "" && name == "" {
+		kind, n := h.resolve(c.Entity)
+		if kind != kindRoom {
+			return nil, "", fail(CodeInvalidDomain, "a room's XCON-URI must be xcon:NAME@"+h.cfg.Domain)
+		}
+		name = n
+	}
+	if len(c.SidebarsByRef) > 0 || len(c.SidebarsByVal) > 0 {
+		return nil, "", fail(CodeBadRequest, "sidebars are created with sidebarByValRequest and sidebarByRefRequest")
+	}
+	if c.JoinHandling == "" {
+		c.JoinHandling = "allow" // a chat room is open unless it says otherwise
+	}
+	return c, name, nil
 }

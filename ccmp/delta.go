@@ -152,7 +152,7 @@ func mergeConference(c *xcon.Conference, d *node, dc *xcon.Conference) error {
 				return err
 			}
 		case infoName("sidebars-by-ref"), infoName("sidebars-by-val"):
-			return fail(CodeNotImplemented, "sidebars are not implemented by this server")
+			return fail(CodeForbiddenChange, "sidebars change through sidebarByValRequest and sidebarByRefRequest")
 		case xconName("floor-information"):
 			c.FloorInformation = dc.FloorInformation
 			if k.empty() {

@@ -17,14 +17,17 @@
 // # Objects
 //
 // A room is a conference object xcon:NAME@DOMAIN, owned by package focus. Blueprints live in
-// their own name space, xcon:NAME@blueprints.DOMAIN: "chat" (one message channel) and
-// "chat-multilingual" (one channel per configured language, labelled with the language tag);
-// both allow anyone in. A confObjID of the wrong kind is a 404.
+// their own name space, xcon:NAME@blueprints.DOMAIN, and come from the configuration
+// (HandlerConfig.Blueprints: configs' blueprints, by default "chat" and "chat-multilingual");
+// the first is the default blueprint. Nobody dials a blueprint (its SIP URI is unknown, 404).
+// A confObjID of the wrong kind is a 404.
 //
 // # Operations
 //
 //   - blueprintsRequest, blueprintRequest/retrieve (other operations: 403).
-//   - confsRequest: the open rooms (closed ones are tombstones and not listed).
+//   - confsRequest: the open rooms (closed ones are tombstones and not listed; sidebars are
+//     reached through their parent). Empty lists leave *Info out (the schema's uris-type
+//     needs an entry).
 //   - confRequest: create (clone of a blueprint or of a room given as confObjID; from
 //     confInfo, AUTO_GENERATE_n placeholders replaced; or bare: the chat blueprint); retrieve
 //     (the live object and its version); update (a delta, all or nothing; 409 carries the
@@ -33,11 +36,16 @@
 //   - usersRequest: retrieve, update (create and delete: 403).
 //   - userRequest: create (first-party join, third-party add, AUTO_GENERATE entity: the ID
 //     a SIP address maps to, or a fresh one; no confUserID at all: the new ID comes back as
-//     confUserID), retrieve, update, delete (a participant present is kicked).
+//     confUserID; a user the room lists without a nickname yet, such as its creator, joins),
+//     retrieve, update, delete (a participant present is kicked).
+//   - sidebarsByValRequest, sidebarsByRefRequest (lists, with the parent's version) and
+//     sidebarByValRequest, sidebarByRefRequest (create, retrieve, update, delete): see
+//     sidebar.go. A room with sidebars by reference is not deleted before them (425).
 //   - optionsRequest.
 //   - extendedRequest "parley": history by time range and close with a successor (see
 //     ExtensionName).
-//   - sidebars: 501. xpathFilter: 501.
+//   - xpathFilter (blueprints, confs, sidebarsByVal): XPath 1.0 over each object, names
+//     matched namespace-blind; limits and codes in filter.go (400, 510, 511).
 //
 // Codes follow RFC 6503 §5.4: 400 malformed or missing parameters, 403 an operation the
 // message does not allow, 404 unknown object, 409 conflict (with version), 420 user not in
@@ -69,6 +77,25 @@
 //
 // HandlerConfig.Authenticate maps a request to a Principal. The default, LoopbackAdmin,
 // checks no credentials: requests from loopback act as administrators under any well-formed
-// confUserID; requests from elsewhere get 424. Non-administrators may act on themselves only
-// (401 otherwise) and see no passwords. The creator of a room is not recorded yet.
+// confUserID; requests from elsewhere get 424. With HandlerConfig.Credentials every request
+// needs a configured user's credentials (HTTP Digest SHA-256/MD5, Basic over TLS only, or
+// the CCMP subject; auth.go): none is an HTTP 401 challenge, a wrong subject CCMP 424, a
+// confUserID of another user 401, of nobody 421. Rights follow the requester's role in the
+// room (roles.go): the creator is recorded as a user with roles administrator and organizer;
+// moderators change rooms and users; participants and observers act on themselves; only
+// administrators see passwords. For HTTPS, serve the same handler with TLSConfig's
+// configuration.
+//
+// # Nicknames released
+//
+// A nickname changed or removed over CCMP, or held by a user deleted, is released through
+// focus's ReleaseNickname(room, userID, nickname) when focus offers it (see user.go).
+//
+// # SIP conferencing clients
+//
+// Rules for liblinphone and alike (compat.go): SIP targets of the allowed list become users
+// with XCON-USERIDs, every user has a SIP associated-aor, resent confInfos match their
+// AUTO_GENERATE labels to the existing channels, iCalendar text keeps CRLF (&#xD;), direct
+// creates inherit from the default blueprint, create and update answers carry the whole
+// confInfo. Dial-out targets are recorded, never called: no answer waits on signalling.
 package ccmp

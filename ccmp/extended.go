@@ -68,8 +68,8 @@ func (h *Handler) extended(ctx context.Context, p *Principal, req *Request, resp
 		if req.Operation != "" && req.Operation != OpUpdate {
 			return fail(CodeForbidden, "close is an update")
 		}
-		if !p.Admin {
-			return fail(CodeUnauthorized, "only an administrator may close a room")
+		if !p.administers(snap) {
+			return fail(CodeUnauthorized, "only an administrator of the room may close it")
 		}
 		successor := strings.TrimSpace(op.SelectAttrValue("successor", ""))
 		if successor == "" {

@@ -30,21 +30,27 @@ type HandlerConfig struct {
 	// RequestTimeout bounds one operation; an operation that takes longer is answered with
 	// CCMP 510. Default 10 s (clients give up after about 30 s, RFC 6503 §4.4).
 	RequestTimeout time.Duration
-	// Languages are the channels of the chat-multilingual blueprint. Default en, fr, de.
-	Languages []string
+	// Blueprints are the room templates offered (configs.Config.Blueprints); the first is the
+	// default blueprint. None: DefaultBlueprints.
+	Blueprints []BlueprintSpec
 	// DefaultHistory is the history depth given to rooms created over CCMP. Default 20.
 	DefaultHistory int
-	// Authenticate decides who is asking. Nil means the embedded default: requests from a
-	// loopback address act as administrators under any well-formed confUserID; others are
-	// answered 424.
+	// Credentials turn on authentication: HTTP Digest, Basic over TLS or the CCMP subject,
+	// against a list of users (see Credentials). Nil, with Authenticate nil, is the embedded
+	// default: requests from a loopback address act as administrators under any well-formed
+	// confUserID; others are answered 424.
+	Credentials *Credentials
+	// Authenticate decides who is asking; it overrides both of the above.
 	Authenticate Authenticator
 	Logger       *slog.Logger
 }
 
 // Principal is the requester an Authenticator vouches for.
 type Principal struct {
-	UserID string // the XCON-USERID the request acts as
-	Admin  bool   // may do everything to every room
+	UserID        string // the XCON-USERID the request acts as
+	Name          string // the authenticated user's name, "" without authentication
+	Admin         bool   // may do everything to every room
+	Authenticated bool   // proven by credentials (not by coming from loopback)
 }
 
 // Authenticator maps an HTTP request and its CCMP request to a principal, or returns an
@@ -71,6 +77,7 @@ type Handler struct {
 	focus      *focus.Focus
 	log        *slog.Logger
 	blueprints []*blueprint
+	auth       *auth // nil without Credentials
 
 	closedMu sync.Mutex
 	closed   map[string]bool // rooms closed with a successor through this handler (focus does not list them)
@@ -87,28 +94,32 @@ func NewHandler(cfg HandlerConfig, f *focus.Focus) *Handler {
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 10 * time.Second
 	}
-	if len(cfg.Languages) == 0 {
-		cfg.Languages = []string{"en", "fr", "de"}
+	if len(cfg.Blueprints) == 0 {
+		cfg.Blueprints = DefaultBlueprints()
 	}
 	if cfg.DefaultHistory == 0 {
 		cfg.DefaultHistory = 20
-	}
-	if cfg.Authenticate == nil {
-		cfg.Authenticate = LoopbackAdmin
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
 	cfg.Domain = strings.ToLower(cfg.Domain)
 	h := &Handler{cfg: cfg, focus: f, log: cfg.Logger, closed: map[string]bool{}}
-	h.blueprints = newBlueprints(cfg.Domain, cfg.Languages)
+	if cfg.Credentials != nil && cfg.Authenticate == nil {
+		h.auth = newAuth(cfg.Credentials, cfg.Domain)
+		h.cfg.Authenticate = h.auth.principal
+	}
+	if h.cfg.Authenticate == nil {
+		h.cfg.Authenticate = LoopbackAdmin
+	}
+	h.blueprints = newBlueprints(cfg.Domain, cfg.Blueprints)
 	h.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "parley", Subsystem: "ccmp", Name: "requests_total",
 		Help: "CCMP requests answered, by request type and CCMP response code.",
 	}, []string{"request", "code"})
 	h.rejected = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "parley", Subsystem: "ccmp", Name: "rejected_total",
-		Help: "HTTP requests to /ccmp refused before CCMP: method, media_type, not_acceptable, precondition, too_large.",
+		Help: "HTTP requests to /ccmp refused before CCMP: method, media_type, not_acceptable, precondition, too_large, unauthenticated.",
 	}, []string{"reason"})
 	return h
 }
@@ -150,6 +161,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if isMaxBytes(err) {
 		h.rejected.WithLabelValues("too_large").Inc()
 		http.Error(w, fmt.Sprintf("a CCMP request may be at most %d bytes", h.cfg.MaxBodyBytes), http.StatusRequestEntityTooLarge)
+		return
+	}
+	r, ok := h.withAuth(w, r, req)
+	if !ok {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.RequestTimeout)
@@ -220,7 +235,7 @@ func (h *Handler) Serve(ctx context.Context, r *http.Request, req *Request, deco
 	}()
 	if decodeErr != nil {
 		resp.Code, resp.Reason = CodeBadRequest, decodeErr.Error()
-		resp.NoBody = req == nil || !req.HasBody
+		// The schema wants the specialised element even when the request had none.
 		return resp
 	}
 	err := h.dispatch(ctx, r, req, resp)
@@ -271,8 +286,14 @@ func (h *Handler) dispatch(ctx context.Context, r *http.Request, req *Request, r
 	case TypeOptions:
 		h.options(resp)
 		return nil
+	case TypeSidebarsByVal, TypeSidebarsByRef:
+		return h.sidebarsList(ctx, p, req, resp)
+	case TypeSidebarByVal:
+		return h.sidebarByVal(ctx, p, req, resp)
+	case TypeSidebarByRef:
+		return h.sidebarByRef(ctx, p, req, resp)
 	}
-	return fail(CodeNotImplemented, "sidebars are not implemented by this server")
+	return fail(CodeNotImplemented, req.Type+"Request is not implemented by this server")
 }
 
 // checkShape enforces the presence rules of RFC 6503 §5.3 for each request type.

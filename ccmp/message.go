@@ -105,8 +105,9 @@ type Response struct {
 	Reason     string
 	Version    uint64 // 0: absent (the schema's version is a positiveInteger)
 
-	// NoBody leaves the specialised element out, which RFC 6503 §5.2 allows only when the
-	// request had no valid specialised message.
+	// NoBody leaves the specialised element out. RFC 6503 §5.2 allows that when the request
+	// had no valid specialised message, but its schema requires the element in every
+	// response, so the server never sets it; DecodeResponse sets it when the element is absent.
 	NoBody        bool
 	Info          *etree.Element // blueprintsInfo, confInfo, userInfo, ...: renamed on encode
 	ExtensionName string
@@ -463,7 +464,11 @@ func (req *Request) Encode(w io.Writer) error {
 			body.AddChild(e.Copy())
 		}
 	}
-	_, err := doc.WriteTo(w)
+	var b bytes.Buffer
+	if _, err := doc.WriteTo(&b); err != nil {
+		return err
+	}
+	_, err := w.Write(escapeCR(b.Bytes()))
 	return err
 }
 
@@ -532,7 +537,11 @@ func (resp *Response) Encode(w io.Writer) error {
 		}
 	}
 	doc.Indent(1)
-	_, err := doc.WriteTo(w)
+	var b bytes.Buffer
+	if _, err := doc.WriteTo(&b); err != nil {
+		return err
+	}
+	_, err := w.Write(escapeCR(b.Bytes()))
 	return err
 }
 

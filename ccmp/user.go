@@ -26,8 +26,8 @@ func (h *Handler) users(ctx context.Context, p *Principal, req *Request, resp *R
 		resp.Info = usersElement(snap)
 		return nil
 	case OpUpdate:
-		if !p.Admin {
-			return fail(CodeForbiddenChange, "only an administrator may change the users of a room")
+		if !p.moderates(snap) {
+			return fail(CodeForbiddenChange, "only a moderator or administrator of the room may change its users")
 		}
 		if req.Info == nil {
 			return fail(CodeBadRequest, "usersRequest/update needs usersInfo")
@@ -35,6 +35,7 @@ func (h *Handler) users(ctx context.Context, p *Principal, req *Request, resp *R
 		if err := newAutogen(h.cfg.Domain).apply(req.Info); err != nil {
 			return err
 		}
+		sips := normalizeTargets(req.Info)
 		wrapper, users := wrapAs(req.Info, xcon.NS, "users")
 		d, err := buildNode(users)
 		if err != nil {
@@ -45,7 +46,13 @@ func (h *Handler) users(ctx context.Context, p *Principal, req *Request, resp *R
 		if err != nil {
 			return fail(CodeBadRequest, err.Error())
 		}
-		next, err := h.update(ctx, room, func(c *xcon.Conference) error { return mergeUsers(c, d, dc) })
+		next, err := h.update(ctx, room, func(c *xcon.Conference) error {
+			if err := mergeUsers(c, d, dc); err != nil {
+				return err
+			}
+			provision(c, sips)
+			return nil
+		})
 		if err != nil {
 			return err
 		}
@@ -98,6 +105,14 @@ func wrapAs(el *etree.Element, space, local string) (wrapper, copied *etree.Elem
 // user answers userRequest (RFC 6503 §5.3.6).
 func (h *Handler) user(ctx context.Context, p *Principal, req *Request, resp *Response) error {
 	room, snap, err := h.room(req)
+	if isCode(err, CodeNotFound) {
+		if parent, main, sb := h.byValSidebar(req.ConfObjID); sb != nil {
+			if err := checkPassword(main, req.Password); err != nil {
+				return err
+			}
+			return h.userInByVal(ctx, p, parent, main, sb, req, resp)
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -111,8 +126,8 @@ func (h *Handler) user(ctx context.Context, p *Principal, req *Request, resp *Re
 			entity = e
 		}
 	}
-	if !p.Admin && !strings.EqualFold(entity, p.UserID) && req.Operation != OpRetrieve {
-		return fail(CodeUnauthorized, "only an administrator may act on another user")
+	if !p.moderates(snap) && !strings.EqualFold(entity, p.UserID) && req.Operation != OpRetrieve {
+		return fail(CodeUnauthorized, "only a moderator or administrator may act on another user")
 	}
 	if snap.User(entity) == nil {
 		return fail(CodeUserNotFound, "no user "+entity+" in the conference")
@@ -126,7 +141,7 @@ func (h *Handler) user(ctx context.Context, p *Principal, req *Request, resp *Re
 		if req.Info == nil {
 			return fail(CodeBadRequest, "userRequest/update needs userInfo")
 		}
-		return h.userUpdate(ctx, room, entity, req, resp)
+		return h.userUpdate(ctx, p, room, entity, req, resp)
 	case OpDelete:
 		return h.userDelete(ctx, room, entity, resp)
 	}
@@ -174,16 +189,29 @@ func (h *Handler) userCreate(ctx context.Context, p *Principal, room *focus.Room
 	if !validUserID(du.Entity) {
 		return fail(CodeUserNotFound, du.Entity+" is not an XCON-USERID")
 	}
-	if !p.Admin && !strings.EqualFold(du.Entity, p.UserID) {
-		return fail(CodeUnauthorized, "only an administrator may add another user")
+	if !strings.EqualFold(du.Entity, p.UserID) {
+		if !p.moderates(snap) {
+			return fail(CodeUnauthorized, "only a moderator or administrator may add another user")
+		}
+	} else if err := p.admits(snap); err != nil {
+		return err
 	}
-	if snap.User(du.Entity) != nil {
-		return &Error{Code: CodeConflict, Reason: du.Entity + " is already in the conference", Version: snap.Version}
+	if len(du.Roles) > 0 && !p.administers(snap) {
+		return fail(CodeUnauthorized, "only an administrator of the room may give roles")
+	}
+	if existing := snap.User(du.Entity); existing != nil {
+		live := slices.ContainsFunc(room.Participants(), func(q *focus.Participant) bool { return strings.EqualFold(q.UserID(), du.Entity) })
+		if !strings.EqualFold(du.Entity, p.UserID) || live || existing.Nickname != "" {
+			return &Error{Code: CodeConflict, Reason: du.Entity + " is already in the conference", Version: snap.Version}
+		}
+		return h.userJoinProvisioned(ctx, room, snap, du, resp)
 	}
 	if max := snap.Description.MaximumUserCount; max != nil && uint32(len(snap.Users)) >= *max {
 		return fail(CodeNoResources, "the conference is full ("+strconv.Itoa(int(*max))+" users)")
 	}
-	nick, err := h.claimNickname(room, snap, du.Entity, du.Nickname, true)
+	// A user joining gets a nickname; one added by someone else only the one given for it,
+	// so that it can still join by itself later (userJoinProvisioned).
+	nick, err := h.claimNickname(room, snap, du.Entity, du.Nickname, strings.EqualFold(du.Entity, p.UserID))
 	if err != nil {
 		return err
 	}
@@ -287,7 +315,7 @@ func (h *Handler) claimNickname(room *focus.Room, snap *xcon.Conference, entity,
 	return "", nil
 }
 
-func (h *Handler) userUpdate(ctx context.Context, room *focus.Room, entity string, req *Request, resp *Response) error {
+func (h *Handler) userUpdate(ctx context.Context, p *Principal, room *focus.Room, entity string, req *Request, resp *Response) error {
 	if err := newAutogen(h.cfg.Domain).apply(req.Info); err != nil {
 		return err
 	}
@@ -298,7 +326,16 @@ func (h *Handler) userUpdate(ctx context.Context, room *focus.Room, entity strin
 	if err := bareNickname(du); err != nil {
 		return err
 	}
+	for _, k := range d.kids {
+		if k.name == infoName("roles") && !p.administers(room.Snapshot()) {
+			return fail(CodeUnauthorized, "only an administrator of the room may change roles")
+		}
+	}
 	_, nickGiven := d.attr(xcon.NSXcon, "nickname")
+	old := ""
+	if u := room.Snapshot().User(entity); u != nil {
+		old = u.Nickname
+	}
 	nick := ""
 	if nickGiven && du.Nickname != "" {
 		if nick, err = h.claimNickname(room, room.Snapshot(), entity, du.Nickname, false); err != nil {
@@ -319,7 +356,13 @@ func (h *Handler) userUpdate(ctx context.Context, room *focus.Room, entity strin
 		return nil
 	})
 	if err != nil {
+		if nickGiven && nick != "" && !sameNickname(nick, old) {
+			h.releaseNickname(room.Name(), entity, nick)
+		}
 		return err
+	}
+	if nickGiven && old != "" && !sameNickname(nick, old) {
+		h.releaseNickname(room.Name(), entity, old)
 	}
 	resp.Version = next.Version
 	if u := next.User(entity); u != nil {
@@ -340,6 +383,9 @@ func (h *Handler) userDelete(ctx context.Context, room *focus.Room, entity strin
 		}
 	}
 	snap := room.Snapshot()
+	if u := snap.User(entity); u != nil && u.Nickname != "" {
+		defer h.releaseNickname(room.Name(), entity, u.Nickname)
+	}
 	stillListed := snap.User(entity) != nil || slices.ContainsFunc(snap.AllowedUsers, func(t xcon.Target) bool {
 		return strings.EqualFold(t.URI, entity)
 	})
@@ -355,5 +401,137 @@ func (h *Handler) userDelete(ctx context.Context, room *focus.Room, entity strin
 		snap = next
 	}
 	resp.Version = snap.Version
+	return nil
+}
+
+// userJoinProvisioned is a first-party join of a user the room already lists without a
+// nickname (its creator, a member added by someone else): it claims the nickname and keeps
+// the user's roles.
+func (h *Handler) userJoinProvisioned(ctx context.Context, room *focus.Room, snap *xcon.Conference, du *xcon.User, resp *Response) error {
+	nick, err := h.claimNickname(room, snap, du.Entity, du.Nickname, true)
+	if err != nil {
+		return err
+	}
+	next, err := h.update(ctx, room, func(c *xcon.Conference) error {
+		cur := c.User(du.Entity)
+		if cur == nil {
+			return fail(CodeUserNotFound, "no user "+du.Entity+" in the conference")
+		}
+		cur.Nickname = nick
+		if du.DisplayText != "" {
+			cur.DisplayText = du.DisplayText
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	resp.Version = next.Version
+	if u := next.User(du.Entity); u != nil {
+		resp.Info = u.Element("userInfo")
+	}
+	return nil
+}
+
+// nicknameReleaser is what focus offers (once it does) to give up a nickname claimed over
+// CCMP: the name becomes free again, after the configured quarantine.
+type nicknameReleaser interface {
+	ReleaseNickname(room, userID, nickname string)
+}
+
+// releaseNickname releases a nickname a user no longer holds in a room.
+func (h *Handler) releaseNickname(room, userID, nickname string) {
+	if r, ok := any(h.focus).(nicknameReleaser); ok && nickname != "" {
+		r.ReleaseNickname(room, userID, nickname)
+	}
+}
+
+func sameNickname(a, b string) bool {
+	_, ka, err1 := focus.EnforceNickname(a)
+	_, kb, err2 := focus.EnforceNickname(b)
+	return err1 == nil && err2 == nil && ka == kb
+}
+
+// userInByVal answers userRequest on a sidebar by value: its users are data of the parent's
+// object (no nicknames, no live participants).
+func (h *Handler) userInByVal(ctx context.Context, p *Principal, room *focus.Room, main, sb *xcon.Conference, req *Request, resp *Response) error {
+	resp.ConfObjID = sb.Entity
+	entity := req.ConfUserID
+	var d *node
+	var du *xcon.User
+	if req.Info != nil {
+		ag := newAutogen(h.cfg.Domain)
+		if ph, err := ag.identifier(req.Info.SelectAttrValue("entity", "")); err != nil {
+			return err
+		} else if ph != "" {
+			req.Info.CreateAttr("entity", h.deriveUserID(req.Info))
+		}
+		if err := ag.apply(req.Info); err != nil {
+			return err
+		}
+		var err error
+		if d, du, err = parseUserDelta(req.Info); err != nil {
+			return err
+		}
+		if du.Entity != "" {
+			entity = du.Entity
+		}
+	}
+	self := strings.EqualFold(entity, p.UserID)
+	if req.Operation != OpRetrieve && !self && !p.moderates(main) && !p.moderates(sb) {
+		return fail(CodeUnauthorized, "only a moderator or administrator may act on another user")
+	}
+	var next *xcon.Conference
+	var err error
+	switch req.Operation {
+	case OpRetrieve:
+		u := sb.User(entity)
+		if u == nil {
+			return fail(CodeUserNotFound, "no user "+entity+" in the sidebar")
+		}
+		resp.Version, resp.Info = sb.Version, u.Element("userInfo")
+		return nil
+	case OpCreate:
+		if !validUserID(entity) {
+			return fail(CodeUserNotFound, entity+" is not an XCON-USERID")
+		}
+		if du == nil {
+			du = &xcon.User{Entity: entity}
+		}
+		du.Entity = entity
+		next, err = h.updateByVal(ctx, room, sb.Entity, func(c *xcon.Conference) error {
+			if c.User(entity) != nil {
+				return &Error{Code: CodeConflict, Reason: entity + " is already in the sidebar"}
+			}
+			c.Users = append(c.Users, du)
+			return nil
+		})
+	case OpUpdate:
+		if d == nil {
+			return fail(CodeBadRequest, "userRequest/update needs userInfo")
+		}
+		next, err = h.updateByVal(ctx, room, sb.Entity, func(c *xcon.Conference) error {
+			cur := c.User(entity)
+			if cur == nil {
+				return fail(CodeUserNotFound, "no user "+entity+" in the sidebar")
+			}
+			return mergeUser(cur, d, du)
+		})
+	case OpDelete:
+		next, err = h.updateByVal(ctx, room, sb.Entity, func(c *xcon.Conference) error {
+			if c.User(entity) == nil {
+				return fail(CodeUserNotFound, "no user "+entity+" in the sidebar")
+			}
+			c.Users = slices.DeleteFunc(c.Users, func(u *xcon.User) bool { return strings.EqualFold(u.Entity, entity) })
+			return nil
+		})
+	}
+	if err != nil {
+		return err
+	}
+	resp.Version = next.Version
+	if u := next.User(entity); u != nil && req.Operation != OpDelete {
+		resp.Info = u.Element("userInfo")
+	}
 	return nil
 }

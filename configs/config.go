@@ -56,9 +56,30 @@ type CCMP struct {
 }
 
 type SIP struct {
-	Listen    string `yaml:"listen"`
-	UDPMTU    int    `yaml:"udp_mtu"`
-	UserAgent string `yaml:"user_agent"`
+	Listen              string   `yaml:"listen"`
+	UDPMTU              int      `yaml:"udp_mtu"`
+	UserAgent           string   `yaml:"user_agent"`
+	OutboundProxy       string   `yaml:"outbound_proxy"`
+	TrustedProxies      []string `yaml:"trusted_proxies"`
+	InviteRate          float64  `yaml:"invite_rate"`
+	SubscribeRate       float64  `yaml:"subscribe_rate"`
+	MaxDialogsPerSource int      `yaml:"max_dialogs_per_source"`
+	Auth                SIPAuth  `yaml:"auth"`
+}
+
+// SIPAuth is SIP Digest authentication of joins (off while Users is empty).
+type SIPAuth struct {
+	Realm    string        `yaml:"realm"`
+	Users    []SIPUser     `yaml:"users"`
+	Rooms    []string      `yaml:"rooms"`
+	NonceTTL time.Duration `yaml:"nonce_ttl"`
+}
+
+// SIPUser is one Digest account: a password, or its HA1 (MD5 of name:realm:password, hex).
+type SIPUser struct {
+	Name     string `yaml:"name"`
+	Password string `yaml:"password"`
+	HA1      string `yaml:"ha1"`
 }
 
 type MSRP struct {
@@ -195,6 +216,25 @@ func (c *Config) Resolve() error {
 	}
 	if strings.ContainsAny(c.Domain, " @:/") {
 		errs = append(errs, fmt.Errorf("domain: %q must be a bare host name", c.Domain))
+	}
+	if c.SIP.InviteRate < 0 || c.SIP.SubscribeRate < 0 || c.SIP.MaxDialogsPerSource < 0 {
+		errs = append(errs, fmt.Errorf("sip.invite_rate, sip.subscribe_rate, sip.max_dialogs_per_source: must not be negative"))
+	}
+	for i, u := range c.SIP.Auth.Users {
+		if u.Name == "" || (u.Password == "") == (u.HA1 == "") {
+			errs = append(errs, fmt.Errorf("sip.auth.users[%d]: %q needs a name and exactly one of password and ha1", i, u.Name))
+		}
+	}
+	if len(c.SIP.Auth.Users) > 0 && (c.SIP.Auth.Realm == "" || strings.ContainsAny(c.SIP.Auth.Realm, "\"\\")) {
+		errs = append(errs, fmt.Errorf("sip.auth.realm: %q must be set (without quotes) when users are", c.SIP.Auth.Realm))
+	}
+	if c.SIP.Auth.NonceTTL <= 0 {
+		errs = append(errs, fmt.Errorf("sip.auth.nonce_ttl: must be a positive duration"))
+	}
+	for _, p := range c.SIP.TrustedProxies {
+		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(strings.Trim(p, "[]")) == nil {
+			errs = append(errs, fmt.Errorf("sip.trusted_proxies: %q is neither an IP address nor a CIDR network", p))
+		}
 	}
 	if c.SIP.UDPMTU < 1500 {
 		errs = append(errs, fmt.Errorf("sip.udp_mtu: %d is below 1500; multi-line SDP answers would not go out over UDP", c.SIP.UDPMTU))

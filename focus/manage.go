@@ -204,10 +204,11 @@ func (f *Focus) ClaimNickname(room, userID, nickname string) (string, error) {
 	return f.nicknames.claim(room, heldByObject, userID, nickname)
 }
 
-// ReleaseNickname gives up a nickname a user held outside any MSRP session (CCMP changed or
-// removed it); the name stays with the user for the quarantine.
-func (f *Focus) ReleaseNickname(room, nickname string) {
-	f.nicknames.release(room, heldByObject, nickname)
+// ReleaseNickname gives up a nickname userID held outside any MSRP session (CCMP changed or
+// removed it); the name stays with the user for the quarantine. A name held by someone else is
+// left alone.
+func (f *Focus) ReleaseNickname(room, userID, nickname string) {
+	f.nicknames.releaseFor(room, heldByObject, userID, nickname)
 }
 
 // History returns the logged messages of a room's channel ("" = all) between from and to

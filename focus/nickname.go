@@ -113,6 +113,21 @@ func (n *nicknames) claim(room, chatID, userID, raw string) (string, error) {
 	return enforced, nil
 }
 
+// releaseFor is release, only when userID is the name's holder.
+func (n *nicknames) releaseFor(room, chatID, userID, nickname string) {
+	_, key, err := EnforceNickname(nickname)
+	if err != nil {
+		return
+	}
+	n.mu.Lock()
+	h := n.holds[n.scoped(room, key)]
+	mine := h != nil && strings.EqualFold(h.userID, userID)
+	n.mu.Unlock()
+	if mine {
+		n.release(room, chatID, nickname)
+	}
+}
+
 // release lets the stream (room, chatID) give up the name it held; the name stays with its
 // user for the quarantine.
 func (n *nicknames) release(room, chatID, nickname string) {

@@ -6,6 +6,11 @@ import "github.com/prometheus/client_golang/prometheus"
 type Metrics struct {
 	requests  *prometheus.CounterVec
 	responses *prometheus.CounterVec
+	// rateLimited counts requests refused by a per-source limit (limits.go).
+	rateLimited *prometheus.CounterVec
+	// The conference event package (subscribe.go, notify.go).
+	subscriptions prometheus.Gauge
+	notifies      *prometheus.CounterVec
 }
 
 func newMetrics() *Metrics {
@@ -14,6 +19,12 @@ func newMetrics() *Metrics {
 			Help: "SIP requests received, by method."}, []string{"method"}),
 		responses: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "parley", Name: "sip_responses_total",
 			Help: "Final SIP responses sent, by request method and status code."}, []string{"method", "code"}),
+		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "parley", Name: "sip_rate_limited_total",
+			Help: "SIP requests refused with 503 by a per-source rate limit or dialog cap, by method."}, []string{"method"}),
+		subscriptions: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "parley", Name: "sip_subscriptions",
+			Help: "Conference event subscriptions held (limit: sip.Config.Events.MaxSubscriptions)."}),
+		notifies: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "parley", Name: "sip_notifies_total",
+			Help: "Conference event NOTIFYs sent, by document state (full, partial, deleted)."}, []string{"state"}),
 	}
 }
 
@@ -22,5 +33,14 @@ func (m *Metrics) Register(reg prometheus.Registerer) error {
 	if err := reg.Register(m.requests); err != nil {
 		return err
 	}
-	return reg.Register(m.responses)
+	if err := reg.Register(m.responses); err != nil {
+		return err
+	}
+	if err := reg.Register(m.subscriptions); err != nil {
+		return err
+	}
+	if err := reg.Register(m.notifies); err != nil {
+		return err
+	}
+	return reg.Register(m.rateLimited)
 }

@@ -20,7 +20,7 @@ import (
 )
 
 // allowedMethods is what the focus answers (Allow header, RFC 3261 §20.5).
-var allowedMethods = "INVITE, ACK, BYE, CANCEL, OPTIONS"
+var allowedMethods = "INVITE, ACK, BYE, CANCEL, OPTIONS, SUBSCRIBE, NOTIFY"
 
 // Config is the signalling side's part of the configuration.
 type Config struct {
@@ -28,6 +28,16 @@ type Config struct {
 	AdvertisedHost string // host for Contact, Via and the SDP answer
 	UserAgent      string // Server and User-Agent header value
 	UDPMTU         int    // raises sipgo's UDP size limit (it refuses messages above UDPMTU-200)
+	Domain         string // the rooms' domain: an authenticated user joins as sip:USER@DOMAIN
+	// OutboundProxy is the SIP URI of the proxy that requests the focus originates outside
+	// dialogs go through (Do); "" sends them straight to their Request-URI.
+	OutboundProxy string
+	// TrustedProxies are the IPs and CIDR networks whose P-Asserted-Identity is believed, and
+	// which Limits do not apply to.
+	TrustedProxies []string
+	Auth           *AuthConfig // nil or no users: no authentication
+	Limits         Limits
+	Events         EventsConfig // the conference event package (subscribe.go)
 	Logger         *slog.Logger
 }
 
@@ -40,14 +50,25 @@ type Server struct {
 	srv     *sipgo.Server
 	client  *sipgo.Client
 	metrics *Metrics
+	events  *events // conference event subscriptions (subscribe.go, notify.go)
 
 	udp  net.PacketConn
 	tcp  net.Listener
 	port int
 
-	mu      sync.Mutex
-	dialogs map[string]*dialog // by dialog ID
-	sdpVer  uint64             // o= session id source; guarded by mu
+	trusted        trustList
+	auth           *authenticator // nil: no authentication
+	outbound       *sip.Uri       // nil: no outbound proxy
+	inviteLimit    *rateLimiter   // nil: unlimited
+	subscribeLimit *rateLimiter
+
+	// Headers every response of a kind carries, built once (read-only once built).
+	hdrServer, hdrAllow, hdrAccept, hdrSupported sip.Header
+
+	mu        sync.Mutex
+	dialogs   map[string]*dialog // by dialog ID
+	perSource map[string]int     // open dialogs by source IP (Limits.MaxDialogsPerSource)
+	sdpVer    uint64             // o= session id source; guarded by mu
 }
 
 // dialog ties a SIP dialog to the participant it created.
@@ -55,6 +76,7 @@ type dialog struct {
 	session     *sipgo.DialogServerSession
 	participant *focus.Participant
 	answer      []byte
+	source      string      // packet source of the INVITE, for the per-source dialog cap
 	ending      atomic.Bool // a BYE of ours is under way or done
 }
 
@@ -69,8 +91,29 @@ func New(cfg Config, f *focus.Focus) (*Server, error) {
 		// included; a 200 answering several m-lines behind a proxy is larger than that.
 		sip.UDPMTUSize = cfg.UDPMTU
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, focus: f, dialogs: map[string]*dialog{}, metrics: newMetrics(),
-		sdpVer: uint64(time.Now().Unix())}
+	s := &Server{cfg: cfg, log: cfg.Logger, focus: f, dialogs: map[string]*dialog{}, perSource: map[string]int{},
+		metrics: newMetrics(), sdpVer: uint64(time.Now().Unix()),
+		inviteLimit: newRateLimiter(cfg.Limits.InviteRate), subscribeLimit: newRateLimiter(cfg.Limits.SubscribeRate),
+		hdrServer: sip.NewHeader("Server", cfg.UserAgent), hdrAllow: sip.NewHeader("Allow", allowedMethods),
+		hdrAccept: sip.NewHeader("Accept", "application/sdp"), hdrSupported: sip.NewHeader("Supported", "timer")}
+	var err error
+	if s.trusted, err = parseTrustList(cfg.TrustedProxies); err != nil {
+		return nil, err
+	}
+	if s.auth, err = newAuthenticator(cfg.Auth); err != nil {
+		return nil, err
+	}
+	if cfg.OutboundProxy != "" {
+		var u sip.Uri
+		if err := sip.ParseUri(strings.Trim(cfg.OutboundProxy, "<>"), &u); err != nil || u.Host == "" {
+			return nil, fmt.Errorf("sip: outbound proxy %q is not a SIP URI", cfg.OutboundProxy)
+		}
+		if u.UriParams == nil {
+			u.UriParams = sip.NewParams()
+		}
+		u.UriParams.Add("lr", "")
+		s.outbound = &u
+	}
 	if err := s.listen(); err != nil {
 		return nil, err
 	}
@@ -97,6 +140,10 @@ func New(cfg Config, f *focus.Focus) (*Server, error) {
 	s.srv.OnCancel(s.counted(s.onCancel))
 	s.srv.OnOptions(s.counted(s.onOptions))
 	s.srv.OnNoRoute(s.counted(s.onUnsupported))
+	// The conference event package (RFC 4575): SUBSCRIBE, NOTIFY and the focus's room changes.
+	s.events = newEvents(s)
+	s.events.register()
+	f.SetWatcher(s.events)
 	return s, nil
 }
 
@@ -155,14 +202,61 @@ func (s *Server) Serve(ctx context.Context) error {
 }
 
 // Close releases the transport and transaction layers, after Serve has returned.
-func (s *Server) Close() error { return s.ua.Close() }
+func (s *Server) Close() error {
+	s.events.close()
+	return s.ua.Close()
+}
 
-// counted wraps a handler to count requests by method (no room or user labels).
+// counted wraps a handler to count requests by method (no room or user labels). It also
+// answers what no handler should see: requests lacking a mandatory header (400), and
+// dialog-forming INVITEs and SUBSCRIBEs beyond their source's rate (503).
 func (s *Server) counted(h sipgo.RequestHandler) sipgo.RequestHandler {
 	return func(req *sip.Request, tx sip.ServerTransaction) {
 		s.metrics.requests.WithLabelValues(string(req.Method)).Inc()
+		if problem := malformed(req); problem != "" {
+			s.log.Info("malformed request", "method", req.Method, "source", req.Source(), "problem", problem)
+			if !req.IsAck() {
+				s.respond(req, tx, 400, "Bad Request", s.warning(problem))
+			}
+			return
+		}
+		if to := req.To(); !to.Params.Has("tag") {
+			switch req.Method {
+			case sip.INVITE:
+				if s.limited(req, tx, s.inviteLimit, "INVITE rate per source") {
+					return
+				}
+			case sip.SUBSCRIBE:
+				if s.limited(req, tx, s.subscribeLimit, "SUBSCRIBE rate per source") {
+					return
+				}
+			}
+		}
 		h(req, tx)
 	}
+}
+
+// malformed names the first mandatory header (RFC 3261 §8.1.1) a request lacks or gets wrong,
+// "" when there is none. sipgo drops what it cannot parse at all; this catches what it parses
+// but a handler could not answer sensibly.
+func malformed(req *sip.Request) string {
+	switch {
+	case req.Via() == nil:
+		return "no Via header"
+	case req.From() == nil:
+		return "no From header"
+	case req.To() == nil:
+		return "no To header"
+	case req.CallID() == nil || req.CallID().Value() == "":
+		return "no Call-ID header"
+	case req.CSeq() == nil:
+		return "no CSeq header"
+	case req.CSeq().MethodName != req.Method:
+		return "CSeq method differs from the request method"
+	case req.Recipient.Host == "":
+		return "Request-URI without a host"
+	}
+	return ""
 }
 
 // respond sends a response built from req, with the headers every response of ours carries.
@@ -179,9 +273,10 @@ func (s *Server) respond(req *sip.Request, tx sip.ServerTransaction, code int, r
 }
 
 func (s *Server) decorate(res *sip.Response) {
-	res.AppendHeader(sip.NewHeader("Server", s.cfg.UserAgent))
+	res.AppendHeader(s.hdrServer)
 	if res.StatusCode == 405 || res.StatusCode/100 == 2 {
-		res.AppendHeader(sip.NewHeader("Allow", allowedMethods))
+		res.AppendHeader(s.hdrAllow)
+		res.AppendHeader(hdrAllowEvents)
 	}
 }
 
@@ -212,6 +307,10 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(req, tx, 404, "Not Found", s.warning("no such room"))
 		return
 	}
+	authUser, ok := s.authenticate(req, tx, room)
+	if !ok {
+		return
+	}
 	body := req.Body()
 	if len(body) == 0 || !isSDP(req) {
 		s.respond(req, tx, 488, "Not Acceptable Here", s.warning("an SDP offer with MSRP m-lines is required"))
@@ -223,12 +322,21 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(req, tx, 488, "Not Acceptable Here", s.warning("malformed SDP: "+err.Error()))
 		return
 	}
-	from := req.From()
-	if from == nil {
-		s.respond(req, tx, 400, "Bad Request", s.warning("no From header"))
+	ident, err := s.identity(req, authUser)
+	if err != nil {
+		s.respond(req, tx, 400, "Bad Request", s.warning(err.Error()))
 		return
 	}
-	ident := focus.Identity{AOR: from.Address.String(), DisplayName: from.DisplayName}
+	if !s.reserveDialog(req.Source()) {
+		s.rejectOverload(req, tx, "dialogs per source")
+		return
+	}
+	reserved := true
+	defer func() {
+		if reserved {
+			s.releaseDialog(req.Source())
+		}
+	}()
 
 	dialogUA := &sipgo.DialogUA{Client: s.client, ContactHDR: *s.contact(room, req.Transport()), RewriteContact: true}
 	dlg, err := dialogUA.ReadInvite(req, tx)
@@ -236,7 +344,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(req, tx, 400, "Bad Request", s.warning(err.Error()))
 		return
 	}
-	d := &dialog{session: dlg}
+	d := &dialog{session: dlg, source: req.Source()}
 	p, answers, err := s.focus.Join(context.Background(), focus.JoinRequest{Room: room, Identity: ident, Offer: offer, Dialog: d,
 		FileTo: fileRecipient(req)})
 	if err != nil {
@@ -261,6 +369,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	s.mu.Lock()
 	s.dialogs[dlg.ID] = d
 	s.mu.Unlock()
+	reserved = false // forget releases it now
 
 	res := sip.NewSDPResponseFromRequest(dlg.InviteRequest, answer)
 	res.AppendHeader(s.contact(room, req.Transport()))
@@ -321,8 +430,14 @@ func (s *Server) onCancel(req *sip.Request, tx sip.ServerTransaction) {
 	s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
 }
 
+// onOptions answers capability queries and proxies' keepalives; the Contact carries isfocus
+// (RFC 4579 §4.3), for a room's URI or the focus's own address.
 func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
-	s.respond(req, tx, 200, "OK", sip.NewHeader("Accept", "application/sdp"), sip.NewHeader("Supported", "timer"))
+	room := ""
+	if req.Recipient.User != "" {
+		room, _ = s.focus.RoomName(req.Recipient.String())
+	}
+	s.respond(req, tx, 200, "OK", s.hdrAccept, s.hdrSupported, s.contact(room, req.Transport()))
 }
 
 func (s *Server) onUnsupported(req *sip.Request, tx sip.ServerTransaction) {
@@ -335,7 +450,9 @@ func (s *Server) Disconnect(ctx context.Context, p *focus.Participant) {
 	if !ok || d.ending.Swap(true) {
 		return
 	}
-	s.forget(d.session.ID)
+	// The dialog stays known until the BYE is done: an ACK still on its way must find it, or
+	// the BYE would wait for the INVITE transaction to time out.
+	defer s.forget(d.session.ID)
 	if err := d.session.Bye(ctx); err != nil {
 		s.log.Info("BYE failed", "user", p.UserID(), "err", err)
 	}
@@ -351,10 +468,28 @@ func (s *Server) lookup(req *sip.Request) *dialog {
 	return s.dialogs[id]
 }
 
+// forget drops a dialog and releases its place under the per-source cap (once).
 func (s *Server) forget(id string) {
 	s.mu.Lock()
+	d := s.dialogs[id]
 	delete(s.dialogs, id)
 	s.mu.Unlock()
+	if d != nil {
+		s.releaseDialog(d.source)
+	}
+}
+
+// Do sends a request outside any dialog (dial-out, for instance) and returns its final
+// response. With an outbound proxy configured, the request is preloaded with a Route to it
+// (RFC 3261 §8.1.2) unless it already has a route.
+func (s *Server) Do(ctx context.Context, req *sip.Request) (*sip.Response, error) {
+	if s.outbound != nil && req.Route() == nil {
+		req.PrependHeader(&sip.RouteHeader{Address: *s.outbound.Clone()})
+		if t, ok := s.outbound.UriParams.Get("transport"); ok && t != "" {
+			req.SetTransport(strings.ToUpper(t))
+		}
+	}
+	return s.client.Do(ctx, req)
 }
 
 func (s *Server) answerParams() sdp.AnswerParams {

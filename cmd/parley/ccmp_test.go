@@ -4,10 +4,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -28,12 +33,13 @@ type ccmpPeer struct {
 	url     string
 	xmllint string
 	dir     string
+	domain  string
 	n       int
 }
 
 func newCCMPPeer(t *testing.T, d *daemon) *ccmpPeer {
 	return &ccmpPeer{t: t, url: "http://" + d.httpAddr.String() + "/ccmp",
-		xmllint: requirePeer(t, "xmllint", "libxml2-utils"), dir: t.TempDir()}
+		xmllint: requirePeer(t, "xmllint", "libxml2-utils"), dir: t.TempDir(), domain: d.cfg.Domain}
 }
 
 // post sends body and returns the decoded response after validating it.
@@ -114,7 +120,7 @@ func (p *ccmpPeer) createRoom(name, inner string) {
  <ccmpRequest xsi:type="ccmp:ccmp-conf-request-message-type">
   <confUserID>xcon-userid:admin@example.com</confUserID>
   <operation>create</operation>
-  <ccmp:confRequest><confInfo entity="xcon:` + name + `@example.com">` + inner + `</confInfo></ccmp:confRequest>
+  <ccmp:confRequest><confInfo entity="xcon:` + name + `@` + p.domain + `">` + inner + `</confInfo></ccmp:confRequest>
  </ccmpRequest>
 </ccmp:ccmpRequest>`
 	if r := p.post([]byte(body)); r.Code != 200 || r.Version != 1 {
@@ -129,7 +135,7 @@ func (p *ccmpPeer) addUser(room, inner string) {
  xmlns:xcon="urn:ietf:params:xml:ns:xcon-conference-info" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
  <ccmpRequest xsi:type="ccmp:ccmp-user-request-message-type">
   <confUserID>xcon-userid:admin@example.com</confUserID>
-  <confObjID>xcon:` + room + `@example.com</confObjID>
+  <confObjID>xcon:` + room + `@` + p.domain + `</confObjID>
   <operation>create</operation>
   <ccmp:userRequest>` + inner + `</ccmp:userRequest>
  </ccmpRequest>
@@ -180,6 +186,9 @@ func TestCCMPReplayRFCFlows(t *testing.T) {
 	  <xcon:conference-password>8601</xcon:conference-password></info:entry></info:conf-uris></info:conference-description>`)
 	p.createRoom("8977794", "")
 	p.addUser("8977794", `<userInfo entity="xcon-userid:Bob@example.com"/>`)
+	p.createRoom("8978383", "")
+	const main = "xcon:8977878@example.com"
+	var byVal, byRef, coach string
 
 	blueprints := map[string]string{
 		"xcon:AudioRoom@example.com": "xcon:chat@blueprints.example.com",
@@ -289,7 +298,12 @@ func TestCCMPReplayRFCFlows(t *testing.T) {
 				t.Fatalf("default create: version %d %+v", r.Version, c)
 			}
 		}},
-		{"12", nil, 501, nil}, // xpathFilter is not implemented
+		{"12", nil, 200, func(t *testing.T, r *ccmp.Response) {
+			// Our blueprints are chat rooms: none has both audio and video.
+			if r.Info != nil {
+				t.Fatalf("audio and video blueprints: %v", r.Info)
+			}
+		}},
 		{"13", func() map[string]string { return blueprints }, 200, func(t *testing.T, r *ccmp.Response) {
 			c, _ := xcon.DecodeElement(r.Info)
 			if len(c.Description.Media) != 3 || c.Description.Media[1].Language != "fr" {
@@ -307,7 +321,7 @@ func TestCCMPReplayRFCFlows(t *testing.T) {
 				t.Fatalf("direct create: %d %q", r.Version, r.ConfObjID)
 			}
 			c := p.retrieveConf(r.ConfObjID)
-			if !sameURI(c.Entity, r.ConfObjID) || len(c.Description.Media) != 1 || strings.Contains(c.Description.Media[0].Label, "AUTO") ||
+			if !sameURI(c.Entity, r.ConfObjID) || len(c.Description.Media) != 2 || strings.Contains(c.Description.Media[0].Label, "AUTO") || c.Description.Media[1].Type != "message" ||
 				c.Description.ConferenceTime == nil || len(c.AllowedUsers) != 3 {
 				t.Fatalf("direct create object: %+v", c)
 			}
@@ -353,9 +367,89 @@ func TestCCMPReplayRFCFlows(t *testing.T) {
 				t.Fatalf("password join: version %d, want %d (the 423 changed nothing)", r.Version, before+1)
 			}
 		}},
-		{"22", nil, 501, nil}, {"23", nil, 501, nil},
-		{"24", nil, 404, nil}, // the sidebar of 22 does not exist
-		{"25", nil, 501, nil}, {"26", nil, 501, nil}, {"27", nil, 501, nil}, {"28", nil, 501, nil}, {"29", nil, 501, nil},
+		{"22", func() map[string]string { before = version(main); return nil }, 200, func(t *testing.T, r *ccmp.Response) {
+			sb, _ := xcon.DecodeElement(r.Info)
+			if r.Version != 1 || sameURI(r.ConfObjID, main) || !sameURI(sb.Entity, r.ConfObjID) || !sameURI(sb.Description.SidebarParent, main) ||
+				sb.User("xcon-userid:bob@example.com") == nil {
+				t.Fatalf("sidebar by value: %d %q %+v", r.Version, r.ConfObjID, sb)
+			}
+			byVal = r.ConfObjID
+			m := p.retrieveConf(main)
+			if m.Version != before+1 || len(m.SidebarsByVal) != 1 || !sameURI(m.SidebarsByVal[0].Entity, byVal) {
+				t.Fatalf("parent after sidebar create: version %d %+v", m.Version, m.SidebarsByVal)
+			}
+		}},
+		{"23", func() map[string]string { return map[string]string{"xcon:8974545@example.com": byVal} }, 200, func(t *testing.T, r *ccmp.Response) {
+			if r.Operation != "update" || !sameURI(r.ConfObjID, byVal) || r.Version != 2 {
+				t.Fatalf("sidebar update: %q %q %d", r.Operation, r.ConfObjID, r.Version)
+			}
+			sb := p.do(&ccmp.Request{Type: ccmp.TypeSidebarByVal, ConfObjID: byVal, Operation: ccmp.OpRetrieve, HasBody: true})
+			c, _ := xcon.DecodeElement(sb.Info)
+			if sb.Version != 2 || len(c.Description.Media) != 5 || len(c.AllowedUsers) != 2 || strings.Contains(c.Description.Media[4].Label, "AUTO") {
+				t.Fatalf("sidebar after update: %d %+v %+v", sb.Version, c.Description.Media, c.AllowedUsers)
+			}
+		}},
+		{"24", func() map[string]string { return map[string]string{"xcon:8974545@example.com": byVal} }, 200, func(t *testing.T, r *ccmp.Response) {
+			if !sameURI(r.ConfObjID, byVal) || r.Version != 3 {
+				t.Fatalf("user update in a sidebar: %q %d", r.ConfObjID, r.Version)
+			}
+			list := p.do(&ccmp.Request{Type: ccmp.TypeSidebarsByVal, ConfObjID: main, HasBody: true})
+			if list.Code != 200 || list.Info == nil || len(list.Info.ChildElements()) != 1 {
+				t.Fatalf("sidebars by value: %d %v", list.Code, list.Info)
+			}
+		}},
+		{"25", func() map[string]string { before = version(main); return nil }, 200, func(t *testing.T, r *ccmp.Response) {
+			sb, _ := xcon.DecodeElement(r.Info)
+			if r.Version != 1 || !sameURI(sb.Description.SidebarParent, main) || len(sb.Description.ConfURIs) != 1 {
+				t.Fatalf("sidebar by reference: %d %+v", r.Version, sb.Description)
+			}
+			byRef = r.ConfObjID
+			if m := p.retrieveConf(main); len(m.SidebarsByRef) != 1 || !sameURI(m.SidebarsByRef[0].URI, byRef) || m.Version != before+1 {
+				t.Fatalf("parent after by-ref create: %+v", m.SidebarsByRef)
+			}
+			if g := p.retrieve(byRef); g.Code != 404 {
+				t.Fatalf("confRequest on a sidebar: %d, want 404", g.Code)
+			}
+			if g := p.do(&ccmp.Request{Type: ccmp.TypeConf, ConfObjID: main, Operation: ccmp.OpDelete, HasBody: true}); g.Code != 425 {
+				t.Fatalf("delete of a parent with a sidebar: %d, want 425", g.Code)
+			}
+		}},
+		{"26", func() map[string]string { return map[string]string{"xcon:8971212@example.com": byRef} }, 200, func(t *testing.T, r *ccmp.Response) {
+			if r.Operation != "update" || r.Version != 2 {
+				t.Fatalf("by-ref update: %q %d", r.Operation, r.Version)
+			}
+			list := p.do(&ccmp.Request{Type: ccmp.TypeSidebarsByRef, ConfObjID: main, HasBody: true})
+			if list.Code != 200 || list.Info == nil || len(list.Info.ChildElements()) != 1 {
+				t.Fatalf("sidebars by reference: %d %v", list.Code, list.Info)
+			}
+		}},
+		{"27", nil, 200, func(t *testing.T, r *ccmp.Response) {
+			sb, _ := xcon.DecodeElement(r.Info)
+			if r.Version != 1 || strings.Contains(r.ConfObjID, "AUTO") || !sameURI(sb.Description.SidebarParent, main) ||
+				len(sb.Description.Media) != 3 || strings.Contains(sb.Description.Media[2].Label, "AUTO") {
+				t.Fatalf("private text sidebar: %d %q %+v", r.Version, r.ConfObjID, sb.Description)
+			}
+		}},
+		{"28", nil, 200, func(t *testing.T, r *ccmp.Response) {
+			if r.Version != 1 {
+				t.Fatalf("coaching sidebar: %d", r.Version)
+			}
+			coach = r.ConfObjID
+		}},
+		{"29", func() map[string]string { return map[string]string{"xcon:8971313@example.com": coach} }, 200, func(t *testing.T, r *ccmp.Response) {
+			c := p.do(&ccmp.Request{Type: ccmp.TypeSidebarByRef, ConfObjID: coach, Operation: ccmp.OpRetrieve, HasBody: true})
+			sb, _ := xcon.DecodeElement(c.Info)
+			if r.Version != 2 || c.Version != 2 || strings.Contains(sb.Description.Media[len(sb.Description.Media)-1].Label, "AUTO") {
+				t.Fatalf("coaching update: %d %+v", r.Version, sb.Description.Media)
+			}
+			// Deleting the sidebar by reference takes it out of its parent.
+			if d := p.do(&ccmp.Request{Type: ccmp.TypeSidebarByRef, ConfObjID: coach, Operation: ccmp.OpDelete, HasBody: true}); d.Code != 200 {
+				t.Fatalf("sidebar delete: %d", d.Code)
+			}
+			if m := p.retrieveConf("xcon:8978383@example.com"); len(m.SidebarsByRef) != 0 {
+				t.Fatalf("parent still lists the deleted sidebar: %+v", m.SidebarsByRef)
+			}
+		}},
 		{"30", func() map[string]string { before = version("xcon:8977794@example.com"); return nil }, 200, func(t *testing.T, r *ccmp.Response) {
 			if r.Operation != "delete" || r.Info != nil || r.Version != before+1 {
 				t.Fatalf("user delete: op %q info %v version %d (before %d)", r.Operation, r.Info, r.Version, before)
@@ -653,5 +747,429 @@ func TestCCMPHistory(t *testing.T) {
 	}
 	if got, err := c.History(ctx, "log", ccmp.HistoryQuery{To: start}); err != nil || len(got) != 0 {
 		t.Fatalf("history before the message: %v %+v", err, got)
+	}
+}
+
+// TestCCMPBlueprintsFromConfig: the blueprints are those of the configuration; both can be
+// retrieved and filtered, a confsRequest filter selects rooms, and a blueprint is no room:
+// an INVITE to sip:chat@blueprints.DOMAIN gets 404.
+func TestCCMPBlueprintsFromConfig(t *testing.T) {
+	d := startTestDaemon(t, nil)
+	p := newCCMPPeer(t, d)
+	list := p.do(&ccmp.Request{Type: ccmp.TypeBlueprints, HasBody: true})
+	if list.Code != 200 || len(list.Info.ChildElements()) != len(d.cfg.Blueprints) || len(d.cfg.Blueprints) != 2 {
+		t.Fatalf("blueprints: %d %v", list.Code, list.Info)
+	}
+	for _, b := range d.cfg.Blueprints {
+		uri := "xcon:" + b.Name + "@blueprints.example.net"
+		r := p.do(&ccmp.Request{Type: ccmp.TypeBlueprint, ConfObjID: uri, Operation: ccmp.OpRetrieve, HasBody: true})
+		if r.Code != 200 {
+			t.Fatalf("retrieve %s: %d %s", uri, r.Code, r.Reason)
+		}
+		c, err := xcon.DecodeElement(r.Info)
+		if err != nil || c.Description.DisplayText != b.DisplayText || len(c.Description.Media) != len(b.Channels) {
+			t.Fatalf("blueprint %s: %v %+v", uri, err, c)
+		}
+		for i, ch := range b.Channels {
+			if m := c.Description.Media[i]; m.Label != ch.Label || m.Language != ch.Language || m.DisplayText != ch.Name || m.Type != "message" {
+				t.Fatalf("blueprint %s channel %d: %+v, want %+v", uri, i, m, ch)
+			}
+		}
+	}
+	filtered := func(typ, filter string) []string {
+		t.Helper()
+		r := p.do(&ccmp.Request{Type: typ, HasBody: true, XPathFilter: filter})
+		if r.Code != 200 {
+			t.Fatalf("%s %q: %d %s", typ, filter, r.Code, r.Reason)
+		}
+		var uris []string
+		if r.Info == nil {
+			return nil
+		}
+		for _, e := range r.Info.ChildElements() {
+			uris = append(uris, e.SelectElement("uri").Text())
+		}
+		return uris
+	}
+	if got := filtered(ccmp.TypeBlueprints, "/conference-info[count(conference-description/available-media/entry[type='message']) > 1]"); len(got) != 1 ||
+		got[0] != "xcon:chat-multilingual@blueprints.example.net" {
+		t.Fatalf("multilingual blueprints: %v", got)
+	}
+	p.createRoom("quiet", `<info:conference-description><info:display-text>Quiet</info:display-text></info:conference-description>`)
+	if got := filtered(ccmp.TypeConfs, "//display-text='Quiet'"); len(got) != 1 || got[0] != "xcon:quiet@example.net" {
+		t.Fatalf("rooms named Quiet: %v", got)
+	}
+	if r := p.do(&ccmp.Request{Type: ccmp.TypeConfs, HasBody: true, XPathFilter: "//["}); r.Code != 400 {
+		t.Fatalf("bad filter: %d", r.Code)
+	}
+	if code := rawInvite(t, d, "sip:chat@blueprints.example.net"); code != 404 {
+		t.Fatalf("INVITE to a blueprint: %d, want 404", code)
+	}
+}
+
+// rawInvite sends one INVITE for ruri over UDP to the daemon and returns the final status.
+func rawInvite(t *testing.T, d *daemon, ruri string) int {
+	t.Helper()
+	conn, err := net.Dial("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(d.sip.Port())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	local := conn.LocalAddr().String()
+	msg := "INVITE " + ruri + " SIP/2.0\r\n" +
+		"Via: SIP/2.0/UDP " + local + ";branch=z9hG4bK" + strconv.FormatInt(time.Now().UnixNano(), 36) + ";rport\r\n" +
+		"Max-Forwards: 70\r\nFrom: <sip:zed@example.com>;tag=z1\r\nTo: <" + ruri + ">\r\n" +
+		"Call-ID: " + strconv.FormatInt(time.Now().UnixNano(), 36) + "@test\r\nCSeq: 1 INVITE\r\n" +
+		"Contact: <sip:zed@" + local + ">\r\nContent-Length: 0\r\n\r\n"
+	if _, err := conn.Write([]byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	for {
+		if err := conn.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		n, err := conn.Read(buf)
+		if err != nil {
+			t.Fatalf("no final response to INVITE %s: %v", ruri, err)
+		}
+		var code int
+		if _, err := fmt.Sscanf(string(buf[:n]), "SIP/2.0 %d", &code); err == nil && code >= 200 {
+			return code
+		}
+	}
+}
+
+// TestCCMPAuthorization: a CCMP handler with credentials over the real daemon's focus, and
+// every operation tried by an anonymous requester, a participant, a moderator and an
+// administrator of the room (its creator). Anonymous requests are challenged (HTTP 401,
+// Digest SHA-256 and MD5); a confUserID that is not the authenticated user's is CCMP 401,
+// one that names nobody 421; wrong subject credentials 424.
+func TestCCMPAuthorization(t *testing.T) {
+	d := startTestDaemon(t, nil)
+	p := newCCMPPeer(t, d)
+	h := ccmp.NewHandler(ccmp.HandlerConfig{Domain: d.cfg.Domain, Credentials: &ccmp.Credentials{Users: []ccmp.Credential{
+		{Name: "adm", Password: "adm-pw"}, {Name: "mod", Password: "mod-pw"}, {Name: "part", Password: "part-pw"},
+		{Name: "root", Password: "root-pw", Admin: true}}}}, d.focus)
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	ctx := context.Background()
+	as := func(name string) *ccmp.Client {
+		return &ccmp.Client{URL: srv.URL + "/ccmp", UserID: "xcon-userid:" + name + "@example.com", Username: name, Secret: name + "-pw"}
+	}
+	do := func(c *ccmp.Client, req *ccmp.Request) int {
+		t.Helper()
+		if req.ConfUserID == "" {
+			req.ConfUserID = c.UserID
+		}
+		resp, raw, err := c.Exchange(ctx, req)
+		if err != nil {
+			if strings.HasPrefix(err.Error(), "HTTP 401") {
+				return -401
+			}
+			t.Fatalf("%s %s/%s: %v", c.Username, req.Type, req.Operation, err)
+		}
+		p.validate(raw)
+		return resp.Code
+	}
+	info := func(s string) *etree.Element { return etreeDelta(t, s) }
+	const ns = `xmlns:info="urn:ietf:params:xml:ns:conference-info" xmlns:xcon="urn:ietf:params:xml:ns:xcon-conference-info"`
+	room := "xcon:t@example.net"
+	// The administrator creates the room (and is recorded as its creator) and its people.
+	adm := as("adm")
+	if code := do(adm, &ccmp.Request{Type: ccmp.TypeConf, Operation: ccmp.OpCreate, HasBody: true,
+		Info: info(`<confInfo ` + ns + ` entity="xcon:t@example.net"/>`)}); code != 200 {
+		t.Fatalf("create: %d", code)
+	}
+	c := d.focus.Room("t").Snapshot()
+	if u := c.User("xcon-userid:adm@example.com"); u == nil || !slices.Contains(u.Roles, "administrator") || !slices.Contains(u.Roles, "organizer") {
+		t.Fatalf("creator not recorded: %+v", c.Users)
+	}
+	addUser := func(entity, role string) {
+		t.Helper()
+		if code := do(adm, &ccmp.Request{Type: ccmp.TypeUser, ConfObjID: room, Operation: ccmp.OpCreate, HasBody: true,
+			Info: info(`<userInfo ` + ns + ` entity="` + entity + `"><info:roles><info:entry>` + role + `</info:entry></info:roles></userInfo>`)}); code != 200 {
+			t.Fatalf("add %s: %d", entity, code)
+		}
+	}
+	addUser("xcon-userid:mod@example.com", "moderator")
+	addUser("xcon-userid:part@example.com", "participant")
+	addUser("xcon-userid:victim@example.com", "participant")
+	for _, who := range []string{"part", "mod", "adm"} {
+		addUser("xcon-userid:gone-"+who+"@example.com", "participant")
+		if code := do(adm, &ccmp.Request{Type: ccmp.TypeConf, Operation: ccmp.OpCreate, HasBody: true,
+			Info: info(`<confInfo ` + ns + ` entity="xcon:del-` + who + `@example.net"/>`)}); code != 200 {
+			t.Fatalf("create del-%s: %d", who, code)
+		}
+	}
+
+	type op struct {
+		name string
+		req  func(who string) *ccmp.Request
+	}
+	ops := []op{
+		{"blueprints", func(string) *ccmp.Request { return &ccmp.Request{Type: ccmp.TypeBlueprints, HasBody: true} }},
+		{"confs", func(string) *ccmp.Request { return &ccmp.Request{Type: ccmp.TypeConfs, HasBody: true} }},
+		{"conf retrieve", func(string) *ccmp.Request {
+			return &ccmp.Request{Type: ccmp.TypeConf, ConfObjID: room, Operation: ccmp.OpRetrieve, HasBody: true}
+		}},
+		{"conf update", func(who string) *ccmp.Request {
+			return &ccmp.Request{Type: ccmp.TypeConf, ConfObjID: room, Operation: ccmp.OpUpdate, HasBody: true,
+				Info: info(`<confInfo ` + ns + `><info:conference-description><info:subject>by ` + who + `</info:subject></info:conference-description></confInfo>`)}
+		}},
+		{"users retrieve", func(string) *ccmp.Request {
+			return &ccmp.Request{Type: ccmp.TypeUsers, ConfObjID: room, Operation: ccmp.OpRetrieve, HasBody: true}
+		}},
+		{"users update", func(string) *ccmp.Request {
+			return &ccmp.Request{Type: ccmp.TypeUsers, ConfObjID: room, Operation: ccmp.OpUpdate, HasBody: true,
+				Info: info(`<usersInfo ` + ns + `><xcon:join-handling>allow</xcon:join-handling></usersInfo>`)}
+		}},
+		{"user create self", func(who string) *ccmp.Request {
+			return &ccmp.Request{Type: ccmp.TypeUser, ConfObjID: room, Operation: ccmp.OpCreate, HasBody: true}
+		}},
+		{"user create other", func(who string) *ccmp.Request {
+			return &ccmp.Request{Type: ccmp.TypeUser, ConfObjID: room, Operation: ccmp.OpCreate, HasBody: true,
+				Info: info(`<userInfo ` + ns + ` entity="xcon-userid:guest-` + who + `@example.com"/>`)}
+		}},
+		{"user update self", func(who string) *ccmp.Request {
+			return &ccmp.Request{Type: ccmp.TypeUser, ConfObjID: room, Operation: ccmp.OpUpdate, HasBody: true,
+				Info: info(`<userInfo ` + ns + ` entity="xcon-userid:` + who + `@example.com"><info:display-text>me</info:display-text></userInfo>`)}
+		}},
+		{"user update own roles", func(who string) *ccmp.Request {
+			return &ccmp.Request{Type: ccmp.TypeUser, ConfObjID: room, Operation: ccmp.OpUpdate, HasBody: true,
+				Info: info(`<userInfo ` + ns + ` entity="xcon-userid:` + who + `@example.com"><info:roles><info:entry>administrator</info:entry></info:roles></userInfo>`)}
+		}},
+		{"user update other", func(string) *ccmp.Request {
+			return &ccmp.Request{Type: ccmp.TypeUser, ConfObjID: room, Operation: ccmp.OpUpdate, HasBody: true,
+				Info: info(`<userInfo ` + ns + ` entity="xcon-userid:victim@example.com"><info:display-text>v</info:display-text></userInfo>`)}
+		}},
+		{"user delete other", func(who string) *ccmp.Request {
+			return &ccmp.Request{Type: ccmp.TypeUser, ConfObjID: room, Operation: ccmp.OpDelete, HasBody: true,
+				Info: info(`<userInfo ` + ns + ` entity="xcon-userid:gone-` + who + `@example.com"/>`)}
+		}},
+		{"sidebar create", func(string) *ccmp.Request {
+			return &ccmp.Request{Type: ccmp.TypeSidebarByVal, ConfObjID: room, Operation: ccmp.OpCreate, HasBody: true}
+		}},
+		{"conf create", func(who string) *ccmp.Request {
+			return &ccmp.Request{Type: ccmp.TypeConf, Operation: ccmp.OpCreate, HasBody: true}
+		}},
+		{"conf delete", func(who string) *ccmp.Request {
+			return &ccmp.Request{Type: ccmp.TypeConf, ConfObjID: "xcon:del-" + who + "@example.net", Operation: ccmp.OpDelete, HasBody: true}
+		}},
+	}
+	//                                 blueprints confs retr upd  users-r users-u join add  self roles other del  sidebar create delete
+	want := map[string][]int{
+		"anonymous": {-401, -401, -401, -401, -401, -401, -401, -401, -401, -401, -401, -401, -401, -401, -401},
+		"part":      {200, 200, 200, 401, 200, 426, 200, 401, 200, 401, 401, 401, 401, 200, 401},
+		"mod":       {200, 200, 200, 200, 200, 200, 200, 200, 200, 401, 200, 200, 200, 200, 401},
+		"adm":       {200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200},
+	}
+	for _, who := range []string{"anonymous", "part", "mod", "adm"} {
+		c := as(who)
+		if who == "anonymous" {
+			c.Username = ""
+		}
+		for i, o := range ops {
+			if got := do(c, o.req(who)); got != want[who][i] {
+				t.Errorf("%s, %s: %d, want %d", who, o.name, got, want[who][i])
+			}
+		}
+	}
+	// Identity checks.
+	root := as("root")
+	if code := do(root, &ccmp.Request{Type: ccmp.TypeConf, ConfObjID: "xcon:del-part@example.net", Operation: ccmp.OpDelete, HasBody: true}); code != 200 {
+		t.Errorf("global administrator delete: %d", code)
+	}
+	other := as("part")
+	other.UserID = "xcon-userid:mod@example.com"
+	if code := do(other, &ccmp.Request{Type: ccmp.TypeConfs, HasBody: true}); code != 401 {
+		t.Errorf("someone else's confUserID: %d, want 401", code)
+	}
+	other.UserID = "xcon-userid:nobody@example.com"
+	if code := do(other, &ccmp.Request{Type: ccmp.TypeConfs, HasBody: true}); code != 421 {
+		t.Errorf("unknown confUserID: %d, want 421", code)
+	}
+	anon := as("part")
+	anon.Username = ""
+	if code := do(anon, &ccmp.Request{Type: ccmp.TypeConfs, HasBody: true, Subject: &ccmp.Subject{Username: "part", Password: "part-pw"}}); code != 200 {
+		t.Errorf("subject credentials: %d", code)
+	}
+	if code := do(anon, &ccmp.Request{Type: ccmp.TypeConfs, HasBody: true, Subject: &ccmp.Subject{Username: "part", Password: "nope"}}); code != 424 {
+		t.Errorf("wrong subject credentials: %d, want 424", code)
+	}
+	if code := do(anon, &ccmp.Request{Type: ccmp.TypeUser, ConfObjID: room, Operation: ccmp.OpCreate, HasBody: true,
+		Subject: &ccmp.Subject{Username: "part", Password: "part-pw"}}); code != 409 {
+		t.Errorf("second join: %d, want 409", code)
+	}
+}
+
+// linphoneRequest is a CCMP request as liblinphone's conference scheduler writes it: its own
+// prefixes, in xsi:type too, and a confUserID made from its SIP identity.
+func linphoneRequest(op, confObjID, confInfo string) []byte {
+	obj := ""
+	if confObjID != "" {
+		obj = "<confObjID>" + confObjID + "</confObjID>"
+	}
+	return []byte(`<?xml version="1.0" encoding="UTF-8"?>
+<xcon-ccmp:ccmpRequest xmlns:conference-info="urn:ietf:params:xml:ns:conference-info" xmlns:xcon-ccmp="urn:ietf:params:xml:ns:xcon-ccmp" xmlns:xcon-conference-info="urn:ietf:params:xml:ns:xcon-conference-info">
+  <ccmpRequest xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="xcon-ccmp:ccmp-conf-request-message-type">
+    <confUserID>xcon-userid:marie@example.com</confUserID>` + obj + `
+    <operation>` + op + `</operation>
+    <xcon-ccmp:confRequest>` + confInfo + `</xcon-ccmp:confRequest>
+  </ccmpRequest>
+</xcon-ccmp:ccmpRequest>`)
+}
+
+func linphoneConfInfo(subject string) string {
+	return `<confInfo entity="xcon:AUTO_GENERATE_1@example.net">
+      <conference-info:conference-description>
+        <conference-info:display-text>Weekly</conference-info:display-text>
+        <conference-info:subject>` + subject + `</conference-info:subject>
+        <conference-info:available-media>
+          <conference-info:entry label="AUTO_GENERATE_2"><conference-info:type>audio</conference-info:type></conference-info:entry>
+          <conference-info:entry label="AUTO_GENERATE_3"><conference-info:type>video</conference-info:type></conference-info:entry>
+          <conference-info:entry label="AUTO_GENERATE_4"><conference-info:type>text</conference-info:type></conference-info:entry>
+        </conference-info:available-media>
+        <xcon-conference-info:conference-time><xcon-conference-info:entry>
+          <xcon-conference-info:base>BEGIN:VCALENDAR&#xD;&#xA;VERSION:2.0&#xD;&#xA;BEGIN:VEVENT&#xD;&#xA;DTSTART:20261201T100000Z&#xD;&#xA;END:VEVENT&#xD;&#xA;END:VCALENDAR&#xD;&#xA;</xcon-conference-info:base>
+        </xcon-conference-info:entry></xcon-conference-info:conference-time>
+      </conference-info:conference-description>
+      <conference-info:users state="full">
+        <xcon-conference-info:allowed-users-list>
+          <xcon-conference-info:target uri="sip:pauline@example.com" method="dial-in"/>
+          <xcon-conference-info:target uri="sip:laure@example.com;transport=tcp" method="dial-out"/>
+        </xcon-conference-info:allowed-users-list>
+      </conference-info:users>
+    </confInfo>`
+}
+
+// TestCCMPLinphoneSequence replays liblinphone's conference scheduler against the daemon:
+// create, confs, retrieve, update (the whole confInfo again, with a participant in the room),
+// retrieve, delete, POSTed without Accept and with a From header, and checks every answer
+// against what liblinphone needs.
+func TestCCMPLinphoneSequence(t *testing.T) {
+	d := startTestDaemon(t, nil)
+	p := newCCMPPeer(t, d)
+	post := func(body []byte) (*ccmp.Response, string) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", p.url, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/ccmp+xml")
+		req.Header.Set("From", "sip:marie@example.com")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var raw bytes.Buffer
+		raw.ReadFrom(res.Body)
+		if res.StatusCode != 200 {
+			t.Fatalf("HTTP %d: %s", res.StatusCode, raw.Bytes())
+		}
+		p.validate(raw.Bytes())
+		r, err := ccmp.DecodeResponse(bytes.NewReader(raw.Bytes()))
+		if err != nil || r.Code != 200 {
+			t.Fatalf("%v %+v\n%s", err, r, raw.Bytes())
+		}
+		return r, raw.String()
+	}
+	const marie = "xcon-userid:marie@example.com"
+	check := func(step string, r *ccmp.Response, raw string, subject string) *xcon.Conference {
+		t.Helper()
+		if r.ConfObjID == "" || r.Info == nil {
+			t.Fatalf("%s: confObjID %q, confInfo %v", step, r.ConfObjID, r.Info)
+		}
+		c, err := xcon.DecodeElement(r.Info)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Description.Subject != subject || len(c.Description.ConfURIs) != 1 || !strings.HasPrefix(c.Description.ConfURIs[0].URI, "sip:") {
+			t.Fatalf("%s: subject %q conf-uris %+v", step, c.Description.Subject, c.Description.ConfURIs)
+		}
+		if len(c.Description.Media) != 3 {
+			t.Fatalf("%s: media %+v", step, c.Description.Media)
+		}
+		for _, m := range c.Description.Media {
+			if m.Status == "" || strings.Contains(m.Label, "AUTO") || (m.Type == "text" && m.Status != "sendrecv") {
+				t.Fatalf("%s: media entry %+v", step, m)
+			}
+		}
+		for _, u := range c.Users {
+			if u.Entity == "" || !slices.ContainsFunc(u.AssociatedAORs, func(a string) bool { return strings.HasPrefix(a, "sip:") }) {
+				t.Fatalf("%s: user without a SIP aor: %+v", step, u)
+			}
+		}
+		if u := c.User(marie); u == nil || u.Entity != marie || !slices.Contains(u.Roles, "organizer") {
+			t.Fatalf("%s: requester %+v", step, u)
+		}
+		for _, who := range []string{"pauline", "laure"} {
+			id := "xcon-userid:" + who + "@example.com"
+			if u := c.User(id); u == nil || !slices.Contains(u.AssociatedAORs, "sip:"+who+"@example.com") {
+				t.Fatalf("%s: %s not a user: %+v", step, id, u)
+			}
+			if !slices.ContainsFunc(c.AllowedUsers, func(tg xcon.Target) bool { return tg.URI == id }) {
+				t.Fatalf("%s: allowed list %+v", step, c.AllowedUsers)
+			}
+		}
+		if len(c.AllowedUsers) != 2 {
+			t.Fatalf("%s: allowed list %+v", step, c.AllowedUsers)
+		}
+		for _, s := range []string{"<xcon:conference-time>", "<xcon:allowed-users-list>", "VERSION:2.0&#xD;\nBEGIN:VEVENT"} {
+			if !strings.Contains(raw, s) {
+				t.Fatalf("%s: answer lacks %q:\n%s", step, s, raw)
+			}
+		}
+		return c
+	}
+
+	r, raw := post(linphoneRequest("create", "", linphoneConfInfo("Planning")))
+	if r.Version != 1 {
+		t.Fatalf("create version %d", r.Version)
+	}
+	created := check("create", r, raw, "Planning")
+	uri := r.ConfObjID
+	name := xcon.NameFromURI(uri)
+
+	confsReq := strings.NewReplacer("conf-request", "confs-request", "<operation></operation>", "", "confRequest>", "confsRequest>").
+		Replace(string(linphoneRequest("", "", "")))
+	list, _ := post([]byte(confsReq))
+	found := false
+	for _, e := range list.Info.ChildElements() {
+		u := e.SelectElement("uri").Text()
+		if !strings.HasPrefix(u, "xcon:") {
+			t.Fatalf("confs entry %q", u)
+		}
+		found = found || u == uri
+	}
+	if !found {
+		t.Fatalf("%s not listed", uri)
+	}
+
+	r, raw = post(linphoneRequest("retrieve", uri, ""))
+	check("retrieve", r, raw, "Planning")
+
+	// Pauline is in the room when the update comes; the allowed list alone must not remove her.
+	joinRoom(t, d, name, "pauline", "tcp", false)
+	r, raw = post(linphoneRequest("update", uri, linphoneConfInfo("Planning v2")))
+	if r.Version <= created.Version {
+		t.Fatalf("update version %d", r.Version)
+	}
+	check("update", r, raw, "Planning v2")
+	r, raw = post(linphoneRequest("retrieve", uri, ""))
+	c := check("retrieve after update", r, raw, "Planning v2")
+	for i, m := range c.Description.Media {
+		if m.Label != created.Description.Media[i].Label {
+			t.Fatalf("labels changed by the update: %+v, were %+v", c.Description.Media, created.Description.Media)
+		}
+	}
+	if u := c.User("xcon-userid:pauline@example.com"); u == nil || len(u.Endpoints) == 0 {
+		t.Fatalf("live pauline after update: %+v", u)
+	}
+
+	r, _ = post(linphoneRequest("delete", uri, linphoneConfInfo("Planning v2")))
+	if r.ConfObjID != uri || r.Info != nil {
+		t.Fatalf("delete: %q %v", r.ConfObjID, r.Info)
+	}
+	if d.focus.Room(name) != nil {
+		t.Fatal("room still there")
 	}
 }

@@ -18,7 +18,7 @@ import (
 // roomCommand is `parley room …`: room management over CCMP (RFC 6503) against a running
 // daemon.
 func roomCommand() *cobra.Command {
-	var server, user, password string
+	var server, user, password, login string
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "room",
@@ -28,10 +28,12 @@ func roomCommand() *cobra.Command {
 	pf.StringVar(&server, "server", "http://127.0.0.1:8080", "base URL of the focus's HTTP listener")
 	pf.StringVar(&user, "user", defaultUserID(), "XCON-USERID to act as (confUserID)")
 	pf.StringVar(&password, "password", "", "conference password of the room, if it has one")
+	pf.StringVar(&login, "login", "", "username for a server that asks for credentials (secret in $PARLEY_CCMP_SECRET)")
 	pf.BoolVar(&asJSON, "json", false, "print JSON instead of text")
 
 	client := func() *ccmp.Client {
-		return &ccmp.Client{URL: strings.TrimSuffix(server, "/") + "/ccmp", UserID: user, Password: password}
+		return &ccmp.Client{URL: strings.TrimSuffix(server, "/") + "/ccmp", UserID: user, Password: password,
+			Username: login, Secret: os.Getenv("PARLEY_CCMP_SECRET")}
 	}
 	out := func(cmd *cobra.Command, v any, human func(w io.Writer)) error {
 		w := cmd.OutOrStdout()

@@ -192,7 +192,13 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 		AdvertisedHost: cfg.AdvertisedHost,
 		UserAgent:      cfg.SIP.UserAgent,
 		UDPMTU:         cfg.SIP.UDPMTU,
-		Logger:         log.With("subsystem", "sip"),
+		Domain:         cfg.Domain,
+		OutboundProxy:  cfg.SIP.OutboundProxy,
+		TrustedProxies: cfg.SIP.TrustedProxies,
+		Auth:           sipAuth(cfg.SIP.Auth),
+		Limits: sipserver.Limits{InviteRate: cfg.SIP.InviteRate, SubscribeRate: cfg.SIP.SubscribeRate,
+			MaxDialogsPerSource: cfg.SIP.MaxDialogsPerSource},
+		Logger: log.With("subsystem", "sip"),
 	}, d.focus)
 	if err != nil {
 		return nil, err
@@ -281,7 +287,17 @@ func (d *daemon) routes(reg *prometheus.Registry) http.Handler {
 		}
 		fmt.Fprintln(w, "ok")
 	})
-	ccmpHandler := ccmp.NewHandler(ccmp.HandlerConfig{Domain: d.cfg.Domain, Logger: d.log.With("subsystem", "ccmp")}, d.focus)
+	var blueprints []ccmp.BlueprintSpec
+	for _, b := range d.cfg.Blueprints {
+		spec := ccmp.BlueprintSpec{Name: b.Name, DisplayText: b.DisplayText, Purpose: b.Purpose}
+		for _, ch := range b.Channels {
+			spec.Channels = append(spec.Channels, ccmp.ChannelSpec{Label: ch.Label, Language: ch.Language, Name: ch.Name})
+		}
+		blueprints = append(blueprints, spec)
+	}
+	ccmpHandler := ccmp.NewHandler(ccmp.HandlerConfig{Domain: d.cfg.Domain, Blueprints: blueprints,
+		MaxBodyBytes: d.cfg.CCMP.MaxBodyBytes, RequestTimeout: d.cfg.CCMP.RequestTimeout,
+		Logger: d.log.With("subsystem", "ccmp")}, d.focus)
 	reg.MustRegister(ccmpHandler.Collectors()...)
 	mux.Handle("/ccmp", ccmpHandler)
 	mux.Handle("GET /metrics", promhttp.InstrumentMetricHandler(reg, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
@@ -320,6 +336,18 @@ func localHosts(cfg *configs.Config) []string {
 		hosts = append(hosts, h)
 	}
 	return hosts
+}
+
+// sipAuth translates sip.auth; nil while it names no users.
+func sipAuth(a configs.SIPAuth) *sipserver.AuthConfig {
+	if len(a.Users) == 0 {
+		return nil
+	}
+	out := &sipserver.AuthConfig{Realm: a.Realm, Rooms: a.Rooms, NonceTTL: a.NonceTTL}
+	for _, u := range a.Users {
+		out.Users = append(out.Users, sipserver.AuthUser{Name: u.Name, Password: u.Password, HA1: u.HA1})
+	}
+	return out
 }
 
 func nicknameScope(s string) focus.NicknameScope {

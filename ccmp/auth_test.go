@@ -1,0 +1,77 @@
+package ccmp
+
+import (
+	"crypto/tls"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+)
+
+// RFC 7616 §3.9.1.
+func TestDigestResponseRFC7616(t *testing.T) {
+	u := Credential{Name: "Mufasa", Password: "Circle of Life"}
+	p := map[string]string{"uri": "/dir/index.html", "nonce": "7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v", "nc": "00000001",
+		"cnonce": "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ", "qop": "auth"}
+	for alg, want := range map[string]string{"MD5": "8ca523f5e9506fed4657c9700eebdbec",
+		"SHA-256": "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1"} {
+		p["algorithm"] = alg
+		if got, _ := digestResponse(u, "http-auth@example.org", "GET", p); got != want {
+			t.Errorf("%s: %s, want %s", alg, got, want)
+		}
+		// The same with only HA1 configured.
+		h := Credential{Name: "Mufasa", HA1: ha1(u, "http-auth@example.org", alg, "")}
+		if got, _ := digestResponse(h, "http-auth@example.org", "GET", p); got != want {
+			t.Errorf("%s from HA1: %s, want %s", alg, got, want)
+		}
+	}
+}
+
+func TestDigestNoncesAndSchemes(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	a := newAuth(&Credentials{Realm: "parley", Users: []Credential{{Name: "alice", Password: "pw"}}, NonceLifetime: time.Minute}, "example.net")
+	a.now = func() time.Time { return now }
+	c := &Client{URL: "http://x/ccmp", Username: "alice", Secret: "pw"}
+	challenge := func(tlsOn bool) *http.Response {
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest("POST", "/ccmp", nil)
+		if tlsOn {
+			r.TLS = &tls.ConnectionState{}
+		}
+		a.challenge(w, r, false)
+		return w.Result()
+	}
+	res := challenge(false)
+	if res.StatusCode != 401 || len(res.Header.Values("WWW-Authenticate")) != 2 {
+		t.Fatalf("challenge over http: %d %v", res.StatusCode, res.Header.Values("WWW-Authenticate"))
+	}
+	authz := c.authorization(res)
+	req := httptest.NewRequest("POST", "/ccmp", nil)
+	req.Header.Set("Authorization", authz)
+	if name, stale := a.fromHeader(req); name != "alice" || stale {
+		t.Fatalf("fresh digest: %q %v (%s)", name, stale, authz)
+	}
+	now = now.Add(2 * time.Minute)
+	if name, stale := a.fromHeader(req); name != "" || !stale {
+		t.Fatalf("expired nonce: %q %v", name, stale)
+	}
+	c.Secret = "wrong"
+	now = now.Add(-2 * time.Minute)
+	req.Header.Set("Authorization", c.authorization(res))
+	if name, stale := a.fromHeader(req); name != "" || stale {
+		t.Fatalf("wrong password: %q %v", name, stale)
+	}
+	// Basic: offered and taken over TLS only.
+	if n := len(challenge(true).Header.Values("WWW-Authenticate")); n != 3 {
+		t.Fatalf("challenges over TLS: %d", n)
+	}
+	req = httptest.NewRequest("POST", "/ccmp", nil)
+	req.SetBasicAuth("alice", "pw")
+	if name, _ := a.fromHeader(req); name != "" {
+		t.Fatal("Basic accepted over plain HTTP")
+	}
+	req.TLS = &tls.ConnectionState{}
+	if name, _ := a.fromHeader(req); name != "alice" {
+		t.Fatal("Basic refused over TLS")
+	}
+}

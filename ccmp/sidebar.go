@@ -1,0 +1,403 @@
+package ccmp
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+
+	"github.com/beevik/etree"
+
+	"github.com/parleychat/parley/focus"
+	"github.com/parleychat/parley/xcon"
+)
+
+// Sidebars (RFC 6503 §5.3.7–§5.3.10, RFC 4575 §5.9, RFC 6504 §7).
+//
+// A sidebar by value is stored inside its parent room's object, as an entry of
+// <sidebars-by-val> with an XCON-URI of its own (xcon:ID@DOMAIN); it is data only: nobody
+// dials it, and its users are edited with userRequest like a room's. A sidebar by reference
+// is a room of its own (dialable at its SIP URI, live like any room) whose
+// xcon:sidebar-parent names the parent, and whose URI the parent lists in
+// <sidebars-by-ref>. Either is created from the parent (a clone of its description, users and
+// admission lists, inactive) or from the sidebar*Info sent (AUTO_GENERATE placeholders
+// replaced), and carries xcon:sidebar-parent. Creating, updating and deleting sidebars takes
+// a moderator or administrator of the parent; reading them anyone who may read the parent.
+// A room with sidebars by reference cannot be deleted before them (425); sidebars by value go
+// with their parent. confRequest does not reach a sidebar (404), nor sidebar*Request a room.
+
+// sidebarsList answers sidebarsByValRequest and sidebarsByRefRequest: the parent's lists and
+// the parent's version.
+func (h *Handler) sidebarsList(ctx context.Context, _ *Principal, req *Request, resp *Response) error {
+	if req.ConfObjID == "" {
+		return fail(CodeBadRequest, "confObjID is required")
+	}
+	_, snap, err := h.mainRoom(req)
+	if err != nil {
+		return err
+	}
+	resp.ConfObjID, resp.Version = snap.Entity, snap.Version
+	if req.Type == TypeSidebarsByRef {
+		info := etree.NewElement("sidebarsByRefInfo")
+		for _, e := range snap.SidebarsByRef {
+			entry := info.CreateElement("info:entry")
+			entry.CreateElement("info:uri").SetText(e.URI)
+			textElem(entry, "info:display-text", e.DisplayText)
+		}
+		if strings.TrimSpace(req.XPathFilter) != "" {
+			return fail(CodeBadRequest, "sidebarsByRefRequest takes no xpathFilter here; filter the sidebars' objects with sidebarByRefRequest")
+		}
+		setList(resp, info)
+		return nil
+	}
+	f, err := h.filter(ctx, req, len(snap.SidebarsByVal))
+	if err != nil {
+		return err
+	}
+	only := &xcon.Conference{Entity: snap.Entity}
+	for _, s := range snap.SidebarsByVal {
+		if f != nil {
+			ok, err := f.match(s)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue
+			}
+		}
+		only.SidebarsByVal = append(only.SidebarsByVal, s)
+	}
+	info := etree.NewElement("sidebarsByValInfo")
+	if el := only.Element("x").SelectElement("sidebars-by-val"); el != nil {
+		info = el
+	}
+	info.Space, info.Tag = "", "sidebarsByValInfo"
+	info.CreateAttr("xmlns:info", xcon.NS)
+	info.CreateAttr("xmlns:xcon", xcon.NSXcon)
+	resp.Info = info
+	return nil
+}
+
+// mainRoom finds the room a sidebar request hangs off: a room that is not itself a sidebar.
+func (h *Handler) mainRoom(req *Request) (*focus.Room, *xcon.Conference, error) {
+	room, snap, err := h.room(req)
+	if err != nil {
+		if isCode(err, CodeNotFound) {
+			return nil, nil, fail(CodeNotFound, "no conference "+req.ConfObjID)
+		}
+		return nil, nil, err
+	}
+	return room, snap, nil
+}
+
+func isCode(err error, code int) bool {
+	var ce *Error
+	return errors.As(err, &ce) && ce.Code == code
+}
+
+// sidebarByVal answers sidebarByValRequest (RFC 6503 §5.3.8).
+func (h *Handler) sidebarByVal(ctx context.Context, p *Principal, req *Request, resp *Response) error {
+	if req.Operation == OpCreate {
+		room, main, err := h.mainRoom(req)
+		if err != nil {
+			return err
+		}
+		if !p.moderates(main) {
+			return fail(CodeUnauthorized, "only a moderator or administrator of the room may create sidebars")
+		}
+		sb, err := h.newSidebar(main, req.Info)
+		if err != nil {
+			return err
+		}
+		next, err := h.update(ctx, room, func(c *xcon.Conference) error {
+			c.SidebarsByVal = append(c.SidebarsByVal, sb)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		created := findByVal(next, sb.Entity)
+		resp.ConfObjID, resp.Version = created.Entity, created.Version
+		resp.Info = created.Element("sidebarByValInfo")
+		return nil
+	}
+	room, main, sb := h.byValSidebar(req.ConfObjID)
+	if sb == nil {
+		return fail(CodeNotFound, "no sidebar by value "+req.ConfObjID)
+	}
+	if err := checkPassword(main, req.Password); err != nil {
+		return err
+	}
+	resp.ConfObjID = sb.Entity
+	switch req.Operation {
+	case OpRetrieve:
+		resp.Version = sb.Version
+		resp.Info = h.visible(p, sb).Element("sidebarByValInfo")
+		return nil
+	case OpUpdate:
+		if !p.moderates(main) && !p.moderates(sb) {
+			return fail(CodeUnauthorized, "only a moderator or administrator may change a sidebar")
+		}
+		d, dc, sips, err := h.sidebarDelta(req, sb.Entity)
+		if err != nil {
+			return err
+		}
+		next, err := h.updateByVal(ctx, room, sb.Entity, func(c *xcon.Conference) error { return mergeProvision(c, d, dc, sips) })
+		if err != nil {
+			return err
+		}
+		resp.Version = next.Version
+		return nil
+	case OpDelete:
+		if !p.moderates(main) && !p.administers(sb) {
+			return fail(CodeUnauthorized, "only a moderator or administrator may delete a sidebar")
+		}
+		_, err := h.update(ctx, room, func(c *xcon.Conference) error {
+			c.SidebarsByVal = slices.DeleteFunc(slices.Clone(c.SidebarsByVal), func(s *xcon.Conference) bool {
+				return strings.EqualFold(s.Entity, sb.Entity)
+			})
+			if len(c.SidebarsByVal) == 0 {
+				c.SidebarsByVal = nil
+			}
+			return nil
+		})
+		return err
+	}
+	return fail(CodeBadRequest, "unknown operation")
+}
+
+// sidebarDelta checks and decodes the sidebar*Info of an update.
+func (h *Handler) sidebarDelta(req *Request, entity string) (*node, *xcon.Conference, map[string]string, error) {
+	if req.Info == nil {
+		return nil, nil, nil, fail(CodeBadRequest, req.Type+"Request/update needs "+req.Type+"Info")
+	}
+	if e := strings.TrimSpace(req.Info.SelectAttrValue("entity", "")); e != "" && !strings.EqualFold(e, entity) {
+		return nil, nil, nil, fail(CodeBadRequest, req.Type+"Info entity "+e+" is not the confObjID")
+	}
+	sips := normalizeTargets(req.Info)
+	if err := newAutogen(h.cfg.Domain).apply(req.Info); err != nil {
+		return nil, nil, nil, err
+	}
+	d, dc, err := parseConfDelta(req.Info)
+	return d, dc, sips, err
+}
+
+func mergeProvision(c *xcon.Conference, d *node, dc *xcon.Conference, sips map[string]string) error {
+	if err := mergeConference(c, d, dc); err != nil {
+		return err
+	}
+	provision(c, sips)
+	return nil
+}
+
+// newSidebar builds a sidebar of main: from info, or a clone of main.
+func (h *Handler) newSidebar(main *xcon.Conference, info *etree.Element) (*xcon.Conference, error) {
+	var sb *xcon.Conference
+	name := ""
+	if info != nil {
+		sips := normalizeTargets(info)
+		c, n, err := h.confFromInfo(info)
+		if err != nil {
+			return nil, err
+		}
+		provision(c, sips)
+		sb, name = c, n
+	} else {
+		sb = cloneRoom(main)
+		for _, u := range main.Users {
+			sb.Users = append(sb.Users, u.Clone())
+		}
+		inactive := false
+		sb.State.Active = &inactive
+	}
+	if name == "" {
+		name = newID(10)
+	}
+	if h.nameTaken(name) {
+		return nil, fail(CodeConflict, "conference "+h.roomURI(name)+" already exists")
+	}
+	sb.Entity = h.roomURI(name)
+	sb.Version = 1
+	sb.Description.CloningParent = ""
+	sb.Description.SidebarParent = main.Entity
+	sb.Description.ConfURIs = nil
+	sb.SidebarsByVal, sb.SidebarsByRef = nil, nil
+	for i := range sb.Description.Media {
+		if sb.Description.Media[i].Label == "" {
+			sb.Description.Media[i].Label = newID(8)
+		}
+	}
+	return sb, nil
+}
+
+// nameTaken tells whether an XCON-URI name is used by a room or a sidebar by value.
+func (h *Handler) nameTaken(name string) bool {
+	if h.focus.Room(name) != nil {
+		return true
+	}
+	_, _, sb := h.byValSidebar(h.roomURI(name))
+	return sb != nil
+}
+
+func findByVal(c *xcon.Conference, entity string) *xcon.Conference {
+	for _, s := range c.SidebarsByVal {
+		if strings.EqualFold(s.Entity, entity) {
+			return s
+		}
+	}
+	return nil
+}
+
+// byValSidebar finds the sidebar by value named uri and the room that holds it.
+func (h *Handler) byValSidebar(uri string) (*focus.Room, *xcon.Conference, *xcon.Conference) {
+	if kind, _ := h.resolve(uri); kind != kindRoom {
+		return nil, nil, nil
+	}
+	uri = strings.TrimSpace(uri)
+	if !strings.Contains(uri, "@") {
+		uri += "@" + h.cfg.Domain
+	}
+	for _, r := range h.allRooms() {
+		snap := r.Snapshot()
+		if sb := findByVal(snap, uri); sb != nil {
+			return r, snap, sb
+		}
+	}
+	return nil, nil, nil
+}
+
+// updateByVal changes a sidebar by value inside its room: its own version goes up by one,
+// and the room's, which holds it.
+func (h *Handler) updateByVal(ctx context.Context, room *focus.Room, entity string, change func(*xcon.Conference) error) (*xcon.Conference, error) {
+	next, err := h.update(ctx, room, func(c *xcon.Conference) error {
+		sb := findByVal(c, entity)
+		if sb == nil {
+			return fail(CodeNotFound, "no sidebar by value "+entity)
+		}
+		if err := change(sb); err != nil {
+			return err
+		}
+		sb.Version++
+		return nil
+	})
+	if err != nil {
+		var ce *Error
+		if errors.As(err, &ce) && ce.Code == CodeConflict {
+			if sb := findByVal(room.Snapshot(), entity); sb != nil {
+				ce.Version = sb.Version
+			}
+		}
+		return nil, err
+	}
+	return findByVal(next, entity), nil
+}
+
+// sidebarByRef answers sidebarByRefRequest (RFC 6503 §5.3.10).
+func (h *Handler) sidebarByRef(ctx context.Context, p *Principal, req *Request, resp *Response) error {
+	if req.Operation == OpCreate {
+		room, main, err := h.mainRoom(req)
+		if err != nil {
+			return err
+		}
+		if !p.moderates(main) {
+			return fail(CodeUnauthorized, "only a moderator or administrator of the room may create sidebars")
+		}
+		sb, err := h.newSidebar(main, req.Info)
+		if err != nil {
+			return err
+		}
+		name := xcon.NameFromURI(sb.Entity)
+		if !validRoomName(name) {
+			return fail(CodeBadRequest, "sidebar name "+name+" may hold letters, digits, '.', '_', '-' and '+' only")
+		}
+		h.prepare(sb, name)
+		sb.Description.CloningParent = ""
+		recordCreator(sb, p.UserID)
+		created, err := h.focus.CreateRoom(ctx, sb)
+		switch {
+		case errors.Is(err, focus.ErrRoomExists):
+			return &Error{Code: CodeConflict, Reason: "conference " + sb.Entity + " already exists", Version: main.Version}
+		case err != nil:
+			return err
+		}
+		snap := created.Snapshot()
+		if _, err := h.update(ctx, room, func(c *xcon.Conference) error {
+			c.SidebarsByRef = append(c.SidebarsByRef, xcon.URIEntry{URI: snap.Entity, DisplayText: snap.Description.DisplayText})
+			return nil
+		}); err != nil {
+			_ = h.focus.DeleteRoom(ctx, created.Name())
+			return err
+		}
+		resp.ConfObjID, resp.Version = snap.Entity, snap.Version
+		resp.Info = h.visible(p, snap).Element("sidebarByRefInfo")
+		return nil
+	}
+	room, snap, err := h.room(req)
+	if err != nil || snap.Description.SidebarParent == "" {
+		if err != nil && !isCode(err, CodeNotFound) {
+			return err
+		}
+		return fail(CodeNotFound, "no sidebar by reference "+req.ConfObjID)
+	}
+	_, parent := h.resolve(snap.Description.SidebarParent)
+	parentRoom := h.focus.Room(parent)
+	var main *xcon.Conference
+	if parentRoom != nil {
+		main = parentRoom.Snapshot()
+	}
+	may := func(admin bool) bool {
+		if admin {
+			return p.administers(snap) || (main != nil && p.moderates(main))
+		}
+		return p.moderates(snap) || (main != nil && p.moderates(main))
+	}
+	resp.ConfObjID = snap.Entity
+	switch req.Operation {
+	case OpRetrieve:
+		resp.Version = snap.Version
+		resp.Info = h.visible(p, snap).Element("sidebarByRefInfo")
+		return nil
+	case OpUpdate:
+		if !may(false) {
+			return fail(CodeUnauthorized, "only a moderator or administrator may change a sidebar")
+		}
+		d, dc, sips, err := h.sidebarDelta(req, snap.Entity)
+		if err != nil {
+			return err
+		}
+		next, err := h.update(ctx, room, func(c *xcon.Conference) error { return mergeProvision(c, d, dc, sips) })
+		if err != nil {
+			return err
+		}
+		resp.Version = next.Version
+		return nil
+	case OpDelete:
+		if !may(true) {
+			return fail(CodeUnauthorized, "only an administrator may delete a sidebar")
+		}
+		if err := h.dependents(room.Name()); err != nil {
+			return err
+		}
+		if err := h.focus.DeleteRoom(ctx, room.Name()); err != nil {
+			if errors.Is(err, focus.ErrRoomNotFound) {
+				return fail(CodeNotFound, "no sidebar by reference "+req.ConfObjID)
+			}
+			return err
+		}
+		if parentRoom != nil {
+			if _, err := h.update(ctx, parentRoom, func(c *xcon.Conference) error {
+				c.SidebarsByRef = slices.DeleteFunc(slices.Clone(c.SidebarsByRef), func(e xcon.URIEntry) bool {
+					return strings.EqualFold(e.URI, snap.Entity)
+				})
+				if len(c.SidebarsByRef) == 0 {
+					c.SidebarsByRef = nil
+				}
+				return nil
+			}); err != nil && !isCode(err, CodeNotFound) {
+				return err
+			}
+		}
+		return nil
+	}
+	return fail(CodeBadRequest, "unknown operation")
+}

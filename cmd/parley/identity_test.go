@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/parleychat/parley/configs"
+)
+
+// inviteDirect sends an INVITE for sip:room@example.net straight to the focus, with extra
+// headers, and returns the final response (the dialog is ACKed on 2xx).
+func inviteDirect(t *testing.T, d *daemon, p *listeningPeer, room, transport string, extra ...sip.Header) (*sipgo.DialogClientSession, *sip.Response) {
+	t.Helper()
+	dlg, res, err := p.inviteVia(t, d.sip.Port(), room, "example.net", transport, newMSRPPeer(t).offer(t, "main"), extra...)
+	if res == nil {
+		t.Fatalf("INVITE: no final response (%v)", err)
+	}
+	return dlg, res
+}
+
+func lobbyUsers(d *daemon) []string {
+	var ids []string
+	for _, u := range d.focus.Room("lobby").Snapshot().Users {
+		ids = append(ids, u.Entity)
+	}
+	return ids
+}
+
+// TestIdentityAssertedByTrustedProxy: a P-Asserted-Identity decides the identity only when it
+// comes from a trusted proxy address; from anywhere else the From URI does.
+func TestIdentityAssertedByTrustedProxy(t *testing.T) {
+	pai := sip.NewHeader("P-Asserted-Identity", `"Real Name" <sip:real@corp.example>, <tel:+15551234567>`)
+	for _, c := range []struct {
+		name    string
+		trusted []string
+		want    string
+	}{
+		{"trusted", []string{"192.0.2.1", "127.0.0.0/8"}, "xcon-userid:real@corp.example"},
+		{"untrusted", []string{"192.0.2.0/24"}, "xcon-userid:alice@example.com"},
+		{"no proxies", nil, "xcon-userid:alice@example.com"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d := startTestDaemon(t, func(cfg *configs.Config) { cfg.SIP.TrustedProxies = c.trusted })
+			_, res := inviteDirect(t, d, newListeningPeer(t, "alice", "example.com"), "lobby", "udp", pai)
+			if res.StatusCode != 200 {
+				t.Fatalf("INVITE: %d", res.StatusCode)
+			}
+			if ids := lobbyUsers(d); len(ids) != 1 || ids[0] != c.want {
+				t.Fatalf("users %v, want [%s]", ids, c.want)
+			}
+		})
+	}
+}
+
+// TestPrivacyAnonymous: Privacy id or header, or an anonymous From, makes the participant
+// anonymous, each with a URI of its own; nothing of the caller's identity is in the room.
+func TestPrivacyAnonymous(t *testing.T) {
+	d := startTestDaemon(t, func(cfg *configs.Config) { cfg.SIP.TrustedProxies = []string{"127.0.0.1"} })
+	cases := []struct {
+		user  string
+		extra []sip.Header
+	}{
+		{"alice", []sip.Header{sip.NewHeader("Privacy", "id")}},
+		{"bob", []sip.Header{sip.NewHeader("Privacy", "header;critical"), sip.NewHeader("P-Asserted-Identity", "<sip:bob@corp.example>")}},
+		{"anonymous", nil}, // From: sip:anonymous@example.com
+	}
+	for _, c := range cases {
+		_, res := inviteDirect(t, d, newListeningPeer(t, c.user, "example.com"), "lobby", "tcp", c.extra...)
+		if res.StatusCode != 200 {
+			t.Fatalf("%s: INVITE %d", c.user, res.StatusCode)
+		}
+	}
+	// A Privacy: none caller keeps its identity.
+	if _, res := inviteDirect(t, d, newListeningPeer(t, "carol", "example.com"), "lobby", "udp", sip.NewHeader("Privacy", "none")); res.StatusCode != 200 {
+		t.Fatalf("carol: INVITE %d", res.StatusCode)
+	}
+	seen := map[string]bool{}
+	anonymous := 0
+	for _, id := range lobbyUsers(d) {
+		if seen[id] {
+			t.Fatalf("two participants share %s", id)
+		}
+		seen[id] = true
+		switch {
+		case strings.HasPrefix(id, "xcon-userid:anon-") && strings.HasSuffix(id, "@anonymous.invalid"):
+			anonymous++
+		case id == "xcon-userid:carol@example.com":
+		default:
+			t.Fatalf("identity %s leaked into the room", id)
+		}
+	}
+	if anonymous != 3 {
+		t.Fatalf("%d anonymous participants, want 3 (users %v)", anonymous, lobbyUsers(d))
+	}
+	for _, u := range d.focus.Room("lobby").Snapshot().Users {
+		if strings.HasPrefix(u.Entity, "xcon-userid:anon-") && (u.DisplayText != "Anonymous" || strings.Contains(strings.Join(u.AssociatedAORs, " "), "example.com")) {
+			t.Fatalf("anonymous user row shows %q %v", u.DisplayText, u.AssociatedAORs)
+		}
+	}
+}
+
+// TestDigestAuthentication: with sip.auth users, a room that requires authentication answers
+// 401 with a challenge, accepts the right password (or HA1) and takes the user name as the
+// identity; a wrong password is refused; a room outside sip.auth.rooms needs nothing.
+func TestDigestAuthentication(t *testing.T) {
+	ha1 := md5.Sum([]byte("bob:parley-test:bob-secret"))
+	d := startTestDaemon(t, func(cfg *configs.Config) {
+		cfg.SIP.Auth = configs.SIPAuth{Realm: "parley-test", NonceTTL: time.Minute, Rooms: []string{"lobby"},
+			Users: []configs.SIPUser{{Name: "alice", Password: "alice-secret"}, {Name: "bob", HA1: hex.EncodeToString(ha1[:])}}}
+		cfg.Rooms = append(cfg.Rooms, configs.Room{Name: "open", Channels: []configs.Channel{{Label: "main"}}})
+	})
+
+	// No credentials: 401 with a Digest challenge.
+	_, res := inviteDirect(t, d, newListeningPeer(t, "mallory", "example.com"), "lobby", "udp")
+	chal := res.GetHeader("WWW-Authenticate")
+	if res.StatusCode != 401 || chal == nil || !strings.Contains(chal.Value(), `realm="parley-test"`) || !strings.Contains(chal.Value(), "qop=") {
+		t.Fatalf("unauthenticated INVITE: %d %v", res.StatusCode, chal)
+	}
+
+	for _, c := range []struct{ user, password, transport string }{{"alice", "alice-secret", "udp"}, {"bob", "bob-secret", "tcp"}} {
+		res, err := inviteWithAuth(t, d, c.user, c.password, c.transport)
+		if err != nil || res.StatusCode != 200 {
+			t.Fatalf("%s with the right password: %v %v", c.user, res, err)
+		}
+	}
+	if res, _ := inviteWithAuth(t, d, "alice", "wrong", "udp"); res == nil || res.StatusCode != 401 {
+		t.Fatalf("wrong password: %v, want 401", res)
+	}
+	ids := lobbyUsers(d)
+	if len(ids) != 2 || !strings.Contains(strings.Join(ids, " "), "xcon-userid:alice@example.net") ||
+		!strings.Contains(strings.Join(ids, " "), "xcon-userid:bob@example.net") {
+		t.Fatalf("authenticated identities %v", ids)
+	}
+
+	// A room not listed in sip.auth.rooms lets anyone in.
+	if _, res := inviteDirect(t, d, newListeningPeer(t, "mallory", "example.com"), "open", "udp"); res.StatusCode != 200 {
+		t.Fatalf("open room: %d", res.StatusCode)
+	}
+}
+
+// inviteWithAuth joins lobby as user (From sip:user@example.com) answering the challenge.
+func inviteWithAuth(t *testing.T, d *daemon, user, password, transport string) (*sip.Response, error) {
+	t.Helper()
+	p := newListeningPeer(t, user, "elsewhere.example")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: "lobby", Host: "example.net"})
+	req.SetTransport(strings.ToUpper(transport))
+	req.SetDestination(d.sipAddr())
+	req.SetBody(newMSRPPeer(t).offer(t, "main"))
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	dlg, err := p.dialogUA.WriteInvite(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	err = dlg.WaitAnswer(ctx, sipgo.AnswerOptions{Username: user, Password: password})
+	if err == nil {
+		err = dlg.Ack(ctx)
+	}
+	return dlg.InviteResponse, err
+}
+
+func (d *daemon) sipAddr() string { return "127.0.0.1:" + strconv.Itoa(d.sip.Port()) }

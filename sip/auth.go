@@ -1,0 +1,175 @@
+package sip
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+	"github.com/icholy/digest"
+)
+
+// AuthConfig turns on SIP Digest authentication (RFC 3261 §22, MD5 with qop=auth) of INVITEs.
+type AuthConfig struct {
+	Realm    string
+	Users    []AuthUser
+	Rooms    []string      // rooms that require it; empty means every room
+	NonceTTL time.Duration // how long a nonce is accepted; an older one gets stale=true
+}
+
+// AuthUser is one account: a plaintext password or the hex HA1 = MD5(name:realm:password).
+type AuthUser struct {
+	Name     string
+	Password string
+	HA1      string
+}
+
+// authenticator issues stateless nonces (a timestamp and its HMAC under a per-process key) and
+// checks Authorization headers against the configured accounts.
+type authenticator struct {
+	realm string
+	ttl   time.Duration
+	rooms map[string]bool // nil: every room
+	users map[string]AuthUser
+	key   [32]byte
+	now   func() time.Time
+}
+
+func newAuthenticator(cfg *AuthConfig) (*authenticator, error) {
+	if cfg == nil || len(cfg.Users) == 0 {
+		return nil, nil
+	}
+	if cfg.Realm == "" || strings.ContainsAny(cfg.Realm, "\"\\\r\n") {
+		return nil, fmt.Errorf("sip: auth realm %q must be set and contain no quotes", cfg.Realm)
+	}
+	a := &authenticator{realm: cfg.Realm, ttl: cfg.NonceTTL, users: map[string]AuthUser{}, now: time.Now}
+	if a.ttl <= 0 {
+		a.ttl = 5 * time.Minute
+	}
+	for _, u := range cfg.Users {
+		if u.Name == "" || (u.Password == "") == (u.HA1 == "") {
+			return nil, fmt.Errorf("sip: auth user %q needs a name and exactly one of password and ha1", u.Name)
+		}
+		a.users[u.Name] = u
+	}
+	if len(cfg.Rooms) > 0 {
+		a.rooms = map[string]bool{}
+		for _, r := range cfg.Rooms {
+			a.rooms[r] = true
+		}
+	}
+	if _, err := rand.Read(a.key[:]); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// applies reports whether joining room needs authentication.
+func (a *authenticator) applies(room string) bool {
+	return a != nil && (a.rooms == nil || a.rooms[room])
+}
+
+// nonce is base64url(8-byte Unix nanoseconds || first 16 bytes of HMAC-SHA256(key, time||realm)).
+func (a *authenticator) nonce(t time.Time) string {
+	var b [24]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(t.UnixNano()))
+	copy(b[8:], a.mac(b[:8]))
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func (a *authenticator) mac(ts []byte) []byte {
+	m := hmac.New(sha256.New, a.key[:])
+	m.Write(ts)
+	m.Write([]byte(a.realm))
+	return m.Sum(nil)[:16]
+}
+
+var (
+	errNoCredentials = errors.New("no credentials")
+	errStaleNonce    = errors.New("stale nonce")
+)
+
+// checkNonce: nil for a nonce of ours within its lifetime, errStaleNonce for an expired one.
+func (a *authenticator) checkNonce(n string) error {
+	b, err := base64.RawURLEncoding.DecodeString(n)
+	if err != nil || len(b) != 24 || !hmac.Equal(b[8:], a.mac(b[:8])) {
+		return errors.New("nonce not issued here")
+	}
+	issued := time.Unix(0, int64(binary.BigEndian.Uint64(b[:8])))
+	if age := a.now().Sub(issued); age < 0 || age > a.ttl {
+		return errStaleNonce
+	}
+	return nil
+}
+
+// challenge is the WWW-Authenticate value of a 401.
+func (a *authenticator) challenge(stale bool) string {
+	c := digest.Challenge{Realm: a.realm, Nonce: a.nonce(a.now()), Algorithm: "MD5", QOP: []string{"auth"}, Stale: stale}
+	return c.String()
+}
+
+// verify returns the authenticated user name of req, or why there is none.
+func (a *authenticator) verify(req *sip.Request) (string, error) {
+	var cred *digest.Credentials
+	for _, h := range req.GetHeaders("Authorization") {
+		c, err := digest.ParseCredentials(h.Value())
+		if err == nil && c.Realm == a.realm {
+			cred = c
+			break
+		}
+	}
+	if cred == nil {
+		return "", errNoCredentials
+	}
+	u, ok := a.users[cred.Username]
+	if !ok {
+		return "", fmt.Errorf("unknown user %q", cred.Username)
+	}
+	if alg := strings.ToUpper(cred.Algorithm); alg != "" && alg != "MD5" {
+		return "", fmt.Errorf("algorithm %q not offered", cred.Algorithm)
+	}
+	if cred.QOP != "" && cred.QOP != "auth" {
+		return "", fmt.Errorf("qop %q not offered", cred.QOP)
+	}
+	if err := a.checkNonce(cred.Nonce); err != nil {
+		return "", err
+	}
+	chal := digest.Challenge{Realm: a.realm, Nonce: cred.Nonce, Algorithm: cred.Algorithm}
+	if cred.QOP != "" {
+		chal.QOP = []string{cred.QOP}
+	}
+	want, err := digest.Digest(&chal, digest.Options{Method: string(req.Method), URI: cred.URI, Username: u.Name,
+		Password: u.Password, A1: strings.ToLower(u.HA1), Cnonce: cred.Cnonce, Count: cred.Nc})
+	if err != nil {
+		return "", err
+	}
+	if subtle.ConstantTimeCompare([]byte(want.Response), []byte(strings.ToLower(cred.Response))) != 1 {
+		return "", fmt.Errorf("wrong response for user %q", cred.Username)
+	}
+	return u.Name, nil
+}
+
+// authenticate answers 401 (and returns false) unless req carries valid credentials; on
+// success it returns the user name.
+func (s *Server) authenticate(req *sip.Request, tx sip.ServerTransaction, room string) (string, bool) {
+	if !s.auth.applies(room) {
+		return "", true
+	}
+	user, err := s.auth.verify(req)
+	if err == nil {
+		return user, true
+	}
+	if !errors.Is(err, errNoCredentials) {
+		s.log.Info("authentication failed", "room", room, "source", req.Source(), "err", err)
+	}
+	stale := errors.Is(err, errStaleNonce)
+	s.respond(req, tx, 401, "Unauthorized", sip.NewHeader("WWW-Authenticate", s.auth.challenge(stale)))
+	return "", false
+}

@@ -1,0 +1,116 @@
+package sip
+
+import (
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// Limits bound what one source address may ask of the focus. Zero disables a limit. Sources in
+// the trusted proxies list are exempt: a proxy speaks for many users, and protects itself.
+type Limits struct {
+	InviteRate          float64 // dialog-forming INVITEs per second per source IP (burst: one second's worth)
+	SubscribeRate       float64 // SUBSCRIBEs per second per source IP
+	MaxDialogsPerSource int     // participant dialogs open at once per source IP
+}
+
+// retryAfter is the Retry-After of a rate-limited request, in seconds.
+const retryAfter = "1"
+
+// rateLimiter keeps one token bucket per source IP; idle buckets are dropped as it grows.
+type rateLimiter struct {
+	rate  float64
+	mu    sync.Mutex
+	byKey map[string]*bucket
+	now   func() time.Time
+}
+
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+func newRateLimiter(rate float64) *rateLimiter {
+	if rate <= 0 {
+		return nil
+	}
+	return &rateLimiter{rate: rate, byKey: map[string]*bucket{}, now: time.Now}
+}
+
+// pruneAbove is the number of buckets above which full (idle) ones are dropped.
+const pruneAbove = 4096
+
+// allow takes a token from key's bucket.
+func (l *rateLimiter) allow(key string) bool {
+	if l == nil {
+		return true
+	}
+	now := l.now()
+	burst := max(l.rate, 1)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.byKey[key]
+	if b == nil {
+		if len(l.byKey) >= pruneAbove {
+			for k, o := range l.byKey {
+				if now.Sub(o.last).Seconds()*l.rate+o.tokens >= burst {
+					delete(l.byKey, k)
+				}
+			}
+		}
+		b = &bucket{tokens: burst, last: now}
+		l.byKey[key] = b
+	}
+	b.tokens = min(burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+// limited answers 503 with Retry-After when req's source has used up its allowance of
+// limiter, and reports whether it did.
+func (s *Server) limited(req *sip.Request, tx sip.ServerTransaction, l *rateLimiter, what string) bool {
+	if l == nil || s.trusted.contains(req.Source()) || l.allow(sourceHost(req.Source())) {
+		return false
+	}
+	s.rejectOverload(req, tx, what)
+	return true
+}
+
+func (s *Server) rejectOverload(req *sip.Request, tx sip.ServerTransaction, what string) {
+	s.metrics.rateLimited.WithLabelValues(string(req.Method)).Inc()
+	s.log.Debug("request refused by a per-source limit", "method", req.Method, "source", req.Source(), "limit", what)
+	s.respond(req, tx, 503, "Service Unavailable", sip.NewHeader("Retry-After", retryAfter), s.warning(what+" exceeded"))
+}
+
+// reserveDialog counts a new dialog against its source; false when the source is at the cap.
+// The caller releases it with releaseDialog once the dialog is over or never came up.
+func (s *Server) reserveDialog(source string) bool {
+	if s.cfg.Limits.MaxDialogsPerSource <= 0 || s.trusted.contains(source) {
+		return true
+	}
+	key := sourceHost(source)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.perSource[key] >= s.cfg.Limits.MaxDialogsPerSource {
+		return false
+	}
+	s.perSource[key]++
+	return true
+}
+
+func (s *Server) releaseDialog(source string) {
+	if s.cfg.Limits.MaxDialogsPerSource <= 0 || s.trusted.contains(source) {
+		return
+	}
+	key := sourceHost(source)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.perSource[key]--; s.perSource[key] <= 0 {
+		delete(s.perSource, key)
+	}
+}
