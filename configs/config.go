@@ -53,6 +53,21 @@ type Blueprint struct {
 type CCMP struct {
 	MaxBodyBytes   int64         `yaml:"max_body_bytes"`
 	RequestTimeout time.Duration `yaml:"request_timeout"`
+	Auth           CCMPAuth      `yaml:"auth"`
+}
+
+// CCMPAuth configures who may use CCMP; no users means loopback-only administrators.
+type CCMPAuth struct {
+	Realm         string        `yaml:"realm"`
+	NonceLifetime time.Duration `yaml:"nonce_lifetime"`
+	Users         []CCMPUser    `yaml:"users"`
+}
+
+type CCMPUser struct {
+	Name     string `yaml:"name"`
+	Password string `yaml:"password"`
+	HA1      string `yaml:"ha1"`
+	Admin    bool   `yaml:"admin"`
 }
 
 type SIP struct {
@@ -98,7 +113,10 @@ type MSRP struct {
 }
 
 type HTTP struct {
-	Listen string `yaml:"listen"`
+	Listen      string `yaml:"listen"`
+	TLSListen   string `yaml:"tls_listen"`
+	TLSCertFile string `yaml:"tls_cert_file"`
+	TLSKeyFile  string `yaml:"tls_key_file"`
 }
 
 type Log struct {
@@ -278,6 +296,14 @@ func (c *Config) Resolve() error {
 		if !ValidRoomName(b.Name) || len(b.Channels) == 0 {
 			errs = append(errs, fmt.Errorf("blueprints[%d]: %q needs a valid name and at least one channel", i, b.Name))
 		}
+	}
+	for i, u := range c.CCMP.Auth.Users {
+		if u.Name == "" || (u.Password == "") == (u.HA1 == "") {
+			errs = append(errs, fmt.Errorf("ccmp.auth.users[%d]: needs a name and exactly one of password or ha1", i))
+		}
+	}
+	if c.HTTP.TLSListen != "" && (c.HTTP.TLSCertFile == "" || c.HTTP.TLSKeyFile == "") {
+		errs = append(errs, fmt.Errorf("http.tls_listen: needs http.tls_cert_file and http.tls_key_file"))
 	}
 	if c.CCMP.MaxBodyBytes < 1024 || c.CCMP.RequestTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("ccmp.max_body_bytes must be at least 1024 and ccmp.request_timeout positive"))

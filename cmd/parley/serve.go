@@ -97,10 +97,10 @@ type daemon struct {
 	sip      *sipserver.Server
 	http     *http.Server
 
-	msrpAddr, msrpTLSAddr, httpAddr net.Addr
-	ready                           atomic.Bool
-	stopServing                     context.CancelFunc
-	serving                         sync.WaitGroup
+	msrpAddr, msrpTLSAddr, httpAddr, httpsAddr net.Addr
+	ready                                      atomic.Bool
+	stopServing                                context.CancelFunc
+	serving                                    sync.WaitGroup
 }
 
 // startDaemon binds every listener and starts serving; it returns once all are up.
@@ -218,6 +218,24 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 		return nil, err
 	}
 	d.http = &http.Server{Handler: d.routes(reg), ReadHeaderTimeout: 10 * time.Second}
+	var httpsLn net.Listener
+	if cfg.HTTP.TLSListen != "" {
+		// The same endpoints over HTTPS (RFC 6503 §11: TLS is mandatory to implement for CCMP).
+		tlsConf, err := ccmp.TLSConfig(cfg.HTTP.TLSCertFile, cfg.HTTP.TLSKeyFile)
+		if err != nil {
+			httpLn.Close()
+			d.sip.Close()
+			return nil, fmt.Errorf("http.tls_cert_file: %w", err)
+		}
+		ln, err := net.Listen("tcp", cfg.HTTP.TLSListen)
+		if err != nil {
+			httpLn.Close()
+			d.sip.Close()
+			return nil, fmt.Errorf("http.tls_listen: %w", err)
+		}
+		httpsLn = tls.NewListener(ln, tlsConf)
+		d.httpsAddr = ln.Addr()
+	}
 
 	serveCtx, stop := context.WithCancel(context.Background())
 	d.stopServing = stop
@@ -232,6 +250,14 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 		}
 		return nil
 	})
+	if httpsLn != nil {
+		d.goServe("https", func() error {
+			if err := d.http.Serve(httpsLn); !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		})
+	}
 	d.ready.Store(true)
 	log.Info("parley serving",
 		"sip", net.JoinHostPort(hostOf(cfg.SIP.Listen), fmt.Sprint(d.sip.Port())), "msrp", d.msrpAddr.String(),
@@ -297,7 +323,7 @@ func (d *daemon) routes(reg *prometheus.Registry) http.Handler {
 	}
 	ccmpHandler := ccmp.NewHandler(ccmp.HandlerConfig{Domain: d.cfg.Domain, Blueprints: blueprints,
 		MaxBodyBytes: d.cfg.CCMP.MaxBodyBytes, RequestTimeout: d.cfg.CCMP.RequestTimeout,
-		Logger: d.log.With("subsystem", "ccmp")}, d.focus)
+		Credentials: ccmpCredentials(d.cfg.CCMP.Auth), Logger: d.log.With("subsystem", "ccmp")}, d.focus)
 	reg.MustRegister(ccmpHandler.Collectors()...)
 	mux.Handle("/ccmp", ccmpHandler)
 	mux.Handle("GET /metrics", promhttp.InstrumentMetricHandler(reg, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
@@ -355,6 +381,18 @@ func nicknameScope(s string) focus.NicknameScope {
 		return focus.ScopeRoom
 	}
 	return focus.ScopeSystem
+}
+
+// ccmpCredentials turns ccmp.auth into the handler's credentials; nil keeps the loopback default.
+func ccmpCredentials(a configs.CCMPAuth) *ccmp.Credentials {
+	if len(a.Users) == 0 {
+		return nil
+	}
+	c := &ccmp.Credentials{Realm: a.Realm, NonceLifetime: a.NonceLifetime}
+	for _, u := range a.Users {
+		c.Users = append(c.Users, ccmp.Credential{Name: u.Name, Password: u.Password, HA1: u.HA1, Admin: u.Admin})
+	}
+	return c
 }
 
 // loadCertificate returns the MSRP TLS certificate: the configured files, or a self-signed
