@@ -99,6 +99,11 @@ func (h *Handler) room(req *Request) (*focus.Room, *xcon.Conference, error) {
 	if room == nil {
 		return nil, nil, fail(CodeNotFound, "no conference "+req.ConfObjID)
 	}
+	if s := room.Successor(); s != "" && req.Operation != "delete" {
+		// seed §5.4: a closed room is a tombstone (which may still be deleted); the answer
+		// names where it went.
+		return nil, nil, fail(CodeNotFound, "conference closed; it continues at "+s)
+	}
 	snap := room.Snapshot()
 	if err := checkPassword(snap, req.Password); err != nil {
 		return nil, nil, err

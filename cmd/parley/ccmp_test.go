@@ -612,6 +612,9 @@ func TestCCMPLiveEffects(t *testing.T) {
 	if code, contact := inviteCode(t, d, "cafe", "dave"); code != 302 || contact != "sip:new@example.net" {
 		t.Fatalf("INVITE to the closed room: %d %q", code, contact)
 	}
+	if _, err := c.Room(ctx, "cafe"); !errors.As(err, &re) || re.Code != 404 || !strings.Contains(re.Reason, "sip:new@example.net") {
+		t.Fatalf("retrieve of the closed room: %v, want 404 naming the successor", err)
+	}
 	rooms, err := c.Rooms(ctx)
 	if err != nil {
 		t.Fatal(err)
