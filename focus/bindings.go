@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/parleychat/parley/xcon"
 )
@@ -43,13 +44,24 @@ func (w *bindingWriter) add(changes ...xcon.BindingChange) {
 	}
 }
 
+// bindingBatchWindow is how long changes gather before they are written: a burst of joins
+// becomes one transaction (one fsync) instead of one each.
+const bindingBatchWindow = 100 * time.Millisecond
+
 func (w *bindingWriter) loop() {
 	defer close(w.done)
+	var window <-chan time.Time
 	for {
 		select {
 		case <-w.kick:
+			if window == nil {
+				window = time.After(bindingBatchWindow)
+			}
+		case <-window:
+			window = nil
 			w.flush()
 		case reply := <-w.syncs:
+			window = nil
 			reply <- w.flush()
 		case <-w.stop:
 			w.flush()

@@ -31,6 +31,7 @@ func run(args []string) int {
 		SilenceErrors: true,
 	}
 	root.AddCommand(serveCommand(), roomCommand(), versionCommand())
+	root.AddCommand(chatCommand())
 	root.SetArgs(args)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
