@@ -39,7 +39,7 @@ func (f *Focus) HandleMessage(s *msrp.Session, m *msrp.Message) error {
 		return &msrp.StatusError{Code: 400, Comment: "Malformed CPIM"}
 	}
 	from, ok := parseSIPURI(msg.From.URI)
-	if !ok || !sameIdentity(from, st.participant.aor) {
+	if !ok || !(sameIdentity(from, st.participant.aor) || anonymousPair(from, st.participant.aor)) {
 		// RFC 7701 §6.1: the From must be a URI of the sending participant.
 		return &msrp.StatusError{Code: 403, Comment: "CPIM From is not the sender"}
 	}
@@ -258,3 +258,13 @@ func (r *Room) maySend(userID string) bool {
 	}
 	return true
 }
+
+// anonymousPair: a participant made anonymous (RFC 3323, RFC 7701 §5.2) is known by its own
+// anonymous URI, which its client never learns; the generic anonymous URI its client writes in
+// CPIM From is accepted for it (RFC 3323 §4.1.1.3 names sip:anonymous@anonymous.invalid).
+func anonymousPair(from, participant sipURI) bool {
+	return participant.Host == anonymousHost && from.Host == anonymousHost
+}
+
+// anonymousHost is the host of anonymous URIs (RFC 3323 §4.1.1.3).
+const anonymousHost = "anonymous.invalid"

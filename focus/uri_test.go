@@ -65,3 +65,15 @@ func TestRoomName(t *testing.T) {
 		}
 	}
 }
+
+func TestAnonymousPair(t *testing.T) {
+	mine, _ := parseSIPURI("sip:anon-0123456789abcdef@anonymous.invalid")
+	generic, _ := parseSIPURI(`"Anonymous" <sip:anonymous@anonymous.invalid>`)
+	alice, _ := parseSIPURI("sip:alice@example.com")
+	if !anonymousPair(generic, mine) {
+		t.Error("an anonymous participant's generic From refused")
+	}
+	if anonymousPair(generic, alice) || anonymousPair(alice, mine) {
+		t.Error("an anonymous From accepted for a known participant, or the reverse")
+	}
+}
