@@ -71,15 +71,16 @@ type CCMPUser struct {
 }
 
 type SIP struct {
-	Listen              string   `yaml:"listen"`
-	UDPMTU              int      `yaml:"udp_mtu"`
-	UserAgent           string   `yaml:"user_agent"`
-	OutboundProxy       string   `yaml:"outbound_proxy"`
-	TrustedProxies      []string `yaml:"trusted_proxies"`
-	InviteRate          float64  `yaml:"invite_rate"`
-	SubscribeRate       float64  `yaml:"subscribe_rate"`
-	MaxDialogsPerSource int      `yaml:"max_dialogs_per_source"`
-	Auth                SIPAuth  `yaml:"auth"`
+	Listen              string        `yaml:"listen"`
+	UDPMTU              int           `yaml:"udp_mtu"`
+	UserAgent           string        `yaml:"user_agent"`
+	OutboundProxy       string        `yaml:"outbound_proxy"`
+	TrustedProxies      []string      `yaml:"trusted_proxies"`
+	InviteRate          float64       `yaml:"invite_rate"`
+	SubscribeRate       float64       `yaml:"subscribe_rate"`
+	MaxDialogsPerSource int           `yaml:"max_dialogs_per_source"`
+	Auth                SIPAuth       `yaml:"auth"`
+	Subscriptions       Subscriptions `yaml:"subscriptions"`
 }
 
 // SIPAuth is SIP Digest authentication of joins (off while Users is empty).
@@ -128,6 +129,15 @@ type Nicknames struct {
 	Scope      string        `yaml:"scope"`
 	Quarantine time.Duration `yaml:"quarantine"`
 	Reserved   []string      `yaml:"reserved"`
+}
+
+// Subscriptions configures the conference event package.
+type Subscriptions struct {
+	DefaultExpires time.Duration `yaml:"default_expires"`
+	MinExpires     time.Duration `yaml:"min_expires"`
+	MaxExpires     time.Duration `yaml:"max_expires"`
+	Coalesce       time.Duration `yaml:"coalesce"`
+	Max            int           `yaml:"max"`
 }
 
 // Room is a room created on first start.
