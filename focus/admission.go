@@ -96,10 +96,4 @@ func (r *Room) matchesAny(targets []xcon.Target, userID string, aor sipURI) bool
 }
 
 // liveUsers counts the distinct users present. Caller holds mu.
-func (r *Room) liveUsers() int {
-	seen := map[string]bool{}
-	for _, p := range r.participants {
-		seen[p.userID] = true
-	}
-	return len(seen)
-}
+func (r *Room) liveUsers() int { return len(r.live) }

@@ -76,6 +76,7 @@ func (f *Focus) UpdateRoom(ctx context.Context, name string, update func(c *xcon
 		return nil, err
 	}
 	r.conf = next
+	r.userIdx = nil
 	policy, _ := next.RoomPolicy()
 	r.setPolicyLocked(policy)
 	r.provisioned = map[string]bool{}
@@ -115,7 +116,7 @@ func (r *Room) durable(c *xcon.Conference) *xcon.Conference {
 
 // isLive reports whether a user has a participant in the room. Caller holds mu.
 func (r *Room) isLive(userID string) bool {
-	return slices.ContainsFunc(r.participants, func(p *Participant) bool { return strings.EqualFold(p.userID, userID) })
+	return r.live[strings.ToLower(userID)] > 0
 }
 
 // DeleteRoom tells every participant the room is gone, ends their dialogs and removes the room
@@ -289,7 +290,7 @@ func (f *Focus) evacuate(ctx context.Context, r *Room, text string) {
 // remove tells a participant why, then leaves the room for it and ends its dialog with a BYE.
 // The notice is queued before the session closes, and msrp flushes queued frames first.
 func (f *Focus) remove(ctx context.Context, p *Participant, text string) {
-	for _, s := range p.streams {
+	for _, s := range p.liveStreams() {
 		_ = s.session.Send("message/cpim", p.room.notice(p.aor.AOR(), text))
 	}
 	if f.signaling != nil {

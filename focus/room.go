@@ -2,6 +2,7 @@ package focus
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,6 +23,8 @@ type Room struct {
 	participants []*Participant                  // guarded by mu
 	policy       xcon.RoomPolicy                 // guarded by mu; cached from conf
 	livePolicy   atomic.Pointer[xcon.RoomPolicy] // the same, for the switch to read without mu
+	userIdx      map[string]*xcon.User           // guarded by mu: conf.Users by lower-case entity; nil = rebuild
+	live         map[string]int                  // guarded by mu: participants per lower-case XCON-USERID
 	provisioned  map[string]bool                 // guarded by mu: users of the stored object, kept when they leave
 	recent       recent                          // guarded by mu: the log's tail replayed to joiners
 	files        []storedFile                    // guarded by mu: files kept for later joiners
@@ -37,7 +40,8 @@ type Participant struct {
 	userID      string // XCON-USERID
 	aor         sipURI
 	displayName string
-	streams     []*Stream // fixed at join
+	streams     []*Stream // set at join; then changed only under the room's mu (Modify)
+	lines       []*Stream // per m-line of the last offer, nil where refused; guarded by the room's mu
 	left        atomic.Bool
 	sendRate    tokenBucket // messages per second, when the focus limits it
 
@@ -51,10 +55,11 @@ type Stream struct {
 	label       string // the offered a=label, echoed in SDP
 	channel     string // label of the available-media entry this stream joined
 	session     *msrp.Session
-	offer       sdp.Media   // what the participant accepts (accept-types, accept-wrapped-types, chatroom)
-	nickname    string      // enforced form; guarded by the room's mu
-	composing   tokenBucket // is-composing notifications relayed (RFC 3994)
-	dialsOut    bool        // the offer said a=setup:passive: the focus connects
+	offer       sdp.Media       // what the participant accepts (accept-types, accept-wrapped-types, chatroom)
+	nickname    string          // enforced form; guarded by the room's mu
+	composing   tokenBucket     // is-composing notifications relayed (RFC 3994)
+	dialsOut    bool            // the offer said a=setup:passive: the focus connects
+	answer      sdp.MediaAnswer // the focus's answer for this stream, repeated on a re-offer
 
 	file       *sdp.FileSelector // an RFC 5547 push: this stream carries one file, it is no chat channel
 	fileTarget string            // the one participant the file is for ("" = the room)
@@ -62,7 +67,7 @@ type Stream struct {
 }
 
 func newRoom(f *Focus, name string, conf *xcon.Conference) *Room {
-	r := &Room{focus: f, name: name, conf: conf, provisioned: map[string]bool{}}
+	r := &Room{focus: f, name: name, conf: conf, provisioned: map[string]bool{}, live: map[string]int{}}
 	p, _ := conf.RoomPolicy()
 	r.setPolicyLocked(p)
 	for _, u := range conf.Users {
@@ -103,8 +108,9 @@ func (p *Participant) Room() *Room { return p.room }
 
 // ChatIDs returns the chat-IDs of the participant's streams, in m-line order.
 func (p *Participant) ChatIDs() []string {
-	ids := make([]string, len(p.streams))
-	for i, s := range p.streams {
+	streams := p.liveStreams()
+	ids := make([]string, len(streams))
+	for i, s := range streams {
 		ids[i] = s.chatID
 	}
 	return ids
@@ -120,11 +126,13 @@ func (r *Room) add(p *Participant) error {
 		return err
 	}
 	r.participants = append(r.participants, p)
+	r.live[strings.ToLower(p.userID)]++
 	chat := p.chatStreams()
-	user := r.conf.User(p.userID)
+	user := r.userLocked(p.userID)
 	if user == nil && len(chat) > 0 {
 		user = &xcon.User{Entity: p.userID, DisplayText: p.displayName, AssociatedAORs: []string{p.aor.AOR()}, Roles: []string{"participant"}}
 		r.conf.Users = append(r.conf.Users, user)
+		r.userIdx[strings.ToLower(p.userID)] = user
 	}
 	for _, s := range chat {
 		user.Endpoints = append(user.Endpoints, &xcon.Endpoint{
@@ -159,7 +167,7 @@ func (r *Room) add(p *Participant) error {
 		}
 	}
 	r.bump()
-	r.publishStreams()
+	r.addStreams(chat)
 	r.mu.Unlock()
 	r.focus.bindings.add(changes...)
 	r.focus.metrics.participants.Inc()
@@ -175,12 +183,18 @@ func (r *Room) leave(p *Participant, reason msrp.CloseReason) bool {
 	var changes []xcon.BindingChange
 	r.mu.Lock()
 	r.participants = slices.DeleteFunc(r.participants, func(q *Participant) bool { return q == p })
-	if user := r.conf.User(p.userID); user != nil {
+	if key := strings.ToLower(p.userID); r.live[key] > 1 {
+		r.live[key]--
+	} else {
+		delete(r.live, key)
+	}
+	if user := r.userLocked(p.userID); user != nil {
 		user.Endpoints = slices.DeleteFunc(user.Endpoints, func(e *xcon.Endpoint) bool {
 			return slices.ContainsFunc(p.streams, func(s *Stream) bool { return s.chatID == e.Entity })
 		})
 		if len(user.Endpoints) == 0 && !r.provisioned[strings.ToLower(user.Entity)] {
 			r.conf.Users = slices.DeleteFunc(r.conf.Users, func(u *xcon.User) bool { return u == user })
+			delete(r.userIdx, strings.ToLower(user.Entity))
 		}
 	}
 	for _, s := range p.chatStreams() {
@@ -188,9 +202,10 @@ func (r *Room) leave(p *Participant, reason msrp.CloseReason) bool {
 		r.focus.nicknames.release(r.name, s.chatID, s.nickname)
 	}
 	r.bump()
-	r.publishStreams()
+	r.dropStreams(p)
+	streams := slices.Clone(p.streams)
 	r.mu.Unlock()
-	for _, s := range p.streams {
+	for _, s := range streams {
 		s.session.Close(reason)
 	}
 	r.focus.bindings.add(changes...)
@@ -206,11 +221,33 @@ func (r *Room) bump() {
 	r.conf.State.UserCount = &n
 }
 
-// publishStreams replaces the fan-out snapshot. Caller holds mu.
+// publishStreams replaces the fan-out snapshot with the chat streams of every participant.
+// Caller holds mu. Joins and leaves use the cheaper addStreams and dropStreams.
 func (r *Room) publishStreams() {
 	var all []*Stream
 	for _, p := range r.participants {
 		all = append(all, p.chatStreams()...)
+	}
+	r.streams.Store(&all)
+}
+
+// addStreams publishes a snapshot with streams appended: one copy, no rebuild. Caller holds mu.
+func (r *Room) addStreams(streams []*Stream) {
+	old := *r.streams.Load()
+	all := make([]*Stream, len(old), len(old)+len(streams))
+	copy(all, old)
+	all = append(all, streams...)
+	r.streams.Store(&all)
+}
+
+// dropStreams publishes a snapshot without p's streams. Caller holds mu.
+func (r *Room) dropStreams(p *Participant) {
+	old := *r.streams.Load()
+	all := make([]*Stream, 0, len(old))
+	for _, s := range old {
+		if s.participant != p {
+			all = append(all, s)
+		}
 	}
 	r.streams.Store(&all)
 }
@@ -221,7 +258,7 @@ func (r *Room) setNickname(s *Stream, nickname string) {
 	r.mu.Lock()
 	old := s.nickname
 	s.nickname = nickname
-	if user := r.conf.User(s.participant.userID); user != nil {
+	if user := r.userLocked(s.participant.userID); user != nil {
 		user.Nickname = nickname
 		for _, e := range user.Endpoints {
 			if e.Entity == s.chatID {
@@ -264,13 +301,18 @@ func (r *Room) wrappedTypes() []string {
 }
 
 // rosterText tells a client that is not chat-room aware that it is in a room, and who is
-// there (RFC 7701 §11). Caller holds mu.
+// there (RFC 7701 §11), naming at most rosterTextMax people. Caller holds mu.
 func (r *Room) rosterText() string {
 	var b strings.Builder
 	b.WriteString("You are in the chat room " + r.focus.RoomURI(r.name) + ": what you send goes to everyone here. Present:")
+	named := 0
 	for _, u := range r.conf.Users {
 		if len(u.Endpoints) == 0 {
 			continue
+		}
+		if named++; named > rosterTextMax {
+			b.WriteString(" and " + strconv.Itoa(len(r.participants)-rosterTextMax) + " more")
+			break
 		}
 		b.WriteString(" ")
 		if u.Nickname != "" {
@@ -283,6 +325,9 @@ func (r *Room) rosterText() string {
 	return b.String()
 }
 
+// rosterTextMax bounds the roster a notice names: a join must not cost the size of the room.
+const rosterTextMax = 30
+
 // chatStreams returns the participant's chat streams (not its file transfers).
 func (p *Participant) chatStreams() []*Stream {
 	chat := make([]*Stream, 0, len(p.streams))
@@ -292,4 +337,17 @@ func (p *Participant) chatStreams() []*Stream {
 		}
 	}
 	return chat
+}
+
+// userLocked finds a user of the conference object by XCON-USERID (case-insensitive, RFC 6501
+// §3.3.2) through an index, so that joins and leaves do not scan the roster. Caller holds mu;
+// whoever replaces conf.Users wholesale sets userIdx to nil.
+func (r *Room) userLocked(id string) *xcon.User {
+	if r.userIdx == nil {
+		r.userIdx = make(map[string]*xcon.User, len(r.conf.Users))
+		for _, u := range r.conf.Users {
+			r.userIdx[strings.ToLower(u.Entity)] = u
+		}
+	}
+	return r.userIdx[strings.ToLower(id)]
 }

@@ -249,7 +249,7 @@ func (f *Focus) handleNickname(st *Stream, m *msrp.Message) error {
 func (r *Room) maySend(userID string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if u := r.conf.User(userID); u != nil {
+	if u := r.userLocked(userID); u != nil {
 		for _, role := range u.Roles {
 			if strings.EqualFold(role, "observer") {
 				return false
