@@ -32,6 +32,11 @@ type JoinRequest struct {
 // sdp.BuildAnswer. The participant is in the room when Join returns; call Leave if the dialog
 // does not come up (CANCEL, no ACK).
 func (f *Focus) Join(ctx context.Context, req JoinRequest) (*Participant, []sdp.MediaAnswer, error) {
+	return f.join(ctx, req, nil)
+}
+
+// join is Join; offered, when not nil, is the focus's own earlier offer that req.Offer answers.
+func (f *Focus) join(ctx context.Context, req JoinRequest, offered *Offer) (*Participant, []sdp.MediaAnswer, error) {
 	if f.shuttingDown() {
 		return nil, nil, ErrShuttingDown
 	}
@@ -47,65 +52,18 @@ func (f *Focus) Join(ctx context.Context, req JoinRequest) (*Participant, []sdp.
 		dialog: req.Dialog, sendRate: newTokenBucket(f.cfg.MessageRate, f.cfg.MessageBurst)}
 
 	answers := make([]sdp.MediaAnswer, len(req.Offer.Media))
+	p.lines = make([]*Stream, len(req.Offer.Media))
 	labels := map[string]bool{}
 	for i := range req.Offer.Media {
-		m := &req.Offer.Media[i]
-		file, fileRefusal := acceptFile(m)
-		reason := fileRefusal
-		if reason == "" {
-			reason = f.refuse(m, labels, file != nil)
+		var sess *msrp.Session
+		if offered != nil && i == 0 {
+			sess = offered.session
 		}
-		if reason != "" {
-			f.log.Debug("m-line refused", "room", room.name, "index", i, "type", m.Type, "proto", m.Proto, "reason", reason)
-			answers[i] = sdp.MediaAnswer{Reject: true}
-			continue
-		}
-		path, _ := msrp.ParsePath(strings.Join(m.Path, " ")) // checked by refuse
-		if m.Label != "" && file == nil {
-			labels[m.Label] = true
-		}
-		s := &Stream{participant: p, chatID: newChatID(), label: m.Label, channel: room.channelFor(m.Label), offer: *m,
-			composing: newTokenBucket(isComposingRate, isComposingBurst), file: file, fileTarget: req.FileTo}
-		tls := m.Proto == "TCP/TLS/MSRP"
-		if tls {
-			s.session = f.endpoint.NewTLSSession(f)
-			s.session.SetPeerFingerprint(m.Fingerprint) // RFC 8122: checked against the peer's certificate
-		} else {
-			s.session = f.endpoint.NewSession(f)
-		}
-		s.session.SetRemotePath(path)
-		s.session.SetUserData(s)
-		s.session.SetMaxSize(room.maxMessageSize())
-		// RFC 6135: we are passive (the client connects), also when the offer has no a=setup;
-		// a client that can only be passive is connected to.
-		setup := "passive"
-		if m.Setup == "passive" {
-			setup, s.dialsOut = "active", true
-		}
-		p.streams = append(p.streams, s)
-		answers[i] = sdp.MediaAnswer{
-			Port:               s.session.LocalURI().Port,
-			Proto:              m.Proto,
-			Path:               []string{s.session.LocalURI().String()},
-			AcceptTypes:        []string{"message/cpim"}, // exactly this (RFC 7701 §5.2)
-			AcceptWrappedTypes: room.wrappedTypes(),
-			MaxSize:            room.maxMessageSize(),
-			Label:              m.Label,
-			Setup:              setup,
-			Chatroom:           &sdp.Chatroom{Nickname: true, PrivateMessages: true},
-		}
-		if tls {
-			answers[i].Fingerprint = f.cfg.TLSFingerprint
-		}
-		if file != nil {
-			// RFC 5547 §8.3.1: the receiver copies the selector and the transfer id, and says
-			// recvonly; the session takes the file's type, not CPIM, and is no chat channel.
-			t := mediaType(file.Type)
-			if t == "" {
-				t = "*"
-			}
-			answers[i].AcceptTypes, answers[i].AcceptWrappedTypes, answers[i].Chatroom = []string{t}, nil, nil
-			answers[i].Direction, answers[i].FileSelector, answers[i].FileTransferID = "recvonly", m.FileSelector, m.FileTransferID
+		s, answer := f.acceptLine(p, i, &req.Offer.Media[i], labels, req.FileTo, sess)
+		answers[i] = answer
+		if s != nil {
+			p.lines[i] = s
+			p.streams = append(p.streams, s)
 		}
 	}
 	if len(p.streams) == 0 {
@@ -125,6 +83,73 @@ func (f *Focus) Join(ctx context.Context, req JoinRequest) (*Participant, []sdp.
 		}
 	}
 	return p, answers, nil
+}
+
+// acceptLine answers one offered m-line (index i) for p: a new stream, or a refusal (nil and
+// a port-0 answer). labels holds the chat labels already taken by p's other lines. sess, when
+// not nil, is the MSRP session our own earlier offer advertised for this line.
+func (f *Focus) acceptLine(p *Participant, i int, m *sdp.Media, labels map[string]bool, fileTo string, sess *msrp.Session) (*Stream, sdp.MediaAnswer) {
+	room := p.room
+	file, fileRefusal := acceptFile(m)
+	reason := fileRefusal
+	if reason == "" {
+		reason = f.refuse(m, labels, file != nil)
+	}
+	if reason != "" {
+		f.log.Debug("m-line refused", "room", room.name, "index", i, "type", m.Type, "proto", m.Proto, "reason", reason)
+		return nil, sdp.MediaAnswer{Reject: true}
+	}
+	path, _ := msrp.ParsePath(strings.Join(m.Path, " ")) // checked by refuse
+	if m.Label != "" && file == nil {
+		labels[m.Label] = true
+	}
+	s := &Stream{participant: p, chatID: newChatID(), label: m.Label, channel: room.channelFor(m.Label), offer: *m,
+		composing: newTokenBucket(isComposingRate, isComposingBurst), file: file, fileTarget: fileTo}
+	tls := m.Proto == "TCP/TLS/MSRP"
+	switch {
+	case sess != nil:
+		s.session = sess
+	case tls:
+		s.session = f.endpoint.NewTLSSession(f)
+		s.session.SetPeerFingerprint(m.Fingerprint) // RFC 8122: checked against the peer's certificate
+	default:
+		s.session = f.endpoint.NewSession(f)
+	}
+	s.session.SetRemotePath(path)
+	s.session.SetUserData(s)
+	s.session.SetMaxSize(room.maxMessageSize())
+	// RFC 6135: we are passive (the client connects), also when the offer has no a=setup;
+	// a client that can only be passive is connected to.
+	setup := "passive"
+	if m.Setup == "passive" {
+		setup, s.dialsOut = "active", true
+	}
+	answer := sdp.MediaAnswer{
+		Port:               s.session.LocalURI().Port,
+		Proto:              m.Proto,
+		Path:               []string{s.session.LocalURI().String()},
+		AcceptTypes:        []string{"message/cpim"}, // exactly this (RFC 7701 §5.2)
+		AcceptWrappedTypes: room.wrappedTypes(),
+		MaxSize:            room.maxMessageSize(),
+		Label:              m.Label,
+		Setup:              setup,
+		Chatroom:           &sdp.Chatroom{Nickname: true, PrivateMessages: true},
+	}
+	if tls {
+		answer.Fingerprint = f.cfg.TLSFingerprint
+	}
+	if file != nil {
+		// RFC 5547 §8.3.1: the receiver copies the selector and the transfer id, and says
+		// recvonly; the session takes the file's type, not CPIM, and is no chat channel.
+		t := mediaType(file.Type)
+		if t == "" {
+			t = "*"
+		}
+		answer.AcceptTypes, answer.AcceptWrappedTypes, answer.Chatroom = []string{t}, nil, nil
+		answer.Direction, answer.FileSelector, answer.FileTransferID = "recvonly", m.FileSelector, m.FileTransferID
+	}
+	s.answer = answer
+	return s, answer
 }
 
 // refuse says why an offered m-line gets port 0, or "" when it is accepted.

@@ -1,0 +1,157 @@
+package focus
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"strings"
+
+	"github.com/parleychat/parley/msrp"
+	"github.com/parleychat/parley/sdp"
+	"github.com/parleychat/parley/xcon"
+)
+
+// DialOut is a participant the focus invites into a room (a REFER to the room, RFC 4579 §5.5)
+// between the focus's offer and the invitee's answer.
+type DialOut struct {
+	participant *Participant
+	stream      *Stream
+}
+
+// DialOutOffer prepares the focus's side of an INVITE to target: a participant of room that is
+// not in it yet, with one MSRP session, and the m-line to offer for it (a=setup:actpass, the
+// session's a=path, accept-types message/cpim). dialog is the signalling side's handle
+// (Participant.Dialog). Call DialOutAnswered with the answer, or DialOutFailed.
+func (f *Focus) DialOutOffer(room string, target Identity, dialog any) (*DialOut, sdp.MediaAnswer, error) {
+	if f.shuttingDown() {
+		return nil, sdp.MediaAnswer{}, ErrShuttingDown
+	}
+	r := f.Room(room)
+	if r == nil || r.Successor() != "" {
+		return nil, sdp.MediaAnswer{}, ErrRoomNotFound
+	}
+	aor, ok := parseSIPURI(target.AOR)
+	if !ok || (aor.Scheme != "sip" && aor.Scheme != "sips") {
+		return nil, sdp.MediaAnswer{}, ErrForbidden
+	}
+	p := &Participant{room: r, userID: xcon.UserIDFromAOR(aor.AOR()), aor: aor, displayName: target.DisplayName,
+		dialog: dialog, sendRate: newTokenBucket(f.cfg.MessageRate, f.cfg.MessageBurst)}
+	s := &Stream{participant: p, chatID: newChatID(), channel: r.channelFor(""),
+		composing: newTokenBucket(isComposingRate, isComposingBurst)}
+	s.session = f.endpoint.NewSession(f)
+	s.session.SetUserData(s)
+	s.session.SetMaxSize(r.maxMessageSize())
+	p.streams = []*Stream{s}
+	offer := sdp.MediaAnswer{
+		Port:               s.session.LocalURI().Port,
+		Proto:              "TCP/MSRP",
+		Path:               []string{s.session.LocalURI().String()},
+		AcceptTypes:        []string{"message/cpim"},
+		AcceptWrappedTypes: r.wrappedTypes(),
+		MaxSize:            r.maxMessageSize(),
+		Setup:              "actpass", // RFC 6135 §4.2: the answerer picks
+		Chatroom:           &sdp.Chatroom{Nickname: true, PrivateMessages: true},
+	}
+	return &DialOut{participant: p, stream: s}, offer, nil
+}
+
+// DialOutAnswered applies the invitee's SDP answer and adds the participant to the room. When
+// the answer says a=setup:passive the focus connects and binds the session (RFC 6135); when it
+// says active (or nothing), the focus waits for the invitee to connect.
+func (f *Focus) DialOutAnswered(d *DialOut, answer *sdp.Session) (*Participant, error) {
+	s := d.stream
+	var m *sdp.Media
+	for i := range answer.Media {
+		if answer.Media[i].Port != 0 && answer.Media[i].IsMSRP() {
+			m = &answer.Media[i]
+			break
+		}
+	}
+	if m == nil || m.Proto != "TCP/MSRP" || !m.Accepts("message/cpim") || len(m.Path) == 0 {
+		f.DialOutFailed(d)
+		return nil, ErrNotAcceptable
+	}
+	path, err := msrp.ParsePath(strings.Join(m.Path, " "))
+	if err != nil {
+		f.DialOutFailed(d)
+		return nil, ErrNotAcceptable
+	}
+	s.offer = *m
+	s.session.SetRemotePath(path)
+	s.dialsOut = m.Setup == "passive"
+	if err := d.participant.room.add(d.participant); err != nil {
+		f.DialOutFailed(d)
+		return nil, err
+	}
+	f.log.Info("participant dialled out", "room", d.participant.room.name, "user", d.participant.userID)
+	if s.dialsOut {
+		go f.connectOut(s)
+	}
+	return d.participant, nil
+}
+
+// DialOutFailed releases what DialOutOffer prepared when the invitee did not answer with 2xx.
+func (f *Focus) DialOutFailed(d *DialOut) { d.stream.session.Close(msrp.Local) }
+
+// ErrNotInvited is returned by MayInvite when the user may not bring others into the room.
+var ErrNotInvited = errors.New("focus: the user may not invite others into this room")
+
+// MayInvite tells whether the participant identity may ask the focus to invite others into the
+// room (REFER, RFC 4579 §5.5). With anyone set every participant present may; otherwise the
+// user needs the role moderator or administrator, or allow-invite-users-dynamically
+// (RFC 6501 §4.6.5) in the conference object.
+func (f *Focus) MayInvite(room string, identity Identity, anyone bool) error {
+	r := f.Room(room)
+	if r == nil {
+		return ErrRoomNotFound
+	}
+	aor, ok := parseSIPURI(identity.AOR)
+	if !ok {
+		return ErrForbidden
+	}
+	userID := xcon.UserIDFromAOR(aor.AOR())
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.isLive(userID) {
+		return ErrNotInvited
+	}
+	if anyone {
+		return nil
+	}
+	u := r.conf.User(userID)
+	if u == nil {
+		return ErrNotInvited
+	}
+	if u.AllowInviteUsersDynamically != nil && *u.AllowInviteUsersDynamically {
+		return nil
+	}
+	for _, role := range u.Roles {
+		if strings.EqualFold(role, "moderator") || strings.EqualFold(role, "administrator") {
+			return nil
+		}
+	}
+	return ErrNotInvited
+}
+
+// CreateAdhocRoom creates a room with a fresh random name (ten base62 characters) from spec
+// (its Name is ignored): an INVITE to the conference factory URI (RFC 4579 §5.1).
+func (f *Focus) CreateAdhocRoom(ctx context.Context, spec RoomSpec) (*Room, error) {
+	for {
+		spec.Name = randomRoomName()
+		r, err := f.CreateRoom(ctx, newConference(spec, f.cfg.Domain))
+		if errors.Is(err, ErrRoomExists) {
+			continue
+		}
+		return r, err
+	}
+}
+
+func randomRoomName() string {
+	const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	b := make([]byte, 10)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b)
+}
