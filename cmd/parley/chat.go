@@ -30,6 +30,7 @@ type chatOptions struct {
 	transport string
 	from      string
 	label     string
+	proxy     string
 	httpURL   string
 	send      string
 	listen    time.Duration
@@ -59,6 +60,7 @@ func chatCommand() *cobra.Command {
 	f.StringVar(&o.transport, "transport", "tcp", "SIP transport: udp or tcp")
 	f.StringVar(&o.from, "from", "", "SIP identity (default sip:NICK@HOST, or a random user)")
 	f.StringVar(&o.label, "label", "", "a=label: the room channel to join")
+	f.StringVar(&o.proxy, "proxy", "", "outbound SIP proxy, sip:HOST[:PORT] (the INVITE and SUBSCRIBE go through it)")
 	f.StringVar(&o.httpURL, "http", "", "the focus's HTTP base URL, for /history over CCMP (e.g. http://127.0.0.1:8080)")
 	f.StringVar(&o.send, "send", "", "send this text and exit")
 	f.DurationVar(&o.listen, "listen", 0, "print received messages as JSON lines for this long, then exit")
@@ -80,7 +82,8 @@ func runChat(ctx context.Context, o chatOptions, in io.Reader, out io.Writer) er
 		o.logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	}
 	jctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	c, err := ua.Join(jctx, ua.Config{Room: o.room, Transport: o.transport, From: o.from, Nick: o.nick, Label: o.label, Logger: o.logger})
+	c, err := ua.Join(jctx, ua.Config{Room: o.room, Transport: o.transport, From: o.from, Nick: o.nick, Label: o.label,
+		Proxy: o.proxy, Logger: o.logger})
 	cancel()
 	if err != nil {
 		return err

@@ -33,6 +33,9 @@ type Config struct {
 	From      string // our identity; default sip:Nick@HOST, or a random user
 	Nick      string // nickname sent after joining; "" for none
 	Label     string // a=label of the m-line; "" for none
+	// Proxy is an outbound proxy (sip:HOST[:PORT]): requests outside the dialog (INVITE, the
+	// first SUBSCRIBE) go to it with a Route header; in-dialog ones follow the dialog's route set.
+	Proxy string
 	// LocalHost is the address our MSRP listener binds and advertises; default the address
 	// that routes to the room's host.
 	LocalHost string
@@ -79,6 +82,7 @@ type Member struct {
 
 // Client is one participant in one room.
 type Client struct {
+	route    sip.Header // Route to the outbound proxy, or nil
 	cfg      Config
 	log      *slog.Logger
 	identity string // our AOR
@@ -175,9 +179,31 @@ func Join(ctx context.Context, cfg Config) (*Client, error) {
 	if err := sip.ParseUri(c.identity, &aor); err != nil || aor.User == "" {
 		return nil, fmt.Errorf("identity %q: want sip:USER@HOST", c.identity)
 	}
+	if cfg.Proxy != "" {
+		var proxy sip.Uri
+		if err := sip.ParseUri(strings.TrimSpace(cfg.Proxy), &proxy); err != nil || proxy.Host == "" {
+			return nil, fmt.Errorf("proxy %q: want sip:HOST[:PORT]", cfg.Proxy)
+		}
+		if proxy.UriParams == nil {
+			proxy.UriParams = sip.NewParams()
+		}
+		if !proxy.UriParams.Has("lr") {
+			proxy.UriParams.Add("lr", "") // loose routing (RFC 3261 §16.12)
+		}
+		if cfg.Transport != "udp" && !proxy.UriParams.Has("transport") {
+			proxy.UriParams.Add("transport", cfg.Transport)
+		}
+		c.route = sip.NewHeader("Route", "<"+proxy.String()+">")
+	}
 	localHost := cfg.LocalHost
 	if localHost == "" {
-		localHost = routeTo(target.Host, target.Port)
+		host, port := target.Host, target.Port
+		if c.route != nil {
+			var proxy sip.Uri
+			_ = sip.ParseUri(strings.TrimSpace(cfg.Proxy), &proxy)
+			host, port = proxy.Host, proxy.Port // the room's host may be a name only the proxy resolves
+		}
+		localHost = routeTo(host, port)
 	}
 
 	ok := false
@@ -229,7 +255,11 @@ func Join(ctx context.Context, cfg Config) (*Client, error) {
 	dua := &sipgo.DialogUA{Client: c.sipc, ContactHDR: contact}
 	from := &sip.FromHeader{Address: aor, Params: sip.NewParams()}
 	from.Params.Add("tag", sip.GenerateTagN(10))
-	dlg, err := dua.Invite(ctx, target, offer, from, sip.NewHeader("Content-Type", "application/sdp"))
+	hdrs := []sip.Header{from, sip.NewHeader("Content-Type", "application/sdp")}
+	if c.route != nil {
+		hdrs = append(hdrs, c.route)
+	}
+	dlg, err := dua.Invite(ctx, target, offer, hdrs...)
 	if err != nil {
 		return nil, fmt.Errorf("INVITE %s: %w", cfg.Room, err)
 	}
@@ -623,6 +653,9 @@ func (c *Client) subscribe(ctx context.Context, expires int) error {
 	req := sip.NewRequest(sip.SUBSCRIBE, target)
 	if c.cfg.Transport != "udp" {
 		req.SetTransport(strings.ToUpper(c.cfg.Transport))
+	}
+	if c.route != nil && s.toTag == "" {
+		req.AppendHeader(c.route)
 	}
 	var aor sip.Uri
 	_ = sip.ParseUri(c.identity, &aor)

@@ -1,0 +1,30 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parleychat/parley/configs"
+)
+
+// TestChatThroughProxy: `parley chat --proxy` reaches a room by its domain through a SIP proxy
+// (Kamailio in front of the focus) and its message reaches a participant who joined directly.
+func TestChatThroughProxy(t *testing.T) {
+	d := startTestDaemon(t, func(c *configs.Config) { c.HostAliases = []string{proxyAlias} })
+	proxy := startSIPProxy(t, d.sip.Port())
+	bob := startChat(t, d, "bob", chatOptions{nick: "bob"})
+	bob.expect(t, "known as bob")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out strings.Builder
+	err := runChat(ctx, chatOptions{room: "sip:lobby@example.net", proxy: fmt.Sprintf("sip:127.0.0.1:%d", proxy),
+		from: "sip:alice@example.com", send: "hello through the proxy", logger: testLogger()}, strings.NewReader(""), &out)
+	if err != nil {
+		t.Fatalf("chat --send through the proxy: %v", err)
+	}
+	bob.expect(t, "hello through the proxy")
+}
