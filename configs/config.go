@@ -81,6 +81,15 @@ type SIP struct {
 	MaxDialogsPerSource int           `yaml:"max_dialogs_per_source"`
 	Auth                SIPAuth       `yaml:"auth"`
 	Subscriptions       Subscriptions `yaml:"subscriptions"`
+	// SIP over TLS, ad-hoc rooms and REFER (parley.yaml documents them).
+	TLSListen    string   `yaml:"tls_listen"`
+	TLSCertFile  string   `yaml:"tls_cert_file"`
+	TLSKeyFile   string   `yaml:"tls_key_file"`
+	Factory      string   `yaml:"factory"` // resolved to a full SIP URI; "" = no ad-hoc rooms
+	AdhocAllowed []string `yaml:"adhoc_allowed"`
+	ReferAllowed string   `yaml:"refer_allowed"`
+
+	MinSessionExpires time.Duration `yaml:"min_session_expires"` // RFC 4028 Min-SE
 }
 
 // SIPAuth is SIP Digest authentication of joins (off while Users is empty).
@@ -219,6 +228,17 @@ func (c *Config) Resolve() error {
 			errs = append(errs, fmt.Errorf("msrp.tls_listen: %q is not host:port", c.MSRP.TLSListen))
 		}
 	}
+	if c.SIP.TLSListen != "" {
+		if _, _, err := net.SplitHostPort(c.SIP.TLSListen); err != nil {
+			errs = append(errs, fmt.Errorf("sip.tls_listen: %q is not host:port", c.SIP.TLSListen))
+		}
+	}
+	if (c.SIP.TLSCertFile == "") != (c.SIP.TLSKeyFile == "") {
+		errs = append(errs, fmt.Errorf("sip.tls_cert_file and sip.tls_key_file: set both or neither"))
+	}
+	if c.SIP.ReferAllowed != "any" && c.SIP.ReferAllowed != "moderators" {
+		errs = append(errs, fmt.Errorf("sip.refer_allowed: %q is not any or moderators", c.SIP.ReferAllowed))
+	}
 	if (c.MSRP.TLSCertFile == "") != (c.MSRP.TLSKeyFile == "") {
 		errs = append(errs, fmt.Errorf("msrp.tls_cert_file and msrp.tls_key_file: set both or neither"))
 	}
@@ -318,6 +338,25 @@ func (c *Config) Resolve() error {
 	if c.CCMP.MaxBodyBytes < 1024 || c.CCMP.RequestTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("ccmp.max_body_bytes must be at least 1024 and ccmp.request_timeout positive"))
 	}
+	if f := c.SIP.Factory; f != "" && !strings.Contains(f, ":") {
+		if !ValidRoomName(f) {
+			errs = append(errs, fmt.Errorf("sip.factory: %q is neither a SIP URI nor a valid user part", f))
+		}
+		c.SIP.Factory = "sip:" + f + "@" + c.Domain
+	}
+	factoryUser := ""
+	if f := c.SIP.Factory; f != "" {
+		lower := strings.ToLower(strings.Trim(f, "<>"))
+		rest, ok := strings.CutPrefix(lower, "sip:")
+		if !ok {
+			rest, ok = strings.CutPrefix(lower, "sips:")
+		}
+		user, _, hasUser := strings.Cut(rest, "@")
+		if !ok || !hasUser || user == "" {
+			errs = append(errs, fmt.Errorf("sip.factory: %q is not a SIP URI with a user part", f))
+		}
+		factoryUser = user
+	}
 	seen := map[string]bool{}
 	for i, r := range c.Rooms {
 		if !ValidRoomName(r.Name) {
@@ -332,6 +371,9 @@ func (c *Config) Resolve() error {
 				errs = append(errs, fmt.Errorf("rooms[%d].channels[%d].label: %q must be a unique token", i, j, ch.Label))
 			}
 			labels[ch.Label] = true
+		}
+		if factoryUser != "" && strings.EqualFold(r.Name, factoryUser) {
+			errs = append(errs, fmt.Errorf("rooms[%d].name: %q is the user part of sip.factory", i, r.Name))
 		}
 		if seen[r.Name] {
 			errs = append(errs, fmt.Errorf("rooms[%d].name: %q is listed twice", i, r.Name))

@@ -213,17 +213,16 @@ func (f *Focus) JoinAnswer(ctx context.Context, req JoinRequest, o *Offer) (*Par
 	}
 	req.Offer.Media = req.Offer.Media[:1]
 	p, _, err := f.join(ctx, req, o)
-	if err != nil && len(req.Offer.Media) > 0 {
-		o.Discard()
+	if err != nil {
+		o.Discard() // Close is idempotent: join may have closed it already
+		return nil, err
 	}
-	if err == nil {
-		p.room.mu.Lock()
-		for _, s := range p.streams {
-			answer := o.media
-			answer.Setup = s.answer.Setup // active or passive, from the answer's a=setup
-			s.answer = answer
-		}
-		p.room.mu.Unlock()
+	p.room.mu.Lock()
+	for _, s := range p.streams {
+		answer := o.media
+		answer.Setup = s.answer.Setup // active or passive, from the answer's a=setup
+		s.answer = answer
 	}
-	return p, err
+	p.room.mu.Unlock()
+	return p, nil
 }

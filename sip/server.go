@@ -20,7 +20,7 @@ import (
 )
 
 // allowedMethods is what the focus answers (Allow header, RFC 3261 §20.5).
-var allowedMethods = "INVITE, ACK, BYE, CANCEL, OPTIONS, SUBSCRIBE, NOTIFY"
+var allowedMethods = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, SUBSCRIBE, NOTIFY, REFER"
 
 // Config is the signalling side's part of the configuration.
 type Config struct {
@@ -37,8 +37,12 @@ type Config struct {
 	TrustedProxies []string
 	Auth           *AuthConfig // nil or no users: no authentication
 	Limits         Limits
-	Events         EventsConfig // the conference event package (subscribe.go)
+	Events         EventsConfig  // the conference event package (subscribe.go)
+	Peering        PeeringConfig // SIP over TLS, ad-hoc rooms, REFER (tls.go, adhoc.go, refer.go)
 	Logger         *slog.Logger
+
+	// MinSessionExpires is the smallest Session-Expires accepted (RFC 4028); 0 means 90 s.
+	MinSessionExpires time.Duration
 }
 
 // Server is the focus's SIP user agent server.
@@ -51,6 +55,7 @@ type Server struct {
 	client  *sipgo.Client
 	metrics *Metrics
 	events  *events // conference event subscriptions (subscribe.go, notify.go)
+	peer    peering // SIP over TLS, ad-hoc rooms, dial-out (tls.go, adhoc.go, refer.go)
 
 	udp  net.PacketConn
 	tcp  net.Listener
@@ -69,6 +74,7 @@ type Server struct {
 	dialogs   map[string]*dialog // by dialog ID
 	perSource map[string]int     // open dialogs by source IP (Limits.MaxDialogsPerSource)
 	sdpVer    uint64             // o= session id source; guarded by mu
+	offerless sync.Map           // dialog ID → *dialog whose 200 carries our offer, until its ACK (reinvite.go)
 }
 
 // dialog ties a SIP dialog to the participant it created.
@@ -78,6 +84,7 @@ type dialog struct {
 	answer      []byte
 	source      string      // packet source of the INVITE, for the per-source dialog cap
 	ending      atomic.Bool // a BYE of ours is under way or done
+	mod         modState    // re-INVITE, UPDATE and session timers (reinvite.go)
 }
 
 // New binds the UDP and TCP listeners on cfg.Listen (one port for both; port 0 picks one) and
@@ -117,7 +124,12 @@ func New(cfg Config, f *focus.Focus) (*Server, error) {
 	if err := s.listen(); err != nil {
 		return nil, err
 	}
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent(cfg.UserAgent), sipgo.WithUserAgentHostname(cfg.AdvertisedHost))
+	if err := s.setupPeering(); err != nil {
+		s.closeListeners()
+		return nil, err
+	}
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent(cfg.UserAgent), sipgo.WithUserAgentHostname(cfg.AdvertisedHost),
+		sipgo.WithUserAgenTLSConfig(cfg.Peering.tlsClientConfig()))
 	if err != nil {
 		s.closeListeners()
 		return nil, err
@@ -139,6 +151,8 @@ func New(cfg Config, f *focus.Focus) (*Server, error) {
 	s.srv.OnBye(s.counted(s.onBye))
 	s.srv.OnCancel(s.counted(s.onCancel))
 	s.srv.OnOptions(s.counted(s.onOptions))
+	s.srv.OnUpdate(s.counted(s.onUpdate))
+	s.srv.OnRefer(s.counted(s.onRefer))
 	s.srv.OnNoRoute(s.counted(s.onUnsupported))
 	// The conference event package (RFC 4575): SUBSCRIBE, NOTIFY and the focus's room changes.
 	s.events = newEvents(s)
@@ -176,6 +190,9 @@ func (s *Server) listen() error {
 func (s *Server) closeListeners() {
 	s.tcp.Close()
 	s.udp.Close()
+	if s.peer.tls != nil {
+		s.peer.tls.Close()
+	}
 }
 
 // Port returns the port the SIP listeners are bound to.
@@ -186,9 +203,12 @@ func (s *Server) Metrics() *Metrics { return s.metrics }
 
 // Serve answers SIP on UDP and TCP until ctx is cancelled.
 func (s *Server) Serve(ctx context.Context) error {
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- s.srv.ServeUDP(s.udp) }()
 	go func() { errc <- s.srv.ServeTCP(s.tcp) }()
+	if s.peer.tls != nil {
+		go func() { errc <- s.srv.ServeTLS(s.peer.tls) }()
+	}
 	var first error
 	select {
 	case <-ctx.Done():
@@ -287,11 +307,8 @@ func (s *Server) warning(text string) sip.Header {
 
 // contact is the focus's Contact for a room: the room URI at our address, with isfocus
 // (RFC 4579 §4.2) and the transport the request came over.
-func (s *Server) contact(room, transport string) *sip.ContactHeader {
-	uri := sip.Uri{Scheme: "sip", User: room, Host: s.cfg.AdvertisedHost, Port: s.port, UriParams: sip.NewParams()}
-	if t := strings.ToLower(transport); t != "" && t != "udp" {
-		uri.UriParams.Add("transport", t)
-	}
+func (s *Server) contact(room, transport string, scheme ...string) *sip.ContactHeader {
+	uri := s.contactURI(room, transport, append(scheme, "")[0])
 	params := sip.NewParams()
 	params.Add("isfocus", "")
 	return &sip.ContactHeader{Address: uri, Params: params}
@@ -303,11 +320,24 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	room, ok := s.focus.RoomName(req.Recipient.String())
+	if s.isFactory(req) {
+		if room, ok = s.adhocRoom(req, tx); !ok {
+			return
+		}
+	}
 	if !ok || s.focus.Room(room) == nil {
 		s.respond(req, tx, 404, "Not Found", s.warning("no such room"))
 		return
 	}
 	authUser, ok := s.authenticate(req, tx, room)
+	if !ok {
+		return
+	}
+	if len(req.Body()) == 0 {
+		s.onOfferlessInvite(req, tx, room, authUser)
+		return
+	}
+	interval, ok := s.sessionInterval(req, tx)
 	if !ok {
 		return
 	}
@@ -338,7 +368,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		}
 	}()
 
-	dialogUA := &sipgo.DialogUA{Client: s.client, ContactHDR: *s.contact(room, req.Transport()), RewriteContact: true}
+	dialogUA := &sipgo.DialogUA{Client: s.client, ContactHDR: *s.contact(room, req.Transport(), req.Recipient.Scheme), RewriteContact: true}
 	dlg, err := dialogUA.ReadInvite(req, tx)
 	if err != nil {
 		s.respond(req, tx, 400, "Bad Request", s.warning(err.Error()))
@@ -372,8 +402,9 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	reserved = false // forget releases it now
 
 	res := sip.NewSDPResponseFromRequest(dlg.InviteRequest, answer)
-	res.AppendHeader(s.contact(room, req.Transport()))
+	res.AppendHeader(s.contact(room, req.Transport(), req.Recipient.Scheme))
 	res.AppendHeader(sip.NewHeader("Supported", "timer"))
+	s.refreshed(d, req, res, interval)
 	s.decorate(res)
 	s.metrics.responses.WithLabelValues("INVITE", "200").Inc()
 	if err := dlg.WriteResponse(res); err != nil {
@@ -389,19 +420,12 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 }
 
-// onReInvite: session modification arrives with the SIP peering work; until then the
-// dialog is kept and the offer refused without changing anything (RFC 3261 §14.2).
-func (s *Server) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
-	if s.lookup(req) == nil {
-		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
-		return
-	}
-	s.respond(req, tx, 488, "Not Acceptable Here", s.warning("session modification is not supported"))
-}
-
 func (s *Server) onAck(req *sip.Request, tx sip.ServerTransaction) {
 	// ACKs are never answered; one for a dialog we do not know (after a non-2xx, or a
 	// retransmission) is ignored.
+	if s.ackHandled(req, tx) {
+		return
+	}
 	if d := s.lookup(req); d != nil {
 		if err := d.session.ReadAck(req, tx); err != nil {
 			s.log.Debug("ACK ignored", "err", err)
@@ -412,6 +436,9 @@ func (s *Server) onAck(req *sip.Request, tx sip.ServerTransaction) {
 func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
 	d := s.lookup(req)
 	if d == nil {
+		if s.dialOutBye(req, tx) {
+			return
+		}
 		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
 		return
 	}
@@ -437,7 +464,7 @@ func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 	if req.Recipient.User != "" {
 		room, _ = s.focus.RoomName(req.Recipient.String())
 	}
-	s.respond(req, tx, 200, "OK", s.hdrAccept, s.hdrSupported, s.contact(room, req.Transport()))
+	s.respond(req, tx, 200, "OK", s.hdrAccept, s.hdrSupported, s.contact(room, req.Transport(), req.Recipient.Scheme))
 }
 
 func (s *Server) onUnsupported(req *sip.Request, tx sip.ServerTransaction) {
@@ -446,6 +473,10 @@ func (s *Server) onUnsupported(req *sip.Request, tx sip.ServerTransaction) {
 
 // Disconnect ends a participant's dialog with a BYE (focus.Signaling).
 func (s *Server) Disconnect(ctx context.Context, p *focus.Participant) {
+	if o, ok := p.Dialog().(*dialOut); ok {
+		s.disconnectDialOut(ctx, o)
+		return
+	}
 	d, ok := p.Dialog().(*dialog)
 	if !ok || d.ending.Swap(true) {
 		return

@@ -32,7 +32,8 @@ type Store interface {
 	// DeleteConference removes an object with its users, bindings and log.
 	DeleteConference(ctx context.Context, name string) error
 
-	// SaveBindings applies a batch of binding changes in one transaction.
+	// SaveBindings applies a batch of binding changes in one transaction; a binding for a room
+	// that no longer exists is dropped, not an error.
 	SaveBindings(ctx context.Context, changes []BindingChange) error
 	// Bindings lists a room's live bindings, oldest first.
 	Bindings(ctx context.Context, room string) ([]Binding, error)

@@ -157,7 +157,6 @@ func TestMalformedRequests(t *testing.T) {
 				{"CSeq method mismatch", "INVITE", []string{"CSeq:"}, "", []string{"CSeq: 1 BYE"}, 400, "CSeq"},
 				{"malformed SDP", "INVITE", nil, "v=0\r\nthis is not SDP\r\n", nil, 488, "SDP"},
 				{"SDP without media", "INVITE", nil, "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n", nil, 488, ""},
-				{"no body", "INVITE", nil, "", nil, 488, "SDP"},
 			}
 			for _, c := range cases {
 				raw := dialRawSIP(t, d, transport)

@@ -187,6 +187,10 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 		return nil, err
 	}
 
+	peering, err := sipPeering(cfg, specs)
+	if err != nil {
+		return nil, err
+	}
 	d.sip, err = sipserver.New(sipserver.Config{
 		Listen:         cfg.SIP.Listen,
 		AdvertisedHost: cfg.AdvertisedHost,
@@ -201,7 +205,9 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 		Events: sipserver.EventsConfig{DefaultExpires: cfg.SIP.Subscriptions.DefaultExpires,
 			MinExpires: cfg.SIP.Subscriptions.MinExpires, MaxExpires: cfg.SIP.Subscriptions.MaxExpires,
 			Coalesce: cfg.SIP.Subscriptions.Coalesce, MaxSubscriptions: cfg.SIP.Subscriptions.Max},
-		Logger: log.With("subsystem", "sip"),
+		Peering:           peering,
+		MinSessionExpires: cfg.SIP.MinSessionExpires,
+		Logger:            log.With("subsystem", "sip"),
 	}, d.focus)
 	if err != nil {
 		return nil, err
@@ -350,7 +356,10 @@ func (d *daemon) registry() (*prometheus.Registry, error) {
 // interface address when a listener binds a wildcard), the advertised host and the aliases.
 func localHosts(cfg *configs.Config) []string {
 	hosts := append([]string{cfg.AdvertisedHost}, cfg.HostAliases...)
-	for _, listen := range []string{cfg.SIP.Listen, cfg.MSRP.Listen} {
+	for _, listen := range []string{cfg.SIP.Listen, cfg.MSRP.Listen, cfg.SIP.TLSListen} {
+		if listen == "" {
+			continue
+		}
 		h := hostOf(listen)
 		if ip := net.ParseIP(h); h == "" || (ip != nil && ip.IsUnspecified()) {
 			if addrs, err := net.InterfaceAddrs(); err == nil {

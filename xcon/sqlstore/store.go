@@ -463,7 +463,9 @@ func (s *Store) SaveBindings(ctx context.Context, changes []xcon.BindingChange) 
 				}
 				if _, err := tx.ExecContext(ctx, upsert, b.ChatID, roomKey(room), b.UserID, b.Label, b.Channel, b.Nickname, since.UnixNano()); err != nil {
 					if s.d.IsForeignKeyViolation(err) {
-						return fmt.Errorf("sqlstore: binding %q: room %q: %w", b.ChatID, room, xcon.ErrNotFound)
+						// The room was deleted since the change was made, its rows with it: the
+						// binding is moot, and must not cost the rest of the batch.
+						continue
 					}
 					return err
 				}

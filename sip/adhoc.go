@@ -1,0 +1,87 @@
+package sip
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// setupPeering binds the TLS listener and reads the conference factory URI.
+func (s *Server) setupPeering() error {
+	s.peer.dialOut.byID = map[string]*dialOut{}
+	if f := s.cfg.Peering.Factory; f != "" {
+		var u sip.Uri
+		if err := sip.ParseUri(strings.Trim(f, "<>"), &u); err != nil || u.User == "" || u.Host == "" {
+			return fmt.Errorf("sip: conference factory %q is not a SIP URI with a user part", f)
+		}
+		s.peer.factory = &u
+	}
+	return s.listenTLS()
+}
+
+// isFactory tells whether an INVITE is addressed to the conference factory URI: its user part,
+// at the factory's host or at a host of this focus.
+func (s *Server) isFactory(req *sip.Request) bool {
+	f := s.peer.factory
+	if f == nil || req.Recipient.User != f.User {
+		return false
+	}
+	if s.focus.Room(f.User) != nil {
+		return false // a room of that name (created over CCMP, say) wins over the factory
+	}
+	if strings.EqualFold(strings.Trim(req.Recipient.Host, "[]"), strings.Trim(f.Host, "[]")) {
+		return true
+	}
+	_, local := s.focus.RoomName(req.Recipient.String())
+	return local
+}
+
+// adhocRoom creates a room for an INVITE to the conference factory (RFC 4579 §5.1) when the
+// caller's domain may create rooms, and returns its name; the INVITE then joins it like any
+// other, and the 200's Contact carries the new room's URI with isfocus. It answers the
+// request itself when it refuses.
+func (s *Server) adhocRoom(req *sip.Request, tx sip.ServerTransaction) (string, bool) {
+	ident, err := s.identity(req, "")
+	if err != nil {
+		s.respond(req, tx, 400, "Bad Request", s.warning(err.Error()))
+		return "", false
+	}
+	if !s.adhocAllowed(ident.AOR) {
+		s.respond(req, tx, 403, "Forbidden", s.warning("this caller may not create rooms"))
+		return "", false
+	}
+	if len(req.Body()) == 0 || !isSDP(req) {
+		// No room is created for a request that cannot join it.
+		s.respond(req, tx, 488, "Not Acceptable Here", s.warning("an SDP offer with MSRP m-lines is required"))
+		return "", false
+	}
+	r, err := s.focus.CreateAdhocRoom(context.Background(), s.cfg.Peering.AdhocRoom)
+	if err != nil {
+		s.log.Error("ad-hoc room not created", "err", err)
+		code, reason := joinErrorResponse(err)
+		s.respond(req, tx, code, reason, s.warning("room not created"))
+		return "", false
+	}
+	s.log.Info("ad-hoc room created", "room", r.Name(), "by", ident.AOR)
+	return r.Name(), true
+}
+
+// adhocAllowed applies Peering.AdhocAllowed to the caller's address of record.
+func (s *Server) adhocAllowed(aor string) bool {
+	allowed := s.cfg.Peering.AdhocAllowed
+	if len(allowed) == 0 {
+		return true
+	}
+	var u sip.Uri
+	if err := sip.ParseUri(aor, &u); err != nil {
+		return false
+	}
+	for _, d := range allowed {
+		if strings.EqualFold(d, "any") || strings.EqualFold(d, u.Host) {
+			return true
+		}
+	}
+	return false
+}
