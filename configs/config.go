@@ -79,6 +79,7 @@ type SIP struct {
 	InviteRate          float64       `yaml:"invite_rate"`
 	SubscribeRate       float64       `yaml:"subscribe_rate"`
 	MaxDialogsPerSource int           `yaml:"max_dialogs_per_source"`
+	MaxPendingInvites   int           `yaml:"max_pending_invites"`
 	Auth                SIPAuth       `yaml:"auth"`
 	Subscriptions       Subscriptions `yaml:"subscriptions"`
 	// SIP over TLS, ad-hoc rooms and REFER (parley.yaml documents them).

@@ -13,6 +13,7 @@ type Limits struct {
 	InviteRate          float64 // dialog-forming INVITEs per second per source IP (burst: one second's worth)
 	SubscribeRate       float64 // SUBSCRIBEs per second per source IP
 	MaxDialogsPerSource int     // participant dialogs open at once per source IP
+	MaxPendingInvites   int     // initial INVITEs being answered at once (503 beyond); 0 = no limit
 }
 
 // retryAfter is the Retry-After of a rate-limited request, in seconds.

@@ -47,15 +47,16 @@ type Config struct {
 
 // Server is the focus's SIP user agent server.
 type Server struct {
-	cfg     Config
-	log     *slog.Logger
-	focus   *focus.Focus
-	ua      *sipgo.UserAgent
-	srv     *sipgo.Server
-	client  *sipgo.Client
-	metrics *Metrics
-	events  *events // conference event subscriptions (subscribe.go, notify.go)
-	peer    peering // SIP over TLS, ad-hoc rooms, dial-out (tls.go, adhoc.go, refer.go)
+	pendingInvites atomic.Int64 // initial INVITEs in their handler (answer not yet ACKed)
+	cfg            Config
+	log            *slog.Logger
+	focus          *focus.Focus
+	ua             *sipgo.UserAgent
+	srv            *sipgo.Server
+	client         *sipgo.Client
+	metrics        *Metrics
+	events         *events // conference event subscriptions (subscribe.go, notify.go)
+	peer           peering // SIP over TLS, ad-hoc rooms, dial-out (tls.go, adhoc.go, refer.go)
 
 	udp  net.PacketConn
 	tcp  net.Listener
@@ -246,6 +247,15 @@ func (s *Server) counted(h sipgo.RequestHandler) sipgo.RequestHandler {
 				if s.limited(req, tx, s.inviteLimit, "INVITE rate per source") {
 					return
 				}
+				// Overload: INVITEs still waiting for their answer or ACK beyond the limit are
+				// refused at once, cheaply, so that retransmissions cannot pile up and the focus
+				// keeps completing the calls it has taken (RFC 3261 §21.5.4).
+				if max := s.cfg.Limits.MaxPendingInvites; max > 0 && s.pendingInvites.Load() >= int64(max) {
+					s.rejectOverload(req, tx, "pending INVITEs")
+					return
+				}
+				s.pendingInvites.Add(1)
+				defer s.pendingInvites.Add(-1)
 			case sip.SUBSCRIBE:
 				if s.limited(req, tx, s.subscribeLimit, "SUBSCRIBE rate per source") {
 					return

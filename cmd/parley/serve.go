@@ -201,7 +201,7 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 		TrustedProxies: cfg.SIP.TrustedProxies,
 		Auth:           sipAuth(cfg.SIP.Auth),
 		Limits: sipserver.Limits{InviteRate: cfg.SIP.InviteRate, SubscribeRate: cfg.SIP.SubscribeRate,
-			MaxDialogsPerSource: cfg.SIP.MaxDialogsPerSource},
+			MaxDialogsPerSource: cfg.SIP.MaxDialogsPerSource, MaxPendingInvites: cfg.SIP.MaxPendingInvites},
 		Events: sipserver.EventsConfig{DefaultExpires: cfg.SIP.Subscriptions.DefaultExpires,
 			MinExpires: cfg.SIP.Subscriptions.MinExpires, MaxExpires: cfg.SIP.Subscriptions.MaxExpires,
 			Coalesce: cfg.SIP.Subscriptions.Coalesce, MaxSubscriptions: cfg.SIP.Subscriptions.Max},
