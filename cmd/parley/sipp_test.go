@@ -31,14 +31,38 @@ func TestSIPpScenarios(t *testing.T) {
 	}
 }
 
+// TestSIPpRefusalsAndFactory: sipp sees 404 for an unknown room, 302 to the successor for a
+// closed one, and a new room from the conference factory, over UDP and TCP.
+func TestSIPpRefusalsAndFactory(t *testing.T) {
+	sipp := requirePeer(t, "sipp", "sip-tester")
+	d := startTestDaemon(t, withRoom("old"))
+	if err := d.focus.CloseRoom(context.Background(), "old", "sip:new@example.net"); err != nil {
+		t.Fatal(err)
+	}
+	for _, transport := range []string{"u1", "t1"} {
+		runSIPpService(t, sipp, d, "not-found.xml", transport, "nosuchroom")
+		runSIPpService(t, sipp, d, "moved.xml", transport, "old")
+		before := len(d.focus.Rooms())
+		runSIPpService(t, sipp, d, "factory.xml", transport, "adhoc")
+		if after := len(d.focus.Rooms()); after != before+1 {
+			t.Fatalf("the factory INVITE over %s made %d rooms, want 1", transport, after-before)
+		}
+	}
+}
+
 func runSIPp(t *testing.T, sipp string, d *daemon, scenario, transport string) {
+	t.Helper()
+	runSIPpService(t, sipp, d, scenario, transport, "lobby")
+}
+
+func runSIPpService(t *testing.T, sipp string, d *daemon, scenario, transport, service string) {
 	t.Helper()
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, sipp,
 		"-sf", filepath.Join("testdata", "sipp", scenario),
-		"-t", transport, "-m", "1", "-s", "lobby",
+		"-t", transport, "-m", "1", "-s", service,
 		"-i", "127.0.0.1", "-p", fmt.Sprint(freePort(t)), "-mp", fmt.Sprint(freePort(t)),
 		"-timeout", "30s", "-timeout_error", "-nostdin", "-trace_err", "-error_file", filepath.Join(dir, "errors.log"),
 		fmt.Sprintf("127.0.0.1:%d", d.sip.Port()))
