@@ -31,6 +31,7 @@ type chatOptions struct {
 	from      string
 	label     string
 	proxy     string
+	insecure  bool
 	httpURL   string
 	send      string
 	listen    time.Duration
@@ -57,7 +58,8 @@ func chatCommand() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.nick, "nick", "", "nickname in the room")
-	f.StringVar(&o.transport, "transport", "tcp", "SIP transport: udp or tcp")
+	f.StringVar(&o.transport, "transport", "tcp", "SIP transport: udp, tcp or tls")
+	f.BoolVar(&o.insecure, "insecure", false, "over TLS, accept the focus's certificate without checking it (self-signed test setups)")
 	f.StringVar(&o.from, "from", "", "SIP identity (default sip:NICK@HOST, or a random user)")
 	f.StringVar(&o.label, "label", "", "a=label: the room channel to join")
 	f.StringVar(&o.proxy, "proxy", "", "outbound SIP proxy, sip:HOST[:PORT] (the INVITE and SUBSCRIBE go through it)")
@@ -83,7 +85,7 @@ func runChat(ctx context.Context, o chatOptions, in io.Reader, out io.Writer) er
 	}
 	jctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	c, err := ua.Join(jctx, ua.Config{Room: o.room, Transport: o.transport, From: o.from, Nick: o.nick, Label: o.label,
-		Proxy: o.proxy, Logger: o.logger})
+		Proxy: o.proxy, Insecure: o.insecure, Logger: o.logger})
 	cancel()
 	if err != nil {
 		return err

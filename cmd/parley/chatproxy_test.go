@@ -28,3 +28,18 @@ func TestChatThroughProxy(t *testing.T) {
 	}
 	bob.expect(t, "hello through the proxy")
 }
+
+// TestChatOverTLS: `parley chat --transport tls` joins over SIP TLS (the daemon's self-signed
+// certificate accepted with --insecure) and talks with a client on TCP.
+func TestChatOverTLS(t *testing.T) {
+	d := startTestDaemon(t, func(c *configs.Config) { c.SIP.TLSListen = "127.0.0.1:0" })
+	bob := startChat(t, d, "bob", chatOptions{nick: "bob"})
+	bob.expect(t, "known as bob")
+	alice := startChat(t, d, "alice", chatOptions{nick: "alice", transport: "tls", insecure: true,
+		room: fmt.Sprintf("sip:lobby@127.0.0.1:%d", d.sip.TLSPort())})
+	alice.expect(t, "known as alice")
+	alice.say(t, "hello over TLS")
+	bob.expect(t, "<alice> hello over TLS")
+	bob.say(t, "hello back")
+	alice.expect(t, "<bob> hello back")
+}
