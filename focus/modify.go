@@ -127,28 +127,8 @@ func (r *Room) modify(p *Participant, next, added, removed []*Stream) error {
 			chat = append(chat, s)
 		}
 	}
-	if user == nil && len(chat) > 0 {
-		user = &xcon.User{Entity: p.userID, DisplayText: p.displayName, AssociatedAORs: []string{p.aor.AOR()}, Roles: []string{"participant"}}
-		r.conf.Users = append(r.conf.Users, user)
-		r.userIdx[strings.ToLower(p.userID)] = user
-	}
-	for _, s := range chat {
-		user.Endpoints = append(user.Endpoints, &xcon.Endpoint{
-			Entity:        s.chatID,
-			Status:        "connected",
-			JoiningMethod: "dialed-in",
-			Media:         []xcon.Media{{ID: "1", Type: "message", Label: s.channel, Status: "sendrecv"}},
-		})
-		changes = append(changes, xcon.BindingChange{Room: r.name, Add: &xcon.Binding{
-			Room: r.name, ChatID: s.chatID, UserID: p.userID, Label: s.label, Channel: s.channel, Since: now,
-		}})
-		if r.policy.Logging {
-			_ = s.session.Send("message/cpim", r.loggingNotice(p.aor.AOR()))
-			for _, e := range r.recent.replay(s.channel, p.userID) {
-				_ = s.session.Send(e.ContentType, e.Body)
-			}
-		}
-	}
+	changes = append(changes, r.bindLocked(p, chat, now)...)
+	r.welcomeLocked(p, chat)
 	r.bump()
 	r.publishStreams()
 	r.mu.Unlock()

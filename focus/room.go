@@ -128,44 +128,8 @@ func (r *Room) add(p *Participant) error {
 	r.participants = append(r.participants, p)
 	r.live[strings.ToLower(p.userID)]++
 	chat := p.chatStreams()
-	user := r.userLocked(p.userID)
-	if user == nil && len(chat) > 0 {
-		user = &xcon.User{Entity: p.userID, DisplayText: p.displayName, AssociatedAORs: []string{p.aor.AOR()}, Roles: []string{"participant"}}
-		r.conf.Users = append(r.conf.Users, user)
-		r.userIdx[strings.ToLower(p.userID)] = user
-	}
-	for _, s := range chat {
-		user.Endpoints = append(user.Endpoints, &xcon.Endpoint{
-			Entity:        s.chatID,
-			Status:        "connected",
-			JoiningMethod: "dialed-in",
-			Media:         []xcon.Media{{ID: "1", Type: "message", Label: s.channel, Status: "sendrecv"}},
-		})
-		changes = append(changes, xcon.BindingChange{Room: r.name, Add: &xcon.Binding{
-			Room: r.name, ChatID: s.chatID, UserID: p.userID, Label: s.label, Channel: s.channel, Since: now,
-		}})
-	}
-	// Before anything else the joiner may receive: the logging notice (seed §5.2), a word to
-	// clients that are not chat-room aware (RFC 7701 §11), the channel's history (seed §5.3);
-	// then, once publishStreams has run, live traffic.
-	for _, s := range chat {
-		if r.policy.Logging {
-			_ = s.session.Send("message/cpim", r.loggingNotice(p.aor.AOR()))
-		}
-		if s.offer.Chatroom == nil {
-			_ = s.session.Send("message/cpim", r.notice(p.aor.AOR(), r.rosterText()))
-		}
-		if r.policy.Logging {
-			for _, e := range r.recent.replay(s.channel, p.userID) {
-				_ = s.session.Send(e.ContentType, e.Body)
-			}
-		}
-		for _, kept := range r.filesFor(s.channel, p.userID) {
-			if s.offer.AcceptsWrapped(kept.inner) {
-				_ = s.session.Send("message/cpim", kept.body)
-			}
-		}
-	}
+	changes = append(changes, r.bindLocked(p, chat, now)...)
+	r.welcomeLocked(p, chat)
 	r.bump()
 	r.addStreams(chat)
 	r.mu.Unlock()
@@ -350,4 +314,56 @@ func (r *Room) userLocked(id string) *xcon.User {
 		}
 	}
 	return r.userIdx[strings.ToLower(id)]
+}
+
+// bindLocked makes chat streams rows of the conference object: the user (created on its first
+// stream) and one endpoint per chat-ID, returning the binding rows to write. Caller holds mu.
+func (r *Room) bindLocked(p *Participant, chat []*Stream, now time.Time) []xcon.BindingChange {
+	if len(chat) == 0 {
+		return nil
+	}
+	user := r.userLocked(p.userID)
+	if user == nil {
+		user = &xcon.User{Entity: p.userID, DisplayText: p.displayName, AssociatedAORs: []string{p.aor.AOR()}, Roles: []string{"participant"}}
+		r.conf.Users = append(r.conf.Users, user)
+		r.userIdx[strings.ToLower(p.userID)] = user
+	}
+	changes := make([]xcon.BindingChange, 0, len(chat))
+	for _, s := range chat {
+		user.Endpoints = append(user.Endpoints, &xcon.Endpoint{
+			Entity:        s.chatID,
+			Status:        "connected",
+			JoiningMethod: "dialed-in",
+			Media:         []xcon.Media{{ID: "1", Type: "message", Label: s.channel, Status: "sendrecv"}},
+		})
+		changes = append(changes, xcon.BindingChange{Room: r.name, Add: &xcon.Binding{
+			Room: r.name, ChatID: s.chatID, UserID: p.userID, Label: s.label, Channel: s.channel, Since: now,
+		}})
+	}
+	return changes
+}
+
+// welcomeLocked queues, on each new chat stream, what a joiner receives before anything else:
+// the logging notice (seed §5.2), a word to clients that are not chat-room aware (RFC 7701 §11),
+// the channel's history (seed §5.3) and the files kept for later joiners (seed §5.5). Live
+// traffic follows once the streams are published. Caller holds mu.
+func (r *Room) welcomeLocked(p *Participant, chat []*Stream) {
+	for _, s := range chat {
+		if r.policy.Logging {
+			_ = s.session.Send("message/cpim", r.loggingNotice(p.aor.AOR()))
+		}
+		if s.offer.Chatroom == nil {
+			_ = s.session.Send("message/cpim", r.notice(p.aor.AOR(), r.rosterText()))
+		}
+		if r.policy.Logging {
+			for _, e := range r.recent.replay(s.channel, p.userID) {
+				_ = s.session.Send(e.ContentType, e.Body)
+			}
+		}
+		for _, kept := range r.filesFor(s.channel, p.userID) {
+			if s.offer.AcceptsWrapped(kept.inner) {
+				_ = s.session.Send("message/cpim", kept.body)
+			}
+		}
+	}
 }

@@ -233,41 +233,7 @@ func (s *Store) prepareLogInserts(ctx context.Context) error {
 // History returns the last limit messages of a room's channel (every channel
 // when channel is ""), oldest first. limit <= 0 returns nothing.
 func (s *Store) History(ctx context.Context, room, channel string, limit int) ([]xcon.LogEntry, error) {
-	room = roomKey(room)
-	if limit <= 0 {
-		return nil, s.roomExists(ctx, room)
-	}
-	q := `SELECT seq, channel, at, sender_id, sender_nick, recipient, content_type, body FROM message_log
-		WHERE room = $1 AND channel = $2 ORDER BY seq DESC LIMIT $3`
-	args := []any{room, channel, limit}
-	if channel == "" {
-		q = `SELECT seq, channel, at, sender_id, sender_nick, recipient, content_type, body FROM message_log
-			WHERE room = $1 ORDER BY seq DESC LIMIT $2`
-		args = []any{room, limit}
-	}
-	rows, err := s.r.QueryContext(ctx, s.sql(q), args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []xcon.LogEntry
-	for rows.Next() {
-		e := xcon.LogEntry{Room: room}
-		var at int64
-		if err := rows.Scan(&e.Seq, &e.Channel, &at, &e.SenderID, &e.SenderNick, &e.Recipient, &e.ContentType, &e.Body); err != nil {
-			return nil, err
-		}
-		e.Time = time.Unix(0, at)
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	if len(out) == 0 {
-		return nil, s.roomExists(ctx, room)
-	}
-	slices.Reverse(out)
-	return out, nil
+	return s.HistoryBetween(ctx, room, channel, time.Time{}, time.Time{}, limit)
 }
 
 // HistoryBetween returns the messages of a room's channel ("" = every channel) logged in
