@@ -78,7 +78,7 @@ func (f *Focus) handleFile(st *Stream, m *msrp.Message) error {
 	room.keepFile(storedFile{channel: channel, sender: st.participant.userID, target: targetID(target), inner: inner,
 		body: wrapped, received: f.now()})
 	room.mu.Unlock()
-	if _, refused := f.distribute(streams, nil, channel, target, inner, wrapped); refused {
+	if _, refused := f.distribute(streams, nil, channel, target, inner, wrapped, nil); refused {
 		return &msrp.StatusError{Code: 428, Comment: "Private messages not supported"}
 	}
 	f.log.Info("file delivered to the room", "room", room.name, "user", st.participant.userID, "bytes", len(m.Body))

@@ -72,6 +72,7 @@ type Focus struct {
 	bindings  *bindingWriter
 	metrics   *Metrics
 	nicknames *nicknames
+	private   privateCopies
 
 	localHosts map[string]bool
 

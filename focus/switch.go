@@ -75,7 +75,11 @@ func (f *Focus) HandleMessage(s *msrp.Session, m *msrp.Message) error {
 	// every recipient's queue as is: byte-for-byte the sender's (RFC 7701 §6.1).
 	body := m.Body
 	streams, entry := room.admit(st, target, m.ContentType, inner, body)
-	if _, privateRefused := f.distribute(streams, st, st.channel, target, inner, body); privateRefused {
+	var origin *privateOrigin
+	if target != nil {
+		origin = &privateOrigin{sender: st, req: m, from: msg.From.URI, to: msg.To[0].URI}
+	}
+	if _, privateRefused := f.distribute(streams, st, st.channel, target, inner, body, origin); privateRefused {
 		return &msrp.StatusError{Code: 428, Comment: "Private messages not supported"} // RFC 7701 §6.2
 	}
 	if entry != nil {
@@ -91,7 +95,8 @@ func (f *Focus) HandleMessage(s *msrp.Session, m *msrp.Message) error {
 // distribute queues a CPIM body to every stream of channel other than from that should get it:
 // all of them, or only target's when the message is private. It reports how many copies went
 // out, and whether a private message found its recipient unable to take private messages.
-func (f *Focus) distribute(streams []*Stream, from *Stream, channel string, target *Participant, inner string, body []byte) (recipients int, privateRefused bool) {
+func (f *Focus) distribute(streams []*Stream, from *Stream, channel string, target *Participant, inner string, body []byte,
+	origin *privateOrigin) (recipients int, privateRefused bool) {
 	privateRefused = target != nil
 	for _, r := range streams {
 		if r == from || r.channel != channel {
@@ -111,6 +116,17 @@ func (f *Focus) distribute(streams []*Stream, from *Stream, channel string, targ
 		}
 		if r.offer.MaxSize > 0 && int64(len(body)) > r.offer.MaxSize {
 			continue // its a=max-size says it would refuse it (RFC 4975 §8.6)
+		}
+		if origin != nil {
+			// A private copy is tracked so that its failure can be reported to the sender.
+			copy := &msrp.Message{ContentType: "message/cpim", Body: body}
+			if err := r.session.SendMessage(copy); err != nil {
+				f.log.Debug("copy not queued", "chat_id", r.chatID, "err", err)
+				continue
+			}
+			f.private.track(copy.MessageID, *origin, f.now())
+			recipients++
+			continue
 		}
 		if err := r.session.Send("message/cpim", body); err != nil {
 			f.log.Debug("copy not queued", "chat_id", r.chatID, "err", err)

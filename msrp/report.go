@@ -72,6 +72,13 @@ func (s *Session) boundConn() *conn {
 // and returns nil when req asked for no such REPORT (Success-Report absent or no; Failure-Report no). The
 // Byte-Range covers the data received in req (§7.1.4); To-Path is req's whole From-Path (§7.1.3).
 func (s *Session) SendReport(req *Message, code int, comment string) error {
+	return s.SendReportBody(req, code, comment, "", nil)
+}
+
+// SendReportBody is SendReport with a body, for the REPORTs that carry one: RFC 7701 §6.2 has a
+// switch's failure REPORT about a private message carry a CPIM wrapper with the original From
+// and To. contentType "" sends no body.
+func (s *Session) SendReportBody(req *Message, code int, comment, contentType string, body []byte) error {
 	if code == StatusOK && req.SuccessReport != "yes" || code != StatusOK && req.FailureReport == "no" {
 		return nil
 	}
@@ -89,7 +96,7 @@ func (s *Session) SendReport(req *Message, code int, comment string) error {
 		}
 		return ErrNotBound
 	}
-	return c.sendReport(s, req, br, code, comment)
+	return c.sendReport(s, req, br, code, comment, contentType, body)
 }
 
 // successReport sends the success REPORT a SEND asked for, covering the bytes received (§7.1.3).
@@ -97,16 +104,16 @@ func (c *conn) successReport(s *Session, req *Message, br ByteRange) {
 	if req.SuccessReport != "yes" {
 		return
 	}
-	c.sendReport(s, req, br, StatusOK, "")
+	c.sendReport(s, req, br, StatusOK, "", "", nil)
 }
 
-func (c *conn) sendReport(s *Session, req *Message, br ByteRange, code int, comment string) error {
+func (c *conn) sendReport(s *Session, req *Message, br ByteRange, code int, comment, contentType string, body []byte) error {
 	if comment == "" {
 		comment = StatusText(code)
 	}
 	st := Status{Code: code, Comment: comment}
 	r := Message{Method: "REPORT", ToPath: req.FromPath, FromPath: s.localPath, MessageID: req.MessageID,
-		ByteRange: br, Status: &st}
+		ByteRange: br, Status: &st, ContentType: contentType, Body: body}
 	return c.queueFrame(&r, s, false, nil)
 }
 

@@ -71,14 +71,15 @@ func (s *Server) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 	d.mod.acks[cseq] = acked
 	d.mod.mu.Unlock()
 	s.metrics.responses.WithLabelValues("INVITE", "200").Inc()
-	if err := tx.Respond(res); err != nil {
-		s.log.Debug("response not sent", "method", req.Method, "code", 200, "err", err)
-	}
-	// An offer answered in the 2xx completes the exchange (RFC 6337 §3.1); our own offer in
-	// it waits for the answer in the ACK.
+	// An offer answered in the 2xx completes the exchange (RFC 6337 §3.1) — cleared before the
+	// 200 leaves, so that the peer's next offer never meets a stale 491; our own offer in the
+	// 2xx waits for the answer in the ACK.
 	offered := len(req.Body()) == 0
 	if !offered {
 		s.endModify(d)
+	}
+	if err := tx.Respond(res); err != nil {
+		s.log.Debug("response not sent", "method", req.Method, "code", 200, "err", err)
 	}
 	// The INVITE server transaction does not retransmit a 2xx (RFC 6026 §7.1): over UDP the
 	// focus does, T1 doubling to T2, until the ACK arrives or 64*T1 has passed.
@@ -145,6 +146,7 @@ func (s *Server) onUpdate(req *sip.Request, tx sip.ServerTransaction) {
 	s.refreshed(d, req, res, interval)
 	s.decorate(res)
 	s.metrics.responses.WithLabelValues("UPDATE", "200").Inc()
+	s.endModify(d) // before the 200 leaves: the peer may send its next offer at once
 	if err := tx.Respond(res); err != nil {
 		s.log.Debug("response not sent", "method", req.Method, "code", 200, "err", err)
 	}

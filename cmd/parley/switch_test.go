@@ -1,6 +1,9 @@
 package main
 
 import (
+	"github.com/parleychat/parley/msrp"
+	"github.com/parleychat/parley/msrp/cpim"
+
 	"bytes"
 	"testing"
 
@@ -112,5 +115,32 @@ func TestOfferWithoutAcceptWrappedTypes(t *testing.T) {
 	}
 	if got := old.msrp.nextMessage(t).Body; !bytes.Equal(got, plain) {
 		t.Fatalf("olga got %q, want only the text/plain message", got)
+	}
+}
+
+// TestPrivateFailureReport (RFC 7701 §6.2): when the recipient refuses the copy of a private
+// message after the sender was answered 200, the sender gets a failure REPORT about its
+// message whose body is a CPIM wrapper with the original From and To.
+func TestPrivateFailureReport(t *testing.T) {
+	d := startTestDaemon(t, nil)
+	alice := joinLobby(t, d, "alice", "tcp")
+	bob := joinLobby(t, d, "bob", "tcp")
+	bob.msrp.refuse = 403
+
+	body := cpimBody("sip:alice@example.com", "sip:bob@example.com", "psst")
+	id := msrp.NewMessageID()
+	tid := alice.msrp.write(&msrp.Message{Method: "SEND", MessageID: id, ContentType: "message/cpim", Body: body,
+		ByteRange: msrp.ByteRange{Start: 1, End: int64(len(body)), Total: int64(len(body))}})
+	if r := alice.msrp.response(t, tid); r.StatusCode != 200 {
+		t.Fatalf("private message: %d", r.StatusCode) // queued for bob: 200 before bob refuses
+	}
+	report := alice.msrp.nextMessage(t)
+	if report.Method != "REPORT" || report.Status == nil || report.Status.Code != 403 || report.MessageID != id {
+		t.Fatalf("got %s %+v about %q, want a REPORT with status 403 about %q", report.Method, report.Status, report.MessageID, id)
+	}
+	msg, err := cpim.Parse(report.Body)
+	if err != nil || report.ContentType != "message/cpim" || msg.From.URI != "sip:alice@example.com" ||
+		len(msg.To) != 1 || msg.To[0].URI != "sip:bob@example.com" {
+		t.Fatalf("REPORT body %q (%v): want a CPIM wrapper From alice To bob", report.Body, err)
 	}
 }

@@ -174,6 +174,7 @@ type msrpPeer struct {
 	gateMu                    sync.Mutex
 	gate                      chan struct{} // non-nil while paused
 	small                     bool          // a small socket receive buffer: what is not read stays at the focus
+	refuse                    int           // when set, the peer answers the focus\'s SENDs with this code
 	closed                    chan struct{}
 }
 
@@ -257,7 +258,13 @@ func (m *msrpPeer) readLoop() {
 			perr := p.Parse(buf[:n], func(f *msrp.Message, ferr error) error {
 				f = f.Clone()
 				if f.Method == "SEND" && f.FailureReport != "no" && f.FailureReport != "partial" {
-					m.write(&msrp.Message{TransactionID: f.TransactionID, StatusCode: 200, Comment: "OK",
+					code, comment := 200, "OK"
+					if m.refuse != 0 {
+						code, comment = m.refuse, "Refused by the test peer"
+					}
+					// The focus may already be gone at teardown: an answer that cannot be
+					// written is no test failure.
+					m.writeQuiet(&msrp.Message{TransactionID: f.TransactionID, StatusCode: code, Comment: comment,
 						ToPath: f.FromPath[:1], FromPath: []msrp.URI{m.local}})
 				}
 				if f.Method == "SEND" && (f.Flag == '+' || f.Flag == '#' || partial[f.MessageID] != nil) {
@@ -340,6 +347,13 @@ func (m *msrpPeer) write(msg *msrp.Message) string {
 		m.t.Errorf("peer write: %v", err)
 	}
 	return msg.TransactionID
+}
+
+// writeQuiet writes a frame and ignores a failure (the connection closing under it).
+func (m *msrpPeer) writeQuiet(msg *msrp.Message) {
+	m.wmu.Lock()
+	defer m.wmu.Unlock()
+	_, _ = m.conn.Write(msg.AppendTo(nil))
 }
 
 // send sends one whole SEND and returns its transaction-id.
