@@ -34,6 +34,7 @@ type Config struct {
 	Log             Log           `yaml:"log"`
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	WrappedTypes    []string      `yaml:"wrapped_types"`
+	FileQuota       int64         `yaml:"file_quota"`
 	MessageRate     float64       `yaml:"message_rate"`
 	MessageBurst    int           `yaml:"message_burst"`
 	Nicknames       Nicknames     `yaml:"nicknames"`
@@ -313,6 +314,9 @@ func (c *Config) Resolve() error {
 	case "text", "json":
 	default:
 		errs = append(errs, fmt.Errorf("log.format: %q is not text or json", c.Log.Format))
+	}
+	if c.FileQuota < 0 {
+		errs = append(errs, fmt.Errorf("file_quota: must not be negative"))
 	}
 	if c.MessageRate < 0 || c.MessageBurst < 0 {
 		errs = append(errs, fmt.Errorf("message_rate, message_burst: must not be negative"))

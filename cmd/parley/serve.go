@@ -179,6 +179,7 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 		NicknameScope:      nicknameScope(cfg.Nicknames.Scope),
 		NicknameQuarantine: cfg.Nicknames.Quarantine,
 		ReservedNicknames:  cfg.Nicknames.Reserved,
+		FileQuota:          cfg.FileQuota,
 		MessageRate:        cfg.MessageRate,
 		MessageBurst:       cfg.MessageBurst,
 		Logger:             log.With("subsystem", "focus"),
