@@ -151,8 +151,10 @@ func (h *Handler) visible(p *Principal, c *xcon.Conference) *xcon.Conference {
 // update runs focus.UpdateRoom and maps its failures: a CCMP error from the change function
 // keeps its code (409 gets the current version), anything else is a 500.
 func (h *Handler) update(ctx context.Context, room *focus.Room, change func(*xcon.Conference) error) (*xcon.Conference, error) {
+	before := room.Snapshot()
 	next, err := h.focus.UpdateRoom(ctx, room.Name(), change)
 	if err == nil {
+		h.dialOut(room.Name(), before, next)
 		return next, nil
 	}
 	var ce *Error
@@ -287,6 +289,9 @@ func (h *Handler) confCreate(ctx context.Context, p *Principal, req *Request, re
 	recordCreator(conf, p.UserID)
 	provision(conf, sips)
 	room, err := h.focus.CreateRoom(ctx, conf)
+	if err == nil {
+		h.dialOut(name, nil, room.Snapshot())
+	}
 	switch {
 	case errors.Is(err, focus.ErrRoomExists):
 		existing := h.focus.Room(name)
@@ -415,4 +420,38 @@ func (h *Handler) confFromInfo(info *etree.Element) (*xcon.Conference, string, e
 		c.JoinHandling = "allow" // a chat room is open unless it says otherwise
 	}
 	return c, name, nil
+}
+
+// dialOut applies the dial-out policy to the allowed-users-list targets with method dial-out
+// that next has and before had not: each is called into the room through its SIP address
+// (the target's user's associated-aor). It returns at once.
+func (h *Handler) dialOut(room string, before, next *xcon.Conference) {
+	if !h.cfg.DialOut {
+		return
+	}
+	had := map[string]bool{}
+	if before != nil {
+		for _, t := range before.AllowedUsers {
+			if strings.EqualFold(t.Method, "dial-out") {
+				had[strings.ToLower(t.URI)] = true
+			}
+		}
+	}
+	for _, t := range next.AllowedUsers {
+		if !strings.EqualFold(t.Method, "dial-out") || had[strings.ToLower(t.URI)] {
+			continue
+		}
+		target := t.URI
+		if u := next.User(t.URI); u != nil {
+			for _, aor := range u.AssociatedAORs {
+				if isSIPURI(aor) {
+					target = aor
+					break
+				}
+			}
+		}
+		if isSIPURI(target) && !h.focus.Invite(room, target) {
+			h.log.Info("dial-out not possible", "room", room, "target", target)
+		}
+	}
 }

@@ -40,6 +40,10 @@ type HandlerConfig struct {
 	// default: requests from a loopback address act as administrators under any well-formed
 	// confUserID; others are answered 424.
 	Credentials *Credentials
+	// DialOut turns on the dial-out policy: allowed-users-list targets with method dial-out,
+	// when they are added, make the focus call them into the room (RFC 6503 §3.2). Off by
+	// default; the CCMP answer never waits on the call.
+	DialOut bool
 	// Authenticate decides who is asking; it overrides both of the above.
 	Authenticate Authenticator
 	Logger       *slog.Logger

@@ -54,6 +54,7 @@ type Blueprint struct {
 type CCMP struct {
 	MaxBodyBytes   int64         `yaml:"max_body_bytes"`
 	RequestTimeout time.Duration `yaml:"request_timeout"`
+	DialOut        bool          `yaml:"dial_out"`
 	Auth           CCMPAuth      `yaml:"auth"`
 }
 

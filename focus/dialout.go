@@ -155,3 +155,20 @@ func randomRoomName() string {
 	}
 	return string(b)
 }
+
+// Inviter is implemented by a Signaling that can call a user into a room on the focus's own
+// initiative (dial-out, RFC 4579 §5.5 without a REFER).
+type Inviter interface {
+	Invite(room, target string)
+}
+
+// Invite makes the focus call target (a SIP URI) into room, asynchronously: the caller never
+// waits on signalling. It reports false when the signalling side cannot dial out.
+func (f *Focus) Invite(room, target string) bool {
+	inv, ok := f.signaling.(Inviter)
+	if !ok || f.Room(room) == nil {
+		return false
+	}
+	inv.Invite(room, target)
+	return true
+}

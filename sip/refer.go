@@ -285,3 +285,14 @@ func (s *Server) disconnectDialOut(ctx context.Context, o *dialOut) {
 		s.log.Info("BYE failed", "err", err)
 	}
 }
+
+// Invite implements focus.Inviter: the focus calls target into room on its own initiative (the
+// CCMP dial-out policy), the same dial-out as for a REFER but with no one to report to.
+func (s *Server) Invite(room, target string) {
+	var uri sip.Uri
+	if err := sip.ParseUri(strings.TrimSpace(target), &uri); err != nil || uri.Host == "" {
+		s.log.Info("dial-out target is not a SIP URI", "room", room, "target", target)
+		return
+	}
+	go s.inviteOut(room, uri, focus.Identity{AOR: s.focus.RoomURI(room)})
+}

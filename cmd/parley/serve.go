@@ -333,7 +333,7 @@ func (d *daemon) routes(reg *prometheus.Registry) http.Handler {
 	}
 	ccmpHandler := ccmp.NewHandler(ccmp.HandlerConfig{Domain: d.cfg.Domain, Blueprints: blueprints,
 		MaxBodyBytes: d.cfg.CCMP.MaxBodyBytes, RequestTimeout: d.cfg.CCMP.RequestTimeout,
-		Credentials: ccmpCredentials(d.cfg.CCMP.Auth), Logger: d.log.With("subsystem", "ccmp")}, d.focus)
+		Credentials: ccmpCredentials(d.cfg.CCMP.Auth), DialOut: d.cfg.CCMP.DialOut, Logger: d.log.With("subsystem", "ccmp")}, d.focus)
 	reg.MustRegister(ccmpHandler.Collectors()...)
 	mux.Handle("/ccmp", ccmpHandler)
 	mux.Handle("GET /metrics", promhttp.InstrumentMetricHandler(reg, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
