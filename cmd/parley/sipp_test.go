@@ -63,7 +63,7 @@ func runSIPpService(t *testing.T, sipp string, d *daemon, scenario, transport, s
 	cmd := exec.CommandContext(ctx, sipp,
 		"-sf", filepath.Join("testdata", "sipp", scenario),
 		"-t", transport, "-m", "1", "-s", service,
-		"-i", "127.0.0.1", "-p", fmt.Sprint(freePort(t)), "-mp", fmt.Sprint(freePort(t)),
+		"-i", "127.0.0.1", "-p", fmt.Sprint(freePort(t)), "-mp", fmt.Sprint(freeMediaPorts(t)),
 		"-timeout", "30s", "-timeout_error", "-nostdin", "-trace_err", "-error_file", filepath.Join(dir, "errors.log"),
 		fmt.Sprintf("127.0.0.1:%d", d.sip.Port()))
 	cmd.Dir = "."
