@@ -4,12 +4,8 @@ import (
 	"bytes"
 	"context"
 	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -37,60 +33,10 @@ func startSIPProxy(t *testing.T, focusPort int) int {
 // startSIPProxyOn is startSIPProxy on a given port.
 func startSIPProxyOn(t *testing.T, port, focusPort int) {
 	t.Helper()
-	bin := requirePeer(t, "kamailio", "kamailio")
-	cfg, err := filepath.Abs(filepath.Join("..", "..", "configs", "kamailio", "proxy.cfg"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
 	hp := "127.0.0.1:" + strconv.Itoa(port)
-	args := []string{"-f", cfg, "-DD", "-E", "-Y", dir, "-w", dir, "-l", "udp:" + hp, "-l", "tcp:" + hp,
-		"-A", `FOCUS="sip:127.0.0.1:` + strconv.Itoa(focusPort) + `"`, "-A", `ROOMS_DOMAIN="example.net"`,
-		"-A", `ROOMS_ALIAS="` + proxyAlias + `"`}
-	for _, mods := range []string{os.Getenv("KAMAILIO_MODULES"), "/usr/lib/x86_64-linux-gnu/kamailio/modules", "/usr/lib/kamailio/modules"} {
-		if _, err := os.Stat(filepath.Join(mods, "rr.so")); mods != "" && err == nil {
-			args = append(args, "-L", mods)
-			break
-		}
-	}
-	verbose := os.Getenv("PARLEY_TEST_LOG") != ""
-	if verbose {
-		args = append(args, "-A", "WITH_DEBUG")
-	}
-	out := &syncBuffer{}
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // Kamailio forks workers: stop them all
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		stopKamailio(cmd.Process.Pid, exited)
-		if t.Failed() || verbose {
-			t.Logf("kamailio %s:\n%s", strings.Join(args, " "), out.String())
-		}
-	})
-	// Ready once the TCP socket accepts connections; Kamailio binds every socket before it forks
-	// its workers, so UDP is up by then too (a bounded wait, not a timing assumption).
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", hp, time.Second)
-		if err == nil {
-			c.Close()
-			return
-		}
-		select {
-		case <-exited:
-			t.Fatalf("kamailio exited before listening:\n%s", out.String())
-		case <-deadline:
-			t.Fatalf("kamailio not listening on %s:\n%s", hp, out.String())
-		case <-tick.C:
-		}
-	}
+	startKamailio(t, "proxy.cfg", "rr.so", hp, "-l", "udp:"+hp, "-l", "tcp:"+hp,
+		"-A", `FOCUS="sip:127.0.0.1:`+strconv.Itoa(focusPort)+`"`, "-A", `ROOMS_DOMAIN="example.net"`,
+		"-A", `ROOMS_ALIAS="`+proxyAlias+`"`)
 }
 
 // listeningPeer is a softphone with its own UDP and TCP listeners, so that requests routed

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -48,16 +47,27 @@ func (s *syncBuffer) String() string {
 // returns the relay's URI; the whole process group is stopped when the test ends.
 func startMSRPRelay(t *testing.T) msrp.URI {
 	t.Helper()
+	relay := msrp.URI{Host: "127.0.0.1", Port: freePort(t), Transport: "tcp"}
+	startKamailio(t, "msrp-relay.cfg", "msrp.so", relay.HostPort(), "-l", "tcp:"+relay.HostPort())
+	return relay
+}
+
+// startKamailio runs Kamailio in the foreground with configs/kamailio/cfgName and the extra
+// arguments (listen sockets, -A defines), from the first modules directory holding
+// probeModule, and returns once its TCP socket at tcpAddr accepts connections (a bounded wait,
+// not a timing assumption: Kamailio binds every socket before it forks its workers). The
+// whole process group is stopped when the test ends.
+func startKamailio(t *testing.T, cfgName, probeModule, tcpAddr string, extra ...string) {
+	t.Helper()
 	bin := requirePeer(t, "kamailio", "kamailio")
-	cfg, err := filepath.Abs(filepath.Join("..", "..", "configs", "kamailio", "msrp-relay.cfg"))
+	cfg, err := filepath.Abs(filepath.Join("..", "..", "configs", "kamailio", cfgName))
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
 	dir := t.TempDir()
-	args := []string{"-f", cfg, "-DD", "-E", "-Y", dir, "-w", dir, "-l", "tcp:127.0.0.1:" + strconv.Itoa(port)}
+	args := append([]string{"-f", cfg, "-DD", "-E", "-Y", dir, "-w", dir}, extra...)
 	for _, mods := range []string{os.Getenv("KAMAILIO_MODULES"), "/usr/lib/x86_64-linux-gnu/kamailio/modules", "/usr/lib/kamailio/modules"} {
-		if _, err := os.Stat(filepath.Join(mods, "msrp.so")); mods != "" && err == nil {
+		if _, err := os.Stat(filepath.Join(mods, probeModule)); mods != "" && err == nil {
 			args = append(args, "-L", mods)
 			break
 		}
@@ -81,22 +91,20 @@ func startMSRPRelay(t *testing.T) msrp.URI {
 			t.Logf("kamailio %s:\n%s", strings.Join(args, " "), out.String())
 		}
 	})
-	relay := msrp.URI{Host: "127.0.0.1", Port: port, Transport: "tcp"}
-	// Ready once the MSRP socket accepts connections (a bounded wait, not a timing assumption).
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	deadline := time.After(10 * time.Second)
 	for {
-		c, err := net.DialTimeout("tcp", relay.HostPort(), time.Second)
+		c, err := net.DialTimeout("tcp", tcpAddr, time.Second)
 		if err == nil {
 			c.Close()
-			return relay
+			return
 		}
 		select {
 		case <-exited:
 			t.Fatalf("kamailio exited before listening:\n%s", out.String())
 		case <-deadline:
-			t.Fatalf("kamailio not listening on %s:\n%s", relay.HostPort(), out.String())
+			t.Fatalf("kamailio not listening on %s:\n%s", tcpAddr, out.String())
 		case <-tick.C:
 		}
 	}
