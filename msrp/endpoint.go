@@ -218,8 +218,9 @@ func (e *Endpoint) accept(nc net.Conn) {
 		}
 		e.mu.Unlock()
 		if over {
-			nc.Close()
+			// Counted before the close so whoever sees the EOF also sees the count.
 			e.stats.connsRejected.Add(1)
+			nc.Close()
 			if now := time.Now().UnixNano(); now-e.lastLimitLog.Load() > int64(time.Second) {
 				e.lastLimitLog.Store(now)
 				e.log.Warn("msrp: connection refused: too many connections from one address",
