@@ -112,3 +112,31 @@ func BenchmarkStore_UpdateConference(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkStore_SaveBindings measures the join/leave write path: one op is
+// one participant binding and unbinding, in batches as the focus writes them.
+func BenchmarkStore_SaveBindings(b *testing.B) {
+	for _, batch := range []int{1, 100} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			s := benchStore(b, "FULL")
+			ctx := context.Background()
+			changes := make([]xcon.BindingChange, 0, 2*batch)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for done := 0; done < b.N; done += batch {
+				changes = changes[:0]
+				for i := done; i < min(done+batch, b.N); i++ {
+					chatID := fmt.Sprint("chat", i)
+					changes = append(changes, xcon.BindingChange{Room: "lobby", Add: &xcon.Binding{ChatID: chatID,
+						UserID: fmt.Sprintf("xcon-userid:user%d@example.com", i), Channel: "main", Nickname: fmt.Sprint("nick", i)}})
+				}
+				for i := done; i < min(done+batch, b.N); i++ {
+					changes = append(changes, xcon.BindingChange{Room: "lobby", Remove: fmt.Sprint("chat", i)})
+				}
+				if err := s.SaveBindings(ctx, changes); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -31,6 +31,10 @@ type Store struct {
 	maxBatch  int
 	rebound   sync.Map          // query -> dialect form
 	logStmts  map[int]*sql.Stmt // rows -> prepared INSERT; read-only after Open
+
+	// Binding writes run for every join and leave: prepared once, since
+	// parsing the SQL costs more than executing it.
+	bindUpsert, bindDelete *sql.Stmt
 }
 
 var _ xcon.Store = (*Store)(nil)
@@ -106,7 +110,7 @@ func Open(ctx context.Context, dir string, opts ...Option) (*Store, error) {
 	r.SetMaxOpenConns(readers)
 	r.SetMaxIdleConns(readers)
 	s.r = r
-	if err := s.prepareLogInserts(ctx); err != nil {
+	if err := s.prepareStatements(ctx); err != nil {
 		w.Close()
 		r.Close()
 		return nil, err
@@ -132,7 +136,25 @@ func (s *Store) Close() error {
 	for _, st := range s.logStmts {
 		st.Close()
 	}
+	s.bindUpsert.Close()
+	s.bindDelete.Close()
 	return errors.Join(s.r.Close(), s.w.Close())
+}
+
+// prepareStatements prepares, on the writer, the statements the hot paths run.
+func (s *Store) prepareStatements(ctx context.Context) error {
+	if err := s.prepareLogInserts(ctx); err != nil {
+		return err
+	}
+	var err error
+	upsert := s.d.Upsert("bindings", []string{"chat_id", "room", "user_id", "label", "channel", "nickname", "since"}, []string{"chat_id"})
+	if s.bindUpsert, err = s.w.PrepareContext(ctx, upsert); err != nil {
+		return fmt.Errorf("sqlstore: prepare binding upsert: %w", err)
+	}
+	if s.bindDelete, err = s.w.PrepareContext(ctx, s.sql(`DELETE FROM bindings WHERE chat_id = $1`)); err != nil {
+		return fmt.Errorf("sqlstore: prepare binding delete: %w", err)
+	}
+	return nil
 }
 
 func (s *Store) inTx(ctx context.Context, f func(*sql.Tx) error) error {
@@ -442,13 +464,13 @@ func (s *Store) SaveBindings(ctx context.Context, changes []xcon.BindingChange) 
 	if len(changes) == 0 {
 		return nil
 	}
-	upsert := s.d.Upsert("bindings", []string{"chat_id", "room", "user_id", "label", "channel", "nickname", "since"}, []string{"chat_id"})
-	del := s.sql(`DELETE FROM bindings WHERE chat_id = $1`)
 	now := time.Now()
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		// The writer pool is one connection, so these reuse the statements prepared on it.
+		upsert, del := tx.StmtContext(ctx, s.bindUpsert), tx.StmtContext(ctx, s.bindDelete)
 		for _, ch := range changes {
 			if ch.Remove != "" {
-				if _, err := tx.ExecContext(ctx, del, ch.Remove); err != nil {
+				if _, err := del.ExecContext(ctx, ch.Remove); err != nil {
 					return err
 				}
 			}
@@ -461,7 +483,7 @@ func (s *Store) SaveBindings(ctx context.Context, changes []xcon.BindingChange) 
 				if since.IsZero() {
 					since = now
 				}
-				if _, err := tx.ExecContext(ctx, upsert, b.ChatID, roomKey(room), b.UserID, b.Label, b.Channel, b.Nickname, since.UnixNano()); err != nil {
+				if _, err := upsert.ExecContext(ctx, b.ChatID, roomKey(room), b.UserID, b.Label, b.Channel, b.Nickname, since.UnixNano()); err != nil {
 					if s.d.IsForeignKeyViolation(err) {
 						// The room was deleted since the change was made, its rows with it: the
 						// binding is moot, and must not cost the rest of the batch.
