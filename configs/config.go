@@ -77,6 +77,7 @@ type SIP struct {
 	UDPMTU              int           `yaml:"udp_mtu"`
 	UserAgent           string        `yaml:"user_agent"`
 	OutboundProxy       string        `yaml:"outbound_proxy"`
+	DNSServer           string        `yaml:"dns_server"`
 	TrustedProxies      []string      `yaml:"trusted_proxies"`
 	InviteRate          float64       `yaml:"invite_rate"`
 	SubscribeRate       float64       `yaml:"subscribe_rate"`
@@ -229,6 +230,11 @@ func (c *Config) Resolve() error {
 	if c.MSRP.TLSListen != "" {
 		if _, _, err := net.SplitHostPort(c.MSRP.TLSListen); err != nil {
 			errs = append(errs, fmt.Errorf("msrp.tls_listen: %q is not host:port", c.MSRP.TLSListen))
+		}
+	}
+	if c.SIP.DNSServer != "" {
+		if _, _, err := net.SplitHostPort(c.SIP.DNSServer); err != nil {
+			errs = append(errs, fmt.Errorf("sip.dns_server: %q is not host:port", c.SIP.DNSServer))
 		}
 	}
 	if c.SIP.TLSListen != "" {

@@ -32,6 +32,9 @@ type Config struct {
 	// OutboundProxy is the SIP URI of the proxy that requests the focus originates outside
 	// dialogs go through (Do); "" sends them straight to their Request-URI.
 	OutboundProxy string
+	// DNSServer is the host:port of the DNS server that finds the next hop of requests the focus
+	// sends to domain names (RFC 3263); "" uses the system's resolver.
+	DNSServer string
 	// TrustedProxies are the IPs and CIDR networks whose P-Asserted-Identity is believed, and
 	// which Limits do not apply to.
 	TrustedProxies []string
@@ -129,8 +132,9 @@ func New(cfg Config, f *focus.Focus) (*Server, error) {
 		s.closeListeners()
 		return nil, err
 	}
+	dns := newResolver(cfg.DNSServer)
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent(cfg.UserAgent), sipgo.WithUserAgentHostname(cfg.AdvertisedHost),
-		sipgo.WithUserAgenTLSConfig(cfg.Peering.tlsClientConfig()))
+		sipgo.WithUserAgenTLSConfig(cfg.Peering.tlsClientConfig()), sipgo.WithUserAgentDNSResolver(dns))
 	if err != nil {
 		s.closeListeners()
 		return nil, err
@@ -147,6 +151,7 @@ func New(cfg Config, f *focus.Focus) (*Server, error) {
 		s.closeListeners()
 		return nil, err
 	}
+	s.client.TxRequester = &locator{dns: dns, ua: ua, log: s.log}
 	s.srv.OnInvite(s.counted(s.onInvite))
 	s.srv.OnAck(s.counted(s.onAck))
 	s.srv.OnBye(s.counted(s.onBye))

@@ -199,6 +199,7 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 		UDPMTU:         cfg.SIP.UDPMTU,
 		Domain:         cfg.Domain,
 		OutboundProxy:  cfg.SIP.OutboundProxy,
+		DNSServer:      cfg.SIP.DNSServer,
 		TrustedProxies: cfg.SIP.TrustedProxies,
 		Auth:           sipAuth(cfg.SIP.Auth),
 		Limits: sipserver.Limits{InviteRate: cfg.SIP.InviteRate, SubscribeRate: cfg.SIP.SubscribeRate,

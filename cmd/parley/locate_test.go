@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parleychat/parley/configs"
+)
+
+// startDNS runs dnsmasq on a free loopback port, answering for the .test domain only from the
+// given dnsmasq options (--srv-host, --host-record); it returns the server's host:port.
+func startDNS(t *testing.T, records ...string) string {
+	t.Helper()
+	bin := "/usr/sbin/dnsmasq" // outside a non-root PATH
+	if _, err := os.Stat(bin); err != nil {
+		bin = requirePeer(t, "dnsmasq", "dnsmasq-base")
+	}
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
+	_, port, _ := net.SplitHostPort(addr)
+	args := append([]string{"--keep-in-foreground", "--conf-file=/dev/null", "--port=" + port,
+		"--listen-address=127.0.0.1", "--bind-interfaces", "--no-resolv", "--no-hosts", "--pid-file",
+		"--local=/test/", "--log-facility=-", "--log-queries"}, records...)
+	out := &syncBuffer{}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+		if t.Failed() {
+			t.Logf("dnsmasq %s:\n%s", strings.Join(args, " "), out.String())
+		}
+	})
+	r := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err := r.LookupHost(ctx, "ready.test")
+		cancel()
+		if err == nil {
+			return addr
+		}
+		select {
+		case <-exited:
+			t.Fatalf("dnsmasq exited: %s", out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dnsmasq not answering on %s: %v", addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestDialOutFindsTheNextHopByDNS (RFC 3263 §4): a dial-out to a domain with no port takes the
+// domain's SRV records in priority order, failing over from an unreachable target to the next;
+// a URI with a port uses A records only, even where SRV records exist.
+func TestDialOutFindsTheNextHopByDNS(t *testing.T) {
+	carol, dave := newInvitee(t, "carol"), newInvitee(t, "dave")
+	dead := freePort(t) // nothing listens there: connections are refused
+	dns := startDNS(t,
+		"--host-record=ready.test,127.0.0.1",
+		"--host-record=dead.example.test,127.0.0.1",
+		"--host-record=carol.example.test,127.0.0.1",
+		"--host-record=dave.example.test,127.0.0.1",
+		// carol's domain: the preferred target is down, the next one is her agent.
+		fmt.Sprintf("--srv-host=_sip._tcp.example.test,dead.example.test,%d,1,10", dead),
+		fmt.Sprintf("--srv-host=_sip._tcp.example.test,carol.example.test,%d,2,10", carol.uri.Port),
+		// SRV for dave's host that must not be used, since his URI has a port.
+		fmt.Sprintf("--srv-host=_sip._tcp.dave.example.test,dead.example.test,%d,1,10", dead),
+	)
+	d := startTestDaemon(t, func(c *configs.Config) { c.SIP.DNSServer = dns })
+
+	d.sip.Invite("lobby", "sip:carol@example.test")
+	select {
+	case inv := <-carol.invites:
+		if inv.Recipient.Host != "example.test" || inv.Transport() != "TCP" {
+			t.Fatalf("carol got %s over %s", inv.Recipient.String(), inv.Transport())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the dial-out to sip:carol@example.test did not reach carol through SRV")
+	}
+
+	d.sip.Invite("lobby", fmt.Sprintf("sip:dave@dave.example.test:%d;transport=tcp", dave.uri.Port))
+	select {
+	case inv := <-dave.invites:
+		if inv.Recipient.Host != "dave.example.test" {
+			t.Fatalf("dave got %s", inv.Recipient.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the dial-out to dave's URI with a port did not reach him through his A record")
+	}
+}
