@@ -228,6 +228,10 @@ func (s *Server) Serve(ctx context.Context) error {
 }
 
 // Close releases the transport and transaction layers, after Serve has returned.
+// EndSubscriptions ends every conference-event subscription with a terminated NOTIFY, for a
+// shutdown; it returns when they are sent or ctx ends.
+func (s *Server) EndSubscriptions(ctx context.Context) { s.events.end(ctx) }
+
 func (s *Server) Close() error {
 	s.events.close()
 	return s.ua.Close()

@@ -123,6 +123,28 @@ func (ev *events) ofRoom(room string) []*subscription {
 	return subs
 }
 
+// end terminates every subscription with a final NOTIFY, reason probation (RFC 6665 §4.1.3: the
+// subscriber should subscribe again later, when the focus is back), refuses new ones, and waits
+// for the NOTIFYs until ctx ends.
+func (ev *events) end(ctx context.Context) {
+	ev.mu.Lock()
+	ev.closed = true
+	subs := make([]*subscription, 0, len(ev.subs))
+	for _, sub := range ev.subs {
+		subs = append(subs, sub)
+	}
+	ev.mu.Unlock()
+	for _, sub := range subs {
+		sub.terminate("probation")
+	}
+	done := make(chan struct{})
+	go func() { ev.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
 // close stops every subscription without NOTIFYs (the listeners are gone by then) and waits
 // for their goroutines.
 func (ev *events) close() {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -86,4 +87,33 @@ func startConfigured(t *testing.T, cfg *configs.Config) *daemon {
 	}
 	t.Cleanup(func() { runPeerClosers(t) })
 	return d
+}
+
+// TestShutdownEndsSubscriptions: on shutdown every conference-event subscriber gets a final
+// NOTIFY, terminated with reason probation (RFC 6665 §4.1.3: subscribe again later).
+func TestShutdownEndsSubscriptions(t *testing.T) {
+	xmllint := requirePeer(t, "xmllint", "libxml2-utils")
+	d := startConfigured(t, testConfig(t))
+	joinLobby(t, d, "alice", "tcp")
+	for _, transport := range []string{"udp", "tcp"} {
+		w := newSubscriber(t, "watcher-"+transport, transport)
+		if res := w.subscribe(t, d, "lobby", 600); res.StatusCode != 200 {
+			t.Fatalf("SUBSCRIBE over %s: %d", transport, res.StatusCode)
+		}
+		w.next(t, xmllint) // full state
+		defer func() {
+			for {
+				n := w.next(t, xmllint)
+				if strings.HasPrefix(n.state, "terminated") {
+					if n.state != "terminated;reason=probation" {
+						t.Errorf("%s: final Subscription-State %q", w.name, n.state)
+					}
+					return
+				}
+			}
+		}()
+	}
+	if err := d.shutdown(); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -287,8 +287,9 @@ func (d *daemon) goServe(name string, serve func() error) {
 	}()
 }
 
-// shutdown ends every participant (BYEs in parallel), then stops the listeners and closes the
-// database, all within shutdown_timeout.
+// shutdown ends every participant (BYEs in parallel) and every conference-event subscription
+// (a terminated NOTIFY), then stops the listeners and closes the database, all within
+// shutdown_timeout.
 func (d *daemon) shutdown() error {
 	d.ready.Store(false)
 	d.log.Info("shutting down", "timeout", d.cfg.ShutdownTimeout)
@@ -298,9 +299,13 @@ func (d *daemon) shutdown() error {
 	// BYEs get most of the budget; closing listeners and the database needs the rest.
 	byes, cancelByes := context.WithTimeout(ctx, d.cfg.ShutdownTimeout*4/5)
 	defer cancelByes()
+	// Subscribers get their final NOTIFY while the participants get their BYEs.
+	notified := make(chan struct{})
+	go func() { d.sip.EndSubscriptions(byes); close(notified) }()
 	if err := d.focus.Shutdown(byes); err != nil {
 		errs = append(errs, fmt.Errorf("focus: %w", err))
 	}
+	<-notified
 	d.stopServing()
 	d.endpoint.Close()
 	if err := d.http.Shutdown(ctx); err != nil {
