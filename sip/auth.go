@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -40,6 +41,17 @@ type authenticator struct {
 	users map[string]AuthUser
 	key   [32]byte
 	now   func() time.Time
+
+	// Replay guard (RFC 2617 §3.2.2, RFC 7616 §3.4): the highest nonce-count accepted per nonce
+	// within its lifetime. Only nonces that authenticated someone are kept.
+	mu        sync.Mutex
+	used      map[string]nonceUse
+	lastSweep time.Time
+}
+
+type nonceUse struct {
+	issued time.Time
+	count  int // highest nc accepted; 0 for credentials without qop
 }
 
 func newAuthenticator(cfg *AuthConfig) (*authenticator, error) {
@@ -49,7 +61,8 @@ func newAuthenticator(cfg *AuthConfig) (*authenticator, error) {
 	if cfg.Realm == "" || strings.ContainsAny(cfg.Realm, "\"\\\r\n") {
 		return nil, fmt.Errorf("sip: auth realm %q must be set and contain no quotes", cfg.Realm)
 	}
-	a := &authenticator{realm: cfg.Realm, ttl: cfg.NonceTTL, users: map[string]AuthUser{}, now: time.Now}
+	a := &authenticator{realm: cfg.Realm, ttl: cfg.NonceTTL, users: map[string]AuthUser{}, now: time.Now,
+		used: map[string]nonceUse{}}
 	if a.ttl <= 0 {
 		a.ttl = 5 * time.Minute
 	}
@@ -96,17 +109,41 @@ var (
 	errStaleNonce    = errors.New("stale nonce")
 )
 
-// checkNonce: nil for a nonce of ours within its lifetime, errStaleNonce for an expired one.
-func (a *authenticator) checkNonce(n string) error {
+// checkNonce returns when a nonce of ours within its lifetime was issued; errStaleNonce for an
+// expired one.
+func (a *authenticator) checkNonce(n string) (time.Time, error) {
 	b, err := base64.RawURLEncoding.DecodeString(n)
 	if err != nil || len(b) != 24 || !hmac.Equal(b[8:], a.mac(b[:8])) {
-		return errors.New("nonce not issued here")
+		return time.Time{}, errors.New("nonce not issued here")
 	}
 	issued := time.Unix(0, int64(binary.BigEndian.Uint64(b[:8])))
 	if age := a.now().Sub(issued); age < 0 || age > a.ttl {
-		return errStaleNonce
+		return time.Time{}, errStaleNonce
 	}
-	return nil
+	return issued, nil
+}
+
+// firstUse records an accepted (nonce, nc) and reports whether it is new: with qop the count
+// must grow, without qop a nonce serves once. A replayed request gets stale=true, on which an
+// honest client simply answers the new challenge.
+func (a *authenticator) firstUse(nonce string, issued time.Time, qop bool, nc int) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := a.now()
+	if now.Sub(a.lastSweep) > a.ttl {
+		for n, u := range a.used {
+			if now.Sub(u.issued) > a.ttl {
+				delete(a.used, n)
+			}
+		}
+		a.lastSweep = now
+	}
+	u, seen := a.used[nonce]
+	if seen && (!qop || nc <= u.count) {
+		return false
+	}
+	a.used[nonce] = nonceUse{issued: issued, count: nc}
+	return true
 }
 
 // challenge is the WWW-Authenticate value of a 401.
@@ -138,8 +175,12 @@ func (a *authenticator) verify(req *sip.Request) (string, error) {
 	if cred.QOP != "" && cred.QOP != "auth" {
 		return "", fmt.Errorf("qop %q not offered", cred.QOP)
 	}
-	if err := a.checkNonce(cred.Nonce); err != nil {
+	issued, err := a.checkNonce(cred.Nonce)
+	if err != nil {
 		return "", err
+	}
+	if cred.QOP != "" && cred.Nc <= 0 {
+		return "", fmt.Errorf("qop %q without a nonce-count", cred.QOP)
 	}
 	chal := digest.Challenge{Realm: a.realm, Nonce: cred.Nonce, Algorithm: cred.Algorithm}
 	if cred.QOP != "" {
@@ -152,6 +193,9 @@ func (a *authenticator) verify(req *sip.Request) (string, error) {
 	}
 	if subtle.ConstantTimeCompare([]byte(want.Response), []byte(strings.ToLower(cred.Response))) != 1 {
 		return "", fmt.Errorf("wrong response for user %q", cred.Username)
+	}
+	if !a.firstUse(cred.Nonce, issued, cred.QOP != "", cred.Nc) {
+		return "", fmt.Errorf("%w: credentials of user %q replayed (nonce-count %d)", errStaleNonce, cred.Username, cred.Nc)
 	}
 	return u.Name, nil
 }

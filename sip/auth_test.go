@@ -53,6 +53,52 @@ func TestDigestNonceLifetime(t *testing.T) {
 	}
 }
 
+// TestDigestReplay: the same credentials are accepted once; with qop=auth the next request on
+// the nonce needs a higher nonce-count, without qop a nonce serves once. A replay is answered
+// as stale, so an honest client just takes the new nonce.
+func TestDigestReplay(t *testing.T) {
+	a, err := newAuthenticator(&AuthConfig{Realm: "r", Users: []AuthUser{{Name: "alice", Password: "pw"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sign := func(chal *digest.Challenge, nc int) *sip.Request {
+		cred, err := digest.Digest(chal, digest.Options{Method: "INVITE", URI: "sip:lobby@example.net", Username: "alice",
+			Password: "pw", Cnonce: "c0ffee", Count: nc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: "lobby", Host: "example.net"})
+		req.AppendHeader(sip.NewHeader("Authorization", cred.String()))
+		return req
+	}
+	chal, err := digest.ParseChallenge(a.challenge(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := sign(chal, 1)
+	for i, tc := range []struct {
+		req    *sip.Request
+		replay bool
+	}{{first, false}, {first, true}, {sign(chal, 1), true}, {sign(chal, 2), false}, {sign(chal, 2), true}, {sign(chal, 5), false}} {
+		_, err := a.verify(tc.req)
+		if tc.replay != errors.Is(err, errStaleNonce) || (!tc.replay && err != nil) {
+			t.Fatalf("request %d: %v (replay %v)", i, err, tc.replay)
+		}
+	}
+	noQOP, err := digest.ParseChallenge(a.challenge(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	noQOP.QOP = nil
+	once := sign(noQOP, 0)
+	if _, err := a.verify(once); err != nil {
+		t.Fatalf("without qop: %v", err)
+	}
+	if _, err := a.verify(once); !errors.Is(err, errStaleNonce) {
+		t.Fatalf("without qop, replayed: %v", err)
+	}
+}
+
 func TestSplitAddressList(t *testing.T) {
 	got := splitAddressList(`"Doe, John" <sip:j@x.example>, <tel:+1555;p=a,b>`)
 	if len(got) != 2 || got[0] != `"Doe, John" <sip:j@x.example>` || got[1] != `<tel:+1555;p=a,b>` {
