@@ -47,7 +47,7 @@ func newResolver(server string) *net.Resolver {
 
 // Request implements sipgo.ClientTransactionRequester.
 func (l *locator) Request(ctx context.Context, req *sip.Request) (sip.ClientTransaction, error) {
-	hops, err := l.locate(ctx, req)
+	hops, err := l.locate(ctx, req, strictRoute(req))
 	if err != nil {
 		return nil, err
 	}
@@ -84,11 +84,49 @@ func (l *locator) send(ctx context.Context, req *sip.Request) (sip.ClientTransac
 	return tx, nil
 }
 
+// strictRoute applies RFC 3261 §12.2.1.1 when a dialog's route set starts with a strict router
+// (an RFC 2543 proxy, whose Record-Route URI has no lr parameter): the router's URI becomes the
+// Request-URI, the rest of the route set follows, and the remote target goes last. It reports
+// whether it did; the next hop is then the Request-URI.
+func strictRoute(req *sip.Request) bool {
+	if to := req.To(); to == nil || !to.Params.Has("tag") {
+		return false // outside a dialog the route set is ours (the outbound proxy, loose)
+	}
+	var routes []string
+	for _, h := range req.GetHeaders("Route") {
+		routes = append(routes, splitAddressList(h.Value())...)
+	}
+	if len(routes) == 0 {
+		return false
+	}
+	var first sip.Uri
+	params := sip.NewParams()
+	if _, err := sip.ParseAddressValue(routes[0], &first, &params); err != nil || first.UriParams.Has("lr") {
+		return false
+	}
+	if first.String() == req.Recipient.String() {
+		return false // sipgo's client dialogs rewrite the Request-URI themselves
+	}
+	target := req.Recipient
+	for req.RemoveHeader("Route") {
+	}
+	if first.UriParams != nil {
+		first.UriParams.Remove("method") // not allowed in a Request-URI (RFC 3261 §19.1.1)
+	}
+	first.Headers = nil
+	req.Recipient = first
+	for _, r := range routes[1:] {
+		req.AppendHeader(sip.NewHeader("Route", r))
+	}
+	req.AppendHeader(sip.NewHeader("Route", "<"+target.String()+">"))
+	return true
+}
+
 // locate returns where to try sending req, in order; none when the next hop is an IP address
 // or the destination was chosen otherwise (a dialog's peer reached at its source address).
-func (l *locator) locate(ctx context.Context, req *sip.Request) ([]hop, error) {
+func (l *locator) locate(ctx context.Context, req *sip.Request, strict bool) ([]hop, error) {
 	target := req.Recipient
-	if r := req.Route(); r != nil {
+	if r := req.Route(); r != nil && !strict {
 		target = r.Address
 	}
 	if _, err := netip.ParseAddr(target.Host); err == nil || target.Host == "" {
