@@ -134,7 +134,8 @@ func New(cfg Config, f *focus.Focus) (*Server, error) {
 	}
 	dns := newResolver(cfg.DNSServer)
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent(cfg.UserAgent), sipgo.WithUserAgentHostname(cfg.AdvertisedHost),
-		sipgo.WithUserAgenTLSConfig(cfg.Peering.tlsClientConfig()), sipgo.WithUserAgentDNSResolver(dns))
+		sipgo.WithUserAgenTLSConfig(cfg.Peering.tlsClientConfig()), sipgo.WithUserAgentDNSResolver(dns),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerReadFilter(s.shedFilter)))
 	if err != nil {
 		s.closeListeners()
 		return nil, err
@@ -227,11 +228,11 @@ func (s *Server) Serve(ctx context.Context) error {
 	return nil
 }
 
-// Close releases the transport and transaction layers, after Serve has returned.
 // EndSubscriptions ends every conference-event subscription with a terminated NOTIFY, for a
 // shutdown; it returns when they are sent or ctx ends.
 func (s *Server) EndSubscriptions(ctx context.Context) { s.events.end(ctx) }
 
+// Close releases the transport and transaction layers, after Serve has returned.
 func (s *Server) Close() error {
 	s.events.close()
 	return s.ua.Close()
