@@ -2,6 +2,7 @@
 // answers every INVITE with one fixed SDP answer (one MSRP m-line), takes the ACK and answers
 // the BYE, with nothing behind it. Compare `parley serve` with it under the same sipp scenario
 // (cmd/parley/testdata/sipp/load-invite.xml); it is not part of the product binary.
+// cmd/parley/testdata/sipp/load-compare.sh runs both.
 //
 //	go run ./sip/internal/bareuas -listen 127.0.0.1:5090
 package main
