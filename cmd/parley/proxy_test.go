@@ -115,20 +115,7 @@ func (p *listeningPeer) inviteVia(t *testing.T, proxyPort int, room, domain, tra
 	if err != nil {
 		return nil, nil, err
 	}
-	var final *sip.Response
-	err = dlg.WaitAnswer(ctx, sipgo.AnswerOptions{OnResponse: func(res *sip.Response) error {
-		if res.StatusCode >= 200 {
-			final = res
-		}
-		return nil
-	}})
-	if err != nil {
-		return dlg, final, err
-	}
-	if err := dlg.Ack(ctx); err != nil {
-		t.Fatalf("ACK: %v", err)
-	}
-	return dlg, dlg.InviteResponse, nil
+	return answered(t, ctx, dlg)
 }
 
 // joinViaProxy joins the logged lobby through the proxy and binds the MSRP session directly

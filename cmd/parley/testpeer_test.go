@@ -140,8 +140,15 @@ func (p *sipPeer) inviteAt(t *testing.T, port int, room, transport string, body 
 	if err != nil {
 		return nil, nil, err
 	}
+	return answered(t, ctx, dlg)
+}
+
+// answered waits for the final response to an INVITE sent on dlg and ACKs a 2xx; it returns the
+// final response, and the error of a refusal.
+func answered(t *testing.T, ctx context.Context, dlg *sipgo.DialogClientSession) (*sipgo.DialogClientSession, *sip.Response, error) {
+	t.Helper()
 	var final *sip.Response
-	err = dlg.WaitAnswer(ctx, sipgo.AnswerOptions{OnResponse: func(res *sip.Response) error {
+	err := dlg.WaitAnswer(ctx, sipgo.AnswerOptions{OnResponse: func(res *sip.Response) error {
 		if res.StatusCode >= 200 {
 			final = res
 		}
