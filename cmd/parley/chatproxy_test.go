@@ -43,3 +43,19 @@ func TestChatOverTLS(t *testing.T) {
 	bob.say(t, "hello back")
 	alice.expect(t, "<bob> hello back")
 }
+
+// TestChatRosterThroughProxy: a chat client behind the proxy gets the roster too: its SUBSCRIBE
+// goes through the proxy and the NOTIFYs find their way back to it, so it shows bob by the
+// nickname only the roster carries.
+func TestChatRosterThroughProxy(t *testing.T) {
+	d := startTestDaemon(t, func(c *configs.Config) { c.HostAliases = []string{proxyAlias} })
+	proxy := startSIPProxy(t, d.sip.Port())
+	bob := startChat(t, d, "bob", chatOptions{nick: "Bobby"})
+	bob.expect(t, "known as Bobby")
+	alice := startChat(t, d, "alice", chatOptions{room: "sip:lobby@example.net", proxy: fmt.Sprintf("sip:127.0.0.1:%d", proxy),
+		from: "sip:alice@example.com"})
+	alice.say(t, "/who")
+	alice.expect(t, "Bobby")
+	bob.say(t, "hello alice")
+	alice.expect(t, "<Bobby> hello alice")
+}

@@ -119,6 +119,7 @@ type subscription struct {
 	callID, fromTag, toTag string
 	cseq                   uint32
 	target                 sip.Uri
+	routes                 []string // the dialog's route set: the 200's Record-Route, reversed
 }
 
 // Identity returns our AOR.
@@ -256,7 +257,12 @@ func Join(ctx context.Context, cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	contact := sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: aor.User, Host: localHost}}
+	// Over TCP or TLS our port is the connection's: the transport parameter makes a proxy send
+	// what comes back (BYE, NOTIFY) down that connection rather than to a UDP port nobody has.
+	contact := sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: aor.User, Host: localHost, UriParams: sip.NewParams()}}
+	if t := strings.ToLower(cfg.Transport); t != "" && t != "udp" {
+		contact.Address.UriParams.Add("transport", t)
+	}
 	dua := &sipgo.DialogUA{Client: c.sipc, ContactHDR: contact}
 	from := &sip.FromHeader{Address: aor, Params: sip.NewParams()}
 	from.Params.Add("tag", sip.GenerateTagN(10))
@@ -659,8 +665,14 @@ func (c *Client) subscribe(ctx context.Context, expires int) error {
 	if c.cfg.Transport != "udp" {
 		req.SetTransport(strings.ToUpper(c.cfg.Transport))
 	}
-	if c.route != nil && s.toTag == "" {
-		req.AppendHeader(c.route)
+	if s.toTag == "" {
+		if c.route != nil {
+			req.AppendHeader(c.route)
+		}
+	} else {
+		for _, r := range s.routes {
+			req.AppendHeader(sip.NewHeader("Route", r))
+		}
 	}
 	var aor sip.Uri
 	_ = sip.ParseUri(c.identity, &aor)
@@ -676,7 +688,12 @@ func (c *Client) subscribe(ctx context.Context, expires int) error {
 	req.AppendHeader(to)
 	req.AppendHeader(&callID)
 	req.AppendHeader(&sip.CSeqHeader{SeqNo: s.cseq, MethodName: sip.SUBSCRIBE})
-	req.AppendHeader(&sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: aor.User, Host: c.ep.Config().AdvertisedHost}})
+	// NOTIFYs come where the room's BYE would: the INVITE's Contact, which has our port.
+	contact := &sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: aor.User, Host: c.ep.Config().AdvertisedHost}}
+	if c.dlg != nil && c.dlg.InviteRequest.Contact() != nil {
+		contact = c.dlg.InviteRequest.Contact().Clone()
+	}
+	req.AppendHeader(contact)
 	req.AppendHeader(sip.NewHeader("Accept", confinfo.ContentType))
 	req.AppendHeader(sip.NewHeader("Event", "conference"))
 	req.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(expires)))
@@ -696,6 +713,10 @@ func (c *Client) subscribe(ctx context.Context, expires int) error {
 			return errors.New("SUBSCRIBE: 200 without To-tag or Contact")
 		}
 		s.toTag, s.target = tag, *res.Contact().Address.Clone()
+		rrs := res.GetHeaders("Record-Route")
+		for i := len(rrs) - 1; i >= 0; i-- { // RFC 3261 §12.1.2: the UAC reverses the list
+			s.routes = append(s.routes, rrs[i].Value())
+		}
 	}
 	return nil
 }
