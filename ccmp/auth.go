@@ -14,7 +14,9 @@ import (
 	"fmt"
 	"hash"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -25,8 +27,10 @@ import (
 // <subject> credentials are CCMP 424.
 //
 // Nonces are stateless: a timestamp and an HMAC of it under NonceKey, valid for
-// NonceLifetime; an expired one is challenged again with stale=true. Without server state a
-// response can be replayed while its nonce lives; serve CCMP over TLS (HandlerConfig docs).
+// NonceLifetime; an expired one is challenged again with stale=true. A Digest response is
+// accepted once: a nonce's next use needs a higher nonce-count (RFC 7616 §3.4.5), else it is
+// challenged again as stale. Basic and <subject> passwords travel in the clear without TLS;
+// serve CCMP over TLS (HandlerConfig docs).
 type Credentials struct {
 	Realm         string       // default: the handler's domain
 	Users         []Credential // who may use CCMP
@@ -63,11 +67,22 @@ type auth struct {
 	key      []byte
 	lifetime time.Duration
 	now      func() time.Time
+
+	// Replay guard: the highest nonce-count accepted per nonce still alive. Only nonces that
+	// authenticated someone are kept, so the map is bounded by genuine use.
+	mu        sync.Mutex
+	counts    map[string]nonceCount
+	lastSweep time.Time
+}
+
+type nonceCount struct {
+	issued time.Time
+	nc     uint64
 }
 
 func newAuth(c *Credentials, domain string) *auth {
 	a := &auth{realm: c.Realm, domain: domain, users: map[string]Credential{}, key: c.NonceKey,
-		lifetime: c.NonceLifetime, now: time.Now}
+		lifetime: c.NonceLifetime, now: time.Now, counts: map[string]nonceCount{}}
 	if a.realm == "" {
 		a.realm = domain
 	}
@@ -84,31 +99,52 @@ func newAuth(c *Credentials, domain string) *auth {
 	return a
 }
 
-// nonce returns a fresh nonce: base64url(8-byte unix time ‖ first 16 bytes of HMAC).
+// nonce returns a fresh nonce, unique per challenge (a replayed response is recognised by its
+// nonce): base64url(8-byte unix nanoseconds ‖ 8 random bytes ‖ first 16 bytes of their HMAC).
 func (a *auth) nonce() string {
-	var b [24]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(a.now().Unix()))
-	m := hmac.New(sha256.New, a.key)
-	m.Write(b[:8])
-	m.Write([]byte(a.realm))
-	copy(b[8:], m.Sum(nil))
+	var b [32]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(a.now().UnixNano()))
+	_, _ = rand.Read(b[8:16])
+	copy(b[16:], a.mac(b[:16]))
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// checkNonce tells whether n is ours (ok) and whether it is still fresh.
-func (a *auth) checkNonce(n string) (ok, fresh bool) {
-	b, err := base64.RawURLEncoding.DecodeString(n)
-	if err != nil || len(b) != 24 {
-		return false, false
-	}
+func (a *auth) mac(b []byte) []byte {
 	m := hmac.New(sha256.New, a.key)
-	m.Write(b[:8])
+	m.Write(b)
 	m.Write([]byte(a.realm))
-	if !hmac.Equal(m.Sum(nil)[:16], b[8:]) {
-		return false, false
+	return m.Sum(nil)[:16]
+}
+
+// checkNonce tells whether n is ours (ok), whether it is still fresh, and when it was issued.
+func (a *auth) checkNonce(n string) (ok, fresh bool, issued time.Time) {
+	b, err := base64.RawURLEncoding.DecodeString(n)
+	if err != nil || len(b) != 32 || !hmac.Equal(a.mac(b[:16]), b[16:]) {
+		return false, false, time.Time{}
 	}
-	at := time.Unix(int64(binary.BigEndian.Uint64(b[:8])), 0)
-	return true, a.now().Sub(at) <= a.lifetime && !at.After(a.now().Add(time.Minute))
+	at := time.Unix(0, int64(binary.BigEndian.Uint64(b[:8])))
+	return true, a.now().Sub(at) <= a.lifetime && !at.After(a.now().Add(time.Minute)), at
+}
+
+// firstUse records an accepted (nonce, nonce-count) and reports whether the count is higher
+// than any accepted before for that nonce.
+func (a *auth) firstUse(nonce string, issued time.Time, nc uint64) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := a.now()
+	if now.Sub(a.lastSweep) > a.lifetime {
+		for n, c := range a.counts {
+			if now.Sub(c.issued) > a.lifetime {
+				delete(a.counts, n)
+			}
+		}
+		a.lastSweep = now
+	}
+	if c, seen := a.counts[nonce]; seen && nc <= c.nc {
+		return false
+	}
+	a.counts[nonce] = nonceCount{issued: issued, nc: nc}
+	return true
 }
 
 // challenge writes HTTP 401 with one challenge per scheme offered.
@@ -147,7 +183,7 @@ func (a *auth) fromHeader(r *http.Request) (name string, stale bool) {
 		if !strings.EqualFold(p["realm"], a.realm) || p["qop"] != "auth" || p["uri"] != r.URL.RequestURI() {
 			return "", false
 		}
-		ok, fresh := a.checkNonce(p["nonce"])
+		ok, fresh, issued := a.checkNonce(p["nonce"])
 		if !ok {
 			return "", false
 		}
@@ -161,6 +197,9 @@ func (a *auth) fromHeader(r *http.Request) (name string, stale bool) {
 		}
 		if !fresh {
 			return "", true
+		}
+		if nc, err := strconv.ParseUint(p["nc"], 16, 64); err != nil || !a.firstUse(p["nonce"], issued, nc) {
+			return "", true // a replay: challenge again, as stale so that an honest client just retries
 		}
 		return u.Name, false
 	}

@@ -75,3 +75,21 @@ func TestDigestNoncesAndSchemes(t *testing.T) {
 		t.Fatal("Basic refused over TLS")
 	}
 }
+
+// TestDigestReplayRefused: the same Digest response is accepted once; sent again it is
+// challenged as stale (RFC 7616 §3.4.5), so a captured request cannot be replayed.
+func TestDigestReplayRefused(t *testing.T) {
+	a := newAuth(&Credentials{Realm: "parley", Users: []Credential{{Name: "alice", Password: "pw"}}}, "example.net")
+	c := &Client{URL: "http://x/ccmp", Username: "alice", Secret: "pw"}
+	w := httptest.NewRecorder()
+	a.challenge(w, httptest.NewRequest("POST", "/ccmp", nil), false)
+	authz := c.authorization(w.Result())
+	for i, want := range []string{"alice", ""} {
+		req := httptest.NewRequest("POST", "/ccmp", nil)
+		req.Header.Set("Authorization", authz)
+		name, stale := a.fromHeader(req)
+		if name != want || stale != (want == "") {
+			t.Fatalf("use %d: %q stale=%v, want %q", i+1, name, stale, want)
+		}
+	}
+}

@@ -32,7 +32,8 @@ type AuthUser struct {
 	HA1      string
 }
 
-// authenticator issues stateless nonces (a timestamp and its HMAC under a per-process key) and
+// authenticator issues stateless nonces (a timestamp, random bytes and their HMAC under a
+// per-process key), remembers the nonce-counts used (replay guard) and
 // checks Authorization headers against the configured accounts.
 type authenticator struct {
 	realm string
@@ -89,17 +90,19 @@ func (a *authenticator) applies(room string) bool {
 	return a != nil && (a.rooms == nil || a.rooms[room])
 }
 
-// nonce is base64url(8-byte Unix nanoseconds || first 16 bytes of HMAC-SHA256(key, time||realm)).
+// nonce is base64url(8-byte Unix nanoseconds || 8 random bytes || first 16 bytes of
+// HMAC-SHA256(key, time||random||realm)): unique per challenge, since replays are told by nonce.
 func (a *authenticator) nonce(t time.Time) string {
-	var b [24]byte
+	var b [32]byte
 	binary.BigEndian.PutUint64(b[:8], uint64(t.UnixNano()))
-	copy(b[8:], a.mac(b[:8]))
+	_, _ = rand.Read(b[8:16])
+	copy(b[16:], a.mac(b[:16]))
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-func (a *authenticator) mac(ts []byte) []byte {
+func (a *authenticator) mac(b []byte) []byte {
 	m := hmac.New(sha256.New, a.key[:])
-	m.Write(ts)
+	m.Write(b)
 	m.Write([]byte(a.realm))
 	return m.Sum(nil)[:16]
 }
@@ -113,7 +116,7 @@ var (
 // expired one.
 func (a *authenticator) checkNonce(n string) (time.Time, error) {
 	b, err := base64.RawURLEncoding.DecodeString(n)
-	if err != nil || len(b) != 24 || !hmac.Equal(b[8:], a.mac(b[:8])) {
+	if err != nil || len(b) != 32 || !hmac.Equal(b[16:], a.mac(b[:16])) {
 		return time.Time{}, errors.New("nonce not issued here")
 	}
 	issued := time.Unix(0, int64(binary.BigEndian.Uint64(b[:8])))
