@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/parleychat/parley/configs"
 )
 
 // chatUser is one `parley chat` running in process: its stdin is a pipe the test writes,
@@ -242,4 +244,16 @@ func TestChatSendFileAndScripts(t *testing.T) {
 	if err := <-listenDone; err != nil {
 		t.Fatalf("--listen: %v", err)
 	}
+}
+
+// TestChatRefreshesShortSubscriptions: when the focus grants a short roster subscription, the
+// client renews it in time (at four fifths of the grant) and still sees joins seconds later.
+func TestChatRefreshesShortSubscriptions(t *testing.T) {
+	d := startTestDaemon(t, func(c *configs.Config) {
+		c.SIP.Subscriptions.MinExpires, c.SIP.Subscriptions.MaxExpires = time.Second, time.Second
+	})
+	alice := joinChat(t, d, "alice")
+	time.Sleep(3 * time.Second) // three grants: without renewals the subscription is gone
+	joinChat(t, d, "bob")
+	alice.expect(t, "* bob joined")
 }

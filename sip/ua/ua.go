@@ -119,7 +119,8 @@ type subscription struct {
 	callID, fromTag, toTag string
 	cseq                   uint32
 	target                 sip.Uri
-	routes                 []string // the dialog's route set: the 200's Record-Route, reversed
+	routes                 []string      // the dialog's route set: the 200's Record-Route, reversed
+	granted                time.Duration // the Expires of the last 200
 }
 
 // Identity returns our AOR.
@@ -707,6 +708,12 @@ func (c *Client) subscribe(ctx context.Context, expires int) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.granted = time.Duration(expires) * time.Second
+	if e := res.GetHeader("Expires"); e != nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(e.Value())); err == nil && n >= 0 {
+			s.granted = time.Duration(n) * time.Second // the focus may shorten what we asked
+		}
+	}
 	if s.toTag == "" {
 		tag, _ := res.To().Params.Get("tag")
 		if tag == "" || res.Contact() == nil {
@@ -721,9 +728,10 @@ func (c *Client) subscribe(ctx context.Context, expires int) error {
 	return nil
 }
 
-// refreshLoop renews the subscription before it expires, until the client closes.
+// refreshLoop renews the subscription at four fifths of the time the focus granted, until
+// the client closes.
 func (c *Client) refreshLoop() {
-	t := time.NewTicker(50 * time.Minute)
+	t := time.NewTimer(c.refreshIn())
 	defer t.Stop()
 	for {
 		select {
@@ -735,8 +743,15 @@ func (c *Client) refreshLoop() {
 				c.log.Warn("roster refresh failed", "err", err)
 			}
 			cancel()
+			t.Reset(c.refreshIn())
 		}
 	}
+}
+
+func (c *Client) refreshIn() time.Duration {
+	c.sub.mu.Lock()
+	defer c.sub.mu.Unlock()
+	return max(c.sub.granted*4/5, 500*time.Millisecond)
 }
 
 // handleNotify applies a conference-info document and reports the differences as events.
