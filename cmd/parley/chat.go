@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"mime"
 	"os"
@@ -35,6 +36,7 @@ type chatOptions struct {
 	httpURL   string
 	send      string
 	listen    time.Duration
+	saveDir   string
 	logger    *slog.Logger
 }
 
@@ -66,6 +68,7 @@ func chatCommand() *cobra.Command {
 	f.StringVar(&o.httpURL, "http", "", "the focus's HTTP base URL, for /history over CCMP (e.g. http://127.0.0.1:8080)")
 	f.StringVar(&o.send, "send", "", "send this text and exit")
 	f.DurationVar(&o.listen, "listen", 0, "print received messages as JSON lines for this long, then exit")
+	f.StringVar(&o.saveDir, "save-files", "", "save the files people send into this directory (never overwriting)")
 	return cmd
 }
 
@@ -184,6 +187,13 @@ func (ch *chat) show(e ua.Event) bool {
 			ch.printf("%s <%s> (private) %s", at, e.Nick, e.Text)
 		} else {
 			ch.printf("%s <%s> %s", at, e.Nick, e.Text)
+		}
+		if e.Filename != "" && ch.o.saveDir != "" {
+			if path, err := saveFile(ch.o.saveDir, e.Filename, e.Body); err != nil {
+				ch.printf("error: file not saved: %v", err)
+			} else {
+				ch.printf("%s * saved %s", at, path)
+			}
 		}
 	case ua.KindNotice:
 		if e.Replayed {
@@ -365,4 +375,35 @@ func (ch *chat) history(ctx context.Context, n int) {
 		}
 		ch.printf("%s <%s> %s", e.Time.Local().Format("15:04"), nick, text)
 	}
+}
+
+// saveFile writes a received file into dir under its sender's name reduced to a plain file
+// name (no directories, nothing hidden), adding -1, -2, ... rather than overwriting.
+func saveFile(dir, name string, body []byte) (string, error) {
+	name = strings.TrimLeft(filepath.Base(filepath.Clean("/"+strings.ReplaceAll(name, "\\", "/"))), ".")
+	if name == "" || name == "/" {
+		name = "file"
+	}
+	ext := filepath.Ext(name)
+	stem := strings.TrimSuffix(name, ext)
+	for i := 0; i < 1000; i++ {
+		candidate := name
+		if i > 0 {
+			candidate = fmt.Sprintf("%s-%d%s", stem, i, ext)
+		}
+		path := filepath.Join(dir, candidate)
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		if _, err := f.Write(body); err != nil {
+			f.Close()
+			return "", err
+		}
+		return path, f.Close()
+	}
+	return "", fmt.Errorf("%s: too many files of that name", name)
 }

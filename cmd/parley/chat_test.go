@@ -204,6 +204,18 @@ func TestChatSendFileAndScripts(t *testing.T) {
 	if line := bob.expect(t, "notes.txt"); !strings.Contains(line, "<alice> sent a file: notes.txt (text/plain, 12 bytes)") {
 		t.Fatalf("bob shows %q", line)
 	}
+	// carol, joining later, is given the file the room kept, and saves it; the room's notices
+	// before it are notices, not private messages, though they may come before the roster.
+	saved := t.TempDir()
+	carol := startChat(t, d, "carol", chatOptions{nick: "carol", saveDir: saved})
+	carol.expect(t, "* This room is logged")
+	if line := carol.expect(t, "notes.txt"); !strings.HasSuffix(line, "<alice> sent a file: notes.txt (text/plain, 12 bytes)") {
+		t.Fatalf("carol shows %q", line)
+	}
+	carol.expect(t, "* saved "+filepath.Join(saved, "notes.txt"))
+	if b, err := os.ReadFile(filepath.Join(saved, "notes.txt")); err != nil || string(b) != "twelve bytes" {
+		t.Fatalf("saved file: %q %v", b, err)
+	}
 
 	listener := &lineWriter{lines: make(chan string, 64)}
 	listenDone := make(chan error, 1)
@@ -256,4 +268,22 @@ func TestChatRefreshesShortSubscriptions(t *testing.T) {
 	time.Sleep(3 * time.Second) // three grants: without renewals the subscription is gone
 	joinChat(t, d, "bob")
 	alice.expect(t, "* bob joined")
+}
+
+// TestSaveFileNames: a received file lands in the directory under a plain name whatever the
+// sender called it, and never over an existing file.
+func TestSaveFileNames(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct{ sent, want string }{
+		{"notes.txt", "notes.txt"}, {"notes.txt", "notes-1.txt"}, {"../../etc/passwd", "passwd"},
+		{`..\..\boot.ini`, "boot.ini"}, {".bashrc", "bashrc"}, {"", "file"}, {"/", "file-1"}, {"..", "file-2"},
+	} {
+		path, err := saveFile(dir, c.sent, []byte(c.sent))
+		if err != nil || path != filepath.Join(dir, c.want) {
+			t.Fatalf("%q saved as %q (%v), want %q", c.sent, path, err, c.want)
+		}
+		if b, _ := os.ReadFile(path); string(b) != c.sent {
+			t.Fatalf("%q: content %q", c.sent, b)
+		}
+	}
 }

@@ -71,6 +71,7 @@ type Event struct {
 	Text        string // the text, or a description of non-text content
 	ContentType string
 	Filename    string // for an attachment
+	Body        []byte // an attachment's content
 	Size        int
 	Private     bool
 	Replayed    bool // the message was written before we joined (the room's history)
@@ -107,8 +108,13 @@ type Client struct {
 	roster   *xcon.Conference
 	firstDoc chan struct{}
 	firstSet bool
-	waiters  map[string]chan int // Message-ID → result code (200 on success REPORT)
-	myNick   string
+
+	// Messages held until the roster names the room (HandleMessage).
+	deliverMu sync.Mutex
+	ready     bool
+	early     []*cpim.Message
+	waiters   map[string]chan int // Message-ID → result code (200 on success REPORT)
+	myNick    string
 
 	sub subscription
 }
@@ -317,6 +323,7 @@ func Join(ctx context.Context, cfg Config) (*Client, error) {
 		}
 		go c.refreshLoop()
 	}
+	c.flushEarly()
 	if cfg.Nick != "" {
 		if err := c.SetNickname(cfg.Nick); err != nil {
 			return nil, err
@@ -375,7 +382,10 @@ func (c *Client) emit(e Event) {
 	}
 }
 
-// HandleMessage implements msrp.SessionHandler.
+// HandleMessage implements msrp.SessionHandler. What the focus sends while we join (the
+// logging notice, history, kept files) can come before the roster, which names the room: it is
+// held until the roster is in (or Join gave up waiting for it), or the room's notices would
+// look like private messages from a stranger.
 func (c *Client) HandleMessage(_ *msrp.Session, m *msrp.Message) error {
 	if m.Method != "SEND" || len(m.Body) == 0 {
 		return nil
@@ -384,6 +394,29 @@ func (c *Client) HandleMessage(_ *msrp.Session, m *msrp.Message) error {
 	if err != nil {
 		return &msrp.StatusError{Code: 400, Comment: "Malformed CPIM"}
 	}
+	c.deliverMu.Lock()
+	defer c.deliverMu.Unlock()
+	if !c.ready {
+		c.early = append(c.early, msg)
+		return nil
+	}
+	c.deliver(msg)
+	return nil
+}
+
+// flushEarly delivers the messages held during the join, in order, and lets later ones through.
+func (c *Client) flushEarly() {
+	c.deliverMu.Lock()
+	defer c.deliverMu.Unlock()
+	c.ready = true
+	for _, msg := range c.early {
+		c.deliver(msg)
+	}
+	c.early = nil
+}
+
+// deliver turns a received message into an Event.
+func (c *Client) deliver(msg *cpim.Message) {
 	e := Event{Kind: KindMessage, Time: time.Now(), From: normalizeURI(msg.From.URI), ContentType: msg.ContentType}
 	if t, err := time.Parse(time.RFC3339, msg.DateTime); err == nil {
 		e.Time = t.Local()
@@ -402,17 +435,16 @@ func (c *Client) HandleMessage(_ *msrp.Session, m *msrp.Message) error {
 	e.Size = len(msg.Body)
 	disp, _ := msg.ContentHeader("Content-Disposition")
 	if name := dispositionParam(disp, "filename"); name != "" || strings.HasPrefix(strings.ToLower(disp), "attachment") {
-		e.Filename = name
+		e.Filename, e.Body = name, msg.Body
 		e.Text = fmt.Sprintf("sent a file: %s (%s, %d bytes)", name, mediaType(msg.ContentType), len(msg.Body))
 	} else if mt := mediaType(msg.ContentType); mt == "text/plain" || mt == "" {
 		e.Text = string(msg.Body)
 	} else if mt == "application/im-iscomposing+xml" {
-		return nil // typing indications are not shown
+		return // typing indications are not shown
 	} else {
 		e.Text = fmt.Sprintf("[%s, %d bytes]", mt, len(msg.Body))
 	}
 	c.emit(e)
-	return nil
 }
 
 // SessionClosed implements msrp.SessionHandler.
