@@ -105,3 +105,28 @@ func TestDialOutFindsTheNextHopByDNS(t *testing.T) {
 		t.Fatal("the dial-out to dave's URI with a port did not reach him through his A record")
 	}
 }
+
+// TestOutboundProxyFoundByDNS: an outbound proxy named by a domain is located by its SRV records
+// too; the dial-out goes to it with a Route, and the Request-URI stays the target's.
+func TestOutboundProxyFoundByDNS(t *testing.T) {
+	proxy := newInvitee(t, "proxy") // stands in for the proxy: it answers what it receives
+	dns := startDNS(t,
+		"--host-record=ready.test,127.0.0.1",
+		"--host-record=edge.example.test,127.0.0.1",
+		fmt.Sprintf("--srv-host=_sip._tcp.proxy.example.test,edge.example.test,%d,1,10", proxy.uri.Port),
+	)
+	d := startTestDaemon(t, func(c *configs.Config) {
+		c.SIP.DNSServer = dns
+		c.SIP.OutboundProxy = "sip:proxy.example.test;transport=tcp"
+	})
+	d.sip.Invite("lobby", "sip:dora@elsewhere.example")
+	select {
+	case inv := <-proxy.invites:
+		route := inv.Route()
+		if inv.Recipient.String() != "sip:dora@elsewhere.example" || route == nil || route.Address.Host != "proxy.example.test" {
+			t.Fatalf("the proxy got %s with Route %v", inv.Recipient.String(), route)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the dial-out did not reach the outbound proxy found through SRV")
+	}
+}
