@@ -760,8 +760,8 @@ func (c *Client) subscribe(ctx context.Context, expires int) error {
 	return nil
 }
 
-// refreshLoop renews the subscription at four fifths of the time the focus granted, until
-// the client closes.
+// refreshLoop renews the subscription before the time the focus granted runs out, until the
+// client closes.
 func (c *Client) refreshLoop() {
 	t := time.NewTimer(c.refreshIn())
 	defer t.Stop()
@@ -780,10 +780,13 @@ func (c *Client) refreshLoop() {
 	}
 }
 
+// refreshIn is when to renew: at four fifths of the grant, but at least 5 s before it ends
+// when the grant is short, and never before half of it.
 func (c *Client) refreshIn() time.Duration {
 	c.sub.mu.Lock()
-	defer c.sub.mu.Unlock()
-	return max(c.sub.granted*4/5, 500*time.Millisecond)
+	g := c.sub.granted
+	c.sub.mu.Unlock()
+	return max(min(g*4/5, g-5*time.Second), g/2, 100*time.Millisecond)
 }
 
 // handleNotify applies a conference-info document and reports the differences as events.
