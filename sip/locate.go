@@ -129,11 +129,12 @@ func (l *locator) locate(ctx context.Context, req *sip.Request, strict bool) ([]
 	if r := req.Route(); r != nil && !strict {
 		target = r.Address
 	}
-	if _, err := netip.ParseAddr(target.Host); err == nil || target.Host == "" {
+	host := strings.Trim(target.Host, "[]") // sipgo keeps an IPv6 reference's brackets
+	if _, err := netip.ParseAddr(host); err == nil || host == "" {
 		return nil, nil
 	}
 	if dest := req.MessageData.Destination(); dest != "" {
-		if host, _, err := sip.ParseAddr(dest); err == nil && !strings.EqualFold(host, target.Host) {
+		if h, _, err := sip.ParseAddr(dest); err == nil && !strings.EqualFold(strings.Trim(h, "[]"), host) {
 			return nil, nil
 		}
 	}

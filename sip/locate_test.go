@@ -1,7 +1,10 @@
 package sip
 
 import (
+	"context"
+	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/emiago/sipgo/sip"
 )
@@ -43,5 +46,28 @@ func TestStrictRoute(t *testing.T) {
 		if strictRoute(req) || req.String() != before {
 			t.Errorf("%s: rewritten to\n%s", name, req)
 		}
+	}
+}
+
+// TestLocateLeavesAddressesAlone: a next hop given as an IPv4 or IPv6 address (sipgo keeps the
+// brackets of the latter) needs no DNS; only a domain name is looked up.
+func TestLocateLeavesAddressesAlone(t *testing.T) {
+	l := &locator{dns: newResolver("127.0.0.1:9"), log: slog.New(slog.DiscardHandler)} // nothing answers there
+	for _, target := range []string{"sip:bob@127.0.0.1:5070", "sip:bob@[::1]:5070;transport=tcp", "sip:bob@[2001:db8::1]"} {
+		var u sip.Uri
+		if err := sip.ParseUri(target, &u); err != nil {
+			t.Fatal(err)
+		}
+		hops, err := l.locate(t.Context(), sip.NewRequest(sip.INVITE, u), false)
+		if err != nil || hops != nil {
+			t.Errorf("%s: hops %v, err %v", target, hops, err)
+		}
+	}
+	var u sip.Uri
+	_ = sip.ParseUri("sip:bob@unresolvable.invalid:5070", &u)
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+	defer cancel()
+	if _, err := l.locate(ctx, sip.NewRequest(sip.INVITE, u), false); err == nil {
+		t.Error("a domain no DNS server answers for was located")
 	}
 }
