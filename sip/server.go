@@ -50,16 +50,17 @@ type Config struct {
 
 // Server is the focus's SIP user agent server.
 type Server struct {
-	pendingInvites atomic.Int64 // initial INVITEs in their handler (answer not yet ACKed)
-	cfg            Config
-	log            *slog.Logger
-	focus          *focus.Focus
-	ua             *sipgo.UserAgent
-	srv            *sipgo.Server
-	client         *sipgo.Client
-	metrics        *Metrics
-	events         *events // conference event subscriptions (subscribe.go, notify.go)
-	peer           peering // SIP over TLS, ad-hoc rooms, dial-out (tls.go, adhoc.go, refer.go)
+	pendingInvites  atomic.Int64 // initial INVITEs in their handler (answer not yet ACKed)
+	pendingBranches sync.Map     // their top Via branches (shed.go lets their retransmissions by)
+	cfg             Config
+	log             *slog.Logger
+	focus           *focus.Focus
+	ua              *sipgo.UserAgent
+	srv             *sipgo.Server
+	client          *sipgo.Client
+	metrics         *Metrics
+	events          *events // conference event subscriptions (subscribe.go, notify.go)
+	peer            peering // SIP over TLS, ad-hoc rooms, dial-out (tls.go, adhoc.go, refer.go)
 
 	udp  net.PacketConn
 	tcp  net.Listener
@@ -266,6 +267,11 @@ func (s *Server) counted(h sipgo.RequestHandler) sipgo.RequestHandler {
 				}
 				s.pendingInvites.Add(1)
 				defer s.pendingInvites.Add(-1)
+				// Its retransmissions must reach its transaction, not the stateless shedding.
+				if branch, ok := req.Via().Params.Get("branch"); ok && branch != "" {
+					s.pendingBranches.Store(branch, struct{}{})
+					defer s.pendingBranches.Delete(branch)
+				}
 			case sip.SUBSCRIBE:
 				if s.limited(req, tx, s.subscribeLimit, "SUBSCRIBE rate per source") {
 					return

@@ -35,9 +35,12 @@ func (s *Server) shedFilter(info sip.TransportReadProps, data []byte) ([]byte, e
 	if !ok {
 		return data, nil
 	}
-	res := s.statelessOverload(data, src)
+	res, branch := s.statelessOverload(data, src)
 	if res == nil {
 		return data, nil
+	}
+	if _, retransmission := s.pendingBranches.Load(branch); retransmission {
+		return data, nil // of an INVITE being answered: its transaction absorbs it
 	}
 	if _, err := s.udp.WriteTo(res, src); err != nil {
 		s.log.Debug("stateless 503 not sent", "err", err)
@@ -49,23 +52,24 @@ func (s *Server) shedFilter(info sip.TransportReadProps, data []byte) ([]byte, e
 	return nil, nil
 }
 
-// statelessOverload builds the 503 for an initial INVITE, or returns nil when the request is not
-// one this scan can answer safely (a To tag, a folded or missing header, no header end).
-func (s *Server) statelessOverload(data []byte, src *net.UDPAddr) []byte {
+// statelessOverload builds the 503 for an initial INVITE, and returns its top Via branch; nil
+// when the request is not one this scan can answer safely (a To tag, a folded or missing header,
+// no header end).
+func (s *Server) statelessOverload(data []byte, src *net.UDPAddr) (res []byte, branch string) {
 	head, _, found := bytes.Cut(data, []byte("\r\n\r\n"))
 	if !found {
-		return nil
+		return nil, ""
 	}
 	var vias [][]byte
 	var from, to, callID, cseq []byte
 	lines := bytes.Split(head, []byte("\r\n"))
 	for _, line := range lines[1:] {
 		if len(line) == 0 || line[0] == ' ' || line[0] == '\t' {
-			return nil // folded header: leave it to the parser
+			return nil, "" // folded header: leave it to the parser
 		}
 		name, value, ok := bytes.Cut(line, []byte(":"))
 		if !ok {
-			return nil
+			return nil, ""
 		}
 		kind := shedHeaders[string(bytes.ToLower(bytes.TrimSpace(name)))]
 		value = bytes.TrimSpace(value)
@@ -84,7 +88,7 @@ func (s *Server) statelessOverload(data []byte, src *net.UDPAddr) []byte {
 	}
 	if len(vias) == 0 || from == nil || to == nil || callID == nil || !bytes.HasSuffix(cseq, []byte(" INVITE")) ||
 		indexFoldASCII(to, "tag=") >= 0 {
-		return nil
+		return nil, ""
 	}
 	var b bytes.Buffer
 	b.Grow(len(head) + 256)
@@ -109,7 +113,23 @@ func (s *Server) statelessOverload(data []byte, src *net.UDPAddr) []byte {
 	b.Write(cseq)
 	b.WriteString("\r\nRetry-After: " + retryAfter + "\r\nServer: " + s.cfg.UserAgent + "\r\n")
 	b.WriteString("Warning: 399 " + s.cfg.AdvertisedHost + " \"pending INVITEs exceeded\"\r\nContent-Length: 0\r\n\r\n")
-	return b.Bytes()
+	return b.Bytes(), topBranch(vias[0])
+}
+
+// topBranch returns the branch parameter of the first Via value in a Via header value.
+func topBranch(via []byte) string {
+	if i := bytes.IndexByte(via, ','); i >= 0 {
+		via = via[:i]
+	}
+	i := indexFoldASCII(via, ";branch=")
+	if i < 0 {
+		return ""
+	}
+	v := via[i+len(";branch="):]
+	if j := bytes.IndexAny(v, "; \t"); j >= 0 {
+		v = v[:j]
+	}
+	return string(v)
 }
 
 // receivedVia adds received and fills an empty rport in the top Via (RFC 3261 §18.2.1,

@@ -10,6 +10,8 @@ import (
 // FuzzStatelessOverload: whatever bytes arrive, the scan never panics, and a 503 it builds is a
 // response sipgo parses, for the request's Call-ID and CSeq, with a To tag.
 func FuzzStatelessOverload(f *testing.F) {
+	f.Add([]byte("INVITE sip:lobby@example.net SIP/2.0\r\nVia: SIP/2.0/UDP h;BRANCH=z9hG4bKq, SIP/2.0/UDP g;branch=z9\r\n" +
+		"From: <sip:a@x>;tag=1\r\nTo: <sip:b@x>\r\nCall-ID: c\r\nCSeq: 2 INVITE\r\n\r\n"))
 	f.Add([]byte("INVITE sip:lobby@example.net SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;rport;branch=z9hG4bK1\r\n" +
 		"From: <sip:a@example.com>;tag=1\r\nTo: <sip:lobby@example.net>\r\nCall-ID: abc\r\nCSeq: 1 INVITE\r\n" +
 		"Content-Length: 0\r\n\r\n"))
@@ -19,7 +21,7 @@ func FuzzStatelessOverload(f *testing.F) {
 	s := &Server{cfg: Config{UserAgent: "Parley", AdvertisedHost: "127.0.0.1"}}
 	src := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5099}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		res := s.statelessOverload(data, src)
+		res, _ := s.statelessOverload(data, src)
 		if res == nil {
 			return
 		}
@@ -39,4 +41,17 @@ func FuzzStatelessOverload(f *testing.F) {
 			t.Fatalf("Call-ID %q answered as %q", q.CallID().Value(), r.CallID().Value())
 		}
 	})
+}
+
+func TestTopBranch(t *testing.T) {
+	for via, want := range map[string]string{
+		"SIP/2.0/UDP 192.0.2.1:5060;rport;branch=z9hG4bK1;received=x": "z9hG4bK1",
+		"SIP/2.0/UDP h;BRANCH=z9hG4bKq, SIP/2.0/UDP g;branch=z9":      "z9hG4bKq",
+		"SIP/2.0/UDP h;branch=z9hG4bKa ;ttl=1":                        "z9hG4bKa",
+		"SIP/2.0/UDP h, SIP/2.0/UDP g;branch=z9":                      "",
+	} {
+		if got := topBranch([]byte(via)); got != want {
+			t.Errorf("%q: %q, want %q", via, got, want)
+		}
+	}
 }

@@ -59,9 +59,23 @@ func TestOverloadRefusesPendingInvites(t *testing.T) {
 	ack(held, first, "192.0.2.7:5999")
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		udp.send(udp.request("INVITE", lobby, "192.0.2.9:5999", nil, offer))
+		invite := udp.request("INVITE", lobby, "192.0.2.9:5999", nil, offer)
+		udp.send(invite)
 		res := udp.response()
 		if res.StatusCode == 200 {
+			// It now holds the only place. Its retransmission reaches its transaction: no 503.
+			udp.send(invite)
+			udp.conn.SetReadDeadline(time.Now().Add(1500 * time.Millisecond))
+			buf := make([]byte, 65535)
+			for {
+				n, err := udp.conn.Read(buf)
+				if err != nil {
+					break // quiet: nothing but 200 retransmissions came
+				}
+				if strings.HasPrefix(string(buf[:n]), "SIP/2.0 503") {
+					t.Fatalf("a retransmitted INVITE being answered was shed:\n%s", buf[:n])
+				}
+			}
 			ack(udp, res, "192.0.2.9:5999")
 			break
 		}
