@@ -157,7 +157,7 @@ func (s *Server) onUpdate(req *sip.Request, tx sip.ServerTransaction) {
 // §12.2.2). On true the exchange is marked under way; endModify clears it.
 func (s *Server) beginModify(d *dialog, req *sip.Request, tx sip.ServerTransaction) bool {
 	d.mod.mu.Lock()
-	if err := d.session.ReadRequest(req, tx); err != nil {
+	if err := d.read(req, tx); err != nil {
 		d.mod.mu.Unlock()
 		s.respond(req, tx, 500, "Server Internal Error", sip.NewHeader("Retry-After", strconv.Itoa(rand.IntN(10))),
 			s.warning("CSeq lower than the dialog's last"))
@@ -306,7 +306,8 @@ func (s *Server) onOfferlessInvite(req *sip.Request, tx sip.ServerTransaction, r
 		s.respond(req, tx, 400, "Bad Request", s.warning(err.Error()))
 		return
 	}
-	d := &dialog{session: dlg, source: req.Source(), answer: body}
+	d := newDialog(dlg, req.Source())
+	d.answer = body
 	d.mod.offer = offer
 	s.offerless.Store(dlg.ID, d)
 	res := sip.NewSDPResponseFromRequest(dlg.InviteRequest, body)

@@ -90,6 +90,41 @@ type dialog struct {
 	source      string      // packet source of the INVITE, for the per-source dialog cap
 	ending      atomic.Bool // a BYE of ours is under way or done
 	mod         modState    // re-INVITE, UPDATE and session timers (reinvite.go)
+
+	// remoteCSeq is the highest CSeq of the in-dialog requests read so far (see ackFor).
+	remoteCSeq atomic.Uint32
+}
+
+func newDialog(session *sipgo.DialogServerSession, source string) *dialog {
+	return &dialog{session: session, source: source}
+}
+
+// read passes an in-dialog request to sipgo's dialog, which checks its CSeq (RFC 3261 §12.2.2).
+func (d *dialog) read(req *sip.Request, tx sip.ServerTransaction) error {
+	if err := d.session.ReadRequest(req, tx); err != nil {
+		return err
+	}
+	for seq := req.CSeq().SeqNo; ; {
+		old := d.remoteCSeq.Load()
+		if seq <= old || d.remoteCSeq.CompareAndSwap(old, seq) {
+			return nil
+		}
+	}
+}
+
+// ackFor returns the ACK as sipgo's dialog will take it. sipgo checks an ACK's CSeq against the
+// last request read in the dialog, so the ACK of the initial INVITE, when a later UPDATE or
+// re-INVITE overtook it (sipgo hands each request to its own goroutine, and packets reorder),
+// would be refused and the dialog never confirmed: its BYEs would wait for the INVITE
+// transaction to time out. Such an ACK is presented with the CSeq the dialog expects.
+func (d *dialog) ackFor(req *sip.Request) *sip.Request {
+	latest := d.remoteCSeq.Load()
+	if req.CSeq().SeqNo != d.session.InviteRequest.CSeq().SeqNo || latest <= req.CSeq().SeqNo {
+		return req
+	}
+	ack := req.Clone()
+	ack.CSeq().SeqNo = latest
+	return ack
 }
 
 // New binds the UDP and TCP listeners on cfg.Listen (one port for both; port 0 picks one) and
@@ -400,7 +435,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(req, tx, 400, "Bad Request", s.warning(err.Error()))
 		return
 	}
-	d := &dialog{session: dlg, source: req.Source()}
+	d := newDialog(dlg, req.Source())
 	p, answers, err := s.focus.Join(context.Background(), focus.JoinRequest{Room: room, Identity: ident, Offer: offer, Dialog: d,
 		FileTo: fileRecipient(req)})
 	if err != nil {
@@ -453,7 +488,7 @@ func (s *Server) onAck(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	if d := s.lookup(req); d != nil {
-		if err := d.session.ReadAck(req, tx); err != nil {
+		if err := d.session.ReadAck(d.ackFor(req), tx); err != nil {
 			s.log.Debug("ACK ignored", "err", err)
 		}
 	}

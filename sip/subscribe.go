@@ -299,7 +299,7 @@ func (ev *events) inDialog(req *sip.Request, tx sip.ServerTransaction, id string
 		return
 	}
 	// The participant is in the room, so it may watch it (RFC 4575 §3.5).
-	if err := d.session.ReadRequest(req, tx); err != nil {
+	if err := d.read(req, tx); err != nil {
 		s.respond(req, tx, 500, "Server Internal Error", sip.NewHeader("Retry-After", "1"), s.warning("CSeq out of order"))
 		return
 	}
