@@ -243,6 +243,13 @@ func (f *Focus) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		// A peer that never answers its BYE must not hold the process: carry on.
 		f.log.Warn("shutdown: not every BYE was answered in time", "participants", len(all))
+		// The BYEs were given ctx, so they give up now; the leaving after them must be over before
+		// the bindings flush below and before the caller closes the MSRP endpoint and the store.
+		select {
+		case <-done:
+		case <-time.After(time.Second):
+			f.log.Error("shutdown: participants still leaving", "participants", len(all))
+		}
 	}
 	flush, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
