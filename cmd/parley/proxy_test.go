@@ -278,46 +278,11 @@ func TestStrictRouterInRouteSet(t *testing.T) {
 	d := startTestDaemon(t, nil)
 	raw := dialRawSIP(t, d, "udp")
 	me := raw.conn.LocalAddr().String()
-	ruri := "sip:lobby@" + d.sipAddr()
-	callID, fromTag := sip.GenerateTagN(16), sip.GenerateTagN(8)
-	dialog := []string{"From:", "To:", "Call-ID:", "CSeq:", "Contact:"}
-	from, cid, contact := "From: <sip:strict@example.com>;tag="+fromTag, "Call-ID: "+callID, "Contact: <sip:strict@"+me+";ua>"
-	m := newMSRPPeer(t)
-	raw.send(raw.request("INVITE", ruri, me, dialog, string(m.offer(t, "main")),
-		from, "To: <"+ruri+">", cid, "CSeq: 1 INVITE", contact, "Record-Route: <sip:"+me+">"))
-	res := raw.response()
-	if res.StatusCode != 200 || res.Contact() == nil {
-		t.Fatalf("INVITE: %d %s", res.StatusCode, res.Reason)
-	}
-	toTag, _ := res.To().Params.Get("tag")
-	raw.send(raw.request("ACK", res.Contact().Address.String(), me, dialog, "",
-		from, "To: <"+ruri+">;tag="+toTag, cid, "CSeq: 1 ACK", contact))
-
-	kicked := make(chan error, 1) // Kick returns once the BYE is answered
-	go func() { kicked <- d.focus.Kick(context.Background(), "lobby", "xcon-userid:strict@example.com", false) }()
-	raw.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	buf := make([]byte, 65535)
-	for {
-		n, err := raw.conn.Read(buf)
-		if err != nil {
-			t.Fatalf("no BYE: %v", err)
-		}
-		msg, err := sip.ParseMessage(buf[:n])
-		if err != nil {
-			t.Fatalf("unparsable %q: %v", buf[:n], err)
-		}
-		bye, ok := msg.(*sip.Request)
-		if !ok || bye.Method != sip.BYE {
-			continue // retransmitted 200s, the MSRP notice's absence, ...
-		}
-		routes := bye.GetHeaders("Route")
-		if bye.Recipient.String() != "sip:"+me || len(routes) != 1 || routes[0].Value() != "<sip:strict@"+me+";ua>" {
-			t.Fatalf("BYE through a strict router:\n%s", bye)
-		}
-		raw.send(sip.NewResponseFromRequest(bye, 200, "OK", nil).String())
-		if err := <-kicked; err != nil {
-			t.Fatal(err)
-		}
-		return
+	call := raw.invite(t, d, "strict", ";ua", "Record-Route: <sip:"+me+">")
+	call.send("ACK", 1)
+	bye := raw.kickAndAnswerBye(t, d, "xcon-userid:strict@example.com")
+	routes := bye.GetHeaders("Route")
+	if bye.Recipient.String() != "sip:"+me || len(routes) != 1 || routes[0].Value() != "<sip:strict@"+me+";ua>" {
+		t.Fatalf("BYE through a strict router:\n%s", bye)
 	}
 }

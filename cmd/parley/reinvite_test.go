@@ -425,45 +425,11 @@ func TestOfferlessInvitePassive(t *testing.T) {
 func TestUpdateBeforeAck(t *testing.T) {
 	d := startTestDaemon(t, nil)
 	raw := dialRawSIP(t, d, "udp")
-	me := raw.conn.LocalAddr().String()
-	ruri := "sip:lobby@" + d.sipAddr()
-	callID, fromTag := sip.GenerateTagN(16), sip.GenerateTagN(8)
-	dialog := []string{"From:", "To:", "Call-ID:", "CSeq:", "Contact:"}
-	from, cid, contact := "From: <sip:early@example.com>;tag="+fromTag, "Call-ID: "+callID, "Contact: <sip:early@"+me+">"
-	raw.send(raw.request("INVITE", ruri, me, dialog, string(newMSRPPeer(t).offer(t, "main")),
-		from, "To: <"+ruri+">", cid, "CSeq: 1 INVITE", contact))
-	res := raw.response()
-	if res.StatusCode != 200 {
-		t.Fatalf("INVITE: %d", res.StatusCode)
-	}
-	toTag, _ := res.To().Params.Get("tag")
-	to := "To: <" + ruri + ">;tag=" + toTag
-	target := res.Contact().Address.String()
-	raw.send(raw.request("UPDATE", target, me, dialog, "", from, to, cid, "CSeq: 2 UPDATE", contact))
+	call := raw.invite(t, d, "early", "")
+	call.send("UPDATE", 2)
 	for res := raw.response(); res.CSeq().MethodName != sip.UPDATE; res = raw.response() {
 		// retransmissions of the 200 to the INVITE, which is not ACKed yet
 	}
-	raw.send(raw.request("ACK", target, me, dialog, "", from, to, cid, "CSeq: 1 ACK", contact))
-
-	kicked := make(chan error, 1)
-	go func() { kicked <- d.focus.Kick(context.Background(), "lobby", "xcon-userid:early@example.com", false) }()
-	raw.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	buf := make([]byte, 65535)
-	for {
-		n, err := raw.conn.Read(buf)
-		if err != nil {
-			t.Fatalf("no BYE within 10 s: %v", err)
-		}
-		msg, err := sip.ParseMessage(buf[:n])
-		if err != nil {
-			t.Fatal(err)
-		}
-		if bye, ok := msg.(*sip.Request); ok && bye.Method == sip.BYE {
-			raw.send(sip.NewResponseFromRequest(bye, 200, "OK", nil).String())
-			break
-		}
-	}
-	if err := <-kicked; err != nil {
-		t.Fatal(err)
-	}
+	call.send("ACK", 1)
+	raw.kickAndAnswerBye(t, d, "xcon-userid:early@example.com")
 }

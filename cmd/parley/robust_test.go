@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -258,4 +259,67 @@ func metricLine(t *testing.T, d *daemon, sample string) string {
 		}
 	}
 	return ""
+}
+
+// kickAndAnswerBye kicks userID from the lobby and returns the BYE the focus sends to this UDP
+// socket, answered 200; Kick returns once its BYE is answered, so it runs alongside.
+func (r *rawSIP) kickAndAnswerBye(t *testing.T, d *daemon, userID string) *sip.Request {
+	t.Helper()
+	kicked := make(chan error, 1)
+	go func() { kicked <- d.focus.Kick(context.Background(), "lobby", userID, false) }()
+	r.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 65535)
+	for {
+		n, err := r.conn.Read(buf)
+		if err != nil {
+			t.Fatalf("no BYE within 10 s: %v", err)
+		}
+		msg, err := sip.ParseMessage(buf[:n])
+		if err != nil {
+			t.Fatalf("unparsable %q: %v", buf[:n], err)
+		}
+		if bye, ok := msg.(*sip.Request); ok && bye.Method == sip.BYE {
+			r.send(sip.NewResponseFromRequest(bye, 200, "OK", nil).String())
+			if err := <-kicked; err != nil {
+				t.Fatal(err)
+			}
+			return bye
+		} // else a retransmitted 200
+	}
+}
+
+// rawCall is a dialog a rawSIP socket sets up header by header.
+type rawCall struct {
+	r                      *rawSIP
+	me                     string // this socket's address
+	from, to, cid, contact string // header lines; to gains the focus's tag with the 200
+	target                 string // the focus's Contact
+}
+
+// dialogHeaders are the lines request() leaves to a rawCall.
+var dialogHeaders = []string{"From:", "To:", "Call-ID:", "CSeq:", "Contact:"}
+
+// invite calls the lobby as user@example.com (Contact: user at this socket, with contactParams)
+// with an MSRP offer and extra header lines, and reads the 200.
+func (r *rawSIP) invite(t *testing.T, d *daemon, user, contactParams string, extra ...string) *rawCall {
+	t.Helper()
+	me, ruri := r.conn.LocalAddr().String(), "sip:lobby@"+d.sipAddr()
+	c := &rawCall{r: r, me: me, from: "From: <sip:" + user + "@example.com>;tag=" + sip.GenerateTagN(8),
+		to: "To: <" + ruri + ">", cid: "Call-ID: " + sip.GenerateTagN(16), contact: "Contact: <sip:" + user + "@" + me + contactParams + ">"}
+	lines := append([]string{c.from, c.to, c.cid, "CSeq: 1 INVITE", c.contact}, extra...)
+	r.send(r.request("INVITE", ruri, me, dialogHeaders, string(newMSRPPeer(t).offer(t, "main")), lines...))
+	res := r.response()
+	if res.StatusCode != 200 || res.Contact() == nil {
+		t.Fatalf("INVITE: %d %s", res.StatusCode, res.Reason)
+	}
+	tag, _ := res.To().Params.Get("tag")
+	c.to += ";tag=" + tag
+	c.target = res.Contact().Address.String()
+	return c
+}
+
+// send sends an in-dialog request (no body) with the given CSeq number.
+func (c *rawCall) send(method string, cseq int) {
+	c.r.send(c.r.request(method, c.target, c.me, dialogHeaders, "", c.from, c.to, c.cid,
+		"CSeq: "+strconv.Itoa(cseq)+" "+method, c.contact))
 }
