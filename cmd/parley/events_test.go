@@ -35,25 +35,13 @@ type subscriber struct {
 
 func newSubscriber(t *testing.T, name, transport string) *subscriber {
 	t.Helper()
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent(name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := sipgo.NewServer(ua)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, client, srv := newTestUA(t, name, "127.0.0.1")
 	s := &subscriber{name: name, transport: transport, client: client, notifies: make(chan *sip.Request, 64),
 		callID: sip.GenerateTagN(16), fromTag: sip.GenerateTagN(10)}
 	srv.OnNotify(func(req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
 		s.notifies <- req
 	})
-	closeWithDaemon(t, func() { ua.Close() })
 	return s
 }
 

@@ -22,18 +22,7 @@ import (
 // TLS certificate and hands over the NOTIFYs it receives.
 func newPeeringPeer(t *testing.T, user, host string) (*sipPeer, chan *sip.Request) {
 	t.Helper()
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent(user), sipgo.WithUserAgenTLSConfig(&tls.Config{InsecureSkipVerify: true}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := sipgo.NewClient(ua, sipgo.WithClientHostname(host))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := sipgo.NewServer(ua)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ua, client, srv := newTestUA(t, user, host, sipgo.WithUserAgenTLSConfig(&tls.Config{InsecureSkipVerify: true}))
 	byes := make(chan struct{}, 16)
 	srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
@@ -44,7 +33,6 @@ func newPeeringPeer(t *testing.T, user, host string) (*sipPeer, chan *sip.Reques
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
 		notifies <- req
 	})
-	closeWithDaemon(t, func() { ua.Close() })
 	aor := sip.Uri{Scheme: "sip", User: user, Host: "example.com"}
 	contact := sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: user, Host: host}}
 	return &sipPeer{byes: byes, aor: aor, ua: ua, client: client, dialogUA: &sipgo.DialogUA{Client: client, ContactHDR: contact}}, notifies

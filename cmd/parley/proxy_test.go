@@ -49,18 +49,7 @@ type listeningPeer struct {
 
 func newListeningPeer(t *testing.T, user, host string) *listeningPeer {
 	t.Helper()
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent(user))
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := sipgo.NewServer(ua)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ua, client, srv := newTestUA(t, user, "127.0.0.1")
 	p := &listeningPeer{requests: make(chan *sip.Request, 16)}
 	answer := func(req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
@@ -80,7 +69,7 @@ func newListeningPeer(t *testing.T, user, host string) *listeningPeer {
 	}
 	go srv.ServeUDP(udp)
 	go srv.ServeTCP(tcp)
-	closeWithDaemon(t, func() { ua.Close(); udp.Close(); tcp.Close() })
+	closeWithDaemon(t, func() { udp.Close(); tcp.Close() })
 	aor := sip.Uri{Scheme: "sip", User: user, Host: host}
 	contact := sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: user, Host: "127.0.0.1", Port: p.port}}
 	p.sipPeer = &sipPeer{byes: make(chan struct{}, 16), aor: aor, ua: ua, client: client,

@@ -91,27 +91,35 @@ type sipPeer struct {
 	dialogUA *sipgo.DialogUA
 }
 
-func newSIPPeer(t *testing.T, user, host string) *sipPeer {
+// newTestUA builds a sipgo user agent called name, with a client on host and a server for what
+// it answers; the agent closes after the daemon.
+func newTestUA(t *testing.T, name, host string, opts ...sipgo.UserAgentOption) (*sipgo.UserAgent, *sipgo.Client, *sipgo.Server) {
 	t.Helper()
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent(user))
+	ua, err := sipgo.NewUA(append([]sipgo.UserAgentOption{sipgo.WithUserAgent(name)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	client, err := sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"))
+	client, err := sipgo.NewClient(ua, sipgo.WithClientHostname(host))
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A softphone answers the focus's BYE (room closed, shutdown).
 	srv, err := sipgo.NewServer(ua)
 	if err != nil {
 		t.Fatal(err)
 	}
+	closeWithDaemon(t, func() { ua.Close() })
+	return ua, client, srv
+}
+
+func newSIPPeer(t *testing.T, user, host string) *sipPeer {
+	t.Helper()
+	ua, client, srv := newTestUA(t, user, "127.0.0.1")
+	// A softphone answers the focus's BYE (room closed, shutdown).
 	byes := make(chan struct{}, 16)
 	srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
 		byes <- struct{}{}
 	})
-	closeWithDaemon(t, func() { ua.Close() })
 	aor := sip.Uri{Scheme: "sip", User: user, Host: host}
 	contact := sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: user, Host: "127.0.0.1"}}
 	return &sipPeer{byes: byes, aor: aor, ua: ua, client: client, dialogUA: &sipgo.DialogUA{Client: client, ContactHDR: contact}}
