@@ -291,37 +291,49 @@ func xsiType(el *etree.Element) (string, error) {
 	return "", malformed("no xsi:type on <%s>", el.FullTag())
 }
 
-// DecodeRequest reads a CCMP request document. When the message type could be determined
-// but the rest is malformed, the returned request carries what was read so far (Type,
-// ConfUserID, ConfObjID, Operation) for the 400 response.
-func DecodeRequest(r io.Reader) (*Request, error) {
+// decodeEnvelope reads the ccmp:ccmpRequest or ccmp:ccmpResponse root (kind "Request" or
+// "Response") around its one message element, and returns that element and its type's stem
+// (from xsi:type ccmp-STEM-request-message-type).
+func decodeEnvelope(r io.Reader, kind string) (*etree.Element, string, error) {
 	root, err := readRoot(r)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
+	tag, word := "ccmp"+kind, strings.ToLower(kind)
 	if ns, err := nsOf(root); err != nil {
-		return nil, err
-	} else if ns != NS || root.Tag != "ccmpRequest" {
-		return nil, malformed("root is {%s}%s, want {%s}ccmpRequest", ns, root.Tag, NS)
+		return nil, "", err
+	} else if ns != NS || root.Tag != tag {
+		return nil, "", malformed("root is {%s}%s, want {%s}%s", ns, root.Tag, NS, tag)
 	}
 	kids, spaces, err := childElements(root)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	if len(kids) != 1 || !local(spaces[0]) || kids[0].Tag != "ccmpRequest" {
-		return nil, malformed("ccmp:ccmpRequest must hold exactly one unqualified ccmpRequest")
+	if len(kids) != 1 || !local(spaces[0]) || kids[0].Tag != tag {
+		return nil, "", malformed("ccmp:%s must hold exactly one unqualified %s", tag, tag)
 	}
 	msg := kids[0]
 	tname, err := xsiType(msg)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	stem, ok := strings.CutPrefix(tname, "ccmp-")
 	if ok {
-		stem, ok = strings.CutSuffix(stem, "-request-message-type")
+		stem, ok = strings.CutSuffix(stem, "-"+word+"-message-type")
 	}
 	if !ok || !knownType(stem) {
-		return nil, malformed("unknown request type %q", tname)
+		return nil, "", malformed("unknown %s type %q", word, tname)
+	}
+	return msg, stem, nil
+}
+
+// DecodeRequest reads a CCMP request document. When the message type could be determined
+// but the rest is malformed, the returned request carries what was read so far (Type,
+// ConfUserID, ConfObjID, Operation) for the 400 response.
+func DecodeRequest(r io.Reader) (*Request, error) {
+	msg, stem, err := decodeEnvelope(r, "Request")
+	if err != nil {
+		return nil, err
 	}
 	req := &Request{Type: stem}
 	if err := req.decodeBase(msg); err != nil {
@@ -581,33 +593,9 @@ func (resp *Response) Bytes() []byte {
 
 // DecodeResponse reads a CCMP response document (the client side).
 func DecodeResponse(r io.Reader) (*Response, error) {
-	root, err := readRoot(r)
+	msg, stem, err := decodeEnvelope(r, "Response")
 	if err != nil {
 		return nil, err
-	}
-	if ns, err := nsOf(root); err != nil {
-		return nil, err
-	} else if ns != NS || root.Tag != "ccmpResponse" {
-		return nil, malformed("root is {%s}%s, want {%s}ccmpResponse", ns, root.Tag, NS)
-	}
-	kids, spaces, err := childElements(root)
-	if err != nil {
-		return nil, err
-	}
-	if len(kids) != 1 || !local(spaces[0]) || kids[0].Tag != "ccmpResponse" {
-		return nil, malformed("ccmp:ccmpResponse must hold exactly one unqualified ccmpResponse")
-	}
-	msg := kids[0]
-	tname, err := xsiType(msg)
-	if err != nil {
-		return nil, err
-	}
-	stem, ok := strings.CutPrefix(tname, "ccmp-")
-	if ok {
-		stem, ok = strings.CutSuffix(stem, "-response-message-type")
-	}
-	if !ok || !knownType(stem) {
-		return nil, malformed("unknown response type %q", tname)
 	}
 	resp := &Response{Type: stem, NoBody: true}
 	fields, fspaces, err := childElements(msg)
