@@ -95,17 +95,27 @@ func isCode(err error, code int) bool {
 	return errors.As(err, &ce) && ce.Code == code
 }
 
+// sidebarToCreate checks a sidebar create request (by value or by reference): its main room,
+// that p moderates it, and the new sidebar's object built from the request.
+func (h *Handler) sidebarToCreate(p *Principal, req *Request) (*focus.Room, *xcon.Conference, *xcon.Conference, error) {
+	room, main, err := h.mainRoom(req)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if !p.moderates(main) {
+		return nil, nil, nil, fail(CodeUnauthorized, "only a moderator or administrator of the room may create sidebars")
+	}
+	sb, err := h.newSidebar(main, req.Info)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return room, main, sb, nil
+}
+
 // sidebarByVal answers sidebarByValRequest (RFC 6503 §5.3.8).
 func (h *Handler) sidebarByVal(ctx context.Context, p *Principal, req *Request, resp *Response) error {
 	if req.Operation == OpCreate {
-		room, main, err := h.mainRoom(req)
-		if err != nil {
-			return err
-		}
-		if !p.moderates(main) {
-			return fail(CodeUnauthorized, "only a moderator or administrator of the room may create sidebars")
-		}
-		sb, err := h.newSidebar(main, req.Info)
+		room, _, sb, err := h.sidebarToCreate(p, req)
 		if err != nil {
 			return err
 		}
@@ -295,14 +305,7 @@ func (h *Handler) updateByVal(ctx context.Context, room *focus.Room, entity stri
 // sidebarByRef answers sidebarByRefRequest (RFC 6503 §5.3.10).
 func (h *Handler) sidebarByRef(ctx context.Context, p *Principal, req *Request, resp *Response) error {
 	if req.Operation == OpCreate {
-		room, main, err := h.mainRoom(req)
-		if err != nil {
-			return err
-		}
-		if !p.moderates(main) {
-			return fail(CodeUnauthorized, "only a moderator or administrator of the room may create sidebars")
-		}
-		sb, err := h.newSidebar(main, req.Info)
+		room, main, sb, err := h.sidebarToCreate(p, req)
 		if err != nil {
 			return err
 		}
