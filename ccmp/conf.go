@@ -9,6 +9,7 @@ import (
 
 	"github.com/beevik/etree"
 
+	"github.com/parleychat/parley/configs"
 	"github.com/parleychat/parley/focus"
 	"github.com/parleychat/parley/xcon"
 )
@@ -282,7 +283,7 @@ func (h *Handler) confCreate(ctx context.Context, p *Principal, req *Request, re
 	if name == "" {
 		name = newID(10)
 	}
-	if !validRoomName(name) {
+	if !configs.ValidRoomName(name) {
 		return fail(CodeBadRequest, "room name "+name+" may hold letters, digits, '.', '_', '-' and '+' only (at most 64)")
 	}
 	h.prepare(conf, name)
@@ -358,20 +359,6 @@ func cloneRoom(src *xcon.Conference) *xcon.Conference {
 		c.SetRoomPolicy(p)
 	}
 	return c
-}
-
-func validRoomName(name string) bool {
-	if name == "" || len(name) > 64 {
-		return false
-	}
-	for _, r := range name {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_', r == '-', r == '+':
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // recordCreator makes the creator a user of the new room with the creator's roles.

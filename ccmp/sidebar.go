@@ -8,6 +8,7 @@ import (
 
 	"github.com/beevik/etree"
 
+	"github.com/parleychat/parley/configs"
 	"github.com/parleychat/parley/focus"
 	"github.com/parleychat/parley/xcon"
 )
@@ -310,7 +311,7 @@ func (h *Handler) sidebarByRef(ctx context.Context, p *Principal, req *Request, 
 			return err
 		}
 		name := xcon.NameFromURI(sb.Entity)
-		if !validRoomName(name) {
+		if !configs.ValidRoomName(name) {
 			return fail(CodeBadRequest, "sidebar name "+name+" may hold letters, digits, '.', '_', '-' and '+' only")
 		}
 		h.prepare(sb, name)
