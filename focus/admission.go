@@ -35,6 +35,17 @@ func (r *Room) admissionLocked(userID string, aor sipURI) error {
 // the room's ACL): the admission rules except the ones about room for one more (locked, full).
 // Participants present may always watch.
 func (f *Focus) MayWatch(room string, identity Identity) error {
+	return f.checkUser(room, identity, func(r *Room, userID string, aor sipURI) error {
+		if r.isLive(userID) {
+			return nil
+		}
+		return r.mayWatchLocked(userID, aor)
+	})
+}
+
+// checkUser runs check on room, under its lock, for identity's XCON-USERID and parsed AOR:
+// ErrRoomNotFound without the room, ErrForbidden for an AOR that is not a SIP URI.
+func (f *Focus) checkUser(room string, identity Identity, check func(r *Room, userID string, aor sipURI) error) error {
 	r := f.Room(room)
 	if r == nil {
 		return ErrRoomNotFound
@@ -43,12 +54,13 @@ func (f *Focus) MayWatch(room string, identity Identity) error {
 	if !ok {
 		return ErrForbidden
 	}
-	userID := xcon.UserIDFromAOR(aor.AOR())
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.isLive(userID) {
-		return nil
-	}
+	return check(r, xcon.UserIDFromAOR(aor.AOR()), aor)
+}
+
+// mayWatchLocked is MayWatch's ACL for someone not in the room; r.mu is held.
+func (r *Room) mayWatchLocked(userID string, aor sipURI) error {
 	switch {
 	case r.policy.Successor != "":
 		return &MovedError{Successor: r.policy.Successor}

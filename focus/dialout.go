@@ -101,36 +101,27 @@ var ErrNotInvited = errors.New("focus: the user may not invite others into this 
 // user needs the role moderator or administrator, or allow-invite-users-dynamically
 // (RFC 6501 §4.6.5) in the conference object.
 func (f *Focus) MayInvite(room string, identity Identity, anyone bool) error {
-	r := f.Room(room)
-	if r == nil {
-		return ErrRoomNotFound
-	}
-	aor, ok := parseSIPURI(identity.AOR)
-	if !ok {
-		return ErrForbidden
-	}
-	userID := xcon.UserIDFromAOR(aor.AOR())
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if !r.isLive(userID) {
-		return ErrNotInvited
-	}
-	if anyone {
-		return nil
-	}
-	u := r.conf.User(userID)
-	if u == nil {
-		return ErrNotInvited
-	}
-	if u.AllowInviteUsersDynamically != nil && *u.AllowInviteUsersDynamically {
-		return nil
-	}
-	for _, role := range u.Roles {
-		if strings.EqualFold(role, "moderator") || strings.EqualFold(role, "administrator") {
+	return f.checkUser(room, identity, func(r *Room, userID string, _ sipURI) error {
+		if !r.isLive(userID) {
+			return ErrNotInvited
+		}
+		if anyone {
 			return nil
 		}
-	}
-	return ErrNotInvited
+		u := r.conf.User(userID)
+		if u == nil {
+			return ErrNotInvited
+		}
+		if u.AllowInviteUsersDynamically != nil && *u.AllowInviteUsersDynamically {
+			return nil
+		}
+		for _, role := range u.Roles {
+			if strings.EqualFold(role, "moderator") || strings.EqualFold(role, "administrator") {
+				return nil
+			}
+		}
+		return ErrNotInvited
+	})
 }
 
 // CreateAdhocRoom creates a room with a fresh random name (ten base62 characters) from spec
