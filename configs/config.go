@@ -28,6 +28,7 @@ type Config struct {
 	HostAliases     []string      `yaml:"host_aliases"`
 	AdvertisedHost  string        `yaml:"advertised_host"`
 	DataDir         string        `yaml:"data_dir"`
+	CommitWindow    time.Duration `yaml:"commit_window"`
 	SIP             SIP           `yaml:"sip"`
 	MSRP            MSRP          `yaml:"msrp"`
 	HTTP            HTTP          `yaml:"http"`
@@ -131,6 +132,7 @@ type HTTP struct {
 	TLSListen   string `yaml:"tls_listen"`
 	TLSCertFile string `yaml:"tls_cert_file"`
 	TLSKeyFile  string `yaml:"tls_key_file"`
+	Pprof       bool   `yaml:"pprof"`
 }
 
 type Log struct {
@@ -321,6 +323,9 @@ func (c *Config) Resolve() error {
 	case "text", "json":
 	default:
 		errs = append(errs, fmt.Errorf("log.format: %q is not text or json", c.Log.Format))
+	}
+	if c.CommitWindow < 0 || c.CommitWindow > time.Second {
+		errs = append(errs, fmt.Errorf("commit_window: must be between 0 and 1s, not %v", c.CommitWindow))
 	}
 	if c.FileQuota < 0 {
 		errs = append(errs, fmt.Errorf("file_quota: must not be negative"))

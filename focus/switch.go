@@ -83,11 +83,18 @@ func (f *Focus) HandleMessage(s *msrp.Session, m *msrp.Message) error {
 		return &msrp.StatusError{Code: 428, Comment: "Private messages not supported"} // RFC 7701 §6.2
 	}
 	if entry != nil {
-		// The sender's 200 waits for the group commit; the copies above did not.
-		if err := f.store.AppendLog(context.Background(), []xcon.LogEntry{*entry}); err != nil {
-			f.log.Error("message not logged", "room", room.name, "err", err)
-			return &msrp.StatusError{Code: 500, Comment: "Message relayed but not logged"}
-		}
+		// The sender's 200 waits for the group commit; the copies above did not, and neither
+		// does the connection, which reads on while the commit is in flight.
+		answer := msrp.Defer()
+		f.store.AppendLogAsync([]xcon.LogEntry{*entry}, func(err error) {
+			if err != nil {
+				f.log.Error("message not logged", "room", room.name, "err", err)
+				answer.Settle(&msrp.StatusError{Code: 500, Comment: "Message relayed but not logged"})
+				return
+			}
+			answer.Settle(nil)
+		})
+		return answer
 	}
 	return nil
 }

@@ -114,11 +114,7 @@ func (c *conn) handleSend(s *Session, m *Message) {
 	case whole == nil:
 		c.respond(m, s, StatusOK, "")
 	default:
-		code, comment := CodeOf(s.handler.HandleMessage(s, whole))
-		c.respond(m, s, code, comment)
-		if code == StatusOK {
-			c.successReport(s, whole, whole.ByteRange)
-		}
+		c.answer(m, s, s.handler.HandleMessage(s, whole), whole.ByteRange)
 	}
 }
 
@@ -129,11 +125,29 @@ func (c *conn) inProgress(key string) bool {
 // deliver hands a complete request to the application. The handler owns what it receives, so the frame,
 // which aliases the read buffer, is cloned.
 func (c *conn) deliver(s *Session, m *Message) {
-	code, comment := CodeOf(s.handler.HandleMessage(s, m.Clone()))
-	c.respond(m, s, code, comment)
-	if code == StatusOK && m.Method == "SEND" {
-		n := int64(len(m.Body))
-		c.successReport(s, m, ByteRange{Start: 1, End: n, Total: n})
+	n := int64(len(m.Body))
+	c.answer(m, s, s.handler.HandleMessage(s, m.Clone()), ByteRange{Start: 1, End: n, Total: n})
+}
+
+// answer responds to a request the handler took, now or, for a *Deferred, once it is settled; a
+// SEND's 200 brings the success REPORT for br when asked for (§7.1.3).
+func (c *conn) answer(m *Message, s *Session, err error, br ByteRange) {
+	var report *ByteRange
+	if m.Method == "SEND" && m.SuccessReport == "yes" {
+		report = &br
+	}
+	if d, ok := err.(*Deferred); ok {
+		c.holdAnswer(m, s, d, 0, "", report)
+		return
+	}
+	code, comment := CodeOf(err)
+	if c.held.Load() > 0 {
+		c.holdAnswer(m, s, nil, code, comment, report)
+		return
+	}
+	c.sendAnswer(m, s, code, comment)
+	if code == StatusOK && report != nil {
+		c.successReport(s, m, *report)
 	}
 }
 
@@ -157,6 +171,14 @@ func isHeartbeat(ct string) bool {
 // "partial" only errors. To-Path is the leftmost From-Path URI for SEND, the whole From-Path otherwise;
 // From-Path is our session URI, or the URI the request addressed when it matched no session.
 func (c *conn) respond(req *Message, s *Session, code int, comment string) {
+	if c.held.Load() > 0 {
+		c.holdAnswer(req, s, nil, code, comment, nil) // behind a deferred answer: order is kept
+		return
+	}
+	c.sendAnswer(req, s, code, comment)
+}
+
+func (c *conn) sendAnswer(req *Message, s *Session, code int, comment string) {
 	if req.Method == "REPORT" || req.FailureReport == "no" || req.FailureReport == "partial" && code == StatusOK {
 		return
 	}

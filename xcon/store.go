@@ -43,6 +43,10 @@ type Store interface {
 	// AppendLog stores messages, assigning each its per-room Seq (written
 	// back into entries). The entries are durable when it returns nil.
 	AppendLog(ctx context.Context, entries []LogEntry) error
+	// AppendLogAsync is AppendLog without the wait: it queues entries (the store owns them
+	// from then on) and calls done with the outcome once they are durable, in the order the
+	// calls were made. done runs on the store's writer and must not block.
+	AppendLogAsync(entries []LogEntry, done func(error))
 	// History returns the last limit messages of a room's channel, oldest
 	// first; channel "" means every channel.
 	History(ctx context.Context, room, channel string, limit int) ([]LogEntry, error)

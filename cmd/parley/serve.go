@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http/pprof"
 	"net/http"
 	"os"
 	"strings"
@@ -107,6 +108,7 @@ type daemon struct {
 // ctx only bounds start-up; the daemon runs until shutdown.
 func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d *daemon, err error) {
 	d = &daemon{cfg: cfg, log: log}
+	openFiles := raiseOpenFileLimit(log)
 	var closers []func()
 	defer func() {
 		if err != nil {
@@ -116,7 +118,7 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 		}
 	}()
 
-	d.store, err = sqlstore.Open(ctx, cfg.DataDir)
+	d.store, err = sqlstore.Open(ctx, cfg.DataDir, sqlstore.WithCommitWindow(cfg.CommitWindow))
 	if err != nil {
 		return nil, fmt.Errorf("database in %s: %w", cfg.DataDir, err)
 	}
@@ -273,7 +275,7 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 	log.Info("parley serving",
 		"sip", net.JoinHostPort(hostOf(cfg.SIP.Listen), fmt.Sprint(d.sip.Port())), "msrp", d.msrpAddr.String(),
 		"http", d.httpAddr.String(), "domain", cfg.Domain, "advertised_host", cfg.AdvertisedHost,
-		"data", cfg.DataDir, "rooms", strings.Join(d.focus.Rooms(), ","))
+		"data", cfg.DataDir, "rooms", strings.Join(d.focus.Rooms(), ","), "open_files", openFiles)
 	return d, nil
 }
 
@@ -342,6 +344,12 @@ func (d *daemon) routes(reg *prometheus.Registry) http.Handler {
 		Credentials: ccmpCredentials(d.cfg.CCMP.Auth), DialOut: d.cfg.CCMP.DialOut, Logger: d.log.With("subsystem", "ccmp")}, d.focus)
 	reg.MustRegister(ccmpHandler.Collectors()...)
 	mux.Handle("/ccmp", ccmpHandler)
+	if d.cfg.HTTP.Pprof {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 	mux.Handle("GET /metrics", promhttp.InstrumentMetricHandler(reg, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		Registry: reg, EnableOpenMetrics: true, ErrorLog: slog.NewLogLogger(d.log.Handler(), slog.LevelError)})))
 	return mux

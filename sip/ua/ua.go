@@ -215,7 +215,7 @@ func Join(ctx context.Context, cfg Config) (*Client, error) {
 			_ = sip.ParseUri(strings.TrimSpace(cfg.Proxy), &proxy)
 			host, port = proxy.Host, proxy.Port // the room's host may be a name only the proxy resolves
 		}
-		localHost = routeTo(host, port)
+		localHost = LocalHostFor(host, port)
 	}
 
 	ok := false
@@ -353,8 +353,9 @@ func randomToken(n int) string {
 	return string(b)
 }
 
-// routeTo returns the local address that routes to host (no packet is sent), or 127.0.0.1.
-func routeTo(host string, port int) string {
+// LocalHostFor returns the local address that routes to host:port (no packet is sent), or
+// 127.0.0.1; loopback and localhost stay on loopback.
+func LocalHostFor(host string, port int) string {
 	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
 		return host
 	}

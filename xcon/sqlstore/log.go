@@ -18,7 +18,7 @@ var errClosed = errors.New("sqlstore: store is closed")
 
 type appendRequest struct {
 	entries []xcon.LogEntry
-	done    chan error
+	done    func(error) // called once, on the writer goroutine, when the batch is durable or failed
 }
 
 // AppendLog queues entries for the log writer and waits until they are
@@ -34,27 +34,46 @@ func (s *Store) AppendLog(ctx context.Context, entries []xcon.LogEntry) error {
 	}
 	// The writer works on a copy, so a caller that gives up (ctx) may reuse
 	// its slice at once; numbers are copied back on success.
-	req := &appendRequest{entries: slices.Clone(entries), done: make(chan error, 1)}
+	own := slices.Clone(entries)
+	result := make(chan error, 1)
+	if err := s.enqueueLog(ctx, &appendRequest{entries: own, done: func(err error) { result <- err }}); err != nil {
+		return err
+	}
+	select {
+	case err := <-result:
+		if err == nil {
+			for i := range entries {
+				entries[i].Seq, entries[i].Time = own[i].Seq, own[i].Time
+			}
+		}
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// AppendLogAsync queues entries for the next group commit and returns at once; done gets the
+// outcome once they are durable, on the writer goroutine, in the order the calls were made. The
+// store owns entries from now on. It waits only while the writer's queue is full.
+func (s *Store) AppendLogAsync(entries []xcon.LogEntry, done func(error)) {
+	if len(entries) == 0 {
+		done(nil)
+		return
+	}
+	if err := s.enqueueLog(context.Background(), &appendRequest{entries: entries, done: done}); err != nil {
+		done(err)
+	}
+}
+
+func (s *Store) enqueueLog(ctx context.Context, req *appendRequest) error {
 	s.logMu.RLock()
+	defer s.logMu.RUnlock()
 	if s.logClosed {
-		s.logMu.RUnlock()
 		return errClosed
 	}
 	select {
 	case s.logReqs <- req:
-	case <-ctx.Done():
-		s.logMu.RUnlock()
-		return ctx.Err()
-	}
-	s.logMu.RUnlock()
-	select {
-	case err := <-req.done:
-		if err == nil {
-			for i := range entries {
-				entries[i].Seq, entries[i].Time = req.entries[i].Seq, req.entries[i].Time
-			}
-		}
-		return err
+		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -65,9 +84,19 @@ func (s *Store) AppendLog(ctx context.Context, entries []xcon.LogEntry) error {
 func (s *Store) logWriter() {
 	defer close(s.logDone)
 	var batch []*appendRequest
+	var window *time.Timer
 	for req := range s.logReqs {
 		batch = append(batch[:0], req)
 		n := len(req.entries)
+		var windowEnd <-chan time.Time
+		if s.window > 0 {
+			if window == nil {
+				window = time.NewTimer(s.window)
+			} else {
+				window.Reset(s.window)
+			}
+			windowEnd = window.C
+		}
 	drain:
 		for n < s.maxBatch {
 			select {
@@ -77,9 +106,26 @@ func (s *Store) logWriter() {
 				}
 				batch = append(batch, r)
 				n += len(r.entries)
+				continue
 			default:
+			}
+			if windowEnd == nil {
+				break
+			}
+			select {
+			case r, ok := <-s.logReqs:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, r)
+				n += len(r.entries)
+			case <-windowEnd:
+				windowEnd = nil
 				break drain
 			}
+		}
+		if windowEnd != nil {
+			window.Stop() // since Go 1.23 a stopped timer delivers nothing stale after Reset
 		}
 		s.commitLog(batch)
 		clear(batch)
@@ -116,9 +162,9 @@ func (s *Store) commitLog(batch []*appendRequest) {
 	})
 	for _, req := range batch {
 		if err != nil {
-			req.done <- fmt.Errorf("sqlstore: append log: %w", err)
+			req.done(fmt.Errorf("sqlstore: append log: %w", err))
 		} else {
-			req.done <- failed[req]
+			req.done(failed[req])
 		}
 	}
 }

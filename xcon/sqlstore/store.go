@@ -29,6 +29,7 @@ type Store struct {
 	logReqs   chan *appendRequest
 	logDone   chan struct{}
 	maxBatch  int
+	window    time.Duration // how long a batch that is not full waits for more (WithCommitWindow)
 	rebound   sync.Map          // query -> dialect form
 	logStmts  map[int]*sql.Stmt // rows -> prepared INSERT; read-only after Open
 
@@ -45,6 +46,7 @@ type Option func(*options)
 type options struct {
 	synchronous string
 	maxBatch    int
+	window      time.Duration
 }
 
 // WithSynchronous sets SQLite's synchronous pragma. The default, "FULL",
@@ -60,6 +62,17 @@ func WithMaxLogBatch(n int) Option {
 	return func(o *options) {
 		if n > 0 {
 			o.maxBatch = n
+		}
+	}
+}
+
+// WithCommitWindow lets a group commit that is not full wait up to d for more log entries
+// before it is written, so that a light load still shares fsyncs. Zero (the default) writes as
+// soon as the writer is free: under load, what arrives during one commit is the next batch.
+func WithCommitWindow(d time.Duration) Option {
+	return func(o *options) {
+		if d > 0 {
+			o.window = d
 		}
 	}
 }
@@ -92,7 +105,7 @@ func Open(ctx context.Context, dir string, opts ...Option) (*Store, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	s := &Store{d: SQLite, w: w, maxBatch: o.maxBatch}
+	s := &Store{d: SQLite, w: w, maxBatch: o.maxBatch, window: o.window}
 	if err := w.PingContext(ctx); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlstore: open %s: %w", path, err)

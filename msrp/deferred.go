@@ -1,0 +1,145 @@
+package msrp
+
+import "sync"
+
+// Deferred is an answer a SessionHandler gives later. HandleMessage returns one (from Defer) when
+// the outcome is not known yet, such as a message that is being made durable; the connection
+// goes on reading, and the response, with its success REPORT, is sent once Settle is called.
+// Responses on a connection keep the order of their requests: an answer that is ready waits
+// behind an earlier deferred one. Every Deferred must be settled exactly once.
+type Deferred struct {
+	mu      sync.Mutex
+	settled bool
+	err     error
+	c       *conn // set once the connection has queued the answer
+}
+
+// Defer returns a new unsettled answer, to return from HandleMessage.
+func Defer() *Deferred { return &Deferred{} }
+
+// Error makes a Deferred something HandleMessage can return; it is never sent as such.
+func (d *Deferred) Error() string { return "msrp: answer deferred" }
+
+// Settle gives the answer: nil for 200, or an error as HandleMessage would return it. It may be
+// called from any goroutine, before or after HandleMessage has returned, and must not be called
+// twice.
+func (d *Deferred) Settle(err error) {
+	d.mu.Lock()
+	d.settled, d.err = true, err
+	c := d.c
+	d.mu.Unlock()
+	if c != nil {
+		c.flushAnswers()
+	}
+}
+
+func (d *Deferred) outcome() (bool, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.settled, d.err
+}
+
+// maxDeferred bounds the answers a connection holds: past it the reader waits for the oldest,
+// which is the back-pressure on a client that pipelines faster than commits complete.
+const maxDeferred = 4096
+
+// queuedAnswer is a response held to keep order: either waiting for its Deferred or ready and
+// behind one that is. It owns copies of what it needs of the request (the frame aliases the read
+// buffer).
+type queuedAnswer struct {
+	d       *Deferred // nil: the code and comment are known
+	code    int
+	comment string
+	req     *Message // the request's headers, with its own paths
+	s       *Session
+	report  *ByteRange // what a success REPORT covers, if the 200 brings one (§7.1.3)
+}
+
+// answerQueue is a connection's ordered list of answers not yet sent. Only the read goroutine
+// appends; Settle (from any goroutine) releases the ready prefix.
+type answerQueue struct {
+	mu    sync.Mutex
+	cond  sync.Cond
+	items []*queuedAnswer
+	head  int
+}
+
+func (q *answerQueue) len() int { return len(q.items) - q.head }
+
+// holdAnswer queues an answer behind the deferred ones. What it needs of req is copied; report,
+// if not nil, is the range of the success REPORT a 200 brings.
+func (c *conn) holdAnswer(req *Message, s *Session, d *Deferred, code int, comment string, report *ByteRange) {
+	cp := &Message{TransactionID: req.TransactionID, Method: req.Method, MessageID: req.MessageID,
+		FailureReport: req.FailureReport, SuccessReport: req.SuccessReport,
+		ToPath: append([]URI(nil), req.ToPath...), FromPath: append([]URI(nil), req.FromPath...)}
+	a := &queuedAnswer{d: d, code: code, comment: comment, req: cp, s: s, report: report}
+	q := &c.answers
+	q.mu.Lock()
+	if q.cond.L == nil {
+		q.cond.L = &q.mu
+	}
+	for q.len() >= maxDeferred && !c.isClosed() {
+		q.cond.Wait()
+	}
+	q.items = append(q.items, a)
+	c.held.Add(1)
+	q.mu.Unlock()
+	if d != nil {
+		d.mu.Lock()
+		d.c = c
+		settled := d.settled
+		d.mu.Unlock()
+		if !settled {
+			return
+		}
+	}
+	c.flushAnswers()
+}
+
+// flushAnswers sends the answers at the head of the queue that are ready, in order.
+func (c *conn) flushAnswers() {
+	q := &c.answers
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	released := 0
+	for q.head < len(q.items) {
+		a := q.items[q.head]
+		code, comment := a.code, a.comment
+		if a.d != nil {
+			settled, err := a.d.outcome()
+			if !settled {
+				break
+			}
+			code, comment = CodeOf(err)
+		}
+		q.items[q.head] = nil
+		q.head++
+		released++
+		c.sendAnswer(a.req, a.s, code, comment)
+		if a.report != nil && code == StatusOK {
+			c.successReport(a.s, a.req, *a.report)
+		}
+	}
+	if q.head == len(q.items) {
+		q.items, q.head = q.items[:0], 0
+	} else if q.head > 1024 && q.head*2 > len(q.items) {
+		q.items = append(q.items[:0], q.items[q.head:]...)
+		q.head = 0
+	}
+	if released > 0 {
+		c.held.Add(-int64(released))
+		if q.cond.L != nil {
+			q.cond.Broadcast()
+		}
+	}
+}
+
+// releaseAnswers wakes a reader waiting for room in the queue once the connection is closed.
+func (c *conn) releaseAnswers() {
+	q := &c.answers
+	q.mu.Lock()
+	if q.cond.L != nil {
+		q.cond.Broadcast()
+	}
+	q.mu.Unlock()
+}
