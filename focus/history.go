@@ -18,37 +18,49 @@ import (
 // oldest of them: a joiner is replayed the last limit of those it may see.
 type recent struct {
 	limit    int
-	channels map[string][]xcon.LogEntry // oldest first
+	channels map[string]*channelTail
 }
 
+// channelTail is one channel's entries, oldest first, and how many of them are public.
+type channelTail struct {
+	entries []xcon.LogEntry
+	public  int
+}
+
+// add appends e and drops the oldest entries beyond limit public ones. Dropping re-slices: the
+// array is copied only when append grows it, so a message costs O(1) amortised and the tail
+// holds at most about twice what it keeps.
 func (r *recent) add(e xcon.LogEntry) {
 	if r.channels == nil {
-		r.channels = map[string][]xcon.LogEntry{}
+		r.channels = map[string]*channelTail{}
 	}
-	entries := append(r.channels[e.Channel], e)
-	public := 0
-	for _, x := range entries {
-		if x.Recipient == "" {
-			public++
-		}
+	t := r.channels[e.Channel]
+	if t == nil {
+		t = &channelTail{}
+		r.channels[e.Channel] = t
+	}
+	t.entries = append(t.entries, e)
+	if e.Recipient == "" {
+		t.public++
 	}
 	drop := 0
-	for public > r.limit && drop < len(entries) {
-		if entries[drop].Recipient == "" {
-			public--
+	for t.public > r.limit && drop < len(t.entries) {
+		if t.entries[drop].Recipient == "" {
+			t.public--
 		}
+		t.entries[drop] = xcon.LogEntry{} // let the body go
 		drop++
 	}
-	if drop > 0 {
-		entries = append(entries[:0:0], entries[drop:]...)
-	}
-	r.channels[e.Channel] = entries
+	t.entries = t.entries[drop:]
 }
 
 // replay returns the last limit entries of channel that userID may see: public ones, and
 // private ones it sent or received (seed §5.3).
 func (r *recent) replay(channel, userID string) []xcon.LogEntry {
-	entries := r.channels[channel]
+	var entries []xcon.LogEntry
+	if t := r.channels[channel]; t != nil {
+		entries = t.entries
+	}
 	var out []xcon.LogEntry
 	for i := len(entries) - 1; i >= 0 && len(out) < r.limit; i-- {
 		e := entries[i]

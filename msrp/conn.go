@@ -61,11 +61,11 @@ type conn struct {
 	reason    CloseReason
 	sessions  map[string]*Session
 	txs       txTable
-	everBound bool      // some session was bound here (else it is closed after BindTimeout)
+	everBound bool // some session was bound here (else it is closed after BindTimeout)
 
-	answers answerQueue  // responses held behind a Deferred (deferred.go)
-	held    atomic.Int64 // answers.len(), readable without its lock on the read path
-	idleSince time.Time // when the last session left; zero while a session is bound
+	answers   answerQueue  // responses held behind a Deferred (deferred.go)
+	held      atomic.Int64 // answers.len(), readable without its lock on the read path
+	idleSince time.Time    // when the last session left; zero while a session is bound
 
 	// Owned by the read goroutine.
 	parser  *Parser
@@ -417,7 +417,7 @@ func (c *conn) fail(reason CloseReason) {
 	c.reason = reason
 	c.mu.Unlock()
 	c.cond.Broadcast()
-	go c.releaseAnswers() // not inline: fail may run under the answer queue's lock (flushAnswers)
+	go c.releaseAnswers()  // not inline: fail may run under the answer queue's lock (flushAnswers)
 	c.e.countClose(reason) // before the peer can see the close
 	c.t.Close()
 }

@@ -66,6 +66,26 @@ type Parser struct {
 	dropped   int64 // body bytes dropped in stateDiscard
 	offset    int64 // stream offset of the unconsumed start
 	err       error // sticky ProtocolError
+	paths     pathCache
+}
+
+// pathCache remembers the last To-Path and From-Path values and their parsed URIs: on one
+// connection they repeat frame after frame, and parsing URIs is the costliest part of a head.
+type pathCache struct {
+	to, from         string
+	toURIs, fromURIs []URI
+}
+
+// parse appends the URIs of value to dst, from the cache when value is the last one seen.
+func (c *pathCache) parse(dst []URI, value string, last *string, uris *[]URI) ([]URI, error) {
+	if value == *last && value != "" {
+		return append(dst, *uris...), nil
+	}
+	dst, err := appendPath(dst, value)
+	if err == nil && len(value) <= 1024 {
+		*last, *uris = value, append((*uris)[:0], dst...)
+	}
+	return dst, err
 }
 
 // NewParser returns a Parser that allows maxHeaderBytes of start line plus headers (a longer header block is a
@@ -272,7 +292,7 @@ func isIdent(b []byte) bool {
 func (p *Parser) finishHead(work []byte, headEnd, next int, hasBody bool, flag byte, fn FrameFunc) (int, bool, error) {
 	head := string(work[:headEnd])
 	p.msg.Reset()
-	p.frameErr = parseHead(&p.msg, head)
+	p.frameErr = parseHead(&p.msg, head, &p.paths)
 	tid := p.msg.TransactionID
 	p.endPat = append(append(append(p.endPat[:0], '\r', '\n'), endLineDashes...), tid...)
 	p.scan = 0
@@ -375,7 +395,7 @@ func (p *Parser) protocolError(work []byte, at int, reason string) error {
 
 // parseHead fills m from a complete header block (start line + header lines, no trailing CRLF). Every string
 // field is a substring of head.
-func parseHead(m *Message, head string) *FrameError {
+func parseHead(m *Message, head string, paths *pathCache) *FrameError {
 	line, rest, _ := strings.Cut(head, "\r\n")
 	// The start line was validated byte by byte already.
 	line = line[5:]
@@ -412,10 +432,10 @@ func parseHead(m *Message, head string) *FrameError {
 		var err error
 		switch {
 		case strings.EqualFold(name, "To-Path"):
-			m.ToPath, err = appendPath(m.ToPath[:0], value)
+			m.ToPath, err = paths.parse(m.ToPath[:0], value, &paths.to, &paths.toURIs)
 			haveTo = true
 		case strings.EqualFold(name, "From-Path"):
-			m.FromPath, err = appendPath(m.FromPath[:0], value)
+			m.FromPath, err = paths.parse(m.FromPath[:0], value, &paths.from, &paths.fromURIs)
 			haveFrom = true
 		case strings.EqualFold(name, "Message-ID"):
 			if value == "" {

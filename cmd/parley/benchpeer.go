@@ -21,9 +21,9 @@ type benchPeer struct {
 	stats  *benchStats
 	run    [runIDLen]byte
 
-	window  chan struct{} // one token per SEND in flight
-	inFlght atomic.Int64
-	wmu     sync.Mutex // one writer at a time: answers and SENDs share the socket
+	window   chan struct{} // one token per SEND in flight
+	inFlght  atomic.Int64
+	wmu      sync.Mutex // one writer at a time: answers and SENDs share the socket
 	bound    chan error // the binding SEND's answer
 	bindTID  string
 	template []byte // a sender's CPIM body; its tail is rewritten with the stamp per message

@@ -29,7 +29,7 @@ type Store struct {
 	logReqs   chan *appendRequest
 	logDone   chan struct{}
 	maxBatch  int
-	window    time.Duration // how long a batch that is not full waits for more (WithCommitWindow)
+	window    time.Duration     // how long a batch that is not full waits for more (WithCommitWindow)
 	rebound   sync.Map          // query -> dialect form
 	logStmts  map[int]*sql.Stmt // rows -> prepared INSERT; read-only after Open
 
