@@ -6,9 +6,27 @@ import (
 	"github.com/parleychat/parley/xcon"
 )
 
-// admissionLocked decides whether a user may join the room now. Caller holds mu. The order
-// is the one a caller can act on: moved, closed, barred, full.
-func (r *Room) admissionLocked(userID string, aor sipURI) error {
+// admissionLocked decides whether p may join the room now. Caller holds mu. The order is the one
+// a caller can act on: moved, closed, barred, full. Who may come in is decided on the
+// proven identity; being present already and counting heads go by the one the room shows.
+func (r *Room) admissionLocked(p *Participant) error {
+	if err := r.accessLocked(p.provenID, p.proven); err != nil {
+		return err
+	}
+	switch {
+	case r.conf.State.Locked != nil && *r.conf.State.Locked && !r.isLive(p.userID):
+		return ErrForbidden // RFC 4575 §5.5: a locked roster takes nobody new
+	case r.conf.Description.MaximumUserCount != nil && !r.isLive(p.userID) &&
+		uint32(r.liveUsers()) >= *r.conf.Description.MaximumUserCount:
+		return ErrRoomFull
+	}
+	return nil
+}
+
+// accessLocked is the room's access rule for a user (by its proven identity) who joins, watches
+// the roster or reads the log: not closed or moved, join-handling allow, not on the deny list,
+// and on the allowed list of a members-only room. Caller holds mu.
+func (r *Room) accessLocked(userID string, aor sipURI) error {
 	switch {
 	case r.policy.Successor != "":
 		return &MovedError{Successor: r.policy.Successor} // seed §5.4
@@ -18,60 +36,80 @@ func (r *Room) admissionLocked(userID string, aor sipURI) error {
 		// RFC 6501 §4.6.1: absent means block; confirm, authenticate and directed-operator
 		// need a moderator or credentials this focus does not ask for yet.
 		return ErrForbidden
-	case r.matchesAny(r.conf.DenyUsers, userID, aor) && !strings.EqualFold(r.conf.UserAdmissionPolicy, "anonymous"):
+	case r.barredLocked(userID, aor):
 		return ErrForbidden
 	case r.membersOnly() && !r.matchesAny(r.conf.AllowedUsers, userID, aor):
 		return ErrForbidden
-	case r.conf.State.Locked != nil && *r.conf.State.Locked && !r.isLive(userID):
-		return ErrForbidden // RFC 4575 §5.5: a locked roster takes nobody new
-	case r.conf.Description.MaximumUserCount != nil && !r.isLive(userID) &&
-		uint32(r.liveUsers()) >= *r.conf.Description.MaximumUserCount:
-		return ErrRoomFull
 	}
 	return nil
 }
 
-// MayWatch tells whether identity may subscribe to a room's roster (RFC 4575 subscriptions obey
-// the room's ACL): the admission rules except the ones about room for one more (locked, full).
-// Participants present may always watch.
-func (f *Focus) MayWatch(room string, identity Identity) error {
-	return f.checkUser(room, identity, func(r *Room, userID string, aor sipURI) error {
-		if r.isLive(userID) {
-			return nil
-		}
-		return r.mayWatchLocked(userID, aor)
-	})
+// barredLocked: the deny list names the user, and the admission policy does not set it aside
+// (RFC 6501 §4.6.2: anonymous ignores it). Caller holds mu.
+func (r *Room) barredLocked(userID string, aor sipURI) bool {
+	return r.matchesAny(r.conf.DenyUsers, userID, aor) && !strings.EqualFold(r.conf.UserAdmissionPolicy, "anonymous")
 }
 
-// checkUser runs check on room, under its lock, for identity's XCON-USERID and parsed AOR:
-// ErrRoomNotFound without the room, ErrForbidden for an AOR that is not a SIP URI.
-func (f *Focus) checkUser(room string, identity Identity, check func(r *Room, userID string, aor sipURI) error) error {
+// MayJoin tells whether identity would be admitted to room now, without joining it: for a
+// signalling side that must answer before the participant's media are known (an INVITE
+// without SDP).
+func (f *Focus) MayJoin(room string, identity Identity) error {
 	r := f.Room(room)
 	if r == nil {
 		return ErrRoomNotFound
 	}
-	aor, ok := parseSIPURI(identity.AOR)
+	p, err := f.newParticipant(r, identity, nil)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.admissionLocked(p)
+}
+
+// MayWatch tells whether identity may subscribe to a room's roster (RFC 4575 subscriptions obey
+// the room's ACL): the room must allow subscriptions (RFC 6501 allow-conference-event-subscription),
+// then the admission rules except the ones about room for one more (locked, full). Participants
+// present may always watch, unless barred since.
+func (f *Focus) MayWatch(room string, identity Identity) error {
+	return f.checkUser(room, identity, func(r *Room, u checkedUser) error {
+		if s := r.conf.State.AllowConferenceEventSubscription; s != nil && !*s {
+			return ErrForbidden
+		}
+		if r.policy.Successor == "" && r.isLive(u.shownID) && !r.barredLocked(u.id, u.aor) {
+			return nil
+		}
+		return r.accessLocked(u.id, u.aor)
+	})
+}
+
+// checkedUser is an identity as the checks see it: the XCON-USERID the room shows, and the
+// proven identity's XCON-USERID and URI.
+type checkedUser struct {
+	shownID string
+	id      string
+	aor     sipURI
+}
+
+// checkUser runs check on room, under its lock, for identity: ErrRoomNotFound without the room,
+// ErrForbidden for an identity that is not a SIP URI.
+func (f *Focus) checkUser(room string, identity Identity, check func(r *Room, u checkedUser) error) error {
+	r := f.Room(room)
+	if r == nil {
+		return ErrRoomNotFound
+	}
+	shown, ok := parseSIPURI(identity.AOR)
+	if !ok {
+		return ErrForbidden
+	}
+	proven, ok := parseSIPURI(identity.Proven())
 	if !ok {
 		return ErrForbidden
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return check(r, xcon.UserIDFromAOR(aor.AOR()), aor)
-}
-
-// mayWatchLocked is MayWatch's ACL for someone not in the room; r.mu is held.
-func (r *Room) mayWatchLocked(userID string, aor sipURI) error {
-	switch {
-	case r.policy.Successor != "":
-		return &MovedError{Successor: r.policy.Successor}
-	case !strings.EqualFold(r.conf.JoinHandling, "allow"):
-		return ErrForbidden
-	case r.matchesAny(r.conf.DenyUsers, userID, aor) && !strings.EqualFold(r.conf.UserAdmissionPolicy, "anonymous"):
-		return ErrForbidden
-	case r.membersOnly() && !r.matchesAny(r.conf.AllowedUsers, userID, aor):
-		return ErrForbidden
-	}
-	return nil
+	return check(r, checkedUser{shownID: xcon.UserIDFromAOR(shown.AOR()), id: xcon.UserIDFromAOR(proven.AOR()),
+		aor: proven})
 }
 
 // membersOnly: a room with an allowed-users-list admits only its targets, unless its admission
@@ -81,9 +119,10 @@ func (r *Room) membersOnly() bool {
 	return len(r.conf.AllowedUsers) > 0 && p != "openauthenticated" && p != "anonymous"
 }
 
-// deniedLocked tells whether a present participant is now barred (deny list). Caller holds mu.
+// deniedLocked tells whether a present participant is now barred (deny list): by the identity
+// the room shows (a moderator bans what he sees) or by the proven one. Caller holds mu.
 func (r *Room) deniedLocked(p *Participant) bool {
-	return r.matchesAny(r.conf.DenyUsers, p.userID, p.aor)
+	return r.matchesAny(r.conf.DenyUsers, p.userID, p.aor) || r.matchesAny(r.conf.DenyUsers, p.provenID, p.proven)
 }
 
 // matchesAny tells whether a user is named by one of targets: by XCON-USERID, by SIP URI, or

@@ -8,7 +8,6 @@ import (
 
 	"github.com/parleychat/parley/msrp"
 	"github.com/parleychat/parley/sdp"
-	"github.com/parleychat/parley/xcon"
 )
 
 // DialOut is a participant the focus invites into a room (a REFER to the room, RFC 4579 §5.5)
@@ -30,12 +29,13 @@ func (f *Focus) DialOutOffer(room string, target Identity, dialog any) (*DialOut
 	if r == nil || r.Successor() != "" {
 		return nil, sdp.MediaAnswer{}, ErrRoomNotFound
 	}
-	aor, ok := parseSIPURI(target.AOR)
-	if !ok || (aor.Scheme != "sip" && aor.Scheme != "sips") {
+	if aor, ok := parseSIPURI(target.AOR); !ok || (aor.Scheme != "sip" && aor.Scheme != "sips") {
 		return nil, sdp.MediaAnswer{}, ErrForbidden
 	}
-	p := &Participant{room: r, userID: xcon.UserIDFromAOR(aor.AOR()), aor: aor, displayName: target.DisplayName,
-		dialog: dialog, sendRate: newTokenBucket(f.cfg.MessageRate, f.cfg.MessageBurst)}
+	p, err := f.newParticipant(r, target, dialog)
+	if err != nil {
+		return nil, sdp.MediaAnswer{}, err
+	}
 	s := &Stream{participant: p, chatID: newChatID(), channel: r.channelFor(""),
 		composing: newTokenBucket(isComposingRate, isComposingBurst)}
 	s.session = f.endpoint.NewSession(f)
@@ -101,7 +101,8 @@ var ErrNotInvited = errors.New("focus: the user may not invite others into this 
 // user needs the role moderator or administrator, or allow-invite-users-dynamically
 // (RFC 6501 §4.6.5) in the conference object.
 func (f *Focus) MayInvite(room string, identity Identity, anyone bool) error {
-	return f.checkUser(room, identity, func(r *Room, userID string, _ sipURI) error {
+	return f.checkUser(room, identity, func(r *Room, c checkedUser) error {
+		userID := c.shownID
 		if !r.isLive(userID) {
 			return ErrNotInvited
 		}

@@ -40,6 +40,8 @@ type Participant struct {
 	userID      string // XCON-USERID
 	aor         sipURI
 	displayName string
+	provenID    string    // XCON-USERID of the proven identity (Identity.Proven): userID unless anonymous
+	proven      sipURI    // the proven identity; admission decides on it, the room never shows it
 	streams     []*Stream // set at join; then changed only under the room's mu (Modify)
 	lines       []*Stream // per m-line of the last offer, nil where refused; guarded by the room's mu
 	left        atomic.Bool
@@ -121,7 +123,7 @@ func (r *Room) add(p *Participant) error {
 	now := time.Now()
 	var changes []xcon.BindingChange
 	r.mu.Lock()
-	if err := r.admissionLocked(p.userID, p.aor); err != nil {
+	if err := r.admissionLocked(p); err != nil {
 		r.mu.Unlock()
 		return err
 	}

@@ -83,8 +83,9 @@ func sourceHost(source string) string {
 //  3. the From URI.
 //
 // A privacy request (RFC 3323: Privacy id, header or user, or an anonymous From) then replaces
-// the identity with a fresh anonymous URI of its own, so that nothing of the caller shows in
-// the room and two anonymous participants are still told apart.
+// the identity the room shows with a fresh anonymous URI of its own, so that nothing of the
+// caller shows in the room and two anonymous participants are still told apart. The identity
+// found above goes along as Authenticated: admission (deny list, allowed list) decides on it.
 func (s *Server) identity(req *sip.Request, authUser string) (focus.Identity, error) {
 	from := req.From()
 	if from == nil {
@@ -103,7 +104,9 @@ func (s *Server) identity(req *sip.Request, authUser string) (focus.Identity, er
 	}
 	if wantsPrivacy(req, from) {
 		s.log.Info("participant joins anonymously", "identity", ident.AOR, "source", req.Source())
-		return anonymousIdentity(), nil
+		anon := anonymousIdentity()
+		anon.Authenticated = ident.AOR
+		return anon, nil
 	}
 	return ident, nil
 }
