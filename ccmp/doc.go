@@ -51,7 +51,7 @@
 // message does not allow, 404 unknown object, 409 conflict (with version), 420 user not in
 // the room, 421 confUserID not an XCON-USERID, 422/423 wrong/missing conference-password
 // (xcon:conference-password of a conf-uris entry; required on every request that targets the
-// room), 424 authentication required, 425, 426 protected change, 427 AUTO_GENERATE outside
+// room, by the same rule, focus.CheckPassword, as SIP joins), 424 authentication required, 425, 426 protected change, 427 AUTO_GENERATE outside
 // our domain, 500, 501, 510 when an operation exceeds HandlerConfig.RequestTimeout, 511 a
 // full room.
 //

@@ -1,17 +1,33 @@
 package focus
 
 import (
+	"crypto/subtle"
+	"fmt"
 	"strings"
 
 	"github.com/parleychat/parley/xcon"
 )
 
+// The conference password's refusals (RFC 6501 §4.2.6 conference-password); both are
+// ErrForbidden, so that a caller that does not tell them apart answers 403.
+var (
+	ErrPasswordRequired = fmt.Errorf("%w: a conference password is required", ErrForbidden)
+	ErrPasswordInvalid  = fmt.Errorf("%w: wrong conference password", ErrForbidden)
+)
+
 // admissionLocked decides whether p may join the room now. Caller holds mu. The order is the one
-// a caller can act on: moved, closed, barred, full. Who may come in is decided on the
+// a caller can act on: moved, closed, barred, password, full. Who may come in is decided on the
 // proven identity; being present already and counting heads go by the one the room shows.
 func (r *Room) admissionLocked(p *Participant) error {
 	if err := r.accessLocked(p.provenID, p.proven); err != nil {
 		return err
+	}
+	// A participant the focus dials out to was asked in by someone admitted (REFER) or by the
+	// room's management (CCMP); it cannot know the password.
+	if !p.invited {
+		if err := r.passwordLocked(p.password, p.password != ""); err != nil {
+			return err
+		}
 	}
 	switch {
 	case r.conf.State.Locked != nil && *r.conf.State.Locked && !r.isLive(p.userID):
@@ -50,6 +66,47 @@ func (r *Room) barredLocked(userID string, aor sipURI) bool {
 	return r.matchesAny(r.conf.DenyUsers, userID, aor) && !strings.EqualFold(r.conf.UserAdmissionPolicy, "anonymous")
 }
 
+// passwordLocked checks a conference password given (gave) with a join or a watch against the
+// room's. Caller holds mu.
+func (r *Room) passwordLocked(given string, gave bool) error {
+	return checkPassword(r.conf, given, gave)
+}
+
+// CheckPassword applies a conference object's password to the one a request carries (nil: none):
+// ErrPasswordRequired, ErrPasswordInvalid or nil. Joins and watches check it themselves.
+func CheckPassword(c *xcon.Conference, given *string) error {
+	if given == nil {
+		return checkPassword(c, "", false)
+	}
+	return checkPassword(c, *given, true)
+}
+
+// checkPassword is the one rule for the conference password: the conference-password of a
+// conf-uris entry (RFC 6501 §4.2.6); a room without one takes anything.
+func checkPassword(c *xcon.Conference, given string, gave bool) error {
+	want := ConferencePassword(c)
+	switch {
+	case want == "":
+		return nil
+	case !gave:
+		return ErrPasswordRequired
+	case subtle.ConstantTimeCompare([]byte(given), []byte(want)) != 1:
+		return ErrPasswordInvalid
+	}
+	return nil
+}
+
+// ConferencePassword returns a conference object's password: the xcon:conference-password of
+// its first conf-uris entry that has one (RFC 6501 §4.2.6), "" for none.
+func ConferencePassword(c *xcon.Conference) string {
+	for _, u := range c.Description.ConfURIs {
+		if u.Password != "" {
+			return u.Password
+		}
+	}
+	return ""
+}
+
 // MayJoin tells whether identity would be admitted to room now, without joining it: for a
 // signalling side that must answer before the participant's media are known (an INVITE
 // without SDP).
@@ -79,16 +136,20 @@ func (f *Focus) MayWatch(room string, identity Identity) error {
 		if r.policy.Successor == "" && r.isLive(u.shownID) && !r.barredLocked(u.id, u.aor) {
 			return nil
 		}
-		return r.accessLocked(u.id, u.aor)
+		if err := r.accessLocked(u.id, u.aor); err != nil {
+			return err
+		}
+		return r.passwordLocked(u.password, u.password != "")
 	})
 }
 
 // checkedUser is an identity as the checks see it: the XCON-USERID the room shows, and the
 // proven identity's XCON-USERID and URI.
 type checkedUser struct {
-	shownID string
-	id      string
-	aor     sipURI
+	shownID  string
+	id       string
+	aor      sipURI
+	password string
 }
 
 // checkUser runs check on room, under its lock, for identity: ErrRoomNotFound without the room,
@@ -109,7 +170,7 @@ func (f *Focus) checkUser(room string, identity Identity, check func(r *Room, u 
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return check(r, checkedUser{shownID: xcon.UserIDFromAOR(shown.AOR()), id: xcon.UserIDFromAOR(proven.AOR()),
-		aor: proven})
+		aor: proven, password: identity.Password})
 }
 
 // membersOnly: a room with an allowed-users-list admits only its targets, unless its admission

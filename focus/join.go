@@ -19,6 +19,9 @@ type Identity struct {
 	// trusted proxy, or From) when AOR hides it; "" when AOR is that URI. Admission decides on
 	// it, so that anonymity changes what others see and nothing else; it never shows in the room.
 	Authenticated string
+	// Password is the conference password the caller gave (RFC 6501 conference-password), ""
+	// for none.
+	Password string
 }
 
 // Proven returns the identity admission decides on: Authenticated, or AOR when nothing is hidden.
@@ -108,7 +111,7 @@ func (f *Focus) newParticipant(room *Room, identity Identity, dialog any) (*Part
 		return nil, ErrForbidden
 	}
 	return &Participant{room: room, userID: xcon.UserIDFromAOR(aor.AOR()), aor: aor, displayName: identity.DisplayName,
-		provenID: xcon.UserIDFromAOR(proven.AOR()), proven: proven,
+		provenID: xcon.UserIDFromAOR(proven.AOR()), proven: proven, password: identity.Password,
 		dialog: dialog, sendRate: newTokenBucket(f.cfg.MessageRate, f.cfg.MessageBurst)}, nil
 }
 

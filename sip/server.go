@@ -600,6 +600,10 @@ func joinErrorResponse(err error) (int, string) {
 		return 488, "Not Acceptable Here"
 	case errors.Is(err, focus.ErrRoomFull):
 		return 486, "Busy Here"
+	case errors.Is(err, focus.ErrPasswordRequired):
+		return 403, "Conference Password Required"
+	case errors.Is(err, focus.ErrPasswordInvalid):
+		return 403, "Wrong Conference Password"
 	case errors.Is(err, focus.ErrForbidden):
 		return 403, "Forbidden"
 	case errors.As(err, &moved):
@@ -619,7 +623,14 @@ func (s *Server) refuse(req *sip.Request, tx sip.ServerTransaction, err error) {
 	if errors.As(err, &moved) {
 		hdrs = append(hdrs, sip.NewHeader("Contact", "<"+moved.Successor+">"))
 	}
-	hdrs = append(hdrs, s.warning(err.Error()))
+	text := err.Error()
+	switch {
+	case errors.Is(err, focus.ErrPasswordRequired):
+		text = "a conference password is required: dial the room's URI with ;" + pinParam + "=PASSWORD"
+	case errors.Is(err, focus.ErrPasswordInvalid):
+		text = "wrong conference password (the ;" + pinParam + "= parameter of the room's URI)"
+	}
+	hdrs = append(hdrs, s.warning(text))
 	s.respond(req, tx, code, reason, hdrs...)
 }
 
