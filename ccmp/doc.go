@@ -43,7 +43,8 @@
 //     sidebar.go. A room with sidebars by reference is not deleted before them (425).
 //   - optionsRequest.
 //   - extendedRequest "parley": history by time range and close with a successor (see
-//     ExtensionName).
+//     ExtensionName). Who reads the log, and which of its private messages, is the focus's
+//     rule (focus.History): 403 for a reader the room would not admit.
 //   - xpathFilter (blueprints, confs, sidebarsByVal): XPath 1.0 over each object, names
 //     matched namespace-blind; limits and codes in filter.go (400, 510, 511).
 //
