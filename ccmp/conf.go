@@ -2,7 +2,6 @@ package ccmp
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"slices"
 	"strings"
@@ -112,30 +111,21 @@ func (h *Handler) room(req *Request) (*focus.Room, *xcon.Conference, error) {
 	return room, snap, nil
 }
 
+// checkPassword applies the focus's conference-password rule and answers in CCMP codes.
 func checkPassword(c *xcon.Conference, given *string) error {
-	want := password(c)
-	if want == "" {
-		return nil
-	}
-	if given == nil {
+	switch err := focus.CheckPassword(c, given); {
+	case errors.Is(err, focus.ErrPasswordRequired):
 		return fail(CodePasswordRequired, "")
-	}
-	if subtle.ConstantTimeCompare([]byte(*given), []byte(want)) != 1 {
+	case errors.Is(err, focus.ErrPasswordInvalid):
 		return fail(CodeInvalidPassword, "")
+	case err != nil:
+		return err
 	}
 	return nil
 }
 
-// password returns the conference password: xcon:conference-password of a conf-uris entry
-// (RFC 6501 §4.2.6).
-func password(c *xcon.Conference) string {
-	for _, u := range c.Description.ConfURIs {
-		if u.Password != "" {
-			return u.Password
-		}
-	}
-	return ""
-}
+// password returns the conference password (RFC 6501 §4.2.6).
+func password(c *xcon.Conference) string { return focus.ConferencePassword(c) }
 
 // visible is what the principal may see of an object: passwords only for administrators.
 func (h *Handler) visible(p *Principal, c *xcon.Conference) *xcon.Conference {

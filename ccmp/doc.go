@@ -43,7 +43,8 @@
 //     sidebar.go. A room with sidebars by reference is not deleted before them (425).
 //   - optionsRequest.
 //   - extendedRequest "parley": history by time range and close with a successor (see
-//     ExtensionName).
+//     ExtensionName). Who reads the log, and which of its private messages, is the focus's
+//     rule (focus.History): 403 for a reader the room would not admit.
 //   - xpathFilter (blueprints, confs, sidebarsByVal): XPath 1.0 over each object, names
 //     matched namespace-blind; limits and codes in filter.go (400, 510, 511).
 //
@@ -51,7 +52,7 @@
 // message does not allow, 404 unknown object, 409 conflict (with version), 420 user not in
 // the room, 421 confUserID not an XCON-USERID, 422/423 wrong/missing conference-password
 // (xcon:conference-password of a conf-uris entry; required on every request that targets the
-// room), 424 authentication required, 425, 426 protected change, 427 AUTO_GENERATE outside
+// room, by the same rule, focus.CheckPassword, as SIP joins), 424 authentication required, 425, 426 protected change, 427 AUTO_GENERATE outside
 // our domain, 500, 501, 510 when an operation exceeds HandlerConfig.RequestTimeout, 511 a
 // full room.
 //

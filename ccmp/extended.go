@@ -63,7 +63,7 @@ func (h *Handler) extended(ctx context.Context, p *Principal, req *Request, resp
 		if req.Operation != "" && req.Operation != OpRetrieve {
 			return fail(CodeForbidden, "history is retrieve-only")
 		}
-		return h.history(ctx, room, op, resp)
+		return h.history(ctx, p, room, op, resp)
 	case "close":
 		if req.Operation != "" && req.Operation != OpUpdate {
 			return fail(CodeForbidden, "close is an update")
@@ -100,7 +100,9 @@ func (h *Handler) extended(ctx context.Context, p *Principal, req *Request, resp
 	return fail(CodeNotImplemented, "parley operation <"+op.Tag+"> is not implemented")
 }
 
-func (h *Handler) history(ctx context.Context, room *focus.Room, op *etree.Element, resp *Response) error {
+// history answers <parley:history>: the focus decides who may read the room's log and which of
+// its messages each reader sees (focus.History).
+func (h *Handler) history(ctx context.Context, p *Principal, room *focus.Room, op *etree.Element, resp *Response) error {
 	parseTime := func(attr string) (time.Time, error) {
 		v := strings.TrimSpace(op.SelectAttrValue(attr, ""))
 		if v == "" {
@@ -127,10 +129,16 @@ func (h *Handler) history(ctx context.Context, room *focus.Room, op *etree.Eleme
 		}
 	}
 	channel := strings.TrimSpace(op.SelectAttrValue("channel", ""))
-	entries, err := h.focus.History(ctx, room.Name(), channel, from, to, limit)
+	entries, err := h.focus.History(ctx, room.Name(), focus.Reader{UserID: p.UserID, Admin: p.Admin}, channel, from, to, limit)
 	if err != nil {
-		if errors.Is(err, focus.ErrRoomNotFound) {
+		var moved *focus.MovedError
+		switch {
+		case errors.Is(err, focus.ErrRoomNotFound):
 			return fail(CodeNotFound, "no conference "+h.roomURI(room.Name()))
+		case errors.As(err, &moved):
+			return fail(CodeNotFound, "conference closed; it continues at "+moved.Successor)
+		case errors.Is(err, focus.ErrForbidden):
+			return fail(CodeForbidden, "only those the room admits may read its history")
 		}
 		return err
 	}

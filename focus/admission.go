@@ -1,14 +1,48 @@
 package focus
 
 import (
+	"crypto/subtle"
+	"fmt"
 	"strings"
 
 	"github.com/parleychat/parley/xcon"
 )
 
-// admissionLocked decides whether a user may join the room now. Caller holds mu. The order
-// is the one a caller can act on: moved, closed, barred, full.
-func (r *Room) admissionLocked(userID string, aor sipURI) error {
+// The conference password's refusals (RFC 6501 §4.2.6 conference-password); both are
+// ErrForbidden, so that a caller that does not tell them apart answers 403.
+var (
+	ErrPasswordRequired = fmt.Errorf("%w: a conference password is required", ErrForbidden)
+	ErrPasswordInvalid  = fmt.Errorf("%w: wrong conference password", ErrForbidden)
+)
+
+// admissionLocked decides whether p may join the room now. Caller holds mu. The order is the one
+// a caller can act on: moved, closed, barred, password, full. Who may come in is decided on the
+// proven identity; being present already and counting heads go by the one the room shows.
+func (r *Room) admissionLocked(p *Participant) error {
+	if err := r.accessLocked(p.provenID, p.proven); err != nil {
+		return err
+	}
+	// A participant the focus dials out to was asked in by someone admitted (REFER) or by the
+	// room's management (CCMP); it cannot know the password.
+	if !p.invited {
+		if err := r.passwordLocked(p.password, p.password != ""); err != nil {
+			return err
+		}
+	}
+	switch {
+	case r.conf.State.Locked != nil && *r.conf.State.Locked && !r.isLive(p.userID):
+		return ErrForbidden // RFC 4575 §5.5: a locked roster takes nobody new
+	case r.conf.Description.MaximumUserCount != nil && !r.isLive(p.userID) &&
+		uint32(r.liveUsers()) >= *r.conf.Description.MaximumUserCount:
+		return ErrRoomFull
+	}
+	return nil
+}
+
+// accessLocked is the room's access rule for a user (by its proven identity) who joins, watches
+// the roster or reads the log: not closed or moved, join-handling allow, not on the deny list,
+// and on the allowed list of a members-only room. Caller holds mu.
+func (r *Room) accessLocked(userID string, aor sipURI) error {
 	switch {
 	case r.policy.Successor != "":
 		return &MovedError{Successor: r.policy.Successor} // seed §5.4
@@ -18,60 +52,125 @@ func (r *Room) admissionLocked(userID string, aor sipURI) error {
 		// RFC 6501 §4.6.1: absent means block; confirm, authenticate and directed-operator
 		// need a moderator or credentials this focus does not ask for yet.
 		return ErrForbidden
-	case r.matchesAny(r.conf.DenyUsers, userID, aor) && !strings.EqualFold(r.conf.UserAdmissionPolicy, "anonymous"):
+	case r.barredLocked(userID, aor):
 		return ErrForbidden
 	case r.membersOnly() && !r.matchesAny(r.conf.AllowedUsers, userID, aor):
 		return ErrForbidden
-	case r.conf.State.Locked != nil && *r.conf.State.Locked && !r.isLive(userID):
-		return ErrForbidden // RFC 4575 §5.5: a locked roster takes nobody new
-	case r.conf.Description.MaximumUserCount != nil && !r.isLive(userID) &&
-		uint32(r.liveUsers()) >= *r.conf.Description.MaximumUserCount:
-		return ErrRoomFull
 	}
 	return nil
 }
 
-// MayWatch tells whether identity may subscribe to a room's roster (RFC 4575 subscriptions obey
-// the room's ACL): the admission rules except the ones about room for one more (locked, full).
-// Participants present may always watch.
-func (f *Focus) MayWatch(room string, identity Identity) error {
-	return f.checkUser(room, identity, func(r *Room, userID string, aor sipURI) error {
-		if r.isLive(userID) {
-			return nil
-		}
-		return r.mayWatchLocked(userID, aor)
-	})
+// barredLocked: the deny list names the user, and the admission policy does not set it aside
+// (RFC 6501 §4.6.2: anonymous ignores it). Caller holds mu.
+func (r *Room) barredLocked(userID string, aor sipURI) bool {
+	return r.matchesAny(r.conf.DenyUsers, userID, aor) && !strings.EqualFold(r.conf.UserAdmissionPolicy, "anonymous")
 }
 
-// checkUser runs check on room, under its lock, for identity's XCON-USERID and parsed AOR:
-// ErrRoomNotFound without the room, ErrForbidden for an AOR that is not a SIP URI.
-func (f *Focus) checkUser(room string, identity Identity, check func(r *Room, userID string, aor sipURI) error) error {
+// passwordLocked checks a conference password given (gave) with a join or a watch against the
+// room's. Caller holds mu.
+func (r *Room) passwordLocked(given string, gave bool) error {
+	return checkPassword(r.conf, given, gave)
+}
+
+// CheckPassword applies a conference object's password to the one a request carries (nil: none):
+// ErrPasswordRequired, ErrPasswordInvalid or nil. Joins and watches check it themselves.
+func CheckPassword(c *xcon.Conference, given *string) error {
+	if given == nil {
+		return checkPassword(c, "", false)
+	}
+	return checkPassword(c, *given, true)
+}
+
+// checkPassword is the one rule for the conference password: the conference-password of a
+// conf-uris entry (RFC 6501 §4.2.6); a room without one takes anything.
+func checkPassword(c *xcon.Conference, given string, gave bool) error {
+	want := ConferencePassword(c)
+	switch {
+	case want == "":
+		return nil
+	case !gave:
+		return ErrPasswordRequired
+	case subtle.ConstantTimeCompare([]byte(given), []byte(want)) != 1:
+		return ErrPasswordInvalid
+	}
+	return nil
+}
+
+// ConferencePassword returns a conference object's password: the xcon:conference-password of
+// its first conf-uris entry that has one (RFC 6501 §4.2.6), "" for none.
+func ConferencePassword(c *xcon.Conference) string {
+	for _, u := range c.Description.ConfURIs {
+		if u.Password != "" {
+			return u.Password
+		}
+	}
+	return ""
+}
+
+// MayJoin tells whether identity would be admitted to room now, without joining it: for a
+// signalling side that must answer before the participant's media are known (an INVITE
+// without SDP).
+func (f *Focus) MayJoin(room string, identity Identity) error {
 	r := f.Room(room)
 	if r == nil {
 		return ErrRoomNotFound
 	}
-	aor, ok := parseSIPURI(identity.AOR)
+	p, err := f.newParticipant(r, identity, nil)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.admissionLocked(p)
+}
+
+// MayWatch tells whether identity may subscribe to a room's roster (RFC 4575 subscriptions obey
+// the room's ACL): the room must allow subscriptions (RFC 6501 allow-conference-event-subscription),
+// then the admission rules except the ones about room for one more (locked, full). Participants
+// present may always watch, unless barred since.
+func (f *Focus) MayWatch(room string, identity Identity) error {
+	return f.checkUser(room, identity, func(r *Room, u checkedUser) error {
+		if s := r.conf.State.AllowConferenceEventSubscription; s != nil && !*s {
+			return ErrForbidden
+		}
+		if r.policy.Successor == "" && r.isLive(u.shownID) && !r.barredLocked(u.id, u.aor) {
+			return nil
+		}
+		if err := r.accessLocked(u.id, u.aor); err != nil {
+			return err
+		}
+		return r.passwordLocked(u.password, u.password != "")
+	})
+}
+
+// checkedUser is an identity as the checks see it: the XCON-USERID the room shows, and the
+// proven identity's XCON-USERID and URI.
+type checkedUser struct {
+	shownID  string
+	id       string
+	aor      sipURI
+	password string
+}
+
+// checkUser runs check on room, under its lock, for identity: ErrRoomNotFound without the room,
+// ErrForbidden for an identity that is not a SIP URI.
+func (f *Focus) checkUser(room string, identity Identity, check func(r *Room, u checkedUser) error) error {
+	r := f.Room(room)
+	if r == nil {
+		return ErrRoomNotFound
+	}
+	shown, ok := parseSIPURI(identity.AOR)
+	if !ok {
+		return ErrForbidden
+	}
+	proven, ok := parseSIPURI(identity.Proven())
 	if !ok {
 		return ErrForbidden
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return check(r, xcon.UserIDFromAOR(aor.AOR()), aor)
-}
-
-// mayWatchLocked is MayWatch's ACL for someone not in the room; r.mu is held.
-func (r *Room) mayWatchLocked(userID string, aor sipURI) error {
-	switch {
-	case r.policy.Successor != "":
-		return &MovedError{Successor: r.policy.Successor}
-	case !strings.EqualFold(r.conf.JoinHandling, "allow"):
-		return ErrForbidden
-	case r.matchesAny(r.conf.DenyUsers, userID, aor) && !strings.EqualFold(r.conf.UserAdmissionPolicy, "anonymous"):
-		return ErrForbidden
-	case r.membersOnly() && !r.matchesAny(r.conf.AllowedUsers, userID, aor):
-		return ErrForbidden
-	}
-	return nil
+	return check(r, checkedUser{shownID: xcon.UserIDFromAOR(shown.AOR()), id: xcon.UserIDFromAOR(proven.AOR()),
+		aor: proven, password: identity.Password})
 }
 
 // membersOnly: a room with an allowed-users-list admits only its targets, unless its admission
@@ -81,9 +180,10 @@ func (r *Room) membersOnly() bool {
 	return len(r.conf.AllowedUsers) > 0 && p != "openauthenticated" && p != "anonymous"
 }
 
-// deniedLocked tells whether a present participant is now barred (deny list). Caller holds mu.
+// deniedLocked tells whether a present participant is now barred (deny list): by the identity
+// the room shows (a moderator bans what he sees) or by the proven one. Caller holds mu.
 func (r *Room) deniedLocked(p *Participant) bool {
-	return r.matchesAny(r.conf.DenyUsers, p.userID, p.aor)
+	return r.matchesAny(r.conf.DenyUsers, p.userID, p.aor) || r.matchesAny(r.conf.DenyUsers, p.provenID, p.proven)
 }
 
 // matchesAny tells whether a user is named by one of targets: by XCON-USERID, by SIP URI, or

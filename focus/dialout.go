@@ -8,7 +8,6 @@ import (
 
 	"github.com/parleychat/parley/msrp"
 	"github.com/parleychat/parley/sdp"
-	"github.com/parleychat/parley/xcon"
 )
 
 // DialOut is a participant the focus invites into a room (a REFER to the room, RFC 4579 §5.5)
@@ -30,12 +29,14 @@ func (f *Focus) DialOutOffer(room string, target Identity, dialog any) (*DialOut
 	if r == nil || r.Successor() != "" {
 		return nil, sdp.MediaAnswer{}, ErrRoomNotFound
 	}
-	aor, ok := parseSIPURI(target.AOR)
-	if !ok || (aor.Scheme != "sip" && aor.Scheme != "sips") {
+	if aor, ok := parseSIPURI(target.AOR); !ok || (aor.Scheme != "sip" && aor.Scheme != "sips") {
 		return nil, sdp.MediaAnswer{}, ErrForbidden
 	}
-	p := &Participant{room: r, userID: xcon.UserIDFromAOR(aor.AOR()), aor: aor, displayName: target.DisplayName,
-		dialog: dialog, sendRate: newTokenBucket(f.cfg.MessageRate, f.cfg.MessageBurst)}
+	p, err := f.newParticipant(r, target, dialog)
+	if err != nil {
+		return nil, sdp.MediaAnswer{}, err
+	}
+	p.invited = true
 	s := &Stream{participant: p, chatID: newChatID(), channel: r.channelFor(""),
 		composing: newTokenBucket(isComposingRate, isComposingBurst)}
 	s.session = f.endpoint.NewSession(f)
@@ -96,32 +97,53 @@ func (f *Focus) DialOutFailed(d *DialOut) { d.stream.session.Close(msrp.Local) }
 // ErrNotInvited is returned by MayInvite when the user may not bring others into the room.
 var ErrNotInvited = errors.New("focus: the user may not invite others into this room")
 
-// MayInvite tells whether the participant identity may ask the focus to invite others into the
-// room (REFER, RFC 4579 §5.5). With anyone set every participant present may; otherwise the
-// user needs the role moderator or administrator, or allow-invite-users-dynamically
-// (RFC 6501 §4.6.5) in the conference object.
+// MayInvite tells whether identity may ask the focus to invite others into the room (a REFER
+// outside the participant's dialog, RFC 4579 §5.5): it must be present, and give the room's
+// conference password as a join would (its From proves nothing more). See MayInviteFrom.
 func (f *Focus) MayInvite(room string, identity Identity, anyone bool) error {
-	return f.checkUser(room, identity, func(r *Room, userID string, _ sipURI) error {
-		if !r.isLive(userID) {
-			return ErrNotInvited
+	return f.checkUser(room, identity, func(r *Room, c checkedUser) error {
+		if err := r.passwordLocked(c.password, c.password != ""); err != nil {
+			return err
 		}
-		if anyone {
-			return nil
-		}
-		u := r.conf.User(userID)
-		if u == nil {
-			return ErrNotInvited
-		}
-		if u.AllowInviteUsersDynamically != nil && *u.AllowInviteUsersDynamically {
-			return nil
-		}
-		for _, role := range u.Roles {
-			if strings.EqualFold(role, "moderator") || strings.EqualFold(role, "administrator") {
-				return nil
-			}
-		}
-		return ErrNotInvited
+		return r.mayInviteLocked(c.shownID, anyone)
 	})
+}
+
+// MayInviteFrom is MayInvite for a participant's REFER inside its own dialog: it was admitted
+// with the password, if any.
+func (f *Focus) MayInviteFrom(p *Participant, anyone bool) error {
+	r := p.room
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if p.left.Load() {
+		return ErrNotInvited
+	}
+	return r.mayInviteLocked(p.userID, anyone)
+}
+
+// mayInviteLocked is the rule on who brings others in: with anyone set every participant
+// present may; otherwise the user needs the role moderator or administrator, or
+// allow-invite-users-dynamically (RFC 6501 §4.6.5) in the conference object. Caller holds mu.
+func (r *Room) mayInviteLocked(userID string, anyone bool) error {
+	if !r.isLive(userID) {
+		return ErrNotInvited
+	}
+	if anyone {
+		return nil
+	}
+	u := r.conf.User(userID)
+	if u == nil {
+		return ErrNotInvited
+	}
+	if u.AllowInviteUsersDynamically != nil && *u.AllowInviteUsersDynamically {
+		return nil
+	}
+	for _, role := range u.Roles {
+		if strings.EqualFold(role, "moderator") || strings.EqualFold(role, "administrator") {
+			return nil
+		}
+	}
+	return ErrNotInvited
 }
 
 // CreateAdhocRoom creates a room with a fresh random name (ten base62 characters) from spec

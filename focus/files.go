@@ -47,7 +47,7 @@ func (f *Focus) handleFile(st *Stream, m *msrp.Message) error {
 	if int64(len(m.Body)) > room.maxMessageSize() {
 		return &msrp.StatusError{Code: 413, Comment: "File larger than this room allows"}
 	}
-	if !room.maySend(st.participant.userID) {
+	if !room.maySend(st.participant) {
 		return &msrp.StatusError{Code: 403, Comment: "Observers cannot send files in this room"}
 	}
 	var target *Participant

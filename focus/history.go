@@ -3,6 +3,7 @@ package focus
 import (
 	"context"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/parleychat/parley/msrp/cpim"
@@ -54,8 +55,7 @@ func (r *recent) add(e xcon.LogEntry) {
 	t.entries = t.entries[drop:]
 }
 
-// replay returns the last limit entries of channel that userID may see: public ones, and
-// private ones it sent or received (seed §5.3).
+// replay returns the last limit entries of channel that userID may see (mayRead).
 func (r *recent) replay(channel, userID string) []xcon.LogEntry {
 	var entries []xcon.LogEntry
 	if t := r.channels[channel]; t != nil {
@@ -63,14 +63,110 @@ func (r *recent) replay(channel, userID string) []xcon.LogEntry {
 	}
 	var out []xcon.LogEntry
 	for i := len(entries) - 1; i >= 0 && len(out) < r.limit; i-- {
-		e := entries[i]
-		if e.Recipient != "" && e.Recipient != userID && e.SenderID != userID {
-			continue
+		if e := entries[i]; mayRead(e, userID) {
+			out = append(out, e)
 		}
-		out = append(out, e)
 	}
 	slices.Reverse(out)
 	return out
+}
+
+// mayRead is the one rule on which logged messages a user sees, on join and over CCMP alike:
+// the public ones, and the private ones it sent or received (seed §5.3). XCON-USERIDs compare
+// case-insensitively (RFC 6501 §3.3.2).
+func mayRead(e xcon.LogEntry, userID string) bool {
+	return e.Recipient == "" || strings.EqualFold(e.Recipient, userID) || strings.EqualFold(e.SenderID, userID)
+}
+
+// Reader is who asks for a room's log outside a join (CCMP): an XCON-USERID, and whether it
+// administers the whole server.
+type Reader struct {
+	UserID string
+	Admin  bool
+}
+
+// historyScanMax bounds how many logged messages one History call looks at to find limit
+// that the reader may see: a room full of other people's private messages costs no more.
+const historyScanMax = 10000
+
+// History returns the logged messages of a room's channel ("" = all) between from and to (zero
+// bounds are open), oldest first, at most limit: the newest of those reader may see.
+//
+// Who may read is who may join (the room's access rule on the reader's XCON-USERID: deny list,
+// members only, join handling), and the room's moderators and administrators whatever that
+// rule says: ErrForbidden otherwise. What they read is what a joiner is replayed (mayRead):
+// private messages only for their sender and recipient, the room's own administrators
+// included, since any user may create a room. Administrators of the server (Reader.Admin) read
+// everything: they hold the store anyway.
+func (f *Focus) History(ctx context.Context, room string, reader Reader, channel string, from, to time.Time, limit int) ([]xcon.LogEntry, error) {
+	r := f.Room(room)
+	if r == nil {
+		return nil, ErrRoomNotFound
+	}
+	if err := r.mayReadLog(reader); err != nil {
+		return nil, err
+	}
+	if reader.Admin {
+		return f.store.HistoryBetween(ctx, room, channel, from, to, limit)
+	}
+	var out []xcon.LogEntry
+	for batch := limit; ; batch = min(2*batch, historyScanMax) {
+		entries, err := f.store.HistoryBetween(ctx, room, channel, from, to, batch)
+		if err != nil {
+			return nil, err
+		}
+		out = out[:0]
+		for i := len(entries) - 1; i >= 0 && len(out) < limit; i-- {
+			if mayRead(entries[i], reader.UserID) {
+				out = append(out, entries[i])
+			}
+		}
+		if len(out) >= limit || len(entries) < batch || batch >= historyScanMax {
+			break
+		}
+	}
+	slices.Reverse(out)
+	return out, nil
+}
+
+// mayReadLog applies the room's access rule to a reader of its log (see History).
+func (r *Room) mayReadLog(reader Reader) error {
+	if reader.Admin {
+		return nil
+	}
+	aor, ok := parseSIPURI("sip:" + userPart(reader.UserID))
+	if !ok {
+		return ErrForbidden
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.moderatesLocked(reader.UserID) {
+		return nil
+	}
+	return r.accessLocked(xcon.UserIDFromAOR(aor.AOR()), aor)
+}
+
+// userPart strips the scheme of an XCON-USERID: "xcon-userid:alice@example.com" is
+// "alice@example.com".
+func userPart(userID string) string {
+	if scheme, rest, ok := strings.Cut(userID, ":"); ok && strings.EqualFold(scheme, "xcon-userid") {
+		return rest
+	}
+	return userID
+}
+
+// moderatesLocked: the user's roles in the room include moderator, administrator or organizer
+// (RFC 6501 §4.6.5.2). Caller holds mu.
+func (r *Room) moderatesLocked(userID string) bool {
+	if u := r.userLocked(userID); u != nil {
+		for _, role := range u.Roles {
+			switch strings.ToLower(strings.TrimSpace(role)) {
+			case "moderator", "administrator", "organizer":
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // loadHistory fills the room's recent tail from the store.

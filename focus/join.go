@@ -10,10 +10,26 @@ import (
 	"github.com/parleychat/parley/xcon"
 )
 
-// Identity is who the signalling layer established the participant to be.
+// Identity is who the signalling layer established the participant to be, and what the room
+// shows of it.
 type Identity struct {
-	AOR         string // the participant's SIP URI (From, or P-Asserted-Identity from a trusted proxy)
+	AOR         string // the URI the room shows: the participant's, or an anonymous one (RFC 3323)
 	DisplayName string
+	// Authenticated is the participant's own URI (Digest user, P-Asserted-Identity from a
+	// trusted proxy, or From) when AOR hides it; "" when AOR is that URI. Admission decides on
+	// it, so that anonymity changes what others see and nothing else; it never shows in the room.
+	Authenticated string
+	// Password is the conference password the caller gave (RFC 6501 conference-password), ""
+	// for none.
+	Password string
+}
+
+// Proven returns the identity admission decides on: Authenticated, or AOR when nothing is hidden.
+func (i Identity) Proven() string {
+	if i.Authenticated != "" {
+		return i.Authenticated
+	}
+	return i.AOR
 }
 
 // JoinRequest is an INVITE to a room, reduced to what the runtime needs.
@@ -44,12 +60,10 @@ func (f *Focus) join(ctx context.Context, req JoinRequest, offered *Offer) (*Par
 	if room == nil {
 		return nil, nil, ErrRoomNotFound
 	}
-	aor, ok := parseSIPURI(req.Identity.AOR)
-	if !ok {
-		return nil, nil, ErrForbidden
+	p, err := f.newParticipant(room, req.Identity, req.Dialog)
+	if err != nil {
+		return nil, nil, err
 	}
-	p := &Participant{room: room, userID: xcon.UserIDFromAOR(aor.AOR()), aor: aor, displayName: req.Identity.DisplayName,
-		dialog: req.Dialog, sendRate: newTokenBucket(f.cfg.MessageRate, f.cfg.MessageBurst)}
 
 	answers := make([]sdp.MediaAnswer, len(req.Offer.Media))
 	p.lines = make([]*Stream, len(req.Offer.Media))
@@ -83,6 +97,22 @@ func (f *Focus) join(ctx context.Context, req JoinRequest, offered *Offer) (*Par
 		}
 	}
 	return p, answers, nil
+}
+
+// newParticipant is a participant of room with identity, not in the room yet: ErrForbidden when
+// either of its URIs is not one.
+func (f *Focus) newParticipant(room *Room, identity Identity, dialog any) (*Participant, error) {
+	aor, ok := parseSIPURI(identity.AOR)
+	if !ok {
+		return nil, ErrForbidden
+	}
+	proven, ok := parseSIPURI(identity.Proven())
+	if !ok {
+		return nil, ErrForbidden
+	}
+	return &Participant{room: room, userID: xcon.UserIDFromAOR(aor.AOR()), aor: aor, displayName: identity.DisplayName,
+		provenID: xcon.UserIDFromAOR(proven.AOR()), proven: proven, password: identity.Password,
+		dialog: dialog, sendRate: newTokenBucket(f.cfg.MessageRate, f.cfg.MessageBurst)}, nil
 }
 
 // acceptLine answers one offered m-line (index i) for p: a new stream, or a refusal (nil and

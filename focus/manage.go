@@ -212,15 +212,6 @@ func (f *Focus) ReleaseNickname(room, userID, nickname string) {
 	f.nicknames.releaseFor(room, heldByObject, userID, nickname)
 }
 
-// History returns the logged messages of a room's channel ("" = all) between from and to
-// (zero = unbounded), oldest first, at most limit (seed §5.3).
-func (f *Focus) History(ctx context.Context, room, channel string, from, to time.Time, limit int) ([]xcon.LogEntry, error) {
-	if f.Room(room) == nil {
-		return nil, ErrRoomNotFound
-	}
-	return f.store.HistoryBetween(ctx, room, channel, from, to, limit)
-}
-
 // purgeInterval is how often each room's log retention is applied.
 const purgeInterval = 10 * time.Minute
 

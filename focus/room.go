@@ -40,6 +40,10 @@ type Participant struct {
 	userID      string // XCON-USERID
 	aor         sipURI
 	displayName string
+	provenID    string    // XCON-USERID of the proven identity (Identity.Proven): userID unless anonymous
+	proven      sipURI    // the proven identity; admission decides on it, the room never shows it
+	password    string    // the conference password given at join; checked by add, then forgotten
+	invited     bool      // dialled out by the focus: whoever asked for it was admitted, not the invitee
 	streams     []*Stream // set at join; then changed only under the room's mu (Modify)
 	lines       []*Stream // per m-line of the last offer, nil where refused; guarded by the room's mu
 	left        atomic.Bool
@@ -121,7 +125,9 @@ func (r *Room) add(p *Participant) error {
 	now := time.Now()
 	var changes []xcon.BindingChange
 	r.mu.Lock()
-	if err := r.admissionLocked(p.userID, p.aor); err != nil {
+	err := r.admissionLocked(p)
+	p.password = ""
+	if err != nil {
 		r.mu.Unlock()
 		return err
 	}

@@ -44,7 +44,7 @@ func (f *Focus) HandleMessage(s *msrp.Session, m *msrp.Message) error {
 		return &msrp.StatusError{Code: 403, Comment: "CPIM From is not the sender"}
 	}
 	room := st.participant.room
-	if !room.maySend(st.participant.userID) {
+	if !room.maySend(st.participant) {
 		return &msrp.StatusError{Code: 403, Comment: "Observers cannot send messages in this room"}
 	}
 	if len(msg.To) != 1 {
@@ -287,14 +287,17 @@ func (f *Focus) handleNickname(st *Stream, m *msrp.Message) error {
 	return nil
 }
 
-// maySend tells whether a user's role lets it send (RFC 6501 §4.6.5.2: observers listen).
-func (r *Room) maySend(userID string) bool {
+// maySend tells whether a participant's role lets it send (RFC 6501 §4.6.5.2: observers listen).
+// An anonymous participant keeps the role of the user it proved to be.
+func (r *Room) maySend(p *Participant) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if u := r.userLocked(userID); u != nil {
-		for _, role := range u.Roles {
-			if strings.EqualFold(role, "observer") {
-				return false
+	for _, id := range []string{p.userID, p.provenID} {
+		if u := r.userLocked(id); u != nil {
+			for _, role := range u.Roles {
+				if strings.EqualFold(role, "observer") {
+					return false
+				}
 			}
 		}
 	}

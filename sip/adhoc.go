@@ -48,7 +48,7 @@ func (s *Server) adhocRoom(req *sip.Request, tx sip.ServerTransaction) (string, 
 		s.respond(req, tx, 400, "Bad Request", s.warning(err.Error()))
 		return "", false
 	}
-	if !s.adhocAllowed(ident.AOR) {
+	if !s.adhocAllowed(ident.Proven()) {
 		s.respond(req, tx, 403, "Forbidden", s.warning("this caller may not create rooms"))
 		return "", false
 	}
@@ -64,7 +64,7 @@ func (s *Server) adhocRoom(req *sip.Request, tx sip.ServerTransaction) (string, 
 		s.respond(req, tx, code, reason, s.warning("room not created"))
 		return "", false
 	}
-	s.log.Info("ad-hoc room created", "room", r.Name(), "by", ident.AOR)
+	s.log.Info("ad-hoc room created", "room", r.Name(), "by", ident.Proven())
 	return r.Name(), true
 }
 

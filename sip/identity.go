@@ -83,14 +83,15 @@ func sourceHost(source string) string {
 //  3. the From URI.
 //
 // A privacy request (RFC 3323: Privacy id, header or user, or an anonymous From) then replaces
-// the identity with a fresh anonymous URI of its own, so that nothing of the caller shows in
-// the room and two anonymous participants are still told apart.
+// the identity the room shows with a fresh anonymous URI of its own, so that nothing of the
+// caller shows in the room and two anonymous participants are still told apart. The identity
+// found above goes along as Authenticated: admission (deny list, allowed list) decides on it.
 func (s *Server) identity(req *sip.Request, authUser string) (focus.Identity, error) {
 	from := req.From()
 	if from == nil {
 		return focus.Identity{}, fmt.Errorf("no From header")
 	}
-	ident := focus.Identity{AOR: from.Address.String(), DisplayName: from.DisplayName}
+	ident := focus.Identity{AOR: from.Address.String(), DisplayName: from.DisplayName, Password: conferencePassword(req)}
 	pai := s.assertedIdentity(req)
 	switch {
 	case authUser != "":
@@ -103,9 +104,26 @@ func (s *Server) identity(req *sip.Request, authUser string) (focus.Identity, er
 	}
 	if wantsPrivacy(req, from) {
 		s.log.Info("participant joins anonymously", "identity", ident.AOR, "source", req.Source())
-		return anonymousIdentity(), nil
+		anon := anonymousIdentity()
+		anon.Authenticated, anon.Password = ident.AOR, ident.Password
+		return anon, nil
 	}
 	return ident, nil
+}
+
+// pinParam is the Request-URI parameter that carries a room's conference password
+// (sip:room@example.com;pin=1234): any softphone can dial it, and proxies route on the rest of
+// the URI, which names the room whatever its parameters.
+const pinParam = "pin"
+
+// conferencePassword is the password the caller gave for the room (the pin parameter of the
+// Request-URI), "" for none.
+func conferencePassword(req *sip.Request) string {
+	if req.Recipient.UriParams == nil {
+		return ""
+	}
+	pin, _ := req.Recipient.UriParams.Get(pinParam)
+	return pin
 }
 
 // assertedIdentity returns the SIP or SIPS URI of a P-Asserted-Identity from a trusted proxy,

@@ -75,6 +75,7 @@ func (s *Server) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	var room string
 	var referrer focus.Identity
+	var allowed error
 	res := sip.NewResponseFromRequest(req, 202, "Accepted", nil)
 	if to := req.To(); to.Params.Has("tag") {
 		d := s.lookup(req)
@@ -84,6 +85,7 @@ func (s *Server) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 		}
 		room = d.participant.Room().Name()
 		referrer = focus.Identity{AOR: d.participant.AOR()}
+		allowed = s.focus.MayInviteFrom(d.participant, s.cfg.Peering.ReferAnyone)
 		sub.send = d.session.Do
 		sub.target, sub.transport = *d.session.InviteRequest.Contact().Address.Clone(), d.session.InviteRequest.Transport()
 		// RFC 3515 §2.4.6: several REFERs may share the dialog; id tells their NOTIFYs apart.
@@ -105,6 +107,7 @@ func (s *Server) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 			return
 		}
 		referrer = ident
+		allowed = s.focus.MayInvite(room, ident, s.cfg.Peering.ReferAnyone)
 		// The REFER creates a dialog of its own (RFC 3515 §2.4.4): our To-tag, its Call-ID.
 		tag := sip.GenerateTagN(16)
 		res.To().Params.Add("tag", tag)
@@ -115,7 +118,11 @@ func (s *Server) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 		sub.send = func(ctx context.Context, req *sip.Request) (*sip.Response, error) { return s.client.Do(ctx, req) }
 		res.AppendHeader(s.contact(room, req.Transport(), req.Recipient.Scheme))
 	}
-	if err := s.focus.MayInvite(room, referrer, s.cfg.Peering.ReferAnyone); err != nil {
+	switch {
+	case errors.Is(allowed, focus.ErrPasswordRequired), errors.Is(allowed, focus.ErrPasswordInvalid):
+		s.refuse(req, tx, allowed)
+		return
+	case allowed != nil:
 		s.respond(req, tx, 403, "Forbidden", s.warning("this participant may not invite others"))
 		return
 	}

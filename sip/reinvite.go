@@ -272,6 +272,12 @@ func (s *Server) onOfferlessInvite(req *sip.Request, tx sip.ServerTransaction, r
 		s.respond(req, tx, 400, "Bad Request", s.warning(err.Error()))
 		return
 	}
+	// The participant joins only with the ACK's answer, after our 200: refuse now whom the
+	// room would refuse then.
+	if err := s.focus.MayJoin(room, ident); err != nil {
+		s.refuse(req, tx, err)
+		return
+	}
 	interval, ok := s.sessionInterval(req, tx)
 	if !ok {
 		return

@@ -439,14 +439,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	p, answers, err := s.focus.Join(context.Background(), focus.JoinRequest{Room: room, Identity: ident, Offer: offer, Dialog: d,
 		FileTo: fileRecipient(req)})
 	if err != nil {
-		code, reason := joinErrorResponse(err)
-		var hdrs []sip.Header
-		var moved *focus.MovedError
-		if errors.As(err, &moved) {
-			hdrs = append(hdrs, sip.NewHeader("Contact", "<"+moved.Successor+">"))
-		}
-		hdrs = append(hdrs, s.warning(err.Error()))
-		s.respond(req, tx, code, reason, hdrs...)
+		s.refuse(req, tx, err)
 		return
 	}
 	answer, err := sdp.BuildAnswer(offer, s.answerParams(), answers)
@@ -607,6 +600,10 @@ func joinErrorResponse(err error) (int, string) {
 		return 488, "Not Acceptable Here"
 	case errors.Is(err, focus.ErrRoomFull):
 		return 486, "Busy Here"
+	case errors.Is(err, focus.ErrPasswordRequired):
+		return 403, "Conference Password Required"
+	case errors.Is(err, focus.ErrPasswordInvalid):
+		return 403, "Wrong Conference Password"
 	case errors.Is(err, focus.ErrForbidden):
 		return 403, "Forbidden"
 	case errors.As(err, &moved):
@@ -615,6 +612,26 @@ func joinErrorResponse(err error) (int, string) {
 		return 503, "Service Unavailable"
 	}
 	return 500, "Server Internal Error"
+}
+
+// refuse answers a request the focus refused (err from Join, MayJoin, MayWatch): the code of
+// joinErrorResponse, the successor as Contact of a 302, and a Warning saying why.
+func (s *Server) refuse(req *sip.Request, tx sip.ServerTransaction, err error) {
+	code, reason := joinErrorResponse(err)
+	var hdrs []sip.Header
+	var moved *focus.MovedError
+	if errors.As(err, &moved) {
+		hdrs = append(hdrs, sip.NewHeader("Contact", "<"+moved.Successor+">"))
+	}
+	text := err.Error()
+	switch {
+	case errors.Is(err, focus.ErrPasswordRequired):
+		text = "a conference password is required: dial the room's URI with ;" + pinParam + "=PASSWORD"
+	case errors.Is(err, focus.ErrPasswordInvalid):
+		text = "wrong conference password (the ;" + pinParam + "= parameter of the room's URI)"
+	}
+	hdrs = append(hdrs, s.warning(text))
+	s.respond(req, tx, code, reason, hdrs...)
 }
 
 // fileRecipient reads whom a file pushed in this INVITE (RFC 5547) is for: the INVITE's Subject

@@ -11,7 +11,6 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
-	"github.com/parleychat/parley/xcon"
 	"github.com/parleychat/parley/xcon/confinfo"
 )
 
@@ -239,8 +238,9 @@ func (ev *events) onSubscribe(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(req, tx, 400, "Bad Request", s.warning(err.Error()))
 		return
 	}
-	if code, reason, hdrs := mayWatch(r.Snapshot(), ident.AOR); code != 0 {
-		s.respond(req, tx, code, reason, hdrs...)
+	// Whoever may join the room may watch it (RFC 4575 §3.5, RFC 6501 §4.6): the focus's rule.
+	if err := s.focus.MayWatch(room, ident); err != nil {
+		s.refuse(req, tx, err)
 		return
 	}
 	contact := s.contact(room, req.Transport())
@@ -393,56 +393,6 @@ func acceptsConferenceInfo(req *sip.Request) bool {
 		mt, _, _ := strings.Cut(a, ";")
 		switch strings.ToLower(strings.TrimSpace(mt)) {
 		case confinfo.ContentType, "application/*", "*/*", "":
-			return true
-		}
-	}
-	return false
-}
-
-// mayWatch applies the room's access rules to a subscriber (RFC 4575 §3.5, RFC 6501 §4.6):
-// whoever may join the room may watch it; a participant present may always; the rules on
-// capacity (locked, full) do not apply to watching. It returns 0 when allowed, otherwise the
-// response.
-//
-// These rules mirror the focus's admission (focus/admission.go) on the room's snapshot; they
-// belong there, behind one exported check, so that joining and watching cannot drift apart.
-func mayWatch(conf *xcon.Conference, aor string) (int, string, []sip.Header) {
-	userID := xcon.UserIDFromAOR(aor)
-	if s := conf.State.AllowConferenceEventSubscription; s != nil && !*s {
-		return 403, "Forbidden", nil
-	}
-	if policy, _ := conf.RoomPolicy(); policy.Successor != "" {
-		return 302, "Moved Temporarily", []sip.Header{sip.NewHeader("Contact", "<"+policy.Successor+">")}
-	}
-	admission := strings.ToLower(conf.UserAdmissionPolicy)
-	denied := matchesAny(conf.DenyUsers, userID) && admission != "anonymous"
-	if u := conf.User(userID); u != nil && len(u.Endpoints) > 0 && !denied {
-		return 0, "", nil
-	}
-	switch {
-	case conf.State.Active != nil && !*conf.State.Active,
-		!strings.EqualFold(conf.JoinHandling, "allow"),
-		denied,
-		len(conf.AllowedUsers) > 0 && admission != "openauthenticated" && admission != "anonymous" &&
-			!matchesAny(conf.AllowedUsers, userID):
-		return 403, "Forbidden", nil
-	}
-	return 0, "", nil
-}
-
-// matchesAny tells whether a user is named by one of targets: by XCON-USERID or SIP URI, or by
-// a domain wildcard "*@example.com" (RFC 6501 §4.6.3).
-func matchesAny(targets []xcon.Target, userID string) bool {
-	_, host, _ := strings.Cut(userID, "@")
-	for _, t := range targets {
-		uri := strings.TrimSpace(t.URI)
-		if strings.HasPrefix(uri, "*@") {
-			if strings.EqualFold(uri[2:], host) {
-				return true
-			}
-			continue
-		}
-		if xcon.UserIDFromAOR(uri) == userID {
 			return true
 		}
 	}

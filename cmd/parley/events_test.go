@@ -22,6 +22,7 @@ import (
 // NOTIFY with 200 and keeps the roster the NOTIFYs describe, as a chat client would.
 type subscriber struct {
 	name, transport string
+	pin             string // the room's conference password, as the Request-URI's pin parameter
 	client          *sipgo.Client
 	notifies        chan *sip.Request
 
@@ -50,6 +51,9 @@ func newSubscriber(t *testing.T, name, transport string) *subscriber {
 func (s *subscriber) subscribe(t *testing.T, d *daemon, room string, expires int, hdrs ...sip.Header) *sip.Response {
 	t.Helper()
 	target := sip.Uri{Scheme: "sip", User: room, Host: "127.0.0.1", Port: d.sip.Port(), UriParams: sip.NewParams()}
+	if s.pin != "" {
+		target.UriParams.Add("pin", s.pin)
+	}
 	if s.toTag != "" {
 		target = *s.target.Clone()
 	}

@@ -1,11 +1,15 @@
 package main
 
 import (
-	"github.com/parleychat/parley/configs"
-
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"testing"
+
+	"github.com/parleychat/parley/ccmp"
+	"github.com/parleychat/parley/configs"
+	"github.com/parleychat/parley/xcon"
 )
 
 // TestLoggingAndHistory (seed §5.2, §5.3): a joiner of a logged room gets the logging notice
@@ -75,4 +79,94 @@ func TestHistorySurvivesRestart(t *testing.T) {
 	if got := bob.msrp.nextMessage(t); !bytes.Equal(got.Body, body) {
 		t.Fatalf("after restart bob got %q", got.Body)
 	}
+}
+
+// TestCCMPHistoryVisibility: the CCMP history extension shows each reader what the replay on
+// join would: public messages to anyone the room admits, a private message only to its sender
+// and recipient (a room administrator who is neither does not see it; a server administrator
+// does), and nothing to a banned user or, in a members-only room, to a non-member (CCMP 403).
+func TestCCMPHistoryVisibility(t *testing.T) {
+	names := []string{"root", "alice", "bob", "carol", "dave", "mallory"}
+	d := startTestDaemon(t, func(c *configs.Config) {
+		c.CCMP.Auth.Realm = "parley-test"
+		for _, n := range names {
+			c.CCMP.Auth.Users = append(c.CCMP.Auth.Users, configs.CCMPUser{Name: n, Password: n + "-pw", Admin: n == "root"})
+		}
+	})
+	ctx := context.Background()
+	as := func(name string) *ccmp.Client {
+		return &ccmp.Client{URL: "http://" + d.httpAddr.String() + "/ccmp", UserID: "xcon-userid:" + name + "@example.com",
+			Username: name, Secret: name + "-pw"}
+	}
+	// dave administers the room but takes no part in the conversation.
+	userInfo := etreeDelta(t, `<userInfo xmlns:info="urn:ietf:params:xml:ns:conference-info" entity="xcon-userid:dave@example.com">`+
+		`<info:roles><info:entry>administrator</info:entry></info:roles></userInfo>`)
+	if _, err := as("root").Do(ctx, &ccmp.Request{Type: ccmp.TypeUser, ConfObjID: "xcon:lobby@example.net", Operation: ccmp.OpCreate,
+		HasBody: true, Info: userInfo}); err != nil {
+		t.Fatalf("provision dave: %v", err)
+	}
+
+	alice := joinLobby(t, d, "alice", "tcp")
+	bob := joinLobby(t, d, "bob", "tcp")
+	public := cpimBody("sip:alice@example.com", "sip:lobby@example.net", "hello all")
+	private := cpimBody("sip:alice@example.com", "sip:bob@example.com", "just for bob")
+	for _, body := range [][]byte{public, private} {
+		if r := alice.msrp.response(t, alice.msrp.send("message/cpim", body)); r.StatusCode != 200 {
+			t.Fatalf("send: %d", r.StatusCode)
+		}
+		bob.msrp.nextMessage(t)
+	}
+	if err := d.focus.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	history := func(who string) ([][]byte, int) {
+		t.Helper()
+		got, err := as(who).History(ctx, "lobby", ccmp.HistoryQuery{Limit: 10})
+		var rerr *ccmp.ResponseError
+		if errors.As(err, &rerr) {
+			return nil, rerr.Code
+		}
+		if err != nil {
+			t.Fatalf("%s: history: %v", who, err)
+		}
+		var bodies [][]byte
+		for _, e := range got {
+			bodies = append(bodies, e.Body)
+		}
+		return bodies, 200
+	}
+	expect := func(who string, wantCode int, want ...[]byte) {
+		t.Helper()
+		got, code := history(who)
+		if code != wantCode || len(got) != len(want) {
+			t.Fatalf("%s: history %d with %d messages %q, want %d with %d", who, code, len(got), got, wantCode, len(want))
+		}
+		for i := range want {
+			if !bytes.Equal(got[i], want[i]) {
+				t.Fatalf("%s: message %d is %q, want %q", who, i, got[i], want[i])
+			}
+		}
+	}
+	expect("carol", 200, public) // not in the room, but the room is open
+	expect("dave", 200, public)
+	expect("alice", 200, public, private)
+	expect("bob", 200, public, private)
+	expect("root", 200, public, private)
+	// A limit counts the messages the reader may see, not those it may not.
+	if got, err := as("carol").History(ctx, "lobby", ccmp.HistoryQuery{Limit: 1}); err != nil || len(got) != 1 || !bytes.Equal(got[0].Body, public) {
+		t.Fatalf("carol, limit 1: %v %+v", err, got)
+	}
+
+	update(t, d, "lobby", func(c *xcon.Conference) error {
+		c.DenyUsers = []xcon.Target{{URI: "sip:mallory@example.com"}}
+		return nil
+	})
+	expect("mallory", 403)
+	update(t, d, "lobby", func(c *xcon.Conference) error {
+		c.AllowedUsers = []xcon.Target{{URI: "sip:alice@example.com"}, {URI: "sip:bob@example.com"}}
+		return nil
+	})
+	expect("carol", 403)
+	expect("bob", 200, public, private)
+	expect("dave", 200, public)
 }

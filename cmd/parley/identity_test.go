@@ -13,6 +13,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/parleychat/parley/configs"
+	"github.com/parleychat/parley/xcon"
 )
 
 // inviteDirect sends an INVITE for sip:room@example.net straight to the focus, with extra
@@ -169,3 +170,72 @@ func inviteWithAuth(t *testing.T, d *daemon, user, password, transport string) (
 }
 
 func (d *daemon) sipAddr() string { return "127.0.0.1:" + strconv.Itoa(d.sip.Port()) }
+
+// joinWith joins room as name@example.com over TCP with extra INVITE headers; on 200 it binds
+// the MSRP session. It returns the participant (nil unless 200) and the final response.
+func joinWith(t *testing.T, d *daemon, room, name string, extra ...sip.Header) (*participant, *sip.Response) {
+	t.Helper()
+	p := &participant{name: name, sip: newSIPPeer(t, name, "example.com"), msrp: newMSRPPeer(t)}
+	dlg, res, _ := p.sip.inviteAt(t, d.sip.Port(), room, "tcp", p.msrp.offer(t, "main"), extra...)
+	if res == nil {
+		t.Fatalf("%s: no final response", name)
+	}
+	if res.StatusCode != 200 {
+		return nil, res
+	}
+	p.msrp.connect(t, res.Body(), 0)
+	p.dlg = dlg
+	return p, res
+}
+
+// TestPrivacyKeepsAdmission: anonymity (Privacy: id) changes what the room shows, not who gets
+// in. A banned user asking for privacy is still refused, on INVITE and SUBSCRIBE; a member of a
+// members-only room asking for it is still admitted, shown anonymously, and sends under the
+// anonymous URI; barring the member later removes its anonymous participant.
+func TestPrivacyKeepsAdmission(t *testing.T) {
+	d := startTestDaemon(t, withRoom("club"))
+	privacy := sip.NewHeader("Privacy", "id")
+	update(t, d, "club", func(c *xcon.Conference) error {
+		c.DenyUsers = []xcon.Target{{URI: "sip:mallory@example.com"}}
+		return nil
+	})
+	if _, res := joinWith(t, d, "club", "mallory", privacy); res.StatusCode != 403 {
+		t.Fatalf("banned user with Privacy: id: INVITE %d, want 403", res.StatusCode)
+	}
+	if res := newSubscriber(t, "mallory", "tcp").subscribe(t, d, "club", 60, privacy); res.StatusCode != 403 {
+		t.Fatalf("banned user with Privacy: id: SUBSCRIBE %d, want 403", res.StatusCode)
+	}
+
+	update(t, d, "club", func(c *xcon.Conference) error {
+		c.AllowedUsers = []xcon.Target{{URI: "sip:alice@example.com"}}
+		return nil
+	})
+	if _, res := joinWith(t, d, "club", "carol", privacy); res.StatusCode != 403 {
+		t.Fatalf("non-member with Privacy: id: INVITE %d, want 403", res.StatusCode)
+	}
+	alice, res := joinWith(t, d, "club", "alice", privacy)
+	if alice == nil {
+		t.Fatalf("member with Privacy: id: INVITE %d, want 200", res.StatusCode)
+	}
+	users := d.focus.Room("club").Snapshot().Users
+	if len(users) != 1 || !strings.HasSuffix(users[0].Entity, "@anonymous.invalid") ||
+		strings.Contains(strings.Join(users[0].AssociatedAORs, " "), "alice") {
+		t.Fatalf("the anonymous member shows as %+v", users)
+	}
+	// The CPIM From check goes by the URI the room shows: the generic anonymous one passes, the
+	// member's own would unmask it and is refused.
+	if r := alice.msrp.response(t, alice.msrp.send("message/cpim",
+		cpimBody("sip:anonymous@anonymous.invalid", "sip:club@example.net", "hi"))); r.StatusCode != 200 {
+		t.Fatalf("anonymous send: %d %s", r.StatusCode, r.Comment)
+	}
+	if r := alice.msrp.response(t, alice.msrp.send("message/cpim",
+		cpimBody("sip:alice@example.com", "sip:club@example.net", "it's me"))); r.StatusCode != 403 {
+		t.Fatalf("anonymous participant sending as itself: %d, want 403", r.StatusCode)
+	}
+
+	update(t, d, "club", func(c *xcon.Conference) error {
+		c.DenyUsers = append(c.DenyUsers, xcon.Target{URI: "xcon-userid:alice@example.com"})
+		return nil
+	})
+	expectRemoved(t, alice, "removed")
+}
