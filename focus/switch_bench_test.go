@@ -13,19 +13,24 @@ import (
 	"github.com/parleychat/parley/focus"
 	"github.com/parleychat/parley/msrp"
 	"github.com/parleychat/parley/sdp"
+	"github.com/parleychat/parley/xcon"
 	"github.com/parleychat/parley/xcon/sqlstore"
 )
 
 // BenchmarkSwitch_FanOut measures the whole relay path over loopback TCP: one sender's SENDs
-// parsed by the focus, checked, and copied to every recipient, whose readers parse each copy
-// and answer it 200 as a client would. One op is one message delivered to all recipients.
+// parsed by the focus, checked, and copied to every other member, whose readers parse each copy
+// and answer it 200 as a client would. One op is one message delivered to all recipients. The
+// logged variants also wait for the message log: the sender pipelines, and the 200s follow the
+// group commits.
 func BenchmarkSwitch_FanOut(b *testing.B) {
-	for _, recipients := range []int{10, 100} {
-		b.Run(fmt.Sprintf("recipients=%d", recipients), func(b *testing.B) { benchFanOut(b, recipients) })
+	for _, logged := range []bool{false, true} {
+		for _, members := range []int{2, 100, 1000} {
+			b.Run(fmt.Sprintf("logged=%v/members=%d", logged, members), func(b *testing.B) { benchFanOut(b, members-1, logged) })
+		}
 	}
 }
 
-func benchFanOut(b *testing.B, recipients int) {
+func benchFanOut(b *testing.B, recipients int, logged bool) {
 	ctx := context.Background()
 	store, err := sqlstore.Open(ctx, b.TempDir())
 	if err != nil {
@@ -42,7 +47,7 @@ func benchFanOut(b *testing.B, recipients int) {
 	go ep.Serve(ctx, ln)
 	defer ep.Close()
 	f, err := focus.New(ctx, focus.Config{Domain: "example.net", MaxMessageSize: 1 << 20, WrappedTypes: []string{"*"}, Logger: quiet},
-		store, ep, []focus.RoomSpec{{Name: "bench"}})
+		store, ep, []focus.RoomSpec{{Name: "bench", Policy: xcon.RoomPolicy{Logging: logged}}})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -78,7 +78,7 @@ func newConn(e *Endpoint, t Transport, dialKey string) *conn {
 	c := &conn{
 		e: e, t: t, dialKey: dialKey, created: timeNow(),
 		sessions: make(map[string]*Session),
-		parser:   NewParser(e.cfg.MaxHeaderBytes, e.cfg.MaxMessageSize),
+		parser:   newBorrowingParser(e.cfg.MaxHeaderBytes, e.cfg.MaxMessageSize),
 		reasm:    newReassembler(e.cfg.MaxMessageSize),
 	}
 	if nt, ok := t.(netTransport); ok {

@@ -45,14 +45,16 @@ const maxDeferred = 4096
 
 // queuedAnswer is a response held to keep order: either waiting for its Deferred or ready and
 // behind one that is. It owns copies of what it needs of the request (the frame aliases the read
-// buffer).
+// buffer): the response goes to From-Path, and comes from our session URI or, with no session,
+// from the URI the request addressed.
 type queuedAnswer struct {
-	d       *Deferred // nil: the code and comment are known
-	code    int
-	comment string
-	req     *Message // the request's headers, with its own paths
-	s       *Session
-	report  *ByteRange // what a success REPORT covers, if the 200 brings one (§7.1.3)
+	d           *Deferred // nil: the code and comment are known
+	code        int
+	comment     string
+	req         Message // TransactionID, Method, report headers, MessageID and FromPath of the request
+	s           *Session
+	report      bool // a SEND whose 200 brings a success REPORT (§7.1.3) for reportRange
+	reportRange ByteRange
 }
 
 // answerQueue is a connection's ordered list of answers not yet sent. Only the read goroutine
@@ -60,19 +62,25 @@ type queuedAnswer struct {
 type answerQueue struct {
 	mu    sync.Mutex
 	cond  sync.Cond
-	items []*queuedAnswer
+	items []queuedAnswer
 	head  int
 }
 
 func (q *answerQueue) len() int { return len(q.items) - q.head }
 
-// holdAnswer queues an answer behind the deferred ones. What it needs of req is copied; report,
-// if not nil, is the range of the success REPORT a 200 brings.
-func (c *conn) holdAnswer(req *Message, s *Session, d *Deferred, code int, comment string, report *ByteRange) {
-	cp := &Message{TransactionID: req.TransactionID, Method: req.Method, MessageID: req.MessageID,
-		FailureReport: req.FailureReport, SuccessReport: req.SuccessReport,
-		ToPath: append([]URI(nil), req.ToPath...), FromPath: append([]URI(nil), req.FromPath...)}
-	a := &queuedAnswer{d: d, code: code, comment: comment, req: cp, s: s, report: report}
+// holdAnswer queues an answer behind the deferred ones; what it needs of req is copied.
+func (c *conn) holdAnswer(req *Message, s *Session, d *Deferred, code int, comment string, report bool, br ByteRange) {
+	a := queuedAnswer{d: d, code: code, comment: comment, s: s, report: report, reportRange: br,
+		req: Message{TransactionID: req.TransactionID, Method: req.Method, MessageID: req.MessageID,
+			FailureReport: req.FailureReport, SuccessReport: req.SuccessReport}}
+	if s == nil && len(req.ToPath) > 0 {
+		paths := make([]URI, len(req.FromPath)+1)
+		copy(paths, req.FromPath)
+		paths[len(paths)-1] = req.ToPath[len(req.ToPath)-1]
+		a.req.FromPath, a.req.ToPath = paths[:len(req.FromPath):len(req.FromPath)], paths[len(req.FromPath):]
+	} else {
+		a.req.FromPath = append([]URI(nil), req.FromPath...)
+	}
 	q := &c.answers
 	q.mu.Lock()
 	if q.cond.L == nil {
@@ -103,7 +111,7 @@ func (c *conn) flushAnswers() {
 	defer q.mu.Unlock()
 	released := 0
 	for q.head < len(q.items) {
-		a := q.items[q.head]
+		a := &q.items[q.head]
 		code, comment := a.code, a.comment
 		if a.d != nil {
 			settled, err := a.d.outcome()
@@ -112,19 +120,20 @@ func (c *conn) flushAnswers() {
 			}
 			code, comment = CodeOf(err)
 		}
-		q.items[q.head] = nil
+		c.sendAnswer(&a.req, a.s, code, comment)
+		if a.report && code == StatusOK {
+			c.successReport(a.s, &a.req, a.reportRange)
+		}
+		*a = queuedAnswer{}
 		q.head++
 		released++
-		c.sendAnswer(a.req, a.s, code, comment)
-		if a.report != nil && code == StatusOK {
-			c.successReport(a.s, a.req, *a.report)
-		}
 	}
 	if q.head == len(q.items) {
 		q.items, q.head = q.items[:0], 0
 	} else if q.head > 1024 && q.head*2 > len(q.items) {
-		q.items = append(q.items[:0], q.items[q.head:]...)
-		q.head = 0
+		n := copy(q.items, q.items[q.head:])
+		clear(q.items[n:])
+		q.items, q.head = q.items[:n], 0
 	}
 	if released > 0 {
 		c.held.Add(-int64(released))

@@ -132,22 +132,19 @@ func (c *conn) deliver(s *Session, m *Message) {
 // answer responds to a request the handler took, now or, for a *Deferred, once it is settled; a
 // SEND's 200 brings the success REPORT for br when asked for (§7.1.3).
 func (c *conn) answer(m *Message, s *Session, err error, br ByteRange) {
-	var report *ByteRange
-	if m.Method == "SEND" && m.SuccessReport == "yes" {
-		report = &br
-	}
+	report := m.Method == "SEND" && m.SuccessReport == "yes"
 	if d, ok := err.(*Deferred); ok {
-		c.holdAnswer(m, s, d, 0, "", report)
+		c.holdAnswer(m, s, d, 0, "", report, br)
 		return
 	}
 	code, comment := CodeOf(err)
 	if c.held.Load() > 0 {
-		c.holdAnswer(m, s, nil, code, comment, report)
+		c.holdAnswer(m, s, nil, code, comment, report, br)
 		return
 	}
 	c.sendAnswer(m, s, code, comment)
-	if code == StatusOK && report != nil {
-		c.successReport(s, m, *report)
+	if code == StatusOK && report {
+		c.successReport(s, m, br)
 	}
 }
 
@@ -172,7 +169,7 @@ func isHeartbeat(ct string) bool {
 // From-Path is our session URI, or the URI the request addressed when it matched no session.
 func (c *conn) respond(req *Message, s *Session, code int, comment string) {
 	if c.held.Load() > 0 {
-		c.holdAnswer(req, s, nil, code, comment, nil) // behind a deferred answer: order is kept
+		c.holdAnswer(req, s, nil, code, comment, false, ByteRange{}) // behind a deferred answer: order is kept
 		return
 	}
 	c.sendAnswer(req, s, code, comment)
@@ -231,13 +228,14 @@ func (c *conn) handleResponse(m *Message) {
 		c.cond.Signal()
 	}
 	if waiter != nil {
-		waiter <- m.Clone() // buffered, one send
+		// The frame's strings alias the read buffer: the waiter gets copies (buffered, one send).
+		waiter <- m.cloneOwned()
 		close(waiter)
 	}
 	if !failed || s == nil {
 		return
 	}
-	c.e.log.Debug("msrp: request failed", "session", s.id, "message_id", mid, "code", m.StatusCode, "comment", m.Comment)
+	c.e.log.Debug("msrp: request failed", "session", s.id, "message_id", mid, "code", m.StatusCode, "comment", strings.Clone(m.Comment))
 	if m.StatusCode == StatusNoSuchSession {
 		// The peer no longer knows the session: it has failed (§10.6).
 		s.deliveryFailed(mid, m.StatusCode, m.Comment)

@@ -367,8 +367,16 @@ func (e *Endpoint) Session(id string) *Session {
 // when relays are involved, RFC 4976 §3) and binds it to c on first use (§5.4). It keys on session-id and
 // checks the scheme, but not the host, so a focus behind NAT or an SBC still matches (digest §1.9 item 5).
 func (e *Endpoint) matchSession(c *conn, to URI) (*Session, int) {
+	// Sessions already bound here are found without the endpoint's lock, which every
+	// connection shares: the common case costs only this connection's own lock.
+	c.mu.Lock()
+	s := c.sessions[to.SessionID]
+	c.mu.Unlock()
+	if s != nil && s.local.Secure == to.Secure {
+		return s, StatusOK
+	}
 	e.mu.Lock()
-	s := e.sessions[to.SessionID]
+	s = e.sessions[to.SessionID]
 	e.mu.Unlock()
 	if s == nil || s.local.Secure != to.Secure || s.local.Secure && c.tls == nil {
 		// An msrps session binds only over TLS (RFC 4975 §6).

@@ -102,6 +102,27 @@ func (m *Message) Clone() *Message {
 	return &c
 }
 
+// cloneOwned is Clone for a frame whose strings may alias the read buffer (a borrowed response
+// head, Parser.borrow): every string is copied too.
+func (m *Message) cloneOwned() *Message {
+	c := m.Clone()
+	c.TransactionID, c.Method, c.Comment = strings.Clone(c.TransactionID), strings.Clone(c.Method), strings.Clone(c.Comment)
+	c.MessageID, c.ContentType = strings.Clone(c.MessageID), strings.Clone(c.ContentType)
+	c.SuccessReport, c.FailureReport = strings.Clone(c.SuccessReport), strings.Clone(c.FailureReport)
+	for _, p := range [][]URI{c.ToPath, c.FromPath} {
+		for i := range p {
+			p[i] = p[i].cloneOwned()
+		}
+	}
+	for i := range c.Headers {
+		c.Headers[i] = Header{Name: strings.Clone(c.Headers[i].Name), Value: strings.Clone(c.Headers[i].Value)}
+	}
+	if c.Status != nil {
+		c.Status.Comment = strings.Clone(c.Status.Comment)
+	}
+	return c
+}
+
 func (m *Message) flag() byte {
 	if m.Flag == 0 {
 		return FlagEnd

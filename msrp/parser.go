@@ -3,6 +3,7 @@ package msrp
 import (
 	"bytes"
 	"strings"
+	"unsafe"
 )
 
 // Parser states. MSRP has no length prefix (RFC 4975 §7.1), so the parser works line by line through the start
@@ -67,6 +68,10 @@ type Parser struct {
 	offset    int64 // stream offset of the unconsumed start
 	err       error // sticky ProtocolError
 	paths     pathCache
+	// borrow lets a response's head alias the input instead of being copied: responses have no
+	// body and are delivered at once, and the connection's handler keeps none of their strings.
+	// Only the connection sets it; a Parser from NewParser copies every head.
+	borrow bool
 }
 
 // pathCache remembers the last To-Path and From-Path values and their parsed URIs: on one
@@ -81,8 +86,12 @@ func (c *pathCache) parse(dst []URI, value string, last *string, uris *[]URI) ([
 	if value == *last && value != "" {
 		return append(dst, *uris...), nil
 	}
+	if len(value) > 1024 {
+		return appendPath(dst, value)
+	}
+	value = strings.Clone(value) // the head may alias the input (Parser.borrow)
 	dst, err := appendPath(dst, value)
-	if err == nil && len(value) <= 1024 {
+	if err == nil {
 		*last, *uris = value, append((*uris)[:0], dst...)
 	}
 	return dst, err
@@ -99,6 +108,13 @@ func NewParser(maxHeaderBytes int, maxBodyBytes int64) *Parser {
 		maxBodyBytes = DefaultMaxMessageSize
 	}
 	return &Parser{maxHeader: maxHeaderBytes, maxBody: maxBodyBytes}
+}
+
+// newBorrowingParser is the connection's parser: response heads alias the read buffer.
+func newBorrowingParser(maxHeaderBytes int, maxBodyBytes int64) *Parser {
+	p := NewParser(maxHeaderBytes, maxBodyBytes)
+	p.borrow = true
+	return p
 }
 
 // Buffered returns the number of bytes held for an incomplete frame.
@@ -290,7 +306,12 @@ func isIdent(b []byte) bool {
 // finishHead parses the header block work[:headEnd] into p.msg (one string allocation) and either completes a
 // bodiless frame or enters stateBody. next is where the body (or the next frame) starts.
 func (p *Parser) finishHead(work []byte, headEnd, next int, hasBody bool, flag byte, fn FrameFunc) (int, bool, error) {
-	head := string(work[:headEnd])
+	var head string
+	if p.borrow && !hasBody && work[p.tidEnd+1] >= '0' && work[p.tidEnd+1] <= '9' {
+		head = unsafe.String(&work[0], headEnd) // a response, handled before work is reused
+	} else {
+		head = string(work[:headEnd])
+	}
 	p.msg.Reset()
 	p.frameErr = parseHead(&p.msg, head, &p.paths)
 	tid := p.msg.TransactionID

@@ -282,3 +282,10 @@ func isSessionID(s string) bool {
 	}
 	return true
 }
+
+// cloneOwned returns u with its strings copied, for a URI parsed from a borrowed buffer.
+func (u URI) cloneOwned() URI {
+	u.User, u.Host, u.SessionID = strings.Clone(u.User), strings.Clone(u.Host), strings.Clone(u.SessionID)
+	u.Transport, u.Params = strings.Clone(u.Transport), strings.Clone(u.Params)
+	return u
+}

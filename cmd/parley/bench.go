@@ -155,6 +155,10 @@ func runBench(ctx context.Context, stdout, stderr io.Writer, o benchOptions) err
 }
 
 func printBenchResult(w io.Writer, r benchResult) {
+	if r.Senders == 0 && r.Mode == "focus" {
+		fmt.Fprintf(w, "focus  joined %d members in %.2fs, %d failed, and held them idle\n", r.Members, r.JoinSeconds, r.JoinFailures)
+		return
+	}
 	fmt.Fprintf(w, "%-6s members=%d senders=%d %.1fs: sent/s %.0f  acked/s %.0f  delivered/s %.0f\n",
 		r.Mode, r.Members, r.Senders, r.Seconds, r.SentPerSec, r.AckedPerSec, r.DelivPerSec)
 	fmt.Fprintf(w, "       latency p50 %v  p90 %v  p99 %v  p99.9 %v  errors %d  lost %d\n",

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/parleychat/parley/xcon/sqlstore"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/parleychat/parley/msrp"
@@ -62,4 +63,26 @@ func (c *msrpCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.errs, s.UnboundClosed, "unbound_closed")
 	counter(c.errs, s.IdleClosed, "idle_closed")
 	counter(c.errs, s.FingerprintMismatches, "fingerprint_mismatch")
+}
+
+// registerLogStats exports the message log's group commits: how many, how many messages they
+// wrote, and the time spent in them (entries/commits is the batch size; seconds/commits the
+// commit latency a logged room's 200s wait for).
+func registerLogStats(reg prometheus.Registerer, store *sqlstore.Store) error {
+	for _, c := range []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_log_commits_total",
+			Help: "Group commits of the message log (one fsync each)."},
+			func() float64 { return float64(store.LogStats().Commits) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_log_messages_total",
+			Help: "Messages written to the log by group commits."},
+			func() float64 { return float64(store.LogStats().Entries) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_log_commit_seconds_total",
+			Help: "Time spent in group commits of the log, inserts and fsync."},
+			func() float64 { return store.LogStats().CommitTime.Seconds() }),
+	} {
+		if err := reg.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -364,6 +364,9 @@ func (d *daemon) registry() (*prometheus.Registry, error) {
 	if err := d.sip.Metrics().Register(reg); err != nil {
 		return nil, err
 	}
+	if err := registerLogStats(reg, d.store); err != nil {
+		return nil, err
+	}
 	return reg, registerMSRPStats(reg, d.endpoint)
 }
 

@@ -6,8 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
-	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/parleychat/parley/xcon"
@@ -79,6 +78,21 @@ func (s *Store) enqueueLog(ctx context.Context, req *appendRequest) error {
 	}
 }
 
+// LogStats are the group commit's counters since Open: commits, entries written, and the time
+// spent committing (inserts and fsync).
+type LogStats struct {
+	Commits, Entries uint64
+	CommitTime       time.Duration
+}
+
+type logStats struct{ commits, entries, nanos atomic.Uint64 }
+
+// LogStats returns the group commit's counters, for metrics.
+func (s *Store) LogStats() LogStats {
+	return LogStats{Commits: s.logCount.commits.Load(), Entries: s.logCount.entries.Load(),
+		CommitTime: time.Duration(s.logCount.nanos.Load())}
+}
+
 // logWriter owns all log inserts. It takes whatever is queued (up to
 // maxBatch entries) and commits it in one transaction.
 func (s *Store) logWriter() {
@@ -127,7 +141,11 @@ func (s *Store) logWriter() {
 		if windowEnd != nil {
 			window.Stop() // since Go 1.23 a stopped timer delivers nothing stale after Reset
 		}
+		t0 := time.Now()
 		s.commitLog(batch)
+		s.logCount.commits.Add(1)
+		s.logCount.entries.Add(uint64(n))
+		s.logCount.nanos.Add(uint64(time.Since(t0)))
 		clear(batch)
 	}
 }
@@ -201,79 +219,44 @@ func (s *Store) assignSeqs(ctx context.Context, tx *sql.Tx, req *appendRequest, 
 	return nil
 }
 
-const (
-	logColumns = 9
-	// maxRowsPerInsert stays far below SQLite's 32766 bound variables.
-	maxRowsPerInsert = 256 // a power of two
-)
-
-// insertLog writes the batch with multi-row INSERTs whose row counts are
-// powers of two, so that a handful of prepared statements (cached on the
-// writer connection) cover every batch size and SQLite parses nothing in
-// the hot path.
+// insertLog writes the batch as one segment per room (segment.go): a handful of rows however
+// many messages the commit carries.
 func (s *Store) insertLog(ctx context.Context, tx *sql.Tx, batch []*appendRequest, failed map[*appendRequest]error) error {
-	var rows []*xcon.LogEntry
+	segs := map[string]*segment{}
+	var order []string
 	for _, req := range batch {
 		if failed[req] != nil {
 			continue
 		}
 		for i := range req.entries {
-			rows = append(rows, &req.entries[i])
+			e := &req.entries[i]
+			room := roomKey(e.Room)
+			g := segs[room]
+			if g == nil {
+				g = &segment{data: make([]byte, 0, 64+len(e.Body))}
+				segs[room] = g
+				order = append(order, room)
+			}
+			g.add(e)
 		}
 	}
-	args := make([]any, 0, min(len(rows), maxRowsPerInsert)*logColumns)
-	for len(rows) > 0 {
-		n := maxRowsPerInsert
-		for n > len(rows) {
-			n /= 2
-		}
-		stmt := s.logStmts[n]
-		args = args[:0]
-		for _, e := range rows[:n] {
-			body := e.Body
-			if body == nil {
-				body = []byte{}
-			}
-			args = append(args, roomKey(e.Room), e.Seq, e.Channel, e.Time.UnixNano(), e.SenderID, e.SenderNick, e.Recipient, e.ContentType, body)
-		}
-		if _, err := tx.StmtContext(ctx, stmt).ExecContext(ctx, args...); err != nil {
+	stmt := tx.StmtContext(ctx, s.segInsert)
+	for _, room := range order {
+		g := segs[room]
+		if _, err := stmt.ExecContext(ctx, room, g.firstSeq, g.lastSeq, g.firstAt, g.lastAt, g.count, g.data); err != nil {
 			return err
 		}
-		rows = rows[n:]
 	}
 	return nil
 }
 
-// prepareLogInserts prepares the INSERTs of 1, 2, 4, ... maxRowsPerInsert
-// rows on the writer connection. It must run outside any transaction: the
-// writer pool has one connection, which a transaction holds.
-func (s *Store) prepareLogInserts(ctx context.Context) error {
-	s.logStmts = make(map[int]*sql.Stmt)
-	for n := 1; n <= maxRowsPerInsert; n *= 2 {
-		var b strings.Builder
-		b.WriteString(`INSERT INTO message_log (room, seq, channel, at, sender_id, sender_nick, recipient, content_type, body) VALUES `)
-		p := 1
-		for r := 0; r < n; r++ {
-			if r > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteByte('(')
-			for c := 0; c < logColumns; c++ {
-				if c > 0 {
-					b.WriteByte(',')
-				}
-				b.WriteString("$" + strconv.Itoa(p))
-				p++
-			}
-			b.WriteByte(')')
-		}
-		st, err := s.w.PrepareContext(ctx, s.sql(b.String()))
-		if err != nil {
-			return fmt.Errorf("sqlstore: prepare log insert: %w", err)
-		}
-		s.logStmts[n] = st
-	}
-	return nil
+const insertSegmentSQL = `INSERT INTO log_segments (room, first_seq, last_seq, first_at, last_at, entries, data)
+	VALUES ($1, $2, $3, $4, $5, $6, $7)`
+
+// insertSegment writes one segment outside the hot path (migrations, purges).
+func (s *Store) insertSegment(ctx context.Context, tx *sql.Tx, room string, g *segment) error {
+	_, err := tx.ExecContext(ctx, s.sql(insertSegmentSQL), room, g.firstSeq, g.lastSeq, g.firstAt, g.lastAt, g.count, g.data)
+	return err
 }
 
 // History returns the last limit messages of a room's channel (every channel
@@ -284,7 +267,7 @@ func (s *Store) History(ctx context.Context, room, channel string, limit int) ([
 
 // HistoryBetween returns the messages of a room's channel ("" = every channel) logged in
 // [from, to] (a zero bound is open), oldest first, at most limit: the newest ones when more
-// match (seed §5.3).
+// match (seed §5.3). Segments are read newest first until limit entries match.
 func (s *Store) HistoryBetween(ctx context.Context, room, channel string, from, to time.Time, limit int) ([]xcon.LogEntry, error) {
 	room = roomKey(room)
 	if limit <= 0 {
@@ -297,22 +280,30 @@ func (s *Store) HistoryBetween(ctx context.Context, room, channel string, from, 
 	if !to.IsZero() {
 		hi = to.UnixNano()
 	}
-	q := `SELECT seq, channel, at, sender_id, sender_nick, recipient, content_type, body FROM message_log
-		WHERE room = $1 AND ($2 = '' OR channel = $3) AND at >= $4 AND at <= $5 ORDER BY seq DESC LIMIT $6`
-	rows, err := s.r.QueryContext(ctx, s.sql(q), room, channel, channel, lo, hi, limit)
+	rows, err := s.r.QueryContext(ctx, s.sql(`SELECT first_seq, data FROM log_segments
+		WHERE room = $1 AND last_at >= $2 AND first_at <= $3 ORDER BY first_seq DESC`), room, lo, hi)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []xcon.LogEntry
-	for rows.Next() {
-		e := xcon.LogEntry{Room: room}
-		var at int64
-		if err := rows.Scan(&e.Seq, &e.Channel, &at, &e.SenderID, &e.SenderNick, &e.Recipient, &e.ContentType, &e.Body); err != nil {
+	for len(out) < limit && rows.Next() {
+		var first int64
+		var data []byte
+		if err := rows.Scan(&first, &data); err != nil {
 			return nil, err
 		}
-		e.Time = time.Unix(0, at)
-		out = append(out, e)
+		entries, err := decodeSegment(room, first, data)
+		if err != nil {
+			return nil, fmt.Errorf("%w (room %q, seq %d)", err, room, first)
+		}
+		for i := len(entries) - 1; i >= 0 && len(out) < limit; i-- {
+			e := &entries[i]
+			at := e.Time.UnixNano()
+			if (channel == "" || e.Channel == channel) && at >= lo && at <= hi {
+				out = append(out, *e)
+			}
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -325,27 +316,84 @@ func (s *Store) HistoryBetween(ctx context.Context, room, channel string, from, 
 }
 
 // PurgeLog applies a room's retention: it deletes messages logged before before (zero: no age
-// limit) and all but the newest keep (0: no count limit), returning how many went.
+// limit) and all but the newest keep (0: no count limit), returning how many went. Segments
+// wholly past the limits are deleted; one that straddles a limit is written again without the
+// entries that go.
 func (s *Store) PurgeLog(ctx context.Context, room string, before time.Time, keep int) (int64, error) {
 	room = roomKey(room)
 	var n int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if !before.IsZero() {
-			res, err := tx.ExecContext(ctx, s.sql(`DELETE FROM message_log WHERE room = $1 AND at < $2`), room, before.UnixNano())
-			if err != nil {
-				return err
-			}
-			k, _ := res.RowsAffected()
-			n += k
+		n = 0
+		rows, err := tx.QueryContext(ctx, s.sql(`SELECT first_seq, first_at, last_at, entries, data FROM log_segments
+			WHERE room = $1 ORDER BY first_seq DESC`), room)
+		if err != nil {
+			return err
 		}
-		if keep > 0 {
-			res, err := tx.ExecContext(ctx, s.sql(`DELETE FROM message_log WHERE room = $1 AND seq <=
-				(SELECT seq FROM message_log WHERE room = $2 ORDER BY seq DESC LIMIT 1 OFFSET $3)`), room, room, keep)
-			if err != nil {
+		type change struct {
+			first int64
+			keep  []xcon.LogEntry // nil: delete the segment
+		}
+		var changes []change
+		kept := 0
+		cut := before.UnixNano()
+		for rows.Next() {
+			var first, firstAt, lastAt int64
+			var count int
+			var data []byte
+			if err := rows.Scan(&first, &firstAt, &lastAt, &count, &data); err != nil {
+				rows.Close()
 				return err
 			}
-			k, _ := res.RowsAffected()
-			n += k
+			countFull := keep > 0 && kept >= keep
+			switch {
+			case countFull || !before.IsZero() && lastAt < cut:
+				n += int64(count) // every entry goes
+				changes = append(changes, change{first: first})
+				continue
+			case (keep <= 0 || kept+count <= keep) && (before.IsZero() || firstAt >= cut):
+				kept += count // every entry stays
+				continue
+			}
+			entries, err := decodeSegment(room, first, data)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			var stay []xcon.LogEntry
+			for i := len(entries) - 1; i >= 0; i-- {
+				e := entries[i]
+				if (keep > 0 && kept >= keep) || (!before.IsZero() && e.Time.UnixNano() < cut) {
+					n++
+					continue
+				}
+				kept++
+				stay = append(stay, e)
+			}
+			if len(stay) == len(entries) {
+				continue
+			}
+			slices.Reverse(stay)
+			changes = append(changes, change{first, stay})
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows.Close()
+		del := s.sql(`DELETE FROM log_segments WHERE room = $1 AND first_seq = $2`)
+		for _, c := range changes {
+			if _, err := tx.ExecContext(ctx, del, room, c.first); err != nil {
+				return err
+			}
+			if len(c.keep) == 0 {
+				continue
+			}
+			var g segment
+			for i := range c.keep {
+				g.add(&c.keep[i])
+			}
+			if err := s.insertSegment(ctx, tx, room, &g); err != nil {
+				return err
+			}
 		}
 		return nil
 	})

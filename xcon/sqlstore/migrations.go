@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 	"time"
+
+	"github.com/parleychat/parley/xcon"
 )
 
 // migrations are applied in order, each in its own transaction, and recorded
@@ -62,7 +64,63 @@ var migrations = []string{
 		PRIMARY KEY (room, seq)
 	){{clustered}};
 	CREATE INDEX message_log_channel ON message_log (room, channel, seq);`,
+	// 2: the message log in segments, one row per room and group commit (segment.go); the rows
+	// of message_log move into them (migrationCode[2]) and the table goes.
+	`CREATE TABLE log_segments (
+		room      TEXT NOT NULL REFERENCES conferences(name) ON DELETE CASCADE,
+		first_seq {{int64}} NOT NULL,
+		last_seq  {{int64}} NOT NULL,
+		first_at  {{int64}} NOT NULL,             -- Unix nanoseconds, earliest entry
+		last_at   {{int64}} NOT NULL,             -- latest entry
+		entries   {{int64}} NOT NULL,             -- how many
+		data      {{blob}} NOT NULL,
+		PRIMARY KEY (room, first_seq)
+	);`,
 }
+
+// migrationCode holds the steps of a migration that SQL alone cannot do, run after its SQL in
+// the same transaction.
+var migrationCode = map[int]func(ctx context.Context, s *Store, tx *sql.Tx) error{
+	2: moveLogRowsToSegments,
+}
+
+// moveLogRowsToSegments re-encodes the rows of the per-message table as segments of at most
+// segmentMigrateSize entries, then drops the table.
+func moveLogRowsToSegments(ctx context.Context, s *Store, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, `SELECT room, seq, channel, at, sender_id, sender_nick, recipient, content_type, body
+		FROM message_log ORDER BY room, seq`)
+	if err != nil {
+		return err
+	}
+	var segs []segment
+	var rooms []string
+	for rows.Next() {
+		var e xcon.LogEntry
+		var at int64
+		if err := rows.Scan(&e.Room, &e.Seq, &e.Channel, &at, &e.SenderID, &e.SenderNick, &e.Recipient, &e.ContentType, &e.Body); err != nil {
+			rows.Close()
+			return err
+		}
+		e.Time = time.Unix(0, at)
+		if n := len(segs); n == 0 || rooms[n-1] != e.Room || segs[n-1].count >= segmentMigrateSize {
+			segs, rooms = append(segs, segment{}), append(rooms, e.Room)
+		}
+		segs[len(segs)-1].add(&e)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	rows.Close()
+	for i := range segs {
+		if err := s.insertSegment(ctx, tx, rooms[i], &segs[i]); err != nil {
+			return err
+		}
+	}
+	_, err = tx.ExecContext(ctx, `DROP TABLE message_log`)
+	return err
+}
+
+const segmentMigrateSize = 1024
 
 func (s *Store) migrate(ctx context.Context) error {
 	if _, err := s.w.ExecContext(ctx, s.d.expand(`CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -81,6 +139,11 @@ func (s *Store) migrate(ctx context.Context) error {
 		err := s.inTx(ctx, func(tx *sql.Tx) error {
 			if _, err := tx.ExecContext(ctx, s.d.expand(migrations[v-1])); err != nil {
 				return err
+			}
+			if code := migrationCode[v]; code != nil {
+				if err := code(ctx, s, tx); err != nil {
+					return err
+				}
 			}
 			_, err := tx.ExecContext(ctx, s.sql(`INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)`), v, time.Now().UnixNano())
 			return err

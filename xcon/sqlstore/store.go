@@ -29,9 +29,10 @@ type Store struct {
 	logReqs   chan *appendRequest
 	logDone   chan struct{}
 	maxBatch  int
-	window    time.Duration     // how long a batch that is not full waits for more (WithCommitWindow)
-	rebound   sync.Map          // query -> dialect form
-	logStmts  map[int]*sql.Stmt // rows -> prepared INSERT; read-only after Open
+	window    time.Duration // how long a batch that is not full waits for more (WithCommitWindow)
+	rebound   sync.Map      // query -> dialect form
+	segInsert *sql.Stmt     // INSERT of a log segment; read-only after Open
+	logCount  logStats
 
 	// Binding writes run for every join and leave: prepared once, since
 	// parsing the SQL costs more than executing it.
@@ -146,9 +147,7 @@ func (s *Store) Close() error {
 	close(s.logReqs)
 	s.logMu.Unlock()
 	<-s.logDone
-	for _, st := range s.logStmts {
-		st.Close()
-	}
+	s.segInsert.Close()
 	s.bindUpsert.Close()
 	s.bindDelete.Close()
 	return errors.Join(s.r.Close(), s.w.Close())
@@ -156,10 +155,10 @@ func (s *Store) Close() error {
 
 // prepareStatements prepares, on the writer, the statements the hot paths run.
 func (s *Store) prepareStatements(ctx context.Context) error {
-	if err := s.prepareLogInserts(ctx); err != nil {
-		return err
-	}
 	var err error
+	if s.segInsert, err = s.w.PrepareContext(ctx, s.sql(insertSegmentSQL)); err != nil {
+		return fmt.Errorf("sqlstore: prepare log insert: %w", err)
+	}
 	upsert := s.d.Upsert("bindings", []string{"chat_id", "room", "user_id", "label", "channel", "nickname", "since"}, []string{"chat_id"})
 	if s.bindUpsert, err = s.w.PrepareContext(ctx, upsert); err != nil {
 		return fmt.Errorf("sqlstore: prepare binding upsert: %w", err)
