@@ -77,11 +77,18 @@ func (f *Focus) UpdateRoom(ctx context.Context, name string, update func(c *xcon
 		r.mu.Unlock()
 		return nil, err
 	}
+	before := make(map[string]string, len(r.live))
+	for _, p := range r.participants {
+		if u := r.userLocked(p.userID); u != nil {
+			before[strings.ToLower(p.userID)] = u.Nickname
+		}
+	}
 	r.conf = next
 	r.userIdx = nil
 	policy, _ := next.RoomPolicy()
 	r.setPolicyLocked(policy)
 	r.provisioned = provisioned
+	renames, releases := r.renameStreamsLocked(before)
 	var gone []*Participant
 	for _, p := range r.participants {
 		if r.deniedLocked(p) {
@@ -90,7 +97,11 @@ func (f *Focus) UpdateRoom(ctx context.Context, name string, update func(c *xcon
 	}
 	snapshot := next.Clone()
 	r.mu.Unlock()
-	f.changed(name, false)
+	for _, n := range releases {
+		f.nicknames.release(name, n.chatID, n.nickname)
+	}
+	f.bindings.add(renames...)
+	f.changed(name, len(renames) > 0) // a nickname change is urgent, as one made over MSRP
 	for _, p := range gone {
 		f.remove(ctx, p, "You were removed from the room.")
 	}

@@ -330,17 +330,68 @@ func (r *Room) bindLocked(p *Participant, chat []*Stream, now time.Time) []xcon.
 	}
 	changes := make([]xcon.BindingChange, 0, len(chat))
 	for _, s := range chat {
+		// The nickname allocated to the user (over CCMP, or by an earlier session) is also the
+		// chat session's (seed §5.1).
+		if user.Nickname != "" && s.nickname == "" {
+			if _, err := r.focus.nicknames.claim(r.name, s.chatID, p.userID, user.Nickname); err == nil {
+				s.nickname = user.Nickname
+			}
+		}
 		user.Endpoints = append(user.Endpoints, &xcon.Endpoint{
 			Entity:        s.chatID,
+			Nickname:      s.nickname,
 			Status:        "connected",
 			JoiningMethod: "dialed-in",
 			Media:         []xcon.Media{{ID: "1", Type: "message", Label: s.channel, Status: "sendrecv"}},
 		})
 		changes = append(changes, xcon.BindingChange{Room: r.name, Add: &xcon.Binding{
-			Room: r.name, ChatID: s.chatID, UserID: p.userID, Label: s.label, Channel: s.channel, Since: now,
+			Room: r.name, ChatID: s.chatID, UserID: p.userID, Label: s.label, Channel: s.channel, Nickname: s.nickname, Since: now,
 		}})
 	}
 	return changes
+}
+
+// nickRelease is a nickname a chat stream gave up, released once the room's lock is dropped.
+type nickRelease struct{ chatID, nickname string }
+
+// renameStreamsLocked gives the chat streams of every participant whose user's nickname an
+// update changed (before holds the nicknames before it, by lower-case XCON-USERID) that
+// nickname, on the stream, its endpoint row and its binding row (seed §5.1). It returns the
+// binding changes to write and the names to release. Caller holds mu; r.conf is the new object.
+func (r *Room) renameStreamsLocked(before map[string]string) ([]xcon.BindingChange, []nickRelease) {
+	var changes []xcon.BindingChange
+	var releases []nickRelease
+	now := time.Now()
+	for _, p := range r.participants {
+		user := r.userLocked(p.userID)
+		if user == nil {
+			continue
+		}
+		if old, ok := before[strings.ToLower(p.userID)]; ok && old == user.Nickname {
+			continue
+		}
+		for _, s := range p.chatStreams() {
+			if s.nickname == user.Nickname {
+				continue
+			}
+			if user.Nickname != "" {
+				if _, err := r.focus.nicknames.claim(r.name, s.chatID, p.userID, user.Nickname); err != nil {
+					r.focus.log.Info("nickname not given to a chat session", "room", r.name, "user", p.userID, "err", err)
+					continue
+				}
+			}
+			if s.nickname != "" {
+				releases = append(releases, nickRelease{s.chatID, s.nickname})
+			}
+			s.nickname = user.Nickname
+			if e := user.Endpoint(s.chatID); e != nil {
+				e.Nickname = s.nickname
+			}
+			changes = append(changes, xcon.BindingChange{Room: r.name, Add: &xcon.Binding{Room: r.name, ChatID: s.chatID,
+				UserID: p.userID, Label: s.label, Channel: s.channel, Nickname: s.nickname, Since: now}})
+		}
+	}
+	return changes, releases
 }
 
 // welcomeLocked queues, on each new chat stream, what a joiner receives before anything else:
