@@ -568,7 +568,7 @@ func TestCCMPLiveEffects(t *testing.T) {
 		t.Fatalf("nick: %q %v", got, err)
 	}
 	var re *ccmp.ResponseError
-	if _, err := c.Nick(ctx, "cafe", "xcon-userid:carol@example.com", "alice l"); !errors.As(err, &re) || re.Code != 409 {
+	if _, err := c.NickExact(ctx, "cafe", "xcon-userid:carol@example.com", "alice l"); !errors.As(err, &re) || re.Code != 409 {
 		t.Fatalf("taken nickname: %v, want CCMP 409", err)
 	}
 	if _, err := c.Nick(ctx, "cafe", "xcon-userid:carol@example.com", "bad\u200bname"); !errors.As(err, &re) || re.Code != 400 {
