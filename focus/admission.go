@@ -10,6 +10,8 @@ import (
 // is the one a caller can act on: moved, closed, barred, full.
 func (r *Room) admissionLocked(userID string, aor sipURI) error {
 	switch {
+	case r.removed:
+		return ErrRoomNotFound
 	case r.policy.Successor != "":
 		return &MovedError{Successor: r.policy.Successor} // seed §5.4
 	case r.conf.State.Active != nil && !*r.conf.State.Active:

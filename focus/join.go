@@ -44,6 +44,19 @@ func (f *Focus) join(ctx context.Context, req JoinRequest, offered *Offer) (*Par
 	if room == nil {
 		return nil, nil, ErrRoomNotFound
 	}
+	p, answers, err := f.prepare(room, req, offered)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := f.enter(p); err != nil {
+		return nil, nil, err
+	}
+	return p, answers, nil
+}
+
+// prepare builds the participant req describes for room and answers its m-lines; it changes
+// nothing in the room. ErrNotAcceptable when no line is acceptable.
+func (f *Focus) prepare(room *Room, req JoinRequest, offered *Offer) (*Participant, []sdp.MediaAnswer, error) {
 	aor, ok := parseSIPURI(req.Identity.AOR)
 	if !ok {
 		return nil, nil, ErrForbidden
@@ -69,12 +82,17 @@ func (f *Focus) join(ctx context.Context, req JoinRequest, offered *Offer) (*Par
 	if len(p.streams) == 0 {
 		return nil, nil, ErrNotAcceptable
 	}
+	return p, answers, nil
+}
+
+// enter adds a prepared participant to its room, or closes its sessions when the room
+// refuses it.
+func (f *Focus) enter(p *Participant) error {
+	room := p.room
 	if err := room.add(p); err != nil {
-		for _, s := range p.streams {
-			s.session.Close(msrp.Local)
-		}
+		p.closeStreams()
 		f.log.Info("join refused", "room", room.name, "user", p.userID, "reason", err)
-		return nil, nil, err
+		return err
 	}
 	f.log.Info("participant joined", "room", room.name, "user", p.userID, "streams", len(p.streams))
 	for _, s := range p.streams {
@@ -82,7 +100,14 @@ func (f *Focus) join(ctx context.Context, req JoinRequest, offered *Offer) (*Par
 			go f.connectOut(s)
 		}
 	}
-	return p, answers, nil
+	return nil
+}
+
+// closeStreams closes the MSRP sessions of a participant that never entered its room.
+func (p *Participant) closeStreams() {
+	for _, s := range p.streams {
+		s.session.Close(msrp.Local)
+	}
 }
 
 // acceptLine answers one offered m-line (index i) for p: a new stream, or a refusal (nil and

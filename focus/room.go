@@ -28,6 +28,8 @@ type Room struct {
 	provisioned  map[string]bool                 // guarded by mu: users of the stored object, kept when they leave
 	recent       recent                          // guarded by mu: the log's tail replayed to joiners
 	files        []storedFile                    // guarded by mu: files kept for later joiners
+	idleSince    time.Time                       // guarded by mu: when an ad-hoc room last became empty
+	removed      bool                            // guarded by mu: taken out of the focus; joins are refused
 
 	// streams is the fan-out snapshot: every bound-or-not stream of the room, replaced
 	// (never modified) under mu on each join and leave, read without a lock.
@@ -127,6 +129,7 @@ func (r *Room) add(p *Participant) error {
 	}
 	r.participants = append(r.participants, p)
 	r.live[strings.ToLower(p.userID)]++
+	r.idleSince = time.Time{}
 	chat := p.chatStreams()
 	changes = append(changes, r.bindLocked(p, chat, now)...)
 	r.welcomeLocked(p, chat)
@@ -147,6 +150,7 @@ func (r *Room) leave(p *Participant, reason msrp.CloseReason) bool {
 	var changes []xcon.BindingChange
 	r.mu.Lock()
 	r.participants = slices.DeleteFunc(r.participants, func(q *Participant) bool { return q == p })
+	r.idleLocked()
 	if key := strings.ToLower(p.userID); r.live[key] > 1 {
 		r.live[key]--
 	} else {
