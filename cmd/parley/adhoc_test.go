@@ -167,3 +167,44 @@ func TestAdHocRoomCreatorAndIdleRemoval(t *testing.T) {
 		t.Fatalf("INVITE to the removed room: %d", code)
 	}
 }
+
+// TestAdHocPrivacyDecidedOnOwnIdentity: sip.adhoc_allowed is applied to the caller's own
+// identity, not to the anonymous URI a privacy request (RFC 3323) shows: an allowed caller who
+// hides creates his room, and stays anonymous in it (the creator's row too); a caller of a
+// domain not allowed does not get past the rule by hiding.
+func TestAdHocPrivacyDecidedOnOwnIdentity(t *testing.T) {
+	d := startTestDaemon(t, func(c *configs.Config) {
+		c.SIP.AdhocAllowed = []string{"example.com"}
+		c.SIP.AdhocIdle = time.Minute
+	})
+	privacy := sip.NewHeader("Privacy", "id")
+	stored := storedRooms(t, d)
+	if _, res := inviteDirect(t, d, newListeningPeer(t, "mallory", "evil.test"), "adhoc", "tcp", privacy); res.StatusCode != 403 {
+		t.Fatalf("anonymous INVITE to the factory from a domain not allowed: %d, want 403", res.StatusCode)
+	}
+	if now := storedRooms(t, d); !slices.Equal(now, stored) {
+		t.Fatalf("stored rooms %v after a refused creation, were %v", now, stored)
+	}
+
+	_, res := inviteDirect(t, d, newListeningPeer(t, "alice", "example.com"), "adhoc", "tcp", privacy)
+	if res.StatusCode != 200 {
+		t.Fatalf("anonymous INVITE to the factory from an allowed domain: %d, want 200", res.StatusCode)
+	}
+	room := res.Contact().Address.User
+	r := d.focus.Room(room)
+	if r == nil || !isStored(t, d, room) {
+		t.Fatalf("room %q named in the 200 does not exist", room)
+	}
+	users := r.Snapshot().Users
+	if len(users) != 1 {
+		t.Fatalf("users %+v, want the anonymous creator only", users)
+	}
+	u := users[0]
+	if !strings.HasPrefix(u.Entity, "xcon-userid:anon-") || !strings.HasSuffix(u.Entity, "@anonymous.invalid") ||
+		strings.Contains(strings.Join(u.AssociatedAORs, " "), "example.com") || u.DisplayText != "Anonymous" {
+		t.Fatalf("creator's row shows %s %q %v", u.Entity, u.DisplayText, u.AssociatedAORs)
+	}
+	if !slices.Contains(u.Roles, "organizer") || len(u.Endpoints) != 1 {
+		t.Fatalf("creator's row: roles %v, %d endpoints", u.Roles, len(u.Endpoints))
+	}
+}
