@@ -308,13 +308,31 @@ func (c *Client) Kick(ctx context.Context, room, userID string) error {
 // userRequest/create when the user is not in the room yet. It returns the nickname the
 // server allocated.
 func (c *Client) Nick(ctx context.Context, room, userID, nickname string) (string, error) {
+	return c.nick(ctx, room, userID, nickname, false)
+}
+
+// NickExact is Nick for this nickname and no other: a taken one is CCMP 409 rather than
+// another one allocated.
+func (c *Client) NickExact(ctx context.Context, room, userID, nickname string) (string, error) {
+	return c.nick(ctx, room, userID, nickname, true)
+}
+
+func (c *Client) nick(ctx context.Context, room, userID, nickname string, exact bool) (string, error) {
 	if userID == "" {
 		userID = c.UserID
 	}
 	u := &xcon.User{Entity: userID, Nickname: nickname}
-	resp, err := c.Do(ctx, &Request{Type: TypeUser, ConfObjID: RoomURI(room), Operation: OpUpdate, HasBody: true, Info: u.Element("userInfo")})
+	info := func() *etree.Element {
+		el := u.Element("userInfo")
+		if exact {
+			el.CreateAttr("xmlns:parley", NSParley)
+			el.CreateAttr("parley:"+exactNicknameAttr, "true")
+		}
+		return el
+	}
+	resp, err := c.Do(ctx, &Request{Type: TypeUser, ConfObjID: RoomURI(room), Operation: OpUpdate, HasBody: true, Info: info()})
 	if re, ok := err.(*ResponseError); ok && re.Code == CodeUserNotFound {
-		resp, err = c.Do(ctx, &Request{Type: TypeUser, ConfObjID: RoomURI(room), Operation: OpCreate, HasBody: true, Info: u.Element("userInfo")})
+		resp, err = c.Do(ctx, &Request{Type: TypeUser, ConfObjID: RoomURI(room), Operation: OpCreate, HasBody: true, Info: info()})
 	}
 	if err != nil {
 		return "", err

@@ -357,7 +357,7 @@ func recordCreator(c *xcon.Conference, userID string) {
 		return
 	}
 	if u := c.User(userID); u != nil {
-		u.Roles = creatorRoles
+		u.Roles = slices.Clone(creatorRoles)
 		return
 	}
 	c.Users = append(c.Users, &xcon.User{Entity: userID, Roles: slices.Clone(creatorRoles)})

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/parleychat/parley/focus"
 	"github.com/parleychat/parley/xcon"
 )
 
@@ -28,8 +29,9 @@ const (
 	roleAdministrator
 )
 
-// creatorRoles are the roles recorded for the creator of a room.
-var creatorRoles = []string{"administrator", "organizer"}
+// creatorRoles are the roles recorded for the creator of a room, the same over CCMP and the
+// SIP conference factory.
+var creatorRoles = focus.CreatorRoles
 
 func roleRank(r string) int {
 	switch strings.ToLower(strings.TrimSpace(r)) {

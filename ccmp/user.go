@@ -2,6 +2,7 @@ package ccmp
 
 import (
 	"context"
+	"encoding/xml"
 	"errors"
 	"slices"
 	"strconv"
@@ -186,6 +187,7 @@ func (h *Handler) userCreate(ctx context.Context, p *Principal, room *focus.Room
 	if err := bareNickname(du); err != nil {
 		return err
 	}
+	exact := exactNickname(du)
 	if !validUserID(du.Entity) {
 		return fail(CodeUserNotFound, du.Entity+" is not an XCON-USERID")
 	}
@@ -204,14 +206,14 @@ func (h *Handler) userCreate(ctx context.Context, p *Principal, room *focus.Room
 		if !strings.EqualFold(du.Entity, p.UserID) || live || existing.Nickname != "" {
 			return &Error{Code: CodeConflict, Reason: du.Entity + " is already in the conference", Version: snap.Version}
 		}
-		return h.userJoinProvisioned(ctx, room, snap, du, resp)
+		return h.userJoinProvisioned(ctx, room, snap, du, exact, resp)
 	}
 	if max := snap.Description.MaximumUserCount; max != nil && uint32(len(snap.Users)) >= *max {
 		return fail(CodeNoResources, "the conference is full ("+strconv.Itoa(int(*max))+" users)")
 	}
 	// A user joining gets a nickname; one added by someone else only the one given for it,
 	// so that it can still join by itself later (userJoinProvisioned).
-	nick, err := h.claimNickname(room, snap, du.Entity, du.Nickname, strings.EqualFold(du.Entity, p.UserID))
+	nick, err := h.claimNickname(room, snap, du.Entity, du.Nickname, strings.EqualFold(du.Entity, p.UserID), exact)
 	if err != nil {
 		return err
 	}
@@ -283,11 +285,36 @@ func bareNickname(u *xcon.User) error {
 	return nil
 }
 
+// exactNickname reports whether a userInfo asks for its preferred nickname and no other (the
+// parley:exact-nickname="true" attribute, namespace NSParley), and takes the marker off the
+// user so that it is not stored.
+func exactNickname(u *xcon.User) bool {
+	exact := false
+	u.Extras.Attrs = slices.DeleteFunc(u.Extras.Attrs, func(a xml.Attr) bool {
+		if a.Name.Space != NSParley || a.Name.Local != exactNicknameAttr {
+			return false
+		}
+		exact = a.Value == "true" || a.Value == "1"
+		return true
+	})
+	return exact
+}
+
+// exactNicknameAttr is the local name of the marker exactNickname reads.
+const exactNicknameAttr = "exact-nickname"
+
 // claimNickname reserves a user's nickname through the focus (seed §5.1: PRECIS-compared,
-// unique). Without a preferred one, a new user gets its user part, or that with a number.
-func (h *Handler) claimNickname(room *focus.Room, snap *xcon.Conference, entity, preferred string, allocate bool) (string, error) {
+// unique). A preferred one that is taken makes the focus allocate another (seed §5.1: "or
+// allocates a different nickname"), the preferred one with a number, unless exact is set:
+// then it is 409. Without a preferred one, a new user gets its user part, or that with a number.
+func (h *Handler) claimNickname(room *focus.Room, snap *xcon.Conference, entity, preferred string, allocate, exact bool) (string, error) {
 	if preferred != "" {
 		nick, err := h.focus.ClaimNickname(room.Name(), entity, preferred)
+		if errors.Is(err, focus.ErrNicknameTaken) && !exact {
+			if nick = h.allocateNickname(room, entity, preferred, 2, maxNicknameSuffix); nick != "" {
+				return nick, nil
+			}
+		}
 		switch {
 		case errors.Is(err, focus.ErrNicknameMalformed):
 			return "", fail(CodeBadRequest, "nickname "+strconv.Quote(preferred)+" is not acceptable (PRECIS Nickname, at most 64 characters)")
@@ -303,16 +330,26 @@ func (h *Handler) claimNickname(room *focus.Room, snap *xcon.Conference, entity,
 	if i := strings.IndexByte(base, '@'); i >= 0 {
 		base = base[:i]
 	}
-	for i := 1; i <= 9 && base != ""; i++ {
-		try := base
-		if i > 1 {
-			try += strconv.Itoa(i)
-		}
-		if nick, err := h.focus.ClaimNickname(room.Name(), entity, try); err == nil {
-			return nick, nil
+	if base == "" {
+		return "", nil
+	}
+	if nick, err := h.focus.ClaimNickname(room.Name(), entity, base); err == nil {
+		return nick, nil
+	}
+	return h.allocateNickname(room, entity, base, 2, 9), nil
+}
+
+// maxNicknameSuffix bounds the numbers tried after a taken preferred nickname.
+const maxNicknameSuffix = 99
+
+// allocateNickname claims the first free base+N for N in [from, to], or returns "".
+func (h *Handler) allocateNickname(room *focus.Room, entity, base string, from, to int) string {
+	for i := from; i <= to; i++ {
+		if nick, err := h.focus.ClaimNickname(room.Name(), entity, base+strconv.Itoa(i)); err == nil {
+			return nick
 		}
 	}
-	return "", nil
+	return ""
 }
 
 func (h *Handler) userUpdate(ctx context.Context, p *Principal, room *focus.Room, entity string, req *Request, resp *Response) error {
@@ -326,6 +363,7 @@ func (h *Handler) userUpdate(ctx context.Context, p *Principal, room *focus.Room
 	if err := bareNickname(du); err != nil {
 		return err
 	}
+	exact := exactNickname(du)
 	for _, k := range d.kids {
 		if k.name == infoName("roles") && !p.administers(room.Snapshot()) {
 			return fail(CodeUnauthorized, "only an administrator of the room may change roles")
@@ -338,7 +376,7 @@ func (h *Handler) userUpdate(ctx context.Context, p *Principal, room *focus.Room
 	}
 	nick := ""
 	if nickGiven && du.Nickname != "" {
-		if nick, err = h.claimNickname(room, room.Snapshot(), entity, du.Nickname, false); err != nil {
+		if nick, err = h.claimNickname(room, room.Snapshot(), entity, du.Nickname, false, exact); err != nil {
 			return err
 		}
 	}
@@ -407,8 +445,8 @@ func (h *Handler) userDelete(ctx context.Context, room *focus.Room, entity strin
 // userJoinProvisioned is a first-party join of a user the room already lists without a
 // nickname (its creator, a member added by someone else): it claims the nickname and keeps
 // the user's roles.
-func (h *Handler) userJoinProvisioned(ctx context.Context, room *focus.Room, snap *xcon.Conference, du *xcon.User, resp *Response) error {
-	nick, err := h.claimNickname(room, snap, du.Entity, du.Nickname, true)
+func (h *Handler) userJoinProvisioned(ctx context.Context, room *focus.Room, snap *xcon.Conference, du *xcon.User, exact bool, resp *Response) error {
+	nick, err := h.claimNickname(room, snap, du.Entity, du.Nickname, true, exact)
 	if err != nil {
 		return err
 	}

@@ -87,12 +87,13 @@ type SIP struct {
 	Auth                SIPAuth       `yaml:"auth"`
 	Subscriptions       Subscriptions `yaml:"subscriptions"`
 	// SIP over TLS, ad-hoc rooms and REFER (parley.yaml documents them).
-	TLSListen    string   `yaml:"tls_listen"`
-	TLSCertFile  string   `yaml:"tls_cert_file"`
-	TLSKeyFile   string   `yaml:"tls_key_file"`
-	Factory      string   `yaml:"factory"` // resolved to a full SIP URI; "" = no ad-hoc rooms
-	AdhocAllowed []string `yaml:"adhoc_allowed"`
-	ReferAllowed string   `yaml:"refer_allowed"`
+	TLSListen    string        `yaml:"tls_listen"`
+	TLSCertFile  string        `yaml:"tls_cert_file"`
+	TLSKeyFile   string        `yaml:"tls_key_file"`
+	Factory      string        `yaml:"factory"` // resolved to a full SIP URI; "" = no ad-hoc rooms
+	AdhocAllowed []string      `yaml:"adhoc_allowed"`
+	AdhocIdle    time.Duration `yaml:"adhoc_idle"`
+	ReferAllowed string        `yaml:"refer_allowed"`
 
 	MinSessionExpires time.Duration `yaml:"min_session_expires"` // RFC 4028 Min-SE
 }
@@ -246,6 +247,9 @@ func (c *Config) Resolve() error {
 	}
 	if (c.SIP.TLSCertFile == "") != (c.SIP.TLSKeyFile == "") {
 		errs = append(errs, fmt.Errorf("sip.tls_cert_file and sip.tls_key_file: set both or neither"))
+	}
+	if c.SIP.AdhocIdle < 0 {
+		errs = append(errs, fmt.Errorf("sip.adhoc_idle: must not be negative (0 keeps empty ad-hoc rooms)"))
 	}
 	if c.SIP.ReferAllowed != "any" && c.SIP.ReferAllowed != "moderators" {
 		errs = append(errs, fmt.Errorf("sip.refer_allowed: %q is not any or moderators", c.SIP.ReferAllowed))

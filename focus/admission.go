@@ -44,6 +44,8 @@ func (r *Room) admissionLocked(p *Participant) error {
 // and on the allowed list of a members-only room. Caller holds mu.
 func (r *Room) accessLocked(userID string, aor sipURI) error {
 	switch {
+	case r.removed:
+		return ErrRoomNotFound
 	case r.policy.Successor != "":
 		return &MovedError{Successor: r.policy.Successor} // seed §5.4
 	case r.conf.State.Active != nil && !*r.conf.State.Active:

@@ -1,8 +1,6 @@
 package focus
 
 import (
-	"context"
-	"crypto/rand"
 	"errors"
 	"strings"
 
@@ -144,29 +142,6 @@ func (r *Room) mayInviteLocked(userID string, anyone bool) error {
 		}
 	}
 	return ErrNotInvited
-}
-
-// CreateAdhocRoom creates a room with a fresh random name (ten base62 characters) from spec
-// (its Name is ignored): an INVITE to the conference factory URI (RFC 4579 §5.1).
-func (f *Focus) CreateAdhocRoom(ctx context.Context, spec RoomSpec) (*Room, error) {
-	for {
-		spec.Name = randomRoomName()
-		r, err := f.CreateRoom(ctx, newConference(spec, f.cfg.Domain))
-		if errors.Is(err, ErrRoomExists) {
-			continue
-		}
-		return r, err
-	}
-}
-
-func randomRoomName() string {
-	const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	b := make([]byte, 10)
-	_, _ = rand.Read(b)
-	for i := range b {
-		b[i] = alphabet[int(b[i])%len(alphabet)]
-	}
-	return string(b)
 }
 
 // Inviter is implemented by a Signaling that can call a user into a room on the focus's own

@@ -27,6 +27,10 @@ type Config struct {
 	NicknameQuarantine time.Duration // how long a released nickname stays with its user
 	ReservedNicknames  []string      // names nobody may take (425)
 
+	// AdhocIdle is how long an ad-hoc room stays without anybody in it before it is removed;
+	// 0 keeps them.
+	AdhocIdle time.Duration
+
 	MessageRate  float64 // messages per second one participant may send; 0 = unlimited
 	MessageBurst int     // messages a participant may send at once within MessageRate
 
@@ -79,6 +83,7 @@ type Focus struct {
 	mu       sync.RWMutex
 	rooms    map[string]*Room
 	stopping bool
+	removing sync.WaitGroup // idle ad-hoc rooms being deleted from the store
 
 	stopPurge chan struct{}
 }
@@ -142,6 +147,9 @@ func New(ctx context.Context, cfg Config, store xcon.Store, endpoint *msrp.Endpo
 		if err := r.loadHistory(ctx, store); err != nil {
 			return nil, fmt.Errorf("focus: load history of %s: %w", name, err)
 		}
+		r.mu.Lock()
+		r.idleLocked() // nobody is in a room after a restart
+		r.mu.Unlock()
 		f.rooms[name] = r
 	}
 	f.bindings = newBindingWriter(store, f.log)
@@ -251,6 +259,7 @@ func (f *Focus) Shutdown(ctx context.Context) error {
 			f.log.Error("shutdown: participants still leaving", "participants", len(all))
 		}
 	}
+	f.removing.Wait() // the store is closed after this returns
 	flush, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	return f.bindings.close(flush)

@@ -60,6 +60,19 @@ func (f *Focus) join(ctx context.Context, req JoinRequest, offered *Offer) (*Par
 	if room == nil {
 		return nil, nil, ErrRoomNotFound
 	}
+	p, answers, err := f.prepare(room, req, offered)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := f.enter(p); err != nil {
+		return nil, nil, err
+	}
+	return p, answers, nil
+}
+
+// prepare builds the participant req describes for room (newParticipant) and answers its
+// m-lines; it changes nothing in the room. ErrNotAcceptable when no line is acceptable.
+func (f *Focus) prepare(room *Room, req JoinRequest, offered *Offer) (*Participant, []sdp.MediaAnswer, error) {
 	p, err := f.newParticipant(room, req.Identity, req.Dialog)
 	if err != nil {
 		return nil, nil, err
@@ -83,12 +96,17 @@ func (f *Focus) join(ctx context.Context, req JoinRequest, offered *Offer) (*Par
 	if len(p.streams) == 0 {
 		return nil, nil, ErrNotAcceptable
 	}
+	return p, answers, nil
+}
+
+// enter adds a prepared participant to its room, or closes its sessions when the room
+// refuses it.
+func (f *Focus) enter(p *Participant) error {
+	room := p.room
 	if err := room.add(p); err != nil {
-		for _, s := range p.streams {
-			s.session.Close(msrp.Local)
-		}
+		p.closeStreams()
 		f.log.Info("join refused", "room", room.name, "user", p.userID, "reason", err)
-		return nil, nil, err
+		return err
 	}
 	f.log.Info("participant joined", "room", room.name, "user", p.userID, "streams", len(p.streams))
 	for _, s := range p.streams {
@@ -96,7 +114,14 @@ func (f *Focus) join(ctx context.Context, req JoinRequest, offered *Offer) (*Par
 			go f.connectOut(s)
 		}
 	}
-	return p, answers, nil
+	return nil
+}
+
+// closeStreams closes the MSRP sessions of a participant that never entered its room.
+func (p *Participant) closeStreams() {
+	for _, s := range p.streams {
+		s.session.Close(msrp.Local)
+	}
 }
 
 // newParticipant is a participant of room with identity, not in the room yet: ErrForbidden when

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -71,20 +72,23 @@ func (f *Focus) UpdateRoom(ctx context.Context, name string, update func(c *xcon
 	}
 	next.Entity = r.conf.Entity
 	next.Version = r.conf.Version + 1
-	if err := f.store.UpdateConference(ctx, r.durable(next)); err != nil {
+	provisioned := r.provisionedAfter(next)
+	if err := f.store.UpdateConference(ctx, durable(next, provisioned)); err != nil {
 		r.mu.Unlock()
 		return nil, err
+	}
+	before := make(map[string]string, len(r.live))
+	for _, p := range r.participants {
+		if u := r.userLocked(p.userID); u != nil {
+			before[strings.ToLower(p.userID)] = u.Nickname
+		}
 	}
 	r.conf = next
 	r.userIdx = nil
 	policy, _ := next.RoomPolicy()
 	r.setPolicyLocked(policy)
-	r.provisioned = map[string]bool{}
-	for _, u := range next.Users {
-		if len(u.Endpoints) == 0 || !r.isLive(u.Entity) {
-			r.provisioned[strings.ToLower(u.Entity)] = true
-		}
-	}
+	r.provisioned = provisioned
+	renames, releases := r.renameStreamsLocked(before)
 	var gone []*Participant
 	for _, p := range r.participants {
 		if r.deniedLocked(p) {
@@ -93,19 +97,50 @@ func (f *Focus) UpdateRoom(ctx context.Context, name string, update func(c *xcon
 	}
 	snapshot := next.Clone()
 	r.mu.Unlock()
-	f.changed(name, false)
+	for _, n := range releases {
+		f.nicknames.release(name, n.chatID, n.nickname)
+	}
+	f.bindings.add(renames...)
+	f.changed(name, len(renames) > 0) // a nickname change is urgent, as one made over MSRP
 	for _, p := range gone {
 		f.remove(ctx, p, "You were removed from the room.")
 	}
 	return snapshot, nil
 }
 
+// provisionedAfter returns the users of next that are durable: those provisioned already, those
+// with no participant (they exist only as rows of the object), and those an update added or
+// changed. Whether a user is connected never takes the status away: a provisioned user's roles
+// and nickname outlive his sessions. A user who only dialled in, and whose row the update left
+// alone, stays live-only. Caller holds mu; r.conf is still the object before the update.
+func (r *Room) provisionedAfter(next *xcon.Conference) map[string]bool {
+	out := make(map[string]bool, len(next.Users))
+	for _, u := range next.Users {
+		key := strings.ToLower(u.Entity)
+		if r.provisioned[key] || !r.isLive(u.Entity) {
+			out[key] = true
+			continue
+		}
+		if old := r.userLocked(u.Entity); old == nil || !sameUserRow(old, u) {
+			out[key] = true
+		}
+	}
+	return out
+}
+
+// sameUserRow compares two rows of a user, endpoints aside (they are the live part).
+func sameUserRow(a, b *xcon.User) bool {
+	ac, bc := *a, *b
+	ac.Endpoints, bc.Endpoints = nil, nil
+	return reflect.DeepEqual(ac, bc)
+}
+
 // durable returns the part of a conference object that is persisted: no live endpoints, and
-// only the users that were provisioned (live ones exist only while connected). Caller holds mu.
-func (r *Room) durable(c *xcon.Conference) *xcon.Conference {
+// only the provisioned users (the others exist only while connected).
+func durable(c *xcon.Conference, provisioned map[string]bool) *xcon.Conference {
 	d := c.Clone()
 	d.Users = slices.DeleteFunc(d.Users, func(u *xcon.User) bool {
-		return !r.provisioned[strings.ToLower(u.Entity)] && r.isLive(u.Entity)
+		return !provisioned[strings.ToLower(u.Entity)]
 	})
 	for _, u := range d.Users {
 		u.Endpoints = nil

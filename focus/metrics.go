@@ -8,6 +8,7 @@ type Metrics struct {
 	messagesRelayed prometheus.Counter
 	copiesSent      prometheus.Counter
 	bytesRelayed    prometheus.Counter
+	adhocRemoved    prometheus.Counter
 }
 
 func newMetrics() *Metrics {
@@ -20,6 +21,8 @@ func newMetrics() *Metrics {
 			Help: "Copies of relayed messages queued to recipients."}),
 		bytesRelayed: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "parley", Name: "msrp_bytes_relayed_total",
 			Help: "CPIM bytes queued to recipients by the switch."}),
+		adhocRemoved: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "parley", Name: "adhoc_rooms_removed_total",
+			Help: "Ad-hoc rooms removed because nobody was in them (idle, or their creator's call failed)."}),
 	}
 }
 
@@ -27,7 +30,8 @@ func newMetrics() *Metrics {
 func (f *Focus) Register(reg prometheus.Registerer) error {
 	rooms := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "parley", Name: "rooms", Help: "Rooms hosted."},
 		func() float64 { return float64(len(f.Rooms())) })
-	for _, c := range []prometheus.Collector{rooms, f.metrics.participants, f.metrics.messagesRelayed, f.metrics.copiesSent, f.metrics.bytesRelayed} {
+	for _, c := range []prometheus.Collector{rooms, f.metrics.participants, f.metrics.messagesRelayed, f.metrics.copiesSent, f.metrics.bytesRelayed,
+		f.metrics.adhocRemoved} {
 		if err := reg.Register(c); err != nil {
 			return err
 		}

@@ -28,6 +28,8 @@ type Room struct {
 	provisioned  map[string]bool                 // guarded by mu: users of the stored object, kept when they leave
 	recent       recent                          // guarded by mu: the log's tail replayed to joiners
 	files        []storedFile                    // guarded by mu: files kept for later joiners
+	idleSince    time.Time                       // guarded by mu: when an ad-hoc room last became empty
+	removed      bool                            // guarded by mu: taken out of the focus; joins are refused
 
 	// streams is the fan-out snapshot: every bound-or-not stream of the room, replaced
 	// (never modified) under mu on each join and leave, read without a lock.
@@ -133,6 +135,7 @@ func (r *Room) add(p *Participant) error {
 	}
 	r.participants = append(r.participants, p)
 	r.live[strings.ToLower(p.userID)]++
+	r.idleSince = time.Time{}
 	chat := p.chatStreams()
 	changes = append(changes, r.bindLocked(p, chat, now)...)
 	r.welcomeLocked(p, chat)
@@ -153,6 +156,7 @@ func (r *Room) leave(p *Participant, reason msrp.CloseReason) bool {
 	var changes []xcon.BindingChange
 	r.mu.Lock()
 	r.participants = slices.DeleteFunc(r.participants, func(q *Participant) bool { return q == p })
+	r.idleLocked()
 	if key := strings.ToLower(p.userID); r.live[key] > 1 {
 		r.live[key]--
 	} else {
@@ -336,17 +340,68 @@ func (r *Room) bindLocked(p *Participant, chat []*Stream, now time.Time) []xcon.
 	}
 	changes := make([]xcon.BindingChange, 0, len(chat))
 	for _, s := range chat {
+		// The nickname allocated to the user (over CCMP, or by an earlier session) is also the
+		// chat session's (seed §5.1).
+		if user.Nickname != "" && s.nickname == "" {
+			if _, err := r.focus.nicknames.claim(r.name, s.chatID, p.userID, user.Nickname); err == nil {
+				s.nickname = user.Nickname
+			}
+		}
 		user.Endpoints = append(user.Endpoints, &xcon.Endpoint{
 			Entity:        s.chatID,
+			Nickname:      s.nickname,
 			Status:        "connected",
 			JoiningMethod: "dialed-in",
 			Media:         []xcon.Media{{ID: "1", Type: "message", Label: s.channel, Status: "sendrecv"}},
 		})
 		changes = append(changes, xcon.BindingChange{Room: r.name, Add: &xcon.Binding{
-			Room: r.name, ChatID: s.chatID, UserID: p.userID, Label: s.label, Channel: s.channel, Since: now,
+			Room: r.name, ChatID: s.chatID, UserID: p.userID, Label: s.label, Channel: s.channel, Nickname: s.nickname, Since: now,
 		}})
 	}
 	return changes
+}
+
+// nickRelease is a nickname a chat stream gave up, released once the room's lock is dropped.
+type nickRelease struct{ chatID, nickname string }
+
+// renameStreamsLocked gives the chat streams of every participant whose user's nickname an
+// update changed (before holds the nicknames before it, by lower-case XCON-USERID) that
+// nickname, on the stream, its endpoint row and its binding row (seed §5.1). It returns the
+// binding changes to write and the names to release. Caller holds mu; r.conf is the new object.
+func (r *Room) renameStreamsLocked(before map[string]string) ([]xcon.BindingChange, []nickRelease) {
+	var changes []xcon.BindingChange
+	var releases []nickRelease
+	now := time.Now()
+	for _, p := range r.participants {
+		user := r.userLocked(p.userID)
+		if user == nil {
+			continue
+		}
+		if old, ok := before[strings.ToLower(p.userID)]; ok && old == user.Nickname {
+			continue
+		}
+		for _, s := range p.chatStreams() {
+			if s.nickname == user.Nickname {
+				continue
+			}
+			if user.Nickname != "" {
+				if _, err := r.focus.nicknames.claim(r.name, s.chatID, p.userID, user.Nickname); err != nil {
+					r.focus.log.Info("nickname not given to a chat session", "room", r.name, "user", p.userID, "err", err)
+					continue
+				}
+			}
+			if s.nickname != "" {
+				releases = append(releases, nickRelease{s.chatID, s.nickname})
+			}
+			s.nickname = user.Nickname
+			if e := user.Endpoint(s.chatID); e != nil {
+				e.Nickname = s.nickname
+			}
+			changes = append(changes, xcon.BindingChange{Room: r.name, Add: &xcon.Binding{Room: r.name, ChatID: s.chatID,
+				UserID: p.userID, Label: s.label, Channel: s.channel, Nickname: s.nickname, Since: now}})
+		}
+	}
+	return changes, releases
 }
 
 // welcomeLocked queues, on each new chat stream, what a joiner receives before anything else:

@@ -1,7 +1,6 @@
 package sip
 
 import (
-	"context"
 	"fmt"
 	"strings"
 
@@ -38,37 +37,20 @@ func (s *Server) isFactory(req *sip.Request) bool {
 	return local
 }
 
-// adhocRoom creates a room for an INVITE to the conference factory (RFC 4579 §5.1) when the
-// caller's domain may create rooms, and returns its name; the INVITE then joins it like any
-// other, and the 200's Contact carries the new room's URI with isfocus. It answers the
-// request itself when it refuses.
-func (s *Server) adhocRoom(req *sip.Request, tx sip.ServerTransaction) (string, bool) {
-	ident, err := s.identity(req, "")
-	if err != nil {
-		s.respond(req, tx, 400, "Bad Request", s.warning(err.Error()))
-		return "", false
-	}
-	if !s.adhocAllowed(ident.Proven()) {
-		s.respond(req, tx, 403, "Forbidden", s.warning("this caller may not create rooms"))
-		return "", false
-	}
+// adhocName vets an INVITE to the conference factory (RFC 4579 §5.1) and returns the name
+// the room it creates will have. Nothing is created here: the room comes into being with its
+// creator's admission (focus.JoinAdhoc), so that a call refused on the way (401, 488, ...)
+// leaves nothing behind. It answers the request itself when it refuses.
+func (s *Server) adhocName(req *sip.Request, tx sip.ServerTransaction) (string, bool) {
 	if len(req.Body()) == 0 || !isSDP(req) {
-		// No room is created for a request that cannot join it.
 		s.respond(req, tx, 488, "Not Acceptable Here", s.warning("an SDP offer with MSRP m-lines is required"))
 		return "", false
 	}
-	r, err := s.focus.CreateAdhocRoom(context.Background(), s.cfg.Peering.AdhocRoom)
-	if err != nil {
-		s.log.Error("ad-hoc room not created", "err", err)
-		code, reason := joinErrorResponse(err)
-		s.respond(req, tx, code, reason, s.warning("room not created"))
-		return "", false
-	}
-	s.log.Info("ad-hoc room created", "room", r.Name(), "by", ident.Proven())
-	return r.Name(), true
+	return s.focus.NewAdhocName(), true
 }
 
-// adhocAllowed applies Peering.AdhocAllowed to the caller's address of record.
+// adhocAllowed applies Peering.AdhocAllowed to the caller's address of record: the proven one
+// (focus.Identity.Proven), never the anonymous URI a privacy request shows.
 func (s *Server) adhocAllowed(aor string) bool {
 	allowed := s.cfg.Peering.AdhocAllowed
 	if len(allowed) == 0 {

@@ -381,16 +381,18 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	room, ok := s.focus.RoomName(req.Recipient.String())
-	if s.isFactory(req) {
-		if room, ok = s.adhocRoom(req, tx); !ok {
+	authRoom, adhoc := room, s.isFactory(req)
+	if adhoc {
+		if room, ok = s.adhocName(req, tx); !ok {
 			return
 		}
+		authRoom = s.peer.factory.User // sip.auth.rooms may name the factory
 	}
-	if !ok || s.focus.Room(room) == nil {
+	if !ok || (!adhoc && s.focus.Room(room) == nil) {
 		s.respond(req, tx, 404, "Not Found", s.warning("no such room"))
 		return
 	}
-	authUser, ok := s.authenticate(req, tx, room)
+	authUser, ok := s.authenticate(req, tx, authRoom)
 	if !ok {
 		return
 	}
@@ -418,6 +420,10 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(req, tx, 400, "Bad Request", s.warning(err.Error()))
 		return
 	}
+	if adhoc && !s.adhocAllowed(ident.Proven()) { // the caller's own identity, even when he hides it
+		s.respond(req, tx, 403, "Forbidden", s.warning("this caller may not create rooms"))
+		return
+	}
 	if !s.reserveDialog(req.Source()) {
 		s.rejectOverload(req, tx, "dialogs per source")
 		return
@@ -436,15 +442,28 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	d := newDialog(dlg, req.Source())
-	p, answers, err := s.focus.Join(context.Background(), focus.JoinRequest{Room: room, Identity: ident, Offer: offer, Dialog: d,
-		FileTo: fileRecipient(req)})
+	jr := focus.JoinRequest{Room: room, Identity: ident, Offer: offer, Dialog: d, FileTo: fileRecipient(req)}
+	var p *focus.Participant
+	var answers []sdp.MediaAnswer
+	if adhoc {
+		p, answers, err = s.focus.JoinAdhoc(context.Background(), room, s.cfg.Peering.AdhocRoom, jr)
+	} else {
+		p, answers, err = s.focus.Join(context.Background(), jr)
+	}
+	// leave undoes the join when the dialog does not come up; an ad-hoc room goes with it.
+	leave := func() {
+		s.focus.Leave(p)
+		if adhoc {
+			s.focus.DiscardAdhoc(context.Background(), room)
+		}
+	}
 	if err != nil {
 		s.refuse(req, tx, err)
 		return
 	}
 	answer, err := sdp.BuildAnswer(offer, s.answerParams(), answers)
 	if err != nil {
-		s.focus.Leave(p)
+		leave()
 		s.log.Error("SDP answer not built", "room", room, "err", err)
 		s.respond(req, tx, 500, "Server Internal Error")
 		return
@@ -465,7 +484,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		// CANCEL won the race, or the ACK never came (RFC 3261 §13.3.1.4: end the session).
 		s.log.Info("dialog not established", "room", room, "user", p.UserID(), "err", err)
 		s.forget(dlg.ID)
-		s.focus.Leave(p)
+		leave()
 		if dlg.LoadState() >= sip.DialogStateEstablished {
 			ctx, cancel := context.WithTimeout(context.Background(), 32*time.Second)
 			defer cancel()

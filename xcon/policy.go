@@ -27,6 +27,10 @@ type RoomPolicy struct {
 	// Log retention; zero values keep everything.
 	KeepFor      time.Duration // logged messages older than this are purged
 	KeepMessages int           // only the newest this many logged messages are kept
+
+	// Adhoc marks a room made by the conference factory (RFC 4579 §5.1): it is removed once it
+	// has been empty for the focus's idle time.
+	Adhoc bool
 }
 
 const roomPolicyLocal = "room-policy"
@@ -53,6 +57,8 @@ func (c *Conference) RoomPolicy() (p RoomPolicy, ok bool) {
 				p.KeepFor, _ = time.ParseDuration(a.Value)
 			case "keep-messages":
 				p.KeepMessages, _ = strconv.Atoi(a.Value)
+			case "adhoc":
+				p.Adhoc = a.Value == "true" || a.Value == "1"
 			}
 		}
 		return p, true
@@ -83,6 +89,9 @@ func (c *Conference) SetRoomPolicy(p RoomPolicy) {
 	}
 	if p.KeepMessages > 0 {
 		e.Attrs = append(e.Attrs, xml.Attr{Name: xml.Name{Local: "keep-messages"}, Value: strconv.Itoa(p.KeepMessages)})
+	}
+	if p.Adhoc {
+		e.Attrs = append(e.Attrs, xml.Attr{Name: xml.Name{Local: "adhoc"}, Value: "true"})
 	}
 	c.Extras.Elements = append(c.Extras.Elements, e)
 }

@@ -568,7 +568,7 @@ func TestCCMPLiveEffects(t *testing.T) {
 		t.Fatalf("nick: %q %v", got, err)
 	}
 	var re *ccmp.ResponseError
-	if _, err := c.Nick(ctx, "cafe", "xcon-userid:carol@example.com", "alice l"); !errors.As(err, &re) || re.Code != 409 {
+	if _, err := c.NickExact(ctx, "cafe", "xcon-userid:carol@example.com", "alice l"); !errors.As(err, &re) || re.Code != 409 {
 		t.Fatalf("taken nickname: %v, want CCMP 409", err)
 	}
 	if _, err := c.Nick(ctx, "cafe", "xcon-userid:carol@example.com", "bad\u200bname"); !errors.As(err, &re) || re.Code != 400 {
@@ -685,6 +685,8 @@ func TestRoomCommand(t *testing.T) {
 		{[]string{"list"}, []string{"xcon:lobby@example.net", "Small talk"}, ""},
 		{[]string{"show", "talk", "--json"}, []string{`"uri": "xcon:talk@example.net"`, `"Logging": true`}, ""},
 		{[]string{"nick", "talk", "Zed", "sip:zed@example.com"}, []string{`xcon-userid:zed@example.com is "Zed" in talk`}, ""},
+		{[]string{"nick", "talk", "zed", "sip:yann@example.com", "--exact"}, nil, "CCMP 409 Conflict"},
+		{[]string{"nick", "talk", "zed", "sip:yann@example.com"}, []string{`xcon-userid:yann@example.com is "zed2" in talk`}, ""},
 		{[]string{"users", "talk"}, []string{"xcon-userid:zed@example.com", "Zed"}, ""},
 		{[]string{"history", "talk", "--from", "1h"}, nil, ""},
 		{[]string{"options"}, []string{"confRequest", "extension parley"}, ""},

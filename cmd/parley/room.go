@@ -166,6 +166,7 @@ func roomCommand() *cobra.Command {
 		},
 	}
 
+	var exact bool
 	nick := &cobra.Command{
 		Use:   "nick ROOM NICKNAME [USER]",
 		Short: "Set a nickname in a room (for --user, or for USER); prints the nickname allocated",
@@ -175,13 +176,19 @@ func roomCommand() *cobra.Command {
 			if len(args) == 3 {
 				id = userID(args[2])
 			}
-			got, err := client().Nick(cmd.Context(), args[0], id, args[1])
+			set := client().Nick
+			if exact {
+				set = client().NickExact
+			}
+			got, err := set(cmd.Context(), args[0], id, args[1])
 			if err != nil {
 				return err
 			}
 			return out(cmd, map[string]string{"user": id, "nickname": got}, func(w io.Writer) { fmt.Fprintf(w, "%s is %q in %s\n", id, got, args[0]) })
 		},
 	}
+
+	nick.Flags().BoolVar(&exact, "exact", false, "this nickname or none: a taken one fails instead of another being allocated")
 
 	var hq struct {
 		channel, from, to string

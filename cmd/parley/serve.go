@@ -182,6 +182,7 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 		NicknameQuarantine: cfg.Nicknames.Quarantine,
 		ReservedNicknames:  cfg.Nicknames.Reserved,
 		FileQuota:          cfg.FileQuota,
+		AdhocIdle:          cfg.SIP.AdhocIdle,
 		MessageRate:        cfg.MessageRate,
 		MessageBurst:       cfg.MessageBurst,
 		Logger:             log.With("subsystem", "focus"),
