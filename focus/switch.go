@@ -135,7 +135,13 @@ func (f *Focus) distribute(streams []*Stream, from *Stream, channel string, targ
 			recipients++
 			continue
 		}
-		if err := r.session.Send("message/cpim", body); err != nil {
+		var err error
+		if from != nil {
+			err = r.session.SendFrom(from.session, "message/cpim", body) // we run on from's reader
+		} else {
+			err = r.session.Send("message/cpim", body)
+		}
+		if err != nil {
 			f.log.Debug("copy not queued", "chat_id", r.chatID, "err", err)
 			continue
 		}

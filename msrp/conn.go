@@ -63,11 +63,15 @@ type conn struct {
 	txs       txTable
 	everBound bool // some session was bound here (else it is closed after BindTimeout)
 
-	answers   answerQueue  // responses held behind a Deferred (deferred.go)
-	held      atomic.Int64 // answers.len(), readable without its lock on the read path
-	idleSince time.Time    // when the last session left; zero while a session is bound
+	answers answerQueue  // responses held behind a Deferred (deferred.go)
+	held    atomic.Int64 // answers.len(), readable without its lock on the read path
+
+	wakeMark  atomic.Uint64 // batch of the reader that last listed this connection (wakeLater)
+	idleSince time.Time     // when the last session left; zero while a session is bound
 
 	// Owned by the read goroutine.
+	batch   uint64  // this read's token (wakeLater)
+	wakeups []*conn // connections whose writers wait for the end of this read
 	parser  *Parser
 	reasm   *reassembler
 	streams map[string]*inStream // chunked messages streamed to a ChunkHandler
@@ -86,6 +90,7 @@ func newConn(e *Endpoint, t Transport, dialKey string) *conn {
 	}
 	c.txs.init()
 	c.cond.L = &c.mu
+	c.batch = batchTokens.Add(1)
 	return c
 }
 
@@ -107,7 +112,7 @@ func (c *conn) closedErr() error {
 // MaxPendingBytes the connection is failed as a slow consumer (examples.md §1.5). An empty TransactionID is
 // minted into the buffer (random part + table slot, txtable.go); mintMID mints the Message-ID the same way.
 // Requests other than REPORT, and without Failure-Report no, are tracked for their response (§7.1.1).
-func (c *conn) queueFrame(m *Message, s *Session, mintMID bool, waiter chan *Message) error {
+func (c *conn) queueFrame(m *Message, s *Session, mintMID bool, waiter chan *Message, wake *conn) error {
 	hasBody := m.ContentType != ""
 	var tidb [txIDLen]byte
 	var tid []byte
@@ -180,9 +185,37 @@ func (c *conn) queueFrame(m *Message, s *Session, mintMID bool, waiter chan *Mes
 	c.pending += size
 	c.queue = append(c.queue, f)
 	c.mu.Unlock()
-	c.cond.Signal()
+	if wake != nil {
+		wake.wakeLater(c)
+	} else {
+		c.cond.Signal()
+	}
 	c.e.stats.messagesOut.Add(1)
 	return nil
+}
+
+// batchTokens numbers the read batches of every connection (wakeLater).
+var batchTokens atomic.Uint64
+
+// wakeLater notes that the handlers run by c's reader queued frames on d: d's writer is woken
+// once c has handled everything one read brought (flushWakeups), so a burst of SENDs costs each
+// recipient one wake-up and one write, not one per message (examples.md §1.2). It runs on c's
+// read goroutine only. d may be listed twice when readers interleave; a second wake-up is free.
+func (c *conn) wakeLater(d *conn) {
+	if d.wakeMark.Swap(c.batch) != c.batch {
+		c.wakeups = append(c.wakeups, d)
+	}
+}
+
+// flushWakeups wakes the writers of the connections c's handlers queued frames on, and starts a
+// new batch.
+func (c *conn) flushWakeups() {
+	for i, d := range c.wakeups {
+		d.cond.Signal()
+		c.wakeups[i] = nil
+	}
+	c.wakeups = c.wakeups[:0]
+	c.batch = batchTokens.Add(1)
 }
 
 // mintTID draws a transaction-id into b (txIDLen bytes, slot part "zzzz" = untracked until patched) whose
@@ -431,7 +464,9 @@ func (c *conn) readLoop() {
 		n, err := c.t.Read(buf)
 		if n > 0 {
 			c.e.stats.bytesIn.Add(uint64(n))
-			if perr := c.parser.Parse(buf[:n], c.handleFrame); perr != nil {
+			perr := c.parser.Parse(buf[:n], c.handleFrame)
+			c.flushWakeups()
+			if perr != nil {
 				var pe *ProtocolError
 				if errors.As(perr, &pe) {
 					c.e.log.Warn("msrp: closing connection on protocol violation",

@@ -29,7 +29,7 @@ func (d *Deferred) Settle(err error) {
 	c := d.c
 	d.mu.Unlock()
 	if c != nil {
-		c.flushAnswers()
+		c.flushAnswers(nil)
 	}
 }
 
@@ -101,11 +101,12 @@ func (c *conn) holdAnswer(req *Message, s *Session, d *Deferred, code int, comme
 			return
 		}
 	}
-	c.flushAnswers()
+	c.flushAnswers(c)
 }
 
-// flushAnswers sends the answers at the head of the queue that are ready, in order.
-func (c *conn) flushAnswers() {
+// flushAnswers sends the answers at the head of the queue that are ready, in order. wake is c
+// on c's read goroutine, else nil (queueFrame).
+func (c *conn) flushAnswers(wake *conn) {
 	q := &c.answers
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -120,9 +121,9 @@ func (c *conn) flushAnswers() {
 			}
 			code, comment = CodeOf(err)
 		}
-		c.sendAnswer(&a.req, a.s, code, comment)
+		c.sendAnswer(&a.req, a.s, code, comment, wake)
 		if a.report && code == StatusOK {
-			c.successReport(a.s, &a.req, a.reportRange)
+			c.successReport(a.s, &a.req, a.reportRange, wake)
 		}
 		*a = queuedAnswer{}
 		q.head++

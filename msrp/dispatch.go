@@ -142,9 +142,9 @@ func (c *conn) answer(m *Message, s *Session, err error, br ByteRange) {
 		c.holdAnswer(m, s, nil, code, comment, report, br)
 		return
 	}
-	c.sendAnswer(m, s, code, comment)
+	c.sendAnswer(m, s, code, comment, c)
 	if code == StatusOK && report {
-		c.successReport(s, m, br)
+		c.successReport(s, m, br, c)
 	}
 }
 
@@ -172,10 +172,12 @@ func (c *conn) respond(req *Message, s *Session, code int, comment string) {
 		c.holdAnswer(req, s, nil, code, comment, false, ByteRange{}) // behind a deferred answer: order is kept
 		return
 	}
-	c.sendAnswer(req, s, code, comment)
+	c.sendAnswer(req, s, code, comment, c)
 }
 
-func (c *conn) sendAnswer(req *Message, s *Session, code int, comment string) {
+// sendAnswer queues a response; wake is the connection whose reader wakes the writer
+// (queueFrame), nil for now.
+func (c *conn) sendAnswer(req *Message, s *Session, code int, comment string, wake *conn) {
 	if req.Method == "REPORT" || req.FailureReport == "no" || req.FailureReport == "partial" && code == StatusOK {
 		return
 	}
@@ -195,7 +197,7 @@ func (c *conn) sendAnswer(req *Message, s *Session, code int, comment string) {
 	if req.Method == "SEND" {
 		resp.ToPath = req.FromPath[:1]
 	}
-	c.queueFrame(&resp, nil, false, nil)
+	c.queueFrame(&resp, nil, false, nil, wake)
 }
 
 // handleResponse matches a response to our request by transaction-id (§7.2) and acts on its code (§10):

@@ -96,25 +96,25 @@ func (s *Session) SendReportBody(req *Message, code int, comment, contentType st
 		}
 		return ErrNotBound
 	}
-	return c.sendReport(s, req, br, code, comment, contentType, body)
+	return c.sendReport(s, req, br, code, comment, contentType, body, nil)
 }
 
 // successReport sends the success REPORT a SEND asked for, covering the bytes received (§7.1.3).
-func (c *conn) successReport(s *Session, req *Message, br ByteRange) {
+func (c *conn) successReport(s *Session, req *Message, br ByteRange, wake *conn) {
 	if req.SuccessReport != "yes" {
 		return
 	}
-	c.sendReport(s, req, br, StatusOK, "", "", nil)
+	c.sendReport(s, req, br, StatusOK, "", "", nil, wake)
 }
 
-func (c *conn) sendReport(s *Session, req *Message, br ByteRange, code int, comment, contentType string, body []byte) error {
+func (c *conn) sendReport(s *Session, req *Message, br ByteRange, code int, comment, contentType string, body []byte, wake *conn) error {
 	if comment == "" {
 		comment = StatusText(code)
 	}
 	st := Status{Code: code, Comment: comment}
 	r := Message{Method: "REPORT", ToPath: req.FromPath, FromPath: s.localPath, MessageID: req.MessageID,
 		ByteRange: br, Status: &st, ContentType: contentType, Body: body}
-	return c.queueFrame(&r, s, false, nil)
+	return c.queueFrame(&r, s, false, nil, wake)
 }
 
 // inStream tracks a chunked message streamed to a ChunkHandler: which bytes arrived, nothing of the data.
@@ -176,7 +176,7 @@ func (c *conn) stream(s *Session, ch ChunkHandler, key string, m *Message, limit
 	c.respond(m, s, StatusOK, "")
 	if st.length >= 0 && len(st.have) == 1 && st.have[0].from == 0 && st.have[0].to >= st.length || st.length == 0 {
 		delete(c.streams, key)
-		c.successReport(s, m, ByteRange{Start: 1, End: st.length, Total: st.length})
+		c.successReport(s, m, ByteRange{Start: 1, End: st.length, Total: st.length}, c)
 	}
 }
 

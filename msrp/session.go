@@ -92,7 +92,16 @@ func (s *Session) SetUserData(v any) {
 // identifiers are minted into the pooled frame buffer.
 func (s *Session) Send(contentType string, body []byte) error {
 	m := Message{Method: "SEND", ContentType: contentType, Body: body}
-	return s.send(&m, true)
+	return s.send(&m, true, nil)
+}
+
+// SendFrom is Send for a handler relaying what origin sent: it must be called from origin's
+// HandleMessage (on origin's read goroutine). The copy's write is then joined with everything
+// else that origin's connection causes while it handles what one read brought in: one
+// wake-up and one write per recipient for a burst, instead of one per message.
+func (s *Session) SendFrom(origin *Session, contentType string, body []byte) error {
+	m := Message{Method: "SEND", ContentType: contentType, Body: body}
+	return s.send(&m, true, origin.boundConn())
 }
 
 // SendMessage queues m. An empty MessageID is filled in (on m, so the caller can match reports and
@@ -107,10 +116,12 @@ func (s *Session) SendMessage(m *Message) error {
 	if m.MessageID == "" && m.Method != "NICKNAME" {
 		m.MessageID = NewMessageID()
 	}
-	return s.send(m, false)
+	return s.send(m, false, nil)
 }
 
-func (s *Session) send(m *Message, mintMID bool) error {
+// send queues m; wake, when not nil, is the connection whose reader is running the caller and
+// wakes our writer when its read is handled (conn.wakeLater).
+func (s *Session) send(m *Message, mintMID bool, wake *conn) error {
 	if m.Method == "SEND" && m.ByteRange.Start == 0 {
 		n := int64(len(m.Body))
 		m.ByteRange = ByteRange{Start: 1, End: n, Total: n}
@@ -136,12 +147,12 @@ func (s *Session) send(m *Message, mintMID bool) error {
 		s.preBindSize += size
 		return nil
 	}
-	return s.queueLocked(m, nil, mintMID)
+	return s.queueLocked(m, nil, mintMID, wake)
 }
 
 // queueLocked fills the paths and queues m on the bound connection: large SENDs to the chunker, the rest as
 // frames. s.mu is held, which keeps pre-bind messages ahead of later ones.
-func (s *Session) queueLocked(m *Message, waiter chan *Message, mintMID bool) error {
+func (s *Session) queueLocked(m *Message, waiter chan *Message, mintMID bool, wake *conn) error {
 	if len(m.ToPath) == 0 {
 		if len(s.remote) == 0 {
 			return ErrNoRemotePath
@@ -157,7 +168,7 @@ func (s *Session) queueLocked(m *Message, waiter chan *Message, mintMID bool) er
 		}
 		return s.conn.queueLarge(newOutMsg(s, m))
 	}
-	return s.conn.queueFrame(m, s, mintMID && m.MessageID == "", waiter)
+	return s.conn.queueFrame(m, s, mintMID && m.MessageID == "", waiter, wake)
 }
 
 // bind attaches the session to c on its first request (RFC 4975 §5.4) and flushes queued messages in order.
@@ -187,7 +198,7 @@ func (s *Session) bind(c *conn) error {
 	c.cork()
 	defer c.uncork()
 	for i, m := range pending {
-		if err := s.queueLocked(m, nil, false); err != nil {
+		if err := s.queueLocked(m, nil, false, nil); err != nil {
 			if errors.Is(err, ErrNoRemotePath) {
 				continue
 			}
@@ -247,7 +258,7 @@ func (s *Session) Connect(ctx context.Context) error {
 	waiter := make(chan *Message, 1)
 	m := Message{Method: "SEND", MessageID: NewMessageID(), ByteRange: ByteRange{Start: 1, End: 0, Total: 0}}
 	s.mu.Lock()
-	err = s.queueLocked(&m, waiter, false)
+	err = s.queueLocked(&m, waiter, false, nil)
 	s.mu.Unlock()
 	if err != nil {
 		return err

@@ -443,6 +443,10 @@ func benchJoin(ctx context.Context, client *sipgo.Client, target sip.Uri, localH
 	if err := dlg.WaitAnswer(ctx, sipgo.AnswerOptions{}); err != nil {
 		return nil, err
 	}
+	// ACK and BYE go to the 200's Contact: only to an address of --sip, like MSRP below.
+	if c := dlg.InviteResponse.Contact(); c != nil && !isAllowed(c.Address.Host, allowed) {
+		return nil, fmt.Errorf("the focus's Contact %s is not an address of --sip; not sending ACK or BYE there", c.Address.Host)
+	}
 	if err := dlg.Ack(ctx); err != nil {
 		return nil, err
 	}
@@ -460,12 +464,7 @@ func benchJoin(ctx context.Context, client *sipgo.Client, target sip.Uri, localH
 		return fail(errors.New("the answer has no MSRP path"))
 	}
 	hop := path[0]
-	ip := net.ParseIP(strings.Trim(hop.Host, "[]"))
-	ok := false
-	for _, a := range allowed {
-		ok = ok || ip != nil && a.IP.Equal(ip)
-	}
-	if !ok {
+	if !isAllowed(hop.Host, allowed) {
 		return fail(fmt.Errorf("the answer's MSRP path %s is not an address of --sip; not connecting", hop.HostPort()))
 	}
 	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", hop.HostPort())
@@ -481,6 +480,17 @@ func benchJoin(ctx context.Context, client *sipgo.Client, target sip.Uri, localH
 		return fail(fmt.Errorf("MSRP bind: %w", err))
 	}
 	return m, nil
+}
+
+// isAllowed tells whether host is one of the addresses --sip resolved to.
+func isAllowed(host string, allowed []net.IPAddr) bool {
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	for _, a := range allowed {
+		if ip != nil && a.IP.Equal(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 // benchLeave ends every member's call, many at once.
