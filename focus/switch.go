@@ -3,7 +3,6 @@ package focus
 import (
 	"context"
 	"errors"
-	"mime"
 	"strings"
 	"time"
 
@@ -228,33 +227,17 @@ func allowedType(types []string, t string) bool {
 	return false
 }
 
-// mediaType returns the lower-case type/subtype of a Content-Type value, parameters dropped.
+// mediaType returns the lower-case type/subtype of a Content-Type value, parameters dropped:
+// what comes before the first ';' (a type and subtype are tokens, so no ';' can be inside).
 func mediaType(contentType string) string {
-	if isBareMediaType(contentType) {
-		return contentType // the common case, without the cost of a full parse
-	}
-	t, _, err := mime.ParseMediaType(contentType)
-	if err != nil {
-		t, _, _ = strings.Cut(contentType, ";")
-		t = strings.ToLower(strings.TrimSpace(t))
-	}
-	return t
-}
-
-// isBareMediaType reports whether s is already a lower-case type/subtype with no parameters.
-func isBareMediaType(s string) bool {
-	slash := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '/':
-			slash++
-		case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-', c == '+', c == '.', c == '_':
-		default:
-			return false
+	t, _, _ := strings.Cut(contentType, ";")
+	t = strings.TrimSpace(t)
+	for i := 0; i < len(t); i++ {
+		if c := t[i]; c >= 'A' && c <= 'Z' {
+			return strings.ToLower(t)
 		}
 	}
-	return slash == 1 && s[0] != '/' && s[len(s)-1] != '/'
+	return t
 }
 
 // handleNickname answers NICKNAME (RFC 7701 §7): 200, 424 malformed, 425 taken or reserved;
