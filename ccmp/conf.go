@@ -228,6 +228,9 @@ func sameRoomSIP(a, b string) bool {
 // (confObjID), a room described by the client (confInfo, with AUTO_GENERATE placeholders),
 // or a clone of the default blueprint (neither).
 func (h *Handler) confCreate(ctx context.Context, p *Principal, req *Request, resp *Response) error {
+	if err := h.mayCreate(p); err != nil {
+		return err
+	}
 	var conf *xcon.Conference
 	var sips map[string]string
 	name := ""
@@ -302,6 +305,20 @@ func (h *Handler) confCreate(ctx context.Context, p *Principal, req *Request, re
 	resp.Info = h.visible(p, snap).Element("confInfo")
 	h.log.Info("room created over CCMP", "room", name, "by", p.UserID)
 	return nil
+}
+
+// mayCreate applies the focus's create privilege (focus.MayCreateRoom, the same rule as the
+// SIP conference factory's) to a principal: 401, the code of a requester the policy refuses.
+func (h *Handler) mayCreate(p *Principal) error {
+	if err := h.focus.MayCreateRoom(p.creator()); err != nil {
+		return fail(CodeUnauthorized, "this user may not create rooms (room_creators)")
+	}
+	return nil
+}
+
+// creator is the principal as the focus's create rule sees it.
+func (p *Principal) creator() focus.Creator {
+	return focus.Creator{UserID: p.UserID, Admin: p.Admin, Proven: p.Authenticated}
 }
 
 // prepare makes a conference object a room of this focus: its URIs, at least one channel,

@@ -20,7 +20,10 @@ import (
 //	participant,   read the room and its users; join, change and remove themselves (their
 //	observer       nickname, not their roles), subject to the room's admission policy (deny
 //	               list; with an allowed-users-list, only its targets unless the policy is
-//	               openAuthenticated or anonymous). Anyone authenticated may create rooms.
+//	               openAuthenticated or anonymous).
+//
+// Creating a room (and a sidebar by reference, a room of its own) is a privilege of its own:
+// administrators and the creators configured (focus.MayCreateRoom).
 const (
 	roleNone = iota
 	roleObserver

@@ -310,6 +310,10 @@ func (h *Handler) sidebarByRef(ctx context.Context, p *Principal, req *Request, 
 		if err != nil {
 			return err
 		}
+		// A sidebar by reference is a room of its own, its creator its administrator.
+		if err := h.mayCreate(p); err != nil {
+			return err
+		}
 		name := xcon.NameFromURI(sb.Entity)
 		if !configs.ValidRoomName(name) {
 			return fail(CodeBadRequest, "sidebar name "+name+" may hold letters, digits, '.', '_', '-' and '+' only")
