@@ -143,6 +143,7 @@ func (f *Focus) newParticipant(room *Room, identity Identity, dialog any) (*Part
 	}
 	return &Participant{room: room, userID: xcon.UserIDFromAOR(aor.AOR()), aor: aor, displayName: identity.DisplayName,
 		provenID: xcon.UserIDFromAOR(proven.AOR()), proven: proven, password: identity.Password,
+		admin:  f.isAdministrator(CreatorOf(identity)),
 		dialog: dialog, sendRate: newTokenBucket(f.cfg.MessageRate, f.cfg.MessageBurst)}, nil
 }
 
