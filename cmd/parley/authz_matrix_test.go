@@ -16,6 +16,7 @@ import (
 	"github.com/parleychat/parley/configs"
 	"github.com/parleychat/parley/msrp"
 	"github.com/parleychat/parley/xcon"
+	"github.com/parleychat/parley/xcon/confinfo"
 )
 
 // The authorization matrix: every role tries every door of one room, and each answer on the
@@ -38,7 +39,7 @@ var matrixRoles = []struct{ role, user string }{
 
 // matrixOps are the operations, in the order of the table's columns.
 var matrixOps = []string{
-	"SIP join", "SIP join Privacy", "MSRP send", "MSRP private", "MSRP NICKNAME",
+	"SIP join", "SIP join Privacy", "SIP SUBSCRIBE", "MSRP send", "MSRP private", "MSRP NICKNAME",
 	"CCMP retrieve", "CCMP update", "CCMP users", "CCMP history", "CCMP sidebars", "CCMP sidebar create",
 	"CCMP join", "CCMP delete", "CCMP create", "SIP ad-hoc create",
 }
@@ -49,15 +50,15 @@ var matrixOps = []string{
 // room_creators. A role whose join is refused has no MSRP session: it tries one it guessed (481).
 // A CCMP join (userRequest create of oneself) by a user in the room (here: joined over SIP) is 409.
 var matrixWant = map[string][]int{
-	//              join Priv send priv nick retr upd  users hist sideb sbnew join del  create adhoc
-	"anonymous":     {401, 401, 481, 481, 481, ch, ch, ch, ch, ch, ch, ch, ch, ch, 401},
-	"banned":        {403, 403, 481, 481, 481, 401, 401, 401, 401, 401, 401, 401, 401, 401, 403},
-	"non-member":    {403, 403, 481, 481, 481, 401, 401, 401, 401, 401, 401, 401, 401, 401, 403},
-	"participant":   {200, 200, 200, 200, 200, 200, 401, 200, 200, 200, 401, 409, 401, 401, 403},
-	"observer":      {200, 200, 403, 403, 200, 200, 401, 200, 200, 200, 401, 409, 401, 401, 403},
-	"moderator":     {200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 401, 409, 401, 401, 403},
-	"organizer":     {200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 409, 200, 200, 200},
-	"administrator": {200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 409, 200, 200, 200},
+	//              join Priv subs send priv nick retr upd  users hist sideb sbnew join del  create adhoc
+	"anonymous":     {401, 401, 401, 481, 481, 481, ch, ch, ch, ch, ch, ch, ch, ch, ch, 401},
+	"banned":        {403, 403, 403, 481, 481, 481, 401, 401, 401, 401, 401, 401, 401, 401, 401, 403},
+	"non-member":    {403, 403, 403, 481, 481, 481, 401, 401, 401, 401, 401, 401, 401, 401, 401, 403},
+	"participant":   {200, 200, 200, 200, 200, 200, 200, 401, 200, 200, 200, 401, 409, 401, 401, 403},
+	"observer":      {200, 200, 200, 403, 403, 200, 200, 401, 200, 200, 200, 401, 409, 401, 401, 403},
+	"moderator":     {200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 401, 409, 401, 401, 403},
+	"organizer":     {200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 409, 200, 200, 200},
+	"administrator": {200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 409, 200, 200, 200},
 }
 
 const ch = httpChallenge
@@ -159,6 +160,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		if resHidden.StatusCode == 200 {
 			_ = hidden.Bye(ctx)
 		}
+		got = append(got, watchCode(t, d, "matrix", user))
 		from := "sip:" + user + "@" + domain
 		code := func(m *msrp.Message) int { return peer.response(t, peer.write(m)).StatusCode }
 		body := cpimBody(from, roomSIP, "hello from "+r.role)
@@ -269,4 +271,39 @@ func strayMSRP(t *testing.T, d *daemon) *msrpPeer {
 	closeWithDaemon(t, func() { m.conn.Close(); close(m.closed) })
 	go m.readLoop()
 	return m
+}
+
+// watchCode fetches the roster of room (a SUBSCRIBE to the conference event package with
+// Expires 0) as the SIP Digest user (none when user is "") and returns the final answer's code.
+func watchCode(t *testing.T, d *daemon, room, user string) int {
+	t.Helper()
+	name := user
+	if name == "" {
+		name = "nobody"
+	}
+	s := newSubscriber(t, name, "tcp")
+	target := sip.Uri{Scheme: "sip", User: room, Host: "127.0.0.1", Port: d.sip.Port(), UriParams: sip.NewParams()}
+	req := sip.NewRequest(sip.SUBSCRIBE, target)
+	req.SetTransport("tcp")
+	from := &sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: name, Host: "example.com"}, Params: sip.NewParams()}
+	from.Params.Add("tag", s.fromTag)
+	callID := sip.CallIDHeader(s.callID)
+	req.AppendHeader(from)
+	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: room, Host: "example.net"}, Params: sip.NewParams()})
+	req.AppendHeader(&callID)
+	req.AppendHeader(&sip.CSeqHeader{SeqNo: 1, MethodName: sip.SUBSCRIBE})
+	req.AppendHeader(&sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: name, Host: "127.0.0.1"}})
+	req.AppendHeader(sip.NewHeader("Accept", confinfo.ContentType))
+	req.AppendHeader(sip.NewHeader("Event", "conference"))
+	req.AppendHeader(sip.NewHeader("Expires", "0"))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := s.client.Do(ctx, req)
+	if err == nil && res.StatusCode == 401 && user != "" {
+		res, err = s.client.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: user, Password: user + "-pw"})
+	}
+	if err != nil {
+		t.Fatalf("%s SUBSCRIBE: %v", name, err)
+	}
+	return res.StatusCode
 }
