@@ -201,7 +201,10 @@ func (h *Handler) userCreate(ctx context.Context, p *Principal, room *focus.Room
 		if !p.moderates(snap) {
 			return fail(CodeUnauthorized, "only a moderator or administrator may add another user")
 		}
-	} else if err := h.mayRead(p, room, snap); err != nil {
+	} else if err := h.focus.AdmitsJoin(room.Name(), focus.Reader{UserID: p.UserID, Admin: p.Admin}); err != nil {
+		if errors.Is(err, focus.ErrRoomNotFound) {
+			return fail(CodeNotFound, "no conference "+h.roomURI(room.Name()))
+		}
 		return fail(CodeUnauthorized, "this room does not admit you")
 	}
 	if len(du.Roles) > 0 && !p.administers(snap) {

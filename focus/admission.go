@@ -74,9 +74,9 @@ func (r *Room) excludedLocked(userID string, aor sipURI, admin bool) error {
 	return nil
 }
 
-// Admits tells whether reader may read a room over CCMP (its object, users, sidebars and log)
-// and join it by itself there: server administrators and the room's moderators always, anyone
-// else unless excluded (excludedLocked), the same rule a SIP join applies to who the caller is.
+// Admits tells whether reader may read a room over CCMP (its object, users, sidebars and log):
+// server administrators and the room's moderators always, anyone else unless excluded
+// (excludedLocked), the same rule a SIP join applies to who the caller is.
 // ErrRoomNotFound without the room, ErrForbidden otherwise.
 func (f *Focus) Admits(room string, reader Reader) error {
 	r := f.Room(room)
@@ -86,20 +86,30 @@ func (f *Focus) Admits(room string, reader Reader) error {
 	return r.admits(reader)
 }
 
-func (r *Room) admits(reader Reader) error {
-	if reader.Admin {
-		return nil
+// AdmitsJoin tells whether reader may join a room by itself over CCMP: who it is to the room
+// (excludedLocked), as for a SIP join; a banned moderator is refused here too.
+func (f *Focus) AdmitsJoin(room string, reader Reader) error {
+	r := f.Room(room)
+	if r == nil {
+		return ErrRoomNotFound
 	}
+	return r.check(reader, false)
+}
+
+func (r *Room) admits(reader Reader) error { return r.check(reader, true) }
+
+// check applies excludedLocked to a CCMP reader; moderators pass when reading.
+func (r *Room) check(reader Reader, reading bool) error {
 	aor, ok := parseSIPURI("sip:" + userPart(reader.UserID))
 	if !ok {
 		return ErrForbidden
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.moderatesLocked(reader.UserID) {
+	if reading && (reader.Admin || r.moderatesLocked(reader.UserID)) {
 		return nil
 	}
-	return r.excludedLocked(xcon.UserIDFromAOR(aor.AOR()), aor, false)
+	return r.excludedLocked(xcon.UserIDFromAOR(aor.AOR()), aor, reader.Admin)
 }
 
 // barredLocked: the deny list names the user, and the admission policy does not set it aside
