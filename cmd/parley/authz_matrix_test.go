@@ -210,6 +210,24 @@ func TestAuthorizationMatrix(t *testing.T) {
 	if t.Failed() {
 		t.Logf("answers:\n%s", table.String())
 	}
+
+	// The deny list wins over a role, on every door: a banned moderator joins neither over SIP
+	// nor over CCMP, though he still reads the room he moderates.
+	if _, err := d.focus.UpdateRoom(ctx, "matrix", func(c *xcon.Conference) error {
+		c.DenyUsers = append(c.DenyUsers, xcon.Target{URI: id("mod")})
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, res := inviteDigest(t, d, "matrix", "mod", newMSRPPeer(t).offer(t, "main")); res.StatusCode != 403 {
+		t.Errorf("banned moderator, SIP join: %d, want 403", res.StatusCode)
+	}
+	if code := ccmpCode("mod", &ccmp.Request{Type: ccmp.TypeUser, ConfObjID: room, Operation: ccmp.OpCreate}); code != 401 {
+		t.Errorf("banned moderator, CCMP join: %d, want 401", code)
+	}
+	if code := ccmpCode("mod", &ccmp.Request{Type: ccmp.TypeConf, ConfObjID: room, Operation: ccmp.OpRetrieve}); code != 200 {
+		t.Errorf("banned moderator, CCMP retrieve: %d, want 200", code)
+	}
 }
 
 // inviteDigest sends an INVITE for sip:room@example.net as the SIP Digest user (none when
