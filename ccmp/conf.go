@@ -27,6 +27,9 @@ func (h *Handler) conf(ctx context.Context, p *Principal, req *Request, resp *Re
 	}
 	switch req.Operation {
 	case OpRetrieve:
+		if err := h.mayRead(p, room, snap); err != nil {
+			return err
+		}
 		resp.ConfObjID = snap.Entity
 		resp.Version = snap.Version
 		resp.Info = h.visible(p, snap).Element("confInfo")
@@ -109,6 +112,24 @@ func (h *Handler) room(req *Request) (*focus.Room, *xcon.Conference, error) {
 		return nil, nil, err
 	}
 	return room, snap, nil
+}
+
+// mayRead applies the focus's rule on who a user is to a room (focus.Admits, the same a SIP
+// join applies) to a principal reading it: its object, users, sidebars or log. A banned user,
+// or a non-member of a members-only room, learns nothing of it: 401.
+func (h *Handler) mayRead(p *Principal, room *focus.Room, snap *xcon.Conference) error {
+	if p.moderates(snap) {
+		return nil
+	}
+	switch err := h.focus.Admits(room.Name(), focus.Reader{UserID: p.UserID, Admin: p.Admin}); {
+	case errors.Is(err, focus.ErrRoomNotFound):
+		return fail(CodeNotFound, "no conference "+h.roomURI(room.Name()))
+	case errors.Is(err, focus.ErrForbidden):
+		return fail(CodeUnauthorized, "only those the room admits may read it")
+	case err != nil:
+		return err
+	}
+	return nil
 }
 
 // checkPassword applies the focus's conference-password rule and answers in CCMP codes.
@@ -228,6 +249,9 @@ func sameRoomSIP(a, b string) bool {
 // (confObjID), a room described by the client (confInfo, with AUTO_GENERATE placeholders),
 // or a clone of the default blueprint (neither).
 func (h *Handler) confCreate(ctx context.Context, p *Principal, req *Request, resp *Response) error {
+	if err := h.mayCreate(p); err != nil {
+		return err
+	}
 	var conf *xcon.Conference
 	var sips map[string]string
 	name := ""
@@ -302,6 +326,20 @@ func (h *Handler) confCreate(ctx context.Context, p *Principal, req *Request, re
 	resp.Info = h.visible(p, snap).Element("confInfo")
 	h.log.Info("room created over CCMP", "room", name, "by", p.UserID)
 	return nil
+}
+
+// mayCreate applies the focus's create privilege (focus.MayCreateRoom, the same rule as the
+// SIP conference factory's) to a principal: 401, the code of a requester the policy refuses.
+func (h *Handler) mayCreate(p *Principal) error {
+	if err := h.focus.MayCreateRoom(p.creator()); err != nil {
+		return fail(CodeUnauthorized, "this user may not create rooms (room_creators)")
+	}
+	return nil
+}
+
+// creator is the principal as the focus's create rule sees it.
+func (p *Principal) creator() focus.Creator {
+	return focus.Creator{UserID: p.UserID, Admin: p.Admin, Proven: p.Authenticated}
 }
 
 // prepare makes a conference object a room of this focus: its URIs, at least one channel,

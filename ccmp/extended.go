@@ -138,7 +138,7 @@ func (h *Handler) history(ctx context.Context, p *Principal, room *focus.Room, o
 		case errors.As(err, &moved):
 			return fail(CodeNotFound, "conference closed; it continues at "+moved.Successor)
 		case errors.Is(err, focus.ErrForbidden):
-			return fail(CodeForbidden, "only those the room admits may read its history")
+			return fail(CodeUnauthorized, "only those the room admits may read its history")
 		}
 		return err
 	}

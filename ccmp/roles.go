@@ -1,7 +1,6 @@
 package ccmp
 
 import (
-	"slices"
 	"strings"
 
 	"github.com/parleychat/parley/focus"
@@ -18,9 +17,13 @@ import (
 //	moderator      change the room and its users, add, change and remove other users,
 //	               sidebars; not delete the room, close it or change roles.
 //	participant,   read the room and its users; join, change and remove themselves (their
-//	observer       nickname, not their roles), subject to the room's admission policy (deny
-//	               list; with an allowed-users-list, only its targets unless the policy is
-//	               openAuthenticated or anonymous). Anyone authenticated may create rooms.
+//	observer       nickname, not their roles), subject to who they are to the room, the rule
+//	               a SIP join applies (focus.Admits): not on the deny list; in a members-only
+//	               room, an allowed-users-list target or a user of the object. Others, and
+//	               banned users, read nothing of the room (401).
+//
+// Creating a room (and a sidebar by reference, a room of its own) is a privilege of its own:
+// administrators and the creators configured (focus.MayCreateRoom).
 const (
 	roleNone = iota
 	roleObserver
@@ -63,26 +66,3 @@ func (p *Principal) role(c *xcon.Conference) int {
 
 func (p *Principal) administers(c *xcon.Conference) bool { return p.role(c) >= roleAdministrator }
 func (p *Principal) moderates(c *xcon.Conference) bool   { return p.role(c) >= roleModerator }
-
-// admits applies the room's admission policy to a principal joining by itself.
-func (p *Principal) admits(c *xcon.Conference) error {
-	if p.moderates(c) {
-		return nil
-	}
-	named := func(ts []xcon.Target) bool {
-		return slices.ContainsFunc(ts, func(t xcon.Target) bool {
-			u := strings.TrimSpace(t.URI)
-			return strings.EqualFold(u, p.UserID) || (strings.HasPrefix(u, "*@") &&
-				strings.HasSuffix(strings.ToLower(p.UserID), "@"+strings.ToLower(u[2:])))
-		})
-	}
-	policy := strings.ToLower(c.UserAdmissionPolicy)
-	if policy != "anonymous" && named(c.DenyUsers) {
-		return fail(CodeUnauthorized, "you are barred from this room")
-	}
-	if len(c.AllowedUsers) > 0 && policy != "openauthenticated" && policy != "anonymous" && !named(c.AllowedUsers) &&
-		c.User(p.UserID) == nil {
-		return fail(CodeUnauthorized, "this room admits its members only")
-	}
-	return nil
-}

@@ -29,12 +29,15 @@ import (
 
 // sidebarsList answers sidebarsByValRequest and sidebarsByRefRequest: the parent's lists and
 // the parent's version.
-func (h *Handler) sidebarsList(ctx context.Context, _ *Principal, req *Request, resp *Response) error {
+func (h *Handler) sidebarsList(ctx context.Context, p *Principal, req *Request, resp *Response) error {
 	if req.ConfObjID == "" {
 		return fail(CodeBadRequest, "confObjID is required")
 	}
-	_, snap, err := h.mainRoom(req)
+	room, snap, err := h.mainRoom(req)
 	if err != nil {
+		return err
+	}
+	if err := h.mayRead(p, room, snap); err != nil {
 		return err
 	}
 	resp.ConfObjID, resp.Version = snap.Entity, snap.Version
@@ -142,6 +145,9 @@ func (h *Handler) sidebarByVal(ctx context.Context, p *Principal, req *Request, 
 	resp.ConfObjID = sb.Entity
 	switch req.Operation {
 	case OpRetrieve:
+		if err := h.mayRead(p, room, main); err != nil {
+			return err
+		}
 		resp.Version = sb.Version
 		resp.Info = h.visible(p, sb).Element("sidebarByValInfo")
 		return nil
@@ -310,6 +316,10 @@ func (h *Handler) sidebarByRef(ctx context.Context, p *Principal, req *Request, 
 		if err != nil {
 			return err
 		}
+		// A sidebar by reference is a room of its own, its creator its administrator.
+		if err := h.mayCreate(p); err != nil {
+			return err
+		}
 		name := xcon.NameFromURI(sb.Entity)
 		if !configs.ValidRoomName(name) {
 			return fail(CodeBadRequest, "sidebar name "+name+" may hold letters, digits, '.', '_', '-' and '+' only")
@@ -358,6 +368,10 @@ func (h *Handler) sidebarByRef(ctx context.Context, p *Principal, req *Request, 
 	resp.ConfObjID = snap.Entity
 	switch req.Operation {
 	case OpRetrieve:
+		// Whom the parent admits, or the sidebar itself (its own users and lists).
+		if err := h.mayRead(p, room, snap); err != nil && (parentRoom == nil || h.mayRead(p, parentRoom, main) != nil) {
+			return err
+		}
 		resp.Version = snap.Version
 		resp.Info = h.visible(p, snap).Element("sidebarByRefInfo")
 		return nil

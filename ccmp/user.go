@@ -23,6 +23,9 @@ func (h *Handler) users(ctx context.Context, p *Principal, req *Request, resp *R
 	resp.ConfObjID = snap.Entity
 	switch req.Operation {
 	case OpRetrieve:
+		if err := h.mayRead(p, room, snap); err != nil {
+			return err
+		}
 		resp.Version = snap.Version
 		resp.Info = usersElement(snap)
 		return nil
@@ -135,6 +138,9 @@ func (h *Handler) user(ctx context.Context, p *Principal, req *Request, resp *Re
 	}
 	switch req.Operation {
 	case OpRetrieve:
+		if err := h.mayRead(p, room, snap); err != nil {
+			return err
+		}
 		resp.Version = snap.Version
 		resp.Info = snap.User(entity).Element("userInfo")
 		return nil
@@ -195,8 +201,11 @@ func (h *Handler) userCreate(ctx context.Context, p *Principal, room *focus.Room
 		if !p.moderates(snap) {
 			return fail(CodeUnauthorized, "only a moderator or administrator may add another user")
 		}
-	} else if err := p.admits(snap); err != nil {
-		return err
+	} else if err := h.focus.AdmitsJoin(room.Name(), focus.Reader{UserID: p.UserID, Admin: p.Admin}); err != nil {
+		if errors.Is(err, focus.ErrRoomNotFound) {
+			return fail(CodeNotFound, "no conference "+h.roomURI(room.Name()))
+		}
+		return fail(CodeUnauthorized, "this room does not admit you")
 	}
 	if len(du.Roles) > 0 && !p.administers(snap) {
 		return fail(CodeUnauthorized, "only an administrator of the room may give roles")

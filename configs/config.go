@@ -41,6 +41,7 @@ type Config struct {
 	Nicknames       Nicknames     `yaml:"nicknames"`
 	Blueprints      []Blueprint   `yaml:"blueprints"`
 	CCMP            CCMP          `yaml:"ccmp"`
+	RoomCreators    []string      `yaml:"room_creators"`
 	Rooms           []Room        `yaml:"rooms"`
 }
 
@@ -353,6 +354,11 @@ func (c *Config) Resolve() error {
 			errs = append(errs, fmt.Errorf("ccmp.auth.users[%d]: needs a name and exactly one of password or ha1", i))
 		}
 	}
+	for i, e := range c.RoomCreators {
+		if err := validCreator(e); err != nil {
+			errs = append(errs, fmt.Errorf("room_creators[%d]: %v", i, err))
+		}
+	}
 	if c.HTTP.TLSListen != "" && (c.HTTP.TLSCertFile == "" || c.HTTP.TLSKeyFile == "") {
 		errs = append(errs, fmt.Errorf("http.tls_listen: needs http.tls_cert_file and http.tls_key_file"))
 	}
@@ -435,4 +441,29 @@ func firstInterfaceAddress() string {
 		}
 	}
 	return "127.0.0.1"
+}
+
+// validCreator checks one room_creators entry: "authenticated", "*@DOMAIN", a SIP URI or an
+// XCON-USERID with a user part, or a user name (NAME or NAME@HOST).
+func validCreator(e string) error {
+	e = strings.TrimSpace(e)
+	l := strings.ToLower(e)
+	switch {
+	case l == "authenticated":
+		return nil
+	case l == "any":
+		return fmt.Errorf(`"any" is not accepted: creating rooms needs a proven identity; use "authenticated"`)
+	case strings.HasPrefix(l, "*@"):
+		if len(l) > 2 && !strings.ContainsAny(l[2:], "@:*; ") {
+			return nil
+		}
+	case strings.HasPrefix(l, "sip:"), strings.HasPrefix(l, "sips:"), strings.HasPrefix(l, "xcon-userid:"):
+		_, rest, _ := strings.Cut(e, ":")
+		if user, host, ok := strings.Cut(rest, "@"); ok && user != "" && host != "" && !strings.ContainsAny(rest, "* ") {
+			return nil
+		}
+	case e != "" && !strings.ContainsAny(e, ":* ;") && strings.Count(e, "@") <= 1 && !strings.HasPrefix(e, "@") && !strings.HasSuffix(e, "@"):
+		return nil
+	}
+	return fmt.Errorf(`%q is neither "authenticated", "*@DOMAIN", a SIP URI, an XCON-USERID nor a user name`, e)
 }

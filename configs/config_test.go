@@ -77,3 +77,26 @@ func TestLoad(t *testing.T) {
 		})
 	}
 }
+
+// TestRoomCreators: room_creators takes the documented kinds of entries and refuses "any" (a
+// From header proves nothing) and malformed ones, saying which entry.
+func TestRoomCreators(t *testing.T) {
+	if len(Default().RoomCreators) != 0 {
+		t.Fatalf("default room_creators %v, want none: administrators only", Default().RoomCreators)
+	}
+	for _, e := range []string{"authenticated", "alice", "alice@example.com", "sip:alice@example.com",
+		"xcon-userid:alice@example.com", "*@example.com"} {
+		c := Default()
+		c.RoomCreators = []string{e}
+		if err := c.Resolve(); err != nil {
+			t.Errorf("%q refused: %v", e, err)
+		}
+	}
+	for _, e := range []string{"any", "", "*@", "sip:example.com", "a:b", "*", "@example.com"} {
+		c := Default()
+		c.RoomCreators = []string{"authenticated", e}
+		if err := c.Resolve(); err == nil || !strings.Contains(err.Error(), "room_creators[1]") {
+			t.Errorf("%q: %v, want a room_creators[1] error", e, err)
+		}
+	}
+}

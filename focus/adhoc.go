@@ -30,7 +30,8 @@ func (f *Focus) NewAdhocName() string {
 }
 
 // JoinAdhoc creates the ad-hoc room name from spec (its Name is ignored) with req's caller as
-// its creator, and joins him to it, in one step: when the caller is not a participant (URIs),
+// its creator, and joins him to it, in one step: when the caller may not create rooms
+// (MayCreateRoom on CreatorOf: ErrCreateForbidden), is not a participant (URIs),
 // its offer has no acceptable stream (ErrNotAcceptable), the new room would not admit it (its
 // admission rules and conference password, on the proven identity) or the focus is shutting
 // down, nothing is created. The creator is a provisioned user with CreatorRoles, under the
@@ -43,6 +44,10 @@ func (f *Focus) JoinAdhoc(ctx context.Context, name string, spec RoomSpec, req J
 	aor, ok := parseSIPURI(req.Identity.AOR)
 	if !ok {
 		return nil, nil, ErrForbidden
+	}
+	if err := f.MayCreateRoom(CreatorOf(req.Identity)); err != nil {
+		f.log.Info("ad-hoc room not created: its caller may not create rooms", "user", req.Identity.Proven())
+		return nil, nil, err
 	}
 	spec.Name = name
 	spec.Policy.Adhoc = true

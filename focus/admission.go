@@ -19,7 +19,7 @@ var (
 // a caller can act on: moved, closed, barred, password, full. Who may come in is decided on the
 // proven identity; being present already and counting heads go by the one the room shows.
 func (r *Room) admissionLocked(p *Participant) error {
-	if err := r.accessLocked(p.provenID, p.proven); err != nil {
+	if err := r.accessLocked(p.provenID, p.proven, p.admin); err != nil {
 		return err
 	}
 	// A participant the focus dials out to was asked in by someone admitted (REFER) or by the
@@ -39,10 +39,10 @@ func (r *Room) admissionLocked(p *Participant) error {
 	return nil
 }
 
-// accessLocked is the room's access rule for a user (by its proven identity) who joins, watches
-// the roster or reads the log: not closed or moved, join-handling allow, not on the deny list,
-// and on the allowed list of a members-only room. Caller holds mu.
-func (r *Room) accessLocked(userID string, aor sipURI) error {
+// accessLocked is the room's access rule for a user (by its proven identity) who joins or
+// watches the roster: not closed or moved, join-handling allow, and then who the user is to the
+// room (excludedLocked); admin is a server administrator. Caller holds mu.
+func (r *Room) accessLocked(userID string, aor sipURI, admin bool) error {
 	switch {
 	case r.removed:
 		return ErrRoomNotFound
@@ -54,12 +54,62 @@ func (r *Room) accessLocked(userID string, aor sipURI) error {
 		// RFC 6501 §4.6.1: absent means block; confirm, authenticate and directed-operator
 		// need a moderator or credentials this focus does not ask for yet.
 		return ErrForbidden
+	}
+	return r.excludedLocked(userID, aor, admin)
+}
+
+// excludedLocked is the one rule on who a user is to a room, on every door (SIP joins and
+// subscriptions, CCMP reads and joins, the log): ErrForbidden for a user on the deny list, or
+// for a non-member of a members-only room. Members are the allowed-users-list's targets, the
+// users the conference object holds (provisioned, with their roles: its creator and moderators
+// among them) and the server's administrators. Caller holds mu.
+func (r *Room) excludedLocked(userID string, aor sipURI, admin bool) error {
+	switch {
 	case r.barredLocked(userID, aor):
 		return ErrForbidden
-	case r.membersOnly() && !r.matchesAny(r.conf.AllowedUsers, userID, aor):
+	case r.membersOnly() && !admin && !r.provisioned[strings.ToLower(userID)] &&
+		!r.matchesAny(r.conf.AllowedUsers, userID, aor):
 		return ErrForbidden
 	}
 	return nil
+}
+
+// Admits tells whether reader may read a room over CCMP (its object, users, sidebars and log):
+// server administrators and the room's moderators always, anyone else unless excluded
+// (excludedLocked), the same rule a SIP join applies to who the caller is.
+// ErrRoomNotFound without the room, ErrForbidden otherwise.
+func (f *Focus) Admits(room string, reader Reader) error {
+	r := f.Room(room)
+	if r == nil {
+		return ErrRoomNotFound
+	}
+	return r.admits(reader)
+}
+
+// AdmitsJoin tells whether reader may join a room by itself over CCMP: who it is to the room
+// (excludedLocked), as for a SIP join; a banned moderator is refused here too.
+func (f *Focus) AdmitsJoin(room string, reader Reader) error {
+	r := f.Room(room)
+	if r == nil {
+		return ErrRoomNotFound
+	}
+	return r.check(reader, false)
+}
+
+func (r *Room) admits(reader Reader) error { return r.check(reader, true) }
+
+// check applies excludedLocked to a CCMP reader; moderators pass when reading.
+func (r *Room) check(reader Reader, reading bool) error {
+	aor, ok := parseSIPURI("sip:" + userPart(reader.UserID))
+	if !ok {
+		return ErrForbidden
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if reading && (reader.Admin || r.moderatesLocked(reader.UserID)) {
+		return nil
+	}
+	return r.excludedLocked(xcon.UserIDFromAOR(aor.AOR()), aor, reader.Admin)
 }
 
 // barredLocked: the deny list names the user, and the admission policy does not set it aside
@@ -138,7 +188,7 @@ func (f *Focus) MayWatch(room string, identity Identity) error {
 		if r.policy.Successor == "" && r.isLive(u.shownID) && !r.barredLocked(u.id, u.aor) {
 			return nil
 		}
-		if err := r.accessLocked(u.id, u.aor); err != nil {
+		if err := r.accessLocked(u.id, u.aor, u.admin); err != nil {
 			return err
 		}
 		return r.passwordLocked(u.password, u.password != "")
@@ -152,6 +202,7 @@ type checkedUser struct {
 	id       string
 	aor      sipURI
 	password string
+	admin    bool // a server administrator, proven
 }
 
 // checkUser runs check on room, under its lock, for identity: ErrRoomNotFound without the room,
@@ -172,7 +223,7 @@ func (f *Focus) checkUser(room string, identity Identity, check func(r *Room, u 
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return check(r, checkedUser{shownID: xcon.UserIDFromAOR(shown.AOR()), id: xcon.UserIDFromAOR(proven.AOR()),
-		aor: proven, password: identity.Password})
+		aor: proven, password: identity.Password, admin: f.isAdministrator(CreatorOf(identity))})
 }
 
 // membersOnly: a room with an allowed-users-list admits only its targets, unless its admission

@@ -31,6 +31,13 @@ type Config struct {
 	// 0 keeps them.
 	AdhocIdle time.Duration
 
+	// Administrators are administrators of every room (CCMP users with admin): user names at
+	// the domain, SIP URIs or XCON-USERIDs. A proven SIP identity that is one of them is one too.
+	Administrators []string
+	// Creators may create rooms besides administrators (MayCreateRoom): user names at the
+	// domain, SIP URIs, XCON-USERIDs, "*@DOMAIN" or "authenticated" (every proven identity).
+	Creators []string
+
 	MessageRate  float64 // messages per second one participant may send; 0 = unlimited
 	MessageBurst int     // messages a participant may send at once within MessageRate
 

@@ -92,9 +92,8 @@ const historyScanMax = 10000
 // History returns the logged messages of a room's channel ("" = all) between from and to (zero
 // bounds are open), oldest first, at most limit: the newest of those reader may see.
 //
-// Who may read is who may join (the room's access rule on the reader's XCON-USERID: deny list,
-// members only, join handling), and the room's moderators and administrators whatever that
-// rule says: ErrForbidden otherwise. What they read is what a joiner is replayed (mayRead):
+// Who may read is who the room admits (Admits: not barred, a member of a members-only room),
+// and the room's moderators and administrators: ErrForbidden otherwise. What they read is what a joiner is replayed (mayRead):
 // private messages only for their sender and recipient, the room's own administrators
 // included, since any user may create a room. Administrators of the server (Reader.Admin) read
 // everything: they hold the store anyway.
@@ -129,22 +128,8 @@ func (f *Focus) History(ctx context.Context, room string, reader Reader, channel
 	return out, nil
 }
 
-// mayReadLog applies the room's access rule to a reader of its log (see History).
-func (r *Room) mayReadLog(reader Reader) error {
-	if reader.Admin {
-		return nil
-	}
-	aor, ok := parseSIPURI("sip:" + userPart(reader.UserID))
-	if !ok {
-		return ErrForbidden
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.moderatesLocked(reader.UserID) {
-		return nil
-	}
-	return r.accessLocked(xcon.UserIDFromAOR(aor.AOR()), aor)
-}
+// mayReadLog applies the room's reading rule (Admits) to a reader of its log (see History).
+func (r *Room) mayReadLog(reader Reader) error { return r.admits(reader) }
 
 // userPart strips the scheme of an XCON-USERID: "xcon-userid:alice@example.com" is
 // "alice@example.com".

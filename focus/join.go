@@ -22,6 +22,12 @@ type Identity struct {
 	// Password is the conference password the caller gave (RFC 6501 conference-password), ""
 	// for none.
 	Password string
+	// Verified: Proven comes from credentials (Digest) or a trusted proxy (P-Asserted-Identity),
+	// not from the caller's own From header. Privileges (creating rooms) need it.
+	Verified bool
+	// Local: the embedded default's operator, a caller on this host while SIP authentication is
+	// off; like an unauthenticated CCMP request from loopback, an administrator.
+	Local bool
 }
 
 // Proven returns the identity admission decides on: Authenticated, or AOR when nothing is hidden.
@@ -137,6 +143,7 @@ func (f *Focus) newParticipant(room *Room, identity Identity, dialog any) (*Part
 	}
 	return &Participant{room: room, userID: xcon.UserIDFromAOR(aor.AOR()), aor: aor, displayName: identity.DisplayName,
 		provenID: xcon.UserIDFromAOR(proven.AOR()), proven: proven, password: identity.Password,
+		admin:  f.isAdministrator(CreatorOf(identity)),
 		dialog: dialog, sendRate: newTokenBucket(f.cfg.MessageRate, f.cfg.MessageBurst)}, nil
 }
 

@@ -45,6 +45,7 @@ type Participant struct {
 	provenID    string    // XCON-USERID of the proven identity (Identity.Proven): userID unless anonymous
 	proven      sipURI    // the proven identity; admission decides on it, the room never shows it
 	password    string    // the conference password given at join; checked by add, then forgotten
+	admin       bool      // proven to be a server administrator (Config.Administrators)
 	invited     bool      // dialled out by the focus: whoever asked for it was admitted, not the invitee
 	streams     []*Stream // set at join; then changed only under the room's mu (Modify)
 	lines       []*Stream // per m-line of the last offer, nil where refused; guarded by the room's mu

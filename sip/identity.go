@@ -96,19 +96,35 @@ func (s *Server) identity(req *sip.Request, authUser string) (focus.Identity, er
 	switch {
 	case authUser != "":
 		ident.AOR = "sip:" + authUser + "@" + s.cfg.Domain
+		ident.Verified = true
 	case pai != nil:
 		ident.AOR = pai.Address.String()
+		ident.Verified = true
 		if pai.DisplayName != "" {
 			ident.DisplayName = pai.DisplayName
 		}
+	default:
+		ident.Local = s.localOperator(req.Source())
 	}
 	if wantsPrivacy(req, from) {
 		s.log.Info("participant joins anonymously", "identity", ident.AOR, "source", req.Source())
 		anon := anonymousIdentity()
 		anon.Authenticated, anon.Password = ident.AOR, ident.Password
+		anon.Verified, anon.Local = ident.Verified, ident.Local
 		return anon, nil
 	}
 	return ident, nil
+}
+
+// localOperator tells whether a caller is the embedded default's operator: SIP authentication
+// is off and the request comes from this host, not through a trusted proxy (which speaks for
+// callers from anywhere).
+func (s *Server) localOperator(source string) bool {
+	if s.auth != nil || s.trusted.contains(source) {
+		return false
+	}
+	a, ok := sourceAddr(source)
+	return ok && a.IsLoopback()
 }
 
 // pinParam is the Request-URI parameter that carries a room's conference password

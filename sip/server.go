@@ -424,6 +424,13 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(req, tx, 403, "Forbidden", s.warning("this caller may not create rooms"))
 		return
 	}
+	if adhoc {
+		// Answered before the dialog is set up; JoinAdhoc applies the same rule.
+		if err := s.focus.MayCreateRoom(focus.CreatorOf(ident)); err != nil {
+			s.refuse(req, tx, err)
+			return
+		}
+	}
 	if !s.reserveDialog(req.Source()) {
 		s.rejectOverload(req, tx, "dialogs per source")
 		return
@@ -623,6 +630,8 @@ func joinErrorResponse(err error) (int, string) {
 		return 403, "Conference Password Required"
 	case errors.Is(err, focus.ErrPasswordInvalid):
 		return 403, "Wrong Conference Password"
+	case errors.Is(err, focus.ErrCreateForbidden):
+		return 403, "Room Creation Not Allowed"
 	case errors.Is(err, focus.ErrForbidden):
 		return 403, "Forbidden"
 	case errors.As(err, &moved):
@@ -648,6 +657,8 @@ func (s *Server) refuse(req *sip.Request, tx sip.ServerTransaction, err error) {
 		text = "a conference password is required: dial the room's URI with ;" + pinParam + "=PASSWORD"
 	case errors.Is(err, focus.ErrPasswordInvalid):
 		text = "wrong conference password (the ;" + pinParam + "= parameter of the room's URI)"
+	case errors.Is(err, focus.ErrCreateForbidden):
+		text = "creating rooms needs the create privilege (room_creators) and an authenticated identity"
 	}
 	hdrs = append(hdrs, s.warning(text))
 	s.respond(req, tx, code, reason, hdrs...)

@@ -14,9 +14,11 @@ import (
 )
 
 // withFactoryAuth makes every room, the conference factory included, ask for Digest
-// credentials (alice/alice-secret, bob/bob-secret), and removes ad-hoc rooms after idle.
+// credentials (alice/alice-secret, bob/bob-secret), lets alice create rooms, and removes ad-hoc
+// rooms after idle.
 func withFactoryAuth(idle time.Duration) func(*configs.Config) {
 	return func(c *configs.Config) {
+		c.RoomCreators = []string{"alice"}
 		c.SIP.Auth = configs.SIPAuth{Realm: "parley-test", NonceTTL: time.Minute,
 			Users: []configs.SIPUser{{Name: "alice", Password: "alice-secret"}, {Name: "bob", Password: "bob-secret"}}}
 		c.SIP.AdhocIdle = idle
@@ -99,6 +101,12 @@ func TestAdHocRefusedCallsLeaveNoRoom(t *testing.T) {
 		t.Fatalf("INVITE with a wrong password: %v, want 401", res)
 	}
 	unchanged("after wrong credentials")
+	// bob is authenticated but may not create rooms (room_creators).
+	if _, res, _ := inviteAuth(t, d, "adhoc", "bob", "bob-secret", newMSRPPeer(t).offer(t, "main")); res == nil ||
+		res.StatusCode != 403 || res.Reason != "Room Creation Not Allowed" {
+		t.Fatalf("INVITE to the factory by a user without the create privilege: %v, want 403", res)
+	}
+	unchanged("after a caller without the create privilege")
 	if v := metricLine(t, d, "parley_adhoc_rooms_removed_total"); v != "0" {
 		t.Fatalf("parley_adhoc_rooms_removed_total = %q, want 0: nothing was created", v)
 	}

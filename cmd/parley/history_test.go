@@ -84,7 +84,7 @@ func TestHistorySurvivesRestart(t *testing.T) {
 // TestCCMPHistoryVisibility: the CCMP history extension shows each reader what the replay on
 // join would: public messages to anyone the room admits, a private message only to its sender
 // and recipient (a room administrator who is neither does not see it; a server administrator
-// does), and nothing to a banned user or, in a members-only room, to a non-member (CCMP 403).
+// does), and nothing to a banned user or, in a members-only room, to a non-member (CCMP 401, the code of every refusal by policy).
 func TestCCMPHistoryVisibility(t *testing.T) {
 	names := []string{"root", "alice", "bob", "carol", "dave", "mallory"}
 	d := startTestDaemon(t, func(c *configs.Config) {
@@ -161,12 +161,12 @@ func TestCCMPHistoryVisibility(t *testing.T) {
 		c.DenyUsers = []xcon.Target{{URI: "sip:mallory@example.com"}}
 		return nil
 	})
-	expect("mallory", 403)
+	expect("mallory", 401)
 	update(t, d, "lobby", func(c *xcon.Conference) error {
 		c.AllowedUsers = []xcon.Target{{URI: "sip:alice@example.com"}, {URI: "sip:bob@example.com"}}
 		return nil
 	})
-	expect("carol", 403)
+	expect("carol", 401)
 	expect("bob", 200, public, private)
 	expect("dave", 200, public)
 }

@@ -183,6 +183,8 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 		ReservedNicknames:  cfg.Nicknames.Reserved,
 		FileQuota:          cfg.FileQuota,
 		AdhocIdle:          cfg.SIP.AdhocIdle,
+		Administrators:     administrators(cfg),
+		Creators:           cfg.RoomCreators,
 		MessageRate:        cfg.MessageRate,
 		MessageBurst:       cfg.MessageBurst,
 		Logger:             log.With("subsystem", "focus"),
@@ -453,4 +455,16 @@ func portOf(a net.Addr) int {
 func hostOf(addr string) string {
 	h, _, _ := net.SplitHostPort(addr)
 	return h
+}
+
+// administrators are the CCMP users with admin: a SIP caller proven to be one of them (the same
+// name at the domain) may do what they may, create rooms.
+func administrators(cfg *configs.Config) []string {
+	var out []string
+	for _, u := range cfg.CCMP.Auth.Users {
+		if u.Admin {
+			out = append(out, u.Name)
+		}
+	}
+	return out
 }
