@@ -193,6 +193,10 @@ func (h *Handler) options(resp *Response) {
 			{Name: "confRequest"},
 			{Name: "usersRequest", Operations: []string{OpRetrieve, OpUpdate}},
 			{Name: "userRequest"},
+			{Name: "sidebarsByValRequest"},
+			{Name: "sidebarByValRequest"},
+			{Name: "sidebarsByRefRequest"},
+			{Name: "sidebarByRefRequest"},
 		},
 		Extended: []MessageInfo{{
 			Name:       ExtensionName,
