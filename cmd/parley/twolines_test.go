@@ -114,3 +114,23 @@ func expectQuiet(t *testing.T, name string, m *msrpPeer, wait time.Duration) {
 		}
 	}
 }
+
+// TestTwoLinesFirstLeaves: when the line that received for a channel is removed by a re-INVITE,
+// the user's other line on that channel receives from then on.
+func TestTwoLinesFirstLeaves(t *testing.T) {
+	d := startTestDaemon(t, nil)
+	alice := joinLobby(t, d, "alice", "tcp")
+	bob := joinLobby(t, d, "bob", "tcp")
+	second := newMSRPPeer(t)
+	ans := reinviteOK(t, alice, offerLines(t, 2, line{alice.msrp, "main"}, line{second, "side"}))
+	if len(ans.Media) != 2 || ans.Media[1].Port == 0 {
+		t.Fatalf("answer: %+v", ans.Media)
+	}
+	second.connect(t, mustBody(t, ans), 1)
+	ans = reinviteOK(t, alice, offerLines(t, 3, line{}, line{second, "side"}))
+	if len(ans.Media) != 2 || ans.Media[0].Port != 0 || ans.Media[1].Port == 0 {
+		t.Fatalf("answer after leaving the first line: %+v", ans.Media)
+	}
+	bob.msrp.send("message/cpim", cpimBody("sip:bob@example.com", "sip:lobby@example.net", "still there?"))
+	waitText(t, second, "still there?")
+}
