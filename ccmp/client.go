@@ -352,6 +352,10 @@ type HistoryQuery struct {
 	Channel  string
 	From, To time.Time
 	Limit    int
+	// Since reads the log forwards from a time, After from the cursor of an earlier page
+	// (HistoryPage); neither goes with From or To.
+	Since time.Time
+	After string
 }
 
 // HistoryEntry is one logged message.
@@ -368,6 +372,13 @@ type HistoryEntry struct {
 
 // History retrieves logged messages (the `parley` extension).
 func (c *Client) History(ctx context.Context, room string, q HistoryQuery) ([]HistoryEntry, error) {
+	out, _, err := c.HistoryPage(ctx, room, q)
+	return out, err
+}
+
+// HistoryPage is History that also returns the cursor of the next page ("" when no more
+// follow), for q.After.
+func (c *Client) HistoryPage(ctx context.Context, room string, q HistoryQuery) ([]HistoryEntry, string, error) {
 	op := etree.NewElement("parley:history")
 	op.CreateAttr("xmlns:parley", NSParley)
 	if q.Channel != "" {
@@ -379,19 +390,27 @@ func (c *Client) History(ctx context.Context, room string, q HistoryQuery) ([]Hi
 	if !q.To.IsZero() {
 		op.CreateAttr("to", q.To.UTC().Format(time.RFC3339))
 	}
+	if !q.Since.IsZero() {
+		op.CreateAttr("since", q.Since.UTC().Format(time.RFC3339Nano))
+	}
+	if q.After != "" {
+		op.CreateAttr("after", q.After)
+	}
 	if q.Limit > 0 {
 		op.CreateAttr("limit", strconv.Itoa(q.Limit))
 	}
 	resp, err := c.Do(ctx, &Request{Type: TypeExtended, ConfObjID: RoomURI(room), Operation: OpRetrieve, HasBody: true,
 		ExtensionName: ExtensionName, Extensions: []*etree.Element{op}})
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	var out []HistoryEntry
+	next := ""
 	for _, x := range resp.Extensions {
 		if ns, _ := nsOf(x); ns != NSParley || x.Tag != "history" {
 			continue
 		}
+		next = x.SelectAttrValue("next", "")
 		for _, m := range x.ChildElements() {
 			e := HistoryEntry{
 				Channel: m.SelectAttrValue("channel", ""), Sender: m.SelectAttrValue("sender", ""),
@@ -403,7 +422,7 @@ func (c *Client) History(ctx context.Context, room string, q HistoryQuery) ([]Hi
 			if m.SelectAttrValue("encoding", "") == "base64" {
 				e.Body, err = base64.StdEncoding.DecodeString(strings.TrimSpace(m.Text()))
 				if err != nil {
-					return nil, fmt.Errorf("history message %d: %w", e.Seq, err)
+					return nil, "", fmt.Errorf("history message %d: %w", e.Seq, err)
 				}
 			} else {
 				e.Body = []byte(m.Text())
@@ -411,7 +430,7 @@ func (c *Client) History(ctx context.Context, room string, q HistoryQuery) ([]Hi
 			out = append(out, e)
 		}
 	}
-	return out, nil
+	return out, next, nil
 }
 
 // Options asks the server what it implements.

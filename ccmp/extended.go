@@ -12,17 +12,23 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/parleychat/parley/focus"
+	"github.com/parleychat/parley/xcon"
 )
 
 // ExtensionName is the name of Parley's CCMP extension (RFC 6503 §5.3.11). Its operations
 // are elements of namespace NSParley inside extendedRequest:
 //
 //	<parley:history channel="en" from="2026-11-25T00:00:00Z" to="..." limit="50"/>  (retrieve)
+//	<parley:history channel="en" since="2026-11-25T00:00:00Z" limit="50"/>          (retrieve)
+//	<parley:history channel="en" after="1234" limit="50"/>                          (retrieve)
 //	<parley:close successor="sip:new-room@example.com"/>                            (update)
 //
-// history answers <parley:history> holding one <parley:message> per logged message (seed
-// §5.3); close closes the room with an alternate venue (seed §5.4): everyone is told and
-// gets a BYE, the room is no longer listed and INVITEs are redirected (302).
+// history answers <parley:history> holding one <parley:message> per logged message, oldest
+// first (seed §5.3): with from and to the newest limit of that range; with since the first
+// limit logged at or after it, and a next="…" cursor while more follow, which after= takes to
+// read the following page. close closes the room with an alternate venue (seed §5.4):
+// everyone is told and gets a BYE, the room is no longer listed and INVITEs are redirected
+// (302).
 const ExtensionName = "parley"
 
 // SchemaDef names the extension's definition in optionsResponse.
@@ -128,8 +134,29 @@ func (h *Handler) history(ctx context.Context, p *Principal, room *focus.Room, o
 			return fail(CodeBadRequest, "limit must be from 1 to "+strconv.Itoa(maxHistory))
 		}
 	}
+	since, err := parseTime("since")
+	if err != nil {
+		return err
+	}
+	var after int64
+	if v := strings.TrimSpace(op.SelectAttrValue("after", "")); v != "" {
+		if after, err = strconv.ParseInt(v, 10, 64); err != nil || after < 1 {
+			return fail(CodeBadRequest, "after must be the next cursor of an earlier history answer")
+		}
+	}
+	forwards := !since.IsZero() || after != 0
+	if forwards && (!from.IsZero() || !to.IsZero()) {
+		return fail(CodeBadRequest, "since and after read the log forwards; from and to read a range: not both")
+	}
 	channel := strings.TrimSpace(op.SelectAttrValue("channel", ""))
-	entries, err := h.focus.History(ctx, room.Name(), focus.Reader{UserID: p.UserID, Admin: p.Admin}, channel, from, to, limit)
+	reader := focus.Reader{UserID: p.UserID, Admin: p.Admin}
+	var entries []xcon.LogEntry
+	var next int64
+	if forwards {
+		entries, next, err = h.focus.HistoryFrom(ctx, room.Name(), reader, channel, since, after, limit)
+	} else {
+		entries, err = h.focus.History(ctx, room.Name(), reader, channel, from, to, limit)
+	}
 	if err != nil {
 		var moved *focus.MovedError
 		switch {
@@ -144,6 +171,9 @@ func (h *Handler) history(ctx context.Context, p *Principal, room *focus.Room, o
 	}
 	out := etree.NewElement("parley:history")
 	out.CreateAttr("xmlns:parley", NSParley)
+	if next != 0 {
+		out.CreateAttr("next", strconv.FormatInt(next, 10))
+	}
 	for _, e := range entries {
 		m := out.CreateElement("parley:message")
 		m.CreateAttr("seq", strconv.FormatInt(e.Seq, 10))
@@ -193,12 +223,17 @@ func (h *Handler) options(resp *Response) {
 			{Name: "confRequest"},
 			{Name: "usersRequest", Operations: []string{OpRetrieve, OpUpdate}},
 			{Name: "userRequest"},
+			{Name: "sidebarsByValRequest"},
+			{Name: "sidebarByValRequest"},
+			{Name: "sidebarsByRefRequest"},
+			{Name: "sidebarByRefRequest"},
 		},
 		Extended: []MessageInfo{{
 			Name:       ExtensionName,
 			Operations: []string{OpRetrieve, OpUpdate},
 			SchemaDef:  SchemaDef,
-			Description: "Parley chat rooms: <parley:history channel from to limit/> (retrieve) returns logged messages; " +
+			Description: "Parley chat rooms: <parley:history channel from to limit/> (retrieve) returns logged messages, " +
+				"<parley:history channel since after limit/> (retrieve) the log forwards a page at a time; " +
 				"<parley:close successor/> (update) closes a room with an alternate venue.",
 		}},
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/parleychat/parley/focus"
 	"github.com/parleychat/parley/xcon"
+	"github.com/parleychat/parley/xcon/confinfo"
 )
 
 // users answers usersRequest (RFC 6503 §5.3.5): the <users> container.
@@ -253,6 +254,9 @@ func (h *Handler) userCreate(ctx context.Context, p *Principal, room *focus.Room
 	if u := next.User(du.Entity); u != nil {
 		resp.Info = u.Element("userInfo")
 	}
+	if strings.EqualFold(du.Entity, p.UserID) {
+		tellLogged(next, resp)
+	}
 	return nil
 }
 
@@ -477,7 +481,19 @@ func (h *Handler) userJoinProvisioned(ctx context.Context, room *focus.Room, sna
 	if u := next.User(du.Entity); u != nil {
 		resp.Info = u.Element("userInfo")
 	}
+	tellLogged(next, resp)
 	return nil
+}
+
+// tellLogged adds to a joiner's userResponse whether the room logs what is said (seed §5.2:
+// who enters a logged room is warned), as the conference event package shows it.
+func tellLogged(c *xcon.Conference, resp *Response) {
+	policy, _ := c.RoomPolicy()
+	l := confinfo.LoggingElement(policy.Logging)
+	el := etree.NewElement("parley:" + l.Name.Local)
+	el.CreateAttr("xmlns:parley", l.Name.Space)
+	el.SetText(l.Text)
+	resp.Extensions = append(resp.Extensions, el)
 }
 
 // nicknameReleaser is what focus offers (once it does) to give up a nickname claimed over

@@ -86,7 +86,11 @@ func (f *Focus) UpdateRoom(ctx context.Context, name string, update func(c *xcon
 	r.conf = next
 	r.userIdx = nil
 	policy, _ := next.RoomPolicy()
+	wasLogged := r.policy.Logging
 	r.setPolicyLocked(policy)
+	if policy.Logging != wasLogged {
+		r.loggingChangedLocked()
+	}
 	r.provisioned = provisioned
 	renames, releases := r.renameStreamsLocked(before)
 	var gone []*Participant
@@ -106,6 +110,22 @@ func (f *Focus) UpdateRoom(ctx context.Context, name string, update func(c *xcon
 		f.remove(ctx, p, "You were removed from the room.")
 	}
 	return snapshot, nil
+}
+
+// loggingChangedLocked tells every participant present that the room's logging was switched
+// on (seed §5.2: people in a logged room are warned, not only those who join later) or off.
+// Queued under the lock, so the notice precedes every message the new policy applies to.
+// Caller holds mu; r.policy is the new policy.
+func (r *Room) loggingChangedLocked() {
+	for _, p := range r.participants {
+		for _, s := range p.chatStreams() {
+			body := r.loggingNotice(p.aor.AOR())
+			if !r.policy.Logging {
+				body = r.notice(p.aor.AOR(), "This room is no longer logged: what you send here from now on is not recorded.")
+			}
+			_ = s.session.Send("message/cpim", body)
+		}
+	}
 }
 
 // provisionedAfter returns the users of next that are durable: those provisioned already, those

@@ -141,7 +141,7 @@ func (r *Room) add(p *Participant) error {
 	changes = append(changes, r.bindLocked(p, chat, now)...)
 	r.welcomeLocked(p, chat)
 	r.bump()
-	r.addStreams(chat)
+	r.addStreams(p.fanOut())
 	r.mu.Unlock()
 	r.focus.bindings.add(changes...)
 	r.focus.metrics.participants.Inc()
@@ -201,7 +201,7 @@ func (r *Room) bump() {
 func (r *Room) publishStreams() {
 	var all []*Stream
 	for _, p := range r.participants {
-		all = append(all, p.chatStreams()...)
+		all = append(all, p.fanOut()...)
 	}
 	r.streams.Store(&all)
 }
@@ -314,6 +314,19 @@ func (p *Participant) chatStreams() []*Stream {
 	return chat
 }
 
+// fanOut returns the chat streams the switch delivers to: one per channel, the participant's
+// first line bound to it. Lines whose labels name no channel all fall to the default one
+// (msrp-sip.md §8); a message goes once to each user in a channel, not once per such line.
+func (p *Participant) fanOut() []*Stream {
+	out := make([]*Stream, 0, len(p.streams))
+	for _, s := range p.streams {
+		if s.file == nil && !slices.ContainsFunc(out, func(o *Stream) bool { return o.channel == s.channel }) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // userLocked finds a user of the conference object by XCON-USERID (case-insensitive, RFC 6501
 // §3.3.2) through an index, so that joins and leaves do not scan the roster. Caller holds mu;
 // whoever replaces conf.Users wholesale sets userIdx to nil.
@@ -410,6 +423,13 @@ func (r *Room) renameStreamsLocked(before map[string]string) ([]xcon.BindingChan
 // the channel's history (seed §5.3) and the files kept for later joiners (seed §5.5). Live
 // traffic follows once the streams are published. Caller holds mu.
 func (r *Room) welcomeLocked(p *Participant, chat []*Stream) {
+	// A channel the participant already receives on another line gets no second history.
+	held := map[string]bool{}
+	for _, s := range p.chatStreams() {
+		if !slices.Contains(chat, s) {
+			held[s.channel] = true
+		}
+	}
 	for _, s := range chat {
 		if r.policy.Logging {
 			_ = s.session.Send("message/cpim", r.loggingNotice(p.aor.AOR()))
@@ -417,6 +437,10 @@ func (r *Room) welcomeLocked(p *Participant, chat []*Stream) {
 		if s.offer.Chatroom == nil {
 			_ = s.session.Send("message/cpim", r.notice(p.aor.AOR(), r.rosterText()))
 		}
+		if held[s.channel] {
+			continue
+		}
+		held[s.channel] = true
 		if r.policy.Logging {
 			for _, e := range r.recent.replay(s.channel, p.userID) {
 				_ = s.session.Send(e.ContentType, e.Body)

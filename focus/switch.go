@@ -98,14 +98,15 @@ func (f *Focus) HandleMessage(s *msrp.Session, m *msrp.Message) error {
 	return nil
 }
 
-// distribute queues a CPIM body to every stream of channel other than from that should get it:
+// distribute queues a CPIM body to every stream of channel not the sender's that should get it:
 // all of them, or only target's when the message is private. It reports how many copies went
 // out, and whether a private message found its recipient unable to take private messages.
 func (f *Focus) distribute(streams []*Stream, from *Stream, channel string, target *Participant, inner string, body []byte,
 	origin *privateOrigin) (recipients int, privateRefused bool) {
 	privateRefused = target != nil
 	for _, r := range streams {
-		if r == from || r.channel != channel {
+		// Never back to the sender, on this line or on another of its lines in the channel.
+		if (from != nil && r.participant == from.participant) || r.channel != channel {
 			continue
 		}
 		if target != nil {

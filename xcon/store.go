@@ -53,6 +53,9 @@ type Store interface {
 	// HistoryBetween returns the last limit messages logged in [from, to] (zero bounds are
 	// open), oldest first.
 	HistoryBetween(ctx context.Context, room, channel string, from, to time.Time, limit int) ([]LogEntry, error)
+	// HistoryAfter returns the first limit messages logged at or after since (zero: from the
+	// start) and numbered above afterSeq, oldest first: the log read forwards, a page at a time.
+	HistoryAfter(ctx context.Context, room, channel string, since time.Time, afterSeq int64, limit int) ([]LogEntry, error)
 	// PurgeLog deletes a room's messages older than before (zero: none by age) and all but
 	// the newest keep (0: none by count); it returns how many it deleted.
 	PurgeLog(ctx context.Context, room string, before time.Time, keep int) (int64, error)

@@ -182,9 +182,15 @@ func TestReInviteAddsAndRemovesChannel(t *testing.T) {
 		t.Fatalf("endpoints after adding: %v", ids)
 	}
 	second.connect(t, mustBody(t, ans), 1)
-	bob.msrp.send("message/cpim", cpimBody("sip:bob@example.com", "sip:lobby@example.net", "to both"))
-	waitText(t, second, "to both")
-	waitText(t, alice.msrp, "to both")
+	// The lobby has no "side" channel: the new line falls to main, which alice's first line
+	// already carries. It sends into main; what main says reaches alice once, on her first line.
+	tid := second.send("message/cpim", cpimBody("sip:alice@example.com", "sip:lobby@example.net", "from the new line"))
+	if r := second.response(t, tid); r.StatusCode != 200 {
+		t.Fatalf("SEND on the new stream: %d", r.StatusCode)
+	}
+	waitText(t, bob.msrp, "from the new line")
+	bob.msrp.send("message/cpim", cpimBody("sip:bob@example.com", "sip:lobby@example.net", "to alice"))
+	waitText(t, alice.msrp, "to alice")
 
 	// Leave the side channel: port 0 in the same slot.
 	ans = reinviteOK(t, alice, offerLines(t, 3, line{alice.msrp, "main"}, line{}))
@@ -194,7 +200,7 @@ func TestReInviteAddsAndRemovesChannel(t *testing.T) {
 	if ids := endpoints(t, d, "alice"); len(ids) != 1 {
 		t.Fatalf("endpoints after leaving: %v", ids)
 	}
-	tid := second.send("message/cpim", cpimBody("sip:alice@example.com", "sip:lobby@example.net", "gone?"))
+	tid = second.send("message/cpim", cpimBody("sip:alice@example.com", "sip:lobby@example.net", "gone?"))
 	if r := second.response(t, tid); r.StatusCode != 481 {
 		t.Fatalf("SEND on the removed stream: %d", r.StatusCode)
 	}

@@ -191,12 +191,12 @@ func roomCommand() *cobra.Command {
 	nick.Flags().BoolVar(&exact, "exact", false, "this nickname or none: a taken one fails instead of another being allocated")
 
 	var hq struct {
-		channel, from, to string
-		limit             int
+		channel, from, to, since, after string
+		limit                           int
 	}
 	history := &cobra.Command{
 		Use:   "history ROOM",
-		Short: "Show logged messages of a room (--from/--to RFC 3339 times or durations such as 2h)",
+		Short: "Show logged messages of a room (--from/--to/--since RFC 3339 times or durations such as 2h)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			q := ccmp.HistoryQuery{Channel: hq.channel, Limit: hq.limit}
@@ -207,9 +207,16 @@ func roomCommand() *cobra.Command {
 			if q.To, err = parseWhen(hq.to); err != nil {
 				return fmt.Errorf("--to: %w", err)
 			}
-			entries, err := client().History(cmd.Context(), args[0], q)
+			if q.Since, err = parseWhen(hq.since); err != nil {
+				return fmt.Errorf("--since: %w", err)
+			}
+			q.After = hq.after
+			entries, next, err := client().HistoryPage(cmd.Context(), args[0], q)
 			if err != nil {
 				return err
+			}
+			if next != "" {
+				fmt.Fprintf(cmd.ErrOrStderr(), "more follow: --after %s\n", next)
 			}
 			return out(cmd, entries, func(w io.Writer) {
 				for _, e := range entries {
@@ -225,7 +232,9 @@ func roomCommand() *cobra.Command {
 	history.Flags().StringVar(&hq.channel, "channel", "", "channel label (default: all)")
 	history.Flags().StringVar(&hq.from, "from", "", "oldest time")
 	history.Flags().StringVar(&hq.to, "to", "", "newest time")
-	history.Flags().IntVar(&hq.limit, "limit", 50, "at most this many messages (the newest)")
+	history.Flags().StringVar(&hq.since, "since", "", "read forwards: the messages logged from this time on, oldest first")
+	history.Flags().StringVar(&hq.after, "after", "", "read forwards after this cursor (printed when more follow)")
+	history.Flags().IntVar(&hq.limit, "limit", 50, "at most this many messages (the newest of a range, the oldest with --since)")
 
 	options := &cobra.Command{
 		Use:   "options",

@@ -19,10 +19,12 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/parleychat/parley/xcon"
@@ -58,10 +60,11 @@ type Options struct {
 }
 
 // View returns what a subscriber may see of a conference object: its description (without
-// conference passwords or extensions), its state and the users present now (those with at
-// least one endpoint), under entity, the room's SIP URI. Provisioning data of the XCON model
-// (join handling, allowed and deny lists, floor control) is never published. The result is
-// independent of c and carries no notification state or version.
+// conference passwords or extensions), its state with whether the room is logged
+// (LoggingElement), and the users present now (those with at least one endpoint), under
+// entity, the room's SIP URI. Provisioning data of the XCON model (join handling, allowed and
+// deny lists, floor control) is never published. The result is independent of c and carries
+// no notification state or version.
 func View(c *xcon.Conference, entity string, opt Options) *xcon.Conference {
 	v := &xcon.Conference{Entity: entity}
 	d := &c.Description
@@ -88,7 +91,26 @@ func View(c *xcon.Conference, entity string, opt Options) *xcon.Conference {
 	}
 	n := uint32(len(v.Users))
 	v.State = xcon.ConferenceState{UserCount: &n, Active: clonePtr(c.State.Active), Locked: clonePtr(c.State.Locked)}
+	policy, _ := c.RoomPolicy()
+	v.State.Extras.Elements = []*xcon.Element{LoggingElement(policy.Logging)}
 	return v
+}
+
+// LoggingElement is <logging> in Parley's namespace (xcon.NSParley): whether the room logs what
+// is said (seed §5.2). It is published in <conference-state>, which RFC 4575 §5.5 lets carry
+// elements of other namespaces, and in the CCMP userResponse of a joiner.
+func LoggingElement(logged bool) *xcon.Element {
+	return &xcon.Element{Name: xml.Name{Space: xcon.NSParley, Local: "logging"}, Text: strconv.FormatBool(logged)}
+}
+
+// Logged reads LoggingElement from a document's conference-state: ok is false without it.
+func Logged(doc *xcon.Conference) (logged, ok bool) {
+	for _, e := range doc.State.Extras.Elements {
+		if e.Name.Space == xcon.NSParley && e.Name.Local == "logging" {
+			return e.Text == "true", true
+		}
+	}
+	return false, false
 }
 
 func publicURIs(us []xcon.URIEntry) []xcon.URIEntry {
