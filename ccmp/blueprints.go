@@ -151,8 +151,10 @@ func (h *Handler) blueprintRetrieve(_ context.Context, _ *Principal, req *Reques
 	return nil
 }
 
-// confsList answers confsRequest (RFC 6503 §5.3.2): the open rooms.
-func (h *Handler) confsList(ctx context.Context, _ *Principal, req *Request, resp *Response) error {
+// confsList answers confsRequest (RFC 6503 §5.3.2): the open rooms, and the sidebars by
+// reference (conferences of their own, dialable at their SIP URIs) that the requester may read,
+// each of those marked with its xcon:sidebar-parent.
+func (h *Handler) confsList(ctx context.Context, p *Principal, req *Request, resp *Response) error {
 	names := h.focus.Rooms()
 	f, err := h.filter(ctx, req, len(names))
 	if err != nil {
@@ -165,8 +167,8 @@ func (h *Handler) confsList(ctx context.Context, _ *Principal, req *Request, res
 			continue
 		}
 		snap := room.Snapshot()
-		if snap.Description.SidebarParent != "" {
-			continue // a sidebar is reached through its parent (sidebarsByRefRequest)
+		if snap.Description.SidebarParent != "" && !h.mayReadSidebar(p, room, snap) {
+			continue // a side conversation is not shown to those kept out of it
 		}
 		if f != nil {
 			ok, err := f.match(snap)
@@ -181,6 +183,11 @@ func (h *Handler) confsList(ctx context.Context, _ *Principal, req *Request, res
 		entry.CreateElement("info:uri").SetText(h.roomURI(name))
 		if snap.Description.DisplayText != "" {
 			entry.CreateElement("info:display-text").SetText(snap.Description.DisplayText)
+		}
+		if parent := snap.Description.SidebarParent; parent != "" {
+			el := entry.CreateElement("xcon:sidebar-parent")
+			el.CreateAttr("xmlns:xcon", xcon.NSXcon)
+			el.SetText(parent)
 		}
 	}
 	setList(resp, info)

@@ -25,9 +25,9 @@
 // # Operations
 //
 //   - blueprintsRequest, blueprintRequest/retrieve (other operations: 403).
-//   - confsRequest: the open rooms (closed ones are tombstones and not listed; sidebars are
-//     reached through their parent). Empty lists leave *Info out (the schema's uris-type
-//     needs an entry).
+//   - confsRequest: the open rooms (closed ones are tombstones and not listed) and the
+//     sidebars by reference the requester may read, each with its xcon:sidebar-parent.
+//     Empty lists leave *Info out (the schema's uris-type needs an entry).
 //   - confRequest: create (clone of a blueprint or of a room given as confObjID; from
 //     confInfo, AUTO_GENERATE_n placeholders replaced; or bare: the chat blueprint); retrieve
 //     (the live object and its version); update (a delta, all or nothing; 409 carries the
@@ -39,7 +39,8 @@
 //     confUserID; a user the room lists without a nickname yet, such as its creator, joins),
 //     retrieve, update, delete (a participant present is kicked).
 //   - sidebarsByValRequest, sidebarsByRefRequest (lists, with the parent's version) and
-//     sidebarByValRequest, sidebarByRefRequest (create, retrieve, update, delete): see
+//     sidebarByRefRequest (create, retrieve, update, delete), sidebarByValRequest
+//     (retrieve, update, delete; create: 403, a sidebar by value has no room to dial): see
 //     sidebar.go. A room with sidebars by reference is not deleted before them (425).
 //   - optionsRequest.
 //   - extendedRequest "parley": history by time range and close with a successor (see

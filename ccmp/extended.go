@@ -224,7 +224,7 @@ func (h *Handler) options(resp *Response) {
 			{Name: "usersRequest", Operations: []string{OpRetrieve, OpUpdate}},
 			{Name: "userRequest"},
 			{Name: "sidebarsByValRequest"},
-			{Name: "sidebarByValRequest"},
+			{Name: "sidebarByValRequest", Operations: []string{OpRetrieve, OpUpdate, OpDelete}}, // create: 403
 			{Name: "sidebarsByRefRequest"},
 			{Name: "sidebarByRefRequest"},
 		},

@@ -15,17 +15,26 @@ import (
 
 // Sidebars (RFC 6503 §5.3.7–§5.3.10, RFC 4575 §5.9, RFC 6504 §7).
 //
-// A sidebar by value is stored inside its parent room's object, as an entry of
-// <sidebars-by-val> with an XCON-URI of its own (xcon:ID@DOMAIN); it is data only: nobody
-// dials it, and its users are edited with userRequest like a room's. A sidebar by reference
-// is a room of its own (dialable at its SIP URI, live like any room) whose
-// xcon:sidebar-parent names the parent, and whose URI the parent lists in
-// <sidebars-by-ref>. Either is created from the parent (a clone of its description, users and
-// admission lists, inactive) or from the sidebar*Info sent (AUTO_GENERATE placeholders
-// replaced), and carries xcon:sidebar-parent. Creating, updating and deleting sidebars takes
-// a moderator or administrator of the parent; reading them anyone who may read the parent.
+// A sidebar by reference is a room of its own (dialable at its SIP URI right after creation,
+// live like any room, kept across restarts) whose xcon:sidebar-parent names the parent, and
+// whose URI the parent lists in <sidebars-by-ref>; confsRequest lists it too. It is created
+// from the parent (a clone of its description, users and admission lists, active) or from the
+// sidebarByRefInfo sent (AUTO_GENERATE placeholders replaced).
+//
+// A sidebar by value would be stored inside its parent room's object, as an entry of
+// <sidebars-by-val>: data with no room behind it, so nobody could dial or chat in it.
+// Creating one is refused with 403 and a reason that points to sidebars by reference; one
+// stored by an earlier version is still read, updated and deleted here.
+//
+// Creating, updating and deleting sidebars takes a moderator or administrator of the parent;
+// reading them anyone who may read the parent.
 // A room with sidebars by reference cannot be deleted before them (425); sidebars by value go
 // with their parent. confRequest does not reach a sidebar (404), nor sidebar*Request a room.
+
+// reasonByValNotJoinable is the reason a sidebarByValRequest create is refused with (403): a
+// sidebar by value lives inside its parent's object and has no room of its own to dial, so
+// nobody could chat in it; a sidebar by reference is the chat sidebar.
+const reasonByValNotJoinable = "sidebars by value are not joinable on this server: create a sidebar by reference (sidebarByRefRequest), a room of its own at its SIP URI"
 
 // sidebarsList answers sidebarsByValRequest and sidebarsByRefRequest: the parent's lists and
 // the parent's version.
@@ -119,21 +128,11 @@ func (h *Handler) sidebarToCreate(p *Principal, req *Request) (*focus.Room, *xco
 // sidebarByVal answers sidebarByValRequest (RFC 6503 §5.3.8).
 func (h *Handler) sidebarByVal(ctx context.Context, p *Principal, req *Request, resp *Response) error {
 	if req.Operation == OpCreate {
-		room, _, sb, err := h.sidebarToCreate(p, req)
-		if err != nil {
+		// Who may ask is checked first, so that the answer tells nothing to anybody else.
+		if _, _, _, err := h.sidebarToCreate(p, req); err != nil {
 			return err
 		}
-		next, err := h.update(ctx, room, func(c *xcon.Conference) error {
-			c.SidebarsByVal = append(c.SidebarsByVal, sb)
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		created := findByVal(next, sb.Entity)
-		resp.ConfObjID, resp.Version = created.Entity, created.Version
-		resp.Info = created.Element("sidebarByValInfo")
-		return nil
+		return fail(CodeForbidden, reasonByValNotJoinable)
 	}
 	room, main, sb := h.byValSidebar(req.ConfObjID)
 	if sb == nil {
@@ -224,8 +223,10 @@ func (h *Handler) newSidebar(main *xcon.Conference, info *etree.Element) (*xcon.
 		for _, u := range main.Users {
 			sb.Users = append(sb.Users, u.Clone())
 		}
-		inactive := false
-		sb.State.Active = &inactive
+		// A sidebar is a room its members dial at once (RFC 6504 §7 shows active=false, a
+		// conference whose focus dials out later; a chat sidebar has nobody to wait for).
+		active := true
+		sb.State.Active = &active
 	}
 	if name == "" {
 		name = newID(10)
@@ -309,6 +310,19 @@ func (h *Handler) updateByVal(ctx context.Context, room *focus.Room, entity stri
 	return findByVal(next, entity), nil
 }
 
+// mayReadSidebar tells whether p may read a sidebar by reference: whom the sidebar admits (its
+// own users and lists), or whom its parent does.
+func (h *Handler) mayReadSidebar(p *Principal, room *focus.Room, snap *xcon.Conference) bool {
+	if h.mayRead(p, room, snap) == nil {
+		return true
+	}
+	_, parent := h.resolve(snap.Description.SidebarParent)
+	if pr := h.focus.Room(parent); pr != nil {
+		return h.mayRead(p, pr, pr.Snapshot()) == nil
+	}
+	return false
+}
+
 // sidebarByRef answers sidebarByRefRequest (RFC 6503 §5.3.10).
 func (h *Handler) sidebarByRef(ctx context.Context, p *Principal, req *Request, resp *Response) error {
 	if req.Operation == OpCreate {
@@ -368,8 +382,7 @@ func (h *Handler) sidebarByRef(ctx context.Context, p *Principal, req *Request, 
 	resp.ConfObjID = snap.Entity
 	switch req.Operation {
 	case OpRetrieve:
-		// Whom the parent admits, or the sidebar itself (its own users and lists).
-		if err := h.mayRead(p, room, snap); err != nil && (parentRoom == nil || h.mayRead(p, parentRoom, main) != nil) {
+		if err := h.mayRead(p, room, snap); err != nil && !h.mayReadSidebar(p, room, snap) {
 			return err
 		}
 		resp.Version = snap.Version
