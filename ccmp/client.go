@@ -35,6 +35,9 @@ type Client struct {
 type ResponseError struct {
 	Code   int
 	Reason string
+	// Successor is the XCON-URI, and SuccessorSIP the SIP URI, of the room that replaces a
+	// closed one, when the answer names it (<parley:successor>).
+	Successor, SuccessorSIP string
 }
 
 func (e *ResponseError) Error() string {
@@ -108,7 +111,13 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 		return nil, err
 	}
 	if resp.Code != CodeSuccess {
-		return resp, &ResponseError{Code: resp.Code, Reason: resp.Reason}
+		re := &ResponseError{Code: resp.Code, Reason: resp.Reason}
+		for _, x := range resp.Extensions {
+			if ns, _ := nsOf(x); ns == NSParley && x.Tag == "successor" {
+				re.Successor, re.SuccessorSIP = strings.TrimSpace(x.Text()), x.SelectAttrValue("sip", "")
+			}
+		}
+		return resp, re
 	}
 	return resp, nil
 }

@@ -3,6 +3,8 @@ package ccmp
 import (
 	"errors"
 	"net/http"
+
+	"github.com/beevik/etree"
 )
 
 // Response codes (RFC 6503 §5.4, §12.5.2).
@@ -76,6 +78,9 @@ type Error struct {
 	Code    int
 	Reason  string
 	Version uint64
+	// Extensions are foreign-namespace elements the answer carries all the same (the successor
+	// of a closed room).
+	Extensions []*etree.Element
 }
 
 func (e *Error) Error() string {

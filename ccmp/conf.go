@@ -83,6 +83,9 @@ func (h *Handler) conf(ctx context.Context, p *Principal, req *Request, resp *Re
 			if errors.Is(err, focus.ErrRoomNotFound) {
 				return fail(CodeNotFound, "no conference "+req.ConfObjID)
 			}
+			if errors.Is(err, focus.ErrSuccessorInUse) {
+				return fail(CodeForbiddenDeleteParent, err.Error())
+			}
 			return err
 		}
 		resp.ConfObjID = snap.Entity
@@ -104,14 +107,29 @@ func (h *Handler) room(req *Request) (*focus.Room, *xcon.Conference, error) {
 	}
 	if s := room.Successor(); s != "" && req.Operation != "delete" {
 		// seed §5.4: a closed room is a tombstone (which may still be deleted); the answer
-		// names where it went.
-		return nil, nil, fail(CodeNotFound, "conference closed; it continues at "+s)
+		// names where it went, machine-readable in <parley:successor>.
+		e := fail(CodeNotFound, "conference closed; it continues at "+s)
+		e.Extensions = []*etree.Element{h.successorElement(s)}
+		return nil, nil, e
 	}
 	snap := room.Snapshot()
 	if err := checkPassword(snap, req.Password); err != nil {
 		return nil, nil, err
 	}
 	return room, snap, nil
+}
+
+// successorElement is <parley:successor>: the XCON-URI of the room that replaces a closed one,
+// with its SIP URI in the sip attribute. It is the answer's machine-readable pointer to the
+// alternate venue (seed §5.4), after the specialised response's standard content.
+func (h *Handler) successorElement(sipURI string) *etree.Element {
+	el := etree.NewElement("parley:successor")
+	el.CreateAttr("xmlns:parley", NSParley)
+	el.CreateAttr("sip", sipURI)
+	if name, ok := h.focus.RoomName(sipURI); ok {
+		el.SetText(h.roomURI(name))
+	}
+	return el
 }
 
 // mayRead applies the focus's rule on who a user is to a room (focus.Admits, the same a SIP
@@ -185,16 +203,16 @@ func (h *Handler) update(ctx context.Context, room *focus.Room, change func(*xco
 }
 
 // dependents refuses to delete a room others depend on (RFC 6503 §5.4 code 425): a closed
-// room redirects to it, or a room cloned from it has people in it.
+// room redirects to it (focus keeps that across restarts), or a room cloned from it has people
+// in it.
 func (h *Handler) dependents(name string) error {
+	if by := h.focus.RedirectsTo(name); len(by) > 0 {
+		return fail(CodeForbiddenDeleteParent, "room "+by[0]+" was closed with this room as its successor")
+	}
 	uri := h.roomURI(name)
-	sip := h.focus.RoomURI(name)
 	for _, other := range h.allRooms() {
 		if other.Name() == name {
 			continue
-		}
-		if s := other.Successor(); s != "" && sameRoomSIP(s, sip) {
-			return fail(CodeForbiddenDeleteParent, "room "+other.Name()+" was closed with this room as its successor")
 		}
 		snap := other.Snapshot()
 		if strings.EqualFold(snap.Description.SidebarParent, uri) {
@@ -207,42 +225,15 @@ func (h *Handler) dependents(name string) error {
 	return nil
 }
 
-// allRooms returns the open rooms and the rooms this handler closed since start-up. focus
-// lists open rooms only, so a tombstone left by an earlier run is not seen here.
+// allRooms returns the open rooms and the tombstones of closed ones.
 func (h *Handler) allRooms() []*focus.Room {
 	var out []*focus.Room
-	for _, n := range h.focus.Rooms() {
+	for _, n := range append(h.focus.Rooms(), h.focus.Tombstones()...) {
 		if r := h.focus.Room(n); r != nil {
 			out = append(out, r)
 		}
 	}
-	h.closedMu.Lock()
-	for n := range h.closed {
-		if r := h.focus.Room(n); r != nil && r.Successor() != "" {
-			out = append(out, r)
-		} else {
-			delete(h.closed, n)
-		}
-	}
-	h.closedMu.Unlock()
 	return out
-}
-
-func sameRoomSIP(a, b string) bool {
-	norm := func(s string) string {
-		s = strings.ToLower(strings.TrimSpace(s))
-		s = strings.TrimPrefix(strings.TrimPrefix(s, "sips:"), "sip:")
-		if i := strings.IndexAny(s, ";?>"); i >= 0 {
-			s = s[:i]
-		}
-		if at := strings.LastIndexByte(s, '@'); at >= 0 {
-			if c := strings.LastIndexByte(s, ':'); c > at {
-				s = s[:c]
-			}
-		}
-		return s
-	}
-	return norm(a) == norm(b)
 }
 
 // confCreate creates a room (RFC 6503 §5.3.4): a clone of a blueprint or another room

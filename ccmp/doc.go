@@ -43,8 +43,9 @@
 //     (retrieve, update, delete; create: 403, a sidebar by value has no room to dial): see
 //     sidebar.go. A room with sidebars by reference is not deleted before them (425).
 //   - optionsRequest.
-//   - extendedRequest "parley": history by time range and close with a successor (see
-//     ExtensionName). Who reads the log, and which of its private messages, is the focus's
+//   - extendedRequest "parley": history by time range and close with a successor, another
+//     open room of this server (404 otherwise); every answer about a closed room is a 404
+//     carrying <parley:successor> with the successor's XCON-URI (see ExtensionName). Who reads the log, and which of its private messages, is the focus's
 //     rule (focus.History): 403 for a reader the room would not admit.
 //   - xpathFilter (blueprints, confs, sidebarsByVal): XPath 1.0 over each object, names
 //     matched namespace-blind; limits and codes in filter.go (400, 510, 511).

@@ -26,9 +26,11 @@ import (
 // history answers <parley:history> holding one <parley:message> per logged message, oldest
 // first (seed §5.3): with from and to the newest limit of that range; with since the first
 // limit logged at or after it, and a next="…" cursor while more follow, which after= takes to
-// read the following page. close closes the room with an alternate venue (seed §5.4):
-// everyone is told and gets a BYE, the room is no longer listed and INVITEs are redirected
-// (302).
+// read the following page. close closes the room with an alternate venue (seed §5.4), the SIP
+// URI or XCON-URI of another open room of this server (404 otherwise): everyone is told and
+// gets a BYE, the room is no longer listed and INVITEs are redirected (302); the answer is
+// <parley:closed successor="SIP-URI">XCON-URI</parley:closed>. Every later answer about the
+// closed room is a 404 carrying <parley:successor sip="SIP-URI">XCON-URI</parley:successor>.
 const ExtensionName = "parley"
 
 // SchemaDef names the extension's definition in optionsResponse.
@@ -88,18 +90,18 @@ func (h *Handler) extended(ctx context.Context, p *Principal, req *Request, resp
 			if errors.Is(err, focus.ErrRoomNotFound) {
 				return fail(CodeNotFound, "no conference "+req.ConfObjID)
 			}
-			if strings.Contains(err.Error(), "not a SIP URI") {
-				return fail(CodeBadRequest, "successor "+successor+" is not a SIP URI")
+			if errors.Is(err, focus.ErrNoSuccessor) {
+				// seed §5.4: the alternate venue is a conference object that exists.
+				return fail(CodeNotFound, "successor "+successor+" is not an open conference of this server")
 			}
 			return err
 		}
-		h.closedMu.Lock()
-		h.closed[room.Name()] = true
-		h.closedMu.Unlock()
 		resp.Version = room.Snapshot().Version
-		el := etree.NewElement("parley:closed")
-		el.CreateAttr("xmlns:parley", NSParley)
-		el.CreateAttr("successor", successor)
+		// <parley:closed successor="SIP-URI">XCON-URI</parley:closed>, as <parley:successor>.
+		el := h.successorElement(room.Successor())
+		el.Tag = "closed"
+		el.RemoveAttr("sip")
+		el.CreateAttr("successor", room.Successor())
 		resp.Extensions = []*etree.Element{el}
 		return nil
 	}

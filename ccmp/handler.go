@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -83,9 +82,6 @@ type Handler struct {
 	blueprints []*blueprint
 	auth       *auth // nil without Credentials
 
-	closedMu sync.Mutex
-	closed   map[string]bool // rooms closed with a successor through this handler (focus does not list them)
-
 	requests *prometheus.CounterVec
 	rejected *prometheus.CounterVec
 }
@@ -108,7 +104,7 @@ func NewHandler(cfg HandlerConfig, f *focus.Focus) *Handler {
 		cfg.Logger = slog.Default()
 	}
 	cfg.Domain = strings.ToLower(cfg.Domain)
-	h := &Handler{cfg: cfg, focus: f, log: cfg.Logger, closed: map[string]bool{}}
+	h := &Handler{cfg: cfg, focus: f, log: cfg.Logger}
 	if cfg.Credentials != nil && cfg.Authenticate == nil {
 		h.auth = newAuth(cfg.Credentials, cfg.Domain)
 		h.cfg.Authenticate = h.auth.principal
@@ -259,7 +255,7 @@ func (h *Handler) Serve(ctx context.Context, r *http.Request, req *Request, deco
 		ce = fail(CodeServerError, "")
 	}
 	resp.Code, resp.Reason, resp.Version = ce.Code, ce.Reason, ce.Version
-	resp.Info, resp.Extensions, resp.Options = nil, nil, nil
+	resp.Info, resp.Extensions, resp.Options = nil, ce.Extensions, nil
 	return resp
 }
 

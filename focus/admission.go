@@ -47,7 +47,7 @@ func (r *Room) accessLocked(userID string, aor sipURI, admin bool) error {
 	case r.removed:
 		return ErrRoomNotFound
 	case r.policy.Successor != "":
-		return &MovedError{Successor: r.policy.Successor} // seed §5.4
+		return r.focus.moved(r.policy.Successor) // seed §5.4
 	case r.conf.State.Active != nil && !*r.conf.State.Active:
 		return ErrForbidden
 	case !strings.EqualFold(r.conf.JoinHandling, "allow"):
@@ -172,8 +172,9 @@ func (f *Focus) MayJoin(room string, identity Identity) error {
 		return err
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.admissionLocked(p)
+	err = r.admissionLocked(p)
+	r.mu.Unlock()
+	return f.redirect(err, p.provenID, p.proven, p.admin)
 }
 
 // MayWatch tells whether identity may subscribe to a room's roster (RFC 4575 subscriptions obey
@@ -181,7 +182,9 @@ func (f *Focus) MayJoin(room string, identity Identity) error {
 // then the admission rules except the ones about room for one more (locked, full). Participants
 // present may always watch, unless barred since.
 func (f *Focus) MayWatch(room string, identity Identity) error {
-	return f.checkUser(room, identity, func(r *Room, u checkedUser) error {
+	var who checkedUser
+	err := f.checkUser(room, identity, func(r *Room, u checkedUser) error {
+		who = u
 		if s := r.conf.State.AllowConferenceEventSubscription; s != nil && !*s {
 			return ErrForbidden
 		}
@@ -193,6 +196,7 @@ func (f *Focus) MayWatch(room string, identity Identity) error {
 		}
 		return r.passwordLocked(u.password, u.password != "")
 	})
+	return f.redirect(err, who.id, who.aor, who.admin)
 }
 
 // checkedUser is an identity as the checks see it: the XCON-USERID the room shows, and the

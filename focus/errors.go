@@ -12,6 +12,9 @@ var (
 )
 
 // MovedError says the room was closed with a successor (seed §5.4); SIP answers 302.
-type MovedError struct{ Successor string }
+type MovedError struct {
+	Successor string // the successor's SIP URI: the 302's Contact
+	ConfObjID string // its XCON-URI, for CCMP
+}
 
 func (e *MovedError) Error() string { return "focus: room moved to " + e.Successor }

@@ -110,6 +110,7 @@ func (f *Focus) prepare(room *Room, req JoinRequest, offered *Offer) (*Participa
 func (f *Focus) enter(p *Participant) error {
 	room := p.room
 	if err := room.add(p); err != nil {
+		err = f.redirect(err, p.provenID, p.proven, p.admin)
 		p.closeStreams()
 		f.log.Info("join refused", "room", room.name, "user", p.userID, "reason", err)
 		return err

@@ -177,6 +177,12 @@ func (r *Room) isLive(userID string) bool {
 // DeleteRoom tells every participant the room is gone, ends their dialogs and removes the room
 // and everything stored with it (RFC 7701 §5.3). Nothing is left behind.
 func (f *Focus) DeleteRoom(ctx context.Context, name string) error {
+	if f.Room(name) == nil {
+		return ErrRoomNotFound
+	}
+	if by := f.RedirectsTo(name); len(by) > 0 {
+		return fmt.Errorf("%w: %s", ErrSuccessorInUse, strings.Join(by, ", "))
+	}
 	r := f.takeRoom(name)
 	if r == nil {
 		return ErrRoomNotFound
@@ -188,40 +194,6 @@ func (f *Focus) DeleteRoom(ctx context.Context, name string) error {
 	}
 	f.log.Info("room deleted", "room", name)
 	return nil
-}
-
-// CloseRoom closes a room with an alternate venue (seed §5.4): participants get a notice naming
-// the successor, then a BYE; the room becomes a tombstone that is neither listed nor joinable,
-// and later INVITEs are redirected (MovedError → 302) to successor, a SIP URI.
-func (f *Focus) CloseRoom(ctx context.Context, name, successor string) error {
-	if _, ok := parseSIPURI(successor); !ok {
-		return fmt.Errorf("focus: successor %q is not a SIP URI", successor)
-	}
-	r := f.Room(name)
-	if r == nil {
-		return ErrRoomNotFound
-	}
-	if _, err := f.UpdateRoom(ctx, name, func(c *xcon.Conference) error {
-		p, _ := c.RoomPolicy()
-		p.Successor = successor
-		c.SetRoomPolicy(p)
-		active := false
-		c.State.Active = &active
-		return nil
-	}); err != nil {
-		return err
-	}
-	f.gone(name)
-	f.evacuate(ctx, r, "This room has moved to "+successor+". Please join it there.")
-	f.log.Info("room closed with a successor", "room", name, "successor", successor)
-	return nil
-}
-
-// Successor returns the alternate venue of a closed room, or "".
-func (r *Room) Successor() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.policy.Successor
 }
 
 // Kick removes a user's participants from the room with a notice and a BYE; with ban the user

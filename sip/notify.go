@@ -142,18 +142,21 @@ func (sub *subscription) expiresAt() time.Time {
 }
 
 // notify sends one NOTIFY: the final one when end is set (full state, or the deleted document
-// for noresource), else full state or the partial one since the last NOTIFY (none when
+// for noresource; a room closed with a successor ends with its full state, which names the
+// successor), else full state or the partial one since the last NOTIFY (none when
 // nothing visible changed). It reports whether the subscription lives on.
 func (sub *subscription) notify(end string, full bool, expires time.Time) bool {
 	var view *xcon.Conference
+	moved := false
 	if r := sub.ev.s.focus.Room(sub.room); r != nil {
 		view = confinfo.View(r.Snapshot(), sub.entity, confinfo.Options{AnonymityKey: sub.ev.anonym})
+		moved = r.Successor() != ""
 	} else if end == "" {
 		end = "noresource" // the room went before RoomGone reached us
 	}
 	var doc *xcon.Conference
 	switch {
-	case end == "noresource" || view == nil:
+	case view == nil || end == "noresource" && !moved:
 		doc = confinfo.Deleted(sub.entity, sub.version+1)
 	case full || sub.sent == nil || end != "":
 		doc = confinfo.Full(view, sub.version+1)

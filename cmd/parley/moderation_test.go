@@ -112,7 +112,7 @@ func TestAdmissionPolicies(t *testing.T) {
 }
 
 func TestCloseWithSuccessorAndDelete(t *testing.T) {
-	d := startTestDaemon(t, func(c *configs.Config) { withRoom("old")(c); withRoom("gone")(c) })
+	d := startTestDaemon(t, func(c *configs.Config) { withRoom("old")(c); withRoom("gone")(c); withRoom("new")(c) })
 	alice := joinPlain(t, d, "old", "alice")
 	if err := d.focus.CloseRoom(context.Background(), "old", "sip:new@example.net"); err != nil {
 		t.Fatal(err)

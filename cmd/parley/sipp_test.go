@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/parleychat/parley/configs"
 )
 
 // TestSIPpScenarios drives the real daemon with sipp (Debian package sip-tester), the de facto
@@ -35,7 +37,7 @@ func TestSIPpScenarios(t *testing.T) {
 // closed one, and a new room from the conference factory, over UDP and TCP.
 func TestSIPpRefusalsAndFactory(t *testing.T) {
 	sipp := requirePeer(t, "sipp", "sip-tester")
-	d := startTestDaemon(t, withRoom("old"))
+	d := startTestDaemon(t, func(c *configs.Config) { withRoom("old")(c); withRoom("new")(c) })
 	if err := d.focus.CloseRoom(context.Background(), "old", "sip:new@example.net"); err != nil {
 		t.Fatal(err)
 	}

@@ -89,11 +89,34 @@ func View(c *xcon.Conference, entity string, opt Options) *xcon.Conference {
 		}
 		v.Users = append(v.Users, publicUser(u, opt))
 	}
+	policy, _ := c.RoomPolicy()
+	if policy.Successor != "" {
+		v.Users = nil // a closed room holds nobody
+	}
 	n := uint32(len(v.Users))
 	v.State = xcon.ConferenceState{UserCount: &n, Active: clonePtr(c.State.Active), Locked: clonePtr(c.State.Locked)}
-	policy, _ := c.RoomPolicy()
 	v.State.Extras.Elements = []*xcon.Element{LoggingElement(policy.Logging)}
+	if policy.Successor != "" {
+		v.State.Extras.Elements = append(v.State.Extras.Elements, SuccessorElement(policy.Successor))
+	}
 	return v
+}
+
+// SuccessorElement is <successor> in Parley's namespace (xcon.NSParley): the SIP URI of the
+// room that replaces a closed one (seed §5.4), published in <conference-state> of the last
+// NOTIFY of a closed room's subscriptions, so that watchers can follow it.
+func SuccessorElement(sipURI string) *xcon.Element {
+	return &xcon.Element{Name: xml.Name{Space: xcon.NSParley, Local: "successor"}, Text: sipURI}
+}
+
+// Successor reads SuccessorElement from a document's conference-state: "" without it.
+func Successor(doc *xcon.Conference) string {
+	for _, e := range doc.State.Extras.Elements {
+		if e.Name.Space == xcon.NSParley && e.Name.Local == "successor" {
+			return strings.TrimSpace(e.Text)
+		}
+	}
+	return ""
 }
 
 // LoggingElement is <logging> in Parley's namespace (xcon.NSParley): whether the room logs what
