@@ -152,8 +152,11 @@ func (h *Handler) blueprintRetrieve(_ context.Context, _ *Principal, req *Reques
 }
 
 // confsList answers confsRequest (RFC 6503 §5.3.2): the open rooms, and the sidebars by
-// reference (conferences of their own, dialable at their SIP URIs) that the requester may read,
-// each of those marked with its xcon:sidebar-parent.
+// reference (conferences of their own, dialable at their SIP URIs), each of those marked with
+// its xcon:sidebar-parent. Only what the requester may read is listed (mayRead, the focus's one
+// admission rule; a sidebar also to those its parent admits): a non-member does not learn the
+// names of members-only rooms, nor a banned user those of rooms that bar him. Administrators
+// see all.
 func (h *Handler) confsList(ctx context.Context, p *Principal, req *Request, resp *Response) error {
 	names := h.focus.Rooms()
 	f, err := h.filter(ctx, req, len(names))
@@ -167,8 +170,12 @@ func (h *Handler) confsList(ctx context.Context, p *Principal, req *Request, res
 			continue
 		}
 		snap := room.Snapshot()
-		if snap.Description.SidebarParent != "" && !h.mayReadSidebar(p, room, snap) {
-			continue // a side conversation is not shown to those kept out of it
+		if snap.Description.SidebarParent != "" {
+			if !h.mayReadSidebar(p, room, snap) {
+				continue // a side conversation is not shown to those kept out of it
+			}
+		} else if h.mayRead(p, room, snap) != nil {
+			continue // nor a room to those it does not admit
 		}
 		if f != nil {
 			ok, err := f.match(snap)

@@ -26,7 +26,8 @@
 //
 //   - blueprintsRequest, blueprintRequest/retrieve (other operations: 403).
 //   - confsRequest: the open rooms (closed ones are tombstones and not listed) and the
-//     sidebars by reference the requester may read, each with its xcon:sidebar-parent.
+//     sidebars by reference, each with its xcon:sidebar-parent, that the requester may read:
+//     members-only rooms only to their members, moderators and administrators.
 //     Empty lists leave *Info out (the schema's uris-type needs an entry).
 //   - confRequest: create (clone of a blueprint or of a room given as confObjID; from
 //     confInfo, AUTO_GENERATE_n placeholders replaced; or bare: the chat blueprint); retrieve
