@@ -18,8 +18,9 @@ import (
 // A sidebar by reference is a room of its own (dialable at its SIP URI right after creation,
 // live like any room, kept across restarts) whose xcon:sidebar-parent names the parent, and
 // whose URI the parent lists in <sidebars-by-ref>; confsRequest lists it too. It is created
-// from the parent (a clone of its description, users and admission lists, active) or from the
-// sidebarByRefInfo sent (AUTO_GENERATE placeholders replaced).
+// from the parent (a clone of its description, policy, admission lists and provisioned users,
+// active; not the people who only dialled in to the parent) or from the sidebarByRefInfo sent
+// (AUTO_GENERATE placeholders replaced).
 //
 // A sidebar by value would be stored inside its parent room's object, as an entry of
 // <sidebars-by-val>: data with no room behind it, so nobody could dial or chat in it.
@@ -118,7 +119,7 @@ func (h *Handler) sidebarToCreate(p *Principal, req *Request) (*focus.Room, *xco
 	if !p.moderates(main) {
 		return nil, nil, nil, fail(CodeUnauthorized, "only a moderator or administrator of the room may create sidebars")
 	}
-	sb, err := h.newSidebar(main, req.Info)
+	sb, err := h.newSidebar(main, room.Stored(), req.Info)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -206,8 +207,9 @@ func mergeProvision(c *xcon.Conference, d *node, dc *xcon.Conference, sips map[s
 	return nil
 }
 
-// newSidebar builds a sidebar of main: from info, or a clone of main.
-func (h *Handler) newSidebar(main *xcon.Conference, info *etree.Element) (*xcon.Conference, error) {
+// newSidebar builds a sidebar of main: from info, or a clone of main, whose users are those
+// stored holds (the parent's provisioned users; nil for none).
+func (h *Handler) newSidebar(main, stored *xcon.Conference, info *etree.Element) (*xcon.Conference, error) {
 	var sb *xcon.Conference
 	name := ""
 	if info != nil {
@@ -219,9 +221,13 @@ func (h *Handler) newSidebar(main *xcon.Conference, info *etree.Element) (*xcon.
 		provision(c, sips)
 		sb, name = c, n
 	} else {
+		// The clone takes the parent's provisioned users with their roles and nicknames (its
+		// creator, moderators, observers, members added over CCMP: who they are to the room),
+		// not the people who only dialled in to the parent, nor anyone's live sessions: they did
+		// not join the sidebar (RFC 6504 §7.2: a cloned sidebar lists no users' endpoints).
 		sb = cloneRoom(main)
-		for _, u := range main.Users {
-			sb.Users = append(sb.Users, u.Clone())
+		if stored != nil {
+			sb.Users = stored.Users
 		}
 		// A sidebar is a room its members dial at once (RFC 6504 §7 shows active=false, a
 		// conference whose focus dials out later; a chat sidebar has nobody to wait for).

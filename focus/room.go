@@ -94,6 +94,15 @@ func (r *Room) Snapshot() *xcon.Conference {
 	return r.conf.Clone()
 }
 
+// Stored returns a deep copy of the part of the conference object that is persisted: the
+// provisioned users only (its creator, the users given roles or added over CCMP), none of
+// them with the endpoints of their live sessions; people who only dialled in are not in it.
+func (r *Room) Stored() *xcon.Conference {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return durable(r.conf, r.provisioned)
+}
+
 // Participants returns the participants present now.
 func (r *Room) Participants() []*Participant {
 	r.mu.Lock()

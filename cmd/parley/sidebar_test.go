@@ -176,3 +176,55 @@ func TestSidebarByValRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestSidebarCloneTakesProvisionedUsersOnly: a sidebar by reference cloned from a room takes
+// the users the room provisions, with their roles (a moderator stays one, an observer stays
+// one), and its creator as administrator; the people who only dialled in to the parent are not
+// users of the sidebar, and nobody has a chat session in it before dialling it.
+func TestSidebarCloneTakesProvisionedUsersOnly(t *testing.T) {
+	d := startTestDaemon(t, nil)
+	p := newCCMPPeer(t, d)
+	p.addUser("lobby", `<userInfo entity="xcon-userid:mo@example.com"><info:roles><info:entry>moderator</info:entry></info:roles></userInfo>`)
+	p.addUser("lobby", `<userInfo entity="xcon-userid:ob@example.com"><info:roles><info:entry>observer</info:entry></info:roles></userInfo>`)
+	joinLobby(t, d, "carol", "tcp")
+	joinLobby(t, d, "mo", "tcp") // provisioned, and present in the parent too
+	name := createSidebarByRef(t, p)
+
+	r := p.do(&ccmp.Request{Type: ccmp.TypeSidebarByRef, ConfObjID: "xcon:" + name + "@example.net", Operation: ccmp.OpRetrieve, HasBody: true})
+	sb, err := xcon.DecodeElement(r.Info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roles := map[string]string{}
+	for _, u := range sb.Users {
+		roles[u.Entity] = strings.Join(u.Roles, ",")
+		if len(u.Endpoints) > 0 {
+			t.Errorf("sidebar user %s has chat sessions %+v before dialling the sidebar", u.Entity, u.Endpoints)
+		}
+	}
+	want := map[string]string{"xcon-userid:mo@example.com": "moderator", "xcon-userid:ob@example.com": "observer",
+		"xcon-userid:admin@example.com": "administrator,organizer"}
+	for id, role := range want {
+		if roles[id] != role {
+			t.Errorf("sidebar user %s: roles %q, want %q (all: %v)", id, roles[id], role, roles)
+		}
+	}
+	if _, ok := roles["xcon-userid:carol@example.com"]; ok {
+		t.Errorf("carol, who only dialled in to the parent, is a user of the sidebar: %v", roles)
+	}
+	// carol can still dial the sidebar (it admits what the parent admits) and becomes its user.
+	joinRoom(t, d, name, "carol", "tcp", true)
+	if sb := p.retrieveSidebar(name); sb.User("xcon-userid:carol@example.com") == nil {
+		t.Fatalf("carol after dialling the sidebar is not its user")
+	}
+}
+
+func (p *ccmpPeer) retrieveSidebar(name string) *xcon.Conference {
+	p.t.Helper()
+	r := p.do(&ccmp.Request{Type: ccmp.TypeSidebarByRef, ConfObjID: "xcon:" + name + "@" + p.domain, Operation: ccmp.OpRetrieve, HasBody: true})
+	sb, err := xcon.DecodeElement(r.Info)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return sb
+}
