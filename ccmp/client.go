@@ -146,6 +146,9 @@ type RoomSpec struct {
 type RoomInfo struct {
 	URI         string `json:"uri"`
 	DisplayText string `json:"display_text,omitempty"`
+	// SidebarOf is the parent's XCON-URI when the entry is a sidebar by reference (its
+	// xcon:sidebar-parent); "" for a room of its own.
+	SidebarOf string `json:"sidebar_of,omitempty"`
 }
 
 // Blueprints lists the server's blueprints.
@@ -179,6 +182,8 @@ func uriList(info *etree.Element) []RoomInfo {
 				ri.URI = textOf(f)
 			case "display-text":
 				ri.DisplayText = textOf(f)
+			case "sidebar-parent":
+				ri.SidebarOf = textOf(f)
 			}
 		}
 		out = append(out, ri)

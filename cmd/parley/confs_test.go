@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/parleychat/parley/ccmp"
@@ -76,4 +78,55 @@ func (p *ccmpPeer) exchange(c *ccmp.Client, req *ccmp.Request) *ccmp.Response {
 	}
 	p.validate(raw)
 	return resp
+}
+
+// TestRoomListMarksSidebars: `parley room list` tells a sidebar from a room: its line says
+// whose sidebar it is, and --json gives sidebar_of; rooms of their own carry neither.
+func TestRoomListMarksSidebars(t *testing.T) {
+	d := startTestDaemon(t, nil)
+	name := createSidebarByRef(t, newCCMPPeer(t, d))
+	sb := "xcon:" + name + "@example.net"
+	out, err := runRoom(t, d, "list")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		fields := strings.Fields(line)
+		switch {
+		case len(fields) > 0 && fields[0] == sb:
+			seen++
+			if !strings.HasSuffix(strings.TrimSpace(line), "sidebar of xcon:lobby@example.net") {
+				t.Errorf("sidebar line %q does not say whose sidebar it is", line)
+			}
+		case len(fields) > 0 && fields[0] == "xcon:lobby@example.net":
+			seen++
+			if strings.Contains(line, "sidebar") {
+				t.Errorf("lobby line %q is marked as a sidebar", line)
+			}
+		}
+	}
+	if seen != 2 {
+		t.Fatalf("room list shows %d of the lobby and its sidebar:\n%s", seen, out)
+	}
+	out, err = runRoom(t, d, "list", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rooms []ccmp.RoomInfo
+	if err := json.Unmarshal([]byte(out), &rooms); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, r := range rooms {
+		want := ""
+		if r.URI == sb {
+			want = "xcon:lobby@example.net"
+		}
+		if r.SidebarOf != want {
+			t.Errorf("%s: sidebar_of %q, want %q", r.URI, r.SidebarOf, want)
+		}
+	}
+	if !strings.Contains(out, `"sidebar_of": "xcon:lobby@example.net"`) {
+		t.Errorf("--json output has no sidebar_of:\n%s", out)
+	}
 }

@@ -75,7 +75,7 @@ func roomCommand() *cobra.Command {
 
 	list := &cobra.Command{
 		Use:   "list",
-		Short: "List the open rooms",
+		Short: "List the open rooms you may see; a sidebar says whose (\"sidebar of PARENT\", JSON sidebar_of)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			rooms, err := client().Rooms(cmd.Context())
@@ -85,7 +85,11 @@ func roomCommand() *cobra.Command {
 			return out(cmd, rooms, func(w io.Writer) {
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 				for _, r := range rooms {
-					fmt.Fprintf(tw, "%s\t%s\n", r.URI, r.DisplayText)
+					kind := ""
+					if r.SidebarOf != "" {
+						kind = "sidebar of " + r.SidebarOf
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\n", r.URI, r.DisplayText, kind)
 				}
 				tw.Flush()
 			})
