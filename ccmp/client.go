@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -359,6 +360,38 @@ func (c *Client) nick(ctx context.Context, room, userID, nickname string, exact 
 		return "", err
 	}
 	return got.Nickname, nil
+}
+
+// SetHistoryOnJoin sets how much of room's history userID ("" for the client's own) is
+// replayed on joining it (xcon.HistoryOnJoin: a count, 0 for none, and an optional maximum
+// age), by updating the user or, when the room has no such user yet, creating it (for oneself:
+// a CCMP join). It returns the setting in effect: the server bounds the count by the room's
+// history depth.
+func (c *Client) SetHistoryOnJoin(ctx context.Context, room, userID string, h xcon.HistoryOnJoin) (xcon.HistoryOnJoin, error) {
+	if userID == "" {
+		userID = c.UserID
+	}
+	u := &xcon.User{Entity: userID}
+	u.SetHistoryOnJoin(&h)
+	resp, err := c.Do(ctx, &Request{Type: TypeUser, ConfObjID: RoomURI(room), Operation: OpUpdate, HasBody: true, Info: u.Element("userInfo")})
+	if re, ok := err.(*ResponseError); ok && re.Code == CodeUserNotFound {
+		resp, err = c.Do(ctx, &Request{Type: TypeUser, ConfObjID: RoomURI(room), Operation: OpCreate, HasBody: true, Info: u.Element("userInfo")})
+	}
+	if err != nil {
+		return xcon.HistoryOnJoin{}, err
+	}
+	if resp.Info == nil {
+		return xcon.HistoryOnJoin{}, errors.New("the userResponse carries no userInfo")
+	}
+	got, err := xcon.DecodeUserElement(resp.Info)
+	if err != nil {
+		return xcon.HistoryOnJoin{}, err
+	}
+	eff, ok := got.HistoryOnJoin()
+	if !ok {
+		return xcon.HistoryOnJoin{}, errors.New("the server did not keep the history setting")
+	}
+	return eff, nil
 }
 
 // HistoryQuery selects logged messages of a room.

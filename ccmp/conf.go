@@ -182,7 +182,12 @@ func (h *Handler) visible(p *Principal, c *xcon.Conference) *xcon.Conference {
 // keeps its code (409 gets the current version), anything else is a 500.
 func (h *Handler) update(ctx context.Context, room *focus.Room, change func(*xcon.Conference) error) (*xcon.Conference, error) {
 	before := room.Snapshot()
-	next, err := h.focus.UpdateRoom(ctx, room.Name(), change)
+	next, err := h.focus.UpdateRoom(ctx, room.Name(), func(c *xcon.Conference) error {
+		if err := change(c); err != nil {
+			return err
+		}
+		return settleHistoryOnJoin(before, c)
+	})
 	if err == nil {
 		h.dialOut(room.Name(), before, next)
 		return next, nil
@@ -294,6 +299,9 @@ func (h *Handler) confCreate(ctx context.Context, p *Principal, req *Request, re
 	h.prepare(conf, name)
 	recordCreator(conf, p.UserID)
 	provision(conf, sips)
+	if err := settleHistoryOnJoin(nil, conf); err != nil {
+		return err
+	}
 	room, err := h.focus.CreateRoom(ctx, conf)
 	if err == nil {
 		h.dialOut(name, nil, room.Snapshot())

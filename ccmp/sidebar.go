@@ -347,6 +347,9 @@ func (h *Handler) sidebarByRef(ctx context.Context, p *Principal, req *Request, 
 		h.prepare(sb, name)
 		sb.Description.CloningParent = ""
 		recordCreator(sb, p.UserID)
+		if err := settleHistoryOnJoin(nil, sb); err != nil {
+			return err
+		}
 		created, err := h.focus.CreateRoom(ctx, sb)
 		switch {
 		case errors.Is(err, focus.ErrRoomExists):

@@ -472,6 +472,9 @@ func (h *Handler) userJoinProvisioned(ctx context.Context, room *focus.Room, sna
 		if du.DisplayText != "" {
 			cur.DisplayText = du.DisplayText
 		}
+		if hs := historyElements(du); len(hs) > 0 {
+			replaceExtras(&cur.Extras, hs[0].Name, du.Extras) // the history he asks for (settleHistoryOnJoin)
+		}
 		return nil
 	})
 	if err != nil {

@@ -55,15 +55,21 @@ func (r *recent) add(e xcon.LogEntry) {
 	t.entries = t.entries[drop:]
 }
 
-// replay returns the last limit entries of channel that userID may see (mayRead).
-func (r *recent) replay(channel, userID string) []xcon.LogEntry {
+// replay returns the last n (at most the tail's limit) entries of channel that userID may see
+// (mayRead), none logged before since (zero: no bound).
+func (r *recent) replay(channel, userID string, n int, since time.Time) []xcon.LogEntry {
 	var entries []xcon.LogEntry
 	if t := r.channels[channel]; t != nil {
 		entries = t.entries
 	}
+	n = min(n, r.limit)
 	var out []xcon.LogEntry
-	for i := len(entries) - 1; i >= 0 && len(out) < r.limit; i-- {
-		if e := entries[i]; mayRead(e, userID) {
+	for i := len(entries) - 1; i >= 0 && len(out) < n; i-- {
+		e := entries[i]
+		if !since.IsZero() && e.Time.Before(since) {
+			break // the tail is in logging order
+		}
+		if mayRead(e, userID) {
 			out = append(out, e)
 		}
 	}
@@ -76,6 +82,31 @@ func (r *recent) replay(channel, userID string) []xcon.LogEntry {
 // case-insensitively (RFC 6501 §3.3.2).
 func mayRead(e xcon.LogEntry, userID string) bool {
 	return e.Recipient == "" || strings.EqualFold(e.Recipient, userID) || strings.EqualFold(e.SenderID, userID)
+}
+
+// replayAmountLocked is how much history a joiner is replayed: the room's depth, or the
+// user's own choice (xcon.HistoryOnJoin, set over CCMP) bounded by it; since is the oldest
+// time a message may have been logged at (zero: any). The choice is looked up under the
+// identity the room shows, then under the proven one (a caller who hides keeps his own).
+// Caller holds mu.
+func (r *Room) replayAmountLocked(p *Participant) (n int, since time.Time) {
+	n = r.policy.History
+	for _, id := range []string{p.userID, p.provenID} {
+		u := r.userLocked(id)
+		if u == nil {
+			continue
+		}
+		h, ok := u.HistoryOnJoin()
+		if !ok {
+			continue
+		}
+		h = h.Effective(n)
+		if h.MaxAge > 0 {
+			since = time.Now().Add(-h.MaxAge)
+		}
+		return h.Count, since
+	}
+	return n, since
 }
 
 // Reader is who asks for a room's log outside a join (CCMP): an XCON-USERID, and whether it

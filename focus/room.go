@@ -451,7 +451,8 @@ func (r *Room) welcomeLocked(p *Participant, chat []*Stream) {
 		}
 		held[s.channel] = true
 		if r.policy.Logging {
-			for _, e := range r.recent.replay(s.channel, p.userID) {
+			n, since := r.replayAmountLocked(p)
+			for _, e := range r.recent.replay(s.channel, p.userID, n, since) {
 				_ = s.session.Send(e.ContentType, e.Body)
 			}
 		}

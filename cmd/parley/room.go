@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -22,7 +23,7 @@ func roomCommand() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "room",
-		Short: "Manage rooms of a running focus over CCMP (create, list, show, delete, close, users, kick, nick, history, options)",
+		Short: "Manage rooms of a running focus over CCMP (create, list, show, delete, close, users, kick, nick, history-on-join, history, options)",
 	}
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&server, "server", "http://127.0.0.1:8080", "base URL of the focus's HTTP listener")
@@ -194,6 +195,45 @@ func roomCommand() *cobra.Command {
 
 	nick.Flags().BoolVar(&exact, "exact", false, "this nickname or none: a taken one fails instead of another being allocated")
 
+	var maxAge time.Duration
+	onJoin := &cobra.Command{
+		Use:   "history-on-join ROOM COUNT [USER]",
+		Short: "Choose how many logged messages (0: none) you, or USER, are replayed on joining a room; the room's history depth bounds it",
+		Args:  cobra.RangeArgs(2, 3),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			n, err := strconv.Atoi(args[1])
+			if err != nil || n < 0 {
+				return fmt.Errorf("COUNT must be a whole number from 0, not %q", args[1])
+			}
+			if maxAge < 0 {
+				return fmt.Errorf("--max-age must not be negative")
+			}
+			id := user
+			if len(args) == 3 {
+				id = userID(args[2])
+			}
+			got, err := client().SetHistoryOnJoin(cmd.Context(), args[0], id, xcon.HistoryOnJoin{Count: n, MaxAge: maxAge})
+			if err != nil {
+				return err
+			}
+			v := map[string]any{"user": id, "room": ccmp.RoomURI(args[0]), "asked": n, "count": got.Count}
+			if got.MaxAge > 0 {
+				v["max_age"] = got.MaxAge.String()
+			}
+			return out(cmd, v, func(w io.Writer) {
+				fmt.Fprintf(w, "%s gets %d messages on joining %s", id, got.Count, args[0])
+				if got.MaxAge > 0 {
+					fmt.Fprintf(w, ", none older than %s", got.MaxAge)
+				}
+				if got.Count < n {
+					fmt.Fprintf(w, " (asked %d: the room replays at most %d)", n, got.Count)
+				}
+				fmt.Fprintln(w)
+			})
+		},
+	}
+	onJoin.Flags().DurationVar(&maxAge, "max-age", 0, "and none logged longer ago than this (e.g. 24h; default: any age)")
+
 	var hq struct {
 		channel, from, to, since, after string
 		limit                           int
@@ -260,7 +300,7 @@ func roomCommand() *cobra.Command {
 		},
 	}
 
-	cmd.AddCommand(create, list, show, del, closeCmd, users, kick, nick, history, options)
+	cmd.AddCommand(create, list, show, del, closeCmd, users, kick, nick, onJoin, history, options)
 	return cmd
 }
 
