@@ -360,6 +360,11 @@ func (r *Room) bindLocked(p *Participant, chat []*Stream, now time.Time) []xcon.
 		user = &xcon.User{Entity: p.userID, DisplayText: p.displayName, AssociatedAORs: []string{p.aor.AOR()}, Roles: []string{"participant"}}
 		r.conf.Users = append(r.conf.Users, user)
 		r.userIdx[strings.ToLower(p.userID)] = user
+	} else if len(user.AssociatedAORs) == 0 {
+		// A user provisioned over CCMP by his XCON-USERID alone is shown under the SIP address
+		// he dials from, as one who only dialled in is, so that his client finds itself in the
+		// roster.
+		user.AssociatedAORs = []string{p.aor.AOR()}
 	}
 	changes := make([]xcon.BindingChange, 0, len(chat))
 	for _, s := range chat {

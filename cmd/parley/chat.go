@@ -34,6 +34,7 @@ type chatOptions struct {
 	proxy     string
 	insecure  bool
 	httpURL   string
+	onJoin    *int // messages replayed on joining, set over CCMP first; nil: as before
 	send      string
 	listen    time.Duration
 	saveDir   string
@@ -42,6 +43,7 @@ type chatOptions struct {
 
 func chatCommand() *cobra.Command {
 	var o chatOptions
+	var onJoin int
 	cmd := &cobra.Command{
 		Use:   "chat sip:ROOM@HOST[:PORT]",
 		Short: "Join a room from the terminal: read lines to send, print what the room says",
@@ -55,6 +57,9 @@ func chatCommand() *cobra.Command {
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.room = args[0]
+			if cmd.Flags().Changed("history-on-join") {
+				o.onJoin = &onJoin
+			}
 			return runChat(cmd.Context(), o, cmd.InOrStdin(), cmd.OutOrStdout())
 		},
 	}
@@ -66,6 +71,7 @@ func chatCommand() *cobra.Command {
 	f.StringVar(&o.label, "label", "", "a=label: the room channel to join")
 	f.StringVar(&o.proxy, "proxy", "", "outbound SIP proxy, sip:HOST[:PORT] (the INVITE and SUBSCRIBE go through it)")
 	f.StringVar(&o.httpURL, "http", "", "the focus's HTTP base URL, for /history over CCMP (e.g. http://127.0.0.1:8080)")
+	f.IntVar(&onJoin, "history-on-join", 0, "how many logged messages to be replayed on joining (0: none; bounded by the room; set over CCMP, needs --http)")
 	f.StringVar(&o.send, "send", "", "send this text and exit")
 	f.DurationVar(&o.listen, "listen", 0, "print received messages as JSON lines for this long, then exit")
 	f.StringVar(&o.saveDir, "save-files", "", "save the files people send into this directory (never overwriting)")
@@ -86,9 +92,19 @@ func runChat(ctx context.Context, o chatOptions, in io.Reader, out io.Writer) er
 	if o.logger == nil {
 		o.logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	}
+	cfg := ua.Config{Room: o.room, Transport: o.transport, From: o.from, Nick: o.nick, Label: o.label,
+		Proxy: o.proxy, Insecure: o.insecure, Logger: o.logger}
 	jctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	c, err := ua.Join(jctx, ua.Config{Room: o.room, Transport: o.transport, From: o.from, Nick: o.nick, Label: o.label,
-		Proxy: o.proxy, Insecure: o.insecure, Logger: o.logger})
+	defer cancel()
+	if o.onJoin != nil {
+		if *o.onJoin < 0 {
+			return errors.New("--history-on-join must not be negative")
+		}
+		if err := setHistoryOnJoin(jctx, o, &cfg, out); err != nil {
+			return err
+		}
+	}
+	c, err := ua.Join(jctx, cfg)
 	cancel()
 	if err != nil {
 		return err
@@ -104,6 +120,28 @@ func runChat(ctx context.Context, o chatOptions, in io.Reader, out io.Writer) er
 		return ch.listen(ctx, o.listen)
 	}
 	return ch.interactive(ctx, in)
+}
+
+// setHistoryOnJoin asks the room, over CCMP at --http, to replay *o.onJoin messages to the
+// identity cfg joins as (fixed in cfg.From), and says what the room granted.
+func setHistoryOnJoin(ctx context.Context, o chatOptions, cfg *ua.Config, out io.Writer) error {
+	if o.httpURL == "" {
+		return errors.New("--history-on-join is set over CCMP: give --http too")
+	}
+	id, err := ua.Identity(*cfg)
+	if err != nil {
+		return err
+	}
+	cfg.From = id
+	client := &ccmp.Client{URL: strings.TrimSuffix(o.httpURL, "/") + "/ccmp", UserID: xcon.UserIDFromAOR(id)}
+	got, err := client.SetHistoryOnJoin(ctx, xcon.NameFromURI(o.room), "", xcon.HistoryOnJoin{Count: *o.onJoin})
+	if err != nil {
+		return fmt.Errorf("--history-on-join: %w", err)
+	}
+	if got.Count < *o.onJoin {
+		fmt.Fprintf(out, "* the room replays at most %d messages on join\n", got.Count)
+	}
+	return nil
 }
 
 // listen prints each message as a JSON line until d has passed.

@@ -41,9 +41,9 @@ func historyOnJoinUser(t *testing.T, who, attrs string) *ccmp.Request {
 			`<parley:history-on-join `+attrs+`/></userInfo>`)}
 }
 
-// setHistoryOnJoin sends req as who (the request validated against ccmp.xsd, the answer too)
+// setOnJoin sends req as who (the request validated against ccmp.xsd, the answer too)
 // and returns the answer's code and the setting its userInfo shows.
-func setHistoryOnJoin(t *testing.T, p *ccmpPeer, who string, req *ccmp.Request) (int, xcon.HistoryOnJoin) {
+func setOnJoin(t *testing.T, p *ccmpPeer, who string, req *ccmp.Request) (int, xcon.HistoryOnJoin) {
 	t.Helper()
 	c := &ccmp.Client{URL: p.url, UserID: "xcon-userid:" + who + "@example.com", Username: who + "@example.com", Secret: who + "-pw"}
 	req.ConfUserID, req.HasBody = c.UserID, true
@@ -126,7 +126,7 @@ func TestHistoryOnJoinPerUser(t *testing.T) {
 	// alice is not in the room yet: userRequest create of herself, with the setting.
 	create := historyOnJoinUser(t, "alice", `count="2"`)
 	create.Operation = ccmp.OpCreate
-	if code, h := setHistoryOnJoin(t, p, "alice", create); code != 200 || h.Count != 2 {
+	if code, h := setOnJoin(t, p, "alice", create); code != 200 || h.Count != 2 {
 		t.Fatalf("alice sets 2: %d %+v", code, h)
 	}
 	alice := expectReplay(t, d, "alice", carol, last(2))
@@ -134,7 +134,7 @@ func TestHistoryOnJoinPerUser(t *testing.T) {
 	dave.msrp.nextMessage(t)
 	_ = alice.dlg.Bye(context.Background())
 
-	if code, h := setHistoryOnJoin(t, p, "alice", historyOnJoinUser(t, "alice", `count="0"`)); code != 200 || h.Count != 0 {
+	if code, h := setOnJoin(t, p, "alice", historyOnJoinUser(t, "alice", `count="0"`)); code != 200 || h.Count != 0 {
 		t.Fatalf("alice sets 0: %d %+v", code, h)
 	}
 	alice = expectReplay(t, d, "alice", carol, nil)
@@ -142,7 +142,7 @@ func TestHistoryOnJoinPerUser(t *testing.T) {
 	dave.msrp.nextMessage(t)
 	_ = alice.dlg.Bye(context.Background())
 
-	if code, h := setHistoryOnJoin(t, p, "alice", historyOnJoinUser(t, "alice", `count="1000"`)); code != 200 || h.Count != 10 {
+	if code, h := setOnJoin(t, p, "alice", historyOnJoinUser(t, "alice", `count="1000"`)); code != 200 || h.Count != 10 {
 		t.Fatalf("alice asks 1000: %d %+v, want it clamped to the room's 10", code, h)
 	}
 	alice = expectReplay(t, d, "alice", carol, last(10))
@@ -152,20 +152,20 @@ func TestHistoryOnJoinPerUser(t *testing.T) {
 
 	// Malformed settings are refused and change nothing.
 	for _, attrs := range []string{`count="-1"`, `count="many"`, `count="2" max-age="soon"`} {
-		if code, _ := setHistoryOnJoin(t, p, "alice", historyOnJoinUser(t, "alice", attrs)); code != 400 {
+		if code, _ := setOnJoin(t, p, "alice", historyOnJoinUser(t, "alice", attrs)); code != 400 {
 			t.Errorf("alice sets %s: %d, want 400", attrs, code)
 		}
 	}
 	// Another participant may not choose for alice; the server's administrator may, for bob.
-	if code, _ := setHistoryOnJoin(t, p, "carol", historyOnJoinUser(t, "alice", `count="5"`)); code != 401 {
+	if code, _ := setOnJoin(t, p, "carol", historyOnJoinUser(t, "alice", `count="5"`)); code != 401 {
 		t.Errorf("carol setting alice's history: %d, want 401", code)
 	}
 	bobCreate := historyOnJoinUser(t, "bob", `count="1"`)
 	bobCreate.Operation = ccmp.OpCreate
-	if code, h := setHistoryOnJoin(t, p, "root", bobCreate); code != 200 || h.Count != 1 {
+	if code, h := setOnJoin(t, p, "root", bobCreate); code != 200 || h.Count != 1 {
 		t.Fatalf("root sets bob's 1: %d %+v", code, h)
 	}
-	if code, h := setHistoryOnJoin(t, p, "alice", historyOnJoinUser(t, "alice", `count="3"`)); code != 200 || h.Count != 3 {
+	if code, h := setOnJoin(t, p, "alice", historyOnJoinUser(t, "alice", `count="3"`)); code != 200 || h.Count != 3 {
 		t.Fatalf("alice sets 3: %d %+v", code, h)
 	}
 	if err := d.shutdown(); err != nil {
@@ -242,4 +242,34 @@ func runRoomAs(t *testing.T, d *daemon, user string, args ...string) (string, er
 	cmd.SilenceUsage, cmd.SilenceErrors = true, true
 	err := cmd.ExecuteContext(context.Background())
 	return out.String(), err
+}
+
+// TestChatHistoryOnJoin: `parley chat --history-on-join N --http URL` sets the amount over
+// CCMP for the identity it joins as, and then gets just that much history; asking more than
+// the room replays says so.
+func TestChatHistoryOnJoin(t *testing.T) {
+	d := startTestDaemon(t, nil)
+	carol := joinLobby(t, d, "carol", "tcp")
+	say := func(text string) {
+		t.Helper()
+		if r := carol.msrp.response(t, carol.msrp.send("message/cpim", cpimBody("sip:carol@example.com", "sip:lobby@example.net", text))); r.StatusCode != 200 {
+			t.Fatalf("send: %d", r.StatusCode)
+		}
+	}
+	for i := range 4 {
+		say(fmt.Sprintf("earlier %d", i))
+	}
+	alice := startChat(t, d, "alice", chatOptions{nick: "alice", httpURL: "http://" + d.httpAddr.String(), onJoin: ptr(1)})
+	alice.expect(t, "joined sip:lobby@example.net as sip:alice@127.0.0.1")
+	alice.expect(t, "earlier 3")
+	say("live one")
+	alice.expect(t, "live one")
+	for _, line := range alice.seen {
+		if strings.Contains(line, "earlier 2") {
+			t.Fatalf("alice asked for 1 message and got more:\n%s", strings.Join(alice.seen, "\n"))
+		}
+	}
+	bob := startChat(t, d, "bob", chatOptions{nick: "bob", httpURL: "http://" + d.httpAddr.String(), onJoin: ptr(1000)})
+	bob.expect(t, fmt.Sprintf("the room replays at most %d messages on join", configs.DefaultHistory))
+	bob.expect(t, "live one")
 }

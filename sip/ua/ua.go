@@ -152,6 +152,27 @@ func (c *Client) Nickname() string {
 	return c.myNick
 }
 
+// Identity returns the SIP identity Join would use for cfg: cfg.From, else sip:NICK@HOST of
+// the room's host, else a random guest (a new one each call: pass it on as cfg.From).
+func Identity(cfg Config) (string, error) {
+	var target sip.Uri
+	if err := sip.ParseUri(strings.TrimSpace(cfg.Room), &target); err != nil || target.User == "" || target.Host == "" {
+		return "", fmt.Errorf("room %q: want sip:ROOM@HOST[:PORT]", cfg.Room)
+	}
+	return identity(cfg, target.Host), nil
+}
+
+func identity(cfg Config, host string) string {
+	if cfg.From != "" {
+		return cfg.From
+	}
+	user := cfg.Nick
+	if user == "" || !isUserPart(user) {
+		user = "guest-" + randomToken(6)
+	}
+	return "sip:" + strings.ToLower(user) + "@" + host
+}
+
 // Join sends the INVITE, connects the MSRP session, subscribes to the roster and, with a
 // nickname, sends NICKNAME. The context bounds the whole join.
 func Join(ctx context.Context, cfg Config) (*Client, error) {
@@ -179,14 +200,7 @@ func Join(ctx context.Context, cfg Config) (*Client, error) {
 	c := &Client{cfg: cfg, log: cfg.Logger, target: target, events: make(chan Event, 4096), byeRecvd: make(chan struct{}),
 		firstDoc: make(chan struct{}), waiters: map[string]chan int{},
 		roomURI: "sip:" + target.User + "@" + target.Host}
-	c.identity = cfg.From
-	if c.identity == "" {
-		user := cfg.Nick
-		if user == "" || !isUserPart(user) {
-			user = "guest-" + randomToken(6)
-		}
-		c.identity = "sip:" + strings.ToLower(user) + "@" + target.Host
-	}
+	c.identity = identity(cfg, target.Host)
 	var aor sip.Uri
 	if err := sip.ParseUri(c.identity, &aor); err != nil || aor.User == "" {
 		return nil, fmt.Errorf("identity %q: want sip:USER@HOST", c.identity)
