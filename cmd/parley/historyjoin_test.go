@@ -168,6 +168,19 @@ func TestHistoryOnJoinPerUser(t *testing.T) {
 	if code, h := setOnJoin(t, p, "alice", historyOnJoinUser(t, "alice", `count="3"`)); code != 200 || h.Count != 3 {
 		t.Fatalf("alice sets 3: %d %+v", code, h)
 	}
+	// A usersRequest delta is bounded the same way: root gives carol 99, she is stored with 10.
+	root := &ccmp.Client{URL: p.url, UserID: "xcon-userid:root@example.com", Username: "root@example.com", Secret: "root-pw"}
+	users := p.exchange(root, &ccmp.Request{Type: ccmp.TypeUsers, ConfObjID: "xcon:lobby@example.net", Operation: ccmp.OpUpdate,
+		Info: etreeDelta(t, `<usersInfo xmlns:info="urn:ietf:params:xml:ns:conference-info" xmlns:parley="`+xcon.NSParley+`">`+
+			`<info:user entity="xcon-userid:carol@example.com"><parley:history-on-join count="99"/></info:user></usersInfo>`)})
+	if users.Code != 200 {
+		t.Fatalf("usersRequest update: %d %s", users.Code, users.Reason)
+	}
+	if u := d.focus.Room("lobby").Snapshot().User("xcon-userid:carol@example.com"); u == nil {
+		t.Fatal("carol is gone")
+	} else if h, ok := u.HistoryOnJoin(); !ok || h.Count != 10 {
+		t.Fatalf("carol's setting from usersRequest: %+v %v, want 10", h, ok)
+	}
 	if err := d.shutdown(); err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +198,7 @@ func TestHistoryOnJoinPerUser(t *testing.T) {
 	}
 	carol = joinLobby(t, d, "carol", "tcp")
 	for range 10 {
-		carol.msrp.nextMessage(t) // carol has no setting: the room's 10
+		carol.msrp.nextMessage(t) // carol's 10, the room's depth
 	}
 	expectReplay(t, d, "alice", carol, last(3))
 	// bob's 1 is the newest: the message sent after alice's join.

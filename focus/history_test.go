@@ -1,0 +1,42 @@
+package focus
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/parleychat/parley/xcon"
+)
+
+// replay gives the last n entries a user may see, never more than the tail keeps, and none
+// logged before since.
+func TestRecentReplayAmount(t *testing.T) {
+	r := &recent{limit: 4}
+	t0 := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	for i, rcpt := range []string{"", "", "xcon-userid:bob@x", "", "", ""} {
+		r.add(xcon.LogEntry{Channel: "c", Seq: int64(i + 1), Time: t0.Add(time.Duration(i) * time.Minute), Recipient: rcpt})
+	}
+	seqs := func(es []xcon.LogEntry) (out []int64) {
+		for _, e := range es {
+			out = append(out, e.Seq)
+		}
+		return out
+	}
+	for _, c := range []struct {
+		n     int
+		since time.Time
+		user  string
+		want  []int64
+	}{
+		{2, time.Time{}, "xcon-userid:alice@x", []int64{5, 6}},
+		{0, time.Time{}, "xcon-userid:alice@x", nil},
+		{1000, time.Time{}, "xcon-userid:alice@x", []int64{2, 4, 5, 6}}, // the room's 4, bob's private one not hers
+		{3, time.Time{}, "xcon-userid:bob@x", []int64{4, 5, 6}},
+		{4, time.Time{}, "xcon-userid:bob@x", []int64{3, 4, 5, 6}},
+		{10, t0.Add(4 * time.Minute), "xcon-userid:alice@x", []int64{5, 6}},
+	} {
+		if got := seqs(r.replay("c", c.user, c.n, c.since)); !slices.Equal(got, c.want) {
+			t.Errorf("replay(%d, since %v) for %s: %v, want %v", c.n, c.since, c.user, got, c.want)
+		}
+	}
+}
