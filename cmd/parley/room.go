@@ -199,7 +199,7 @@ func roomCommand() *cobra.Command {
 		Long: "Give a user a role in a room over CCMP (userRequest update of his <roles>, or create when the room does\n" +
 			"not list him). In a moderated room participant gives voice and observer takes it. Moderators give\n" +
 			"participant and observer to users below moderator; administrators give any role.",
-		Args:  cobra.ExactArgs(3),
+		Args: cobra.ExactArgs(3),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r := strings.ToLower(strings.TrimSpace(args[2]))
 			if !slices.Contains(roleNames, r) {
