@@ -113,6 +113,21 @@ func TestModeratedRoom(t *testing.T) {
 	if _, err := runRoomAs(t, d, "mod", "role", "stage", "Vee", "moderator"); err == nil || !strings.Contains(err.Error(), "CCMP 401") {
 		t.Fatalf("moderator making a moderator: %v, want CCMP 401", err)
 	}
+	// Nor through the room's users or the room itself: the same rule judges every request.
+	for _, req := range []*ccmp.Request{
+		{Type: ccmp.TypeUsers, Info: etreeDelta(t, `<usersInfo xmlns:info="urn:ietf:params:xml:ns:conference-info">`+
+			`<info:user entity="`+visID+`"><info:roles><info:entry>moderator</info:entry></info:roles></info:user></usersInfo>`)},
+		{Type: ccmp.TypeConf, Info: etreeDelta(t, `<confInfo xmlns:info="urn:ietf:params:xml:ns:conference-info"><info:users>`+
+			`<info:user entity="`+visID+`"><info:roles><info:entry>administrator</info:entry></info:roles></info:user></info:users></confInfo>`)},
+	} {
+		req.ConfObjID, req.Operation, req.HasBody = ccmp.RoomURI("stage"), ccmp.OpUpdate, true
+		if _, err := ccmpAs(d, "mod").Do(ctx, req); err == nil || !strings.Contains(err.Error(), "CCMP 401") {
+			t.Fatalf("moderator giving a higher role through %s: %v, want CCMP 401", req.Type, err)
+		}
+	}
+	if u := d.focus.Room("stage").Snapshot().User(visID); !slices.Equal(u.Roles, []string{"observer"}) {
+		t.Fatalf("visitor after refused role changes: %v", u.Roles)
+	}
 	if code, _ := say(t, vis, stageURI, "still silent"); code != 403 {
 		t.Fatalf("visitor after refused role changes: %d, want 403", code)
 	}
