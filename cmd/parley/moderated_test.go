@@ -77,7 +77,7 @@ func TestModeratedRoom(t *testing.T) {
 	d := startConfigured(t, cfg)
 	ctx := context.Background()
 	provision(t, ccmpAs(d, "admin"), "stage", "xcon-userid:mod@example.com", "Mod", "moderator")
-	if out, err := runRoomAs(t, d, "admin", "show", "stage"); err != nil || !strings.Contains(out, "moderated  true") {
+	if out, err := runRoomAs(t, d, "admin", "show", "stage"); err != nil || !strings.Contains(out, "mode     moderated (") {
 		t.Fatalf("parley room show: %v\n%s", err, out)
 	}
 

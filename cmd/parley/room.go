@@ -433,7 +433,11 @@ func printRoom(w io.Writer, c *xcon.Conference) {
 	}
 	fmt.Fprintf(tw, "join\t%s\n", r.JoinHandling)
 	fmt.Fprintf(tw, "logging\t%v (history %d)\n", r.Policy.Logging, r.Policy.History)
-	fmt.Fprintf(tw, "moderated\t%v\n", r.Policy.Moderated)
+	if r.Policy.Moderated {
+		fmt.Fprintf(tw, "mode\tmoderated (visitors speak once a moderator gives them voice)\n")
+	} else {
+		fmt.Fprintf(tw, "mode\topen (everyone admitted speaks)\n")
+	}
 	if r.Policy.Successor != "" {
 		fmt.Fprintf(tw, "moved to\t%s\n", r.Policy.Successor)
 	}
