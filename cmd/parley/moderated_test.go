@@ -10,14 +10,15 @@ import (
 	"github.com/parleychat/parley/ccmp"
 	"github.com/parleychat/parley/configs"
 	"github.com/parleychat/parley/xcon"
+	"github.com/parleychat/parley/xcon/confinfo"
 )
 
 // moderatedConfig is a daemon with a moderated room "stage" declared in the configuration and
-// CCMP users admin (a server administrator), mod and vis, each acting as xcon-userid:NAME@….
+// CCMP users admin (a server administrator), mod, vis and guest, each acting as xcon-userid:NAME@….
 func moderatedConfig(t *testing.T) *configs.Config {
 	cfg := testConfig(t)
 	cfg.Rooms = append(cfg.Rooms, configs.Room{Name: "stage", Moderated: true})
-	for _, u := range []string{"admin", "mod", "vis"} {
+	for _, u := range []string{"admin", "mod", "vis", "guest"} {
 		cfg.CCMP.Auth.Users = append(cfg.CCMP.Auth.Users, configs.CCMPUser{Name: u, Password: u + "-pw", Admin: u == "admin"})
 	}
 	return cfg
@@ -71,7 +72,8 @@ const (
 // with `parley room role` (by nickname), which applies at once to his session and reaches
 // watchers; he cannot voice himself, nor can the moderator make anyone a moderator. Voice
 // taken again (by SIP address) refuses his next SEND. The role and the room's moderation
-// survive a restart; a new joiner after it is a visitor again.
+// survive a restart; a new joiner after it is a visitor again. Joining over CCMP by oneself
+// makes a visitor as well, and the room's conference-state says it is moderated.
 func TestModeratedRoom(t *testing.T) {
 	cfg := moderatedConfig(t)
 	d := startConfigured(t, cfg)
@@ -94,6 +96,16 @@ func TestModeratedRoom(t *testing.T) {
 		}
 	}
 	watcher.waitRoster(t, "vis as an observer", roleIs("observer"))
+	if !confinfo.Moderated(watcher.roster) {
+		t.Fatal("the conference-state of a moderated room does not say so")
+	}
+	// Joining over CCMP by himself makes a visitor too.
+	if resp, err := ccmpAs(d, "guest").Do(ctx, &ccmp.Request{Type: ccmp.TypeUser, ConfObjID: ccmp.RoomURI("stage"),
+		Operation: ccmp.OpCreate, HasBody: true}); err != nil {
+		t.Fatalf("CCMP join: %v", err)
+	} else if u, err := xcon.DecodeUserElement(resp.Info); err != nil || !slices.Equal(u.Roles, []string{"observer"}) {
+		t.Fatalf("CCMP join of a moderated room: %+v %v, want the role observer", u, err)
+	}
 
 	if code, why := say(t, vis, stageURI, "may I speak?"); code != 403 || !strings.Contains(why, "Visitors need voice") {
 		t.Fatalf("visitor's SEND: %d %q, want 403 Visitors need voice…", code, why)
