@@ -140,7 +140,8 @@ type RoomSpec struct {
 	Subject     string
 	Password    string
 	Logging     bool
-	History     int // messages replayed to joiners of a logged room; 0: server default
+	History     int  // messages replayed to joiners of a logged room; 0: server default
+	Moderated   bool // joiners without a role are visitors until a moderator gives them voice
 }
 
 // RoomInfo is one entry of a room list.
@@ -245,7 +246,7 @@ func (c *Client) CreateRoom(ctx context.Context, spec RoomSpec) (*xcon.Conferenc
 	if history == 0 {
 		history = 20
 	}
-	conf.SetRoomPolicy(xcon.RoomPolicy{Logging: spec.Logging, History: history})
+	conf.SetRoomPolicy(xcon.RoomPolicy{Logging: spec.Logging, History: history, Moderated: spec.Moderated})
 	resp, err = c.Do(ctx, &Request{Type: TypeConf, Operation: OpCreate, HasBody: true, Info: conf.Element("confInfo")})
 	if err != nil {
 		return nil, err
@@ -392,6 +393,25 @@ func (c *Client) SetHistoryOnJoin(ctx context.Context, room, userID string, h xc
 		return xcon.HistoryOnJoin{}, errors.New("the server did not keep the history setting")
 	}
 	return eff, nil
+}
+
+// SetRole gives a user of a room one role (RFC 6501 <roles>: administrator, moderator,
+// participant, observer): userRequest/update, or userRequest/create when the room does not
+// list the user yet (a moderator giving voice to someone not present). In a moderated room the
+// role participant is voice, observer takes it. It returns the user as the server holds him.
+func (c *Client) SetRole(ctx context.Context, room, userID, role string) (*xcon.User, error) {
+	u := &xcon.User{Entity: userID, Roles: []string{role}}
+	resp, err := c.Do(ctx, &Request{Type: TypeUser, ConfObjID: RoomURI(room), Operation: OpUpdate, HasBody: true, Info: u.Element("userInfo")})
+	if re, ok := err.(*ResponseError); ok && re.Code == CodeUserNotFound {
+		resp, err = c.Do(ctx, &Request{Type: TypeUser, ConfObjID: RoomURI(room), Operation: OpCreate, HasBody: true, Info: u.Element("userInfo")})
+	}
+	if err != nil {
+		return nil, err
+	}
+	if resp.Info == nil {
+		return u, nil
+	}
+	return xcon.DecodeUserElement(resp.Info)
 }
 
 // HistoryQuery selects logged messages of a room.

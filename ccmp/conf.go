@@ -59,11 +59,12 @@ func (h *Handler) conf(ctx context.Context, p *Principal, req *Request, resp *Re
 			return fail(CodeUnauthorized, "only a moderator or administrator of the room may change it")
 		}
 		next, err := h.update(ctx, room, func(c *xcon.Conference) error {
+			from := c.Clone()
 			if err := mergeConference(c, d, dc); err != nil {
 				return err
 			}
 			provision(c, sips)
-			return nil
+			return p.mayChangeRoles(from, c)
 		})
 		if err != nil {
 			return err

@@ -187,6 +187,13 @@ func mergePolicy(c *xcon.Conference, k *node) error {
 		}
 		p.History = n
 	}
+	if v, ok := k.attr("", "moderated"); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fail(CodeBadRequest, "room-policy moderated must be true or false")
+		}
+		p.Moderated = b
+	}
 	c.SetRoomPolicy(p)
 	return nil
 }

@@ -66,7 +66,7 @@
 // id, available-media entry by label, uris entries by uri, xcon:target by uri and method),
 // and one carrying state="deleted" (any namespace) is removed; an empty list element empties
 // the list. conf-uris are the focus's addresses: only their password, display text and purpose
-// change. The room policy (logging, history depth) travels as <parley:room-policy> of
+// change. The room policy (logging, history depth, moderated) travels as <parley:room-policy> of
 // namespace xcon.NSParley in confInfo; a room's successor is set only by the extension's close.
 //
 // # Nicknames
@@ -90,8 +90,9 @@
 // the CCMP subject; auth.go): none is an HTTP 401 challenge, a wrong subject CCMP 424, a
 // confUserID of another user 401, of nobody 421. Rights follow the requester's role in the
 // room (roles.go): the creator is recorded as a user with roles administrator and organizer;
-// moderators change rooms and users; participants and observers act on themselves; only
-// administrators see passwords. For HTTPS, serve the same handler with TLSConfig's
+// moderators change rooms and users, and give voice (the roles participant and observer) to
+// users below them; only administrators give other roles; participants and observers act on
+// themselves, never on their roles; only administrators see passwords. For HTTPS, serve the same handler with TLSConfig's
 // configuration.
 //
 // # Nicknames released

@@ -52,11 +52,12 @@ func (h *Handler) users(ctx context.Context, p *Principal, req *Request, resp *R
 			return fail(CodeBadRequest, err.Error())
 		}
 		next, err := h.update(ctx, room, func(c *xcon.Conference) error {
+			from := c.Clone()
 			if err := mergeUsers(c, d, dc); err != nil {
 				return err
 			}
 			provision(c, sips)
-			return nil
+			return p.mayChangeRoles(from, c)
 		})
 		if err != nil {
 			return err
@@ -208,8 +209,10 @@ func (h *Handler) userCreate(ctx context.Context, p *Principal, room *focus.Room
 		}
 		return fail(CodeUnauthorized, "this room does not admit you")
 	}
-	if len(du.Roles) > 0 && !p.administers(snap) {
-		return fail(CodeUnauthorized, "only an administrator of the room may give roles")
+	if len(du.Roles) > 0 {
+		if err := p.mayGiveRoles(snap, du.Entity, du.Roles); err != nil {
+			return err
+		}
 	}
 	if existing := snap.User(du.Entity); existing != nil {
 		live := slices.ContainsFunc(room.Participants(), func(q *focus.Participant) bool { return strings.EqualFold(q.UserID(), du.Entity) })
@@ -229,7 +232,12 @@ func (h *Handler) userCreate(ctx context.Context, p *Principal, room *focus.Room
 	}
 	du.Nickname = nick
 	if len(du.Roles) == 0 {
+		// A user added by a moderator has voice; one joining a moderated room by himself is a
+		// visitor (focus: the role a SIP joiner gets).
 		du.Roles = []string{"participant"}
+		if policy, _ := snap.RoomPolicy(); policy.Moderated && strings.EqualFold(du.Entity, p.UserID) {
+			du.Roles = []string{"observer"}
+		}
 	}
 	next, err := h.update(ctx, room, func(c *xcon.Conference) error {
 		if c.User(du.Entity) != nil {
@@ -377,11 +385,6 @@ func (h *Handler) userUpdate(ctx context.Context, p *Principal, room *focus.Room
 		return err
 	}
 	exact := exactNickname(du)
-	for _, k := range d.kids {
-		if k.name == infoName("roles") && !p.administers(room.Snapshot()) {
-			return fail(CodeUnauthorized, "only an administrator of the room may change roles")
-		}
-	}
 	_, nickGiven := d.attr(xcon.NSXcon, "nickname")
 	old := ""
 	if u := room.Snapshot().User(entity); u != nil {
@@ -398,7 +401,11 @@ func (h *Handler) userUpdate(ctx context.Context, p *Principal, room *focus.Room
 		if cur == nil {
 			return fail(CodeUserNotFound, "no user "+entity+" in the conference")
 		}
+		from := c.Clone()
 		if err := mergeUser(cur, d, du); err != nil {
+			return err
+		}
+		if err := p.mayChangeRoles(from, c); err != nil {
 			return err
 		}
 		if nickGiven {

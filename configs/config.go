@@ -159,12 +159,15 @@ type Subscriptions struct {
 
 // Room is a room created on first start.
 type Room struct {
-	Name        string    `yaml:"name"`
-	DisplayText string    `yaml:"display_text"`
-	Subject     string    `yaml:"subject"`
-	Logging     bool      `yaml:"logging"`
-	History     *int      `yaml:"history"` // nil: DefaultHistory
-	Channels    []Channel `yaml:"channels"`
+	Name        string `yaml:"name"`
+	DisplayText string `yaml:"display_text"`
+	Subject     string `yaml:"subject"`
+	Logging     bool   `yaml:"logging"`
+	History     *int   `yaml:"history"` // nil: DefaultHistory
+	// Moderated: joiners without a role of their own are visitors (role observer) until a
+	// moderator gives them voice (role participant).
+	Moderated bool      `yaml:"moderated"`
+	Channels  []Channel `yaml:"channels"`
 	// Log retention: messages older than KeepFor, and all but the newest KeepMessages, are
 	// purged (zero keeps everything).
 	KeepFor      time.Duration `yaml:"keep_for"`

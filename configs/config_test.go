@@ -45,6 +45,11 @@ func TestLoad(t *testing.T) {
 				t.Errorf("advertised %q domain %q", c.AdvertisedHost, c.Domain)
 			}
 		}},
+		{"a moderated room", "rooms:\n  - name: stage\n    moderated: true\n  - name: foyer\n", "", func(t *testing.T, c *Config) {
+			if len(c.Rooms) != 2 || !c.Rooms[0].Moderated || c.Rooms[1].Moderated {
+				t.Errorf("rooms %+v", c.Rooms)
+			}
+		}},
 		{"unknown key", "msrp:\n  max_mesage_size: 5\n", "max_mesage_size", nil},
 		{"wildcard advertised host", "advertised_host: 0.0.0.0\n", "advertised_host", nil},
 		{"pending below message size", "msrp:\n  max_pending_bytes: 1000\n", "msrp.max_pending_bytes", nil},

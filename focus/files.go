@@ -47,8 +47,10 @@ func (f *Focus) handleFile(st *Stream, m *msrp.Message) error {
 	if int64(len(m.Body)) > room.maxMessageSize() {
 		return &msrp.StatusError{Code: 413, Comment: "File larger than this room allows"}
 	}
-	if !room.maySend(st.participant) {
+	if why := room.sendRefusal(st.participant); why == refusedObserver {
 		return &msrp.StatusError{Code: 403, Comment: "Observers cannot send files in this room"}
+	} else if why != "" {
+		return &msrp.StatusError{Code: 403, Comment: "Visitors need voice from a moderator to send files in this moderated room"}
 	}
 	var target *Participant
 	to := f.RoomURI(room.name)

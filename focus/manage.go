@@ -86,12 +86,15 @@ func (f *Focus) UpdateRoom(ctx context.Context, name string, update func(c *xcon
 	r.conf = next
 	r.userIdx = nil
 	policy, _ := next.RoomPolicy()
-	wasLogged := r.policy.Logging
+	wasLogged, wasModerated := r.policy.Logging, r.policy.Moderated
 	r.setPolicyLocked(policy)
 	if policy.Logging != wasLogged {
 		r.loggingChangedLocked()
 	}
 	r.provisioned = provisioned
+	if wasModerated && !policy.Moderated {
+		r.voiceVisitorsLocked()
+	}
 	renames, releases := r.renameStreamsLocked(before)
 	var gone []*Participant
 	for _, p := range r.participants {

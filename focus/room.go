@@ -357,7 +357,7 @@ func (r *Room) bindLocked(p *Participant, chat []*Stream, now time.Time) []xcon.
 	}
 	user := r.userLocked(p.userID)
 	if user == nil {
-		user = &xcon.User{Entity: p.userID, DisplayText: p.displayName, AssociatedAORs: []string{p.aor.AOR()}, Roles: []string{"participant"}}
+		user = &xcon.User{Entity: p.userID, DisplayText: p.displayName, AssociatedAORs: []string{p.aor.AOR()}, Roles: []string{r.joinRoleLocked(p)}}
 		r.conf.Users = append(r.conf.Users, user)
 		r.userIdx[strings.ToLower(p.userID)] = user
 	} else if len(user.AssociatedAORs) == 0 {

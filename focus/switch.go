@@ -43,8 +43,8 @@ func (f *Focus) HandleMessage(s *msrp.Session, m *msrp.Message) error {
 		return &msrp.StatusError{Code: 403, Comment: "CPIM From is not the sender"}
 	}
 	room := st.participant.room
-	if !room.maySend(st.participant) {
-		return &msrp.StatusError{Code: 403, Comment: "Observers cannot send messages in this room"}
+	if why := room.sendRefusal(st.participant); why != "" {
+		return &msrp.StatusError{Code: 403, Comment: why}
 	}
 	if len(msg.To) != 1 {
 		return &msrp.StatusError{Code: 403, Comment: "Exactly one CPIM To is required"} // RFC 7701 §6.1, §6.2
@@ -275,23 +275,6 @@ func (f *Focus) handleNickname(st *Stream, m *msrp.Message) error {
 	room.setNickname(st, enforced)
 	f.log.Info("nickname set", "room", room.name, "user", st.participant.userID, "chat_id", st.chatID)
 	return nil
-}
-
-// maySend tells whether a participant's role lets it send (RFC 6501 §4.6.5.2: observers listen).
-// An anonymous participant keeps the role of the user it proved to be.
-func (r *Room) maySend(p *Participant) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, id := range []string{p.userID, p.provenID} {
-		if u := r.userLocked(id); u != nil {
-			for _, role := range u.Roles {
-				if strings.EqualFold(role, "observer") {
-					return false
-				}
-			}
-		}
-	}
-	return true
 }
 
 // anonymousPair: a participant made anonymous (RFC 3323, RFC 7701 §5.2) is known by its own

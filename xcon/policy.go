@@ -31,6 +31,11 @@ type RoomPolicy struct {
 	// Adhoc marks a room made by the conference factory (RFC 4579 §5.1): it is removed once it
 	// has been empty for the focus's idle time.
 	Adhoc bool
+
+	// Moderated: a joiner without a role of his own in the room joins as a visitor (recorded
+	// with the role observer), who reads but may not send until a moderator gives him voice
+	// (the role participant), as in an XMPP moderated room (XEP-0045 §8.4).
+	Moderated bool
 }
 
 const roomPolicyLocal = "room-policy"
@@ -59,6 +64,8 @@ func (c *Conference) RoomPolicy() (p RoomPolicy, ok bool) {
 				p.KeepMessages, _ = strconv.Atoi(a.Value)
 			case "adhoc":
 				p.Adhoc = a.Value == "true" || a.Value == "1"
+			case "moderated":
+				p.Moderated = a.Value == "true" || a.Value == "1"
 			}
 		}
 		return p, true
@@ -92,6 +99,9 @@ func (c *Conference) SetRoomPolicy(p RoomPolicy) {
 	}
 	if p.Adhoc {
 		e.Attrs = append(e.Attrs, xml.Attr{Name: xml.Name{Local: "adhoc"}, Value: "true"})
+	}
+	if p.Moderated {
+		e.Attrs = append(e.Attrs, xml.Attr{Name: xml.Name{Local: "moderated"}, Value: "true"})
 	}
 	c.Extras.Elements = append(c.Extras.Elements, e)
 }

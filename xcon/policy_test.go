@@ -14,7 +14,7 @@ func TestRoomPolicyRoundTripsAndValidates(t *testing.T) {
 		t.Fatal("a new object has no policy")
 	}
 	want := RoomPolicy{Logging: true, History: 20, Successor: "sip:lobby2@example.com", MaxMessageSize: 4096,
-		WrappedTypes: []string{"text/plain", "image/png"}, KeepFor: 720 * time.Hour, KeepMessages: 5000, Adhoc: true}
+		WrappedTypes: []string{"text/plain", "image/png"}, KeepFor: 720 * time.Hour, KeepMessages: 5000, Adhoc: true, Moderated: true}
 	c.SetRoomPolicy(RoomPolicy{History: 5})
 	c.SetRoomPolicy(want) // replaces, never duplicates
 	doc := encode(t, c)

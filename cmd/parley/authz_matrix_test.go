@@ -41,7 +41,7 @@ var matrixRoles = []struct{ role, user string }{
 var matrixOps = []string{
 	"SIP join", "SIP join Privacy", "SIP SUBSCRIBE", "MSRP send", "MSRP private", "MSRP NICKNAME",
 	"CCMP retrieve", "CCMP update", "CCMP users", "CCMP history", "CCMP sidebars", "CCMP sidebar create",
-	"CCMP join", "CCMP delete", "CCMP create", "SIP ad-hoc create",
+	"CCMP join", "CCMP delete", "CCMP create", "SIP ad-hoc create", "CCMP voice", "CCMP promote",
 }
 
 // matrixWant is the table. The room is members-only (allowed-users-list: part, obs, buddy),
@@ -49,16 +49,19 @@ var matrixOps = []string{
 // part (participant), obs (observer). root is a server administrator; org is the one listed in
 // room_creators. A role whose join is refused has no MSRP session: it tries one it guessed (481).
 // A CCMP join (userRequest create of oneself) by a user in the room (here: joined over SIP) is 409.
+// "CCMP voice" gives the observer voicee the role participant, "CCMP promote" makes the
+// participant promo a moderator (userRequest update of their <roles>; both are reset after
+// each row): moderators give voice, only administrators other roles.
 var matrixWant = map[string][]int{
-	//              join Priv subs send priv nick retr upd  users hist sideb sbnew join del  create adhoc
-	"anonymous":     {401, 401, 401, 481, 481, 481, ch, ch, ch, ch, ch, ch, ch, ch, ch, 401},
-	"banned":        {403, 403, 403, 481, 481, 481, 401, 401, 401, 401, 401, 401, 401, 401, 401, 403},
-	"non-member":    {403, 403, 403, 481, 481, 481, 401, 401, 401, 401, 401, 401, 401, 401, 401, 403},
-	"participant":   {200, 200, 200, 200, 200, 200, 200, 401, 200, 200, 200, 401, 409, 401, 401, 403},
-	"observer":      {200, 200, 200, 403, 403, 200, 200, 401, 200, 200, 200, 401, 409, 401, 401, 403},
-	"moderator":     {200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 401, 409, 401, 401, 403},
-	"organizer":     {200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 409, 200, 200, 200},
-	"administrator": {200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 409, 200, 200, 200},
+	//              join Priv subs send priv nick retr upd  users hist sideb sbnew join del  create adhoc voice promote
+	"anonymous":     {401, 401, 401, 481, 481, 481, ch, ch, ch, ch, ch, ch, ch, ch, ch, 401, ch, ch},
+	"banned":        {403, 403, 403, 481, 481, 481, 401, 401, 401, 401, 401, 401, 401, 401, 401, 403, 401, 401},
+	"non-member":    {403, 403, 403, 481, 481, 481, 401, 401, 401, 401, 401, 401, 401, 401, 401, 403, 401, 401},
+	"participant":   {200, 200, 200, 200, 200, 200, 200, 401, 200, 200, 200, 401, 409, 401, 401, 403, 401, 401},
+	"observer":      {200, 200, 200, 403, 403, 200, 200, 401, 200, 200, 200, 401, 409, 401, 401, 403, 401, 401},
+	"moderator":     {200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 401, 409, 401, 401, 403, 200, 401},
+	"organizer":     {200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 409, 200, 200, 200, 200, 200},
+	"administrator": {200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 409, 200, 200, 200, 200, 200},
 }
 
 const ch = httpChallenge
@@ -107,7 +110,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 
 	// The rooms: matrix, and one copy per role for the delete column, each created by org.
 	members := func(c *xcon.Conference) error {
-		for _, u := range []struct{ name, role string }{{"mod", "moderator"}, {"part", "participant"}, {"obs", "observer"}, {"buddy", "participant"}} {
+		for _, u := range []struct{ name, role string }{{"mod", "moderator"}, {"part", "participant"}, {"obs", "observer"}, {"buddy", "participant"},
+			{"voicee", "observer"}, {"promo", "participant"}} {
 			c.Users = append(c.Users, &xcon.User{Entity: id(u.name), Roles: []string{u.role}})
 		}
 		c.AllowedUsers = []xcon.Target{{URI: id("part")}, {URI: id("obs")}, {URI: id("buddy")}}
@@ -198,6 +202,19 @@ func TestAuthorizationMatrix(t *testing.T) {
 		}
 		if res.StatusCode == 200 {
 			_ = dlg.Bye(ctx)
+		}
+
+		// Roles.
+		setRole := func(user, target, role string) int {
+			u := &xcon.User{Entity: id(target), Roles: []string{role}}
+			return ccmpCode(user, &ccmp.Request{Type: ccmp.TypeUser, ConfObjID: room, Operation: ccmp.OpUpdate, Info: u.Element("userInfo")})
+		}
+		got = append(got, setRole(user, "voicee", "participant"), setRole(user, "promo", "moderator"))
+		if _, err := d.focus.UpdateRoom(ctx, "matrix", func(c *xcon.Conference) error {
+			c.User(id("voicee")).Roles, c.User(id("promo")).Roles = []string{"observer"}, []string{"participant"}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
 		}
 
 		fmt.Fprintf(&table, "%-14s %v\n", r.role, got)

@@ -664,7 +664,12 @@ func TestRoomCommand(t *testing.T) {
 		wantErr string
 	}{
 		{[]string{"create", "talk", "--title", "Small talk", "--blueprint", "chat-multilingual", "--logging"},
-			[]string{"created xcon:talk@example.net (version 1)", "channel", "fr", "logging  true"}, ""},
+			[]string{"created xcon:talk@example.net (version 1)", "channel", "fr", "logging  true", "mode     open"}, ""},
+		{[]string{"create", "stage", "--moderated"}, []string{"created xcon:stage@example.net", "mode     moderated ("}, ""},
+		{[]string{"show", "stage", "--json"}, []string{`"Moderated": true`}, ""},
+		{[]string{"role", "stage", "sip:zed@example.com", "moderator"}, []string{"xcon-userid:zed@example.com is moderator in stage"}, ""},
+		{[]string{"role", "stage", "sip:zed@example.com", "boss"}, nil, `role "boss": want one of administrator, moderator, participant, observer`},
+		{[]string{"role", "stage", "Nobody", "participant"}, nil, `no user with the nickname "Nobody" in stage`},
 		{[]string{"create", "talk"}, nil, "CCMP 409 Conflict"},
 		{[]string{"list"}, []string{"xcon:lobby@example.net", "Small talk"}, ""},
 		{[]string{"show", "talk", "--json"}, []string{`"uri": "xcon:talk@example.net"`, `"Logging": true`}, ""},

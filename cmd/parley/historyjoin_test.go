@@ -216,7 +216,7 @@ func TestHistoryOnJoinMaxAge(t *testing.T) {
 		t.Fatalf("send: %d", r.StatusCode)
 	}
 
-	out, err := runRoomAs(t, d, "xcon-userid:alice@example.com", "history-on-join", "lobby", "50")
+	out, err := runRoomUser(t, d, "xcon-userid:alice@example.com", "history-on-join", "lobby", "50")
 	if err != nil || !strings.Contains(out, "xcon-userid:alice@example.com gets 5 messages on joining lobby (asked 50") {
 		t.Fatalf("parley room history-on-join: %v\n%s", err, out)
 	}
@@ -244,8 +244,8 @@ func TestHistoryOnJoinMaxAge(t *testing.T) {
 	expectReplay(t, d, "bob", carol, nil)
 }
 
-// runRoomAs runs `parley room ARGS…` against the daemon as user.
-func runRoomAs(t *testing.T, d *daemon, user string, args ...string) (string, error) {
+// runRoomUser runs `parley room ARGS…` against the daemon as user (no credentials).
+func runRoomUser(t *testing.T, d *daemon, user string, args ...string) (string, error) {
 	t.Helper()
 	cmd := roomCommand()
 	var out bytes.Buffer

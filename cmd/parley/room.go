@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -23,7 +25,7 @@ func roomCommand() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "room",
-		Short: "Manage rooms of a running focus over CCMP (create, list, show, delete, close, users, kick, nick, history-on-join, history, options)",
+		Short: "Manage rooms of a running focus over CCMP (create, list, show, delete, close, users, kick, nick, role, history-on-join, history, options)",
 	}
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&server, "server", "http://127.0.0.1:8080", "base URL of the focus's HTTP listener")
@@ -73,6 +75,7 @@ func roomCommand() *cobra.Command {
 	create.Flags().StringVar(&spec.Subject, "subject", "", "room subject")
 	create.Flags().BoolVar(&spec.Logging, "logging", false, "log the room's messages (joiners are told)")
 	create.Flags().IntVar(&spec.History, "history", 0, "messages replayed to joiners of a logged room (default 20)")
+	create.Flags().BoolVar(&spec.Moderated, "moderated", false, "joiners without a role are visitors until a moderator gives them voice (parley room role)")
 
 	list := &cobra.Command{
 		Use:   "list",
@@ -198,7 +201,7 @@ func roomCommand() *cobra.Command {
 	var maxAge time.Duration
 	onJoin := &cobra.Command{
 		Use:   "history-on-join ROOM COUNT [USER]",
-		Short: "Choose how many logged messages (0: none) you, or USER, are replayed on joining a room; the room's history depth bounds it",
+		Short: "Choose how many logged messages (0: none) you, or USER (xcon-userid:…, a SIP address or a nickname), are replayed on joining a room; the room's history depth bounds it",
 		Args:  cobra.RangeArgs(2, 3),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			n, err := strconv.Atoi(args[1])
@@ -208,11 +211,14 @@ func roomCommand() *cobra.Command {
 			if maxAge < 0 {
 				return fmt.Errorf("--max-age must not be negative")
 			}
+			c := client()
 			id := user
 			if len(args) == 3 {
-				id = userID(args[2])
+				if id, err = resolveUser(cmd.Context(), c, args[0], args[2]); err != nil {
+					return err
+				}
 			}
-			got, err := client().SetHistoryOnJoin(cmd.Context(), args[0], id, xcon.HistoryOnJoin{Count: n, MaxAge: maxAge})
+			got, err := c.SetHistoryOnJoin(cmd.Context(), args[0], id, xcon.HistoryOnJoin{Count: n, MaxAge: maxAge})
 			if err != nil {
 				return err
 			}
@@ -233,6 +239,32 @@ func roomCommand() *cobra.Command {
 		},
 	}
 	onJoin.Flags().DurationVar(&maxAge, "max-age", 0, "and none logged longer ago than this (e.g. 24h; default: any age)")
+
+	role := &cobra.Command{
+		Use:   "role ROOM USER ROLE",
+		Short: "Give a user a role (" + strings.Join(roleNames, ", ") + "); USER: xcon-userid:…, a SIP address or a nickname",
+		Long: "Give a user a role in a room over CCMP (userRequest update of his <roles>, or create when the room does\n" +
+			"not list him). In a moderated room participant gives voice and observer takes it. Moderators give\n" +
+			"participant and observer to users below moderator; administrators give any role.",
+		Args: cobra.ExactArgs(3),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r := strings.ToLower(strings.TrimSpace(args[2]))
+			if !slices.Contains(roleNames, r) {
+				return fmt.Errorf("role %q: want one of %s", args[2], strings.Join(roleNames, ", "))
+			}
+			c := client()
+			id, err := resolveUser(cmd.Context(), c, args[0], args[1])
+			if err != nil {
+				return err
+			}
+			u, err := c.SetRole(cmd.Context(), args[0], id, r)
+			if err != nil {
+				return err
+			}
+			return out(cmd, map[string]any{"user": u.Entity, "roles": u.Roles},
+				func(w io.Writer) { fmt.Fprintf(w, "%s is %s in %s\n", u.Entity, strings.Join(u.Roles, ","), args[0]) })
+		},
+	}
 
 	var hq struct {
 		channel, from, to, since, after string
@@ -300,7 +332,7 @@ func roomCommand() *cobra.Command {
 		},
 	}
 
-	cmd.AddCommand(create, list, show, del, closeCmd, users, kick, nick, onJoin, history, options)
+	cmd.AddCommand(create, list, show, del, closeCmd, users, kick, nick, role, onJoin, history, options)
 	return cmd
 }
 
@@ -318,6 +350,29 @@ func userID(s string) string {
 		return s
 	}
 	return xcon.UserIDFromAOR(s)
+}
+
+// roleNames are the roles `parley room role` gives (RFC 6501 §4.6.5.2).
+var roleNames = []string{"administrator", "moderator", "participant", "observer"}
+
+// resolveUser is userID, and also takes a nickname (a word without ':' or '@'): the user of
+// the room who holds it, on his row or on one of his chat sessions.
+func resolveUser(ctx context.Context, c *ccmp.Client, room, s string) (string, error) {
+	if strings.ContainsAny(s, ":@") {
+		return userID(s), nil
+	}
+	users, err := c.Users(ctx, room)
+	if err != nil {
+		return "", err
+	}
+	for _, u := range users {
+		if strings.EqualFold(u.Nickname, s) || slices.ContainsFunc(u.Endpoints, func(e *xcon.Endpoint) bool {
+			return strings.EqualFold(e.Nickname, s)
+		}) {
+			return u.Entity, nil
+		}
+	}
+	return "", fmt.Errorf("no user with the nickname %q in %s (give an xcon-userid: or a SIP address)", s, room)
 }
 
 func parseWhen(s string) (time.Time, error) {
@@ -425,6 +480,11 @@ func printRoom(w io.Writer, c *xcon.Conference) {
 	}
 	fmt.Fprintf(tw, "join\t%s\n", r.JoinHandling)
 	fmt.Fprintf(tw, "logging\t%v (history %d)\n", r.Policy.Logging, r.Policy.History)
+	if r.Policy.Moderated {
+		fmt.Fprintf(tw, "mode\tmoderated (visitors speak once a moderator gives them voice)\n")
+	} else {
+		fmt.Fprintf(tw, "mode\topen (everyone admitted speaks)\n")
+	}
 	if r.Policy.Successor != "" {
 		fmt.Fprintf(tw, "moved to\t%s\n", r.Policy.Successor)
 	}

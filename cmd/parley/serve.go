@@ -167,7 +167,8 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 	specs := make([]focus.RoomSpec, len(cfg.Rooms))
 	for i, r := range cfg.Rooms {
 		specs[i] = focus.RoomSpec{Name: r.Name, DisplayText: r.DisplayText, Subject: r.Subject,
-			Policy: xcon.RoomPolicy{Logging: r.Logging, History: r.HistoryOrDefault(), KeepFor: r.KeepFor, KeepMessages: r.KeepMessages}}
+			Policy: xcon.RoomPolicy{Logging: r.Logging, History: r.HistoryOrDefault(), KeepFor: r.KeepFor, KeepMessages: r.KeepMessages,
+				Moderated: r.Moderated}}
 		for _, ch := range r.Channels {
 			specs[i].Channels = append(specs[i].Channels, xcon.Channel{Label: ch.Label, Language: ch.Language, DisplayText: ch.Name})
 		}

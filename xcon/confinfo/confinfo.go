@@ -96,6 +96,9 @@ func View(c *xcon.Conference, entity string, opt Options) *xcon.Conference {
 	n := uint32(len(v.Users))
 	v.State = xcon.ConferenceState{UserCount: &n, Active: clonePtr(c.State.Active), Locked: clonePtr(c.State.Locked)}
 	v.State.Extras.Elements = []*xcon.Element{LoggingElement(policy.Logging)}
+	if policy.Moderated {
+		v.State.Extras.Elements = append(v.State.Extras.Elements, ModeratedElement())
+	}
 	if policy.Successor != "" {
 		v.State.Extras.Elements = append(v.State.Extras.Elements, SuccessorElement(policy.Successor))
 	}
@@ -124,6 +127,23 @@ func Successor(doc *xcon.Conference) string {
 // elements of other namespaces, and in the CCMP userResponse of a joiner.
 func LoggingElement(logged bool) *xcon.Element {
 	return &xcon.Element{Name: xml.Name{Space: xcon.NSParley, Local: "logging"}, Text: strconv.FormatBool(logged)}
+}
+
+// ModeratedElement is <moderated>true</moderated> in Parley's namespace (xcon.NSParley),
+// published in <conference-state> of a moderated room: joiners without a role are visitors,
+// shown with the role observer, until a moderator gives them voice. Open rooms omit it.
+func ModeratedElement() *xcon.Element {
+	return &xcon.Element{Name: xml.Name{Space: xcon.NSParley, Local: "moderated"}, Text: "true"}
+}
+
+// Moderated reads ModeratedElement from a document's conference-state.
+func Moderated(doc *xcon.Conference) bool {
+	for _, e := range doc.State.Extras.Elements {
+		if e.Name.Space == xcon.NSParley && e.Name.Local == "moderated" {
+			return strings.TrimSpace(e.Text) == "true"
+		}
+	}
+	return false
 }
 
 // Logged reads LoggingElement from a document's conference-state: ok is false without it.

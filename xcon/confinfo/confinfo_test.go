@@ -226,3 +226,25 @@ func validate(t testing.TB, doc []byte) {
 		t.Fatalf("xmllint rejects the document: %v\n%s\n%s", err, out, doc)
 	}
 }
+
+// TestModeratedRoomState: a moderated room says so in conference-state, valid against the
+// schema and read back by Moderated; an open room does not.
+func TestModeratedRoomState(t *testing.T) {
+	c := room()
+	if Moderated(View(c, roomURI, Options{})) {
+		t.Fatal("an open room is published as moderated")
+	}
+	c.SetRoomPolicy(xcon.RoomPolicy{Moderated: true})
+	body, err := Marshal(Full(View(c, roomURI, Options{}), 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	validate(t, body)
+	doc, err := Unmarshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !Moderated(doc) {
+		t.Fatalf("a moderated room's document does not say so:\n%s", body)
+	}
+}
