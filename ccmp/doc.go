@@ -38,7 +38,10 @@
 //   - userRequest: create (first-party join, third-party add, AUTO_GENERATE entity: the ID
 //     a SIP address maps to, or a fresh one; no confUserID at all: the new ID comes back as
 //     confUserID; a user the room lists without a nickname yet, such as its creator, joins),
-//     retrieve, update, delete (a participant present is kicked).
+//     retrieve, update, delete (a participant present is kicked). A <user> may carry
+//     <parley:history-on-join count="N" max-age="D"/> (namespace xcon.NSParley): how much
+//     history the user is replayed on joining, clamped to the room's depth when set
+//     (settleHistoryOnJoin), so the answer shows the value in effect; malformed: 400.
 //   - sidebarsByValRequest, sidebarsByRefRequest (lists, with the parent's version) and
 //     sidebarByRefRequest (create, retrieve, update, delete), sidebarByValRequest
 //     (retrieve, update, delete; create: 403, a sidebar by value has no room to dial): see
