@@ -40,8 +40,10 @@ func putFrameBuf(b *[]byte) {
 	framePool.Put(b)
 }
 
-// conn is one MSRP connection: a read goroutine (parser, dispatch) and a write goroutine (coalesced flushes,
-// chunking of large messages).
+// conn is one MSRP connection: a read goroutine (parser, dispatch) and, while there is traffic, a write
+// goroutine (coalesced flushes, chunking of large messages). The writer is started by the first frame
+// queued and retires once the connection has been quiet for a janitor period, so an idle member costs one
+// goroutine, not two (examples.md §1.4: buffers and goroutines only while there is traffic).
 type conn struct {
 	e        *Endpoint
 	t        Transport
@@ -57,6 +59,9 @@ type conn struct {
 	large     []*outMsg // large SENDs being chunked; large[0] is served next and alone may have a chunk open
 	corked    int       // >0 holds the writer while a batch is queued atomically (pre-bind flush)
 	pending   int       // bytes queued and not yet written
+	writing   bool      // a writer goroutine runs (wake starts one)
+	retire    bool      // the janitor asks an idle writer to end
+	lastWrite time.Time // when the writer last wrote, or started
 	closed    bool
 	reason    CloseReason
 	sessions  map[string]*Session
@@ -95,9 +100,44 @@ func newConn(e *Endpoint, t Transport, dialKey string) *conn {
 }
 
 func (c *conn) start() {
-	c.e.wg.Add(2)
-	go c.writeLoop()
+	c.e.wg.Add(1)
 	go c.readLoop()
+}
+
+// startWriterLocked notes that a writer runs and returns true when the caller must start it (go
+// c.writeLoop()) once c.mu is released. Caller holds c.mu.
+func (c *conn) startWriterLocked() bool {
+	if c.writing || c.closed {
+		return false
+	}
+	c.writing, c.retire, c.lastWrite = true, false, timeNow()
+	c.e.wg.Add(1)
+	return true
+}
+
+// wake hands queued work to the writer: it starts one, or signals the one running.
+func (c *conn) wake() {
+	c.mu.Lock()
+	start := c.startWriterLocked()
+	c.mu.Unlock()
+	if start {
+		go c.writeLoop()
+		return
+	}
+	c.cond.Signal()
+}
+
+// retireIdleWriter asks the writer to end when nothing has been written for quiet (the janitor).
+func (c *conn) retireIdleWriter(now time.Time, quiet time.Duration) {
+	c.mu.Lock()
+	idle := c.writing && !c.retire && len(c.queue) == 0 && len(c.large) == 0 && now.Sub(c.lastWrite) > quiet
+	if idle {
+		c.retire = true
+	}
+	c.mu.Unlock()
+	if idle {
+		c.cond.Signal()
+	}
 }
 
 // errFull is returned by the queueing functions when the connection is over MaxPendingBytes.
@@ -184,10 +224,14 @@ func (c *conn) queueFrame(m *Message, s *Session, mintMID bool, waiter chan *Mes
 	}
 	c.pending += size
 	c.queue = append(c.queue, f)
+	start := wake == nil && c.startWriterLocked()
 	c.mu.Unlock()
-	if wake != nil {
+	switch {
+	case start:
+		go c.writeLoop()
+	case wake != nil:
 		wake.wakeLater(c)
-	} else {
+	default:
 		c.cond.Signal()
 	}
 	c.e.stats.messagesOut.Add(1)
@@ -211,7 +255,7 @@ func (c *conn) wakeLater(d *conn) {
 // new batch.
 func (c *conn) flushWakeups() {
 	for i, d := range c.wakeups {
-		d.cond.Signal()
+		d.wake()
 		c.wakeups[i] = nil
 	}
 	c.wakeups = c.wakeups[:0]
@@ -257,8 +301,13 @@ func (c *conn) queueLarge(lm *outMsg) error {
 	}
 	c.pending += size
 	c.large = append(c.large, lm)
+	start := c.startWriterLocked()
 	c.mu.Unlock()
-	c.cond.Signal()
+	if start {
+		go c.writeLoop()
+	} else {
+		c.cond.Signal()
+	}
 	c.e.stats.messagesOut.Add(1)
 	return nil
 }
@@ -274,7 +323,7 @@ func (c *conn) uncork() {
 	c.mu.Lock()
 	c.corked--
 	c.mu.Unlock()
-	c.cond.Signal()
+	c.wake()
 }
 
 // writePlan is what the writer sends of large messages in one flush, built under the lock into buffers the
@@ -367,9 +416,16 @@ func (c *conn) writeLoop() {
 	for {
 		c.mu.Lock()
 		for !c.closed && (c.corked > 0 || len(c.queue) == 0 && len(c.large) == 0) {
+			if c.retire && len(c.queue) == 0 && len(c.large) == 0 {
+				c.writing, c.retire = false, false
+				c.mu.Unlock()
+				return
+			}
 			c.cond.Wait()
 		}
+		c.retire = false
 		if c.closed {
+			c.writing = false
 			frames := c.queue
 			c.queue, c.large = nil, nil
 			c.mu.Unlock()
@@ -411,6 +467,7 @@ func (c *conn) writeLoop() {
 
 		c.mu.Lock()
 		c.pending -= size
+		c.lastWrite = now
 		if err == nil {
 			c.txs.stamp(w.preTx, now)
 			c.txs.stamp(w.postTx, now)

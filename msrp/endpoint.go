@@ -317,6 +317,7 @@ func (e *Endpoint) janitor() {
 			for _, c := range conns {
 				c.expireTransactions(now, e.cfg.TransactionTimeout)
 				c.checkIdle(now)
+				c.retireIdleWriter(now, period)
 			}
 		}
 	}

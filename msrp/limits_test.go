@@ -1,6 +1,7 @@
 package msrp
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -104,5 +105,40 @@ func TestConnectionFailureFailsSessions(t *testing.T) {
 			q.send(sendTo(other, "o2", "", ""))
 			q.expectResponse("o2", 200)
 		})
+	}
+}
+
+// TestIdleWriterRetires: a connection that has been quiet for a janitor period has no writer goroutine
+// (an idle member costs one goroutine); the next frame queued starts one again, in order.
+func TestIdleWriterRetires(t *testing.T) {
+	rec := newRecorder()
+	_, s, p := boundPair(t, Config{BindTimeout: 20 * time.Millisecond}, rec)
+	c := s.boundConn()
+	writing := func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.writing
+	}
+	for round := 0; round < 3; round++ {
+		deadline := time.Now().Add(2 * time.Second)
+		for writing() {
+			if time.Now().After(deadline) {
+				t.Fatal("the writer of a quiet connection never retired")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		for i := 0; i < 3; i++ {
+			if err := s.Send("text/plain", []byte(fmt.Sprintf("r%d-%d", round, i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := 0; i < 3; i++ {
+			m := p.next()
+			if want := fmt.Sprintf("r%d-%d", round, i); m.Method != "SEND" || string(m.Body) != want {
+				t.Fatalf("round %d: got %s %q, want SEND %q", round, m.Method, m.Body, want)
+			}
+		}
+		p.send(sendTo(s, fmt.Sprintf("in%d", round), "", ""))
+		p.expectResponse(fmt.Sprintf("in%d", round), 200)
 	}
 }
