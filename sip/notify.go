@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/parleychat/parley/xcon"
@@ -17,6 +16,13 @@ import (
 
 // notifyTimeout bounds one NOTIFY transaction (64*T1, RFC 3261 Timer F).
 const notifyTimeout = 32 * time.Second
+
+// inDialog is the dialog a subscription's NOTIFYs go in: sipgo's session of a SUBSCRIBE
+// dialog, or a participant's INVITE dialog (RFC 6665 §4.5.2).
+type inDialog interface {
+	Do(ctx context.Context, req *sip.Request) (*sip.Response, error)
+	ReadRequest(req *sip.Request, tx sip.ServerTransaction) error
+}
 
 // subscription is one conference-event subscription. Its notifier goroutine (run) is the only
 // sender of its NOTIFYs, one at a time: changes that arrive while a NOTIFY is in flight or
@@ -28,7 +34,7 @@ type subscription struct {
 	room   string
 	entity string // the room's SIP URI, the document's entity
 	event  string // our Event header
-	dlg    *sipgo.DialogServerSession
+	dlg    inDialog
 	target sip.Uri // the subscriber's Contact: the NOTIFY Request-URI
 	log    *slog.Logger
 	kick   chan struct{} // capacity 1: something below changed

@@ -86,8 +86,8 @@ func (s *Server) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 		room = d.participant.Room().Name()
 		referrer = focus.Identity{AOR: d.participant.AOR()}
 		allowed = s.focus.MayInviteFrom(d.participant, s.cfg.Peering.ReferAnyone)
-		sub.send = d.session.Do
-		sub.target, sub.transport = *d.session.InviteRequest.Contact().Address.Clone(), d.session.InviteRequest.Transport()
+		sub.send = d.Do
+		sub.target, sub.transport = *d.target.Clone(), d.transport
 		// RFC 3515 §2.4.6: several REFERs may share the dialog; id tells their NOTIFYs apart.
 		sub.event = "refer;id=" + strconv.FormatUint(uint64(req.CSeq().SeqNo), 10)
 	} else {

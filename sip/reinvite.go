@@ -244,7 +244,7 @@ func (s *Server) ackHandled(req *sip.Request, tx sip.ServerTransaction) bool {
 			d.mod.ackBody = append([]byte{}, req.Body()...)
 		}
 		d.mod.mu.Unlock()
-		if err := d.session.ReadAck(req, tx); err != nil {
+		if err := d.readAck(req, tx); err != nil {
 			s.log.Debug("ACK ignored", "err", err)
 		}
 		return true
@@ -305,25 +305,28 @@ func (s *Server) onOfferlessInvite(req *sip.Request, tx sip.ServerTransaction, r
 		s.respond(req, tx, 500, "Server Internal Error")
 		return
 	}
-	dialogUA := &sipgo.DialogUA{Client: s.client, ContactHDR: *s.contact(room, req.Transport()), RewriteContact: true}
+	contact := s.contact(room, req.Transport())
+	dialogUA := &sipgo.DialogUA{Client: s.client, ContactHDR: *contact, RewriteContact: true}
 	dlg, err := dialogUA.ReadInvite(req, tx)
 	if err != nil {
 		offer.Discard()
 		s.respond(req, tx, 400, "Bad Request", s.warning(err.Error()))
 		return
 	}
-	d := newDialog(dlg, req.Source())
+	d := newDialog(dlg, s.client, contact, req.Source())
 	d.answer = body
 	d.mod.offer = offer
-	s.offerless.Store(dlg.ID, d)
+	s.offerless.Store(d.id, d)
 	res := sip.NewSDPResponseFromRequest(dlg.InviteRequest, body)
-	res.AppendHeader(s.contact(room, req.Transport()))
+	res.AppendHeader(contact)
 	res.AppendHeader(s.hdrSupported)
 	s.refreshed(d, req, res, interval)
 	s.decorate(res)
 	s.metrics.responses.WithLabelValues("INVITE", "200").Inc()
 	err = dlg.WriteResponse(res)
-	s.offerless.Delete(dlg.ID)
+	established := dlg.LoadState() >= sip.DialogStateEstablished
+	d.setupDone()
+	s.offerless.Delete(d.id)
 	d.mod.mu.Lock()
 	ackBody := d.mod.ackBody
 	d.mod.mu.Unlock()
@@ -339,16 +342,16 @@ func (s *Server) onOfferlessInvite(req *sip.Request, tx sip.ServerTransaction, r
 	if err != nil {
 		s.stopTimer(d)
 		s.log.Info("dialog not established", "room", room, "err", err)
-		if dlg.LoadState() >= sip.DialogStateEstablished {
+		if established {
 			ctx, cancel := context.WithTimeout(context.Background(), 32*time.Second)
 			defer cancel()
-			_ = dlg.Bye(ctx)
+			_ = d.bye(ctx)
 		}
 		return
 	}
 	d.participant = p
 	s.mu.Lock()
-	s.dialogs[dlg.ID] = d
+	s.dialogs[d.id] = d
 	s.mu.Unlock()
 	reserved = false // forget releases it now
 }
@@ -419,7 +422,7 @@ func (s *Server) stopTimer(d *dialog) {
 // leaves the room and the dialog ends with a BYE.
 func (s *Server) sessionExpired(d *dialog) {
 	s.mu.Lock()
-	known := s.dialogs[d.session.ID] == d
+	known := s.dialogs[d.id] == d
 	s.mu.Unlock()
 	if !known || d.participant == nil {
 		return

@@ -83,50 +83,6 @@ type Server struct {
 }
 
 // dialog ties a SIP dialog to the participant it created.
-type dialog struct {
-	session     *sipgo.DialogServerSession
-	participant *focus.Participant
-	answer      []byte
-	source      string      // packet source of the INVITE, for the per-source dialog cap
-	ending      atomic.Bool // a BYE of ours is under way or done
-	mod         modState    // re-INVITE, UPDATE and session timers (reinvite.go)
-
-	// remoteCSeq is the highest CSeq of the in-dialog requests read so far (see ackFor).
-	remoteCSeq atomic.Uint32
-}
-
-func newDialog(session *sipgo.DialogServerSession, source string) *dialog {
-	return &dialog{session: session, source: source}
-}
-
-// read passes an in-dialog request to sipgo's dialog, which checks its CSeq (RFC 3261 §12.2.2).
-func (d *dialog) read(req *sip.Request, tx sip.ServerTransaction) error {
-	if err := d.session.ReadRequest(req, tx); err != nil {
-		return err
-	}
-	for seq := req.CSeq().SeqNo; ; {
-		old := d.remoteCSeq.Load()
-		if seq <= old || d.remoteCSeq.CompareAndSwap(old, seq) {
-			return nil
-		}
-	}
-}
-
-// ackFor returns the ACK as sipgo's dialog will take it. sipgo checks an ACK's CSeq against the
-// last request read in the dialog, so the ACK of the initial INVITE, when a later UPDATE or
-// re-INVITE overtook it (sipgo hands each request to its own goroutine, and packets reorder),
-// would be refused and the dialog never confirmed: its BYEs would wait for the INVITE
-// transaction to time out. Such an ACK is presented with the CSeq the dialog expects.
-func (d *dialog) ackFor(req *sip.Request) *sip.Request {
-	latest := d.remoteCSeq.Load()
-	if req.CSeq().SeqNo != d.session.InviteRequest.CSeq().SeqNo || latest <= req.CSeq().SeqNo {
-		return req
-	}
-	ack := req.Clone()
-	ack.CSeq().SeqNo = latest
-	return ack
-}
-
 // New binds the UDP and TCP listeners on cfg.Listen (one port for both; port 0 picks one) and
 // prepares the handlers. Serve starts answering.
 func New(cfg Config, f *focus.Focus) (*Server, error) {
@@ -442,13 +398,14 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		}
 	}()
 
-	dialogUA := &sipgo.DialogUA{Client: s.client, ContactHDR: *s.contact(room, req.Transport(), req.Recipient.Scheme), RewriteContact: true}
+	contact := s.contact(room, req.Transport(), req.Recipient.Scheme)
+	dialogUA := &sipgo.DialogUA{Client: s.client, ContactHDR: *contact, RewriteContact: true}
 	dlg, err := dialogUA.ReadInvite(req, tx)
 	if err != nil {
 		s.respond(req, tx, 400, "Bad Request", s.warning(err.Error()))
 		return
 	}
-	d := newDialog(dlg, req.Source())
+	d := newDialog(dlg, s.client, contact, req.Source())
 	jr := focus.JoinRequest{Room: room, Identity: ident, Offer: offer, Dialog: d, FileTo: fileRecipient(req)}
 	var p *focus.Participant
 	var answers []sdp.MediaAnswer
@@ -477,25 +434,28 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	d.participant, d.answer = p, answer
 	s.mu.Lock()
-	s.dialogs[dlg.ID] = d
+	s.dialogs[d.id] = d
 	s.mu.Unlock()
 	reserved = false // forget releases it now
 
 	res := sip.NewSDPResponseFromRequest(dlg.InviteRequest, answer)
-	res.AppendHeader(s.contact(room, req.Transport(), req.Recipient.Scheme))
+	res.AppendHeader(contact)
 	res.AppendHeader(sip.NewHeader("Supported", "timer"))
 	s.refreshed(d, req, res, interval)
 	s.decorate(res)
 	s.metrics.responses.WithLabelValues("INVITE", "200").Inc()
-	if err := dlg.WriteResponse(res); err != nil {
+	err = dlg.WriteResponse(res)
+	established := dlg.LoadState() >= sip.DialogStateEstablished
+	d.setupDone()
+	if err != nil {
 		// CANCEL won the race, or the ACK never came (RFC 3261 §13.3.1.4: end the session).
 		s.log.Info("dialog not established", "room", room, "user", p.UserID(), "err", err)
-		s.forget(dlg.ID)
+		s.forget(d.id)
 		leave()
-		if dlg.LoadState() >= sip.DialogStateEstablished {
+		if established {
 			ctx, cancel := context.WithTimeout(context.Background(), 32*time.Second)
 			defer cancel()
-			_ = dlg.Bye(ctx)
+			_ = d.bye(ctx)
 		}
 	}
 }
@@ -507,7 +467,7 @@ func (s *Server) onAck(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	if d := s.lookup(req); d != nil {
-		if err := d.session.ReadAck(d.ackFor(req), tx); err != nil {
+		if err := d.readAck(req, tx); err != nil {
 			s.log.Debug("ACK ignored", "err", err)
 		}
 	}
@@ -523,9 +483,9 @@ func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	// Leave first, so that the room no longer lists the participant once the 200 is out.
-	s.forget(d.session.ID)
+	s.forget(d.id)
 	s.focus.Leave(d.participant)
-	if err := d.session.ReadBye(req, tx); err != nil {
+	if err := d.readBye(req, tx); err != nil {
 		s.respond(req, tx, 481, "Call/Transaction Does Not Exist", s.warning(err.Error()))
 		return
 	}
@@ -563,8 +523,8 @@ func (s *Server) Disconnect(ctx context.Context, p *focus.Participant) {
 	}
 	// The dialog stays known until the BYE is done: an ACK still on its way must find it, or
 	// the BYE would wait for the INVITE transaction to time out.
-	defer s.forget(d.session.ID)
-	if err := d.session.Bye(ctx); err != nil {
+	defer s.forget(d.id)
+	if err := d.bye(ctx); err != nil {
 		s.log.Info("BYE failed", "user", p.UserID(), "err", err)
 	}
 }
@@ -586,7 +546,7 @@ func (s *Server) forget(id string) {
 	delete(s.dialogs, id)
 	s.mu.Unlock()
 	if d != nil {
-		s.releaseDialog(d.source)
+		s.releaseDialog(d.sourceKey)
 	}
 }
 

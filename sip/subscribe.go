@@ -304,8 +304,7 @@ func (ev *events) inDialog(req *sip.Request, tx sip.ServerTransaction, id string
 		return
 	}
 	room := d.participant.Room().Name()
-	target := d.session.InviteRequest.Contact().Address
-	sub := ev.newSubscription(d.session, dialogID+"|"+id, room, target, eventValue(id))
+	sub := ev.newSubscription(d, dialogID+"|"+id, room, d.target, eventValue(id))
 	sub.expires = time.Now().Add(expires)
 	if expires == 0 {
 		sub.end = "timeout"
@@ -399,7 +398,7 @@ func acceptsConferenceInfo(req *sip.Request) bool {
 	return false
 }
 
-func (ev *events) newSubscription(dlg *sipgo.DialogServerSession, key, room string, target sip.Uri, event string) *subscription {
+func (ev *events) newSubscription(dlg inDialog, key, room string, target sip.Uri, event string) *subscription {
 	sub := &subscription{
 		ev:     ev,
 		key:    key,
