@@ -56,12 +56,12 @@ type conn struct {
 	cond      sync.Cond
 	queue     []outFrame // small frames in order
 	spare     []outFrame
-	large     []*outMsg // large SENDs being chunked; large[0] is served next and alone may have a chunk open
-	corked    int       // >0 holds the writer while a batch is queued atomically (pre-bind flush)
-	pending   int       // bytes queued and not yet written
-	writing   bool      // a writer goroutine runs (wake starts one)
-	retire    bool      // the janitor asks an idle writer to end
-	lastWrite time.Time // when the writer last wrote, or started
+	large     []*outMsg   // large SENDs being chunked; large[0] is served next and alone may have a chunk open
+	corked    int         // >0 holds the writer while a batch is queued atomically (pre-bind flush)
+	pending   int         // bytes queued and not yet written
+	writing   atomic.Bool // a writer goroutine runs (wake starts one); changed only under mu
+	retire    bool        // the janitor asks an idle writer to end
+	lastWrite time.Time   // when the writer last wrote, or started
 	closed    bool
 	reason    CloseReason
 	sessions  map[string]*Session
@@ -107,16 +107,23 @@ func (c *conn) start() {
 // startWriterLocked notes that a writer runs and returns true when the caller must start it (go
 // c.writeLoop()) once c.mu is released. Caller holds c.mu.
 func (c *conn) startWriterLocked() bool {
-	if c.writing || c.closed {
+	if c.writing.Load() || c.closed {
 		return false
 	}
-	c.writing, c.retire, c.lastWrite = true, false, timeNow()
+	c.writing.Store(true)
+	c.retire, c.lastWrite = false, timeNow()
 	c.e.wg.Add(1)
 	return true
 }
 
-// wake hands queued work to the writer: it starts one, or signals the one running.
+// wake hands queued work to the writer: it starts one, or signals the one running. The work was
+// queued under mu before, so a writer seen running cannot retire without seeing it (it retires
+// only under mu with nothing queued): the lock-free check is safe.
 func (c *conn) wake() {
+	if c.writing.Load() {
+		c.cond.Signal()
+		return
+	}
 	c.mu.Lock()
 	start := c.startWriterLocked()
 	c.mu.Unlock()
@@ -130,7 +137,7 @@ func (c *conn) wake() {
 // retireIdleWriter asks the writer to end when nothing has been written for quiet (the janitor).
 func (c *conn) retireIdleWriter(now time.Time, quiet time.Duration) {
 	c.mu.Lock()
-	idle := c.writing && !c.retire && len(c.queue) == 0 && len(c.large) == 0 && now.Sub(c.lastWrite) > quiet
+	idle := c.writing.Load() && !c.retire && len(c.queue) == 0 && len(c.large) == 0 && now.Sub(c.lastWrite) > quiet
 	if idle {
 		c.retire = true
 	}
@@ -417,7 +424,8 @@ func (c *conn) writeLoop() {
 		c.mu.Lock()
 		for !c.closed && (c.corked > 0 || len(c.queue) == 0 && len(c.large) == 0) {
 			if c.retire && len(c.queue) == 0 && len(c.large) == 0 {
-				c.writing, c.retire = false, false
+				c.writing.Store(false)
+				c.retire = false
 				c.mu.Unlock()
 				return
 			}
@@ -425,7 +433,7 @@ func (c *conn) writeLoop() {
 		}
 		c.retire = false
 		if c.closed {
-			c.writing = false
+			c.writing.Store(false)
 			frames := c.queue
 			c.queue, c.large = nil, nil
 			c.mu.Unlock()

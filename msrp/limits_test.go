@@ -114,11 +114,7 @@ func TestIdleWriterRetires(t *testing.T) {
 	rec := newRecorder()
 	_, s, p := boundPair(t, Config{BindTimeout: 20 * time.Millisecond}, rec)
 	c := s.boundConn()
-	writing := func() bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		return c.writing
-	}
+	writing := func() bool { return c.writing.Load() }
 	for round := 0; round < 3; round++ {
 		deadline := time.Now().Add(2 * time.Second)
 		for writing() {
