@@ -70,14 +70,20 @@ func (c *conn) handleSend(s *Session, m *Message) {
 			br.Total = br.End
 		}
 	}
+	key := ""
+	if m.MessageID != "" {
+		key = s.id + "\x00" + m.MessageID
+	}
+	ch, chunked := s.handler.(ChunkHandler)
+	streamed := chunked && key != "" && !(m.Flag == FlagEnd && br.Start == 1 && !c.inProgress(key)) &&
+		(c.streams[key] != nil || c.reasm.inProgress[key] == nil && (br.Total < 0 || br.Total > c.e.cfg.StreamThreshold))
+	if sl := s.streamSizeLimit(); streamed && sl > limit {
+		limit = sl // the handler holds none of it (SetStreamLimit)
+	}
 	if br.Total > limit || br.Start-1+int64(len(m.Body)) > limit {
 		c.e.stats.tooLarge.Add(1)
 		c.respond(m, s, StatusTooLarge, "")
 		return
-	}
-	key := ""
-	if m.MessageID != "" {
-		key = s.id + "\x00" + m.MessageID
 	}
 	if m.Flag == FlagEnd && br.Start == 1 && (key == "" || !c.inProgress(key)) {
 		c.deliver(s, m) // the whole message in one chunk
@@ -98,8 +104,7 @@ func (c *conn) handleSend(s *Session, m *Message) {
 		c.respond(m, s, code, "")
 		return
 	}
-	if ch, ok := s.handler.(ChunkHandler); ok && c.streams[key] != nil ||
-		ok && c.reasm.inProgress[key] == nil && (br.Total < 0 || br.Total > c.e.cfg.StreamThreshold) {
+	if streamed {
 		c.stream(s, ch, key, m, limit)
 		return
 	}

@@ -50,6 +50,22 @@ func (s *Session) SetMaxSize(n int64) {
 	s.mu.Unlock()
 }
 
+// SetStreamLimit lets a message streamed to the session's ChunkHandler (see ChunkHandler) be up to n bytes,
+// beyond MaxMessageSize and the session's max-size, which still bound reassembled messages and every single
+// chunk: a handler that writes each chunk through (a switch relaying a file, a file store) holds none of it.
+// Zero or less means the same limit as reassembled messages.
+func (s *Session) SetStreamLimit(n int64) {
+	s.mu.Lock()
+	s.streamLimit = n
+	s.mu.Unlock()
+}
+
+func (s *Session) streamSizeLimit() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.streamLimit
+}
+
 func (s *Session) sizeLimit() int64 {
 	s.mu.Lock()
 	n := s.maxSize

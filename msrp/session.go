@@ -37,6 +37,7 @@ type Session struct {
 	bindTimer   interface{ Stop() bool }
 	userData    any
 	maxSize     int64  // a=max-size we advertised (SetMaxSize); 0 = MaxMessageSize
+	streamLimit int64  // SetStreamLimit: bound of messages streamed to a ChunkHandler; 0 = sizeLimit
 	peerFP      string // a=fingerprint of the peer (SetPeerFingerprint), normalised
 }
 
@@ -275,6 +276,28 @@ func (s *Session) Connect(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// Queued returns how many bytes the session has waiting to be written: on its connection's queue (shared
+// with the connection's other sessions) once bound, its own pre-bind queue before; -1 once the session is
+// closed. A producer relaying a large message piece by piece (SendMessage with Flag '+') paces itself with
+// it instead of running into MaxPendingBytes.
+func (s *Session) Queued() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return -1
+	}
+	if s.conn == nil {
+		return s.preBindSize
+	}
+	c := s.conn
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return -1
+	}
+	return c.pending
 }
 
 func (s *Session) isClosed() bool {

@@ -151,3 +151,52 @@ func TestMaxSize(t *testing.T) {
 		})
 	}
 }
+
+// TestStreamLimit: SetStreamLimit lets a streamed message go beyond MaxMessageSize and the session's
+// max-size (the handler holds none of it), while a reassembled one stays bounded, and the stream limit
+// itself still gets 413.
+func TestStreamLimit(t *testing.T) {
+	rec := &chunkRecorder{recorder: newRecorder(), chunks: make(chan *Message, 64)}
+	_, s, p := boundPair(t, Config{StreamThreshold: 10, MaxMessageSize: 100}, rec)
+	p.send(chunk(s, "n1", "MN", ByteRange{1, -1, 300}, '+', "abc"))
+	p.expectResponse("n1", 413) // no stream limit yet: MaxMessageSize
+	s.SetMaxSize(50)
+	s.SetStreamLimit(400)
+	for i := int64(0); i < 4; i++ {
+		flag, end := byte('+'), int64(-1)
+		if i == 3 {
+			flag, end = '$', 300
+		}
+		tid := "t" + string(rune('1'+i))
+		p.send(chunk(s, tid, "MT", ByteRange{1 + 75*i, end, 300}, flag, strings.Repeat("abcd"[i:i+1], 75)))
+		p.expectResponse(tid, 200)
+		<-rec.chunks
+	}
+	p.send(chunk(s, "u1", "MU", ByteRange{1, -1, 500}, '+', "abc"))
+	p.expectResponse("u1", 413) // beyond the stream limit
+	p.send(chunk(s, "v1", "MV", ByteRange{1, -1, 10}, '+', "abc"))
+	p.expectResponse("v1", 200)
+	p.send(chunk(s, "v2", "MV", ByteRange{4, -1, 60}, '+', "def"))
+	p.expectResponse("v2", 413) // reassembled (total 10 at first): max-size 50 still holds
+}
+
+// TestQueued: Queued counts what waits before binding and -1 once closed.
+func TestQueued(t *testing.T) {
+	e := NewEndpoint(Config{AdvertisedHost: "127.0.0.1", AdvertisedPort: 9})
+	defer e.Close()
+	s := e.NewSession(newRecorder())
+	s.SetRemotePath([]URI{{Host: "127.0.0.1", Port: 9, SessionID: "peer", Transport: "tcp"}})
+	if n := s.Queued(); n != 0 {
+		t.Fatalf("Queued %d", n)
+	}
+	if err := s.Send("text/plain", []byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.Queued(); n <= 5 {
+		t.Fatalf("Queued %d after a send", n)
+	}
+	s.Close(Local)
+	if n := s.Queued(); n != -1 {
+		t.Fatalf("Queued %d after close", n)
+	}
+}
