@@ -67,9 +67,9 @@ type Stream struct {
 	dialsOut    bool            // the offer said a=setup:passive: the focus connects
 	answer      sdp.MediaAnswer // the focus's answer for this stream, repeated on a re-offer
 
-	file       *sdp.FileSelector             // an RFC 5547 push: this stream carries one file, it is no chat channel
-	fileTarget string                        // the participants the file is for, comma-separated ("" = the room)
-	fileDone   atomic.Bool                   // the file arrived or was aborted (one file per session, RFC 5547 §8.7)
+	file       *sdp.FileSelector            // an RFC 5547 push: this stream carries one file, it is no chat channel
+	fileTarget string                       // the participants the file is for, comma-separated ("" = the room)
+	fileDone   atomic.Bool                  // the file arrived or was aborted (one file per session, RFC 5547 §8.7)
 	xfer       atomic.Pointer[fileTransfer] // the file on its way, from its first chunk
 }
 
