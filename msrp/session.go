@@ -163,7 +163,9 @@ func (s *Session) queueLocked(m *Message, waiter chan *Message, mintMID bool, wa
 	if len(m.FromPath) == 0 {
 		m.FromPath = s.localPath
 	}
-	if m.Method == "SEND" && m.ContentType != "" && len(m.Body) > MaxUninterruptible {
+	if m.Method == "SEND" && m.ContentType != "" &&
+		(len(m.Body) > MaxUninterruptible || m.ByteRange.Start > 1 && m.MessageID != "" && s.conn.sending(s, m.MessageID)) {
+		// Large, or a later piece of a large message still being sent, which it must not overtake.
 		if m.MessageID == "" {
 			m.MessageID = NewMessageID()
 		}

@@ -200,3 +200,52 @@ func TestQueued(t *testing.T) {
 		t.Fatalf("Queued %d after close", n)
 	}
 }
+
+// TestRelayedPiecesInOrder: pieces of one message queued one after another (a switch relaying
+// chunk by chunk) go out in Byte-Range order, even a small last piece, while another large
+// message takes turns with them.
+func TestRelayedPiecesInOrder(t *testing.T) {
+	rec := newRecorder()
+	_, s, p := boundPair(t, Config{ChunkQuantum: 2048}, rec)
+	c := s.boundConn()
+	c.cork()
+	total := int64(5000 + 5000 + 100)
+	pieces := []struct {
+		n    int
+		flag byte
+	}{{5000, '+'}, {5000, '+'}, {100, '$'}}
+	start := int64(1)
+	for i, pc := range pieces {
+		body := []byte(strings.Repeat(string(rune('a'+i)), pc.n))
+		if err := s.SendMessage(&Message{MessageID: "MA", ContentType: "text/plain", Body: body, Flag: pc.flag,
+			ByteRange: ByteRange{Start: start, End: start - 1 + int64(pc.n), Total: total}}); err != nil {
+			t.Fatal(err)
+		}
+		start += int64(pc.n)
+		if i == 0 {
+			if err := s.SendMessage(&Message{MessageID: "MB", ContentType: "text/plain", Body: []byte(strings.Repeat("z", 9000))}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	c.uncork()
+	next := int64(1)
+	var got []byte
+	for next <= total {
+		m := p.next()
+		if m.Method != "SEND" || m.MessageID != "MA" {
+			continue
+		}
+		if m.ByteRange.Start != next {
+			t.Fatalf("chunk of MA starts at %d, want %d", m.ByteRange.Start, next)
+		}
+		next += int64(len(m.Body))
+		got = append(got, m.Body...)
+		if next > total && m.Flag != '$' {
+			t.Fatalf("last chunk flag %q", m.Flag)
+		}
+	}
+	if want := strings.Repeat("a", 5000) + strings.Repeat("b", 5000) + strings.Repeat("c", 100); string(got) != want {
+		t.Fatal("pieces reassembled out of order")
+	}
+}
