@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -191,6 +192,7 @@ type msrpPeer struct {
 	small                     bool          // a small socket receive buffer: what is not read stays at the focus
 	refuse                    int           // when set, the peer answers the focus\'s SENDs with this code
 	closed                    chan struct{}
+	aborted                   atomic.Int32 // messages from the focus that ended with '#'
 }
 
 func newMSRPPeer(t *testing.T) *msrpPeer {
@@ -291,6 +293,7 @@ func (m *msrpPeer) readLoop() {
 						partial[f.MessageID] = whole
 						return nil
 					case '#':
+						m.aborted.Add(1)
 						delete(partial, f.MessageID)
 						return nil
 					}
