@@ -374,13 +374,22 @@ func (f *Focus) replayKept(s *Stream, files []keptFile) {
 			time.Sleep(delay)
 		}
 	}
+	prev := ""
 	for i := range files {
 		k := &files[i]
+		for prev != "" && s.session.Sending(prev) {
+			// The previous file goes out whole first: the order of the kept files is theirs.
+			if s.session.Queued() < 0 {
+				return
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
 		file, err := f.files.open(k)
 		if err != nil {
 			continue // evicted meanwhile
 		}
 		mid := msrp.NewMessageID()
+		prev = mid
 		for off := int64(0); off < k.Size; {
 			if !wait() {
 				file.Close()

@@ -302,6 +302,14 @@ func (s *Session) Queued() int {
 	return c.pending
 }
 
+// Sending reports whether part of the large message messageID is still queued on the session's
+// connection, not yet handed to its writer. Large messages take turns on the wire, so a producer that
+// wants a message to go out whole before its next one waits for this to turn false.
+func (s *Session) Sending(messageID string) bool {
+	c := s.boundConn()
+	return c != nil && c.sending(s, messageID)
+}
+
 func (s *Session) isClosed() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
