@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"slices"
@@ -378,5 +379,25 @@ func TestFileToGroup(t *testing.T) {
 		sip.NewHeader("Subject", "sip:bob@example.com, sip:nobody@example.com"))
 	if code := p.sendChunks(t, payload, 0, len(payload), 20<<10, int64(len(payload))); code != 404 {
 		t.Fatalf("file to an unknown recipient: %d, want 404", code)
+	}
+}
+
+// TestDeletedRoomDropsKeptFiles: deleting a room deletes its kept files from disk.
+func TestDeletedRoomDropsKeptFiles(t *testing.T) {
+	var cfg *configs.Config
+	d := startTestDaemon(t, func(c *configs.Config) { streamConfig(c); cfg = c })
+	payload := patterned(30<<10, 8)
+	p := openPush(t, d, "files", "alice", "gone.bin", len(payload), nil)
+	if code := p.sendChunks(t, payload, 0, len(payload), 10<<10, int64(len(payload))); code != 200 {
+		t.Fatalf("file: %d", code)
+	}
+	if names := keptOnDisk(t, cfg, "files"); countSuffix(names, ".msg") != 1 {
+		t.Fatalf("kept: %v", names)
+	}
+	if err := d.focus.DeleteRoom(context.Background(), "files"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(cfg.DataDir, "files", "files")); !os.IsNotExist(err) {
+		t.Fatalf("the deleted room's files are still on disk (%v): %v", err, keptOnDisk(t, cfg, "files"))
 	}
 }
