@@ -61,9 +61,10 @@ func (f *Focus) handleFile(st *Stream, m *msrp.Message) error {
 type fileTransfer struct {
 	f      *Focus
 	st     *Stream
-	inID   string // the sender's Message-ID
-	prefix int64  // bytes of the CPIM envelope ahead of the file
-	total  int64  // bytes of the CPIM message, -1 while the sender has not said ('*')
+	seen   map[*Stream]bool // the channel's streams when the transfer started: they had their copy
+	inID   string           // the sender's Message-ID
+	prefix int64            // bytes of the CPIM envelope ahead of the file
+	total  int64            // bytes of the CPIM message, -1 while the sender has not said ('*')
 
 	mu     sync.Mutex
 	copies []fileCopy
@@ -171,7 +172,8 @@ func (f *Focus) startFile(st *Stream, m *msrp.Message) (*fileTransfer, error) {
 		ContentType:    contentType,
 		ContentHeaders: []cpim.Header{{Name: "Content-Disposition", Value: mime.FormatMediaType("attachment", params)}},
 	}).Marshal()
-	x := &fileTransfer{f: f, st: st, inID: m.MessageID, prefix: int64(len(envelope)), total: -1, length: -1}
+	x := &fileTransfer{f: f, st: st, inID: m.MessageID, prefix: int64(len(envelope)), total: -1, length: -1,
+		seen: map[*Stream]bool{}}
 	if m.ByteRange.Total >= 0 {
 		x.total = x.prefix + m.ByteRange.Total
 	}
@@ -179,6 +181,7 @@ func (f *Focus) startFile(st *Stream, m *msrp.Message) (*fileTransfer, error) {
 	channel := room.channelFor("")
 	privateOK := false
 	for _, r := range *room.streams.Load() {
+		x.seen[r] = true
 		if r.participant == st.participant || r.channel != channel {
 			continue
 		}
@@ -279,10 +282,33 @@ func (x *fileTransfer) finish() {
 	x.f.metrics.copiesSent.Add(float64(len(x.copies)))
 	if x.part != nil {
 		x.kept.Size = x.prefix + x.length
-		if err := x.f.files.commit(x.part, x.kept); err != nil {
+		if err := x.part.Sync(); err != nil { // outside the room's lock, which the commit takes
+			x.f.log.Error("file not kept", "room", x.kept.Room, "err", err)
+			x.dropPart()
+		}
+	}
+	if x.part != nil {
+		// Kept and the fan-out read in one step under the room's lock, as a joiner is welcomed
+		// and published: who joined during the transfer gets the file exactly once, from here
+		// or from its welcome.
+		room := x.st.participant.room
+		room.mu.Lock()
+		k, err := x.f.files.commit(x.part, x.kept)
+		streams := *room.streams.Load()
+		room.mu.Unlock()
+		x.part = nil
+		if err != nil {
 			x.f.log.Error("file not kept", "room", x.kept.Room, "err", err)
 		}
-		x.part = nil
+		if k != nil {
+			for _, s := range streams {
+				if !x.seen[s] && s.participant != x.st.participant && k.visibleTo(s.channel, s.participant.userID) &&
+					(len(k.Targets) == 0 || s.offer.Chatroom != nil && s.offer.Chatroom.PrivateMessages) &&
+					s.offer.AcceptsWrapped(k.Inner) && (s.offer.MaxSize <= 0 || k.Size <= s.offer.MaxSize) {
+					go x.f.replayKept(s, []keptFile{*k})
+				}
+			}
+		}
 	}
 	x.f.log.Info("file delivered to the room", "room", x.kept.Room, "user", x.kept.Sender, "recipients", len(x.copies),
 		"bytes", x.length)

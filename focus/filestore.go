@@ -180,18 +180,18 @@ func (fs *fileStore) create(room string) (*os.File, error) {
 func (fs *fileStore) fits(n int64) bool { return n <= fs.roomQuota && n <= fs.totalQuota }
 
 // commit makes a complete part file a kept file: it takes the next sequence number, renames the
-// data into place, writes the metadata, and evicts the oldest files beyond the quotas. The part
-// file is closed in any case.
-func (fs *fileStore) commit(part *os.File, k keptFile) error {
+// data into place, writes the metadata, and evicts the oldest files beyond the quotas. It returns
+// the kept file, or nil when the file is too large to keep. The part file is closed in any case.
+func (fs *fileStore) commit(part *os.File, k keptFile) (*keptFile, error) {
 	if err := part.Sync(); err != nil {
 		part.Close()
 		os.Remove(part.Name())
-		return err
+		return nil, err
 	}
 	part.Close()
 	if !fs.fits(k.Size) {
 		os.Remove(part.Name())
-		return nil
+		return nil, nil
 	}
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
@@ -199,24 +199,25 @@ func (fs *fileStore) commit(part *os.File, k keptFile) error {
 	fs.next++
 	if err := os.Rename(part.Name(), fs.path(&k, ".msg")); err != nil {
 		os.Remove(part.Name())
-		return err
+		return nil, err
 	}
 	meta, _ := json.Marshal(&k)
 	tmp := fs.path(&k, ".json.tmp")
 	if err := writeSynced(tmp, meta); err != nil {
 		os.Remove(tmp)
 		os.Remove(fs.path(&k, ".msg"))
-		return err
+		return nil, err
 	}
 	if err := os.Rename(tmp, fs.path(&k, ".json")); err != nil {
 		os.Remove(tmp)
 		os.Remove(fs.path(&k, ".msg"))
-		return err
+		return nil, err
 	}
 	fs.files = append(fs.files, &k)
 	fs.total += k.Size
 	fs.evictLocked(k.Room)
-	return nil
+	kept := k
+	return &kept, nil
 }
 
 func writeSynced(path string, b []byte) error {

@@ -18,7 +18,7 @@ func keepBytes(t *testing.T, fs *fileStore, room, body string) {
 	if _, err := part.WriteString(body); err != nil {
 		t.Fatal(err)
 	}
-	if err := fs.commit(part, keptFile{Room: room, Channel: "chat", Sender: "xcon-userid:a@x", Inner: "text/plain",
+	if _, err := fs.commit(part, keptFile{Room: room, Channel: "chat", Sender: "xcon-userid:a@x", Inner: "text/plain",
 		Size: int64(len(body)), Received: time.Now()}); err != nil {
 		t.Fatal(err)
 	}

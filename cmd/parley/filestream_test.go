@@ -401,3 +401,29 @@ func TestDeletedRoomDropsKeptFiles(t *testing.T) {
 		t.Fatalf("the deleted room's files are still on disk (%v): %v", err, keptOnDisk(t, cfg, "files"))
 	}
 }
+
+// TestJoinerDuringTransferGetsTheFile: who joins while a file is on its way gets it once it is
+// complete, exactly once.
+func TestJoinerDuringTransferGetsTheFile(t *testing.T) {
+	d := startTestDaemon(t, streamConfig)
+	bob := join(t, d, joinOptions{room: "files", name: "bob", transport: "tcp", label: "main"})
+	payload := patterned(120<<10, 9)
+	p := openPush(t, d, "files", "alice", "midway.bin", len(payload), nil)
+	if code := p.sendChunks(t, payload, 0, 60<<10, 20<<10, int64(len(payload))); code != 200 {
+		t.Fatalf("first half: %d", code)
+	}
+	eve := join(t, d, joinOptions{room: "files", name: "eve", transport: "tcp", label: "main"})
+	if code := p.sendChunks(t, payload, 60<<10, len(payload), 20<<10, int64(len(payload))); code != 200 {
+		t.Fatalf("second half: %d", code)
+	}
+	for _, who := range []*participant{bob, eve} {
+		if _, got := fileOf(t, who.msrp.nextMessage(t).Body); !bytes.Equal(got, payload) {
+			t.Fatalf("%s got %d bytes, want %d", who.name, len(got), len(payload))
+		}
+	}
+	sentinel := cpimBody("sip:bob@example.com", "sip:files@example.net", "sentinel")
+	bob.msrp.send("message/cpim", sentinel)
+	if got := eve.msrp.nextMessage(t).Body; !bytes.Equal(got, sentinel) {
+		t.Fatalf("eve got %.100q, want the file only once", got)
+	}
+}
