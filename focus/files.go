@@ -124,6 +124,7 @@ func (f *Focus) startFile(st *Stream, m *msrp.Message) (*fileTransfer, error) {
 		size = st.file.Size
 	}
 	if size > f.maxFileSize() {
+		f.metrics.filesTooLarge.Inc()
 		return nil, &msrp.StatusError{Code: 413, Comment: "File larger than this focus allows"}
 	}
 	if !room.maySend(st.participant) {
@@ -326,6 +327,7 @@ func (x *fileTransfer) abort(why string) {
 	x.st.fileDone.Store(true)
 	x.send(nil, x.prefix+x.got+1, msrp.FlagAbort)
 	x.dropPart()
+	x.f.metrics.filesAborted.Inc()
 	x.f.log.Info("file transfer aborted", "room", x.kept.Room, "user", x.kept.Sender, "reason", why, "bytes", x.got)
 }
 

@@ -54,6 +54,7 @@ type fileStore struct {
 	roomQuota  int64
 	totalQuota int64
 	log        *slog.Logger
+	evicted    func() // counts an eviction (metrics); may be nil
 
 	mu    sync.Mutex
 	next  uint64
@@ -264,7 +265,20 @@ func (fs *fileStore) removeLocked(i int, why string) {
 	os.Remove(fs.path(k, ".msg"))
 	fs.total -= k.Size
 	fs.files = slices.Delete(fs.files, i, i+1)
+	if fs.evicted != nil {
+		fs.evicted()
+	}
 	fs.log.Info("kept file evicted", "room", k.Room, "seq", k.Seq, "bytes", k.Size, "reason", why)
+}
+
+// bytes is the size of every kept file together; 0 for a nil store.
+func (fs *fileStore) bytes() int64 {
+	if fs == nil {
+		return 0
+	}
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return fs.total
 }
 
 // forRoom returns, oldest first, the kept files of room a joiner of channel may receive.

@@ -172,6 +172,7 @@ func New(ctx context.Context, cfg Config, store xcon.Store, endpoint *msrp.Endpo
 			present[name] = true
 		}
 		f.files.keepRooms(present) // rooms deleted while the focus was down
+		f.files.evicted = f.metrics.filesEvicted.Inc
 	}
 	f.bindings = newBindingWriter(store, f.log)
 	f.stopPurge = make(chan struct{})

@@ -82,6 +82,18 @@ func (c *conn) handleSend(s *Session, m *Message) {
 	}
 	if br.Total > limit || br.Start-1+int64(len(m.Body)) > limit {
 		c.e.stats.tooLarge.Add(1)
+		if streamed && c.streams[key] != nil {
+			// A streamed message stopped midway reaches its handler as an abort ('#', no data), so that
+			// it can let go of what it started; the rest of the message gets 413 too (§10.5).
+			delete(c.streams, key)
+			stop := m.Clone()
+			stop.Body, stop.Flag = nil, FlagAbort
+			stop.ByteRange = ByteRange{Start: br.Start, End: br.Start - 1, Total: br.Total}
+			_ = ch.HandleChunk(s, stop)
+			if m.Flag != FlagEnd {
+				c.refuse(key, StatusTooLarge)
+			}
+		}
 		c.respond(m, s, StatusTooLarge, "")
 		return
 	}

@@ -174,6 +174,30 @@ func TestStreamLimit(t *testing.T) {
 	}
 	p.send(chunk(s, "u1", "MU", ByteRange{1, -1, 500}, '+', "abc"))
 	p.expectResponse("u1", 413) // beyond the stream limit
+	// Of unknown size, stopped once past it: the handler hears of it as an abort.
+	p.send(chunk(s, "w1", "MW", ByteRange{1, -1, -1}, '+', strings.Repeat("w", 100)))
+	p.expectResponse("w1", 200)
+	<-rec.chunks
+	for i, start := range []int64{101, 201, 301, 401} {
+		tid := "w" + string(rune('2'+i))
+		p.send(chunk(s, tid, "MW", ByteRange{start, -1, -1}, '+', strings.Repeat("w", 100)))
+		if start < 400 {
+			p.expectResponse(tid, 200)
+			<-rec.chunks
+		} else {
+			p.expectResponse(tid, 413)
+		}
+	}
+	if m := <-rec.chunks; m.Flag != FlagAbort || len(m.Body) != 0 {
+		t.Fatalf("handler got %q with %d bytes, want an abort", m.Flag, len(m.Body))
+	}
+	p.send(chunk(s, "w9", "MW", ByteRange{501, -1, -1}, '+', "more"))
+	p.expectResponse("w9", 413)
+	select {
+	case m := <-rec.chunks:
+		t.Fatalf("a chunk after the stop reached the handler: %v", m.ByteRange)
+	default:
+	}
 	p.send(chunk(s, "v1", "MV", ByteRange{1, -1, 10}, '+', "abc"))
 	p.expectResponse("v1", 200)
 	p.send(chunk(s, "v2", "MV", ByteRange{4, -1, 60}, '+', "def"))

@@ -26,15 +26,20 @@ type filePush struct {
 	mid string
 }
 
-// openPush INVITEs room as from with one push m-line for a file of size bytes (attrs are extra
+// openPush INVITEs room as from with one push m-line for a file of size bytes (-1: the
+// selector says no size; attrs are extra
 // a= lines, such as file-date) and connects the session; the INVITE must succeed.
 func openPush(t *testing.T, d *daemon, room, from, name string, size int, attrs []sdp.Attribute, extra ...sip.Header) *filePush {
 	t.Helper()
 	m := newMSRPPeer(t)
+	selector := `name:"` + name + `" type:application/octet-stream`
+	if size >= 0 {
+		selector += " size:" + itoa(size)
+	}
 	offer, err := sdp.BuildOffer(sdp.AnswerParams{Username: from, SessionID: 1, SessionVersion: 1, Address: "127.0.0.1"},
 		[]sdp.MediaAnswer{{Port: 9, Proto: "TCP/MSRP", Path: []string{m.local.String()}, Setup: "active", Direction: "sendonly",
 			AcceptTypes:    []string{"application/octet-stream"},
-			FileSelector:   `name:"` + name + `" type:application/octet-stream size:` + itoa(size),
+			FileSelector:   selector,
 			FileTransferID: "tr" + msrp.NewMessageID(), Attributes: attrs}})
 	if err != nil {
 		t.Fatal(err)
@@ -210,6 +215,9 @@ func TestFileAbortRemovesPart(t *testing.T) {
 			t.Fatalf("%s: the disk still holds %v", how, names)
 		}
 	}
+	if v := metricLine(t, d, "parley_files_aborted_total"); v != "2" {
+		t.Fatalf("parley_files_aborted_total = %q, want 2", v)
+	}
 	carol := join(t, d, joinOptions{room: "files", name: "carol", transport: "tcp", label: "main"})
 	sentinel := cpimBody("sip:bob@example.com", "sip:files@example.net", "sentinel")
 	bob.msrp.send("message/cpim", sentinel)
@@ -288,6 +296,9 @@ func TestFileQuotaEviction(t *testing.T) {
 	}
 	if names := keptOnDisk(t, cfg, "other"); countSuffix(names, ".msg") != 2 {
 		t.Fatalf("total quota: room other holds %v", names)
+	}
+	if v := metricLine(t, d, "parley_kept_files_evicted_total"); v != "2" {
+		t.Fatalf("parley_kept_files_evicted_total = %q, want 2", v)
 	}
 	dave := join(t, d, joinOptions{room: "files", name: "dave", transport: "tcp", label: "main"})
 	if _, got := fileOf(t, dave.msrp.nextMessage(t).Body); !bytes.Equal(got, files[2]) {
@@ -425,5 +436,41 @@ func TestJoinerDuringTransferGetsTheFile(t *testing.T) {
 	bob.msrp.send("message/cpim", sentinel)
 	if got := eve.msrp.nextMessage(t).Body; !bytes.Equal(got, sentinel) {
 		t.Fatalf("eve got %.100q, want the file only once", got)
+	}
+}
+
+// TestFileBeyondMaxFileSize: max_file_size bounds a pushed file, declared (413 on its first
+// chunk) or of unknown size (413 once it passes the limit), and nothing is kept.
+func TestFileBeyondMaxFileSize(t *testing.T) {
+	var cfg *configs.Config
+	d := startTestDaemon(t, func(c *configs.Config) { streamConfig(c); c.MaxFileSize = 100 << 10; cfg = c })
+	payload := patterned(120<<10, 11)
+	p := openPush(t, d, "files", "alice", "declared.bin", len(payload), nil)
+	if code := p.sendChunks(t, payload, 0, len(payload), 20<<10, int64(len(payload))); code != 413 {
+		t.Fatalf("declared beyond max_file_size: %d, want 413", code)
+	}
+	p = openPush(t, d, "files", "alice", "selector.bin", len(payload), nil)
+	if code := p.sendChunks(t, payload, 0, len(payload), 20<<10, -1); code != 413 {
+		t.Fatalf("selector size beyond max_file_size: %d, want 413", code)
+	}
+	p = openPush(t, d, "files", "alice", "unknown.bin", -1, nil)
+	if code := p.sendChunks(t, payload, 0, len(payload), 20<<10, -1); code != 413 {
+		t.Fatalf("unknown size beyond max_file_size: %d, want 413", code)
+	}
+	if v := metricLine(t, d, "parley_files_too_large_total"); v != "1" {
+		t.Fatalf("parley_files_too_large_total = %q, want 1 (the selector's size)", v)
+	}
+	if v := metricLine(t, d, "parley_files_aborted_total"); v != "1" {
+		t.Fatalf("parley_files_aborted_total = %q, want 1 (the file of unknown size stopped midway)", v)
+	}
+	p = openPush(t, d, "files", "alice", "fits.bin", 90<<10, nil)
+	if code := p.sendChunks(t, payload[:90<<10], 0, 90<<10, 30<<10, 90<<10); code != 200 {
+		t.Fatalf("within max_file_size: %d", code)
+	}
+	for end := time.Now().Add(10 * time.Second); countSuffix(keptOnDisk(t, cfg, "files"), ".part") > 0 && time.Now().Before(end); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if names := keptOnDisk(t, cfg, "files"); len(names) != 2 || countSuffix(names, ".msg") != 1 {
+		t.Fatalf("the disk holds %v, want only the file that fits", names)
 	}
 }
