@@ -474,3 +474,25 @@ func TestFileBeyondMaxFileSize(t *testing.T) {
 		t.Fatalf("the disk holds %v, want only the file that fits", names)
 	}
 }
+
+// TestSlowRecipientOfAFile: a recipient that stops reading while a file streams through is
+// dropped alone once its queue passes max_pending_bytes; the others get the whole file.
+func TestSlowRecipientOfAFile(t *testing.T) {
+	d := startTestDaemon(t, func(c *configs.Config) { streamConfig(c); c.MSRP.MaxPendingBytes = 256 << 10 })
+	bob := join(t, d, joinOptions{room: "files", name: "bob", transport: "tcp", label: "main"})
+	stalled := join(t, d, joinOptions{room: "files", name: "carol", transport: "udp", label: "main"})
+	stalled.msrp.stopReading()
+	payload := patterned(16<<20, 12) // far more than loopback socket buffers and the queue hold
+	p := openPush(t, d, "files", "alice", "huge.bin", len(payload), nil)
+	if code := p.sendChunks(t, payload, 0, len(payload), 32<<10, int64(len(payload))); code != 200 {
+		t.Fatalf("file: %d", code)
+	}
+	if _, got := fileOf(t, bob.msrp.nextMessage(t).Body); !bytes.Equal(got, payload) {
+		t.Fatalf("bob got %d bytes, want %d", len(got), len(payload))
+	}
+	select {
+	case <-stalled.sip.byes:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the stalled participant was never dropped")
+	}
+}
