@@ -484,8 +484,16 @@ func TestSlowRecipientOfAFile(t *testing.T) {
 	stalled.msrp.stopReading()
 	payload := patterned(16<<20, 12) // far more than loopback socket buffers and the queue hold
 	p := openPush(t, d, "files", "alice", "huge.bin", len(payload), nil)
-	if code := p.sendChunks(t, payload, 0, len(payload), 32<<10, int64(len(payload))); code != 200 {
-		t.Fatalf("file: %d", code)
+	// The sender keeps pace with bob, as a client reading its responses would, so that only
+	// carol's queue grows.
+	const step = 64 << 10
+	for off := 0; off < len(payload); off += step {
+		for end := time.Now().Add(20 * time.Second); bob.msrp.sendBytes.Load() < int64(off-step) && time.Now().Before(end); {
+			time.Sleep(time.Millisecond)
+		}
+		if code := p.sendChunks(t, payload, off, min(off+step, len(payload)), 32<<10, int64(len(payload))); code != 200 {
+			t.Fatalf("file at %d: %d", off, code)
+		}
 	}
 	if _, got := fileOf(t, bob.msrp.nextMessage(t).Body); !bytes.Equal(got, payload) {
 		t.Fatalf("bob got %d bytes, want %d", len(got), len(payload))
