@@ -345,7 +345,8 @@ func TestFileDateFromOffer(t *testing.T) {
 	}
 }
 
-// TestFileToGroup: a Subject naming two participants sends the file to both, not to the third;
+// TestFileToGroup: a Subject naming two participants (by URI and by @nickname) sends the file to
+// both, not to the third;
 // a later joiner outside the group does not get it, a member who rejoins does; a name that is
 // no participant gets 404.
 func TestFileToGroup(t *testing.T) {
@@ -353,9 +354,10 @@ func TestFileToGroup(t *testing.T) {
 	bob := join(t, d, joinOptions{room: "files", name: "bob", transport: "tcp", label: "main"})
 	carol := join(t, d, joinOptions{room: "files", name: "carol", transport: "tcp", label: "main"})
 	dave := join(t, d, joinOptions{room: "files", name: "dave", transport: "tcp", label: "main"})
+	nickname(t, carol, "Caro")
 	payload := patterned(40<<10, 7)
 	p := openPush(t, d, "files", "alice", "group.bin", len(payload), nil,
-		sip.NewHeader("Subject", "sip:bob@example.com, xcon-userid:carol@example.com"))
+		sip.NewHeader("Subject", "sip:bob@example.com, @caro"))
 	if code := p.sendChunks(t, payload, 0, len(payload), 20<<10, int64(len(payload))); code != 200 {
 		t.Fatalf("file: %d", code)
 	}
@@ -386,10 +388,11 @@ func TestFileToGroup(t *testing.T) {
 		t.Fatalf("eve, outside the group, got %.100q from the kept files", got)
 	}
 
-	p = openPush(t, d, "files", "alice", "nobody.bin", len(payload), nil,
-		sip.NewHeader("Subject", "sip:bob@example.com, sip:nobody@example.com"))
-	if code := p.sendChunks(t, payload, 0, len(payload), 20<<10, int64(len(payload))); code != 404 {
-		t.Fatalf("file to an unknown recipient: %d, want 404", code)
+	for _, subject := range []string{"sip:bob@example.com, sip:nobody@example.com", "xcon-userid:carol@example.com, @nobody"} {
+		p = openPush(t, d, "files", "alice", "nobody.bin", len(payload), nil, sip.NewHeader("Subject", subject))
+		if code := p.sendChunks(t, payload, 0, len(payload), 20<<10, int64(len(payload))); code != 404 {
+			t.Fatalf("file to %q: %d, want 404", subject, code)
+		}
 	}
 }
 
