@@ -36,6 +36,8 @@ type Config struct {
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	WrappedTypes    []string      `yaml:"wrapped_types"`
 	FileQuota       int64         `yaml:"file_quota"`
+	FileTotalQuota  int64         `yaml:"file_total_quota"`
+	MaxFileSize     int64         `yaml:"max_file_size"`
 	MessageRate     float64       `yaml:"message_rate"`
 	MessageBurst    int           `yaml:"message_burst"`
 	Nicknames       Nicknames     `yaml:"nicknames"`
@@ -119,6 +121,7 @@ type MSRP struct {
 	MaxMessageSize     int64         `yaml:"max_message_size"`
 	MaxHeaderBytes     int           `yaml:"max_header_bytes"`
 	MaxPendingBytes    int           `yaml:"max_pending_bytes"`
+	StreamThreshold    int64         `yaml:"stream_threshold"`
 	WriteDeadline      time.Duration `yaml:"write_deadline"`
 	BindTimeout        time.Duration `yaml:"bind_timeout"`
 	TransactionTimeout time.Duration `yaml:"transaction_timeout"`
@@ -337,6 +340,15 @@ func (c *Config) Resolve() error {
 	}
 	if c.FileQuota < 0 {
 		errs = append(errs, fmt.Errorf("file_quota: must not be negative"))
+	}
+	if c.FileTotalQuota < 0 {
+		errs = append(errs, fmt.Errorf("file_total_quota: must not be negative"))
+	}
+	if c.MaxFileSize < 0 {
+		errs = append(errs, fmt.Errorf("max_file_size: must not be negative"))
+	}
+	if c.MSRP.StreamThreshold < 0 {
+		errs = append(errs, fmt.Errorf("msrp.stream_threshold: must not be negative"))
 	}
 	if c.MessageRate < 0 || c.MessageBurst < 0 {
 		errs = append(errs, fmt.Errorf("message_rate, message_burst: must not be negative"))

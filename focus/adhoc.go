@@ -148,6 +148,9 @@ func (f *Focus) removeIdle(ctx context.Context, r *Room, idle time.Duration) {
 		f.log.Error("idle ad-hoc room not removed from the store", "room", r.name, "err", err)
 		return
 	}
+	if f.files != nil {
+		f.files.deleteRoom(r.name)
+	}
 	f.metrics.adhocRemoved.Inc()
 	if idle < 0 {
 		f.log.Info("ad-hoc room removed: its creator's call did not come up", "room", r.name)

@@ -22,6 +22,9 @@ type Config struct {
 	WrappedTypes   []string // what may travel inside message/cpim (a=accept-wrapped-types)
 	TLSFingerprint string   // our certificate's RFC 8122 fingerprint; "" means TCP/TLS/MSRP is refused
 	FileQuota      int64    // bytes of pushed files a room keeps for later joiners; 0 = DefaultFileQuota
+	FileTotalQuota int64    // bytes of pushed files all rooms keep together; 0 = DefaultFileTotalQuota
+	MaxFileSize    int64    // bytes of one pushed file (streamed, not bounded by MaxMessageSize); 0 = DefaultMaxFileSize
+	FilesDir       string   // where kept files live (data_dir/files); "" keeps none
 
 	NicknameScope      NicknameScope // where a nickname must be unique
 	NicknameQuarantine time.Duration // how long a released nickname stays with its user
@@ -84,6 +87,7 @@ type Focus struct {
 	metrics   *Metrics
 	nicknames *nicknames
 	private   privateCopies
+	files     *fileStore // kept files; nil without Config.FilesDir
 
 	localHosts map[string]bool
 
@@ -158,6 +162,17 @@ func New(ctx context.Context, cfg Config, store xcon.Store, endpoint *msrp.Endpo
 		r.idleLocked() // nobody is in a room after a restart
 		r.mu.Unlock()
 		f.rooms[name] = r
+	}
+	if cfg.FilesDir != "" {
+		if f.files, err = openFileStore(cfg.FilesDir, cfg.FileQuota, cfg.FileTotalQuota, f.log); err != nil {
+			return nil, fmt.Errorf("focus: kept files in %s: %w", cfg.FilesDir, err)
+		}
+		present := map[string]bool{}
+		for _, name := range names {
+			present[name] = true
+		}
+		f.files.keepRooms(present) // rooms deleted while the focus was down
+		f.files.evicted = f.metrics.filesEvicted.Inc
 	}
 	f.bindings = newBindingWriter(store, f.log)
 	f.stopPurge = make(chan struct{})

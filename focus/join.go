@@ -173,8 +173,14 @@ func (f *Focus) acceptLine(p *Participant, i int, m *sdp.Media, labels map[strin
 	case sess != nil:
 		s.session = sess
 	case tls:
-		s.session = f.endpoint.NewTLSSession(f)
+		if file != nil {
+			s.session = f.endpoint.NewTLSSession(fileSessions{f})
+		} else {
+			s.session = f.endpoint.NewTLSSession(f)
+		}
 		s.session.SetPeerFingerprint(m.Fingerprint) // RFC 8122: checked against the peer's certificate
+	case file != nil:
+		s.session = f.endpoint.NewSession(fileSessions{f}) // streamed chunk by chunk
 	default:
 		s.session = f.endpoint.NewSession(f)
 	}
@@ -210,6 +216,8 @@ func (f *Focus) acceptLine(p *Participant, i int, m *sdp.Media, labels map[strin
 		}
 		answer.AcceptTypes, answer.AcceptWrappedTypes, answer.Chatroom = []string{t}, nil, nil
 		answer.Direction, answer.FileSelector, answer.FileTransferID = "recvonly", m.FileSelector, m.FileTransferID
+		answer.MaxSize = f.maxFileSize()
+		s.session.SetStreamLimit(f.maxFileSize())
 	}
 	s.answer = answer
 	return s, answer

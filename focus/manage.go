@@ -195,6 +195,9 @@ func (f *Focus) DeleteRoom(ctx context.Context, name string) error {
 	if err := f.store.DeleteConference(ctx, name); err != nil && !errors.Is(err, xcon.ErrNotFound) {
 		return err
 	}
+	if f.files != nil {
+		f.files.deleteRoom(name)
+	}
 	f.log.Info("room deleted", "room", name)
 	return nil
 }

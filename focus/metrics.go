@@ -9,6 +9,9 @@ type Metrics struct {
 	copiesSent      prometheus.Counter
 	bytesRelayed    prometheus.Counter
 	adhocRemoved    prometheus.Counter
+	filesTooLarge   prometheus.Counter
+	filesEvicted    prometheus.Counter
+	filesAborted    prometheus.Counter
 }
 
 func newMetrics() *Metrics {
@@ -23,6 +26,12 @@ func newMetrics() *Metrics {
 			Help: "CPIM bytes queued to recipients by the switch."}),
 		adhocRemoved: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "parley", Name: "adhoc_rooms_removed_total",
 			Help: "Ad-hoc rooms removed because nobody was in them (idle, or their creator's call failed)."}),
+		filesTooLarge: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "parley", Name: "files_too_large_total",
+			Help: "Pushed files refused with 413 for declaring more than max_file_size."}),
+		filesEvicted: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "parley", Name: "kept_files_evicted_total",
+			Help: "Kept files deleted to stay within file_quota or file_total_quota."}),
+		filesAborted: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "parley", Name: "files_aborted_total",
+			Help: "Pushed files whose transfer the sender interrupted or abandoned."}),
 	}
 }
 
@@ -30,8 +39,11 @@ func newMetrics() *Metrics {
 func (f *Focus) Register(reg prometheus.Registerer) error {
 	rooms := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "parley", Name: "rooms", Help: "Rooms hosted."},
 		func() float64 { return float64(len(f.Rooms())) })
-	for _, c := range []prometheus.Collector{rooms, f.metrics.participants, f.metrics.messagesRelayed, f.metrics.copiesSent, f.metrics.bytesRelayed,
-		f.metrics.adhocRemoved} {
+	kept := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "parley", Name: "kept_file_bytes",
+		Help: "Bytes of files kept on disk for later joiners, all rooms (file_total_quota bounds it)."},
+		func() float64 { return float64(f.files.bytes()) })
+	for _, c := range []prometheus.Collector{rooms, kept, f.metrics.participants, f.metrics.messagesRelayed, f.metrics.copiesSent, f.metrics.bytesRelayed,
+		f.metrics.adhocRemoved, f.metrics.filesTooLarge, f.metrics.filesEvicted, f.metrics.filesAborted} {
 		if err := reg.Register(c); err != nil {
 			return err
 		}

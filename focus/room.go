@@ -27,7 +27,6 @@ type Room struct {
 	live         map[string]int                  // guarded by mu: participants per lower-case XCON-USERID
 	provisioned  map[string]bool                 // guarded by mu: users of the stored object, kept when they leave
 	recent       recent                          // guarded by mu: the log's tail replayed to joiners
-	files        []storedFile                    // guarded by mu: files kept for later joiners
 	idleSince    time.Time                       // guarded by mu: when an ad-hoc room last became empty
 	removed      bool                            // guarded by mu: taken out of the focus; joins are refused
 
@@ -68,9 +67,10 @@ type Stream struct {
 	dialsOut    bool            // the offer said a=setup:passive: the focus connects
 	answer      sdp.MediaAnswer // the focus's answer for this stream, repeated on a re-offer
 
-	file       *sdp.FileSelector // an RFC 5547 push: this stream carries one file, it is no chat channel
-	fileTarget string            // the one participant the file is for ("" = the room)
-	fileDone   bool              // the file arrived (one file per session, RFC 5547 §8.7)
+	file       *sdp.FileSelector            // an RFC 5547 push: this stream carries one file, it is no chat channel
+	fileTarget string                       // the participants the file is for, comma-separated ("" = the room)
+	fileDone   atomic.Bool                  // the file arrived or was aborted (one file per session, RFC 5547 §8.7)
+	xfer       atomic.Pointer[fileTransfer] // the file on its way, from its first chunk
 }
 
 func newRoom(f *Focus, name string, conf *xcon.Conference) *Room {
@@ -462,10 +462,15 @@ func (r *Room) welcomeLocked(p *Participant, chat []*Stream) {
 				_ = s.session.Send(e.ContentType, e.Body)
 			}
 		}
-		for _, kept := range r.filesFor(s.channel, p.userID) {
-			if s.offer.AcceptsWrapped(kept.inner) {
-				_ = s.session.Send("message/cpim", kept.body)
-			}
+		if r.focus.files == nil {
+			continue
+		}
+		kept := r.focus.files.forRoom(r.name, s.channel, p.userID)
+		kept = slices.DeleteFunc(kept, func(k keptFile) bool {
+			return !s.offer.AcceptsWrapped(k.Inner) || s.offer.MaxSize > 0 && k.Size > s.offer.MaxSize
+		})
+		if len(kept) > 0 {
+			go r.focus.replayKept(s, kept)
 		}
 	}
 }

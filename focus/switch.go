@@ -187,6 +187,9 @@ func (r *Room) loggable(inner string) bool {
 // and its dialog is ended with a BYE.
 func (f *Focus) SessionClosed(s *msrp.Session, reason msrp.CloseReason) {
 	st, ok := s.UserData().(*Stream)
+	if ok && st.file != nil {
+		f.fileSessionClosed(st)
+	}
 	if !ok || reason == msrp.Local || reason == msrp.Shutdown {
 		return
 	}

@@ -31,6 +31,9 @@ type outMsg struct {
 	chunkBytes int  // body bytes written in the open chunk
 	tid        [txIDLen]byte
 	tx         txRef
+	// then holds later pieces of the same message (SendMessage with the same Message-ID while this one is
+	// queued), sent in order after it: pieces of one message never overtake each other on the wire.
+	then []*outMsg
 }
 
 func newOutMsg(s *Session, m *Message) *outMsg {

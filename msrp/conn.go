@@ -307,7 +307,11 @@ func (c *conn) queueLarge(lm *outMsg) error {
 		return ErrSlowConsumer
 	}
 	c.pending += size
-	c.large = append(c.large, lm)
+	if prev := c.largeOf(lm.s, lm.m.MessageID); prev != nil {
+		prev.then = append(prev.then, lm)
+	} else {
+		c.large = append(c.large, lm)
+	}
 	start := c.startWriterLocked()
 	c.mu.Unlock()
 	if start {
@@ -317,6 +321,23 @@ func (c *conn) queueLarge(lm *outMsg) error {
 	}
 	c.e.stats.messagesOut.Add(1)
 	return nil
+}
+
+// largeOf returns the large message of s with Message-ID mid still queued, or nil. Caller holds c.mu.
+func (c *conn) largeOf(s *Session, mid string) *outMsg {
+	for _, lm := range c.large {
+		if lm.s == s && lm.m.MessageID == mid {
+			return lm
+		}
+	}
+	return nil
+}
+
+// sending reports whether a piece of message mid of s is still queued as a large message.
+func (c *conn) sending(s *Session, mid string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.largeOf(s, mid) != nil
 }
 
 // cork holds the writer until uncork, so that a batch queued in between is seen at once.
@@ -399,6 +420,13 @@ func (c *conn) planLarge(w *writePlan, framesWaiting bool) {
 		w.post, w.postTx = lm.closeChunk(w.postBuf[:0], lm.last), lm.tx
 		w.postBuf = w.post[:0]
 		c.large = c.large[1:]
+		if len(lm.then) > 0 {
+			// The message's next piece takes its turn behind the others (round robin).
+			next := lm.then[0]
+			next.then, next.stop = lm.then[1:], next.stop || lm.stop
+			lm.then = nil
+			c.large = append(c.large, next)
+		}
 		if len(c.large) == 0 {
 			c.large = nil
 		}
@@ -409,6 +437,10 @@ func (c *conn) planLarge(w *writePlan, framesWaiting bool) {
 func (c *conn) dropLarge(i int) {
 	lm := c.large[i]
 	c.pending -= len(lm.body) - lm.off
+	for _, more := range lm.then {
+		c.pending -= len(more.body) - more.off
+	}
+	lm.then = nil
 	lm.open = false
 	c.large = append(c.large[:i], c.large[i+1:]...)
 }

@@ -70,14 +70,32 @@ func (c *conn) handleSend(s *Session, m *Message) {
 			br.Total = br.End
 		}
 	}
-	if br.Total > limit || br.Start-1+int64(len(m.Body)) > limit {
-		c.e.stats.tooLarge.Add(1)
-		c.respond(m, s, StatusTooLarge, "")
-		return
-	}
 	key := ""
 	if m.MessageID != "" {
 		key = s.id + "\x00" + m.MessageID
+	}
+	ch, chunked := s.handler.(ChunkHandler)
+	streamed := chunked && key != "" && !(m.Flag == FlagEnd && br.Start == 1 && !c.inProgress(key)) &&
+		(c.streams[key] != nil || c.reasm.inProgress[key] == nil && (br.Total < 0 || br.Total > c.e.cfg.StreamThreshold))
+	if sl := s.streamSizeLimit(); streamed && sl > limit {
+		limit = sl // the handler holds none of it (SetStreamLimit)
+	}
+	if br.Total > limit || br.Start-1+int64(len(m.Body)) > limit {
+		c.e.stats.tooLarge.Add(1)
+		if streamed && c.streams[key] != nil {
+			// A streamed message stopped midway reaches its handler as an abort ('#', no data), so that
+			// it can let go of what it started; the rest of the message gets 413 too (§10.5).
+			delete(c.streams, key)
+			stop := m.Clone()
+			stop.Body, stop.Flag = nil, FlagAbort
+			stop.ByteRange = ByteRange{Start: br.Start, End: br.Start - 1, Total: br.Total}
+			_ = ch.HandleChunk(s, stop)
+			if m.Flag != FlagEnd {
+				c.refuse(key, StatusTooLarge)
+			}
+		}
+		c.respond(m, s, StatusTooLarge, "")
+		return
 	}
 	if m.Flag == FlagEnd && br.Start == 1 && (key == "" || !c.inProgress(key)) {
 		c.deliver(s, m) // the whole message in one chunk
@@ -98,8 +116,7 @@ func (c *conn) handleSend(s *Session, m *Message) {
 		c.respond(m, s, code, "")
 		return
 	}
-	if ch, ok := s.handler.(ChunkHandler); ok && c.streams[key] != nil ||
-		ok && c.reasm.inProgress[key] == nil && (br.Total < 0 || br.Total > c.e.cfg.StreamThreshold) {
+	if streamed {
 		c.stream(s, ch, key, m, limit)
 		return
 	}

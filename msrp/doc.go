@@ -26,7 +26,10 @@
 //   - Incoming messages (§7.3.1, §14.5): chunks are reassembled per (session, Message-ID), out of order and
 //     interleaved, checked against the session's max-size (Session.SetMaxSize) and MaxMessageSize before any
 //     allocation; '#' aborts. A handler implementing ChunkHandler receives large chunked messages (total '*'
-//     or above StreamThreshold) chunk by chunk instead, in bounded memory, and may stop a transfer midway.
+//     or above StreamThreshold) chunk by chunk instead, in bounded memory, and may stop a transfer midway;
+//     Session.SetStreamLimit lets such a message exceed MaxMessageSize. A handler relaying it sends each
+//     piece with SendMessage (same Message-ID, its Byte-Range, '+' until the last); the pieces of one message
+//     go out in order (outMsg.then), and Session.Queued and Session.Sending let a producer pace itself.
 //   - Connections: one read goroutine and one write goroutine per connection; dialed connections are reused
 //     per scheme, host, port and peer fingerprint (§5.4). Limits, each with a Config field, a Stats counter
 //     and a log line naming the setting: MaxConnsPerIP (accept), BindTimeout (a session, or an accepted

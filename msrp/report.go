@@ -13,7 +13,8 @@ package msrp
 // Start as sent, End computed from the data received (a sender may interrupt a chunk, §7.3.1), Total as
 // declared (-1 for '*'). m.Flag is '+' (more follows), '$' (the sender's last chunk) or '#' (the sender
 // aborted; m.Body is whatever came before the interruption). Sizes were checked against the session's
-// max-size and MaxMessageSize before the call. The return value answers the chunk like HandleMessage's: nil
+// max-size and MaxMessageSize (or the stream limit) before the call; a message stopped midway for its size
+// reaches the handler as a '#' chunk without data. The return value answers the chunk like HandleMessage's: nil
 // for 200; any error (413 to stop the transfer, §10.5) ends the transfer, and the later chunks of that
 // Message-ID get the same code without reaching the handler. A success REPORT, when asked for, is sent once
 // every byte has arrived and been accepted.
@@ -48,6 +49,22 @@ func (s *Session) SetMaxSize(n int64) {
 	s.mu.Lock()
 	s.maxSize = n
 	s.mu.Unlock()
+}
+
+// SetStreamLimit lets a message streamed to the session's ChunkHandler (see ChunkHandler) be up to n bytes,
+// beyond MaxMessageSize and the session's max-size, which still bound reassembled messages and every single
+// chunk: a handler that writes each chunk through (a switch relaying a file, a file store) holds none of it.
+// Zero or less means the same limit as reassembled messages.
+func (s *Session) SetStreamLimit(n int64) {
+	s.mu.Lock()
+	s.streamLimit = n
+	s.mu.Unlock()
+}
+
+func (s *Session) streamSizeLimit() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.streamLimit
 }
 
 func (s *Session) sizeLimit() int64 {

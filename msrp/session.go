@@ -37,6 +37,7 @@ type Session struct {
 	bindTimer   interface{ Stop() bool }
 	userData    any
 	maxSize     int64  // a=max-size we advertised (SetMaxSize); 0 = MaxMessageSize
+	streamLimit int64  // SetStreamLimit: bound of messages streamed to a ChunkHandler; 0 = sizeLimit
 	peerFP      string // a=fingerprint of the peer (SetPeerFingerprint), normalised
 }
 
@@ -162,7 +163,9 @@ func (s *Session) queueLocked(m *Message, waiter chan *Message, mintMID bool, wa
 	if len(m.FromPath) == 0 {
 		m.FromPath = s.localPath
 	}
-	if m.Method == "SEND" && m.ContentType != "" && len(m.Body) > MaxUninterruptible {
+	if m.Method == "SEND" && m.ContentType != "" &&
+		(len(m.Body) > MaxUninterruptible || m.ByteRange.Start > 1 && m.MessageID != "" && s.conn.sending(s, m.MessageID)) {
+		// Large, or a later piece of a large message still being sent, which it must not overtake.
 		if m.MessageID == "" {
 			m.MessageID = NewMessageID()
 		}
@@ -275,6 +278,36 @@ func (s *Session) Connect(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// Queued returns how many bytes the session has waiting to be written: on its connection's queue (shared
+// with the connection's other sessions) once bound, its own pre-bind queue before; -1 once the session is
+// closed. A producer relaying a large message piece by piece (SendMessage with Flag '+') paces itself with
+// it instead of running into MaxPendingBytes.
+func (s *Session) Queued() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return -1
+	}
+	if s.conn == nil {
+		return s.preBindSize
+	}
+	c := s.conn
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return -1
+	}
+	return c.pending
+}
+
+// Sending reports whether part of the large message messageID is still queued on the session's
+// connection, not yet handed to its writer. Large messages take turns on the wire, so a producer that
+// wants a message to go out whole before its next one waits for this to turn false.
+func (s *Session) Sending(messageID string) bool {
+	c := s.boundConn()
+	return c != nil && c.sending(s, messageID)
 }
 
 func (s *Session) isClosed() bool {

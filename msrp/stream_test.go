@@ -151,3 +151,125 @@ func TestMaxSize(t *testing.T) {
 		})
 	}
 }
+
+// TestStreamLimit: SetStreamLimit lets a streamed message go beyond MaxMessageSize and the session's
+// max-size (the handler holds none of it), while a reassembled one stays bounded, and the stream limit
+// itself still gets 413.
+func TestStreamLimit(t *testing.T) {
+	rec := &chunkRecorder{recorder: newRecorder(), chunks: make(chan *Message, 64)}
+	_, s, p := boundPair(t, Config{StreamThreshold: 10, MaxMessageSize: 100}, rec)
+	p.send(chunk(s, "n1", "MN", ByteRange{1, -1, 300}, '+', "abc"))
+	p.expectResponse("n1", 413) // no stream limit yet: MaxMessageSize
+	s.SetMaxSize(50)
+	s.SetStreamLimit(400)
+	for i := int64(0); i < 4; i++ {
+		flag, end := byte('+'), int64(-1)
+		if i == 3 {
+			flag, end = '$', 300
+		}
+		tid := "t" + string(rune('1'+i))
+		p.send(chunk(s, tid, "MT", ByteRange{1 + 75*i, end, 300}, flag, strings.Repeat("abcd"[i:i+1], 75)))
+		p.expectResponse(tid, 200)
+		<-rec.chunks
+	}
+	p.send(chunk(s, "u1", "MU", ByteRange{1, -1, 500}, '+', "abc"))
+	p.expectResponse("u1", 413) // beyond the stream limit
+	// Of unknown size, stopped once past it: the handler hears of it as an abort.
+	p.send(chunk(s, "w1", "MW", ByteRange{1, -1, -1}, '+', strings.Repeat("w", 100)))
+	p.expectResponse("w1", 200)
+	<-rec.chunks
+	for i, start := range []int64{101, 201, 301, 401} {
+		tid := "w" + string(rune('2'+i))
+		p.send(chunk(s, tid, "MW", ByteRange{start, -1, -1}, '+', strings.Repeat("w", 100)))
+		if start < 400 {
+			p.expectResponse(tid, 200)
+			<-rec.chunks
+		} else {
+			p.expectResponse(tid, 413)
+		}
+	}
+	if m := <-rec.chunks; m.Flag != FlagAbort || len(m.Body) != 0 {
+		t.Fatalf("handler got %q with %d bytes, want an abort", m.Flag, len(m.Body))
+	}
+	p.send(chunk(s, "w9", "MW", ByteRange{501, -1, -1}, '+', "more"))
+	p.expectResponse("w9", 413)
+	select {
+	case m := <-rec.chunks:
+		t.Fatalf("a chunk after the stop reached the handler: %v", m.ByteRange)
+	default:
+	}
+	p.send(chunk(s, "v1", "MV", ByteRange{1, -1, 10}, '+', "abc"))
+	p.expectResponse("v1", 200)
+	p.send(chunk(s, "v2", "MV", ByteRange{4, -1, 60}, '+', "def"))
+	p.expectResponse("v2", 413) // reassembled (total 10 at first): max-size 50 still holds
+}
+
+// TestQueued: Queued counts what waits before binding and -1 once closed.
+func TestQueued(t *testing.T) {
+	e := NewEndpoint(Config{AdvertisedHost: "127.0.0.1", AdvertisedPort: 9})
+	defer e.Close()
+	s := e.NewSession(newRecorder())
+	s.SetRemotePath([]URI{{Host: "127.0.0.1", Port: 9, SessionID: "peer", Transport: "tcp"}})
+	if n := s.Queued(); n != 0 {
+		t.Fatalf("Queued %d", n)
+	}
+	if err := s.Send("text/plain", []byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.Queued(); n <= 5 {
+		t.Fatalf("Queued %d after a send", n)
+	}
+	s.Close(Local)
+	if n := s.Queued(); n != -1 {
+		t.Fatalf("Queued %d after close", n)
+	}
+}
+
+// TestRelayedPiecesInOrder: pieces of one message queued one after another (a switch relaying
+// chunk by chunk) go out in Byte-Range order, even a small last piece, while another large
+// message takes turns with them.
+func TestRelayedPiecesInOrder(t *testing.T) {
+	rec := newRecorder()
+	_, s, p := boundPair(t, Config{ChunkQuantum: 2048}, rec)
+	c := s.boundConn()
+	c.cork()
+	total := int64(5000 + 5000 + 100)
+	pieces := []struct {
+		n    int
+		flag byte
+	}{{5000, '+'}, {5000, '+'}, {100, '$'}}
+	start := int64(1)
+	for i, pc := range pieces {
+		body := []byte(strings.Repeat(string(rune('a'+i)), pc.n))
+		if err := s.SendMessage(&Message{MessageID: "MA", ContentType: "text/plain", Body: body, Flag: pc.flag,
+			ByteRange: ByteRange{Start: start, End: start - 1 + int64(pc.n), Total: total}}); err != nil {
+			t.Fatal(err)
+		}
+		start += int64(pc.n)
+		if i == 0 {
+			if err := s.SendMessage(&Message{MessageID: "MB", ContentType: "text/plain", Body: []byte(strings.Repeat("z", 9000))}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	c.uncork()
+	next := int64(1)
+	var got []byte
+	for next <= total {
+		m := p.next()
+		if m.Method != "SEND" || m.MessageID != "MA" {
+			continue
+		}
+		if m.ByteRange.Start != next {
+			t.Fatalf("chunk of MA starts at %d, want %d", m.ByteRange.Start, next)
+		}
+		next += int64(len(m.Body))
+		got = append(got, m.Body...)
+		if next > total && m.Flag != '$' {
+			t.Fatalf("last chunk flag %q", m.Flag)
+		}
+	}
+	if want := strings.Repeat("a", 5000) + strings.Repeat("b", 5000) + strings.Repeat("c", 100); string(got) != want {
+		t.Fatal("pieces reassembled out of order")
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // FileSelector is the parsed a=file-selector of RFC 5547 §6: what file an m-line transfers.
@@ -56,4 +57,60 @@ func ParseFileSelector(v string) (FileSelector, error) {
 		}
 	}
 	return fs, nil
+}
+
+// FileDate is the parsed a=file-date of RFC 5547 §7: the file's own dates, each an RFC 5322
+// date-time as written (quotes removed), "" when absent.
+type FileDate struct {
+	Creation, Modification, Read string
+}
+
+// ParseFileDate reads the value of an a=file-date attribute: date-params creation:, modification:
+// and read:, each followed by a quoted RFC 5322 date-time. Unknown params are skipped; a date that
+// does not parse is an error.
+func ParseFileDate(v string) (FileDate, error) {
+	var fd FileDate
+	rest := strings.TrimSpace(v)
+	for rest != "" {
+		key, after, ok := strings.Cut(rest, ":")
+		if !ok || !strings.HasPrefix(after, `"`) {
+			return fd, fmt.Errorf("%w: file-date %q", ErrSyntax, rest)
+		}
+		end := strings.IndexByte(after[1:], '"')
+		if end < 0 {
+			return fd, fmt.Errorf("%w: unterminated file-date", ErrSyntax)
+		}
+		date := after[1 : 1+end]
+		rest = strings.TrimSpace(after[1+end+1:])
+		if _, err := ParseDateTime(date); err != nil {
+			return fd, fmt.Errorf("%w: file-date %s %q", ErrSyntax, key, date)
+		}
+		switch strings.ToLower(strings.TrimSpace(key)) {
+		case "creation":
+			fd.Creation = date
+		case "modification":
+			fd.Modification = date
+		case "read":
+			fd.Read = date
+		}
+	}
+	return fd, nil
+}
+
+// ParseDateTime reads an RFC 5322 §3.3 date-time, with or without the day of the week and the
+// seconds, and with a zone as an offset or one of the obsolete names (GMT, UT).
+func ParseDateTime(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '('); i > 0 { // a trailing comment: "+0000 (UTC)"
+		s = strings.TrimSpace(s[:i])
+	}
+	var err error
+	for _, layout := range []string{time.RFC1123Z, time.RFC1123, "Mon, 2 Jan 2006 15:04:05 -0700", "2 Jan 2006 15:04:05 -0700",
+		"Mon, 2 Jan 2006 15:04 -0700", "2 Jan 2006 15:04 -0700", "Mon, 2 Jan 2006 15:04:05 MST", "2 Jan 2006 15:04:05 MST"} {
+		var t time.Time
+		if t, err = time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, err
 }

@@ -25,3 +25,25 @@ func FuzzParseFileSelector(f *testing.F) {
 	f.Add(`type:text/plain`)
 	f.Fuzz(func(t *testing.T, s string) { _, _ = ParseFileSelector(s) })
 }
+
+func TestParseFileDate(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    FileDate
+		wantErr bool
+	}{
+		{`modification:"Fri, 10 Jan 2025 09:00:00 +0000"`, FileDate{Modification: "Fri, 10 Jan 2025 09:00:00 +0000"}, false},
+		{`creation:"Mon, 6 Jan 2025 08:00:00 +0100" modification:"10 Jan 2025 09:00 -0500" read:"Sat, 11 Jan 2025 10:00:00 GMT"`,
+			FileDate{Creation: "Mon, 6 Jan 2025 08:00:00 +0100", Modification: "10 Jan 2025 09:00 -0500", Read: "Sat, 11 Jan 2025 10:00:00 GMT"}, false},
+		{`other:"Fri, 10 Jan 2025 09:00:00 +0000"`, FileDate{}, false},
+		{`modification:"yesterday"`, FileDate{}, true},
+		{`modification:"Fri, 10 Jan 2025 09:00:00 +0000`, FileDate{}, true},
+		{`modification:Fri`, FileDate{}, true},
+	}
+	for _, tt := range tests {
+		got, err := ParseFileDate(tt.in)
+		if (err != nil) != tt.wantErr || err == nil && got != tt.want {
+			t.Errorf("ParseFileDate(%q) = %+v, %v; want %+v, error %v", tt.in, got, err, tt.want, tt.wantErr)
+		}
+	}
+}

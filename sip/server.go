@@ -625,15 +625,20 @@ func (s *Server) refuse(req *sip.Request, tx sip.ServerTransaction, err error) {
 }
 
 // fileRecipient reads whom a file pushed in this INVITE (RFC 5547) is for: the INVITE's Subject
-// may name one participant by SIP URI or XCON-USERID; anything else means the whole room.
+// may name participants, comma-separated, each by SIP URI, XCON-USERID or "@nickname" (the
+// seed's group of participants, §5.5); a subject in words means the whole room.
 func fileRecipient(req *sip.Request) string {
 	h := req.GetHeader("Subject")
 	if h == nil {
 		return ""
 	}
 	v := strings.TrimSpace(h.Value())
-	if l := strings.ToLower(v); strings.HasPrefix(l, "sip:") || strings.HasPrefix(l, "sips:") || strings.HasPrefix(l, "xcon-userid:") {
-		return v
+	for _, item := range strings.Split(v, ",") {
+		l := strings.ToLower(strings.TrimLeft(strings.TrimSpace(item), "<"))
+		if !strings.HasPrefix(l, "sip:") && !strings.HasPrefix(l, "sips:") && !strings.HasPrefix(l, "xcon-userid:") &&
+			!(strings.HasPrefix(l, "@") && len(l) > 1) {
+			return "" // a subject in words, not a list of recipients
+		}
 	}
-	return ""
+	return v
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -150,6 +151,7 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 		MaxMessageSize:     cfg.MSRP.MaxMessageSize,
 		MaxHeaderBytes:     cfg.MSRP.MaxHeaderBytes,
 		MaxPendingBytes:    cfg.MSRP.MaxPendingBytes,
+		StreamThreshold:    cfg.MSRP.StreamThreshold,
 		WriteDeadline:      cfg.MSRP.WriteDeadline,
 		BindTimeout:        cfg.MSRP.BindTimeout,
 		TransactionTimeout: cfg.MSRP.TransactionTimeout,
@@ -183,6 +185,9 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 		NicknameQuarantine: cfg.Nicknames.Quarantine,
 		ReservedNicknames:  cfg.Nicknames.Reserved,
 		FileQuota:          cfg.FileQuota,
+		FileTotalQuota:     cfg.FileTotalQuota,
+		MaxFileSize:        cfg.MaxFileSize,
+		FilesDir:           filepath.Join(cfg.DataDir, "files"),
 		AdhocIdle:          cfg.SIP.AdhocIdle,
 		Administrators:     administrators(cfg),
 		Creators:           cfg.RoomCreators,

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -191,6 +192,8 @@ type msrpPeer struct {
 	small                     bool          // a small socket receive buffer: what is not read stays at the focus
 	refuse                    int           // when set, the peer answers the focus\'s SENDs with this code
 	closed                    chan struct{}
+	aborted                   atomic.Int32 // messages from the focus that ended with '#'
+	sendBytes                 atomic.Int64 // body bytes of the SENDs read so far, chunks included
 }
 
 func newMSRPPeer(t *testing.T) *msrpPeer {
@@ -272,6 +275,9 @@ func (m *msrpPeer) readLoop() {
 		if n > 0 {
 			perr := p.Parse(buf[:n], func(f *msrp.Message, ferr error) error {
 				f = f.Clone()
+				if f.Method == "SEND" {
+					m.sendBytes.Add(int64(len(f.Body)))
+				}
 				if f.Method == "SEND" && f.FailureReport != "no" && f.FailureReport != "partial" {
 					code, comment := 200, "OK"
 					if m.refuse != 0 {
@@ -291,6 +297,7 @@ func (m *msrpPeer) readLoop() {
 						partial[f.MessageID] = whole
 						return nil
 					case '#':
+						m.aborted.Add(1)
 						delete(partial, f.MessageID)
 						return nil
 					}
