@@ -32,6 +32,7 @@ import (
 
 func serveCommand() *cobra.Command {
 	var configFile string
+	var printConfig bool
 	var flags struct{ sip, msrp, http, data, domain, advertise string }
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -56,6 +57,14 @@ func serveCommand() *cobra.Command {
 			if err := cfg.Resolve(); err != nil {
 				return fmt.Errorf("configuration:\n%w", err)
 			}
+			if printConfig {
+				out, err := cfg.EffectiveYAML()
+				if err != nil {
+					return err
+				}
+				_, err = cmd.OutOrStdout().Write(out)
+				return err
+			}
 			log := newLogger(cfg.Log)
 			// sipgo's transport and transaction layers log through its package-level logger.
 			sipgolib.SetDefaultLogger(log.With("subsystem", "sip"))
@@ -69,6 +78,7 @@ func serveCommand() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVarP(&configFile, "config", "c", "", "configuration file (keys and defaults: configs/parley.yaml)")
+	f.BoolVar(&printConfig, "print-config", false, "print the effective configuration (defaults, file and flags, secrets masked) as YAML and exit")
 	f.StringVar(&flags.sip, "sip", "", "SIP listen address, UDP and TCP (sip.listen)")
 	f.StringVar(&flags.msrp, "msrp", "", "MSRP listen address (msrp.listen)")
 	f.StringVar(&flags.http, "http", "", "HTTP listen address for /healthz and /metrics (http.listen)")
