@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -128,5 +131,129 @@ func TestPrintConfigMasksEverySecret(t *testing.T) {
 	}
 	if n := bytes.Count(out, []byte("'"+configs.Masked+"'")); n != len(secrets) {
 		t.Errorf("%d masked values printed, want %d:\n%s", n, len(secrets), out)
+	}
+}
+
+// TestHealthCommand: `parley health` succeeds against a serving focus and fails where none is.
+func TestHealthCommand(t *testing.T) {
+	d := startTestDaemon(t, nil)
+	health := func(url string) error {
+		cmd := healthCommand()
+		cmd.SetOut(io.Discard)
+		cmd.SetArgs([]string{"--http", url, "--timeout", "2s"})
+		return cmd.ExecuteContext(context.Background())
+	}
+	if err := health("http://" + d.httpAddr.String()); err != nil {
+		t.Fatalf("health of a serving focus: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	if err := health("http://" + addr); err == nil {
+		t.Fatal("health succeeded with nothing listening")
+	}
+	d.ready.Store(false) // stopping: /healthz answers 503
+	err = health("http://" + d.httpAddr.String() + "/healthz")
+	d.ready.Store(true)
+	if err == nil || !strings.Contains(err.Error(), "503") {
+		t.Fatalf("health of a stopping focus: %v", err)
+	}
+}
+
+// TestDeployFiles checks what the image and the unit promise operators: a static binary for a
+// non-root user with its data in /data and a health check, and a hardened unit.
+func TestDeployFiles(t *testing.T) {
+	read := func(path string) string {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	dockerfile := read("../../configs/docker/Dockerfile")
+	for _, want := range []string{"CGO_ENABLED=0", "\nUSER 65532:65532", "\nVOLUME /data", "\nHEALTHCHECK ", `"health", "--http"`,
+		"COPY configs/docker/parley.yaml /etc/parley/parley.yaml"} {
+		if !strings.Contains(dockerfile, want) {
+			t.Errorf("Dockerfile lacks %q", want)
+		}
+	}
+	if n := strings.Count(dockerfile, "\nFROM "); n < 2 {
+		t.Errorf("Dockerfile has %d stages, want a build stage and a runtime stage", n)
+	}
+	// The image's configuration is valid and puts the database in the volume.
+	out := printConfig(t, "--config", "../../configs/docker/parley.yaml")
+	for _, want := range []string{"data_dir: /data", "listen: 0.0.0.0:5060", "listen: 0.0.0.0:8080"} {
+		if !bytes.Contains(out, []byte(want)) {
+			t.Errorf("image configuration lacks %q", want)
+		}
+	}
+	unit := read("../../configs/systemd/parley.service")
+	for _, want := range []string{"DynamicUser=yes", "StateDirectory=parley", "ProtectSystem=strict", "NoNewPrivileges=yes",
+		"PrivateTmp=yes", "RestrictAddressFamilies=", "CapabilityBoundingSet=\n", "#AmbientCapabilities=CAP_NET_BIND_SERVICE",
+		"--data /var/lib/parley", "RestartPreventExitStatus=1"} {
+		if !strings.Contains(unit, want) {
+			t.Errorf("parley.service lacks %q", want)
+		}
+	}
+}
+
+// TestSystemdUnitVerifies runs systemd-analyze verify on configs/systemd/parley.service (with
+// ExecStart pointing at an executable that exists here).
+func TestSystemdUnitVerifies(t *testing.T) {
+	analyze, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		t.Skip("systemd-analyze not installed (Debian package systemd); the unit is not verified")
+	}
+	unit, err := os.ReadFile("../../configs/systemd/parley.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "parley.service")
+	if err := os.WriteFile(file, bytes.ReplaceAll(unit, []byte("/usr/local/bin/parley"), []byte(self)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(analyze, "verify", file)
+	cmd.Env = append(os.Environ(), "SYSTEMD_LOG_LEVEL=warning")
+	out, err := cmd.CombinedOutput()
+	if err != nil || bytes.Contains(out, []byte("parley.service")) {
+		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
+	}
+}
+
+// TestDockerImageBuilds builds configs/docker/Dockerfile with docker or podman when one is
+// installed and its daemon answers, and runs the image's --print-config.
+func TestDockerImageBuilds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a container image")
+	}
+	var tool string
+	for _, name := range []string{"docker", "podman"} {
+		if p, err := exec.LookPath(name); err == nil {
+			if err := exec.Command(p, "info").Run(); err == nil {
+				tool = p
+				break
+			}
+		}
+	}
+	if tool == "" {
+		t.Skip("no docker or podman with a running daemon here; the image is not built")
+	}
+	tag := fmt.Sprintf("parley-test:%d", os.Getpid())
+	build := exec.Command(tool, "build", "-f", "configs/docker/Dockerfile", "-t", tag, ".")
+	build.Dir = "../.."
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("%s build: %v\n%s", tool, err, out)
+	}
+	t.Cleanup(func() { exec.Command(tool, "rmi", "-f", tag).Run() })
+	out, err := exec.Command(tool, "run", "--rm", tag, "serve", "--config", "/etc/parley/parley.yaml", "--print-config").CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte("data_dir: /data")) {
+		t.Fatalf("%s run --print-config: %v\n%s", tool, err, out)
 	}
 }
