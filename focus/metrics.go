@@ -9,7 +9,12 @@ type Metrics struct {
 	copiesSent      prometheus.Counter
 	bytesRelayed    prometheus.Counter
 	adhocRemoved    prometheus.Counter
+	fanout          prometheus.Histogram
 }
+
+// FanoutBuckets are the bounds of parley_msrp_fanout_seconds: from a few microseconds (a
+// message to a handful of members) to tens of milliseconds (thousands).
+var FanoutBuckets = []float64{5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2}
 
 func newMetrics() *Metrics {
 	return &Metrics{
@@ -23,6 +28,8 @@ func newMetrics() *Metrics {
 			Help: "CPIM bytes queued to recipients by the switch."}),
 		adhocRemoved: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "parley", Name: "adhoc_rooms_removed_total",
 			Help: "Ad-hoc rooms removed because nobody was in them (idle, or their creator's call failed)."}),
+		fanout: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "parley", Name: "msrp_fanout_seconds",
+			Help: "Time the switch takes to queue one message to every recipient of its channel.", Buckets: FanoutBuckets}),
 	}
 }
 
@@ -31,7 +38,7 @@ func (f *Focus) Register(reg prometheus.Registerer) error {
 	rooms := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "parley", Name: "rooms", Help: "Rooms hosted."},
 		func() float64 { return float64(len(f.Rooms())) })
 	for _, c := range []prometheus.Collector{rooms, f.metrics.participants, f.metrics.messagesRelayed, f.metrics.copiesSent, f.metrics.bytesRelayed,
-		f.metrics.adhocRemoved} {
+		f.metrics.adhocRemoved, f.metrics.fanout} {
 		if err := reg.Register(c); err != nil {
 			return err
 		}

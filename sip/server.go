@@ -380,6 +380,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.onReInvite(req, tx)
 		return
 	}
+	start := time.Now()
 	room, ok := s.focus.RoomName(req.Recipient.String())
 	authRoom, adhoc := room, s.isFactory(req)
 	if adhoc {
@@ -397,7 +398,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	if len(req.Body()) == 0 {
-		s.onOfferlessInvite(req, tx, room, authUser)
+		s.onOfferlessInvite(req, tx, room, authUser, start)
 		return
 	}
 	interval, ok := s.sessionInterval(req, tx)
@@ -487,6 +488,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	s.refreshed(d, req, res, interval)
 	s.decorate(res)
 	s.metrics.responses.WithLabelValues("INVITE", "200").Inc()
+	s.metrics.inviteSeconds.Observe(time.Since(start).Seconds())
 	if err := dlg.WriteResponse(res); err != nil {
 		// CANCEL won the race, or the ACK never came (RFC 3261 §13.3.1.4: end the session).
 		s.log.Info("dialog not established", "room", room, "user", p.UserID(), "err", err)

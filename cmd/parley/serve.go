@@ -103,6 +103,7 @@ type daemon struct {
 	cfg      *configs.Config
 	log      *slog.Logger
 	store    *sqlstore.Store
+	commits  prometheus.Histogram // parley_log_commit_duration_seconds, fed by the log writer
 	endpoint *msrp.Endpoint
 	focus    *focus.Focus
 	sip      *sipserver.Server
@@ -128,7 +129,9 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 		}
 	}()
 
-	d.store, err = sqlstore.Open(ctx, cfg.DataDir, sqlstore.WithCommitWindow(cfg.CommitWindow))
+	d.commits = newCommitHistogram()
+	d.store, err = sqlstore.Open(ctx, cfg.DataDir, sqlstore.WithCommitWindow(cfg.CommitWindow),
+		sqlstore.WithCommitObserver(func(took time.Duration) { d.commits.Observe(took.Seconds()) }))
 	if err != nil {
 		return nil, fmt.Errorf("database in %s: %w", cfg.DataDir, err)
 	}
@@ -378,7 +381,7 @@ func (d *daemon) registry() (*prometheus.Registry, error) {
 	if err := d.sip.Metrics().Register(reg); err != nil {
 		return nil, err
 	}
-	if err := registerLogStats(reg, d.store); err != nil {
+	if err := registerLogStats(reg, d.store, d.commits); err != nil {
 		return nil, err
 	}
 	return reg, registerMSRPStats(reg, d.endpoint)
