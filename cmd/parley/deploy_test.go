@@ -52,7 +52,14 @@ rooms:
 `), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out := printConfig(t, "--config", file, "--http", "0.0.0.0:8080", "--advertise", "192.0.2.10")
+	// The environment overrides the file, the flags override the environment.
+	t.Setenv("PARLEY_CONFIG", file)
+	t.Setenv("PARLEY_ADVERTISE", "192.0.2.10")
+	t.Setenv("PARLEY_HTTP", "127.0.0.1:9")
+	out := printConfig(t, "--http", "0.0.0.0:8080")
+	os.Unsetenv("PARLEY_ADVERTISE")
+	os.Unsetenv("PARLEY_HTTP")
+	os.Unsetenv("PARLEY_CONFIG")
 	for _, secret := range []string{"alice-pw", "root-pw", "0123456789abcdef"} {
 		if bytes.Contains(out, []byte(secret)) {
 			t.Fatalf("secret %q printed:\n%s", secret, out)
@@ -175,7 +182,7 @@ func TestDeployFiles(t *testing.T) {
 	}
 	dockerfile := read("../../configs/docker/Dockerfile")
 	for _, want := range []string{"CGO_ENABLED=0", "\nUSER 65532:65532", "\nVOLUME /data", "\nHEALTHCHECK ", `"health", "--http"`,
-		"COPY configs/docker/parley.yaml /etc/parley/parley.yaml"} {
+		"COPY configs/docker/parley.yaml /etc/parley/parley.yaml", "\nENV PARLEY_CONFIG=/etc/parley/parley.yaml"} {
 		if !strings.Contains(dockerfile, want) {
 			t.Errorf("Dockerfile lacks %q", want)
 		}

@@ -37,8 +37,20 @@ func serveCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the focus: SIP, MSRP and HTTP listeners (defaults: loopback, ./data, a room 'lobby')",
-		Args:  cobra.NoArgs,
+		Long: "Run the focus: SIP, MSRP and HTTP listeners (defaults: loopback, ./data, a room 'lobby').\n\n" +
+			"The flags --config, --sip, --msrp, --http, --data, --domain and --advertise can be set in the\n" +
+			"environment too, as PARLEY_CONFIG, PARLEY_SIP, PARLEY_MSRP, PARLEY_HTTP, PARLEY_DATA, PARLEY_DOMAIN and\n" +
+			"PARLEY_ADVERTISE: the file overrides the defaults, the environment the file, the flags everything.",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// Each flag may come from the environment too (PARLEY_CONFIG, PARLEY_SIP, …):
+			// defaults, then the file, then the environment, then the flags.
+			fromEnv := func(name string) (string, bool) {
+				return os.LookupEnv("PARLEY_" + strings.ToUpper(name))
+			}
+			if v, ok := fromEnv("config"); ok && !cmd.Flags().Changed("config") {
+				configFile = v
+			}
 			cfg, err := configs.Load(configFile)
 			if err != nil {
 				return err
@@ -46,6 +58,8 @@ func serveCommand() *cobra.Command {
 			set := func(name string, dst *string, val string) {
 				if cmd.Flags().Changed(name) {
 					*dst = val
+				} else if v, ok := fromEnv(name); ok {
+					*dst = v
 				}
 			}
 			set("sip", &cfg.SIP.Listen, flags.sip)
