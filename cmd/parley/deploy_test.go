@@ -153,6 +153,16 @@ func TestHealthCommand(t *testing.T) {
 	if err := health("http://" + d.httpAddr.String()); err != nil {
 		t.Fatalf("health of a serving focus: %v", err)
 	}
+	// Without --http, the port of the configuration serve would read: PARLEY_HTTP here, its
+	// wildcard host meaning loopback.
+	_, port, _ := net.SplitHostPort(d.httpAddr.String())
+	t.Setenv("PARLEY_HTTP", "0.0.0.0:"+port)
+	cmd := healthCommand()
+	cmd.SetOut(io.Discard)
+	cmd.SetArgs(nil)
+	if err := cmd.ExecuteContext(context.Background()); err != nil {
+		t.Fatalf("health from PARLEY_HTTP: %v", err)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -181,7 +191,7 @@ func TestDeployFiles(t *testing.T) {
 		return string(b)
 	}
 	dockerfile := read("../../configs/docker/Dockerfile")
-	for _, want := range []string{"CGO_ENABLED=0", "\nUSER 65532:65532", "\nVOLUME /data", "\nHEALTHCHECK ", `"health", "--http"`,
+	for _, want := range []string{"CGO_ENABLED=0", "\nUSER 65532:65532", "\nVOLUME /data", "\nHEALTHCHECK ", `CMD ["/usr/local/bin/parley", "health"]`,
 		"COPY configs/docker/parley.yaml /etc/parley/parley.yaml", "\nENV PARLEY_CONFIG=/etc/parley/parley.yaml"} {
 		if !strings.Contains(dockerfile, want) {
 			t.Errorf("Dockerfile lacks %q", want)
