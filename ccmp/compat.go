@@ -19,7 +19,8 @@ import (
 //     XCON-USERIDs. Dial-out targets are recorded, not called: dialling out is a policy this
 //     server does not apply, so a CCMP answer never waits on a call.
 //   - every user carries a SIP associated-aor (sip:USER@DOMAIN of its XCON-USERID when none
-//     was given); the creator is a user with the roles administrator and organizer.
+//     was given, the room's domain for an XCON-USERID without one); the creator is a user with
+//     the roles administrator and organizer.
 //   - an update may resend the whole confInfo, AUTO_GENERATE placeholders included: the
 //     placeholder entity names the room, and an available-media entry labelled
 //     AUTO_GENERATE_n is the entry of the same type at the same position among that type's
@@ -95,7 +96,12 @@ func provision(c *xcon.Conference, sips map[string]string) {
 		if aor == "" {
 			id := strings.TrimPrefix(strings.ToLower(u.Entity), "xcon-userid:")
 			if !strings.Contains(id, "@") {
-				continue
+				// A bare user (xcon-userid:marie) is a user of the room's domain.
+				_, host, ok := strings.Cut(c.Entity, "@")
+				if !ok || id == "" || host == "" {
+					continue
+				}
+				id += "@" + strings.ToLower(host)
 			}
 			aor = "sip:" + id
 		}

@@ -51,6 +51,12 @@ func TestCCMPProvisionedRoomsHaveOrganizer(t *testing.T) {
 			t.Errorf("%s: owner %+v is not the room's administrator", room, u)
 		}
 	}
+	// A room created over CCMP by a confUserID without a domain: its creator is the organizer,
+	// at the room's domain.
+	p.createRoomAs("xcon-userid:marie", "bare")
+	if got := organizerAOR(p.retrieveConf("xcon:bare@example.net")); got != "sip:marie@example.net" {
+		t.Errorf("room of xcon-userid:marie: organizer %q", got)
+	}
 	// The lobby of an earlier version: nobody in it is an organizer.
 	update(t, d, "lobby", func(c *xcon.Conference) error { c.Users = nil; return nil })
 	if err := d.shutdown(); err != nil {
@@ -141,5 +147,21 @@ func TestCCMPCalendarForm(t *testing.T) {
 	p = newCCMPPeer(t, d)
 	if got := post("retrieve after restart", linphoneRequest("retrieve", "xcon:plan@example.net", "")); got != withStart {
 		t.Fatalf("after restart: %q, want %q", got, withStart)
+	}
+}
+
+// createRoomAs creates the room name over CCMP with confUserID user.
+func (p *ccmpPeer) createRoomAs(user, name string) {
+	p.t.Helper()
+	body := `<?xml version="1.0" encoding="UTF-8"?>
+<ccmp:ccmpRequest xmlns:ccmp="urn:ietf:params:xml:ns:xcon-ccmp" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+ <ccmpRequest xsi:type="ccmp:ccmp-conf-request-message-type">
+  <confUserID>` + user + `</confUserID>
+  <operation>create</operation>
+  <ccmp:confRequest><confInfo entity="xcon:` + name + `@` + p.domain + `"/></ccmp:confRequest>
+ </ccmpRequest>
+</ccmp:ccmpRequest>`
+	if r := p.post([]byte(body)); r.Code != 200 {
+		p.t.Fatalf("create %s as %s: %d %s", name, user, r.Code, r.Reason)
 	}
 }
