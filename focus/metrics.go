@@ -12,9 +12,9 @@ type Metrics struct {
 	fanout          prometheus.Histogram
 }
 
-// FanoutBuckets are the bounds of parley_msrp_fanout_seconds: from a few microseconds (a
+// fanoutBuckets are the bounds of parley_msrp_fanout_seconds: from a few microseconds (a
 // message to a handful of members) to tens of milliseconds (thousands).
-var FanoutBuckets = []float64{5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2}
+var fanoutBuckets = []float64{5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2}
 
 func newMetrics() *Metrics {
 	return &Metrics{
@@ -29,7 +29,7 @@ func newMetrics() *Metrics {
 		adhocRemoved: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "parley", Name: "adhoc_rooms_removed_total",
 			Help: "Ad-hoc rooms removed because nobody was in them (idle, or their creator's call failed)."}),
 		fanout: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "parley", Name: "msrp_fanout_seconds",
-			Help: "Time the switch takes to queue one message to every recipient of its channel.", Buckets: FanoutBuckets}),
+			Help: "Time the switch takes to queue one message to every recipient of its channel.", Buckets: fanoutBuckets}),
 	}
 }
 

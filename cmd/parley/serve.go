@@ -92,7 +92,7 @@ func serveCommand() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVarP(&configFile, "config", "c", "", "configuration file (keys and defaults: configs/parley.yaml)")
-	f.BoolVar(&printConfig, "print-config", false, "print the effective configuration (defaults, file and flags, secrets masked) as YAML and exit")
+	f.BoolVar(&printConfig, "print-config", false, "print the effective configuration (defaults, file, environment and flags; secrets masked) as YAML and exit")
 	f.StringVar(&flags.sip, "sip", "", "SIP listen address, UDP and TCP (sip.listen)")
 	f.StringVar(&flags.msrp, "msrp", "", "MSRP listen address (msrp.listen)")
 	f.StringVar(&flags.http, "http", "", "HTTP listen address for /healthz and /metrics (http.listen)")
