@@ -3,6 +3,7 @@ package ccmp
 import (
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/beevik/etree"
 
@@ -18,14 +19,16 @@ import (
 //     XCON-USERIDs. Dial-out targets are recorded, not called: dialling out is a policy this
 //     server does not apply, so a CCMP answer never waits on a call.
 //   - every user carries a SIP associated-aor (sip:USER@DOMAIN of its XCON-USERID when none
-//     was given); the creator is a user with the roles administrator and organizer.
+//     was given, the room's domain for an XCON-USERID without one); the creator is a user with
+//     the roles administrator and organizer.
 //   - an update may resend the whole confInfo, AUTO_GENERATE placeholders included: the
 //     placeholder entity names the room, and an available-media entry labelled
 //     AUTO_GENERATE_n is the entry of the same type at the same position among that type's
 //     entries (a new one only when there is no such entry), so nothing is duplicated; a
 //     <users state="full"> with the allowed list keeps every user present or provisioned.
-//   - an iCalendar in conference-time keeps CRLF line ends (RFC 5545 §3.1), written as
-//     &#xD;&#xA; so that no XML parser folds them.
+//   - an iCalendar in conference-time starts right at BEGIN:VCALENDAR, keeps CRLF line ends
+//     (RFC 5545 §3.1), written as &#xD;&#xA; so that no XML parser folds them, and has a VEVENT
+//     with a DTSTART (the time of the create or update that lacked one): calendar.go.
 //   - a room made from a confInfo inherits from the default blueprint what it leaves out:
 //     join-handling, and a chat channel when it has no message or text channel.
 
@@ -93,30 +96,18 @@ func provision(c *xcon.Conference, sips map[string]string) {
 		if aor == "" {
 			id := strings.TrimPrefix(strings.ToLower(u.Entity), "xcon-userid:")
 			if !strings.Contains(id, "@") {
-				continue
+				// A bare user (xcon-userid:marie) is a user of the room's domain.
+				_, host, ok := strings.Cut(c.Entity, "@")
+				if !ok || id == "" || host == "" {
+					continue
+				}
+				id += "@" + strings.ToLower(host)
 			}
 			aor = "sip:" + id
 		}
 		u.AssociatedAORs = append(u.AssociatedAORs, aor)
 	}
-	crlfCalendar(c)
-}
-
-// crlfCalendar gives the iCalendar text of conference-time CRLF line ends.
-func crlfCalendar(c *xcon.Conference) {
-	var fix func(e *xcon.Element)
-	fix = func(e *xcon.Element) {
-		if e == nil {
-			return
-		}
-		if e.Name.Space == xcon.NSXcon && e.Name.Local == "base" && strings.Contains(e.Text, "\n") {
-			e.Text = strings.ReplaceAll(strings.ReplaceAll(e.Text, "\r\n", "\n"), "\n", "\r\n")
-		}
-		for _, k := range e.Children {
-			fix(k)
-		}
-	}
-	fix(c.Description.ConferenceTime)
+	normalizeCalendar(c, time.Now())
 }
 
 func isChat(typ string) bool { return typ == "message" || typ == "text" }

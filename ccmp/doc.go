@@ -107,7 +107,10 @@
 //
 // Rules for liblinphone and alike (compat.go): SIP targets of the allowed list become users
 // with XCON-USERIDs, every user has a SIP associated-aor, resent confInfos match their
-// AUTO_GENERATE labels to the existing channels, iCalendar text keeps CRLF (&#xD;), direct
-// creates inherit from the default blueprint, create and update answers carry the whole
-// confInfo. Dial-out targets are recorded, never called: no answer waits on signalling.
+// AUTO_GENERATE labels to the existing channels, iCalendar text starts at BEGIN:VCALENDAR,
+// keeps CRLF (&#xD;) and has a VEVENT with a DTSTART (calendar.go), direct creates inherit
+// from the default blueprint, create and update answers carry the whole confInfo. Every room
+// names an organizer with a SIP associated-aor: its creator, or for rooms of parley.yaml their
+// owner (focus.RoomSpec.Owner). Dial-out targets are recorded, never called: no answer waits
+// on signalling.
 package ccmp

@@ -84,6 +84,7 @@ type Handler struct {
 
 	requests *prometheus.CounterVec
 	rejected *prometheus.CounterVec
+	seconds  *prometheus.HistogramVec
 }
 
 // NewHandler returns the CCMP server of focus f.
@@ -121,12 +122,20 @@ func NewHandler(cfg HandlerConfig, f *focus.Focus) *Handler {
 		Namespace: "parley", Subsystem: "ccmp", Name: "rejected_total",
 		Help: "HTTP requests to /ccmp refused before CCMP: method, media_type, not_acceptable, precondition, too_large, unauthenticated.",
 	}, []string{"reason"})
+	for _, reason := range []string{"method", "media_type", "not_acceptable", "precondition", "too_large", "unauthenticated"} {
+		h.rejected.WithLabelValues(reason) // exported at 0 before the first refusal
+	}
+	h.seconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: "parley", Subsystem: "ccmp", Name: "request_seconds",
+		Help:    "Time to answer a CCMP request (decoded to answered, before the response is written), by request type.",
+		Buckets: []float64{2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1, 2.5, 5, 10},
+	}, []string{"request"})
 	return h
 }
 
 // Collectors returns the handler's Prometheus collectors, for the daemon's registry.
 func (h *Handler) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{h.requests, h.rejected}
+	return []prometheus.Collector{h.requests, h.rejected, h.seconds}
 }
 
 // ServeHTTP implements the HTTP binding of RFC 6503 §9: every CCMP outcome travels in an
@@ -225,6 +234,7 @@ func (h *Handler) Serve(ctx context.Context, r *http.Request, req *Request, deco
 				Operation: resp.Operation, Code: CodeServerError}
 		}
 		h.requests.WithLabelValues(resp.Type, strconv.Itoa(resp.Code)).Inc()
+		h.seconds.WithLabelValues(resp.Type).Observe(time.Since(start).Seconds())
 		level := slog.LevelDebug
 		if resp.Code >= 500 {
 			level = slog.LevelWarn

@@ -540,6 +540,7 @@ func (resp *Response) Encode(w io.Writer) error {
 			info := resp.Info
 			info.Space, info.Tag = "", typ+"Info"
 			body.AddChild(info)
+			encodeCalendars(info)
 		}
 		if typ == TypeOptions && resp.Options != nil {
 			resp.Options.encode(body.CreateElement("options"))

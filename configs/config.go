@@ -175,6 +175,10 @@ type Room struct {
 	// purged (zero keeps everything).
 	KeepFor      time.Duration `yaml:"keep_for"`
 	KeepMessages int           `yaml:"keep_messages"`
+	// Owner is recorded in the room as a user with the roles administrator and organizer (a SIP
+	// URI, or a user name meaning sip:NAME@DOMAIN). Empty means the administrator identity
+	// (AdminIdentity); Resolve fills it in.
+	Owner string `yaml:"owner"`
 }
 
 // Channel is one chat channel of a room (an available-media entry of type message).
@@ -420,9 +424,51 @@ func (c *Config) Resolve() error {
 		if seen[r.Name] {
 			errs = append(errs, fmt.Errorf("rooms[%d].name: %q is listed twice", i, r.Name))
 		}
+		if owner, err := c.ownerURI(r.Owner); err != nil {
+			errs = append(errs, fmt.Errorf("rooms[%d].owner: %v", i, err))
+		} else {
+			c.Rooms[i].Owner = owner
+		}
 		seen[r.Name] = true
 	}
 	return errors.Join(errs...)
+}
+
+// AdminIdentity is the SIP URI of the server's administrator: the first ccmp.auth.users entry
+// with admin (sip:NAME@DOMAIN), or sip:admin@DOMAIN while CCMP authentication is off (loopback
+// requests act as administrators then). Call it after Resolve has set the domain.
+func (c *Config) AdminIdentity() string {
+	for _, u := range c.CCMP.Auth.Users {
+		if u.Admin && u.Name != "" {
+			if strings.Contains(u.Name, "@") {
+				return "sip:" + u.Name
+			}
+			return "sip:" + u.Name + "@" + c.Domain
+		}
+	}
+	return "sip:admin@" + c.Domain
+}
+
+// ownerURI resolves a room's owner key: "" is the administrator identity, a bare name is
+// sip:NAME@DOMAIN (NAME@HOST is sip:NAME@HOST), a SIP URI needs a user part and a host.
+func (c *Config) ownerURI(owner string) (string, error) {
+	o := strings.TrimSpace(owner)
+	l := strings.ToLower(o)
+	switch {
+	case o == "":
+		return c.AdminIdentity(), nil
+	case strings.HasPrefix(l, "sip:"), strings.HasPrefix(l, "sips:"):
+		_, rest, _ := strings.Cut(o, ":")
+		if user, host, ok := strings.Cut(rest, "@"); ok && user != "" && host != "" && !strings.ContainsAny(rest, " <>;?") {
+			return o, nil
+		}
+	case !strings.ContainsAny(o, ":<>; ") && !strings.HasPrefix(o, "@") && !strings.HasSuffix(o, "@") && strings.Count(o, "@") <= 1:
+		if strings.Contains(o, "@") {
+			return "sip:" + o, nil
+		}
+		return "sip:" + o + "@" + c.Domain, nil
+	}
+	return "", fmt.Errorf("%q is neither a SIP URI (sip:USER@HOST) nor a user name", owner)
 }
 
 // ValidRoomName reports whether name can be the user part of a room's SIP URI and XCON-URI.

@@ -105,3 +105,31 @@ func TestRoomCreators(t *testing.T) {
 		}
 	}
 }
+
+// TestRoomOwner: a room's owner defaults to the administrator identity, a bare name is a user
+// at the domain, and what is neither a SIP URI nor a name is refused.
+func TestRoomOwner(t *testing.T) {
+	c := Default()
+	c.Domain = "example.net"
+	c.Rooms = append(c.Rooms, Room{Name: "a", Owner: "boss"}, Room{Name: "b", Owner: "sip:carol@corp.example"}, Room{Name: "c", Owner: "dave@corp.example"})
+	if err := c.Resolve(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"sip:admin@example.net", "sip:boss@example.net", "sip:carol@corp.example", "sip:dave@corp.example"}
+	for i, r := range c.Rooms {
+		if r.Owner != want[i] {
+			t.Errorf("rooms[%d].owner = %q, want %q", i, r.Owner, want[i])
+		}
+	}
+	c = Default()
+	c.Domain = "example.net"
+	c.CCMP.Auth.Users = []CCMPUser{{Name: "ops", Password: "x"}, {Name: "root", Password: "y", Admin: true}}
+	if err := c.Resolve(); err != nil || c.Rooms[0].Owner != "sip:root@example.net" {
+		t.Fatalf("owner with a CCMP administrator: %q %v", c.Rooms[0].Owner, err)
+	}
+	c = Default()
+	c.Rooms[0].Owner = "tel:+123"
+	if err := c.Resolve(); err == nil || !strings.Contains(err.Error(), "rooms[0].owner") {
+		t.Fatalf("bad owner: %v", err)
+	}
+}

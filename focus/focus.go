@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -57,6 +58,10 @@ type RoomSpec struct {
 	Subject     string
 	Policy      xcon.RoomPolicy // applied when the room is created; later changes live in the object
 	Channels    []xcon.Channel  // chat channels; none means one channel labelled "chat"
+	// Owner, a SIP URI, is recorded as a user with CreatorRoles (administrator and organizer):
+	// every room then names an organizer with a SIP associated-aor, as conferencing clients
+	// (liblinphone) require. A stored room without an organizer gets it when New loads it.
+	Owner string
 }
 
 // RoomWatcher hears about every change of a room's conference object, after it is made and
@@ -132,6 +137,9 @@ func New(ctx context.Context, cfg Config, store xcon.Store, endpoint *msrp.Endpo
 		case err == nil:
 			f.log.Info("room created", "room", spec.Name)
 		case errors.Is(err, xcon.ErrExists):
+			if err := giveOwner(ctx, store, spec); err != nil {
+				return nil, fmt.Errorf("focus: record the owner of room %s: %w", spec.Name, err)
+			}
 		default:
 			return nil, fmt.Errorf("focus: create room %s: %w", spec.Name, err)
 		}
@@ -309,7 +317,61 @@ func newConference(spec RoomSpec, domain string) *xcon.Conference {
 	}
 	c.JoinHandling = "allow"
 	c.SetRoomPolicy(spec.Policy)
+	addOwner(c, spec.Owner)
 	return c
+}
+
+// addOwner records owner (a SIP URI) in c with CreatorRoles, unless c names an organizer with
+// a SIP associated-aor already; it reports whether c changed.
+func addOwner(c *xcon.Conference, owner string) bool {
+	aor, ok := parseSIPURI(owner)
+	if !ok || hasOrganizer(c) {
+		return false
+	}
+	id := xcon.UserIDFromAOR(aor.AOR())
+	u := c.User(id)
+	if u == nil {
+		u = &xcon.User{Entity: id}
+		c.Users = append(c.Users, u)
+	}
+	for _, role := range CreatorRoles {
+		if !slices.Contains(u.Roles, role) {
+			u.Roles = append(u.Roles, role)
+		}
+	}
+	if !slices.ContainsFunc(u.AssociatedAORs, isSIPAOR) {
+		u.AssociatedAORs = append(u.AssociatedAORs, aor.AOR())
+	}
+	return true
+}
+
+// hasOrganizer: a user of c has the role organizer and a SIP associated-aor.
+func hasOrganizer(c *xcon.Conference) bool {
+	return slices.ContainsFunc(c.Users, func(u *xcon.User) bool {
+		return slices.Contains(u.Roles, "organizer") && slices.ContainsFunc(u.AssociatedAORs, isSIPAOR)
+	})
+}
+
+func isSIPAOR(s string) bool {
+	l := strings.ToLower(s)
+	return strings.HasPrefix(l, "sip:") || strings.HasPrefix(l, "sips:")
+}
+
+// giveOwner records spec's owner in its stored room when the room has no organizer (rooms
+// provisioned before owners existed); closed rooms are left as they are.
+func giveOwner(ctx context.Context, store xcon.Store, spec RoomSpec) error {
+	if spec.Owner == "" {
+		return nil
+	}
+	c, err := store.Conference(ctx, spec.Name)
+	if err != nil {
+		return err
+	}
+	if p, _ := c.RoomPolicy(); p.Successor != "" || !addOwner(c, spec.Owner) {
+		return nil
+	}
+	c.Version++
+	return store.UpdateConference(ctx, c)
 }
 
 // heldByObject is the holder key of nicknames that come from the stored conference object

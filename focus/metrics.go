@@ -12,7 +12,12 @@ type Metrics struct {
 	filesTooLarge   prometheus.Counter
 	filesEvicted    prometheus.Counter
 	filesAborted    prometheus.Counter
+	fanout          prometheus.Histogram
 }
+
+// fanoutBuckets are the bounds of parley_msrp_fanout_seconds: from a few microseconds (a
+// message to a handful of members) to tens of milliseconds (thousands).
+var fanoutBuckets = []float64{5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2}
 
 func newMetrics() *Metrics {
 	return &Metrics{
@@ -32,6 +37,8 @@ func newMetrics() *Metrics {
 			Help: "Kept files deleted to stay within file_quota or file_total_quota."}),
 		filesAborted: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "parley", Name: "files_aborted_total",
 			Help: "Pushed files whose transfer the sender interrupted or abandoned."}),
+		fanout: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "parley", Name: "msrp_fanout_seconds",
+			Help: "Time the switch takes to queue one message to every recipient of its channel.", Buckets: fanoutBuckets}),
 	}
 }
 
@@ -43,7 +50,7 @@ func (f *Focus) Register(reg prometheus.Registerer) error {
 		Help: "Bytes of files kept on disk for later joiners, all rooms (file_total_quota bounds it)."},
 		func() float64 { return float64(f.files.bytes()) })
 	for _, c := range []prometheus.Collector{rooms, kept, f.metrics.participants, f.metrics.messagesRelayed, f.metrics.copiesSent, f.metrics.bytesRelayed,
-		f.metrics.adhocRemoved, f.metrics.filesTooLarge, f.metrics.filesEvicted, f.metrics.filesAborted} {
+		f.metrics.adhocRemoved, f.metrics.filesTooLarge, f.metrics.filesEvicted, f.metrics.filesAborted, f.metrics.fanout} {
 		if err := reg.Register(c); err != nil {
 			return err
 		}

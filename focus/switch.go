@@ -103,6 +103,7 @@ func (f *Focus) HandleMessage(s *msrp.Session, m *msrp.Message) error {
 // out, and whether a private message found its recipient unable to take private messages.
 func (f *Focus) distribute(streams []*Stream, from *Stream, channel string, target *Participant, inner string, body []byte,
 	origin *privateOrigin) (recipients int, privateRefused bool) {
+	start := time.Now()
 	privateRefused = target != nil
 	for _, r := range streams {
 		// Never back to the sender, on this line or on another of its lines in the channel.
@@ -150,6 +151,7 @@ func (f *Focus) distribute(streams []*Stream, from *Stream, channel string, targ
 	f.metrics.messagesRelayed.Inc()
 	f.metrics.copiesSent.Add(float64(recipients))
 	f.metrics.bytesRelayed.Add(float64(recipients * len(body)))
+	f.metrics.fanout.Observe(time.Since(start).Seconds())
 	return recipients, privateRefused
 }
 

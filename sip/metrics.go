@@ -13,10 +13,12 @@ type Metrics struct {
 	// The conference event package (subscribe.go, notify.go).
 	subscriptions prometheus.Gauge
 	notifies      *prometheus.CounterVec
+	// inviteSeconds: an initial INVITE's arrival to its 200 OK (server.go, reinvite.go).
+	inviteSeconds prometheus.Histogram
 }
 
 func newMetrics() *Metrics {
-	return &Metrics{
+	m := &Metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "parley", Name: "sip_requests_total",
 			Help: "SIP requests received, by method."}, []string{"method"}),
 		responses: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "parley", Name: "sip_responses_total",
@@ -29,7 +31,16 @@ func newMetrics() *Metrics {
 			Help: "Conference event subscriptions held (limit: sip.Config.Events.MaxSubscriptions)."}),
 		notifies: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "parley", Name: "sip_notifies_total",
 			Help: "Conference event NOTIFYs sent, by document state (full, partial, deleted)."}, []string{"state"}),
+		inviteSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "parley", Name: "sip_invite_seconds",
+			Help:    "Time from an initial INVITE's arrival to its 200 OK being sent: authentication, the join and the SDP answer.",
+			Buckets: []float64{1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1, 2.5}}),
 	}
+	// The limited methods are exported at 0 from the start, so that dashboards and alerts see
+	// the series before the first refusal.
+	for _, method := range []string{"INVITE", "SUBSCRIBE"} {
+		m.rateLimited.WithLabelValues(method)
+	}
+	return m
 }
 
 // Register adds the collectors to reg.
@@ -47,6 +58,9 @@ func (m *Metrics) Register(reg prometheus.Registerer) error {
 		return err
 	}
 	if err := reg.Register(m.shed); err != nil {
+		return err
+	}
+	if err := reg.Register(m.inviteSeconds); err != nil {
 		return err
 	}
 	return reg.Register(m.rateLimited)

@@ -266,7 +266,7 @@ func (s *Server) ackHandled(req *sip.Request, tx sip.ServerTransaction) bool {
 
 // onOfferlessInvite answers an initial INVITE without SDP: our offer goes in the 200 and the
 // participant joins with the answer the ACK carries; an ACK without one ends the dialog.
-func (s *Server) onOfferlessInvite(req *sip.Request, tx sip.ServerTransaction, room, authUser string) {
+func (s *Server) onOfferlessInvite(req *sip.Request, tx sip.ServerTransaction, room, authUser string, start time.Time) {
 	ident, err := s.identity(req, authUser)
 	if err != nil {
 		s.respond(req, tx, 400, "Bad Request", s.warning(err.Error()))
@@ -323,6 +323,7 @@ func (s *Server) onOfferlessInvite(req *sip.Request, tx sip.ServerTransaction, r
 	s.refreshed(d, req, res, interval)
 	s.decorate(res)
 	s.metrics.responses.WithLabelValues("INVITE", "200").Inc()
+	s.metrics.inviteSeconds.Observe(time.Since(start).Seconds())
 	err = dlg.WriteResponse(res)
 	established := dlg.LoadState() >= sip.DialogStateEstablished
 	d.setupDone()

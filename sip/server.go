@@ -336,6 +336,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.onReInvite(req, tx)
 		return
 	}
+	start := time.Now()
 	room, ok := s.focus.RoomName(req.Recipient.String())
 	authRoom, adhoc := room, s.isFactory(req)
 	if adhoc {
@@ -353,7 +354,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	if len(req.Body()) == 0 {
-		s.onOfferlessInvite(req, tx, room, authUser)
+		s.onOfferlessInvite(req, tx, room, authUser, start)
 		return
 	}
 	interval, ok := s.sessionInterval(req, tx)
@@ -444,6 +445,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	s.refreshed(d, req, res, interval)
 	s.decorate(res)
 	s.metrics.responses.WithLabelValues("INVITE", "200").Inc()
+	s.metrics.inviteSeconds.Observe(time.Since(start).Seconds())
 	err = dlg.WriteResponse(res)
 	established := dlg.LoadState() >= sip.DialogStateEstablished
 	d.setupDone()

@@ -91,8 +91,8 @@ func TestLobbyThreeParticipants(t *testing.T) {
 	}
 
 	conf := d.focus.Room("lobby").Snapshot()
-	if len(conf.Users) != 3 {
-		t.Fatalf("users in lobby = %d, want 3", len(conf.Users))
+	if len(present(conf.Users)) != 3 {
+		t.Fatalf("users in lobby = %d, want 3", len(present(conf.Users)))
 	}
 	for _, p := range peers {
 		u := conf.User("xcon-userid:" + p.name + "@example.com")
@@ -172,8 +172,8 @@ func TestLobbyThreeParticipants(t *testing.T) {
 			t.Fatalf("%s BYE: %v", p.name, err)
 		}
 	}
-	if conf := d.focus.Room("lobby").Snapshot(); len(conf.Users) != 0 {
-		t.Fatalf("users after BYE = %d", len(conf.Users))
+	if conf := d.focus.Room("lobby").Snapshot(); len(present(conf.Users)) != 0 {
+		t.Fatalf("users after BYE = %d", len(present(conf.Users)))
 	}
 	if err := d.focus.Sync(context.Background()); err != nil {
 		t.Fatal(err)

@@ -63,7 +63,7 @@ func TestRestartKeepsLobby(t *testing.T) {
 	if rows, err := d2.store.Bindings(context.Background(), "lobby"); err != nil || len(rows) != 0 {
 		t.Fatalf("bindings after restart: %d %v", len(rows), err)
 	}
-	if users := d2.focus.Room("lobby").Snapshot().Users; len(users) != 0 {
+	if users := present(d2.focus.Room("lobby").Snapshot().Users); len(users) != 0 {
 		t.Fatalf("users after restart: %d", len(users))
 	}
 }

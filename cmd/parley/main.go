@@ -31,7 +31,7 @@ func run(args []string) int {
 		SilenceErrors: true,
 	}
 	root.AddCommand(serveCommand(), roomCommand(), versionCommand())
-	root.AddCommand(chatCommand(), benchCommand())
+	root.AddCommand(chatCommand(), benchCommand(), healthCommand())
 	root.SetArgs(args)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -68,8 +68,12 @@ func (c *msrpCollector) Collect(ch chan<- prometheus.Metric) {
 // registerLogStats exports the message log's group commits: how many, how many messages they
 // wrote, and the time spent in them (entries/commits is the batch size; seconds/commits the
 // commit latency a logged room's 200s wait for).
-func registerLogStats(reg prometheus.Registerer, store *sqlstore.Store) error {
+func registerLogStats(reg prometheus.Registerer, store *sqlstore.Store, commits prometheus.Histogram) error {
 	for _, c := range []prometheus.Collector{
+		commits,
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_store_errors_total",
+			Help: "Writes to the database (transactions, log commits among them) that failed."},
+			func() float64 { return float64(store.StoreErrors()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_log_commits_total",
 			Help: "Group commits of the message log (one fsync each)."},
 			func() float64 { return float64(store.LogStats().Commits) }),
@@ -85,4 +89,12 @@ func registerLogStats(reg prometheus.Registerer, store *sqlstore.Store) error {
 		}
 	}
 	return nil
+}
+
+// newCommitHistogram is the log's group commit latency: what a logged room's SEND waits for
+// its 200. The log writer observes it once per commit, lock-free.
+func newCommitHistogram() prometheus.Histogram {
+	return prometheus.NewHistogram(prometheus.HistogramOpts{Name: "parley_log_commit_duration_seconds",
+		Help:    "Duration of group commits of the message log (inserts and fsync).",
+		Buckets: []float64{1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1}})
 }

@@ -33,12 +33,25 @@ import (
 
 func serveCommand() *cobra.Command {
 	var configFile string
+	var printConfig bool
 	var flags struct{ sip, msrp, http, data, domain, advertise string }
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the focus: SIP, MSRP and HTTP listeners (defaults: loopback, ./data, a room 'lobby')",
-		Args:  cobra.NoArgs,
+		Long: "Run the focus: SIP, MSRP and HTTP listeners (defaults: loopback, ./data, a room 'lobby').\n\n" +
+			"The flags --config, --sip, --msrp, --http, --data, --domain and --advertise can be set in the\n" +
+			"environment too, as PARLEY_CONFIG, PARLEY_SIP, PARLEY_MSRP, PARLEY_HTTP, PARLEY_DATA, PARLEY_DOMAIN and\n" +
+			"PARLEY_ADVERTISE: the file overrides the defaults, the environment the file, the flags everything.",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// Each flag may come from the environment too (PARLEY_CONFIG, PARLEY_SIP, …):
+			// defaults, then the file, then the environment, then the flags.
+			fromEnv := func(name string) (string, bool) {
+				return os.LookupEnv("PARLEY_" + strings.ToUpper(name))
+			}
+			if v, ok := fromEnv("config"); ok && !cmd.Flags().Changed("config") {
+				configFile = v
+			}
 			cfg, err := configs.Load(configFile)
 			if err != nil {
 				return err
@@ -46,6 +59,8 @@ func serveCommand() *cobra.Command {
 			set := func(name string, dst *string, val string) {
 				if cmd.Flags().Changed(name) {
 					*dst = val
+				} else if v, ok := fromEnv(name); ok {
+					*dst = v
 				}
 			}
 			set("sip", &cfg.SIP.Listen, flags.sip)
@@ -56,6 +71,14 @@ func serveCommand() *cobra.Command {
 			set("advertise", &cfg.AdvertisedHost, flags.advertise)
 			if err := cfg.Resolve(); err != nil {
 				return fmt.Errorf("configuration:\n%w", err)
+			}
+			if printConfig {
+				out, err := cfg.EffectiveYAML()
+				if err != nil {
+					return err
+				}
+				_, err = cmd.OutOrStdout().Write(out)
+				return err
 			}
 			log := newLogger(cfg.Log)
 			// sipgo's transport and transaction layers log through its package-level logger.
@@ -70,6 +93,7 @@ func serveCommand() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVarP(&configFile, "config", "c", "", "configuration file (keys and defaults: configs/parley.yaml)")
+	f.BoolVar(&printConfig, "print-config", false, "print the effective configuration (defaults, file, environment and flags; secrets masked) as YAML and exit")
 	f.StringVar(&flags.sip, "sip", "", "SIP listen address, UDP and TCP (sip.listen)")
 	f.StringVar(&flags.msrp, "msrp", "", "MSRP listen address (msrp.listen)")
 	f.StringVar(&flags.http, "http", "", "HTTP listen address for /healthz and /metrics (http.listen)")
@@ -94,6 +118,7 @@ type daemon struct {
 	cfg      *configs.Config
 	log      *slog.Logger
 	store    *sqlstore.Store
+	commits  prometheus.Histogram // parley_log_commit_duration_seconds, fed by the log writer
 	endpoint *msrp.Endpoint
 	focus    *focus.Focus
 	sip      *sipserver.Server
@@ -119,7 +144,9 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 		}
 	}()
 
-	d.store, err = sqlstore.Open(ctx, cfg.DataDir, sqlstore.WithCommitWindow(cfg.CommitWindow))
+	d.commits = newCommitHistogram()
+	d.store, err = sqlstore.Open(ctx, cfg.DataDir, sqlstore.WithCommitWindow(cfg.CommitWindow),
+		sqlstore.WithCommitObserver(func(took time.Duration) { d.commits.Observe(took.Seconds()) }))
 	if err != nil {
 		return nil, fmt.Errorf("database in %s: %w", cfg.DataDir, err)
 	}
@@ -170,7 +197,7 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 	for i, r := range cfg.Rooms {
 		specs[i] = focus.RoomSpec{Name: r.Name, DisplayText: r.DisplayText, Subject: r.Subject,
 			Policy: xcon.RoomPolicy{Logging: r.Logging, History: r.HistoryOrDefault(), KeepFor: r.KeepFor, KeepMessages: r.KeepMessages,
-				Moderated: r.Moderated}}
+				Moderated: r.Moderated}, Owner: r.Owner}
 		for _, ch := range r.Channels {
 			specs[i].Channels = append(specs[i].Channels, xcon.Channel{Label: ch.Label, Language: ch.Language, DisplayText: ch.Name})
 		}
@@ -373,7 +400,7 @@ func (d *daemon) registry() (*prometheus.Registry, error) {
 	if err := d.sip.Metrics().Register(reg); err != nil {
 		return nil, err
 	}
-	if err := registerLogStats(reg, d.store); err != nil {
+	if err := registerLogStats(reg, d.store, d.commits); err != nil {
 		return nil, err
 	}
 	return reg, registerMSRPStats(reg, d.endpoint)

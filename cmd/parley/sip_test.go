@@ -72,8 +72,8 @@ func TestTwoLabelledLinesOneUser(t *testing.T) {
 		t.Fatalf("second INVITE: %v %v", res2, err)
 	}
 	conf := d.focus.Room("lobby").Snapshot()
-	if len(conf.Users) != 1 {
-		t.Fatalf("users = %d, want 1", len(conf.Users))
+	if len(present(conf.Users)) != 1 {
+		t.Fatalf("users = %d, want 1", len(present(conf.Users)))
 	}
 	u := conf.User("xcon-userid:dave@example.com")
 	if u == nil || len(u.Endpoints) != 3 {

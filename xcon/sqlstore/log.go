@@ -143,9 +143,13 @@ func (s *Store) logWriter() {
 		}
 		t0 := time.Now()
 		s.commitLog(batch)
+		took := time.Since(t0)
 		s.logCount.commits.Add(1)
 		s.logCount.entries.Add(uint64(n))
-		s.logCount.nanos.Add(uint64(time.Since(t0)))
+		s.logCount.nanos.Add(uint64(took))
+		if s.onCommit != nil {
+			s.onCommit(took)
+		}
 		clear(batch)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/text/secure/precis"
@@ -33,6 +34,8 @@ type Store struct {
 	rebound   sync.Map      // query -> dialect form
 	segInsert *sql.Stmt     // INSERT of a log segment; read-only after Open
 	logCount  logStats
+	onCommit  func(time.Duration) // WithCommitObserver; nil for none
+	failures  atomic.Uint64       // failed writes (StoreErrors)
 
 	// Binding writes run for every join and leave: prepared once, since
 	// parsing the SQL costs more than executing it.
@@ -48,6 +51,7 @@ type options struct {
 	synchronous string
 	maxBatch    int
 	window      time.Duration
+	onCommit    func(time.Duration)
 }
 
 // WithSynchronous sets SQLite's synchronous pragma. The default, "FULL",
@@ -78,6 +82,13 @@ func WithCommitWindow(d time.Duration) Option {
 	}
 }
 
+// WithCommitObserver has fn called with the duration of every group commit of the log (inserts
+// and fsync), on the log writer goroutine right after the commit: a metric's histogram
+// (lock-free) fits; anything that blocks delays the next commit.
+func WithCommitObserver(fn func(time.Duration)) Option {
+	return func(o *options) { o.onCommit = fn }
+}
+
 // Open opens (creating if needed) DIR/parley.db and brings its schema up to
 // date.
 func Open(ctx context.Context, dir string, opts ...Option) (*Store, error) {
@@ -106,7 +117,7 @@ func Open(ctx context.Context, dir string, opts ...Option) (*Store, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	s := &Store{d: SQLite, w: w, maxBatch: o.maxBatch, window: o.window}
+	s := &Store{d: SQLite, w: w, maxBatch: o.maxBatch, window: o.window, onCommit: o.onCommit}
 	if err := w.PingContext(ctx); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlstore: open %s: %w", path, err)
@@ -169,7 +180,8 @@ func (s *Store) prepareStatements(ctx context.Context) error {
 	return nil
 }
 
-func (s *Store) inTx(ctx context.Context, f func(*sql.Tx) error) error {
+func (s *Store) inTx(ctx context.Context, f func(*sql.Tx) error) (err error) {
+	defer func() { s.countFailure(err) }()
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -180,6 +192,20 @@ func (s *Store) inTx(ctx context.Context, f func(*sql.Tx) error) error {
 	}
 	return tx.Commit()
 }
+
+// countFailure counts err when it is a failure of the database, not an answer about the data
+// (not found, exists, conflict) nor a caller that gave up.
+func (s *Store) countFailure(err error) {
+	if err == nil || errors.Is(err, xcon.ErrNotFound) || errors.Is(err, xcon.ErrExists) || errors.Is(err, xcon.ErrConflict) ||
+		errors.Is(err, xcon.ErrInvalid) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return
+	}
+	s.failures.Add(1)
+}
+
+// StoreErrors counts the writes (transactions, log commits among them) that failed in the
+// database since Open.
+func (s *Store) StoreErrors() uint64 { return s.failures.Load() }
 
 func roomKey(name string) string { return strings.ToLower(name) }
 
