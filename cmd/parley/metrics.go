@@ -66,8 +66,8 @@ func (c *msrpCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // registerLogStats exports the message log's group commits: how many, how many messages they
-// wrote, and the time spent in them (entries/commits is the batch size; seconds/commits the
-// commit latency a logged room's 200s wait for).
+// wrote, and the time spent in them (entries/commits is the batch size), and the fsyncs that make
+// them durable (a logged room's 200 waits for its commit and the next fsync).
 func registerLogStats(reg prometheus.Registerer, store *sqlstore.Store, commits prometheus.Histogram) error {
 	for _, c := range []prometheus.Collector{
 		commits,
@@ -75,14 +75,20 @@ func registerLogStats(reg prometheus.Registerer, store *sqlstore.Store, commits 
 			Help: "Writes to the database (transactions, log commits among them) that failed."},
 			func() float64 { return float64(store.StoreErrors()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_log_commits_total",
-			Help: "Group commits of the message log (one fsync each)."},
+			Help: "Group commits of the message log."},
 			func() float64 { return float64(store.LogStats().Commits) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_log_messages_total",
 			Help: "Messages written to the log by group commits."},
 			func() float64 { return float64(store.LogStats().Entries) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_log_commit_seconds_total",
-			Help: "Time spent in group commits of the log, inserts and fsync."},
+			Help: "Time spent in group commits of the log: inserts and COMMIT (the fsync is counted in parley_log_sync_seconds_total)."},
 			func() float64 { return store.LogStats().CommitTime.Seconds() }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_log_syncs_total",
+			Help: "fsyncs of the write-ahead log, each making every commit before it durable."},
+			func() float64 { return float64(store.LogStats().Syncs) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_log_sync_seconds_total",
+			Help: "Time spent in fsyncs of the write-ahead log."},
+			func() float64 { return store.LogStats().SyncTime.Seconds() }),
 	} {
 		if err := reg.Register(c); err != nil {
 			return err

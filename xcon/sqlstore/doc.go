@@ -4,19 +4,22 @@
 // It owns the database file (DIR/parley.db) and its schema: numbered
 // migrations recorded in schema_migrations; the conferences table holding
 // each conference object's description and policy as an encoded XML
-// document (RFC 6501 §4); users, nicknames, bindings and message_log as real
-// rows with indexes. A Dialect isolates what differs between SQL engines
+// document (RFC 6501 §4); users, nicknames and bindings as real rows with indexes, and the
+// message log as one segment row per room and group commit. A Dialect isolates what differs between SQL engines
 // (placeholders, column types, upsert and constraint-error detection) so that
 // a PostgreSQL implementation can share the queries.
 //
-// Durability: SQLite runs in WAL mode with synchronous=FULL, so every
-// commit is fsynced to the WAL before it returns. AppendLog is group-committed:
-// calls from many goroutines are queued to one log writer goroutine, which
-// writes everything queued so far in one transaction and one fsync, then
-// releases all callers. On a 2-core development box a one-message commit
-// took 0.57 ms with FULL against 0.22 ms with NORMAL; in batches of 512 the
-// fsync is amortised (12.2 against 11.6 µs per message, about 80,000
-// durable messages/s). See BenchmarkStore_AppendLog.
+// Durability: SQLite runs in WAL mode. With the default, synchronous FULL, no
+// write is acknowledged before the WAL holding it has been fsynced; the fsync
+// is made by the store (walsync.go) right after COMMIT rather than by SQLite
+// inside it, so that one batch's fsync overlaps the next batch's inserts.
+// AppendLog is group-committed: calls from many goroutines are queued to one
+// log writer goroutine, which writes everything queued so far in one
+// transaction (one row per room, segment.go); the fsync goroutine then makes
+// every commit made so far durable with one fdatasync and releases their
+// callers in order. NORMAL (WithSynchronous) skips that fsync: it survives a
+// crash of the process but may lose the last commits on power loss. See
+// BenchmarkStore_AppendLog.
 //
 // Concurrency: a Store is safe for concurrent use. Writes go through a
 // single writer connection (SQLite allows one writer at a time; serialising

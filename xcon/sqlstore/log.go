@@ -52,7 +52,8 @@ func (s *Store) AppendLog(ctx context.Context, entries []xcon.LogEntry) error {
 }
 
 // AppendLogAsync queues entries for the next group commit and returns at once; done gets the
-// outcome once they are durable, on the writer goroutine, in the order the calls were made. The
+// outcome once they are durable, on the store's writer or fsync goroutine, in the order the
+// calls were made. The
 // store owns entries from now on. It waits only while the writer's queue is full.
 func (s *Store) AppendLogAsync(entries []xcon.LogEntry, done func(error)) {
 	if len(entries) == 0 {
@@ -82,15 +83,21 @@ func (s *Store) enqueueLog(ctx context.Context, req *appendRequest) error {
 // spent committing (inserts and fsync).
 type LogStats struct {
 	Commits, Entries uint64
-	CommitTime       time.Duration
+	CommitTime       time.Duration // inserts and COMMIT (with synchronous FULL, the fsync is counted apart)
+	Syncs            uint64        // fsyncs of the WAL made after commits (synchronous FULL)
+	SyncTime         time.Duration
 }
 
 type logStats struct{ commits, entries, nanos atomic.Uint64 }
 
 // LogStats returns the group commit's counters, for metrics.
 func (s *Store) LogStats() LogStats {
-	return LogStats{Commits: s.logCount.commits.Load(), Entries: s.logCount.entries.Load(),
+	st := LogStats{Commits: s.logCount.commits.Load(), Entries: s.logCount.entries.Load(),
 		CommitTime: time.Duration(s.logCount.nanos.Load())}
+	if s.sync != nil {
+		st.Syncs, st.SyncTime = s.sync.syncs.Load(), time.Duration(s.sync.nanos.Load())
+	}
+	return st
 }
 
 // logWriter owns all log inserts. It takes whatever is queued (up to
@@ -142,24 +149,21 @@ func (s *Store) logWriter() {
 			window.Stop() // since Go 1.23 a stopped timer delivers nothing stale after Reset
 		}
 		t0 := time.Now()
-		s.commitLog(batch)
-		took := time.Since(t0)
+		s.commitLog(batch, t0)
 		s.logCount.commits.Add(1)
 		s.logCount.entries.Add(uint64(n))
-		s.logCount.nanos.Add(uint64(took))
-		if s.onCommit != nil {
-			s.onCommit(took)
-		}
+		s.logCount.nanos.Add(uint64(time.Since(t0)))
 		clear(batch)
 	}
 }
 
-func (s *Store) commitLog(batch []*appendRequest) {
+// commitLog writes a batch begun at t0 and answers its requests once it is durable.
+func (s *Store) commitLog(batch []*appendRequest, t0 time.Time) {
 	// Background context: callers may give up waiting, but a batch that
 	// other callers share must not be aborted by one of them.
 	ctx := context.Background()
 	failed := make(map[*appendRequest]error)
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.commitTx(ctx, func(tx *sql.Tx) error {
 		clear(failed)
 		next := make(map[string]int64) // room -> last seq assigned
 		var rooms []string
@@ -174,21 +178,39 @@ func (s *Store) commitLog(batch []*appendRequest) {
 		if err := s.insertLog(ctx, tx, batch, failed); err != nil {
 			return err
 		}
-		upd := s.sql(`UPDATE conferences SET log_seq = $1 WHERE name = $2`)
+		upd := tx.StmtContext(ctx, s.seqUpdate)
 		for _, room := range rooms {
-			if _, err := tx.ExecContext(ctx, upd, next[room], room); err != nil {
+			if _, err := upd.ExecContext(ctx, next[room], room); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	for _, req := range batch {
-		if err != nil {
-			req.done(fmt.Errorf("sqlstore: append log: %w", err))
-		} else {
-			req.done(failed[req])
+	s.countFailure(err)
+	answer := func(reqs []*appendRequest, syncErr error) {
+		s.countFailure(syncErr)
+		if err == nil && syncErr == nil && s.onCommit != nil {
+			s.onCommit(time.Since(t0))
+		}
+		for _, req := range reqs {
+			switch {
+			case err != nil:
+				req.done(fmt.Errorf("sqlstore: append log: %w", err))
+			case syncErr != nil:
+				req.done(fmt.Errorf("sqlstore: append log: %w", syncErr))
+			default:
+				req.done(failed[req])
+			}
 		}
 	}
+	if s.sync == nil {
+		answer(batch, nil)
+		return
+	}
+	// Answered once the WAL is on disk; the writer goes on with the next batch meanwhile (the
+	// caller reuses batch, so the answer keeps its own copy).
+	reqs := slices.Clone(batch)
+	s.sync.after(func(syncErr error) { answer(reqs, syncErr) })
 }
 
 // assignSeqs numbers a request's entries; a request naming an unknown room
@@ -200,7 +222,7 @@ func (s *Store) assignSeqs(ctx context.Context, tx *sql.Tx, req *appendRequest, 
 			continue
 		}
 		var seq int64
-		err := tx.QueryRowContext(ctx, s.sql(`SELECT log_seq FROM conferences WHERE name = $1`+s.d.RowLock), room).Scan(&seq)
+		err := tx.StmtContext(ctx, s.seqSelect).QueryRowContext(ctx, room).Scan(&seq)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("sqlstore: append log: conference %q: %w", room, xcon.ErrNotFound)
 		}

@@ -33,9 +33,12 @@ type Store struct {
 	window    time.Duration // how long a batch that is not full waits for more (WithCommitWindow)
 	rebound   sync.Map      // query -> dialect form
 	segInsert *sql.Stmt     // INSERT of a log segment; read-only after Open
+	seqSelect *sql.Stmt     // a room's last log sequence number, read by each group commit
+	seqUpdate *sql.Stmt     // ... and written back
 	logCount  logStats
 	onCommit  func(time.Duration) // WithCommitObserver; nil for none
 	failures  atomic.Uint64       // failed writes (StoreErrors)
+	sync      *walSync            // fsyncs the WAL after commits (synchronous FULL); nil otherwise
 
 	// Binding writes run for every join and leave: prepared once, since
 	// parsing the SQL costs more than executing it.
@@ -82,9 +85,9 @@ func WithCommitWindow(d time.Duration) Option {
 	}
 }
 
-// WithCommitObserver has fn called with the duration of every group commit of the log (inserts
-// and fsync), on the log writer goroutine right after the commit: a metric's histogram
-// (lock-free) fits; anything that blocks delays the next commit.
+// WithCommitObserver has fn called with the duration of every group commit of the log, from its
+// first insert until it is durable (its fsync included), on the store's goroutines right after:
+// a metric's histogram (lock-free) fits; anything that blocks delays the next answers.
 func WithCommitObserver(fn func(time.Duration)) Option {
 	return func(o *options) { o.onCommit = fn }
 }
@@ -108,7 +111,11 @@ func Open(ctx context.Context, dir string, opts ...Option) (*Store, error) {
 	if strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("sqlstore: data directory %q must not contain '?' or '#'", dir)
 	}
-	common := "?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(" + o.synchronous + ")"
+	sqliteSync := strings.ToUpper(o.synchronous)
+	if sqliteSync == "FULL" {
+		sqliteSync = "NORMAL" // FULL's fsync is made by walSync, after COMMIT, overlapping the next one
+	}
+	common := "?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(" + sqliteSync + ")"
 	w, err := sql.Open("sqlite", path+common+"&_pragma=journal_mode(WAL)&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open %s: %w", path, err)
@@ -118,17 +125,27 @@ func Open(ctx context.Context, dir string, opts ...Option) (*Store, error) {
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
 	s := &Store{d: SQLite, w: w, maxBatch: o.maxBatch, window: o.window, onCommit: o.onCommit}
-	if err := w.PingContext(ctx); err != nil {
+	if strings.EqualFold(o.synchronous, "FULL") {
+		s.sync = newWALSync(path)
+		go s.sync.run()
+	}
+	fail := func() {
+		if s.sync != nil {
+			s.sync.close()
+		}
 		w.Close()
+	}
+	if err := w.PingContext(ctx); err != nil {
+		fail()
 		return nil, fmt.Errorf("sqlstore: open %s: %w", path, err)
 	}
 	if err := s.migrate(ctx); err != nil {
-		w.Close()
+		fail()
 		return nil, err
 	}
 	r, err := sql.Open("sqlite", path+common+"&_pragma=query_only(1)")
 	if err != nil {
-		w.Close()
+		fail()
 		return nil, fmt.Errorf("sqlstore: open %s: %w", path, err)
 	}
 	readers := max(4, runtime.GOMAXPROCS(0))
@@ -136,7 +153,7 @@ func Open(ctx context.Context, dir string, opts ...Option) (*Store, error) {
 	r.SetMaxIdleConns(readers)
 	s.r = r
 	if err := s.prepareStatements(ctx); err != nil {
-		w.Close()
+		fail()
 		r.Close()
 		return nil, err
 	}
@@ -158,7 +175,12 @@ func (s *Store) Close() error {
 	close(s.logReqs)
 	s.logMu.Unlock()
 	<-s.logDone
+	if s.sync != nil {
+		s.sync.close()
+	}
 	s.segInsert.Close()
+	s.seqSelect.Close()
+	s.seqUpdate.Close()
 	s.bindUpsert.Close()
 	s.bindDelete.Close()
 	return errors.Join(s.r.Close(), s.w.Close())
@@ -170,6 +192,12 @@ func (s *Store) prepareStatements(ctx context.Context) error {
 	if s.segInsert, err = s.w.PrepareContext(ctx, s.sql(insertSegmentSQL)); err != nil {
 		return fmt.Errorf("sqlstore: prepare log insert: %w", err)
 	}
+	if s.seqSelect, err = s.w.PrepareContext(ctx, s.sql(`SELECT log_seq FROM conferences WHERE name = $1`+s.d.RowLock)); err != nil {
+		return fmt.Errorf("sqlstore: prepare log sequence read: %w", err)
+	}
+	if s.seqUpdate, err = s.w.PrepareContext(ctx, s.sql(`UPDATE conferences SET log_seq = $1 WHERE name = $2`)); err != nil {
+		return fmt.Errorf("sqlstore: prepare log sequence write: %w", err)
+	}
 	upsert := s.d.Upsert("bindings", []string{"chat_id", "room", "user_id", "label", "channel", "nickname", "since"}, []string{"chat_id"})
 	if s.bindUpsert, err = s.w.PrepareContext(ctx, upsert); err != nil {
 		return fmt.Errorf("sqlstore: prepare binding upsert: %w", err)
@@ -180,8 +208,26 @@ func (s *Store) prepareStatements(ctx context.Context) error {
 	return nil
 }
 
+// inTx runs f in a write transaction and returns once the commit is durable.
 func (s *Store) inTx(ctx context.Context, f func(*sql.Tx) error) (err error) {
 	defer func() { s.countFailure(err) }()
+	if err = s.commitTx(ctx, f); err != nil {
+		return err
+	}
+	return s.durable(ctx)
+}
+
+// durable waits until every commit made so far is on disk (walSync); at once without it.
+func (s *Store) durable(ctx context.Context) error {
+	if s.sync == nil {
+		return nil
+	}
+	return s.sync.wait(ctx)
+}
+
+// commitTx runs f in a write transaction and commits it; with walSync the commit is not yet
+// durable when it returns.
+func (s *Store) commitTx(ctx context.Context, f func(*sql.Tx) error) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -577,6 +623,9 @@ func (s *Store) roomExists(ctx context.Context, room string) error {
 func (s *Store) PurgeBindings(ctx context.Context) (int, error) {
 	res, err := s.w.ExecContext(ctx, `DELETE FROM bindings`)
 	if err != nil {
+		return 0, err
+	}
+	if err := s.durable(ctx); err != nil {
 		return 0, err
 	}
 	n, err := res.RowsAffected()
