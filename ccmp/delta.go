@@ -8,6 +8,7 @@ import (
 
 	"github.com/beevik/etree"
 
+	"github.com/parleychat/parley/focus"
 	"github.com/parleychat/parley/xcon"
 )
 
@@ -388,6 +389,12 @@ func mergeUsers(c *xcon.Conference, d *node, dc *xcon.Conference) error {
 				}
 				c.Users = slices.DeleteFunc(c.Users, func(u *xcon.User) bool { return u == cur })
 			case cur == nil:
+				// The nickname a new user brings is held to the rule a claimed one is (PRECIS).
+				if du.Nickname != "" {
+					if _, _, err := focus.EnforceNickname(du.Nickname); err != nil {
+						return fail(CodeBadRequest, "the nickname of "+entity+" is not acceptable (PRECIS Nickname, at most 64 characters)")
+					}
+				}
 				du.Endpoints = nil
 				c.Users = append(c.Users, du)
 			default:
