@@ -40,6 +40,7 @@ func TestMalformedCorpus(t *testing.T) {
 		c.Rooms[0].Logging = false // attackers join all the time: no history replays
 		c.Rooms = append(c.Rooms, configs.Room{Name: "sandbox"})
 		c.MSRP.MaxConnsPerIP = 1000
+		c.ShutdownTimeout = time.Second // raw callers that were let in are gone by then
 	})
 	alice := joinRoom(t, d, "lobby", "alice", "tcp", false)
 	bob := joinRoom(t, d, "lobby", "bob", "udp", false)
@@ -341,7 +342,7 @@ func replaySIP(t *testing.T, d *daemon, c *corpus.Case, transport string, body [
 		}
 		if res.CallID() != nil && res.CallID().Value() == probeID {
 			// The probe came after the case: an answer to the case would come before long.
-			probed, deadline = true, time.Now().Add(300*time.Millisecond)
+			probed, deadline = true, time.Now().Add(500*time.Millisecond)
 			continue
 		}
 		if res.StatusCode == 200 && res.CSeq() != nil && res.CSeq().MethodName == sip.INVITE {
