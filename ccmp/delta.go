@@ -363,6 +363,9 @@ func mergeUsers(c *xcon.Conference, d *node, dc *xcon.Conference) error {
 		case xconName("user-admission-policy"):
 			c.UserAdmissionPolicy = k.text
 		case xconName("allowed-users-list"):
+			if err := checkTargets(k); err != nil {
+				return err
+			}
 			c.AllowedUsers = mergeTargets(c.AllowedUsers, k, true)
 			for _, p := range k.kids {
 				if p.name == xconName("persistent-list") {
@@ -373,6 +376,9 @@ func mergeUsers(c *xcon.Conference, d *node, dc *xcon.Conference) error {
 				c.PersistentUsers = nil
 			}
 		case xconName("deny-users-list"):
+			if err := checkTargets(k); err != nil {
+				return err
+			}
 			c.DenyUsers = mergeTargets(c.DenyUsers, k, false)
 		case infoName("user"):
 			du := dc.Users[ui]
@@ -380,6 +386,9 @@ func mergeUsers(c *xcon.Conference, d *node, dc *xcon.Conference) error {
 			entity, _ := k.attr("", "entity")
 			if entity == "" {
 				return fail(CodeBadRequest, "a user needs its entity")
+			}
+			if !isURI(entity) {
+				return fail(CodeBadRequest, "a user's entity must be a URI")
 			}
 			cur := c.User(entity)
 			switch {
@@ -407,6 +416,35 @@ func mergeUsers(c *xcon.Conference, d *node, dc *xcon.Conference) error {
 		}
 	}
 	return nil
+}
+
+// checkTargets refuses a list whose targets are not URIs.
+func checkTargets(k *node) error {
+	for _, t := range k.kids {
+		if uri, _ := t.attr("", "uri"); t.name == xconName("target") && !isURI(uri) {
+			return fail(CodeBadRequest, "a target's uri must be a URI")
+		}
+	}
+	return nil
+}
+
+// isURI tells whether s has the shape of an absolute URI (RFC 3986 §3: a scheme, a colon,
+// something) with no whitespace or control character: what may name a user or a target.
+func isURI(s string) bool {
+	colon := strings.IndexByte(s, ':')
+	if colon < 1 || colon == len(s)-1 || !(s[0] >= 'a' && s[0] <= 'z' || s[0] >= 'A' && s[0] <= 'Z') {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c == 0x7f {
+			return false
+		}
+		if i < colon && !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 func mergeTargets(cur []xcon.Target, k *node, withMethod bool) []xcon.Target {
