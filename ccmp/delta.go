@@ -8,6 +8,7 @@ import (
 
 	"github.com/beevik/etree"
 
+	"github.com/parleychat/parley/focus"
 	"github.com/parleychat/parley/xcon"
 )
 
@@ -362,6 +363,9 @@ func mergeUsers(c *xcon.Conference, d *node, dc *xcon.Conference) error {
 		case xconName("user-admission-policy"):
 			c.UserAdmissionPolicy = k.text
 		case xconName("allowed-users-list"):
+			if err := checkTargets(k); err != nil {
+				return err
+			}
 			c.AllowedUsers = mergeTargets(c.AllowedUsers, k, true)
 			for _, p := range k.kids {
 				if p.name == xconName("persistent-list") {
@@ -372,6 +376,9 @@ func mergeUsers(c *xcon.Conference, d *node, dc *xcon.Conference) error {
 				c.PersistentUsers = nil
 			}
 		case xconName("deny-users-list"):
+			if err := checkTargets(k); err != nil {
+				return err
+			}
 			c.DenyUsers = mergeTargets(c.DenyUsers, k, false)
 		case infoName("user"):
 			du := dc.Users[ui]
@@ -379,6 +386,9 @@ func mergeUsers(c *xcon.Conference, d *node, dc *xcon.Conference) error {
 			entity, _ := k.attr("", "entity")
 			if entity == "" {
 				return fail(CodeBadRequest, "a user needs its entity")
+			}
+			if !isURI(entity) {
+				return fail(CodeBadRequest, "a user's entity must be a URI")
 			}
 			cur := c.User(entity)
 			switch {
@@ -388,6 +398,12 @@ func mergeUsers(c *xcon.Conference, d *node, dc *xcon.Conference) error {
 				}
 				c.Users = slices.DeleteFunc(c.Users, func(u *xcon.User) bool { return u == cur })
 			case cur == nil:
+				// The nickname a new user brings is held to the rule a claimed one is (PRECIS).
+				if du.Nickname != "" {
+					if _, _, err := focus.EnforceNickname(du.Nickname); err != nil {
+						return fail(CodeBadRequest, "the nickname of "+entity+" is not acceptable (PRECIS Nickname, at most 64 characters)")
+					}
+				}
 				du.Endpoints = nil
 				c.Users = append(c.Users, du)
 			default:
@@ -400,6 +416,35 @@ func mergeUsers(c *xcon.Conference, d *node, dc *xcon.Conference) error {
 		}
 	}
 	return nil
+}
+
+// checkTargets refuses a list whose targets are not URIs.
+func checkTargets(k *node) error {
+	for _, t := range k.kids {
+		if uri, _ := t.attr("", "uri"); t.name == xconName("target") && !isURI(uri) {
+			return fail(CodeBadRequest, "a target's uri must be a URI")
+		}
+	}
+	return nil
+}
+
+// isURI tells whether s has the shape of an absolute URI (RFC 3986 §3: a scheme, a colon,
+// something) with no whitespace or control character: what may name a user or a target.
+func isURI(s string) bool {
+	colon := strings.IndexByte(s, ':')
+	if colon < 1 || colon == len(s)-1 || !(s[0] >= 'a' && s[0] <= 'z' || s[0] >= 'A' && s[0] <= 'Z') {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c == 0x7f {
+			return false
+		}
+		if i < colon && !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 func mergeTargets(cur []xcon.Target, k *node, withMethod bool) []xcon.Target {

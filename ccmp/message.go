@@ -202,6 +202,20 @@ func wellFormed(b []byte) error {
 			if depth > MaxDepth {
 				return malformed("elements nested deeper than %d", MaxDepth)
 			}
+			if len(t.Attr) > 1 {
+				seen := make(map[xml.Name]bool, len(t.Attr))
+				for _, a := range t.Attr {
+					if seen[a.Name] {
+						return malformed("attribute %s repeated on <%s>", a.Name.Local, t.Name.Local)
+					}
+					seen[a.Name] = true
+				}
+			}
+		case xml.Directive:
+			// No CCMP document has a DTD; refusing them keeps entity tricks out altogether.
+			if bytes.HasPrefix(bytes.TrimSpace(t), []byte("DOCTYPE")) {
+				return malformed("a DOCTYPE is not allowed")
+			}
 		case xml.EndElement:
 			depth--
 		case xml.CharData:

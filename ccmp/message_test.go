@@ -104,6 +104,9 @@ func FuzzDecodeRequest(f *testing.F) {
 		}
 	}
 	f.Add([]byte(strings.ReplaceAll(envelope1, "%s", "x")))
+	for _, b := range malformedCCMP(f) {
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		req, err := DecodeRequest(bytes.NewReader(b))
 		if err != nil {

@@ -45,6 +45,11 @@ type Config struct {
 	CCMP            CCMP          `yaml:"ccmp"`
 	RoomCreators    []string      `yaml:"room_creators"`
 	Rooms           []Room        `yaml:"rooms"`
+
+	// source and lines (key path → line) come from the operator's file, so that Resolve's
+	// errors point at the line that set the key.
+	source string
+	lines  map[string]int
 }
 
 // Blueprint is a room template offered over CCMP.
@@ -230,7 +235,67 @@ func decode(into *Config, data []byte, source string) (*Config, error) {
 	if err := dec.Decode(into); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%s: %w", source, err)
 	}
+	// A second document would be ignored without a word; say so instead.
+	var more yaml.Node
+	if err := dec.Decode(&more); !errors.Is(err, io.EOF) {
+		line := more.Line
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", source, err)
+		}
+		return nil, fmt.Errorf("%s: line %d: a second YAML document; the configuration is one", source, line)
+	}
+	var doc yaml.Node
+	if yaml.Unmarshal(data, &doc) == nil {
+		into.source, into.lines = source, map[string]int{}
+		keyLines(&doc, "", into.lines)
+	}
 	return into, nil
+}
+
+// keyLines records the line of every key under n by its path (sip.auth.users[0].name).
+func keyLines(n *yaml.Node, path string, lines map[string]int) {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, k := range n.Content {
+			keyLines(k, path, lines)
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			p := n.Content[i].Value
+			if path != "" {
+				p = path + "." + p
+			}
+			if _, ok := lines[p]; !ok {
+				lines[p] = n.Content[i].Line
+			}
+			keyLines(n.Content[i+1], p, lines)
+		}
+	case yaml.SequenceNode:
+		for i, k := range n.Content {
+			p := fmt.Sprintf("%s[%d]", path, i)
+			lines[p] = k.Line
+			keyLines(k, p, lines)
+		}
+	}
+}
+
+// withLine prefixes a Resolve error that starts with a key path the file set with its file
+// and line.
+func (c *Config) withLine(err error) error {
+	msg := err.Error()
+	key := msg[:strings.IndexAny(msg+":", ": ,")]
+	for key != "" {
+		if line, ok := c.lines[key]; ok {
+			return fmt.Errorf("%s: line %d: %w", c.source, line, err)
+		}
+		// rooms[0].history not set by the file: point at rooms[0].
+		i := strings.LastIndexAny(key, ".[")
+		if i < 0 {
+			break
+		}
+		key = key[:i]
+	}
+	return err
 }
 
 // Resolve fills the derived values (domain and advertised host) and checks every key,
@@ -297,6 +362,8 @@ func (c *Config) Resolve() error {
 	for i, u := range c.SIP.Auth.Users {
 		if u.Name == "" || (u.Password == "") == (u.HA1 == "") {
 			errs = append(errs, fmt.Errorf("sip.auth.users[%d]: %q needs a name and exactly one of password and ha1", i, u.Name))
+		} else if u.HA1 != "" && !isHexDigest(u.HA1) {
+			errs = append(errs, fmt.Errorf("sip.auth.users[%d].ha1: not an MD5 or SHA-256 digest in hex", i))
 		}
 	}
 	if len(c.SIP.Auth.Users) > 0 && (c.SIP.Auth.Realm == "" || strings.ContainsAny(c.SIP.Auth.Realm, "\"\\")) {
@@ -371,6 +438,8 @@ func (c *Config) Resolve() error {
 	for i, u := range c.CCMP.Auth.Users {
 		if u.Name == "" || (u.Password == "") == (u.HA1 == "") {
 			errs = append(errs, fmt.Errorf("ccmp.auth.users[%d]: needs a name and exactly one of password or ha1", i))
+		} else if u.HA1 != "" && !isHexDigest(u.HA1) {
+			errs = append(errs, fmt.Errorf("ccmp.auth.users[%d].ha1: not an MD5 or SHA-256 digest in hex", i))
 		}
 	}
 	for i, e := range c.RoomCreators {
@@ -431,6 +500,9 @@ func (c *Config) Resolve() error {
 		}
 		seen[r.Name] = true
 	}
+	for i, err := range errs {
+		errs[i] = c.withLine(err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -469,6 +541,19 @@ func (c *Config) ownerURI(owner string) (string, error) {
 		return "sip:" + o + "@" + c.Domain, nil
 	}
 	return "", fmt.Errorf("%q is neither a SIP URI (sip:USER@HOST) nor a user name", owner)
+}
+
+// isHexDigest tells whether s is an MD5 or SHA-256 digest in hex (an HA1).
+func isHexDigest(s string) bool {
+	if len(s) != 32 && len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
 }
 
 // ValidRoomName reports whether name can be the user part of a room's SIP URI and XCON-URI.

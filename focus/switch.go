@@ -53,6 +53,10 @@ func (f *Focus) HandleMessage(s *msrp.Session, m *msrp.Message) error {
 	if !allowedType(room.wrappedTypes(), inner) {
 		return &msrp.StatusError{Code: 415, Comment: "Wrapped type not allowed in this room"}
 	}
+	if inner == "message/cpim" {
+		// Its inner From would reach the others unchecked ("*" in wrapped_types included).
+		return &msrp.StatusError{Code: 415, Comment: "CPIM inside CPIM is not relayed"}
+	}
 	if int64(len(m.Body)) > room.maxMessageSize() {
 		return &msrp.StatusError{Code: 413, Comment: "Message larger than this room allows"}
 	}

@@ -60,6 +60,11 @@ func (c *conn) handleSend(s *Session, m *Message) {
 		c.respond(m, s, StatusOK, "")
 		return
 	}
+	if m.MessageID == "" {
+		// Every SEND carries a Message-ID (§7.1): reports, chunks and duplicates are told by it.
+		c.respond(m, s, StatusBadRequest, "SEND without Message-ID")
+		return
+	}
 	// Sizes are checked before anything is allocated (§14.5): the session's advertised max-size and the
 	// configured limit; the parser already bounded this chunk by MaxMessageSize.
 	limit := s.sizeLimit()

@@ -464,7 +464,12 @@ func parseHead(m *Message, head string, paths *pathCache) *FrameError {
 			}
 			m.MessageID = value
 		case strings.EqualFold(name, "Byte-Range"):
-			m.ByteRange, err = ParseByteRange(value)
+			var br ByteRange
+			br, err = ParseByteRange(value)
+			if err == nil && m.ByteRange.Start != 0 && br != m.ByteRange {
+				err = errString("repeated with another range") // which one would the body follow?
+			}
+			m.ByteRange = br
 		case strings.EqualFold(name, "Status"):
 			var st Status
 			st, err = ParseStatus(value)

@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/parleychat/parley/internal/corpus"
 )
 
 // FuzzParse checks that Parse never panics, and that whatever it accepts can
@@ -18,6 +20,13 @@ func FuzzParse(f *testing.F) {
 		f.Add(b)
 	}
 	f.Add([]byte("v=0\no=- 1 1 IN IP4 1.2.3.4\ns=-\nm=message 1 TCP/MSRP *"))
+	malformed, err := corpus.Load(filepath.Join("..", "testdata", "malformed", "sdp.txt"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, c := range malformed {
+		f.Add(c.Raw())
+	}
 	f.Add([]byte("v=0\r\no=- 1 1 IN IP6 ::1\r\ns=-\r\nt=0 0\r\nm=x 0 y\r\na=chatroom\r\na=max-size:0\r\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, err := Parse(b)

@@ -231,6 +231,10 @@ func (m *Media) interpretAttributes() error {
 		case "label":
 			if m.Label == "" {
 				m.Label = strings.TrimSpace(a.Value)
+				// label-attribute = "a=label:" pointer, a token [RFC 4574 §5]: the answer echoes it.
+				if m.Label != "" && !isLabel(m.Label) {
+					return fmt.Errorf("a=label %q is not an RFC 4574 token", a.Value)
+				}
 			}
 		case "setup":
 			if m.Setup == "" {

@@ -111,7 +111,9 @@ func (d *dialog) read(req *sip.Request, _ sip.ServerTransaction) error {
 }
 
 // ReadRequest is read, under the name the subscriptions use for any dialog.
-func (d *dialog) ReadRequest(req *sip.Request, tx sip.ServerTransaction) error { return d.read(req, tx) }
+func (d *dialog) ReadRequest(req *sip.Request, tx sip.ServerTransaction) error {
+	return d.read(req, tx)
+}
 
 // readAck takes the ACK of the initial INVITE's 2xx; later ones (retransmissions) are ignored.
 // The set-up session has read no request but the INVITE (in-dialog requests are read here), so

@@ -243,6 +243,17 @@ func (s *Server) counted(h sipgo.RequestHandler) sipgo.RequestHandler {
 			}
 			return
 		}
+		if req.SipVersion != "SIP/2.0" {
+			if !req.IsAck() {
+				s.respond(req, tx, 505, "Version Not Supported", s.warning("this focus speaks SIP/2.0"))
+			}
+			return
+		}
+		if tags := unsupportedRequire(req); len(tags) > 0 && !req.IsAck() && req.Method != sip.CANCEL {
+			s.respond(req, tx, 420, "Bad Extension", sip.NewHeader("Unsupported", strings.Join(tags, ", ")),
+				s.warning("unsupported extension required: "+strings.Join(tags, ", ")))
+			return
+		}
 		if to := req.To(); !to.Params.Has("tag") {
 			switch req.Method {
 			case sip.INVITE:
@@ -293,7 +304,7 @@ func malformed(req *sip.Request) string {
 	case req.Recipient.Host == "":
 		return "Request-URI without a host"
 	}
-	return ""
+	return malformedHeaders(req)
 }
 
 // respond sends a response built from req, with the headers every response of ours carries.
@@ -362,8 +373,10 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	body := req.Body()
-	if len(body) == 0 || !isSDP(req) {
-		s.respond(req, tx, 488, "Not Acceptable Here", s.warning("an SDP offer with MSRP m-lines is required"))
+	if !isSDP(req) || (req.GetHeader("Content-Encoding") != nil && !strings.EqualFold(req.GetHeader("Content-Encoding").Value(), "identity")) {
+		// RFC 3261 §8.2.3: a body the focus cannot read is 415, with what it reads.
+		s.respond(req, tx, 415, "Unsupported Media Type", s.hdrAccept, sip.NewHeader("Accept-Encoding", "identity"),
+			s.warning("an SDP offer with MSRP m-lines is required"))
 		return
 	}
 	offer, err := sdp.Parse(body)

@@ -2,9 +2,12 @@ package sip
 
 import (
 	"net"
+	"path/filepath"
 	"testing"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/parleychat/parley/internal/corpus"
 )
 
 // FuzzStatelessOverload: whatever bytes arrive, the scan never panics, and a 503 it builds is a
@@ -18,6 +21,13 @@ func FuzzStatelessOverload(f *testing.F) {
 	f.Add([]byte("INVITE sip:lobby@example.net SIP/2.0\r\nv: SIP/2.0/UDP h;branch=z9hG4bK2, SIP/2.0/UDP g;branch=z9hG4bK3\r\n" +
 		"f: <sip:a@example.com>;tag=1\r\nt: <sip:lobby@example.net>\r\ni: x\r\nCSeq: 7 INVITE\r\n\r\nv=0\r\n"))
 	f.Add([]byte("INVITE sip:x SIP/2.0\r\nTo: <sip:x>;tag=already\r\n\r\n"))
+	cases, err := corpus.Load(filepath.Join("..", "testdata", "malformed", "sip.txt"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, c := range cases {
+		f.Add(c.Raw()) // the malformed-input corpus, its variables left unexpanded
+	}
 	s := &Server{cfg: Config{UserAgent: "Parley", AdvertisedHost: "127.0.0.1"}}
 	src := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5099}
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Errors returned by Parse. The switch answers all of them with MSRP 400,
@@ -140,6 +141,9 @@ func Parse(b []byte) (*Message, error) {
 		if colon <= 0 || !isHeaderName(line[:colon]) {
 			return nil, fmt.Errorf("%w: line %d is not a header: %q", ErrSyntax, lineNo, snippet(line))
 		}
+		if problem := badText(line); problem != "" {
+			return nil, fmt.Errorf("%w: line %d holds %s", ErrSyntax, lineNo, problem)
+		}
 		if isContentHeaderName(line[:colon]) {
 			// The RFC 4975 and 7701 examples leave out the blank line
 			// before the MIME headers; this line is one of them.
@@ -177,6 +181,9 @@ func Parse(b []byte) (*Message, error) {
 		colon := strings.IndexByte(line, ':')
 		if colon <= 0 || !isHeaderName(line[:colon]) {
 			return nil, fmt.Errorf("%w: line %d is not a MIME header: %q", ErrSyntax, lineNo, snippet(line))
+		}
+		if problem := badText(line); problem != "" {
+			return nil, fmt.Errorf("%w: line %d holds %s", ErrSyntax, lineNo, problem)
 		}
 		if m.ContentHeaders == nil {
 			m.ContentHeaders = make([]Header, 0, 2)
@@ -270,6 +277,21 @@ func (m *Message) applyHeader(h Header, fromSeen *bool) error {
 		}
 	}
 	return nil
+}
+
+// badText tells what makes a header line unfit to relay: a control character other than HTAB
+// (a CR or NUL a recipient might split on or truncate at), or bytes that are not UTF-8
+// [RFC 3862 §3.1: header values are UTF-8 text].
+func badText(line string) string {
+	for i := 0; i < len(line); i++ {
+		if c := line[i]; (c < 0x20 && c != '\t') || c == 0x7f {
+			return "a control character"
+		}
+	}
+	if !utf8.ValidString(line) {
+		return "invalid UTF-8"
+	}
+	return ""
 }
 
 // nextLine splits off one line ended by LF or CRLF; the last line may lack

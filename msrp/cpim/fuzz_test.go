@@ -2,7 +2,10 @@ package cpim
 
 import (
 	"bytes"
+	"path/filepath"
 	"testing"
+
+	"github.com/parleychat/parley/internal/corpus"
 )
 
 var cpimSeeds = []string{
@@ -18,6 +21,13 @@ var cpimSeeds = []string{
 func FuzzParse(f *testing.F) {
 	for _, s := range cpimSeeds {
 		f.Add([]byte(s))
+	}
+	malformed, err := corpus.Load(filepath.Join("..", "..", "testdata", "malformed", "cpim.txt"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, c := range malformed {
+		f.Add(c.Raw())
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := Parse(b)
