@@ -67,9 +67,11 @@ func FuzzDecodeSegment(f *testing.F) {
 }
 
 // TestPurgeAcrossSegments: each commit is a segment; retention cuts inside and across them.
-func TestPurgeAcrossSegments(t *testing.T) {
+func TestPurgeAcrossSegments(t *testing.T) { onBackends(t, testPurgeAcrossSegments) }
+
+func testPurgeAcrossSegments(t *testing.T, b backend) {
 	ctx := context.Background()
-	s := openStore(t, t.TempDir())
+	s := b.open(t)
 	defer s.Close()
 	if err := s.CreateConference(ctx, room("r")); err != nil {
 		t.Fatal(err)
