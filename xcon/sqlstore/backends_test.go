@@ -2,7 +2,9 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/parleychat/parley/xcon/sqlstore/pgtest"
@@ -17,8 +19,10 @@ func TestMain(m *testing.M) {
 // backend is one engine under test. open opens the store on this subtest's database, the
 // same database each time it is called (a reopen).
 type backend struct {
-	name string
-	open func(t testing.TB, opts ...Option) *Store
+	name    string
+	dialect Dialect
+	open    func(t testing.TB, opts ...Option) *Store
+	raw     func(t testing.TB) *sql.DB // the same database without the store
 }
 
 // onBackends runs test on SQLite and on PostgreSQL (pgtest: a fresh database, skipped without
@@ -26,17 +30,30 @@ type backend struct {
 func onBackends(t *testing.T, test func(t *testing.T, b backend)) {
 	t.Run("sqlite", func(t *testing.T) {
 		dir := t.TempDir()
-		test(t, backend{"sqlite", func(t testing.TB, opts ...Option) *Store { return openStore(t, dir, opts...) }})
+		test(t, backend{"sqlite", SQLite, func(t testing.TB, opts ...Option) *Store { return openStore(t, dir, opts...) },
+			func(t testing.TB) *sql.DB {
+				db, err := sql.Open("sqlite", filepath.Join(dir, "parley.db")+"?_pragma=foreign_keys(1)")
+				if err != nil {
+					t.Fatal(err)
+				}
+				return db
+			}})
 	})
 	t.Run("postgres", func(t *testing.T) {
 		dsn := pgtest.DSN(t)
-		test(t, backend{"postgres", func(t testing.TB, opts ...Option) *Store {
+		test(t, backend{"postgres", Postgres, func(t testing.TB, opts ...Option) *Store {
 			t.Helper()
 			s, err := OpenPostgres(context.Background(), dsn, opts...)
 			if err != nil {
 				t.Fatal(err)
 			}
 			return s
+		}, func(t testing.TB) *sql.DB {
+			db, err := sql.Open("pgx", dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return db
 		}})
 	})
 }
