@@ -26,6 +26,9 @@ type Dialect struct {
 	// (PostgreSQL); "" on SQLite, whose writer holds the database lock from
 	// BEGIN IMMEDIATE.
 	RowLock string
+	// ByteOrder follows a text column in ORDER BY to sort by bytes, as SQLite's default
+	// (BINARY) collation does, whatever the database's locale: ` COLLATE "C"` on PostgreSQL.
+	ByteOrder string
 	// QuestionMarks makes Rebind turn $N into ?.
 	QuestionMarks bool
 	// Snapshot is the isolation level of a read-only transaction that must see one state of
@@ -83,9 +86,10 @@ var Postgres = Dialect{
 	// NO KEY UPDATE is the lock an UPDATE of non-key columns (log_seq, version) takes anyway:
 	// it serialises the writers of one room without blocking the foreign-key checks
 	// (KEY SHARE) of inserts that reference the room, as FOR UPDATE would.
-	RowLock:  " FOR NO KEY UPDATE",
-	Snapshot: sql.LevelRepeatableRead,
-	AbortsTx: true,
+	RowLock:   " FOR NO KEY UPDATE",
+	ByteOrder: ` COLLATE "C"`,
+	Snapshot:  sql.LevelRepeatableRead,
+	AbortsTx:  true,
 	// A transaction-scoped advisory lock; the key is arbitrary but fixed ("parley" in ASCII).
 	MigrationLock: `SELECT pg_advisory_xact_lock(112971233340281)`,
 	IsUniqueViolation: func(err error) bool {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -30,6 +31,11 @@ func OpenPostgres(ctx context.Context, dsn string, opts ...Option) (*Store, erro
 	if err != nil {
 		// pgx's message does not repeat the DSN (it may hold a password).
 		return nil, fmt.Errorf("sqlstore: store.dsn: %w", err)
+	}
+	if cfg.ConnectTimeout == 0 {
+		// An unreachable server fails start-up (and each reconnect) in seconds, not at the
+		// TCP timeout; connect_timeout in the DSN overrides it.
+		cfg.ConnectTimeout = 10 * time.Second
 	}
 	db := stdlib.OpenDB(*cfg)
 	conns := max(8, 2*runtime.GOMAXPROCS(0))

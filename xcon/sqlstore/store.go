@@ -541,7 +541,7 @@ func (s *Store) Conference(ctx context.Context, name string) (*xcon.Conference, 
 
 // Conferences lists the stored names, sorted.
 func (s *Store) Conferences(ctx context.Context) ([]string, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT name FROM conferences ORDER BY name`)
+	rows, err := s.r.QueryContext(ctx, `SELECT name FROM conferences ORDER BY name`+s.d.ByteOrder)
 	if err != nil {
 		return nil, err
 	}
@@ -626,7 +626,7 @@ func (s *Store) SaveBindings(ctx context.Context, changes []xcon.BindingChange) 
 func (s *Store) Bindings(ctx context.Context, room string) ([]xcon.Binding, error) {
 	room = roomKey(room)
 	rows, err := s.r.QueryContext(ctx, s.sql(`SELECT chat_id, user_id, label, channel, nickname, since
-		FROM bindings WHERE room = $1 ORDER BY since, chat_id`), room)
+		FROM bindings WHERE room = $1 ORDER BY since, chat_id`+s.d.ByteOrder), room)
 	if err != nil {
 		return nil, err
 	}
