@@ -76,3 +76,40 @@ func TestPostgresSharedByTwoStores(t *testing.T) {
 		t.Fatalf("%d migrations recorded (%v), want %d", version, err, len(migrations))
 	}
 }
+
+// TestPostgresListsSortByBytes: in a database whose locale sorts as people do (ICU en-US:
+// punctuation before digits, "-" before "+"), rooms are still listed in byte order, as on SQLite.
+func TestPostgresListsSortByBytes(t *testing.T) {
+	ctx := context.Background()
+	dsn, err := pgtest.DSNWith(t, `TEMPLATE template0 ENCODING 'UTF8' LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C'`)
+	if err != nil {
+		t.Skipf("this PostgreSQL has no ICU en-US locale: %v", err)
+	}
+	s, err := OpenPostgres(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, n := range []string{"a_b", "a0", "a+b", "a-b"} {
+		if err := s.CreateConference(ctx, room(n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var human []string
+	rows, err := s.r.QueryContext(ctx, `SELECT name FROM conferences ORDER BY name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var n string
+		rows.Scan(&n)
+		human = append(human, n)
+	}
+	rows.Close()
+	if slices.Equal(human, []string{"a+b", "a-b", "a0", "a_b"}) {
+		t.Fatalf("the database's own order is byte order (%v): the test shows nothing", human)
+	}
+	if got, err := s.Conferences(ctx); err != nil || !slices.Equal(got, []string{"a+b", "a-b", "a0", "a_b"}) {
+		t.Fatalf("Conferences = %v, %v; want byte order", got, err)
+	}
+}

@@ -57,6 +57,23 @@ type server struct {
 // PostgreSQL is available (fails it under PARLEY_REQUIRE_PEERS=1).
 func DSN(t testing.TB) string {
 	t.Helper()
+	dsn, err := create(t, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dsn
+}
+
+// DSNWith is DSN with options for CREATE DATABASE, for example a locale:
+// "TEMPLATE template0 ENCODING 'UTF8' LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C'".
+// The error is the server's refusal of them.
+func DSNWith(t testing.TB, options string) (string, error) {
+	t.Helper()
+	return create(t, options)
+}
+
+func create(t testing.TB, options string) (string, error) {
+	t.Helper()
 	once.Do(func() { srv, startErr = start() })
 	if startErr != nil {
 		if missing && os.Getenv("PARLEY_REQUIRE_PEERS") != "1" {
@@ -67,8 +84,8 @@ func DSN(t testing.TB) string {
 	name := fmt.Sprintf("parley_test_%d_%d", os.Getpid(), counter.Add(1))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := srv.admin.ExecContext(ctx, `CREATE DATABASE `+name); err != nil {
-		t.Fatalf("pgtest: create database: %v", err)
+	if _, err := srv.admin.ExecContext(ctx, `CREATE DATABASE `+name+` `+options); err != nil {
+		return "", fmt.Errorf("pgtest: create database: %w", err)
 	}
 	if srv.dropDBs {
 		t.Cleanup(func() {
@@ -79,7 +96,7 @@ func DSN(t testing.TB) string {
 			}
 		})
 	}
-	return withDatabase(srv.base, name)
+	return withDatabase(srv.base, name), nil
 }
 
 // Stop stops the cluster DSN started, if it did, and removes its directory. Call it from
