@@ -378,6 +378,18 @@ func (s *Store) PurgeLog(ctx context.Context, room string, before time.Time, kee
 	var n int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		n = 0
+		if s.d.RowLock != "" {
+			// Purges of one room (two processes applying its retention) run one after the
+			// other: both rewriting one segment would collide on its key.
+			var seq int64
+			err := tx.StmtContext(ctx, s.seqSelect).QueryRowContext(ctx, room).Scan(&seq)
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+		}
 		rows, err := tx.QueryContext(ctx, s.sql(`SELECT first_seq, first_at, last_at, entries, data FROM log_segments
 			WHERE room = $1 ORDER BY first_seq DESC`), room)
 		if err != nil {

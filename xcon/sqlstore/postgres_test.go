@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/parleychat/parley/xcon"
 	"github.com/parleychat/parley/xcon/sqlstore/pgtest"
@@ -111,5 +112,45 @@ func TestPostgresListsSortByBytes(t *testing.T) {
 	}
 	if got, err := s.Conferences(ctx); err != nil || !slices.Equal(got, []string{"a+b", "a-b", "a0", "a_b"}) {
 		t.Fatalf("Conferences = %v, %v; want byte order", got, err)
+	}
+}
+
+// TestPostgresConcurrentPurges: two stores applying one room's retention at once both succeed,
+// and between them delete each message once.
+func TestPostgresConcurrentPurges(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.DSN(t)
+	a, err := OpenPostgres(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := OpenPostgres(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := a.CreateConference(ctx, room("r")); err != nil {
+		t.Fatal(err)
+	}
+	for c := 0; c < 10; c++ { // ten segments of three
+		batch := []xcon.LogEntry{{Room: "r", Channel: "chat"}, {Room: "r", Channel: "chat"}, {Room: "r", Channel: "chat"}}
+		if err := a.AppendLog(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var purged [2]int64
+	var errs [2]error
+	var wg sync.WaitGroup
+	for i, s := range []*Store{a, b} {
+		wg.Go(func() { purged[i], errs[i] = s.PurgeLog(ctx, "r", time.Time{}, 4) }) // keeps a segment and a third
+	}
+	wg.Wait()
+	if errs[0] != nil || errs[1] != nil || purged[0]+purged[1] != 26 {
+		t.Fatalf("purges: %v %v, %d + %d deleted, want 26 in all", errs[0], errs[1], purged[0], purged[1])
+	}
+	got, err := b.History(ctx, "r", "", 100)
+	if err != nil || len(got) != 4 || got[0].Seq != 27 {
+		t.Fatalf("left: %d entries %v", len(got), err)
 	}
 }
