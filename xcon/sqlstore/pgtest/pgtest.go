@@ -129,8 +129,13 @@ func start() (*server, error) {
 		missing = true
 		return nil, errors.New("PostgreSQL server not found (initdb, pg_ctl): apt-get install postgresql, or set " + EnvDSN)
 	}
-	dir, err := os.MkdirTemp("", "parley-pg-")
+	sweep(pgCtl)
+	dir, err := os.MkdirTemp("", dirPrefix)
 	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		os.RemoveAll(dir)
 		return nil, err
 	}
 	cred, err := credential(dir)
@@ -168,6 +173,35 @@ func start() (*server, error) {
 		return nil, fmt.Errorf("pgtest: connect to the test cluster: %w", err)
 	}
 	return &server{base: base, admin: db, own: true, dir: dir, pgCtl: pgCtl, cred: cred}, nil
+}
+
+const (
+	dirPrefix = "parley-pg-"
+	ownerFile = "owner.pid" // the test process that started the cluster
+)
+
+// sweep stops and removes the clusters of test processes that died without calling Stop
+// (killed at a timeout, say), so that they do not pile up.
+func sweep(pgCtl string) {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), dirPrefix+"*"))
+	for _, dir := range dirs {
+		b, err := os.ReadFile(filepath.Join(dir, ownerFile))
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 0 || !errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
+			continue // alive (or unreadable)
+		}
+		var cred *syscall.Credential
+		if st, err := os.Stat(dir); err == nil && os.Geteuid() == 0 {
+			if sys, ok := st.Sys().(*syscall.Stat_t); ok && sys.Uid != 0 {
+				cred = &syscall.Credential{Uid: sys.Uid, Gid: sys.Gid}
+			}
+		}
+		stop(pgCtl, dir, cred)
+		os.RemoveAll(dir)
+	}
 }
 
 func stop(pgCtl, dir string, cred *syscall.Credential) {
