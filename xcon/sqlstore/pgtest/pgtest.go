@@ -1,7 +1,8 @@
 // Package pgtest gives tests a real PostgreSQL: a fresh database per call of DSN, on the server
 // that PARLEY_TEST_PG_DSN names or, without it, on a throwaway cluster that the package starts
 // itself (initdb and pg_ctl into a temporary directory, listening only on a Unix socket there)
-// the first time a test asks, and that Stop removes. One cluster serves the whole test binary.
+// the first time a test asks, and that Stop removes. One cluster serves the whole test binary;
+// a cluster whose test process was killed before Stop is removed by the next one that starts.
 //
 // Without PostgreSQL's server binaries the tests that ask are skipped with the Debian package
 // to install; with PARLEY_REQUIRE_PEERS=1 (as in CI) they fail instead.
