@@ -28,6 +28,7 @@ type Config struct {
 	HostAliases     []string      `yaml:"host_aliases"`
 	AdvertisedHost  string        `yaml:"advertised_host"`
 	DataDir         string        `yaml:"data_dir"`
+	Store           Store         `yaml:"store"`
 	CommitWindow    time.Duration `yaml:"commit_window"`
 	SIP             SIP           `yaml:"sip"`
 	MSRP            MSRP          `yaml:"msrp"`
@@ -51,6 +52,21 @@ type Config struct {
 	source string
 	lines  map[string]int
 }
+
+// Store chooses the database of the xcon store.
+type Store struct {
+	Driver string `yaml:"driver"` // StoreSQLite or StorePostgres
+	DSN    string `yaml:"dsn"`    // PostgreSQL connection string (driver postgres)
+}
+
+// The store drivers.
+const (
+	StoreSQLite   = "sqlite"
+	StorePostgres = "postgres"
+)
+
+// EnvStoreDSN, when set, overrides store.dsn.
+const EnvStoreDSN = "PARLEY_STORE_DSN"
 
 // Blueprint is a room template offered over CCMP.
 type Blueprint struct {
@@ -214,18 +230,24 @@ func Default() *Config {
 	return c
 }
 
-// Load returns the defaults overlaid with the file at path ("" means defaults only).
-// Keys the file does not set keep their defaults; unknown keys are errors.
+// Load returns the defaults overlaid with the file at path ("" means defaults only), then
+// with PARLEY_STORE_DSN (EnvStoreDSN) when it is set. Keys the file does not set keep their
+// defaults; unknown keys are errors.
 func Load(path string) (*Config, error) {
 	c := Default()
-	if path == "" {
-		return c, nil
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		if c, err = decode(c, data, path); err != nil {
+			return nil, err
+		}
 	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+	if dsn, ok := os.LookupEnv(EnvStoreDSN); ok {
+		c.Store.DSN = dsn
 	}
-	return decode(c, data, path)
+	return c, nil
 }
 
 func decode(into *Config, data []byte, source string) (*Config, error) {
@@ -405,6 +427,15 @@ func (c *Config) Resolve() error {
 	case "text", "json":
 	default:
 		errs = append(errs, fmt.Errorf("log.format: %q is not text or json", c.Log.Format))
+	}
+	switch c.Store.Driver {
+	case StoreSQLite:
+	case StorePostgres:
+		if strings.TrimSpace(c.Store.DSN) == "" {
+			errs = append(errs, fmt.Errorf("store.dsn: driver postgres needs a connection string (or %s)", EnvStoreDSN))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("store.driver: %q is not sqlite or postgres", c.Store.Driver))
 	}
 	if c.CommitWindow < 0 || c.CommitWindow > time.Second {
 		errs = append(errs, fmt.Errorf("commit_window: must be between 0 and 1s, not %v", c.CommitWindow))

@@ -16,6 +16,9 @@ func TestDefaultsAreTheDocumentedOnes(t *testing.T) {
 	if c.DataDir != "./data" || len(c.Rooms) != 1 || c.Rooms[0].Name != "lobby" {
 		t.Fatalf("data dir %q, rooms %+v", c.DataDir, c.Rooms)
 	}
+	if c.Store.Driver != StoreSQLite || c.Store.DSN != "" {
+		t.Fatalf("store %+v, want the embedded SQLite", c.Store)
+	}
 	if err := c.Resolve(); err != nil {
 		t.Fatal(err)
 	}
@@ -58,6 +61,13 @@ func TestLoad(t *testing.T) {
 		{"bad log level", "log:\n  level: loud\n", "log.level", nil},
 		{"bad listen", "http:\n  listen: 8080\n", "http.listen", nil},
 		{"udp mtu too small", "sip:\n  udp_mtu: 1300\n", "sip.udp_mtu", nil},
+		{"postgres store", "store:\n  driver: postgres\n  dsn: host=db dbname=parley\n", "", func(t *testing.T, c *Config) {
+			if c.Store.Driver != StorePostgres || c.Store.DSN != "host=db dbname=parley" {
+				t.Errorf("store %+v", c.Store)
+			}
+		}},
+		{"postgres store without a dsn", "store:\n  driver: postgres\n", "store.dsn", nil},
+		{"unknown store driver", "store:\n  driver: mysql\n", "store.driver", nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -131,5 +141,35 @@ func TestRoomOwner(t *testing.T) {
 	c.Rooms[0].Owner = "tel:+123"
 	if err := c.Resolve(); err == nil || !strings.Contains(err.Error(), "rooms[0].owner") {
 		t.Fatalf("bad owner: %v", err)
+	}
+}
+
+// TestStoreDSNFromEnvironment: PARLEY_STORE_DSN overrides store.dsn (the password stays out of
+// the file), and the effective configuration masks it.
+func TestStoreDSNFromEnvironment(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "parley.yaml")
+	if err := os.WriteFile(path, []byte("store:\n  driver: postgres\n  dsn: host=file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(EnvStoreDSN, "postgres://parley:s3cret@db/parley")
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Resolve(); err != nil {
+		t.Fatal(err)
+	}
+	if c.Store.DSN != "postgres://parley:s3cret@db/parley" {
+		t.Fatalf("dsn %q, want the environment's", c.Store.DSN)
+	}
+	out, err := c.EffectiveYAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), "s3cret") || !strings.Contains(string(out), "dsn: '"+Masked+"'") && !strings.Contains(string(out), "dsn: \""+Masked+"\"") {
+		t.Fatalf("effective configuration does not mask the dsn:\n%s", out)
+	}
+	if c, err := Load(""); err != nil || c.Store.DSN == "" {
+		t.Fatalf("defaults with %s set: %+v %v", EnvStoreDSN, c.Store, err)
 	}
 }

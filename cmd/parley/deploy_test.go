@@ -122,7 +122,7 @@ func TestPrintConfigMasksEverySecret(t *testing.T) {
 		}
 	}
 	fill(reflect.ValueOf(cfg).Elem(), "")
-	for _, want := range []string{"sip.auth.users.password", "sip.auth.users.ha1", "ccmp.auth.users.password", "ccmp.auth.users.ha1"} {
+	for _, want := range []string{"sip.auth.users.password", "sip.auth.users.ha1", "ccmp.auth.users.password", "ccmp.auth.users.ha1", "store.dsn"} {
 		if !slices.Contains(keys, want) {
 			t.Errorf("secret key %s not found among %v", want, keys)
 		}

@@ -41,7 +41,8 @@ func serveCommand() *cobra.Command {
 		Long: "Run the focus: SIP, MSRP and HTTP listeners (defaults: loopback, ./data, a room 'lobby').\n\n" +
 			"The flags --config, --sip, --msrp, --http, --data, --domain and --advertise can be set in the\n" +
 			"environment too, as PARLEY_CONFIG, PARLEY_SIP, PARLEY_MSRP, PARLEY_HTTP, PARLEY_DATA, PARLEY_DOMAIN and\n" +
-			"PARLEY_ADVERTISE: the file overrides the defaults, the environment the file, the flags everything.",
+			"PARLEY_ADVERTISE: the file overrides the defaults, the environment the file, the flags everything.\n" +
+			"PARLEY_STORE_DSN sets store.dsn (the PostgreSQL connection string with store.driver postgres).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			// Each flag may come from the environment too (PARLEY_CONFIG, PARLEY_SIP, …):
@@ -145,11 +146,16 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 	}()
 
 	d.commits = newCommitHistogram()
-	d.store, err = sqlstore.Open(ctx, cfg.DataDir, sqlstore.WithCommitWindow(cfg.CommitWindow),
-		sqlstore.WithCommitObserver(func(took time.Duration) { d.commits.Observe(took.Seconds()) }))
-	if err != nil {
+	storeOpts := []sqlstore.Option{sqlstore.WithCommitWindow(cfg.CommitWindow),
+		sqlstore.WithCommitObserver(func(took time.Duration) { d.commits.Observe(took.Seconds()) })}
+	if cfg.Store.Driver == configs.StorePostgres {
+		if d.store, err = sqlstore.OpenPostgres(ctx, cfg.Store.DSN, storeOpts...); err != nil {
+			return nil, fmt.Errorf("store (driver postgres): %w", err)
+		}
+	} else if d.store, err = sqlstore.Open(ctx, cfg.DataDir, storeOpts...); err != nil {
 		return nil, fmt.Errorf("database in %s: %w", cfg.DataDir, err)
 	}
+	log.Info("store open", "driver", cfg.Store.Driver)
 	closers = append(closers, func() { d.store.Close() })
 
 	msrpLn, err := net.Listen("tcp", cfg.MSRP.Listen)

@@ -11,12 +11,11 @@ import (
 
 // TestHistoryAfter: the page right after a time, oldest first, and the next page after the
 // last message's seq, also across commits (segments).
-func TestHistoryAfter(t *testing.T) {
+func TestHistoryAfter(t *testing.T) { onBackends(t, testHistoryAfter) }
+
+func testHistoryAfter(t *testing.T, b backend) {
 	ctx := context.Background()
-	s, err := Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := b.open(t)
 	defer s.Close()
 	if err := s.CreateConference(ctx, &xcon.Conference{Entity: "xcon:room@example.com", Version: 1}); err != nil {
 		t.Fatal(err)

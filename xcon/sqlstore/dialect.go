@@ -1,10 +1,12 @@
 package sqlstore
 
 import (
+	"database/sql"
 	"errors"
 	"strconv"
 	"strings"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -24,12 +26,31 @@ type Dialect struct {
 	// (PostgreSQL); "" on SQLite, whose writer holds the database lock from
 	// BEGIN IMMEDIATE.
 	RowLock string
+	// ByteOrder follows a text column in ORDER BY to sort by bytes, as SQLite's default
+	// (BINARY) collation does, whatever the database's locale: ` COLLATE "C"` on PostgreSQL.
+	ByteOrder string
 	// QuestionMarks makes Rebind turn $N into ?.
 	QuestionMarks bool
+	// Snapshot is the isolation level of a read-only transaction that must see one state of
+	// the database across several statements (a conference and its users). SQLite's read
+	// transactions are snapshots already; PostgreSQL's default (read committed) takes a new
+	// snapshot per statement.
+	Snapshot sql.IsolationLevel
+	// AbortsTx: after a failed statement the transaction can only be rolled back
+	// (PostgreSQL). A statement that may fail on purpose (a binding whose room is gone) is
+	// then written so that it does not fail.
+	AbortsTx bool
+	// MigrationLock, run first in every migration transaction, keeps two processes that open
+	// one database at once from applying the same migration twice ("" when the transaction's
+	// own lock does that, as SQLite's BEGIN IMMEDIATE).
+	MigrationLock string
 	// IsUniqueViolation reports a primary-key or unique-index violation.
 	IsUniqueViolation func(error) bool
 	// IsForeignKeyViolation reports a reference to a missing row.
 	IsForeignKeyViolation func(error) bool
+	// IsRetryable reports an error after which the whole transaction may simply be run again
+	// (a deadlock or serialization failure between concurrent writers); nil: none is.
+	IsRetryable func(error) bool
 }
 
 // SQLite is the dialect of modernc.org/sqlite.
@@ -53,6 +74,42 @@ var SQLite = Dialect{
 		var e *sqlite.Error
 		return errors.As(err, &e) && e.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
 	},
+}
+
+// Postgres is the dialect of PostgreSQL through pgx (github.com/jackc/pgx/v5/stdlib).
+var Postgres = Dialect{
+	Name:  "postgres",
+	Blob:  "BYTEA",
+	Int64: "BIGINT",
+	Bool:  "BOOLEAN",
+	// Several writers (connections of one process, or several processes) may run at once.
+	// NO KEY UPDATE is the lock an UPDATE of non-key columns (log_seq, version) takes anyway:
+	// it serialises the writers of one room without blocking the foreign-key checks
+	// (KEY SHARE) of inserts that reference the room, as FOR UPDATE would.
+	RowLock:   " FOR NO KEY UPDATE",
+	ByteOrder: ` COLLATE "C"`,
+	Snapshot:  sql.LevelRepeatableRead,
+	AbortsTx:  true,
+	// A transaction-scoped advisory lock; the key is arbitrary but fixed ("parley" in ASCII).
+	MigrationLock: `SELECT pg_advisory_xact_lock(112971233340281)`,
+	IsUniqueViolation: func(err error) bool {
+		return pgCode(err) == "23505" // unique_violation
+	},
+	IsForeignKeyViolation: func(err error) bool {
+		return pgCode(err) == "23503" // foreign_key_violation
+	},
+	IsRetryable: func(err error) bool {
+		c := pgCode(err)
+		return c == "40001" || c == "40P01" // serialization_failure, deadlock_detected
+	},
+}
+
+func pgCode(err error) string {
+	var e *pgconn.PgError
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
 }
 
 // Rebind adapts a query written with $N placeholders.

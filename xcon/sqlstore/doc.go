@@ -1,13 +1,13 @@
-// Package sqlstore is the SQL implementation of xcon.Store, embedded SQLite
-// (modernc.org/sqlite, pure Go) by default.
+// Package sqlstore is the SQL implementation of xcon.Store: embedded SQLite
+// (modernc.org/sqlite, pure Go) by default (Open), or PostgreSQL through pgx (OpenPostgres).
 //
-// It owns the database file (DIR/parley.db) and its schema: numbered
+// It owns the database (the file DIR/parley.db, or a PostgreSQL database) and its schema: numbered
 // migrations recorded in schema_migrations; the conferences table holding
 // each conference object's description and policy as an encoded XML
 // document (RFC 6501 §4); users, nicknames and bindings as real rows with indexes, and the
 // message log as one segment row per room and group commit. A Dialect isolates what differs between SQL engines
-// (placeholders, column types, upsert and constraint-error detection) so that
-// a PostgreSQL implementation can share the queries.
+// (placeholders, column types, upsert, constraint-error detection, row locks) so that
+// both engines share the queries and the migrations.
 //
 // Durability: SQLite runs in WAL mode. With the default, synchronous FULL, no
 // write is acknowledged before the WAL holding it has been fsynced; the fsync
@@ -20,6 +20,9 @@
 // callers in order. NORMAL (WithSynchronous) skips that fsync: it survives a
 // crash of the process but may lose the last commits on power loss. See
 // BenchmarkStore_AppendLog.
+//
+// On PostgreSQL (postgres.go) durability is the server's (synchronous_commit) and writes use a
+// pool of connections; the rest below describes SQLite.
 //
 // Concurrency: a Store is safe for concurrent use. Writes go through a
 // single writer connection (SQLite allows one writer at a time; serialising

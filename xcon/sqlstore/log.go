@@ -165,13 +165,13 @@ func (s *Store) commitLog(batch []*appendRequest, t0 time.Time) {
 	failed := make(map[*appendRequest]error)
 	err := s.commitTx(ctx, func(tx *sql.Tx) error {
 		clear(failed)
-		next := make(map[string]int64) // room -> last seq assigned
-		var rooms []string
+		next, err := s.lockSeqs(ctx, tx, batch)
+		if err != nil {
+			return err
+		}
+		used := make(map[string]bool)
 		for _, req := range batch {
-			if err := s.assignSeqs(ctx, tx, req, next, &rooms); err != nil {
-				if !errors.Is(err, xcon.ErrNotFound) {
-					return err
-				}
+			if err := assignSeqs(req, next, used); err != nil {
 				failed[req] = err
 			}
 		}
@@ -179,7 +179,7 @@ func (s *Store) commitLog(batch []*appendRequest, t0 time.Time) {
 			return err
 		}
 		upd := tx.StmtContext(ctx, s.seqUpdate)
-		for _, room := range rooms {
+		for _, room := range sortedKeys(used) {
 			if _, err := upd.ExecContext(ctx, next[room], room); err != nil {
 				return err
 			}
@@ -213,30 +213,58 @@ func (s *Store) commitLog(batch []*appendRequest, t0 time.Time) {
 	s.sync.after(func(syncErr error) { answer(reqs, syncErr) })
 }
 
-// assignSeqs numbers a request's entries; a request naming an unknown room
-// fails as a whole and consumes no numbers.
-func (s *Store) assignSeqs(ctx context.Context, tx *sql.Tx, req *appendRequest, next map[string]int64, rooms *[]string) error {
-	for i := range req.entries {
-		room := roomKey(req.entries[i].Room)
-		if _, ok := next[room]; ok {
+// lockSeqs reads (and, where writers run concurrently, locks: Dialect.RowLock) the last log
+// sequence number of every room the batch names, in name order, so that two writers
+// committing to the same rooms take their locks in the same order and cannot deadlock. Rooms
+// that do not exist are absent from the map.
+func (s *Store) lockSeqs(ctx context.Context, tx *sql.Tx, batch []*appendRequest) (map[string]int64, error) {
+	want := make(map[string]bool)
+	for _, req := range batch {
+		for i := range req.entries {
+			want[roomKey(req.entries[i].Room)] = true
+		}
+	}
+	next := make(map[string]int64, len(want))
+	sel := tx.StmtContext(ctx, s.seqSelect)
+	for _, room := range sortedKeys(want) {
+		var seq int64
+		err := sel.QueryRowContext(ctx, room).Scan(&seq)
+		if errors.Is(err, sql.ErrNoRows) {
 			continue
 		}
-		var seq int64
-		err := tx.StmtContext(ctx, s.seqSelect).QueryRowContext(ctx, room).Scan(&seq)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("sqlstore: append log: conference %q: %w", room, xcon.ErrNotFound)
-		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 		next[room] = seq
-		*rooms = append(*rooms, room)
+	}
+	return next, nil
+}
+
+func sortedKeys(m map[string]bool) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// assignSeqs numbers a request's entries, advancing next (room -> last seq assigned) and
+// marking the rooms used; a request naming an unknown room fails as a whole and consumes no
+// numbers.
+func assignSeqs(req *appendRequest, next map[string]int64, used map[string]bool) error {
+	for i := range req.entries {
+		room := roomKey(req.entries[i].Room)
+		if _, ok := next[room]; !ok {
+			return fmt.Errorf("sqlstore: append log: conference %q: %w", room, xcon.ErrNotFound)
+		}
 	}
 	now := time.Now()
 	for i := range req.entries {
 		e := &req.entries[i]
 		room := roomKey(e.Room)
 		next[room]++
+		used[room] = true
 		e.Seq = next[room]
 		if e.Time.IsZero() {
 			e.Time = now
@@ -350,6 +378,18 @@ func (s *Store) PurgeLog(ctx context.Context, room string, before time.Time, kee
 	var n int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		n = 0
+		if s.d.RowLock != "" {
+			// Purges of one room (two processes applying its retention) run one after the
+			// other: both rewriting one segment would collide on its key.
+			var seq int64
+			err := tx.StmtContext(ctx, s.seqSelect).QueryRowContext(ctx, room).Scan(&seq)
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+		}
 		rows, err := tx.QueryContext(ctx, s.sql(`SELECT first_seq, first_at, last_at, entries, data FROM log_segments
 			WHERE room = $1 ORDER BY first_seq DESC`), room)
 		if err != nil {

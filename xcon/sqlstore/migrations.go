@@ -122,35 +122,51 @@ func moveLogRowsToSegments(ctx context.Context, s *Store, tx *sql.Tx) error {
 
 const segmentMigrateSize = 1024
 
+// migrate applies the migrations not yet recorded, one transaction each. Every transaction
+// first takes the dialect's migration lock and reads the version again, so that processes
+// opening one database together (nodes sharing a PostgreSQL) apply each migration once.
 func (s *Store) migrate(ctx context.Context) error {
-	if _, err := s.w.ExecContext(ctx, s.d.expand(`CREATE TABLE IF NOT EXISTS schema_migrations (
-		version    {{int64}} PRIMARY KEY,
-		applied_at {{int64}} NOT NULL)`)); err != nil {
-		return fmt.Errorf("sqlstore: schema_migrations: %w", err)
-	}
-	var current int
-	if err := s.w.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
-		return fmt.Errorf("sqlstore: schema version: %w", err)
-	}
-	if current > len(migrations) {
-		return fmt.Errorf("sqlstore: database schema version %d is newer than this program (%d); upgrade parley", current, len(migrations))
-	}
-	for v := current + 1; v <= len(migrations); v++ {
+	for {
+		v, done := 0, false
 		err := s.inTx(ctx, func(tx *sql.Tx) error {
+			if s.d.MigrationLock != "" {
+				if _, err := tx.ExecContext(ctx, s.d.MigrationLock); err != nil {
+					return fmt.Errorf("lock: %w", err)
+				}
+			}
+			if _, err := tx.ExecContext(ctx, s.d.expand(`CREATE TABLE IF NOT EXISTS schema_migrations (
+				version    {{int64}} PRIMARY KEY,
+				applied_at {{int64}} NOT NULL)`)); err != nil {
+				return fmt.Errorf("schema_migrations: %w", err)
+			}
+			var current int
+			if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+				return fmt.Errorf("schema version: %w", err)
+			}
+			if current > len(migrations) {
+				return fmt.Errorf("database schema version %d is newer than this program (%d); upgrade parley", current, len(migrations))
+			}
+			if current == len(migrations) {
+				done = true
+				return nil
+			}
+			v = current + 1
 			if _, err := tx.ExecContext(ctx, s.d.expand(migrations[v-1])); err != nil {
-				return err
+				return fmt.Errorf("migration %d: %w", v, err)
 			}
 			if code := migrationCode[v]; code != nil {
 				if err := code(ctx, s, tx); err != nil {
-					return err
+					return fmt.Errorf("migration %d: %w", v, err)
 				}
 			}
 			_, err := tx.ExecContext(ctx, s.sql(`INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)`), v, time.Now().UnixNano())
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("sqlstore: migration %d: %w", v, err)
+			return fmt.Errorf("sqlstore: %w", err)
+		}
+		if done {
+			return nil
 		}
 	}
-	return nil
 }

@@ -12,11 +12,13 @@ import (
 
 // TestCommitObserverAndStoreErrors: the commit observer sees every group commit, with its
 // duration; answers about the data (exists, not found) are not store errors.
-func TestCommitObserverAndStoreErrors(t *testing.T) {
+func TestCommitObserverAndStoreErrors(t *testing.T) { onBackends(t, testCommitObserverAndStoreErrors) }
+
+func testCommitObserverAndStoreErrors(t *testing.T, b backend) {
 	ctx := context.Background()
 	var commits atomic.Int64
 	var total atomic.Int64
-	s := openStore(t, t.TempDir(), WithCommitObserver(func(d time.Duration) {
+	s := b.open(t, WithCommitObserver(func(d time.Duration) {
 		commits.Add(1)
 		total.Add(int64(d))
 	}))

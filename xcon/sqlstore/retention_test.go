@@ -9,12 +9,11 @@ import (
 	"github.com/parleychat/parley/xcon"
 )
 
-func TestHistoryBetweenAndPurgeLog(t *testing.T) {
+func TestHistoryBetweenAndPurgeLog(t *testing.T) { onBackends(t, testHistoryBetweenAndPurgeLog) }
+
+func testHistoryBetweenAndPurgeLog(t *testing.T, b backend) {
 	ctx := context.Background()
-	s, err := Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := b.open(t)
 	defer s.Close()
 	if err := s.CreateConference(ctx, &xcon.Conference{Entity: "xcon:room@example.com", Version: 1}); err != nil {
 		t.Fatal(err)

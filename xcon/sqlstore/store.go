@@ -157,10 +157,14 @@ func Open(ctx context.Context, dir string, opts ...Option) (*Store, error) {
 		r.Close()
 		return nil, err
 	}
+	s.startLogWriter()
+	return s, nil
+}
+
+func (s *Store) startLogWriter() {
 	s.logReqs = make(chan *appendRequest, 1024)
 	s.logDone = make(chan struct{})
 	go s.logWriter()
-	return s, nil
 }
 
 // Close stops the log writer after it has committed everything queued, then
@@ -183,6 +187,9 @@ func (s *Store) Close() error {
 	s.seqUpdate.Close()
 	s.bindUpsert.Close()
 	s.bindDelete.Close()
+	if s.r == s.w {
+		return s.w.Close()
+	}
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 
@@ -199,6 +206,10 @@ func (s *Store) prepareStatements(ctx context.Context) error {
 		return fmt.Errorf("sqlstore: prepare log sequence write: %w", err)
 	}
 	upsert := s.d.Upsert("bindings", []string{"chat_id", "room", "user_id", "label", "channel", "nickname", "since"}, []string{"chat_id"})
+	if s.d.AbortsTx {
+		// A binding whose room is gone must be skipped without failing the transaction.
+		upsert = guardedBindingUpsert
+	}
 	if s.bindUpsert, err = s.w.PrepareContext(ctx, upsert); err != nil {
 		return fmt.Errorf("sqlstore: prepare binding upsert: %w", err)
 	}
@@ -207,6 +218,16 @@ func (s *Store) prepareStatements(ctx context.Context) error {
 	}
 	return nil
 }
+
+// guardedBindingUpsert is the binding upsert of a dialect whose transactions do not survive a
+// failed statement (AbortsTx): it inserts nothing when the room is gone instead of failing on
+// the foreign key. A room deleted by a concurrent transaction can still fail it; SaveBindings
+// then runs the batch again.
+const guardedBindingUpsert = `INSERT INTO bindings (chat_id, room, user_id, label, channel, nickname, since)
+	SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::bigint
+	WHERE EXISTS (SELECT 1 FROM conferences WHERE name = $2::text)
+	ON CONFLICT (chat_id) DO UPDATE SET room = excluded.room, user_id = excluded.user_id, label = excluded.label,
+		channel = excluded.channel, nickname = excluded.nickname, since = excluded.since`
 
 // inTx runs f in a write transaction and returns once the commit is durable.
 func (s *Store) inTx(ctx context.Context, f func(*sql.Tx) error) (err error) {
@@ -226,8 +247,20 @@ func (s *Store) durable(ctx context.Context) error {
 }
 
 // commitTx runs f in a write transaction and commits it; with walSync the commit is not yet
-// durable when it returns.
+// durable when it returns. A transaction that lost a deadlock or a serialization conflict to
+// a concurrent writer (Dialect.IsRetryable) is run again, f included.
 func (s *Store) commitTx(ctx context.Context, f func(*sql.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := s.commitTxOnce(ctx, f)
+		if err == nil || s.d.IsRetryable == nil || !s.d.IsRetryable(err) || attempt == maxTxAttempts || ctx.Err() != nil {
+			return err
+		}
+	}
+}
+
+const maxTxAttempts = 5
+
+func (s *Store) commitTxOnce(ctx context.Context, f func(*sql.Tx) error) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -470,7 +503,7 @@ func encodeShell(c *xcon.Conference) ([]byte, error) {
 // Conference loads an object; xcon.ErrNotFound if there is none.
 func (s *Store) Conference(ctx context.Context, name string) (*xcon.Conference, error) {
 	name = roomKey(name)
-	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: s.d.Snapshot})
 	if err != nil {
 		return nil, err
 	}
@@ -508,7 +541,7 @@ func (s *Store) Conference(ctx context.Context, name string) (*xcon.Conference, 
 
 // Conferences lists the stored names, sorted.
 func (s *Store) Conferences(ctx context.Context) ([]string, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT name FROM conferences ORDER BY name`)
+	rows, err := s.r.QueryContext(ctx, `SELECT name FROM conferences ORDER BY name`+s.d.ByteOrder)
 	if err != nil {
 		return nil, err
 	}
@@ -549,8 +582,8 @@ func (s *Store) SaveBindings(ctx context.Context, changes []xcon.BindingChange) 
 		return nil
 	}
 	now := time.Now()
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		// The writer pool is one connection, so these reuse the statements prepared on it.
+	save := func(tx *sql.Tx) error {
+		// On SQLite the writer pool is one connection, so these reuse the statements prepared on it.
 		upsert, del := tx.StmtContext(ctx, s.bindUpsert), tx.StmtContext(ctx, s.bindDelete)
 		for _, ch := range changes {
 			if ch.Remove != "" {
@@ -568,7 +601,7 @@ func (s *Store) SaveBindings(ctx context.Context, changes []xcon.BindingChange) 
 					since = now
 				}
 				if _, err := upsert.ExecContext(ctx, b.ChatID, roomKey(room), b.UserID, b.Label, b.Channel, b.Nickname, since.UnixNano()); err != nil {
-					if s.d.IsForeignKeyViolation(err) {
+					if s.d.IsForeignKeyViolation(err) && !s.d.AbortsTx {
 						// The room was deleted since the change was made, its rows with it: the
 						// binding is moot, and must not cost the rest of the batch.
 						continue
@@ -578,15 +611,22 @@ func (s *Store) SaveBindings(ctx context.Context, changes []xcon.BindingChange) 
 			}
 		}
 		return nil
-	})
-	return err
+	}
+	for attempt := 1; ; attempt++ {
+		err := s.inTx(ctx, save)
+		// With AbortsTx the guarded upsert skips rooms already gone; one deleted while the
+		// batch ran fails it, and the next attempt skips that room too.
+		if err == nil || !s.d.AbortsTx || !s.d.IsForeignKeyViolation(err) || attempt == maxTxAttempts {
+			return err
+		}
+	}
 }
 
 // Bindings lists a room's live bindings, oldest first.
 func (s *Store) Bindings(ctx context.Context, room string) ([]xcon.Binding, error) {
 	room = roomKey(room)
 	rows, err := s.r.QueryContext(ctx, s.sql(`SELECT chat_id, user_id, label, channel, nickname, since
-		FROM bindings WHERE room = $1 ORDER BY since, chat_id`), room)
+		FROM bindings WHERE room = $1 ORDER BY since, chat_id`+s.d.ByteOrder), room)
 	if err != nil {
 		return nil, err
 	}

@@ -65,9 +65,11 @@ func docOf(t testing.TB, c *xcon.Conference) string {
 	return b.String()
 }
 
-func TestConferenceCRUD(t *testing.T) {
+func TestConferenceCRUD(t *testing.T) { onBackends(t, testConferenceCRUD) }
+
+func testConferenceCRUD(t *testing.T, b backend) {
 	ctx := context.Background()
-	s := openStore(t, t.TempDir())
+	s := b.open(t)
 	defer s.Close()
 
 	lobby := room("lobby")
@@ -128,9 +130,11 @@ func TestConferenceCRUD(t *testing.T) {
 	}
 }
 
-func TestNicknames(t *testing.T) {
+func TestNicknames(t *testing.T) { onBackends(t, testNicknames) }
+
+func testNicknames(t *testing.T, b backend) {
 	ctx := context.Background()
-	s := openStore(t, t.TempDir())
+	s := b.open(t)
 	defer s.Close()
 	c := room("lobby")
 	c.Users = []*xcon.User{alice()}
@@ -163,9 +167,11 @@ func TestNicknames(t *testing.T) {
 	}
 }
 
-func TestBindings(t *testing.T) {
+func TestBindings(t *testing.T) { onBackends(t, testBindings) }
+
+func testBindings(t *testing.T, be backend) {
 	ctx := context.Background()
-	s := openStore(t, t.TempDir())
+	s := be.open(t)
 	defer s.Close()
 	for _, n := range []string{"lobby", "annex"} {
 		if err := s.CreateConference(ctx, room(n)); err != nil {
@@ -221,9 +227,11 @@ func TestBindings(t *testing.T) {
 	}
 }
 
-func TestHistory(t *testing.T) {
+func TestHistory(t *testing.T) { onBackends(t, testHistory) }
+
+func testHistory(t *testing.T, b backend) {
 	ctx := context.Background()
-	s := openStore(t, t.TempDir())
+	s := b.open(t)
 	defer s.Close()
 	for _, n := range []string{"lobby", "annex"} {
 		if err := s.CreateConference(ctx, room(n)); err != nil {
@@ -296,9 +304,11 @@ func TestHistory(t *testing.T) {
 	}
 }
 
-func TestConcurrentAppendLog(t *testing.T) {
+func TestConcurrentAppendLog(t *testing.T) { onBackends(t, testConcurrentAppendLog) }
+
+func testConcurrentAppendLog(t *testing.T, b backend) {
 	ctx := context.Background()
-	s := openStore(t, t.TempDir())
+	s := b.open(t)
 	defer s.Close()
 	if err := s.CreateConference(ctx, room("lobby")); err != nil {
 		t.Fatal(err)
@@ -338,10 +348,11 @@ func TestConcurrentAppendLog(t *testing.T) {
 	}
 }
 
-func TestReopenKeepsEverything(t *testing.T) {
+func TestReopenKeepsEverything(t *testing.T) { onBackends(t, testReopenKeepsEverything) }
+
+func testReopenKeepsEverything(t *testing.T, b backend) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	s := openStore(t, dir)
+	s := b.open(t)
 	c := room("lobby")
 	c.Users = []*xcon.User{alice()}
 	if err := s.CreateConference(ctx, c); err != nil {
@@ -360,7 +371,7 @@ func TestReopenKeepsEverything(t *testing.T) {
 		t.Fatal("AppendLog after Close succeeded")
 	}
 
-	s = openStore(t, dir)
+	s = b.open(t)
 	defer s.Close()
 	got, err := s.Conference(ctx, "lobby")
 	if err != nil {
