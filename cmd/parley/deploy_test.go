@@ -72,9 +72,11 @@ rooms:
 			t.Errorf("printed configuration lacks %q:\n%s", want, out)
 		}
 	}
-	// Round trip: the printed file loads, and printed again is the same text.
+	// Round trip: the printed file loads, and printed again is the same text. A masked HA1 is no
+	// digest (the loader refuses it), so the digest goes back in first, as an operator would.
 	printed := filepath.Join(dir, "printed.yaml")
-	if err := os.WriteFile(printed, out, 0o644); err != nil {
+	restored := bytes.Replace(out, []byte("ha1: '***'"), []byte("ha1: 0123456789abcdef0123456789abcdef"), 1)
+	if err := os.WriteFile(printed, restored, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := configs.Load(printed)
