@@ -52,9 +52,15 @@ type dialog struct {
 
 // newDialog copies what the dialog keeps out of the session sipgo set up from the INVITE.
 func newDialog(session *sipgo.DialogServerSession, client *sipgo.Client, contact *sip.ContactHeader, source string) *dialog {
-	inv := session.InviteRequest
+	d := newDialogFrom(session.InviteRequest, session.ID, client, contact, source)
+	d.setup = session
+	return d
+}
+
+// newDialogFrom copies a dialog's state out of its INVITE, which carries our tag on its To.
+func newDialogFrom(inv *sip.Request, id string, client *sipgo.Client, contact *sip.ContactHeader, source string) *dialog {
 	d := &dialog{
-		id:         session.ID,
+		id:         id,
 		local:      inv.To().AsFrom(), // sipgo put our tag on the INVITE's To
 		remote:     inv.From().AsTo(),
 		callID:     *inv.CallID(),
@@ -64,7 +70,6 @@ func newDialog(session *sipgo.DialogServerSession, client *sipgo.Client, contact
 		contact:    *contact.Clone(),
 		client:     client,
 		inviteCSeq: inv.CSeq().SeqNo,
-		setup:      session,
 		sourceKey:  source,
 	}
 	for _, rr := range inv.GetHeaders("Record-Route") {
