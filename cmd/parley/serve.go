@@ -216,6 +216,7 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 		MaxFileSize:        cfg.MaxFileSize,
 		FilesDir:           filepath.Join(cfg.DataDir, "files"),
 		AdhocIdle:          cfg.SIP.AdhocIdle,
+		PageIdle:           cfg.SIP.PageIdle,
 		Administrators:     administrators(cfg),
 		Creators:           cfg.RoomCreators,
 		MessageRate:        cfg.MessageRate,

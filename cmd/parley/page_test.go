@@ -1,0 +1,326 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/parleychat/parley/configs"
+	"github.com/parleychat/parley/xcon"
+)
+
+// pageClient is a page-mode (RFC 3428) softphone on sipgo: it sends MESSAGEs to a room and
+// answers the MESSAGEs the focus sends it with 200, keeping them.
+type pageClient struct {
+	name, transport string
+	client          *sipgo.Client
+	got             chan *sip.Request
+}
+
+func newPageClient(t *testing.T, name, transport string) *pageClient {
+	t.Helper()
+	_, client, srv := newTestUA(t, name, "127.0.0.1")
+	c := &pageClient{name: name, transport: transport, client: client, got: make(chan *sip.Request, 64)}
+	srv.OnMessage(func(req *sip.Request, tx sip.ServerTransaction) {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
+		c.got <- req
+	})
+	return c
+}
+
+// send sends a MESSAGE with body to room and returns the final response.
+func (c *pageClient) send(t *testing.T, d *daemon, room, contentType string, body []byte) *sip.Response {
+	t.Helper()
+	target := sip.Uri{Scheme: "sip", User: room, Host: "127.0.0.1", Port: d.sip.Port(), UriParams: sip.NewParams()}
+	if c.transport != "udp" {
+		target.UriParams.Add("transport", c.transport)
+	}
+	req := sip.NewRequest(sip.MESSAGE, target)
+	if c.transport != "udp" {
+		req.SetTransport(strings.ToUpper(c.transport))
+	}
+	from := &sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: c.name, Host: "example.com"}, Params: sip.NewParams()}
+	from.Params.Add("tag", sip.GenerateTagN(10))
+	req.AppendHeader(from)
+	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: room, Host: "example.net"}, Params: sip.NewParams()})
+	req.AppendHeader(sip.NewHeader("Content-Type", contentType))
+	req.SetBody(body)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := c.client.Do(ctx, req)
+	if err != nil {
+		t.Fatalf("%s MESSAGE: %v", c.name, err)
+	}
+	return res
+}
+
+func (c *pageClient) say(t *testing.T, d *daemon, room, text string) *sip.Response {
+	t.Helper()
+	return c.send(t, d, room, "text/plain;charset=utf-8", []byte(text))
+}
+
+// next waits for the next MESSAGE from the focus and checks that it comes from the room.
+func (c *pageClient) next(t *testing.T, room string) *sip.Request {
+	t.Helper()
+	select {
+	case req := <-c.got:
+		if req.From() == nil || req.From().Address.User != room || req.From().Address.Host != "example.net" {
+			t.Fatalf("%s: MESSAGE not from the room: From %v", c.name, req.From())
+		}
+		if req.To() == nil || req.To().Address.User != c.name {
+			t.Fatalf("%s: MESSAGE To %v", c.name, req.To())
+		}
+		return req
+	case <-time.After(15 * time.Second):
+		t.Fatalf("%s: no MESSAGE from the focus", c.name)
+	}
+	return nil
+}
+
+// nextText waits for the next MESSAGE whose body contains want, skipping others (notices).
+func (c *pageClient) nextText(t *testing.T, room, want string) *sip.Request {
+	t.Helper()
+	for i := 0; i < 8; i++ {
+		req := c.next(t, room)
+		if bytes.Contains(req.Body(), []byte(want)) {
+			return req
+		}
+	}
+	t.Fatalf("%s: no MESSAGE containing %q", c.name, want)
+	return nil
+}
+
+// quiet checks that no MESSAGE reaches the client for a moment.
+func (c *pageClient) quiet(t *testing.T) {
+	t.Helper()
+	select {
+	case req := <-c.got:
+		t.Fatalf("%s: unexpected MESSAGE %q", c.name, req.Body())
+	case <-time.After(300 * time.Millisecond):
+	}
+}
+
+// pageUser returns the room's live user with aor, or nil.
+func pageUser(d *daemon, room, aor string) *xcon.User {
+	for _, u := range present(d.focus.Room(room).Snapshot().Users) {
+		for _, a := range u.AssociatedAORs {
+			if a == aor {
+				return u
+			}
+		}
+	}
+	return nil
+}
+
+// nextCPIM reads the MSRP peer's next SEND (responses skipped).
+func nextCPIM(t *testing.T, p *participant) []byte {
+	t.Helper()
+	for {
+		f := p.msrp.next(t)
+		if f.IsResponse() {
+			continue
+		}
+		if f.ContentType != "message/cpim" {
+			t.Fatalf("%s: SEND of %q", p.name, f.ContentType)
+		}
+		return f.Body
+	}
+}
+
+// TestPageModeMember: a MESSAGE softphone and an MSRP member in lobby (logged). The first
+// MESSAGE makes its sender a page-mode member (a row with the page-mode mark, in the roster),
+// answered 202; the MSRP member gets it as CPIM from the sender's identity; the MSRP member's
+// message reaches the page-mode member as a MESSAGE; the MSRP member's own MESSAGE is relayed
+// as its own without a second row; /leave takes the page-mode member out.
+func TestPageModeMember(t *testing.T) {
+	for _, transport := range []string{"udp", "tcp"} {
+		t.Run(transport, func(t *testing.T) {
+			xmllint := requirePeer(t, "xmllint", "libxml2-utils")
+			d := startTestDaemon(t, nil)
+			alice := joinLobby(t, d, "alice", "tcp")
+			w := newSubscriber(t, "watcher", "tcp")
+			if res := w.subscribe(t, d, "lobby", 600); res.StatusCode != 200 {
+				t.Fatalf("SUBSCRIBE: %d", res.StatusCode)
+			}
+			w.next(t, xmllint)
+
+			paula := newPageClient(t, "paula", transport)
+			if res := paula.say(t, d, "lobby", "hello room"); res.StatusCode != 202 {
+				t.Fatalf("first MESSAGE: %d %s", res.StatusCode, res.Reason)
+			}
+			// The logging notice comes first, as it does for an MSRP joiner.
+			if n := paula.next(t, "lobby"); !bytes.Contains(n.Body(), []byte("logged")) ||
+				!strings.HasPrefix(n.ContentType().Value(), "text/plain") {
+				t.Fatalf("first MESSAGE to paula: %s %q", n.ContentType().Value(), n.Body())
+			}
+			got := nextCPIM(t, alice)
+			if !bytes.Contains(got, []byte("From: <sip:paula@example.com>")) || !bytes.Contains(got, []byte("\r\n\r\nhello room")) ||
+				!bytes.Contains(got, []byte("To: <sip:lobby@example.net>")) {
+				t.Fatalf("alice got %q", got)
+			}
+
+			u := pageUser(d, "lobby", "sip:paula@example.com")
+			if u == nil || len(u.Endpoints) != 1 || u.Endpoints[0].Status != "connected" || !u.Endpoints[0].PageMode() ||
+				u.Entity != "xcon-userid:paula@example.com" || u.Endpoints[0].Entity == "" {
+				t.Fatalf("paula's row: %+v", u)
+			}
+			n := w.next(t, xmllint)
+			if pu := w.rosterUser("sip:paula@example.com"); pu == nil || !strings.Contains(n.body, "page-mode") {
+				t.Fatalf("roster after paula's MESSAGE:\n%s", n.body)
+			}
+
+			// The MSRP member's message reaches paula, shown with who wrote it.
+			alice.msrp.send("message/cpim", cpimBody("sip:alice@example.com", "sip:lobby@example.net", "hi paula"))
+			m := paula.nextText(t, "lobby", "hi paula")
+			if string(m.Body()) != "alice@example.com: hi paula" || !strings.HasPrefix(m.ContentType().Value(), "text/plain") {
+				t.Fatalf("paula got %s %q", m.ContentType().Value(), m.Body())
+			}
+
+			// alice also sends MESSAGE: relayed as hers, no second row, not back to her.
+			alicePage := newPageClient(t, "alice", transport)
+			if res := alicePage.say(t, d, "lobby", "by page"); res.StatusCode != 202 {
+				t.Fatalf("alice's MESSAGE: %d", res.StatusCode)
+			}
+			if m := paula.nextText(t, "lobby", "by page"); string(m.Body()) != "alice@example.com: by page" {
+				t.Fatalf("paula got %q", m.Body())
+			}
+			if a := pageUser(d, "lobby", "sip:alice@example.com"); a == nil || len(a.Endpoints) != 1 || a.Endpoints[0].PageMode() {
+				t.Fatalf("alice's row after her MESSAGE: %+v", a)
+			}
+			if n := len(present(d.focus.Room("lobby").Snapshot().Users)); n != 2 {
+				t.Fatalf("%d users present, want 2", n)
+			}
+			alicePage.quiet(t)
+
+			// A later MESSAGE from paula joins nobody new and reaches alice.
+			if res := paula.say(t, d, "lobby", "second"); res.StatusCode != 202 {
+				t.Fatalf("second MESSAGE: %d", res.StatusCode)
+			}
+			if got := nextCPIM(t, alice); !bytes.Contains(got, []byte("\r\n\r\nsecond")) {
+				t.Fatalf("alice got %q", got)
+			}
+			// Both page messages are in the log, as MSRP ones are.
+			if err := d.focus.Sync(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+
+			if res := paula.say(t, d, "lobby", "/leave"); res.StatusCode != 200 {
+				t.Fatalf("/leave: %d", res.StatusCode)
+			}
+			paula.nextText(t, "lobby", "You left the room")
+			if u := pageUser(d, "lobby", "sip:paula@example.com"); u != nil {
+				t.Fatalf("paula still in the room after /leave: %+v", u)
+			}
+			n = w.next(t, xmllint)
+			if !strings.Contains(n.body, `state="deleted"`) || w.rosterUser("sip:paula@example.com") != nil {
+				t.Fatalf("roster after /leave:\n%s", n.body)
+			}
+		})
+	}
+}
+
+// TestPageModeRefusals: a banned identity gets 403 with a Warning and joins nothing; unknown
+// types 415, bodies over the room's limit 413, a CPIM From that is not the sender 403; none of
+// it reaches the MSRP member. A member banned while present is told and dropped.
+func TestPageModeRefusals(t *testing.T) {
+	d := startTestDaemon(t, func(c *configs.Config) { c.MSRP.MaxMessageSize = 2048 })
+	if _, err := d.focus.UpdateRoom(context.Background(), "lobby", func(c *xcon.Conference) error {
+		c.DenyUsers = append(c.DenyUsers, xcon.Target{URI: "sip:mallory@example.com"})
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	alice := joinLobby(t, d, "alice", "tcp")
+
+	mallory := newPageClient(t, "mallory", "udp")
+	res := mallory.say(t, d, "lobby", "let me in")
+	if res.StatusCode != 403 || res.GetHeader("Warning") == nil {
+		t.Fatalf("banned MESSAGE: %d, Warning %v", res.StatusCode, res.GetHeader("Warning"))
+	}
+	if pageUser(d, "lobby", "sip:mallory@example.com") != nil {
+		t.Fatal("a banned sender got a row")
+	}
+
+	paula := newPageClient(t, "paula", "udp")
+	if res := paula.send(t, d, "lobby", "application/octet-stream", []byte("x")); res.StatusCode != 415 {
+		t.Fatalf("unknown type: %d", res.StatusCode)
+	}
+	if res := paula.say(t, d, "lobby", strings.Repeat("x", 4000)); res.StatusCode != 413 {
+		t.Fatalf("too large: %d", res.StatusCode)
+	}
+	if res := paula.send(t, d, "lobby", "message/cpim", cpimBody("sip:alice@example.com", "sip:lobby@example.net", "forged")); res.StatusCode != 403 {
+		t.Fatalf("forged CPIM From: %d", res.StatusCode)
+	}
+	if res := paula.say(t, d, "nowhere", "hello"); res.StatusCode != 404 {
+		t.Fatalf("unknown room: %d", res.StatusCode)
+	}
+	// A CPIM member gets CPIM back, unchanged.
+	if res := paula.send(t, d, "lobby", "message/cpim", cpimBody("sip:paula@example.com", "sip:lobby@example.net", "cpim hello")); res.StatusCode != 202 {
+		t.Fatalf("CPIM MESSAGE: %d", res.StatusCode)
+	}
+	if got := nextCPIM(t, alice); !bytes.Contains(got, []byte("cpim hello")) || bytes.Contains(got, []byte("forged")) ||
+		bytes.Contains(got, []byte("let me in")) {
+		t.Fatalf("alice got %q", got)
+	}
+	sent := cpimBody("sip:alice@example.com", "sip:lobby@example.net", "to a CPIM member")
+	alice.msrp.send("message/cpim", sent)
+	if m := paula.nextText(t, "lobby", "to a CPIM member"); !bytes.Equal(m.Body(), sent) || m.ContentType().Value() != "message/cpim" {
+		t.Fatalf("paula got %s %q", m.ContentType().Value(), m.Body())
+	}
+
+	// Banned while present: told, dropped, refused from then on.
+	if _, err := d.focus.UpdateRoom(context.Background(), "lobby", func(c *xcon.Conference) error {
+		c.DenyUsers = append(c.DenyUsers, xcon.Target{URI: "sip:paula@example.com"})
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	paula.nextText(t, "lobby", "removed")
+	if pageUser(d, "lobby", "sip:paula@example.com") != nil {
+		t.Fatal("banned page-mode member still in the room")
+	}
+	if res := paula.say(t, d, "lobby", "again"); res.StatusCode != 403 {
+		t.Fatalf("after the ban: %d", res.StatusCode)
+	}
+}
+
+// TestPageModeIdleAndKick: a page-mode member that sends nothing for sip.page_idle is told so
+// and dropped; one kicked over the focus's management API (CCMP's kick) is told and dropped.
+func TestPageModeIdleAndKick(t *testing.T) {
+	d := startTestDaemon(t, func(c *configs.Config) { c.SIP.PageIdle = 1500 * time.Millisecond })
+	paula := newPageClient(t, "paula", "tcp")
+	if res := paula.say(t, d, "lobby", "hello"); res.StatusCode != 202 {
+		t.Fatalf("MESSAGE: %d", res.StatusCode)
+	}
+	if pageUser(d, "lobby", "sip:paula@example.com") == nil {
+		t.Fatal("paula not in the room")
+	}
+	m := paula.nextText(t, "lobby", "sent nothing")
+	if !bytes.Contains(m.Body(), []byte("1.5s")) {
+		t.Fatalf("idle notice %q", m.Body())
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for pageUser(d, "lobby", "sip:paula@example.com") != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("idle page-mode member not dropped")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	peter := newPageClient(t, "peter", "udp")
+	if res := peter.say(t, d, "lobby", "hello"); res.StatusCode != 202 {
+		t.Fatalf("MESSAGE: %d", res.StatusCode)
+	}
+	if err := d.focus.Kick(context.Background(), "lobby", "xcon-userid:peter@example.com", false); err != nil {
+		t.Fatal(err)
+	}
+	peter.nextText(t, "lobby", "removed")
+	if pageUser(d, "lobby", "sip:peter@example.com") != nil {
+		t.Fatal("kicked page-mode member still in the room")
+	}
+}

@@ -1,0 +1,418 @@
+package focus
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/parleychat/parley/msrp"
+	"github.com/parleychat/parley/msrp/cpim"
+	"github.com/parleychat/parley/xcon"
+)
+
+// Page mode (RFC 3428): a SIP MESSAGE to a room's URI reaches the focus (RFC 4353: the room URI
+// is the focus), which relays it to the room. Its sender, when it is not in the room through
+// MSRP, becomes a page-mode member on its first MESSAGE: a participant without a dialog whose
+// one chat stream is delivered by out-of-dialog MESSAGEs (Pager) instead of an MSRP session.
+
+// Errors of Page besides the join errors; package sip maps each to one SIP response code.
+var (
+	ErrTooLarge        = errors.New("focus: message larger than this room allows")   // 413
+	ErrUnsupportedType = errors.New("focus: content type not accepted in this room") // 415
+	ErrRateLimited     = errors.New("focus: sending too fast")                       // 503 Retry-After
+	ErrBadMessage      = errors.New("focus: malformed message")                      // 400
+	ErrNotLogged       = errors.New("focus: message relayed but not logged")         // 500
+
+	errPageNotQueued = errors.New("focus: copy not queued for a page-mode member")
+)
+
+// DefaultPageIdle is how long a page-mode member stays without sending before it is dropped,
+// unless configured otherwise (sip.page_idle).
+const DefaultPageIdle = time.Hour
+
+// pageQueueDepth bounds the MESSAGEs waiting to go to one page-mode member; beyond it copies
+// are dropped for that member alone (and counted), never slowing the room.
+const pageQueueDepth = 64
+
+// Pager is what focus needs from the SIP side to reach page-mode members: an out-of-dialog
+// MESSAGE (RFC 3428) from the room to the member's contact (to, the signalling side's handle
+// from PageRequest.Contact). It returns once the member answered or the request failed.
+type Pager interface {
+	SendPage(ctx context.Context, room string, to any, contentType string, body []byte) error
+}
+
+// SetPager wires in the sender of page-mode MESSAGEs; call it before serving.
+func (f *Focus) SetPager(p Pager) { f.pager = p }
+
+// PageRequest is a MESSAGE to a room, reduced to what the runtime needs.
+type PageRequest struct {
+	Room        string
+	Identity    Identity
+	ContentType string // text/plain or message/cpim, parameters included
+	Body        []byte
+	// Contact is the signalling side's handle to reach the sender with MESSAGEs; it replaces
+	// the one a page-mode member had, so that a member that moved is reached where it is now.
+	Contact any
+}
+
+// PageResult tells the signalling side what a MESSAGE did.
+type PageResult struct {
+	Joined bool // the sender became a page-mode member with this MESSAGE
+	Left   bool // the sender left the room (/leave)
+}
+
+// pageMember is a page-mode member's delivery: a bounded queue emptied by one goroutine that
+// sends each copy as a MESSAGE.
+type pageMember struct {
+	cpim     bool         // it sent message/cpim: it gets the CPIM bodies, else their text
+	lastSeen atomic.Int64 // unix nanoseconds of its last MESSAGE
+
+	mu      sync.Mutex
+	contact any
+	queue   chan pageCopy
+	closed  bool
+	timer   *time.Timer
+}
+
+type pageCopy struct {
+	contentType string
+	body        []byte
+}
+
+// IsPage tells whether the participant is a page-mode member.
+func (p *Participant) IsPage() bool { return p.page != nil }
+
+// Page handles a MESSAGE to a room: the sender joins in page mode (unless it is present already,
+// through MSRP or in page mode), and its message is relayed to every member as CPIM whose From
+// is the sender's identity. A body "/leave" takes a page-mode member out of the room.
+func (f *Focus) Page(ctx context.Context, req PageRequest) (PageResult, error) {
+	var res PageResult
+	if f.shuttingDown() {
+		return res, ErrShuttingDown
+	}
+	room := f.Room(req.Room)
+	if room == nil {
+		return res, ErrRoomNotFound
+	}
+	ct := mediaType(req.ContentType)
+	isCPIM := ct == "message/cpim"
+	if ct != "text/plain" && !isCPIM {
+		return res, ErrUnsupportedType
+	}
+	if int64(len(req.Body)) > room.maxMessageSize() {
+		return res, ErrTooLarge
+	}
+	var msg *cpim.Message
+	inner, text := ct, req.Body
+	if isCPIM {
+		var err error
+		if msg, err = cpim.Parse(req.Body); err != nil {
+			return res, fmt.Errorf("%w: CPIM: %v", ErrBadMessage, err)
+		}
+		inner, text = mediaType(msg.ContentType), msg.Body
+	}
+	if inner == "text/plain" && string(bytes.TrimSpace(text)) == "/leave" {
+		res.Left = f.pageLeave(room, req.Identity, "You left the room.")
+		return res, nil
+	}
+	if !allowedType(room.wrappedTypes(), inner) {
+		return res, ErrUnsupportedType
+	}
+
+	p, err := f.pageSender(room, req, isCPIM)
+	if err != nil {
+		return res, err
+	}
+	res.Joined = p.joinedNow
+	st := p.participant.fanOut()
+	if len(st) == 0 {
+		return res, ErrForbidden
+	}
+	from := st[0]
+	sender := p.participant
+
+	var target *Participant
+	body := req.Body
+	if isCPIM {
+		u, ok := parseSIPURI(msg.From.URI)
+		if !ok || !(sameIdentity(u, sender.aor) || anonymousPair(u, sender.aor)) {
+			return res, fmt.Errorf("%w: CPIM From is not the sender", ErrForbidden) // RFC 7701 §6.1
+		}
+		if len(msg.To) != 1 {
+			return res, fmt.Errorf("%w: exactly one CPIM To is required", ErrForbidden)
+		}
+		if name, ok := f.RoomName(msg.To[0].URI); !ok || name != room.name {
+			if target = room.participantByURI(msg.To[0].URI); target == nil {
+				return res, fmt.Errorf("%w: recipient not in the room", ErrForbidden)
+			}
+		}
+	} else {
+		// The focus writes the wrapper: From is the identity the MESSAGE established.
+		body = (&cpim.Message{
+			From:        cpim.Address{Name: sender.displayName, URI: sender.aor.AOR()},
+			To:          []cpim.Address{{URI: f.RoomURI(room.name)}},
+			DateTime:    f.now().UTC().Format(time.RFC3339),
+			ContentType: req.ContentType,
+			Body:        req.Body,
+		}).Marshal()
+		if int64(len(body)) > room.maxMessageSize() {
+			return res, ErrTooLarge
+		}
+	}
+	if why := room.sendRefusal(sender); why != "" {
+		return res, fmt.Errorf("%w: %s", ErrForbidden, why)
+	}
+	if inner != isComposingType && !sender.sendRate.allow(f.now()) {
+		return res, ErrRateLimited
+	}
+	streams, entry := room.admit(from, target, "message/cpim", inner, body)
+	if _, refused := f.distribute(streams, from, from.channel, target, inner, body, nil, false); refused {
+		return res, fmt.Errorf("%w: the recipient takes no private messages", ErrForbidden)
+	}
+	f.metrics.pageReceived.Inc()
+	if entry == nil {
+		return res, nil
+	}
+	// The MESSAGE's answer waits for the log's group commit, as an MSRP sender's 200 does.
+	done := make(chan error, 1)
+	f.store.AppendLogAsync([]xcon.LogEntry{*entry}, func(err error) { done <- err })
+	select {
+	case err := <-done:
+		if err != nil {
+			f.log.Error("message not logged", "room", room.name, "err", err)
+			return res, ErrNotLogged
+		}
+	case <-ctx.Done():
+		return res, ctx.Err()
+	}
+	return res, nil
+}
+
+// pageSending is the participant a MESSAGE is relayed as.
+type pageSending struct {
+	participant *Participant
+	joinedNow   bool
+}
+
+// pageSender finds who sends a MESSAGE: a participant present with the same proven identity
+// (an MSRP member first: its MESSAGE is relayed as its own, without a second row), or a new
+// page-mode member, admitted as any joiner is.
+func (f *Focus) pageSender(room *Room, req PageRequest, isCPIM bool) (pageSending, error) {
+	proven, ok := parseSIPURI(req.Identity.Proven())
+	if !ok {
+		return pageSending{}, ErrForbidden
+	}
+	if p := room.presentAs(proven); p != nil {
+		if p.page != nil {
+			p.page.touch(f, req.Contact, isCPIM)
+		}
+		// A present participant barred since is refused as the switch refuses it.
+		room.mu.Lock()
+		denied := room.deniedLocked(p)
+		room.mu.Unlock()
+		if denied {
+			return pageSending{}, ErrForbidden
+		}
+		return pageSending{participant: p}, nil
+	}
+	p, err := f.newParticipant(room, req.Identity, nil)
+	if err != nil {
+		return pageSending{}, err
+	}
+	p.page = &pageMember{cpim: isCPIM, contact: req.Contact, queue: make(chan pageCopy, pageQueueDepth)}
+	p.page.lastSeen.Store(f.now().UnixNano())
+	s := &Stream{participant: p, chatID: newChatID(), channel: room.channelFor(""),
+		composing: newTokenBucket(isComposingRate, isComposingBurst), page: p.page}
+	p.streams = []*Stream{s}
+	p.lines = []*Stream{s}
+	go f.pageWorker(room.name, p)
+	if err := room.add(p); err != nil {
+		p.page.close()
+		err = f.redirect(err, p.provenID, p.proven, p.admin)
+		f.log.Info("page-mode join refused", "room", room.name, "user", p.userID, "reason", err)
+		return pageSending{}, err
+	}
+	f.log.Info("page-mode member joined", "room", room.name, "user", p.userID)
+	f.schedulePageIdle(p)
+	return pageSending{participant: p, joinedNow: true}, nil
+}
+
+// presentAs returns the participant present with proven identity: an MSRP participant before a
+// page-mode member, nil for none.
+func (r *Room) presentAs(proven sipURI) *Participant {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var page *Participant
+	for _, p := range r.participants {
+		if p.left.Load() || !sameIdentity(p.proven, proven) {
+			continue
+		}
+		if p.page == nil {
+			return p
+		}
+		if page == nil {
+			page = p
+		}
+	}
+	return page
+}
+
+// pageLeave takes the page-mode member with identity out of the room, after telling it text.
+// It reports whether there was one.
+func (f *Focus) pageLeave(room *Room, identity Identity, text string) bool {
+	proven, ok := parseSIPURI(identity.Proven())
+	if !ok {
+		return false
+	}
+	p := room.presentAs(proven)
+	if p == nil || p.page == nil {
+		return false
+	}
+	f.dropPage(p, text, "left")
+	return true
+}
+
+// dropPage tells a page-mode member text and takes it out of its room.
+func (f *Focus) dropPage(p *Participant, text, why string) {
+	p.page.deliver(f, nil, "message/cpim", p.room.notice(p.aor.AOR(), text))
+	if p.room.leave(p, msrp.Local) {
+		f.log.Info("page-mode member left", "room", p.room.name, "user", p.userID, "reason", why)
+	}
+}
+
+// schedulePageIdle arms the idle timer of a page-mode member: after Config.PageIdle without a
+// MESSAGE from it, it is told so and dropped.
+func (f *Focus) schedulePageIdle(p *Participant) {
+	idle := f.pageIdle()
+	if idle <= 0 {
+		return
+	}
+	pm := p.page
+	var check func()
+	check = func() {
+		if p.left.Load() {
+			return
+		}
+		quiet := f.now().Sub(time.Unix(0, pm.lastSeen.Load()))
+		if quiet < idle {
+			pm.mu.Lock()
+			if !pm.closed {
+				pm.timer = time.AfterFunc(idle-quiet, check)
+			}
+			pm.mu.Unlock()
+			return
+		}
+		f.metrics.pageIdleDropped.Inc()
+		f.dropPage(p, "You sent nothing to this room for "+idle.String()+" and were taken out of it; "+
+			"send a message to the room to join again.", "idle")
+	}
+	pm.mu.Lock()
+	pm.timer = time.AfterFunc(idle, check)
+	pm.mu.Unlock()
+}
+
+func (f *Focus) pageIdle() time.Duration { return f.cfg.PageIdle }
+
+// touch records a MESSAGE from the member: it is active, reached at contact from now on, and
+// gets CPIM if this MESSAGE was CPIM.
+func (pm *pageMember) touch(f *Focus, contact any, isCPIM bool) {
+	pm.lastSeen.Store(f.now().UnixNano())
+	pm.mu.Lock()
+	if contact != nil {
+		pm.contact = contact
+	}
+	if isCPIM {
+		pm.cpim = true
+	}
+	pm.mu.Unlock()
+}
+
+// deliver queues a room message (a CPIM body) for the member, in the form it takes: the CPIM
+// body for a member that sends CPIM, else its text/plain content prefixed with the sender's
+// nickname or address (room notices unprefixed). Other payloads do not go to text-only members.
+// A full queue drops the copy for this member alone.
+func (pm *pageMember) deliver(f *Focus, from *Stream, contentType string, body []byte) bool {
+	pm.mu.Lock()
+	defer pm.mu.Unlock()
+	if pm.closed {
+		return false
+	}
+	c := pageCopy{contentType: "message/cpim", body: body}
+	if !pm.cpim || mediaType(contentType) != "message/cpim" {
+		msg, err := cpim.Parse(body)
+		if mediaType(contentType) != "message/cpim" || err != nil || mediaType(msg.ContentType) != "text/plain" {
+			return false
+		}
+		text := msg.Body
+		if prefix := senderLabel(f, from, msg); prefix != "" {
+			text = append([]byte(prefix+": "), msg.Body...)
+		}
+		c = pageCopy{contentType: msg.ContentType, body: text}
+	}
+	select {
+	case pm.queue <- c:
+		return true
+	default:
+		f.metrics.pageDropped.Inc()
+		return false
+	}
+}
+
+// senderLabel is how a text-only member is shown who wrote a message: the sender's nickname,
+// else the CPIM From's display name or address; nothing for the room's own notices.
+func senderLabel(f *Focus, from *Stream, msg *cpim.Message) string {
+	if from != nil && from.nickname != "" {
+		return from.nickname
+	}
+	if name, ok := f.RoomName(msg.From.URI); ok && name != "" && from == nil {
+		return ""
+	}
+	if msg.From.Name != "" {
+		return msg.From.Name
+	}
+	return strings.TrimPrefix(strings.TrimPrefix(msg.From.URI, "sips:"), "sip:")
+}
+
+// close ends the member's delivery once what is queued is sent.
+func (pm *pageMember) close() {
+	pm.mu.Lock()
+	defer pm.mu.Unlock()
+	if pm.closed {
+		return
+	}
+	pm.closed = true
+	if pm.timer != nil {
+		pm.timer.Stop()
+	}
+	close(pm.queue)
+}
+
+// pageWorker sends a page-mode member's copies one after the other; a failed one is logged and
+// counted, and the room never waits for it.
+func (f *Focus) pageWorker(room string, p *Participant) {
+	for c := range p.page.queue {
+		if f.pager == nil {
+			continue
+		}
+		p.page.mu.Lock()
+		to := p.page.contact
+		p.page.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), pageSendTimeout)
+		err := f.pager.SendPage(ctx, room, to, c.contentType, c.body)
+		cancel()
+		if err != nil {
+			f.metrics.pageFailed.Inc()
+			f.log.Info("MESSAGE to a page-mode member failed", "room", room, "user", p.userID, "err", err)
+			continue
+		}
+		f.metrics.pageSent.Inc()
+	}
+}
+
+// pageSendTimeout bounds one MESSAGE to a page-mode member (RFC 3261 Timer F is 32 s).
+const pageSendTimeout = 32 * time.Second
