@@ -204,9 +204,20 @@ func TestPageModeMember(t *testing.T) {
 			if got := nextCPIM(t, alice); !bytes.Contains(got, []byte("\r\n\r\nsecond")) {
 				t.Fatalf("alice got %q", got)
 			}
-			// Both page messages are in the log, as MSRP ones are.
-			if err := d.focus.Sync(context.Background()); err != nil {
+			// The page messages are in the log, as MSRP ones are, by their senders' ids, before
+			// their 202 (the log accepted them first).
+			log, err := d.store.History(context.Background(), "lobby", "", 10)
+			if err != nil {
 				t.Fatal(err)
+			}
+			var logged []string
+			for _, e := range log {
+				if bytes.Contains(e.Body, []byte("hello room")) || bytes.Contains(e.Body, []byte("by page")) || bytes.Contains(e.Body, []byte("second")) {
+					logged = append(logged, e.SenderID)
+				}
+			}
+			if strings.Join(logged, " ") != "xcon-userid:paula@example.com xcon-userid:alice@example.com xcon-userid:paula@example.com" {
+				t.Fatalf("logged page messages by %v", logged)
 			}
 
 			if res := paula.say(t, d, "lobby", "/leave"); res.StatusCode != 200 {
@@ -228,7 +239,10 @@ func TestPageModeMember(t *testing.T) {
 // types 415, bodies over the room's limit 413, a CPIM From that is not the sender 403; none of
 // it reaches the MSRP member. A member banned while present is told and dropped.
 func TestPageModeRefusals(t *testing.T) {
-	d := startTestDaemon(t, func(c *configs.Config) { c.MSRP.MaxMessageSize = 2048 })
+	d := startTestDaemon(t, func(c *configs.Config) {
+		c.MSRP.MaxMessageSize = 2048
+		c.MessageRate, c.MessageBurst = 0.001, 3
+	})
 	if _, err := d.focus.UpdateRoom(context.Background(), "lobby", func(c *xcon.Conference) error {
 		c.DenyUsers = append(c.DenyUsers, xcon.Target{URI: "sip:mallory@example.com"})
 		return nil
@@ -286,6 +300,17 @@ func TestPageModeRefusals(t *testing.T) {
 	}
 	if res := paula.say(t, d, "lobby", "again"); res.StatusCode != 403 {
 		t.Fatalf("after the ban: %d", res.StatusCode)
+	}
+
+	// Past the participant message rate: 503 with Retry-After (SIP's 429 is something else).
+	quick := newPageClient(t, "quick", "tcp")
+	for i := 0; i < 3; i++ {
+		if res := quick.say(t, d, "lobby", "fast"); res.StatusCode != 202 {
+			t.Fatalf("MESSAGE %d within the burst: %d", i, res.StatusCode)
+		}
+	}
+	if res := quick.say(t, d, "lobby", "too fast"); res.StatusCode != 503 || res.GetHeader("Retry-After") == nil {
+		t.Fatalf("past the rate: %d, Retry-After %v", res.StatusCode, res.GetHeader("Retry-After"))
 	}
 }
 
