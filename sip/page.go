@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,14 +20,16 @@ import (
 // outside any dialog, at pageContact.
 
 // pageContact is where a page-mode member is reached: its Contact (or its From URI when its
-// MESSAGE had none) as Request-URI, through the Record-Route or Path proxies its MESSAGE came by,
-// else at the address and over the transport its MESSAGE came from (as a dialog's requests go to
-// the INVITE's source, RewriteContact). With sip.outbound_proxy set, Do routes it there instead.
+// MESSAGE had none) as Request-URI; with sip.outbound_proxy set, through it (Do); else through
+// the Record-Route or Path proxies its MESSAGE came by; else at its Contact when its MESSAGE came
+// straight from the address its Via names (no NAT, and a Contact to go to), and otherwise at the
+// address and over the transport its MESSAGE came from, as a dialog's requests go to the
+// INVITE's source (RewriteContact).
 type pageContact struct {
 	target    sip.Uri
 	aor       sip.Uri // To of the MESSAGEs: the member's address of record (its From)
 	routes    []sip.Uri
-	source    string
+	source    string // "" when the Contact is to be used as it is
 	transport string
 }
 
@@ -104,6 +108,11 @@ func pageContactOf(req *sip.Request) *pageContact {
 	}
 	if h := req.Contact(); h != nil && h.Address.Host != "" {
 		c.target = *h.Address.Clone()
+		// Over UDP from the address its Via names, so not behind a NAT: its Contact is reachable.
+		// Over TCP or TLS the connection it opened is reused (RFC 3261 §18, RFC 5923).
+		if via := req.Via(); via != nil && strings.EqualFold(via.Transport, "UDP") && sameHostPort(via.Host, via.Port, req.Source()) {
+			c.source = ""
+		}
 	}
 	for _, h := range req.GetHeaders("Record-Route") {
 		for _, v := range splitAddressList(h.Value()) {
@@ -126,6 +135,14 @@ func pageContactOf(req *sip.Request) *pageContact {
 	return c
 }
 
+// sameHostPort tells whether host:port (port 0: 5060) is the address addr.
+func sameHostPort(host string, port int, addr string) bool {
+	if port == 0 {
+		port = 5060
+	}
+	return net.JoinHostPort(strings.Trim(host, "[]"), strconv.Itoa(port)) == addr
+}
+
 // SendPage sends a room's message to a page-mode member (focus.Pager): a MESSAGE from the room
 // URI outside any dialog, answered 2xx or an error.
 func (s *Server) SendPage(ctx context.Context, room string, to any, contentType string, body []byte) error {
@@ -144,7 +161,7 @@ func (s *Server) SendPage(ctx context.Context, room string, to any, contentType 
 	req.AppendHeader(sip.NewHeader("Content-Type", contentType))
 	req.AppendHeader(sip.NewHeader("User-Agent", s.cfg.UserAgent))
 	req.SetBody(body)
-	if len(c.routes) == 0 && s.outbound == nil {
+	if len(c.routes) == 0 && s.outbound == nil && c.source != "" {
 		req.SetTransport(strings.ToUpper(c.transport))
 		req.SetDestination(c.source)
 	}
