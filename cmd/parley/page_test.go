@@ -3,6 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -347,5 +351,81 @@ func TestPageModeIdleAndKick(t *testing.T) {
 	peter.nextText(t, "lobby", "removed")
 	if pageUser(d, "lobby", "sip:peter@example.com") != nil {
 		t.Fatal("kicked page-mode member still in the room")
+	}
+}
+
+// TestSIPpPageMode: SIPp as a page-mode client beside an MSRP member in lobby. One SIPp sends
+// the MESSAGEs (its Contact names the other's port), the other answers the room's MESSAGEs
+// with 200 and keeps them: the logging notice, the roster line, the MSRP member's message
+// with its sender in front, and the notice after /leave.
+func TestSIPpPageMode(t *testing.T) {
+	sipp := requirePeer(t, "sipp", "sip-tester")
+	d := startTestDaemon(t, nil)
+	alice := joinLobby(t, d, "alice", "tcp")
+	dir := t.TempDir()
+	inbox, trace := freePort(t), filepath.Join(dir, "inbox.log")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	uas := exec.CommandContext(ctx, sipp, "-sf", filepath.Join("testdata", "sipp", "page-inbox.xml"), "-t", "u1", "-m", "4",
+		"-i", "127.0.0.1", "-p", fmt.Sprint(inbox), "-mp", fmt.Sprint(freeMediaPorts(t)), "-timeout", "30s", "-timeout_error",
+		"-nostdin", "-trace_msg", "-message_file", trace)
+	var uasOut bytes.Buffer
+	uas.Stdout, uas.Stderr = &uasOut, &uasOut
+	if err := uas.Start(); err != nil {
+		t.Fatal(err)
+	}
+	uasDone := make(chan error, 1)
+	go func() { uasDone <- uas.Wait() }()
+	time.Sleep(300 * time.Millisecond) // the inbox binds its port
+
+	send := func(scenario, text string) {
+		t.Helper()
+		out, err := exec.CommandContext(ctx, sipp, "-sf", filepath.Join("testdata", "sipp", scenario),
+			"-t", "u1", "-m", "1", "-s", "lobby", "-i", "127.0.0.1", "-p", fmt.Sprint(freePort(t)), "-mp", fmt.Sprint(freeMediaPorts(t)),
+			"-key", "text", text, "-key", "inbox", fmt.Sprint(inbox),
+			"-timeout", "20s", "-timeout_error", "-nostdin", fmt.Sprintf("127.0.0.1:%d", d.sip.Port())).CombinedOutput()
+		if err != nil {
+			t.Fatalf("sipp MESSAGE %q: %v\n%s", text, err, tail(out, 3000))
+		}
+	}
+	inboxHas := func(want string) bool {
+		b, _ := os.ReadFile(trace)
+		return bytes.Contains(b, []byte(want))
+	}
+
+	send("page-message.xml", "hello from sipp")
+	got := nextCPIM(t, alice)
+	if !bytes.Contains(got, []byte("<sip:sipp@example.com>")) || !bytes.Contains(got, []byte("hello from sipp")) {
+		t.Fatalf("alice got %q", got)
+	}
+	if u := pageUser(d, "lobby", "sip:sipp@example.com"); u == nil || !u.Endpoints[0].PageMode() {
+		t.Fatalf("SIPp's row: %+v", u)
+	}
+	alice.msrp.send("message/cpim", cpimBody("sip:alice@example.com", "sip:lobby@example.net", "hi sipp"))
+	for deadline := time.Now().Add(15 * time.Second); !inboxHas("alice@example.com: hi sipp"); {
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(trace)
+			t.Fatalf("the inbox did not get alice's message:\n%s\n%s", tail(b, 3000), tail(uasOut.Bytes(), 2000))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	send("page-leave.xml", "/leave")
+	select {
+	case err := <-uasDone:
+		if err != nil {
+			t.Fatalf("sipp inbox: %v\n%s", err, tail(uasOut.Bytes(), 3000))
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("sipp inbox did not get four MESSAGEs")
+	}
+	for _, want := range []string{"logged", "You are in the chat room", "You left the room", "From: <sip:lobby@example.net>"} {
+		if !inboxHas(want) {
+			b, _ := os.ReadFile(trace)
+			t.Fatalf("inbox lacks %q:\n%s", want, tail(b, 4000))
+		}
+	}
+	if pageUser(d, "lobby", "sip:sipp@example.com") != nil {
+		t.Fatal("SIPp still in the room after /leave")
 	}
 }
