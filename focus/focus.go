@@ -92,7 +92,8 @@ type Focus struct {
 	store     xcon.Store
 	endpoint  *msrp.Endpoint
 	signaling Signaling
-	pager     Pager // page-mode members' MESSAGEs; nil: none are sent
+	pager     Pager      // page-mode members' MESSAGEs; nil: none are sent
+	pageJoin  sync.Mutex // serializes page-mode joins: one member per identity
 	watcher   RoomWatcher
 	bindings  *bindingWriter
 	metrics   *Metrics

@@ -207,6 +207,9 @@ func (f *Focus) pageSender(room *Room, req PageRequest, isCPIM bool) (pageSendin
 	if !ok {
 		return pageSending{}, ErrForbidden
 	}
+	// Two first MESSAGEs of one identity at once make one member.
+	f.pageJoin.Lock()
+	defer f.pageJoin.Unlock()
 	if p := room.presentAs(proven); p != nil {
 		if p.page != nil {
 			p.page.touch(f, req.Contact, isCPIM)

@@ -22,6 +22,7 @@ import (
 // answers the MESSAGEs the focus sends it with 200, keeping them.
 type pageClient struct {
 	name, transport string
+	password        string // answers a Digest challenge as user name when set
 	client          *sipgo.Client
 	got             chan *sip.Request
 }
@@ -57,6 +58,9 @@ func (c *pageClient) send(t *testing.T, d *daemon, room, contentType string, bod
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	res, err := c.client.Do(ctx, req)
+	if err == nil && res.StatusCode == 401 && c.password != "" {
+		res, err = c.client.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: c.name, Password: c.password})
+	}
 	if err != nil {
 		t.Fatalf("%s MESSAGE: %v", c.name, err)
 	}
@@ -427,5 +431,58 @@ func TestSIPpPageMode(t *testing.T) {
 	}
 	if pageUser(d, "lobby", "sip:sipp@example.com") != nil {
 		t.Fatal("SIPp still in the room after /leave")
+	}
+}
+
+// TestPageModeAdmission: page-mode joins pass the same admission as INVITEs: Digest where
+// sip.auth applies (401, then the user's identity at the domain), a moderated room's visitor
+// joins but may not send (403), a full room 486.
+func TestPageModeAdmission(t *testing.T) {
+	d := startTestDaemon(t, func(c *configs.Config) {
+		c.SIP.Auth = configs.SIPAuth{Realm: "parley-test", NonceTTL: time.Minute, Rooms: []string{"lobby"},
+			Users: []configs.SIPUser{{Name: "alice", Password: "alice-secret"}}}
+		c.Rooms = append(c.Rooms, configs.Room{Name: "stage", Moderated: true}, configs.Room{Name: "small"})
+	})
+	anon := newPageClient(t, "alice", "udp")
+	if res := anon.say(t, d, "lobby", "no credentials"); res.StatusCode != 401 || res.GetHeader("WWW-Authenticate") == nil {
+		t.Fatalf("without credentials: %d", res.StatusCode)
+	}
+	if pageUser(d, "lobby", "sip:alice@example.com") != nil || pageUser(d, "lobby", "sip:alice@example.net") != nil {
+		t.Fatal("an unauthenticated sender got a row")
+	}
+	alice := newPageClient(t, "alice", "udp")
+	alice.password = "alice-secret"
+	if res := alice.say(t, d, "lobby", "with credentials"); res.StatusCode != 202 {
+		t.Fatalf("with credentials: %d", res.StatusCode)
+	}
+	if u := pageUser(d, "lobby", "sip:alice@example.net"); u == nil || u.Entity != "xcon-userid:alice@example.net" {
+		t.Fatalf("the Digest user's row: %+v", u)
+	}
+
+	vis := newPageClient(t, "vis", "tcp")
+	res := vis.say(t, d, "stage", "may I speak")
+	if res.StatusCode != 403 || res.GetHeader("Warning") == nil {
+		t.Fatalf("visitor's MESSAGE: %d %v", res.StatusCode, res.GetHeader("Warning"))
+	}
+	if u := pageUser(d, "stage", "sip:vis@example.com"); u == nil || len(u.Roles) != 1 || u.Roles[0] != "observer" {
+		t.Fatalf("the visitor's row: %+v", u)
+	}
+
+	one := uint32(1)
+	if _, err := d.focus.UpdateRoom(context.Background(), "small", func(c *xcon.Conference) error {
+		c.Description.MaximumUserCount = &one
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	first, second := newPageClient(t, "first", "udp"), newPageClient(t, "second", "udp")
+	if res := first.say(t, d, "small", "in"); res.StatusCode != 202 {
+		t.Fatalf("first in the small room: %d", res.StatusCode)
+	}
+	if res := second.say(t, d, "small", "in too"); res.StatusCode != 486 {
+		t.Fatalf("second in the full room: %d", res.StatusCode)
+	}
+	if pageUser(d, "small", "sip:second@example.com") != nil {
+		t.Fatal("a row past maximum-user-count")
 	}
 }
