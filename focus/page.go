@@ -64,12 +64,14 @@ type PageRequest struct {
 type PageResult struct {
 	Joined bool // the sender became a page-mode member with this MESSAGE
 	Left   bool // the sender left the room (/leave)
+	// Command: the MESSAGE was a command to the focus (/leave), answered 200, relayed to nobody.
+	Command bool
 }
 
 // pageMember is a page-mode member's delivery: a bounded queue emptied by one goroutine that
 // sends each copy as a MESSAGE.
 type pageMember struct {
-	cpim     bool         // it sent message/cpim: it gets the CPIM bodies, else their text
+	cpim     atomic.Bool  // it sent message/cpim: it gets the CPIM bodies, else their text
 	lastSeen atomic.Int64 // unix nanoseconds of its last MESSAGE
 
 	mu      sync.Mutex
@@ -117,7 +119,7 @@ func (f *Focus) Page(ctx context.Context, req PageRequest) (PageResult, error) {
 		inner, text = mediaType(msg.ContentType), msg.Body
 	}
 	if inner == "text/plain" && string(bytes.TrimSpace(text)) == "/leave" {
-		res.Left = f.pageLeave(room, req.Identity, "You left the room.")
+		res.Left, res.Command = f.pageLeave(room, req.Identity, "You left the room."), true
 		return res, nil
 	}
 	if !allowedType(room.wrappedTypes(), inner) {
@@ -227,7 +229,8 @@ func (f *Focus) pageSender(room *Room, req PageRequest, isCPIM bool) (pageSendin
 	if err != nil {
 		return pageSending{}, err
 	}
-	p.page = &pageMember{cpim: isCPIM, contact: req.Contact, queue: make(chan pageCopy, pageQueueDepth)}
+	p.page = &pageMember{contact: req.Contact, queue: make(chan pageCopy, pageQueueDepth)}
+	p.page.cpim.Store(isCPIM)
 	p.page.lastSeen.Store(f.now().UnixNano())
 	s := &Stream{participant: p, chatID: newChatID(), channel: room.channelFor(""),
 		composing: newTokenBucket(isComposingRate, isComposingBurst), page: p.page}
@@ -325,28 +328,24 @@ func (f *Focus) pageIdle() time.Duration { return f.cfg.PageIdle }
 // gets CPIM if this MESSAGE was CPIM.
 func (pm *pageMember) touch(f *Focus, contact any, isCPIM bool) {
 	pm.lastSeen.Store(f.now().UnixNano())
-	pm.mu.Lock()
-	if contact != nil {
-		pm.contact = contact
-	}
 	if isCPIM {
-		pm.cpim = true
+		pm.cpim.Store(true)
 	}
-	pm.mu.Unlock()
+	if contact != nil {
+		pm.mu.Lock()
+		pm.contact = contact
+		pm.mu.Unlock()
+	}
 }
 
 // deliver queues a room message (a CPIM body) for the member, in the form it takes: the CPIM
 // body for a member that sends CPIM, else its text/plain content prefixed with the sender's
 // nickname or address (room notices unprefixed). Other payloads do not go to text-only members.
 // A full queue drops the copy for this member alone.
+// The room's lock may be held by the caller when from is nil (notices), never otherwise.
 func (pm *pageMember) deliver(f *Focus, from *Stream, contentType string, body []byte) bool {
-	pm.mu.Lock()
-	defer pm.mu.Unlock()
-	if pm.closed {
-		return false
-	}
 	c := pageCopy{contentType: "message/cpim", body: body}
-	if !pm.cpim || mediaType(contentType) != "message/cpim" {
+	if !pm.cpim.Load() || mediaType(contentType) != "message/cpim" {
 		msg, err := cpim.Parse(body)
 		if mediaType(contentType) != "message/cpim" || err != nil || mediaType(msg.ContentType) != "text/plain" {
 			return false
@@ -356,6 +355,11 @@ func (pm *pageMember) deliver(f *Focus, from *Stream, contentType string, body [
 			text = append([]byte(prefix+": "), msg.Body...)
 		}
 		c = pageCopy{contentType: msg.ContentType, body: text}
+	}
+	pm.mu.Lock()
+	defer pm.mu.Unlock()
+	if pm.closed {
+		return false
 	}
 	select {
 	case pm.queue <- c:
@@ -369,8 +373,14 @@ func (pm *pageMember) deliver(f *Focus, from *Stream, contentType string, body [
 // senderLabel is how a text-only member is shown who wrote a message: the sender's nickname,
 // else the CPIM From's display name or address; nothing for the room's own notices.
 func senderLabel(f *Focus, from *Stream, msg *cpim.Message) string {
-	if from != nil && from.nickname != "" {
-		return from.nickname
+	if from != nil {
+		r := from.participant.room
+		r.mu.Lock()
+		nick := from.nickname
+		r.mu.Unlock()
+		if nick != "" {
+			return nick
+		}
 	}
 	if name, ok := f.RoomName(msg.From.URI); ok && name != "" && from == nil {
 		return ""

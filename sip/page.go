@@ -63,7 +63,7 @@ func (s *Server) onMessage(req *sip.Request, tx sip.ServerTransaction) {
 	if res.Joined {
 		s.log.Info("page-mode member joined", "room", room, "identity", ident.AOR, "source", req.Source())
 	}
-	if res.Left {
+	if res.Command {
 		s.respond(req, tx, 200, "OK")
 		return
 	}

@@ -158,7 +158,6 @@ func New(cfg Config, f *focus.Focus) (*Server, error) {
 	s.events = newEvents(s)
 	s.events.register()
 	f.SetWatcher(s.events)
-	f.SetPager(s)
 	return s, nil
 }
 

@@ -254,6 +254,7 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 		return nil, err
 	}
 	d.focus.SetSignaling(d.sip)
+	d.focus.SetPager(d.sip) // page-mode members' MESSAGEs
 
 	httpLn, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
