@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,6 +28,7 @@ type pageClient struct {
 	password        string // answers a Digest challenge as user name when set
 	client          *sipgo.Client
 	got             chan *sip.Request
+	refuse          atomic.Int32 // when set, the client answers the focus's MESSAGEs with this code
 }
 
 func newPageClient(t *testing.T, name, transport string) *pageClient {
@@ -32,6 +36,10 @@ func newPageClient(t *testing.T, name, transport string) *pageClient {
 	_, client, srv := newTestUA(t, name, "127.0.0.1")
 	c := &pageClient{name: name, transport: transport, client: client, got: make(chan *sip.Request, 64)}
 	srv.OnMessage(func(req *sip.Request, tx sip.ServerTransaction) {
+		if code := int(c.refuse.Load()); code != 0 {
+			_ = tx.Respond(sip.NewResponseFromRequest(req, code, "Refused", nil))
+			return
+		}
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
 		c.got <- req
 	})
@@ -485,4 +493,53 @@ func TestPageModeAdmission(t *testing.T) {
 	if pageUser(d, "small", "sip:second@example.com") != nil {
 		t.Fatal("a row past maximum-user-count")
 	}
+}
+
+// TestPageModeFailedDelivery: a page-mode member whose client refuses the room's MESSAGEs
+// (480) costs the room nothing: the MSRP members get every message at once, and the failures
+// are counted.
+func TestPageModeFailedDelivery(t *testing.T) {
+	d := startTestDaemon(t, nil)
+	alice := joinLobby(t, d, "alice", "tcp")
+	bob := joinLobby(t, d, "bob", "tcp")
+	paula := newPageClient(t, "paula", "udp")
+	paula.refuse.Store(480)
+	if res := paula.say(t, d, "lobby", "hello"); res.StatusCode != 202 {
+		t.Fatalf("MESSAGE: %d", res.StatusCode)
+	}
+	nextCPIM(t, alice)
+	nextCPIM(t, bob)
+	for i := 0; i < 3; i++ {
+		alice.msrp.send("message/cpim", cpimBody("sip:alice@example.com", "sip:lobby@example.net", fmt.Sprint("line ", i)))
+	}
+	for i := 0; i < 3; i++ {
+		if got := nextCPIM(t, bob); !bytes.Contains(got, []byte(fmt.Sprint("line ", i))) {
+			t.Fatalf("bob got %q", got)
+		}
+	}
+	// logging notice, roster line and alice's three lines: five refused MESSAGEs.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		res, err := http.Get("http://" + d.httpAddr.String() + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if bytes.Contains(b, []byte("parley_page_messages_failed_total 5")) && bytes.Contains(b, []byte("parley_page_messages_received_total 1")) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("page metrics:\n%s", grepLines(b, "parley_page_"))
+		}
+	}
+}
+
+func grepLines(b []byte, prefix string) string {
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, prefix) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
