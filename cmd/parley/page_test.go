@@ -5,10 +5,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -542,4 +544,77 @@ func grepLines(b []byte, prefix string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// listen gives the client its own UDP and TCP listeners and returns the port: the Contact of
+// MESSAGEs sent through a proxy.
+func (c *pageClient) listen(t *testing.T, srv *sipgo.Server) int {
+	t.Helper()
+	port := freePort(t)
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	udp, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tcp, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.ServeUDP(udp)
+	go srv.ServeTCP(tcp)
+	closeWithDaemon(t, func() { udp.Close(); tcp.Close() })
+	return port
+}
+
+// TestProxyPageMode: a page-mode client behind Kamailio (configs/kamailio/proxy.cfg): its
+// MESSAGE reaches the room through the proxy, which record-routes it, and the room's MESSAGEs
+// come back through the proxy to its Contact, over UDP and TCP.
+func TestProxyPageMode(t *testing.T) {
+	for _, transport := range []string{"udp", "tcp"} {
+		t.Run(transport, func(t *testing.T) {
+			d := startTestDaemon(t, nil)
+			proxyPort := startSIPProxy(t, d.sip.Port())
+			alice := joinLobby(t, d, "alice", "tcp")
+
+			_, client, srv := newTestUA(t, "paula", "127.0.0.1")
+			paula := &pageClient{name: "paula", transport: transport, client: client, got: make(chan *sip.Request, 64)}
+			srv.OnMessage(func(req *sip.Request, tx sip.ServerTransaction) {
+				_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
+				paula.got <- req
+			})
+			port := paula.listen(t, srv)
+
+			req := sip.NewRequest(sip.MESSAGE, sip.Uri{Scheme: "sip", User: "lobby", Host: "example.net"})
+			req.SetTransport(strings.ToUpper(transport))
+			req.SetDestination("127.0.0.1:" + strconv.Itoa(proxyPort))
+			from := &sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: "paula", Host: "example.com"}, Params: sip.NewParams()}
+			from.Params.Add("tag", sip.GenerateTagN(10))
+			req.AppendHeader(from)
+			req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: "lobby", Host: "example.net"}, Params: sip.NewParams()})
+			contact := sip.Uri{Scheme: "sip", User: "paula", Host: "127.0.0.1", Port: port, UriParams: sip.NewParams()}
+			if transport != "udp" {
+				contact.UriParams.Add("transport", transport)
+			}
+			req.AppendHeader(&sip.ContactHeader{Address: contact})
+			req.AppendHeader(sip.NewHeader("Content-Type", "text/plain"))
+			req.SetBody([]byte("through the proxy"))
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			res, err := client.Do(ctx, req)
+			if err != nil || res.StatusCode != 202 {
+				t.Fatalf("MESSAGE through the proxy: %v %v", res, err)
+			}
+			if got := nextCPIM(t, alice); !bytes.Contains(got, []byte("<sip:paula@example.com>")) || !bytes.Contains(got, []byte("through the proxy")) {
+				t.Fatalf("alice got %q", got)
+			}
+			alice.msrp.send("message/cpim", cpimBody("sip:alice@example.com", "sip:lobby@example.net", "back through it"))
+			m := paula.nextText(t, "lobby", "back through it")
+			if string(m.Body()) != "alice@example.com: back through it" {
+				t.Fatalf("paula got %q", m.Body())
+			}
+			if via := m.Via(); via == nil || via.Port != proxyPort {
+				t.Fatalf("the room's MESSAGE did not come through the proxy: top Via %v", via)
+			}
+		})
+	}
 }
