@@ -58,6 +58,9 @@ type PageRequest struct {
 	// Contact is the signalling side's handle to reach the sender with MESSAGEs; it replaces
 	// the one a page-mode member had, so that a member that moved is reached where it is now.
 	Contact any
+	// NewMember, when set, is asked before the MESSAGE makes a new page-mode member: the
+	// signalling side's per-source limit on joins (false: ErrRateLimited).
+	NewMember func() bool
 }
 
 // PageResult tells the signalling side what a MESSAGE did.
@@ -224,6 +227,9 @@ func (f *Focus) pageSender(room *Room, req PageRequest, isCPIM bool) (pageSendin
 			return pageSending{}, ErrForbidden
 		}
 		return pageSending{participant: p}, nil
+	}
+	if req.NewMember != nil && !req.NewMember() {
+		return pageSending{}, ErrRateLimited
 	}
 	p, err := f.newParticipant(room, req.Identity, nil)
 	if err != nil {

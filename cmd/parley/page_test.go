@@ -618,3 +618,22 @@ func TestProxyPageMode(t *testing.T) {
 		})
 	}
 }
+
+// TestPageModeJoinRate: a MESSAGE that makes a new member is a join and counts against
+// sip.invite_rate per source (503 with Retry-After past it); a member's own MESSAGEs do not.
+func TestPageModeJoinRate(t *testing.T) {
+	d := startTestDaemon(t, func(c *configs.Config) { c.SIP.InviteRate = 1 })
+	first, second := newPageClient(t, "first", "udp"), newPageClient(t, "second", "udp")
+	if res := first.say(t, d, "lobby", "in"); res.StatusCode != 202 {
+		t.Fatalf("first: %d", res.StatusCode)
+	}
+	if res := second.say(t, d, "lobby", "in too"); res.StatusCode != 503 || res.GetHeader("Retry-After") == nil {
+		t.Fatalf("second new member from the source at once: %d", res.StatusCode)
+	}
+	if pageUser(d, "lobby", "sip:second@example.com") != nil {
+		t.Fatal("a row past the join rate")
+	}
+	if res := first.say(t, d, "lobby", "still here"); res.StatusCode != 202 {
+		t.Fatalf("first's next MESSAGE: %d", res.StatusCode)
+	}
+}
