@@ -140,6 +140,12 @@ func (f *Focus) Page(ctx context.Context, req PageRequest) (PageResult, error) {
 	}
 	from := st[0]
 	sender := p.participant
+	if inner == "text/plain" {
+		if done := f.pageCommand(from, string(bytes.TrimSpace(text))); done {
+			res.Command = true
+			return res, nil
+		}
+	}
 
 	var target *Participant
 	body := req.Body
@@ -196,6 +202,39 @@ func (f *Focus) Page(ctx context.Context, req PageRequest) (PageResult, error) {
 		return res, ctx.Err()
 	}
 	return res, nil
+}
+
+// pageCommand runs a command a MESSAGE's text gives the room, answering with a notice to the
+// sender: "/nick NAME" (the sender's nickname, RFC 8266 rules as NICKNAME; "/nick" alone
+// removes it) and "/who" (who is present). It reports whether text was one.
+func (f *Focus) pageCommand(st *Stream, text string) bool {
+	room, p := st.participant.room, st.participant
+	reply := func(s string) { _ = st.send("message/cpim", room.notice(p.aor.AOR(), s)) }
+	switch {
+	case text == "/who":
+		room.mu.Lock()
+		roster := room.rosterText()
+		room.mu.Unlock()
+		reply(roster)
+	case text == "/nick":
+		room.setNickname(st, "")
+		reply("You have no nickname now.")
+	case strings.HasPrefix(text, "/nick "):
+		name, err := f.nicknames.claim(room.name, st.chatID, p.userID, strings.TrimSpace(text[len("/nick "):]))
+		switch {
+		case errors.Is(err, ErrNicknameTaken):
+			reply("That nickname is reserved or already in use.")
+		case err != nil:
+			reply("That nickname cannot be used (RFC 8266 nickname rules).")
+		default:
+			room.setNickname(st, name)
+			f.log.Info("nickname set", "room", room.name, "user", p.userID, "chat_id", st.chatID)
+			reply("Your nickname is now " + name + ".")
+		}
+	default:
+		return false
+	}
+	return true
 }
 
 // pageSending is the participant a MESSAGE is relayed as.

@@ -116,3 +116,37 @@ func TestPageConcurrentFirstMessages(t *testing.T) {
 		t.Fatalf("%d participants for one identity, want 1", n)
 	}
 }
+
+// TestPageCommands: /nick sets a page-mode member's nickname, which text members then see in
+// front of its messages; a taken one is refused with a notice; /who lists who is present.
+func TestPageCommands(t *testing.T) {
+	f, _ := newTestFocus(t)
+	p := &pages{got: map[string][]string{}}
+	f.SetPager(p)
+	for _, who := range []string{"tom", "dog"} {
+		if _, err := page(f, who, "text/plain", "hello"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if res, err := page(f, "tom", "text/plain", "/nick Tommy"); err != nil || !res.Command {
+		t.Fatalf("/nick: %+v %v", res, err)
+	}
+	p.wait(t, "tom", "Your nickname is now Tommy.")
+	if _, err := page(f, "tom", "text/plain", "named now"); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.wait(t, "dog", "named now"); got != "text/plain|Tommy: named now" {
+		t.Fatalf("dog got %q", got)
+	}
+	if _, err := page(f, "dog", "text/plain", "/nick tommy"); err != nil {
+		t.Fatal(err)
+	}
+	p.wait(t, "dog", "already in use")
+	if _, err := page(f, "dog", "text/plain", "/who"); err != nil {
+		t.Fatal(err)
+	}
+	p.wait(t, "dog", "Present: Tommy <sip:tom@example.com>")
+	if u := f.Room("room").Snapshot().User("xcon-userid:tom@example.com"); u == nil || u.Nickname != "Tommy" || u.Endpoints[0].Nickname != "Tommy" {
+		t.Fatalf("tom's row: %+v", u)
+	}
+}
