@@ -74,8 +74,9 @@ type PageResult struct {
 // pageMember is a page-mode member's delivery: a bounded queue emptied by one goroutine that
 // sends each copy as a MESSAGE.
 type pageMember struct {
-	cpim     atomic.Bool  // it sent message/cpim: it gets the CPIM bodies, else their text
-	lastSeen atomic.Int64 // unix nanoseconds of its last MESSAGE
+	cpim      atomic.Bool  // it sent message/cpim: it gets the CPIM bodies, else their text
+	composing atomic.Bool  // it sent is-composing (RFC 3994) bare: it gets others' so
+	lastSeen  atomic.Int64 // unix nanoseconds of its last MESSAGE
 
 	mu      sync.Mutex
 	contact any
@@ -106,7 +107,7 @@ func (f *Focus) Page(ctx context.Context, req PageRequest) (PageResult, error) {
 	}
 	ct := mediaType(req.ContentType)
 	isCPIM := ct == "message/cpim"
-	if ct != "text/plain" && !isCPIM {
+	if ct != "text/plain" && ct != isComposingType && !isCPIM {
 		return res, ErrUnsupportedType
 	}
 	if int64(len(req.Body)) > room.maxMessageSize() {
@@ -180,6 +181,14 @@ func (f *Focus) Page(ctx context.Context, req PageRequest) (PageResult, error) {
 	}
 	if inner != isComposingType && !sender.sendRate.allow(f.now()) {
 		return res, ErrRateLimited
+	}
+	if inner == isComposingType {
+		if sender.page != nil && !isCPIM {
+			sender.page.composing.Store(true) // it sends RFC 3994 bare: it takes it bare
+		}
+		if !from.composing.allow(f.now()) {
+			return res, nil // RFC 3994 state refreshed too often: answered, then dropped
+		}
 	}
 	streams, entry := room.admit(from, target, "message/cpim", inner, body)
 	if _, refused := f.distribute(streams, from, from.channel, target, inner, body, nil, false); refused {
@@ -392,7 +401,13 @@ func (pm *pageMember) deliver(f *Focus, from *Stream, contentType string, body [
 	c := pageCopy{contentType: "message/cpim", body: body}
 	if !pm.cpim.Load() || mediaType(contentType) != "message/cpim" {
 		msg, err := cpim.Parse(body)
-		if mediaType(contentType) != "message/cpim" || err != nil || mediaType(msg.ContentType) != "text/plain" {
+		if mediaType(contentType) != "message/cpim" || err != nil {
+			return false
+		}
+		switch inner := mediaType(msg.ContentType); {
+		case inner == isComposingType && pm.composing.Load():
+			return pm.enqueue(f, pageCopy{contentType: msg.ContentType, body: msg.Body})
+		case inner != "text/plain":
 			return false
 		}
 		text := msg.Body
@@ -401,6 +416,11 @@ func (pm *pageMember) deliver(f *Focus, from *Stream, contentType string, body [
 		}
 		c = pageCopy{contentType: msg.ContentType, body: text}
 	}
+	return pm.enqueue(f, c)
+}
+
+// enqueue queues one copy unless the member left or its queue is full.
+func (pm *pageMember) enqueue(f *Focus, c pageCopy) bool {
 	pm.mu.Lock()
 	defer pm.mu.Unlock()
 	if pm.closed {

@@ -150,3 +150,37 @@ func TestPageCommands(t *testing.T) {
 		t.Fatalf("tom's row: %+v", u)
 	}
 }
+
+// TestPageComposing: is-composing (RFC 3994) in a MESSAGE is relayed, wrapped, to CPIM members
+// and bare to members that send it bare themselves; never logged as conversation.
+func TestPageComposing(t *testing.T) {
+	f, _ := newTestFocus(t)
+	p := &pages{got: map[string][]string{}}
+	f.SetPager(p)
+	const composing = `<?xml version="1.0"?><isComposing xmlns="urn:ietf:params:xml:ns:im-iscomposing"><state>active</state></isComposing>`
+	if _, err := page(f, "dog", "text/plain", "hello"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := page(f, "cat", "message/cpim", "From: <sip:cat@example.com>\r\nTo: <sip:room@example.net>\r\n\r\nContent-Type: text/plain\r\n\r\nhi"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := page(f, "tom", "application/im-iscomposing+xml", composing); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.wait(t, "cat", "isComposing"); !strings.HasPrefix(got, "message/cpim|") || !strings.Contains(got, "<sip:tom@example.com>") {
+		t.Fatalf("cat got %q", got)
+	}
+	if _, err := page(f, "dog", "application/im-iscomposing+xml", composing); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.wait(t, "tom", "isComposing"); got != "application/im-iscomposing+xml|"+composing {
+		t.Fatalf("tom got %q", got)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.got["dog"] {
+		if strings.Contains(c, "isComposing") {
+			t.Fatalf("dog, which had sent no is-composing then, got %q", c)
+		}
+	}
+}

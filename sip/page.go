@@ -85,7 +85,7 @@ func (s *Server) refusePage(req *sip.Request, tx sip.ServerTransaction, room str
 	case errors.Is(err, focus.ErrTooLarge):
 		s.respond(req, tx, 413, "Request Entity Too Large", s.warning(err.Error()))
 	case errors.Is(err, focus.ErrUnsupportedType):
-		s.respond(req, tx, 415, "Unsupported Media Type", sip.NewHeader("Accept", "text/plain, message/cpim"),
+		s.respond(req, tx, 415, "Unsupported Media Type", sip.NewHeader("Accept", "text/plain, message/cpim, application/im-iscomposing+xml"),
 			s.warning(err.Error()))
 	case errors.Is(err, focus.ErrRateLimited):
 		// SIP's 429 is Provide Referrer Identity (RFC 3892): too fast is 503 with Retry-After
