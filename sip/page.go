@@ -171,6 +171,8 @@ func (s *Server) SendPage(ctx context.Context, room string, to any, contentType 
 	switch {
 	case err != nil:
 		return err
+	case res == nil: // the transaction ended without a response (shutdown)
+		return fmt.Errorf("sip: MESSAGE got no response")
 	case !res.IsSuccess():
 		return fmt.Errorf("sip: MESSAGE answered %d %s", res.StatusCode, res.Reason)
 	}
