@@ -322,6 +322,24 @@ func (r *Room) presentAs(proven sipURI) *Participant {
 	return page
 }
 
+// retirePage ends the page-mode membership of an identity that has just joined over MSRP: its
+// MESSAGEs are relayed as the MSRP participant's from now on, and the room shows one row.
+func (f *Focus) retirePage(joined *Participant) {
+	var old []*Participant
+	joined.room.mu.Lock()
+	for _, p := range joined.room.participants {
+		if p.page != nil && p != joined && sameIdentity(p.proven, joined.proven) {
+			old = append(old, p)
+		}
+	}
+	joined.room.mu.Unlock()
+	for _, p := range old {
+		if p.room.leave(p, msrp.Local) {
+			f.log.Info("page-mode member left", "room", p.room.name, "user", p.userID, "reason", "joined over MSRP")
+		}
+	}
+}
+
 // pageLeave takes the page-mode member with identity out of the room, after telling it text.
 // It reports whether there was one.
 func (f *Focus) pageLeave(room *Room, identity Identity, text string) bool {

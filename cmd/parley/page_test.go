@@ -238,6 +238,24 @@ func TestPageModeMember(t *testing.T) {
 				t.Fatalf("logged page messages by %v", logged)
 			}
 
+			// A page-mode member that joins over MSRP keeps one row: the MSRP one.
+			bobPage := newPageClient(t, "bob", transport)
+			if res := bobPage.say(t, d, "lobby", "bob by page"); res.StatusCode != 202 {
+				t.Fatalf("bob's MESSAGE: %d", res.StatusCode)
+			}
+			joinLobby(t, d, "bob", "tcp")
+			b := pageUser(d, "lobby", "sip:bob@example.com")
+			if b == nil || len(b.Endpoints) != 1 || b.Endpoints[0].PageMode() {
+				t.Fatalf("bob's row after joining over MSRP: %+v", b)
+			}
+			// The roster comes to show bob with his MSRP endpoint alone.
+			for {
+				if r := w.rosterUser("sip:bob@example.com"); r != nil && len(r.Endpoints) == 1 && r.Endpoints[0].Entity == b.Endpoints[0].Entity {
+					break
+				}
+				w.next(t, xmllint)
+			}
+
 			if res := paula.say(t, d, "lobby", "/leave"); res.StatusCode != 200 {
 				t.Fatalf("/leave: %d", res.StatusCode)
 			}
