@@ -129,6 +129,12 @@ func (f *Focus) Page(ctx context.Context, req PageRequest) (PageResult, error) {
 	if !allowedType(room.wrappedTypes(), inner) {
 		return res, ErrUnsupportedType
 	}
+	if isCPIM {
+		// Checked before the sender joins, so that a forged From makes no member.
+		if err := cpimFromIs(msg, req.Identity.AOR); err != nil {
+			return res, err
+		}
+	}
 
 	p, err := f.pageSender(room, req, isCPIM)
 	if err != nil {
@@ -151,9 +157,8 @@ func (f *Focus) Page(ctx context.Context, req PageRequest) (PageResult, error) {
 	var target *Participant
 	body := req.Body
 	if isCPIM {
-		u, ok := parseSIPURI(msg.From.URI)
-		if !ok || !(sameIdentity(u, sender.aor) || anonymousPair(u, sender.aor)) {
-			return res, fmt.Errorf("%w: CPIM From is not the sender", ErrForbidden) // RFC 7701 §6.1
+		if err := cpimFromIs(msg, sender.aor.AOR()); err != nil {
+			return res, err
 		}
 		if len(msg.To) != 1 {
 			return res, fmt.Errorf("%w: exactly one CPIM To is required", ErrForbidden)
@@ -244,6 +249,17 @@ func (f *Focus) pageCommand(st *Stream, text string) bool {
 		return false
 	}
 	return true
+}
+
+// cpimFromIs checks that a CPIM message's From is the sender's URI aor (RFC 7701 §6.1), or the
+// generic anonymous URI for an anonymous sender.
+func cpimFromIs(msg *cpim.Message, aor string) error {
+	u, ok := parseSIPURI(msg.From.URI)
+	a, okA := parseSIPURI(aor)
+	if !ok || !okA || !(sameIdentity(u, a) || anonymousPair(u, a)) {
+		return fmt.Errorf("%w: CPIM From is not the sender", ErrForbidden)
+	}
+	return nil
 }
 
 // pageSending is the participant a MESSAGE is relayed as.

@@ -306,6 +306,9 @@ func TestPageModeRefusals(t *testing.T) {
 	if res := paula.send(t, d, "lobby", "message/cpim", cpimBody("sip:alice@example.com", "sip:lobby@example.net", "forged")); res.StatusCode != 403 {
 		t.Fatalf("forged CPIM From: %d", res.StatusCode)
 	}
+	if pageUser(d, "lobby", "sip:paula@example.com") != nil {
+		t.Fatal("refused MESSAGEs made paula a member")
+	}
 	if res := paula.say(t, d, "nowhere", "hello"); res.StatusCode != 404 {
 		t.Fatalf("unknown room: %d", res.StatusCode)
 	}
