@@ -129,11 +129,13 @@ func (f *Focus) Page(ctx context.Context, req PageRequest) (PageResult, error) {
 	if !allowedType(room.wrappedTypes(), inner) {
 		return res, ErrUnsupportedType
 	}
+	// Checked before the sender joins, so that a refused message makes no member.
 	if isCPIM {
-		// Checked before the sender joins, so that a forged From makes no member.
 		if err := cpimFromIs(msg, req.Identity.AOR); err != nil {
 			return res, err
 		}
+	} else if int64(len(f.wrap(room, req.Identity.DisplayName, req.Identity.AOR, req))) > room.maxMessageSize() {
+		return res, ErrTooLarge
 	}
 
 	p, err := f.pageSender(room, req, isCPIM)
@@ -169,14 +171,7 @@ func (f *Focus) Page(ctx context.Context, req PageRequest) (PageResult, error) {
 			}
 		}
 	} else {
-		// The focus writes the wrapper: From is the identity the MESSAGE established.
-		body = (&cpim.Message{
-			From:        cpim.Address{Name: sender.displayName, URI: sender.aor.AOR()},
-			To:          []cpim.Address{{URI: f.RoomURI(room.name)}},
-			DateTime:    f.now().UTC().Format(time.RFC3339),
-			ContentType: req.ContentType,
-			Body:        req.Body,
-		}).Marshal()
+		body = f.wrap(room, sender.displayName, sender.aor.AOR(), req)
 		if int64(len(body)) > room.maxMessageSize() {
 			return res, ErrTooLarge
 		}
@@ -249,6 +244,18 @@ func (f *Focus) pageCommand(st *Stream, text string) bool {
 		return false
 	}
 	return true
+}
+
+// wrap is the CPIM wrapper the focus writes around a MESSAGE's text: From is the identity the
+// MESSAGE established (name, aor), To the room.
+func (f *Focus) wrap(room *Room, name, aor string, req PageRequest) []byte {
+	return (&cpim.Message{
+		From:        cpim.Address{Name: name, URI: aor},
+		To:          []cpim.Address{{URI: f.RoomURI(room.name)}},
+		DateTime:    f.now().UTC().Format(time.RFC3339),
+		ContentType: req.ContentType,
+		Body:        req.Body,
+	}).Marshal()
 }
 
 // cpimFromIs checks that a CPIM message's From is the sender's URI aor (RFC 7701 §6.1), or the
