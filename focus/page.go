@@ -171,7 +171,17 @@ func (f *Focus) Page(ctx context.Context, req PageRequest) (PageResult, error) {
 			}
 		}
 	} else {
-		body = f.wrap(room, sender.displayName, sender.aor.AOR(), req)
+		to, content := f.RoomURI(room.name), req.Body
+		if name, rest, ok := privateText(inner, text); ok {
+			// "/msg NAME TEXT": TEXT to one member only, by nickname, SIP URI or XCON-USERID.
+			if target = room.memberNamed(name); target == nil {
+				_ = from.send("message/cpim", room.notice(sender.aor.AOR(), "Nobody called "+name+" is in the room."))
+				res.Command = true
+				return res, nil
+			}
+			to, content = target.aor.AOR(), []byte(rest)
+		}
+		body = f.wrapTo(room, sender.displayName, sender.aor.AOR(), to, req.ContentType, content)
 		if int64(len(body)) > room.maxMessageSize() {
 			return res, ErrTooLarge
 		}
@@ -249,13 +259,36 @@ func (f *Focus) pageCommand(st *Stream, text string) bool {
 // wrap is the CPIM wrapper the focus writes around a MESSAGE's text: From is the identity the
 // MESSAGE established (name, aor), To the room.
 func (f *Focus) wrap(room *Room, name, aor string, req PageRequest) []byte {
+	return f.wrapTo(room, name, aor, f.RoomURI(room.name), req.ContentType, req.Body)
+}
+
+// wrapTo is wrap for a message to one recipient (to: its URI) or to the room.
+func (f *Focus) wrapTo(room *Room, name, aor, to, contentType string, body []byte) []byte {
 	return (&cpim.Message{
 		From:        cpim.Address{Name: name, URI: aor},
-		To:          []cpim.Address{{URI: f.RoomURI(room.name)}},
+		To:          []cpim.Address{{URI: to}},
 		DateTime:    f.now().UTC().Format(time.RFC3339),
-		ContentType: req.ContentType,
-		Body:        req.Body,
+		ContentType: contentType,
+		Body:        body,
 	}).Marshal()
+}
+
+// privateText reads "/msg NAME TEXT" in a text message.
+func privateText(inner string, text []byte) (name, rest string, ok bool) {
+	if inner != "text/plain" || !bytes.HasPrefix(text, []byte("/msg ")) {
+		return "", "", false
+	}
+	name, rest, ok = strings.Cut(strings.TrimLeft(string(text[len("/msg "):]), " "), " ")
+	return name, rest, ok && name != "" && rest != ""
+}
+
+// memberNamed finds a participant by the nickname of one of its chat streams, else by SIP AOR
+// or XCON-USERID ("/msg NAME").
+func (r *Room) memberNamed(name string) *Participant {
+	if p := r.participantByName("@" + strings.TrimPrefix(name, "@")); p != nil {
+		return p
+	}
+	return r.participantByURI(name)
 }
 
 // cpimFromIs checks that a CPIM message's From is the sender's URI aor (RFC 7701 §6.1), or the

@@ -184,3 +184,40 @@ func TestPageComposing(t *testing.T) {
 		}
 	}
 }
+
+// TestPagePrivate: "/msg NAME TEXT" in a MESSAGE reaches that member only, as a private CPIM
+// message To it; an unknown name is answered with a notice.
+func TestPagePrivate(t *testing.T) {
+	f, _ := newTestFocus(t)
+	p := &pages{got: map[string][]string{}}
+	f.SetPager(p)
+	for _, who := range []string{"tom", "dog", "cat"} {
+		if _, err := page(f, who, "text/plain", "hello"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := page(f, "dog", "text/plain", "/nick Rex"); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := page(f, "tom", "text/plain", "/msg rex just for you"); err != nil || res.Command {
+		t.Fatalf("/msg: %+v %v", res, err)
+	}
+	if got := p.wait(t, "dog", "just for you"); got != "text/plain|tom@example.com: just for you" {
+		t.Fatalf("dog got %q", got)
+	}
+	if _, err := page(f, "tom", "text/plain", "/msg sip:cat@example.com by address"); err != nil {
+		t.Fatal(err)
+	}
+	p.wait(t, "cat", "by address")
+	if _, err := page(f, "tom", "text/plain", "/msg nobody hello?"); err != nil {
+		t.Fatal(err)
+	}
+	p.wait(t, "tom", "Nobody called nobody")
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.got["cat"] {
+		if strings.Contains(c, "just for you") {
+			t.Fatalf("cat got dog's private message: %q", c)
+		}
+	}
+}
