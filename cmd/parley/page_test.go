@@ -238,6 +238,14 @@ func TestPageModeMember(t *testing.T) {
 				t.Fatalf("logged page messages by %v", logged)
 			}
 
+			// A private message from the page-mode member to the MSRP member.
+			if res := paula.say(t, d, "lobby", "/msg sip:alice@example.com psst"); res.StatusCode != 202 {
+				t.Fatalf("/msg: %d", res.StatusCode)
+			}
+			if got := nextCPIM(t, alice); !bytes.Contains(got, []byte("To: <sip:alice@example.com>")) || !bytes.Contains(got, []byte("\r\n\r\npsst")) {
+				t.Fatalf("alice got %q", got)
+			}
+
 			// A page-mode member that joins over MSRP keeps one row: the MSRP one.
 			bobPage := newPageClient(t, "bob", transport)
 			if res := bobPage.say(t, d, "lobby", "bob by page"); res.StatusCode != 202 {
