@@ -62,9 +62,6 @@ func (s *Server) onMessage(req *sip.Request, tx sip.ServerTransaction) {
 		s.refusePage(req, tx, room, err)
 		return
 	}
-	if res.Joined {
-		s.log.Info("page-mode member joined", "room", room, "identity", ident.AOR, "source", req.Source())
-	}
 	if res.Command {
 		s.respond(req, tx, 200, "OK")
 		return
