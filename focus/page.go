@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -547,6 +548,7 @@ func (pm *pageMember) close() {
 // pageWorker sends a page-mode member's copies one after the other; a failed one is logged and
 // counted, and the room never waits for it.
 func (f *Focus) pageWorker(room string, p *Participant) {
+	failing := false
 	for c := range p.page.queue {
 		if f.pager == nil {
 			continue
@@ -559,9 +561,16 @@ func (f *Focus) pageWorker(room string, p *Participant) {
 		cancel()
 		if err != nil {
 			f.metrics.pageFailed.Inc()
-			f.log.Info("MESSAGE to a page-mode member failed", "room", room, "user", p.userID, "err", err)
+			// One line when a member becomes unreachable, not one per message.
+			level := slog.LevelDebug
+			if !failing {
+				level = slog.LevelInfo
+			}
+			failing = true
+			f.log.Log(context.Background(), level, "MESSAGE to a page-mode member failed", "room", room, "user", p.userID, "err", err)
 			continue
 		}
+		failing = false
 		f.metrics.pageSent.Inc()
 	}
 }
