@@ -77,7 +77,11 @@ const pageAnswerTimeout = 30 * time.Second
 // refusePage answers a MESSAGE the focus refused: the join refusals as for an INVITE, and the
 // message's own (413, 415, 503 with Retry-After, 400, 500).
 func (s *Server) refusePage(req *sip.Request, tx sip.ServerTransaction, room string, err error) {
-	s.log.Info("MESSAGE refused", "room", room, "source", req.Source(), "reason", err)
+	if errors.Is(err, focus.ErrRateLimited) {
+		s.log.Debug("MESSAGE refused", "room", room, "source", req.Source(), "reason", err)
+	} else {
+		s.log.Info("MESSAGE refused", "room", room, "source", req.Source(), "reason", err)
+	}
 	switch {
 	case errors.Is(err, focus.ErrTooLarge):
 		s.respond(req, tx, 413, "Request Entity Too Large", s.warning(err.Error()))
