@@ -117,6 +117,7 @@ type SIP struct {
 	Factory      string        `yaml:"factory"` // resolved to a full SIP URI; "" = no ad-hoc rooms
 	AdhocAllowed []string      `yaml:"adhoc_allowed"`
 	AdhocIdle    time.Duration `yaml:"adhoc_idle"`
+	PageIdle     time.Duration `yaml:"page_idle"` // page-mode members (MESSAGE) dropped after this without sending; 0 keeps them
 	ReferAllowed string        `yaml:"refer_allowed"`
 
 	MinSessionExpires time.Duration `yaml:"min_session_expires"` // RFC 4028 Min-SE
@@ -345,6 +346,9 @@ func (c *Config) Resolve() error {
 	}
 	if (c.SIP.TLSCertFile == "") != (c.SIP.TLSKeyFile == "") {
 		errs = append(errs, fmt.Errorf("sip.tls_cert_file and sip.tls_key_file: set both or neither"))
+	}
+	if c.SIP.PageIdle < 0 {
+		errs = append(errs, fmt.Errorf("sip.page_idle: must not be negative (0 keeps page-mode members)"))
 	}
 	if c.SIP.AdhocIdle < 0 {
 		errs = append(errs, fmt.Errorf("sip.adhoc_idle: must not be negative (0 keeps empty ad-hoc rooms)"))

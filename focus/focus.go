@@ -42,6 +42,11 @@ type Config struct {
 	// domain, SIP URIs, XCON-USERIDs, "*@DOMAIN" or "authenticated" (every proven identity).
 	Creators []string
 
+	// PageIdle is how long a page-mode member (SIP MESSAGE) stays in a room without sending
+	// before it is told so and dropped (DefaultPageIdle is the configuration's default); 0 keeps
+	// them.
+	PageIdle time.Duration
+
 	MessageRate  float64 // messages per second one participant may send; 0 = unlimited
 	MessageBurst int     // messages a participant may send at once within MessageRate
 
@@ -87,6 +92,8 @@ type Focus struct {
 	store     xcon.Store
 	endpoint  *msrp.Endpoint
 	signaling Signaling
+	pager     Pager      // page-mode members' MESSAGEs; nil: none are sent
+	pageJoin  sync.Mutex // serializes page-mode joins: one member per identity
 	watcher   RoomWatcher
 	bindings  *bindingWriter
 	metrics   *Metrics

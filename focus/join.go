@@ -116,6 +116,7 @@ func (f *Focus) enter(p *Participant) error {
 		return err
 	}
 	f.log.Info("participant joined", "room", room.name, "user", p.userID, "streams", len(p.streams))
+	f.retirePage(p)
 	for _, s := range p.streams {
 		if s.dialsOut {
 			go f.connectOut(s)

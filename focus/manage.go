@@ -126,7 +126,7 @@ func (r *Room) loggingChangedLocked() {
 			if !r.policy.Logging {
 				body = r.notice(p.aor.AOR(), "This room is no longer logged: what you send here from now on is not recorded.")
 			}
-			_ = s.session.Send("message/cpim", body)
+			_ = s.send("message/cpim", body)
 		}
 	}
 }
@@ -315,7 +315,7 @@ func (f *Focus) evacuate(ctx context.Context, r *Room, text string) {
 // The notice is queued before the session closes, and msrp flushes queued frames first.
 func (f *Focus) remove(ctx context.Context, p *Participant, text string) {
 	for _, s := range p.liveStreams() {
-		_ = s.session.Send("message/cpim", p.room.notice(p.aor.AOR(), text))
+		_ = s.send("message/cpim", p.room.notice(p.aor.AOR(), text))
 	}
 	if f.signaling != nil {
 		f.signaling.Disconnect(ctx, p)

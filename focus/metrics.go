@@ -13,6 +13,8 @@ type Metrics struct {
 	filesEvicted    prometheus.Counter
 	filesAborted    prometheus.Counter
 	fanout          prometheus.Histogram
+
+	pageReceived, pageSent, pageFailed, pageDropped, pageIdleDropped prometheus.Counter
 }
 
 // fanoutBuckets are the bounds of parley_msrp_fanout_seconds: from a few microseconds (a
@@ -39,6 +41,16 @@ func newMetrics() *Metrics {
 			Help: "Pushed files whose transfer the sender interrupted or abandoned."}),
 		fanout: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "parley", Name: "msrp_fanout_seconds",
 			Help: "Time the switch takes to queue one message to every recipient of its channel.", Buckets: fanoutBuckets}),
+		pageReceived: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "parley", Name: "page_messages_received_total",
+			Help: "SIP MESSAGEs to rooms accepted and relayed (page mode, RFC 3428)."}),
+		pageSent: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "parley", Name: "page_messages_sent_total",
+			Help: "MESSAGEs delivered to page-mode members (answered 2xx)."}),
+		pageFailed: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "parley", Name: "page_messages_failed_total",
+			Help: "MESSAGEs to page-mode members that failed (error response, timeout, unreachable)."}),
+		pageDropped: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "parley", Name: "page_messages_dropped_total",
+			Help: "Copies not queued to a page-mode member whose queue was full."}),
+		pageIdleDropped: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "parley", Name: "page_members_idle_dropped_total",
+			Help: "Page-mode members taken out of their room after page_idle without a MESSAGE."}),
 	}
 }
 
@@ -50,7 +62,8 @@ func (f *Focus) Register(reg prometheus.Registerer) error {
 		Help: "Bytes of files kept on disk for later joiners, all rooms (file_total_quota bounds it)."},
 		func() float64 { return float64(f.files.bytes()) })
 	for _, c := range []prometheus.Collector{rooms, kept, f.metrics.participants, f.metrics.messagesRelayed, f.metrics.copiesSent, f.metrics.bytesRelayed,
-		f.metrics.adhocRemoved, f.metrics.filesTooLarge, f.metrics.filesEvicted, f.metrics.filesAborted, f.metrics.fanout} {
+		f.metrics.adhocRemoved, f.metrics.filesTooLarge, f.metrics.filesEvicted, f.metrics.filesAborted, f.metrics.fanout,
+		f.metrics.pageReceived, f.metrics.pageSent, f.metrics.pageFailed, f.metrics.pageDropped, f.metrics.pageIdleDropped} {
 		if err := reg.Register(c); err != nil {
 			return err
 		}

@@ -50,6 +50,7 @@ type Participant struct {
 	lines       []*Stream // per m-line of the last offer, nil where refused; guarded by the room's mu
 	left        atomic.Bool
 	sendRate    tokenBucket // messages per second, when the focus limits it
+	page        *pageMember // a page-mode member (RFC 3428): no dialog, its stream is delivered by MESSAGE
 
 	dialog any // the signalling side's handle, from JoinRequest.Dialog; never changes
 }
@@ -66,6 +67,7 @@ type Stream struct {
 	composing   tokenBucket     // is-composing notifications relayed (RFC 3994)
 	dialsOut    bool            // the offer said a=setup:passive: the focus connects
 	answer      sdp.MediaAnswer // the focus's answer for this stream, repeated on a re-offer
+	page        *pageMember     // a page-mode member's stream: no MSRP session, copies go out as MESSAGEs
 
 	file       *sdp.FileSelector            // an RFC 5547 push: this stream carries one file, it is no chat channel
 	fileTarget string                       // the participants the file is for, comma-separated ("" = the room)
@@ -190,7 +192,12 @@ func (r *Room) leave(p *Participant, reason msrp.CloseReason) bool {
 	streams := slices.Clone(p.streams)
 	r.mu.Unlock()
 	for _, s := range streams {
-		s.session.Close(reason)
+		if s.page == nil {
+			s.session.Close(reason)
+		}
+	}
+	if p.page != nil {
+		p.page.close()
 	}
 	r.focus.bindings.add(changes...)
 	r.focus.metrics.participants.Dec()
@@ -313,6 +320,18 @@ func (r *Room) rosterText() string {
 // rosterTextMax bounds the roster a notice names: a join must not cost the size of the room.
 const rosterTextMax = 30
 
+// send queues a message from the room itself on the stream: on its MSRP session, or as a
+// MESSAGE to a page-mode member.
+func (s *Stream) send(contentType string, body []byte) error {
+	if s.page != nil {
+		if !s.page.deliver(s.participant.room.focus, nil, contentType, body) {
+			return errPageNotQueued
+		}
+		return nil
+	}
+	return s.session.Send(contentType, body)
+}
+
 // chatStreams returns the participant's chat streams (not its file transfers).
 func (p *Participant) chatStreams() []*Stream {
 	chat := make([]*Stream, 0, len(p.streams))
@@ -376,13 +395,17 @@ func (r *Room) bindLocked(p *Participant, chat []*Stream, now time.Time) []xcon.
 				s.nickname = user.Nickname
 			}
 		}
-		user.Endpoints = append(user.Endpoints, &xcon.Endpoint{
+		e := &xcon.Endpoint{
 			Entity:        s.chatID,
 			Nickname:      s.nickname,
 			Status:        "connected",
 			JoiningMethod: "dialed-in",
 			Media:         []xcon.Media{{ID: "1", Type: "message", Label: s.channel, Status: "sendrecv"}},
-		})
+		}
+		if s.page != nil {
+			e.Extras.Elements = append(e.Extras.Elements, xcon.PageModeElement())
+		}
+		user.Endpoints = append(user.Endpoints, e)
 		changes = append(changes, xcon.BindingChange{Room: r.name, Add: &xcon.Binding{
 			Room: r.name, ChatID: s.chatID, UserID: p.userID, Label: s.label, Channel: s.channel, Nickname: s.nickname, Since: now,
 		}})
@@ -447,10 +470,10 @@ func (r *Room) welcomeLocked(p *Participant, chat []*Stream) {
 	}
 	for _, s := range chat {
 		if r.policy.Logging {
-			_ = s.session.Send("message/cpim", r.loggingNotice(p.aor.AOR()))
+			_ = s.send("message/cpim", r.loggingNotice(p.aor.AOR()))
 		}
 		if s.offer.Chatroom == nil {
-			_ = s.session.Send("message/cpim", r.notice(p.aor.AOR(), r.rosterText()))
+			_ = s.send("message/cpim", r.notice(p.aor.AOR(), r.rosterText()))
 		}
 		if held[s.channel] {
 			continue
@@ -459,10 +482,10 @@ func (r *Room) welcomeLocked(p *Participant, chat []*Stream) {
 		if r.policy.Logging {
 			n, since := r.replayAmountLocked(p)
 			for _, e := range r.recent.replay(s.channel, p.userID, n, since) {
-				_ = s.session.Send(e.ContentType, e.Body)
+				_ = s.send(e.ContentType, e.Body)
 			}
 		}
-		if r.focus.files == nil {
+		if r.focus.files == nil || s.page != nil {
 			continue
 		}
 		kept := r.focus.files.forRoom(r.name, s.channel, p.userID)

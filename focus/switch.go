@@ -82,7 +82,7 @@ func (f *Focus) HandleMessage(s *msrp.Session, m *msrp.Message) error {
 	if target != nil {
 		origin = &privateOrigin{sender: st, req: m, from: msg.From.URI, to: msg.To[0].URI}
 	}
-	if _, privateRefused := f.distribute(streams, st, st.channel, target, inner, body, origin); privateRefused {
+	if _, privateRefused := f.distribute(streams, st, st.channel, target, inner, body, origin, true); privateRefused {
 		return &msrp.StatusError{Code: 428, Comment: "Private messages not supported"} // RFC 7701 §6.2
 	}
 	if entry != nil {
@@ -103,10 +103,11 @@ func (f *Focus) HandleMessage(s *msrp.Session, m *msrp.Message) error {
 }
 
 // distribute queues a CPIM body to every stream of channel not the sender's that should get it:
-// all of them, or only target's when the message is private. It reports how many copies went
+// all of them, or only target's when the message is private; onReader says it runs in from's
+// MSRP handler (not for a MESSAGE). It reports how many copies went
 // out, and whether a private message found its recipient unable to take private messages.
 func (f *Focus) distribute(streams []*Stream, from *Stream, channel string, target *Participant, inner string, body []byte,
-	origin *privateOrigin) (recipients int, privateRefused bool) {
+	origin *privateOrigin, onReader bool) (recipients int, privateRefused bool) {
 	start := time.Now()
 	privateRefused = target != nil
 	for _, r := range streams {
@@ -118,10 +119,16 @@ func (f *Focus) distribute(streams []*Stream, from *Stream, channel string, targ
 			if r.participant != target {
 				continue
 			}
-			if r.offer.Chatroom == nil || !r.offer.Chatroom.PrivateMessages {
+			if r.page == nil && (r.offer.Chatroom == nil || !r.offer.Chatroom.PrivateMessages) {
 				continue
 			}
 			privateRefused = false
+		}
+		if r.page != nil {
+			if r.page.deliver(f, from, "message/cpim", body) {
+				recipients++
+			}
+			continue
 		}
 		if !r.offer.AcceptsWrapped(inner) {
 			continue // RFC 7701 §6.1: skip recipients that cannot take the payload
@@ -141,7 +148,7 @@ func (f *Focus) distribute(streams []*Stream, from *Stream, channel string, targ
 			continue
 		}
 		var err error
-		if from != nil {
+		if from != nil && onReader {
 			err = r.session.SendFrom(from.session, "message/cpim", body) // we run on from's reader
 		} else {
 			err = r.session.Send("message/cpim", body)

@@ -72,10 +72,15 @@ func (l *rateLimiter) allow(key string) bool {
 	return true
 }
 
+// allows tells whether req's source is within limiter (counting req), without answering.
+func (s *Server) allows(l *rateLimiter, req *sip.Request) bool {
+	return l == nil || s.trusted.contains(req.Source()) || l.allow(sourceHost(req.Source()))
+}
+
 // limited answers 503 with Retry-After when req's source has used up its allowance of
 // limiter, and reports whether it did.
 func (s *Server) limited(req *sip.Request, tx sip.ServerTransaction, l *rateLimiter, what string) bool {
-	if l == nil || s.trusted.contains(req.Source()) || l.allow(sourceHost(req.Source())) {
+	if s.allows(l, req) {
 		return false
 	}
 	s.rejectOverload(req, tx, what)

@@ -20,7 +20,7 @@ import (
 )
 
 // allowedMethods is what the focus answers (Allow header, RFC 3261 §20.5).
-var allowedMethods = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, SUBSCRIBE, NOTIFY, REFER"
+var allowedMethods = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, SUBSCRIBE, NOTIFY, REFER, MESSAGE"
 
 // Config is the signalling side's part of the configuration.
 type Config struct {
@@ -152,6 +152,7 @@ func New(cfg Config, f *focus.Focus) (*Server, error) {
 	s.srv.OnOptions(s.counted(s.onOptions))
 	s.srv.OnUpdate(s.counted(s.onUpdate))
 	s.srv.OnRefer(s.counted(s.onRefer))
+	s.srv.OnMessage(s.counted(s.onMessage)) // page mode (page.go)
 	s.srv.OnNoRoute(s.counted(s.onUnsupported))
 	// The conference event package (RFC 4575): SUBSCRIBE, NOTIFY and the focus's room changes.
 	s.events = newEvents(s)

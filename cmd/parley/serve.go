@@ -222,6 +222,7 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 		MaxFileSize:        cfg.MaxFileSize,
 		FilesDir:           filepath.Join(cfg.DataDir, "files"),
 		AdhocIdle:          cfg.SIP.AdhocIdle,
+		PageIdle:           cfg.SIP.PageIdle,
 		Administrators:     administrators(cfg),
 		Creators:           cfg.RoomCreators,
 		MessageRate:        cfg.MessageRate,
@@ -259,6 +260,7 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 		return nil, err
 	}
 	d.focus.SetSignaling(d.sip)
+	d.focus.SetPager(d.sip) // page-mode members' MESSAGEs
 
 	httpLn, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {

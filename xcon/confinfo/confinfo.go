@@ -189,6 +189,9 @@ func publicUser(u *xcon.User, opt Options) *xcon.User {
 		for _, m := range e.Media {
 			pe.Media = append(pe.Media, xcon.Media{ID: m.ID, DisplayText: m.DisplayText, Type: m.Type, Label: m.Label, Status: m.Status})
 		}
+		if e.PageMode() {
+			pe.Extras.Elements = []*xcon.Element{xcon.PageModeElement()} // a SIP MESSAGE member
+		}
 		p.Endpoints = append(p.Endpoints, pe)
 	}
 	return p
