@@ -94,6 +94,10 @@ func (d *dialog) setupDone() {
 	d.setupMu.Unlock()
 }
 
+// errNoResponse is a transaction of ours that ended without a final response and without an
+// error of its own.
+var errNoResponse = errors.New("the transaction ended without a response")
+
 // errCSeqOrder is a request older than one already read in the dialog.
 var errCSeqOrder = errors.New("CSeq out of order")
 
@@ -192,7 +196,10 @@ func (d *dialog) Do(ctx context.Context, req *sip.Request) (*sip.Response, error
 			}
 			return res, nil
 		case <-tx.Done():
-			return nil, tx.Err()
+			if err := tx.Err(); err != nil {
+				return nil, err
+			}
+			return nil, errNoResponse
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}

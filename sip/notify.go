@@ -204,6 +204,9 @@ func (sub *subscription) notify(end string, full bool, expires time.Time) bool {
 			sub.log.Info("NOTIFY failed: subscription removed", "err", err, "bytes", len(body))
 		}
 		return false
+	case res == nil: // sipgo's dialog may end a transaction with neither a response nor an error
+		sub.log.Info("NOTIFY got no response: subscription removed", "bytes", len(body))
+		return false
 	case !res.IsSuccess():
 		sub.log.Info("NOTIFY refused: subscription removed", "code", res.StatusCode)
 		return false

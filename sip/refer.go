@@ -161,6 +161,8 @@ func (s *Server) referNotify(sub *referSubscription, status string, final bool) 
 	switch {
 	case err != nil:
 		s.log.Info("REFER NOTIFY failed", "err", err)
+	case res == nil: // sipgo's client may end a transaction with neither
+		s.log.Info("REFER NOTIFY got no response")
 	case !res.IsSuccess():
 		s.log.Info("REFER NOTIFY refused", "code", res.StatusCode)
 	}
