@@ -148,17 +148,15 @@ func (s *Store) logWriter() {
 		if windowEnd != nil {
 			window.Stop() // since Go 1.23 a stopped timer delivers nothing stale after Reset
 		}
-		t0 := time.Now()
-		s.commitLog(batch, t0)
-		s.logCount.commits.Add(1)
-		s.logCount.entries.Add(uint64(n))
-		s.logCount.nanos.Add(uint64(time.Since(t0)))
+		s.commitLog(batch, n)
 		clear(batch)
 	}
 }
 
-// commitLog writes a batch begun at t0 and answers its requests once it is durable.
-func (s *Store) commitLog(batch []*appendRequest, t0 time.Time) {
+// commitLog writes a batch of n entries and answers its requests once it is durable; the
+// counters include it before anyone is answered.
+func (s *Store) commitLog(batch []*appendRequest, n int) {
+	t0 := time.Now()
 	// Background context: callers may give up waiting, but a batch that
 	// other callers share must not be aborted by one of them.
 	ctx := context.Background()
@@ -186,6 +184,9 @@ func (s *Store) commitLog(batch []*appendRequest, t0 time.Time) {
 		}
 		return nil
 	})
+	s.logCount.commits.Add(1)
+	s.logCount.entries.Add(uint64(n))
+	s.logCount.nanos.Add(uint64(time.Since(t0)))
 	s.countFailure(err)
 	answer := func(reqs []*appendRequest, syncErr error) {
 		s.countFailure(syncErr)
