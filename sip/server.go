@@ -50,8 +50,9 @@ type Config struct {
 
 // Server is the focus's SIP user agent server.
 type Server struct {
-	pendingInvites  atomic.Int64 // initial INVITEs in their handler (answer not yet ACKed)
-	pendingBranches sync.Map     // their top Via branches (shed.go lets their retransmissions by)
+	pendingInvites  atomic.Int64           // initial INVITEs in their handler (answer not yet ACKed)
+	drainRetry      atomic.Pointer[string] // Retry-After while draining; nil while taking calls
+	pendingBranches sync.Map               // their top Via branches (shed.go lets their retransmissions by)
 	cfg             Config
 	log             *slog.Logger
 	focus           *focus.Focus
@@ -255,6 +256,9 @@ func (s *Server) counted(h sipgo.RequestHandler) sipgo.RequestHandler {
 			return
 		}
 		if to := req.To(); !to.Params.Has("tag") {
+			if s.refusedDraining(req, tx) {
+				return
+			}
 			switch req.Method {
 			case sip.INVITE:
 				if s.limited(req, tx, s.inviteLimit, "INVITE rate per source") {
@@ -282,6 +286,31 @@ func (s *Server) counted(h sipgo.RequestHandler) sipgo.RequestHandler {
 		}
 		h(req, tx)
 	}
+}
+
+// Drain makes the focus stop taking calls: from now on every dialog-forming INVITE, every
+// initial SUBSCRIBE and every out-of-dialog OPTIONS (a load balancer's keepalive probe, which
+// then marks this node down) is answered 503 with Retry-After retryAfter. Dialogs up already
+// go on: their in-dialog requests are answered as before.
+func (s *Server) Drain(retryAfter time.Duration) {
+	v := strconv.Itoa(max(1, int(retryAfter.Round(time.Second)/time.Second)))
+	s.drainRetry.Store(&v)
+}
+
+// Draining tells whether Drain was called.
+func (s *Server) Draining() bool { return s.drainRetry.Load() != nil }
+
+func (s *Server) refusedDraining(req *sip.Request, tx sip.ServerTransaction) bool {
+	retry := s.drainRetry.Load()
+	if retry == nil {
+		return false
+	}
+	switch req.Method {
+	case sip.INVITE, sip.SUBSCRIBE, sip.OPTIONS:
+		s.respond(req, tx, 503, "Service Unavailable", sip.NewHeader("Retry-After", *retry), s.warning("draining for a restart"))
+		return true
+	}
+	return false
 }
 
 // malformed names the first mandatory header (RFC 3261 §8.1.1) a request lacks or gets wrong,
