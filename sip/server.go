@@ -67,11 +67,10 @@ type Server struct {
 	tcp  net.Listener
 	port int
 
-	trusted        trustList
-	auth           *authenticator // nil: no authentication
-	outbound       *sip.Uri       // nil: no outbound proxy
-	inviteLimit    *rateLimiter   // nil: unlimited
-	subscribeLimit *rateLimiter
+	trusted  trustList
+	auth     *authenticator             // nil: no authentication
+	outbound *sip.Uri                   // nil: no outbound proxy
+	limits   atomic.Pointer[liveLimits] // the rate limits and MaxPendingInvites of the moment (SetLimits)
 
 	// Headers every response of a kind carries, built once (read-only once built).
 	hdrServer, hdrAllow, hdrAccept, hdrSupported sip.Header
@@ -97,9 +96,9 @@ func New(cfg Config, f *focus.Focus) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, focus: f, dialogs: map[string]*dialog{}, perSource: map[string]int{},
 		metrics: newMetrics(), sdpVer: uint64(time.Now().Unix()),
-		inviteLimit: newRateLimiter(cfg.Limits.InviteRate), subscribeLimit: newRateLimiter(cfg.Limits.SubscribeRate),
 		hdrServer: sip.NewHeader("Server", cfg.UserAgent), hdrAllow: sip.NewHeader("Allow", allowedMethods),
 		hdrAccept: sip.NewHeader("Accept", "application/sdp"), hdrSupported: sip.NewHeader("Supported", "timer")}
+	s.SetLimits(cfg.Limits)
 	var err error
 	if s.trusted, err = parseTrustList(cfg.TrustedProxies); err != nil {
 		return nil, err
@@ -261,13 +260,14 @@ func (s *Server) counted(h sipgo.RequestHandler) sipgo.RequestHandler {
 			}
 			switch req.Method {
 			case sip.INVITE:
-				if s.limited(req, tx, s.inviteLimit, "INVITE rate per source") {
+				limits := s.limits.Load()
+				if s.limited(req, tx, limits.invite, "INVITE rate per source") {
 					return
 				}
 				// Overload: INVITEs still waiting for their answer or ACK beyond the limit are
 				// refused at once, cheaply, so that retransmissions cannot pile up and the focus
 				// keeps completing the calls it has taken (RFC 3261 §21.5.4).
-				if max := s.cfg.Limits.MaxPendingInvites; max > 0 && s.pendingInvites.Load() >= int64(max) {
+				if max := limits.maxPending; max > 0 && s.pendingInvites.Load() >= int64(max) {
 					s.rejectOverload(req, tx, "pending INVITEs")
 					return
 				}
@@ -279,7 +279,7 @@ func (s *Server) counted(h sipgo.RequestHandler) sipgo.RequestHandler {
 					defer s.pendingBranches.Delete(branch)
 				}
 			case sip.SUBSCRIBE:
-				if s.limited(req, tx, s.subscribeLimit, "SUBSCRIBE rate per source") {
+				if s.limited(req, tx, s.limits.Load().subscribe, "SUBSCRIBE rate per source") {
 					return
 				}
 			}

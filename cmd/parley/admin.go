@@ -24,6 +24,7 @@ import (
 	"github.com/parleychat/parley/configs"
 	"github.com/parleychat/parley/focus"
 	"github.com/parleychat/parley/msrp"
+	sipserver "github.com/parleychat/parley/sip"
 	"github.com/parleychat/parley/xcon/sqlstore"
 )
 
@@ -55,7 +56,7 @@ func (d *daemon) current() *configs.Config {
 // that changed is reported as needing a restart.
 var liveKeys = []string{"rooms", "msrp.max_message_size", "msrp.max_header_bytes", "msrp.max_pending_bytes",
 	"msrp.write_deadline", "msrp.max_conns_per_ip", "msrp.idle_timeout", "wrapped_types", "message_rate",
-	"message_burst", "shutdown_timeout", "drain_timeout"}
+	"message_burst", "shutdown_timeout", "drain_timeout", "sip.invite_rate", "sip.subscribe_rate", "sip.max_pending_invites"}
 
 // reloadResult tells the operator what a reload did.
 type reloadResult struct {
@@ -121,8 +122,10 @@ func (d *daemon) reload(ctx context.Context) (reloadResult, error) {
 	return res, err
 }
 
-// applyLive hands the live keys of cfg to the focus and the MSRP endpoint.
+// applyLive hands the live keys of cfg to the focus, the MSRP endpoint and the SIP server.
 func (d *daemon) applyLive(cfg *configs.Config) {
+	d.sip.SetLimits(sipserver.Limits{InviteRate: cfg.SIP.InviteRate, SubscribeRate: cfg.SIP.SubscribeRate,
+		MaxPendingInvites: cfg.SIP.MaxPendingInvites})
 	d.focus.SetLimits(focus.Limits{MaxMessageSize: cfg.MSRP.MaxMessageSize, WrappedTypes: cfg.WrappedTypes,
 		MessageRate: cfg.MessageRate, MessageBurst: cfg.MessageBurst})
 	d.endpoint.SetLimits(msrp.Limits{MaxMessageSize: cfg.MSRP.MaxMessageSize, MaxHeaderBytes: cfg.MSRP.MaxHeaderBytes,

@@ -68,8 +68,8 @@ func startFromFile(t *testing.T, yaml string) *fileDaemon {
 // write replaces the file with yaml under the test's listeners and data directory.
 func (fd *fileDaemon) write(t *testing.T, yaml string) {
 	t.Helper()
-	base := fmt.Sprintf("domain: example.net\ndata_dir: %s\nsip: {listen: \"127.0.0.1:0\"}\n", filepath.Join(fd.dir, "data"))
-	for _, key := range []string{"msrp", "http"} {
+	base := fmt.Sprintf("domain: example.net\ndata_dir: %s\n", filepath.Join(fd.dir, "data"))
+	for _, key := range []string{"sip", "msrp", "http"} {
 		if !strings.Contains(yaml, key+":") {
 			base += key + ": {listen: \"127.0.0.1:0\"}\n"
 		}
@@ -126,8 +126,8 @@ func adminCall(t *testing.T, d *daemon, cmd func() *cobra.Command, args ...strin
 const lobbyYAML = "rooms:\n  - {name: lobby, logging: true}\n"
 
 // TestReloadAddsRoomAndLimit: SIGHUP reads the file again; a room added there is dialable at
-// once, and a lower msrp.max_message_size refuses the next larger message of a participant who
-// joined before.
+// once, a lower msrp.max_message_size refuses the next larger message of a participant who
+// joined before, and a changed key that is not live is reported as needing a restart.
 func TestReloadAddsRoomAndLimit(t *testing.T) {
 	fd := startFromFile(t, lobbyYAML)
 	alice := joinLobby(t, fd.daemon, "alice", "tcp")
@@ -141,18 +141,41 @@ func TestReloadAddsRoomAndLimit(t *testing.T) {
 		t.Fatalf("3000 bytes before the reload: %d", code)
 	}
 
-	fd.write(t, "msrp: {listen: \"127.0.0.1:0\", max_message_size: 2048}\nrooms:\n  - {name: lobby, logging: true}\n  - {name: annex}\n")
+	fd.write(t, "msrp: {listen: \"127.0.0.1:0\", max_message_size: 2048}\nlog: {level: warn}\n"+
+		"rooms:\n  - {name: lobby, logging: true}\n  - {name: annex}\n")
 	stop := signalSelf(t, fd.daemon, syscall.SIGHUP)
 	eventually(t, "room annex created", func() bool { return fd.focus.Room("annex") != nil })
 	joinRoom(t, fd.daemon, "annex", "carol", "tcp", false)
 	if code := send(); code != 413 {
 		t.Fatalf("3000 bytes after max_message_size 2048: %d, want 413", code)
 	}
-	if !strings.Contains(fd.log.String(), "configuration reloaded") {
-		t.Errorf("no reload logged:\n%s", fd.log)
+	// log.level is no live key: the reload says it waits for a restart.
+	if !strings.Contains(fd.log.String(), "configuration reloaded") || !strings.Contains(fd.log.String(), "need_restart=log.level") {
+		t.Errorf("reload not logged, or log.level not named as needing a restart:\n%s", fd.log)
 	}
 	if err := stop(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestReloadSIPRate: a sip.invite_rate set by a reload refuses the next INVITE beyond it.
+func TestReloadSIPRate(t *testing.T) {
+	fd := startFromFile(t, lobbyYAML)
+	defer fd.shutdown()
+	fd.write(t, lobbyYAML+"sip: {listen: \"127.0.0.1:0\", invite_rate: 0.001}\n")
+	if out, err := adminCall(t, fd.daemon, reloadCommand); err != nil {
+		t.Fatalf("parley reload: %q %v", out, err)
+	}
+	codes := []int{}
+	for _, name := range []string{"alice", "bob"} {
+		_, res, _ := newSIPPeer(t, name, "example.com").invite(t, fd.daemon, "lobby", "tcp", newMSRPPeer(t).offer(t, "main"))
+		if res == nil {
+			t.Fatalf("%s: no answer", name)
+		}
+		codes = append(codes, res.StatusCode)
+	}
+	if codes[0] != 200 || codes[1] != 503 {
+		t.Fatalf("INVITEs after invite_rate 0.001: %v, want [200 503]", codes)
 	}
 }
 
