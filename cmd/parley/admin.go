@@ -63,6 +63,7 @@ type reloadResult struct {
 	Added        []string // rooms created
 	Certificates []string // certificates re-read that had changed
 	NeedRestart  []string // changed keys that apply only at the next start
+	RoomErrors   string   // rooms of the file that could not be created (the rest of the reload applies)
 }
 
 func (r reloadResult) String() string {
@@ -76,6 +77,9 @@ func (r reloadResult) String() string {
 	}
 	if len(r.NeedRestart) > 0 {
 		b.WriteString("; changed but applied only after a restart: " + strings.Join(r.NeedRestart, ", "))
+	}
+	if r.RoomErrors != "" {
+		b.WriteString("; rooms not created: " + r.RoomErrors)
 	}
 	return b.String()
 }
@@ -114,12 +118,13 @@ func (d *daemon) reload(ctx context.Context) (reloadResult, error) {
 	if res.Added, err = d.focus.AddRooms(ctx, roomSpecs(next)); err != nil {
 		// The rooms that could be created are; the rest are reported, the limits still apply.
 		d.log.Error("reload: rooms not created", "err", err)
+		res.RoomErrors = err.Error()
 	}
 	d.applyLive(next)
 	d.admin.live.Store(next)
 	d.log.Info("configuration reloaded", "rooms_created", strings.Join(res.Added, ","),
 		"certificates", strings.Join(res.Certificates, ","), "need_restart", strings.Join(res.NeedRestart, ","))
-	return res, err
+	return res, nil
 }
 
 // applyLive hands the live keys of cfg to the focus, the MSRP endpoint and the SIP server.

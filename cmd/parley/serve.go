@@ -42,7 +42,10 @@ func serveCommand() *cobra.Command {
 			"The flags --config, --sip, --msrp, --http, --data, --domain and --advertise can be set in the\n" +
 			"environment too, as PARLEY_CONFIG, PARLEY_SIP, PARLEY_MSRP, PARLEY_HTTP, PARLEY_DATA, PARLEY_DOMAIN and\n" +
 			"PARLEY_ADVERTISE: the file overrides the defaults, the environment the file, the flags everything.\n" +
-			"PARLEY_STORE_DSN sets store.dsn (the PostgreSQL connection string with store.driver postgres).",
+			"PARLEY_STORE_DSN sets store.dsn (the PostgreSQL connection string with store.driver postgres).\n\n" +
+			"Signals: SIGTERM and Ctrl-C shut down (BYE to everyone within shutdown_timeout); SIGHUP reads the\n" +
+			"configuration again (as `parley reload`); SIGUSR2 drains (as `parley drain`): 503 to new calls, a\n" +
+			"notice to every room, shutdown once they are empty or after drain_timeout.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			// Each flag may come from the environment too (PARLEY_CONFIG, PARLEY_SIP, …):
