@@ -37,7 +37,7 @@ type adminState struct {
 	live     atomic.Pointer[configs.Config]
 	reloadMu sync.Mutex
 
-	msrpCert, httpsCert *certFile // nil unless read from configured files
+	msrpCert, httpsCert, sipCert *certFile // nil unless read from configured files
 
 	drainOnce sync.Once
 	draining  atomic.Bool
@@ -102,7 +102,7 @@ func (d *daemon) reload(ctx context.Context) (reloadResult, error) {
 	if err != nil {
 		return refuse(err)
 	}
-	for _, c := range []*certFile{d.admin.msrpCert, d.admin.httpsCert} {
+	for _, c := range []*certFile{d.admin.msrpCert, d.admin.httpsCert, d.admin.sipCert} {
 		if c == nil {
 			continue
 		}
@@ -251,7 +251,7 @@ func (c *certFile) getCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error
 // watchCertificates polls the certificate files until ctx ends.
 func (d *daemon) watchCertificates(ctx context.Context) {
 	var certs []*certFile
-	for _, c := range []*certFile{d.admin.msrpCert, d.admin.httpsCert} {
+	for _, c := range []*certFile{d.admin.msrpCert, d.admin.httpsCert, d.admin.sipCert} {
 		if c != nil {
 			certs = append(certs, c)
 		}

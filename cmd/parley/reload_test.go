@@ -207,7 +207,7 @@ func TestReloadRefusesBrokenFile(t *testing.T) {
 	}
 }
 
-// TestCertificateRotation: new TLS handshakes, on MSRP and on HTTPS, see the certificate that
+// TestCertificateRotation: new TLS handshakes, on MSRP, HTTPS and SIP, see the certificate that
 // replaced the files; a reload says which it re-read.
 func TestCertificateRotation(t *testing.T) {
 	certPoll = 50 * time.Millisecond
@@ -236,8 +236,9 @@ func TestCertificateRotation(t *testing.T) {
 		}
 	}
 	install(first)
-	fd := startFromFile(t, fmt.Sprintf("msrp: {listen: \"127.0.0.1:0\", tls_listen: \"127.0.0.1:0\", tls_cert_file: %s, tls_key_file: %s}\n"+
-		"http: {listen: \"127.0.0.1:0\", tls_listen: \"127.0.0.1:0\", tls_cert_file: %s, tls_key_file: %s}\n", certPath, keyPath, certPath, keyPath))
+	fd := startFromFile(t, fmt.Sprintf("msrp: {listen: \"127.0.0.1:0\", tls_listen: \"127.0.0.1:0\", tls_cert_file: %[1]s, tls_key_file: %[2]s}\n"+
+		"http: {listen: \"127.0.0.1:0\", tls_listen: \"127.0.0.1:0\", tls_cert_file: %[1]s, tls_key_file: %[2]s}\n"+
+		"sip: {listen: \"127.0.0.1:0\", tls_listen: \"127.0.0.1:0\", tls_cert_file: %[1]s, tls_key_file: %[2]s}\n", certPath, keyPath))
 	defer fd.shutdown()
 	seen := func(addr string) string {
 		c, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true})
@@ -254,13 +255,14 @@ func TestCertificateRotation(t *testing.T) {
 		}
 		return string(c.Certificate[0])
 	}
-	for _, addr := range []string{fd.msrpTLSAddr.String(), fd.httpsAddr.String()} {
+	sipTLS := fmt.Sprintf("127.0.0.1:%d", fd.sip.TLSPort())
+	for _, addr := range []string{fd.msrpTLSAddr.String(), fd.httpsAddr.String(), sipTLS} {
 		if seen(addr) != want(first) {
 			t.Fatalf("%s: not the first certificate", addr)
 		}
 	}
 	install(second)
-	for _, addr := range []string{fd.msrpTLSAddr.String(), fd.httpsAddr.String()} {
+	for _, addr := range []string{fd.msrpTLSAddr.String(), fd.httpsAddr.String(), sipTLS} {
 		eventually(t, addr+" presents the new certificate", func() bool { return seen(addr) == want(second) })
 	}
 	install(first)

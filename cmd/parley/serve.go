@@ -255,6 +255,13 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 	if err != nil {
 		return nil, err
 	}
+	if cfg.SIP.TLSListen != "" && cfg.SIP.TLSCertFile != "" {
+		// Read again when the files change (admin.go).
+		if d.admin.sipCert, err = newCertFile("sip.tls_cert_file", cfg.SIP.TLSCertFile, cfg.SIP.TLSKeyFile); err != nil {
+			return nil, err
+		}
+		peering.GetCertificate = d.admin.sipCert.getCertificate
+	}
 	d.sip, err = sipserver.New(sipserver.Config{
 		Listen:         cfg.SIP.Listen,
 		AdvertisedHost: cfg.AdvertisedHost,
