@@ -113,8 +113,8 @@ func (d *daemon) reload(ctx context.Context) (reloadResult, error) {
 			res.Certificates = append(res.Certificates, c.key)
 		}
 	}
-	prev := d.current()
-	res.NeedRestart = changedKeys(prev, next, liveKeys)
+	// Against the configuration of the start: a key stays reported until the restart.
+	res.NeedRestart = changedKeys(d.cfg, next, liveKeys)
 	if res.Added, err = d.focus.AddRooms(ctx, roomSpecs(next)); err != nil {
 		// The rooms that could be created are; the rest are reported, the limits still apply.
 		d.log.Error("reload: rooms not created", "err", err)
