@@ -35,6 +35,7 @@ type Config struct {
 	HTTP            HTTP          `yaml:"http"`
 	Log             Log           `yaml:"log"`
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	DrainTimeout    time.Duration `yaml:"drain_timeout"`
 	WrappedTypes    []string      `yaml:"wrapped_types"`
 	FileQuota       int64         `yaml:"file_quota"`
 	FileTotalQuota  int64         `yaml:"file_total_quota"`
@@ -417,7 +418,8 @@ func (c *Config) Resolve() error {
 		errs = append(errs, fmt.Errorf("msrp.max_header_bytes: %d is below 1024", c.MSRP.MaxHeaderBytes))
 	}
 	for key, d := range map[string]time.Duration{"msrp.write_deadline": c.MSRP.WriteDeadline, "msrp.bind_timeout": c.MSRP.BindTimeout,
-		"msrp.transaction_timeout": c.MSRP.TransactionTimeout, "shutdown_timeout": c.ShutdownTimeout} {
+		"msrp.transaction_timeout": c.MSRP.TransactionTimeout, "shutdown_timeout": c.ShutdownTimeout,
+		"drain_timeout": c.DrainTimeout} {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("%s: must be a positive duration", key))
 		}

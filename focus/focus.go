@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/parleychat/parley/msrp"
@@ -100,6 +101,8 @@ type Focus struct {
 	nicknames *nicknames
 	private   privateCopies
 	files     *fileStore // kept files; nil without Config.FilesDir
+	live      atomic.Pointer[Limits]
+	tlsFP     atomic.Pointer[string] // Config.TLSFingerprint, replaced when the certificate is
 
 	localHosts map[string]bool
 
@@ -130,6 +133,8 @@ func New(ctx context.Context, cfg Config, store xcon.Store, endpoint *msrp.Endpo
 		metrics:    newMetrics(),
 		nicknames:  newNicknames(cfg.NicknameScope, cfg.NicknameQuarantine, cfg.ReservedNicknames),
 	}
+	f.live.Store(limitsOf(cfg))
+	f.tlsFP.Store(&cfg.TLSFingerprint)
 	for _, h := range cfg.LocalHosts {
 		f.localHosts[strings.ToLower(strings.Trim(h, "[]"))] = true
 	}

@@ -146,7 +146,7 @@ func (f *Focus) newParticipant(room *Room, identity Identity, dialog any) (*Part
 	return &Participant{room: room, userID: xcon.UserIDFromAOR(aor.AOR()), aor: aor, displayName: identity.DisplayName,
 		provenID: xcon.UserIDFromAOR(proven.AOR()), proven: proven, password: identity.Password,
 		admin:  f.isAdministrator(CreatorOf(identity)),
-		dialog: dialog, sendRate: newTokenBucket(f.cfg.MessageRate, f.cfg.MessageBurst)}, nil
+		dialog: dialog, sendRate: newTokenBucket(f.live.Load().MessageRate, f.live.Load().MessageBurst)}, nil
 }
 
 // acceptLine answers one offered m-line (index i) for p: a new stream, or a refusal (nil and
@@ -206,7 +206,7 @@ func (f *Focus) acceptLine(p *Participant, i int, m *sdp.Media, labels map[strin
 		Chatroom:           &sdp.Chatroom{Nickname: true, PrivateMessages: true},
 	}
 	if tls {
-		answer.Fingerprint = f.cfg.TLSFingerprint
+		answer.Fingerprint = *f.tlsFP.Load()
 	}
 	if file != nil {
 		// RFC 5547 §8.3.1: the receiver copies the selector and the transfer id, and says
@@ -231,7 +231,7 @@ func (f *Focus) refuse(m *sdp.Media, labels map[string]bool, file bool) string {
 		return "already refused by the offerer"
 	case !m.IsMSRP():
 		return "not MSRP"
-	case m.Proto == "TCP/TLS/MSRP" && f.cfg.TLSFingerprint == "":
+	case m.Proto == "TCP/TLS/MSRP" && *f.tlsFP.Load() == "":
 		return "TLS not configured on this focus"
 	case m.Proto != "TCP/MSRP" && m.Proto != "TCP/TLS/MSRP":
 		return "transport not offered by this focus"

@@ -277,7 +277,7 @@ func (r *Room) setPolicyLocked(p xcon.RoomPolicy) {
 
 // maxMessageSize is the largest message this room takes: its own limit, capped by the focus's.
 func (r *Room) maxMessageSize() int64 {
-	limit := r.focus.cfg.MaxMessageSize
+	limit := r.focus.live.Load().MaxMessageSize
 	if p := r.livePolicy.Load(); p.MaxMessageSize > 0 && (limit <= 0 || p.MaxMessageSize < limit) {
 		limit = p.MaxMessageSize
 	}
@@ -289,7 +289,7 @@ func (r *Room) wrappedTypes() []string {
 	if p := r.livePolicy.Load(); len(p.WrappedTypes) > 0 {
 		return p.WrappedTypes
 	}
-	return r.focus.cfg.WrappedTypes
+	return r.focus.live.Load().WrappedTypes
 }
 
 // rosterText tells a client that is not chat-room aware that it is in a room, and who is

@@ -96,12 +96,12 @@ func (e *Endpoint) Authenticate(ctx context.Context, relay URI, opts ...AuthOpti
 		}
 	}()
 	// From-Path of an AUTH is a URI of ours (RFC 4976 §5); it names no session.
-	host := e.cfg.AdvertisedHost
+	host := e.cfg().AdvertisedHost
 	if host == "" {
 		host = "localhost"
 	}
-	from := URI{Secure: relay.Secure, Host: host, Port: e.cfg.AdvertisedPort, SessionID: NewSessionID(), Transport: "tcp"}
-	rt := relayExchange{nc: nc, parser: NewParser(e.cfg.MaxHeaderBytes, e.cfg.MaxMessageSize), timeout: e.cfg.TransactionTimeout}
+	from := URI{Secure: relay.Secure, Host: host, Port: e.cfg().AdvertisedPort, SessionID: NewSessionID(), Transport: "tcp"}
+	rt := relayExchange{nc: nc, parser: NewParser(e.cfg().MaxHeaderBytes, e.cfg().MaxMessageSize), timeout: e.cfg().TransactionTimeout}
 
 	var authorization string
 	expires := o.expires
@@ -195,11 +195,11 @@ func (e *Endpoint) dialRelay(ctx context.Context, relay URI) (net.Conn, error) {
 	if !relay.Secure {
 		return nc, nil
 	}
-	if e.cfg.TLSConfig == nil {
+	if e.cfg().TLSConfig == nil {
 		nc.Close()
 		return nil, errors.New("msrp: msrps relay URI but no TLS configuration")
 	}
-	cfg := e.cfg.TLSConfig.Clone()
+	cfg := e.cfg().TLSConfig.Clone()
 	if cfg.ServerName == "" {
 		cfg.ServerName = relay.Host // the relay's certificate must name it (RFC 4976 §5.1)
 	}

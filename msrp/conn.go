@@ -87,8 +87,8 @@ func newConn(e *Endpoint, t Transport, dialKey string) *conn {
 	c := &conn{
 		e: e, t: t, dialKey: dialKey, created: timeNow(),
 		sessions: make(map[string]*Session),
-		parser:   newBorrowingParser(e.cfg.MaxHeaderBytes, e.cfg.MaxMessageSize),
-		reasm:    newReassembler(e.cfg.MaxMessageSize),
+		parser:   newBorrowingParser(e.cfg().MaxHeaderBytes, e.cfg().MaxMessageSize),
+		reasm:    newReassembler(e.cfg().MaxMessageSize),
 	}
 	if nt, ok := t.(netTransport); ok {
 		c.tls, _ = nt.Conn.(*tls.Conn)
@@ -194,7 +194,7 @@ func (c *conn) queueFrame(m *Message, s *Session, mintMID bool, waiter chan *Mes
 		putFrameBuf(bp)
 		return err
 	}
-	if c.pending+size > c.e.cfg.MaxPendingBytes {
+	if c.pending+size > c.e.cfg().MaxPendingBytes {
 		c.mu.Unlock()
 		putFrameBuf(bp)
 		c.fail(SlowConsumerPending)
@@ -301,7 +301,7 @@ func (c *conn) queueLarge(lm *outMsg) error {
 		c.mu.Unlock()
 		return err
 	}
-	if c.pending+size > c.e.cfg.MaxPendingBytes {
+	if c.pending+size > c.e.cfg().MaxPendingBytes {
 		c.mu.Unlock()
 		c.fail(SlowConsumerPending)
 		return ErrSlowConsumer
@@ -371,7 +371,7 @@ type writePlan struct {
 func (c *conn) planLarge(w *writePlan, framesWaiting bool) {
 	w.pre, w.head, w.piece, w.post = nil, nil, nil, nil
 	w.preTx, w.postTx, w.pieceBytes = noTx, noTx, 0
-	quantum := c.e.cfg.ChunkQuantum
+	quantum := c.e.cfg().ChunkQuantum
 	if len(c.large) > 0 && c.large[0].open {
 		lm := c.large[0]
 		switch {
@@ -499,7 +499,7 @@ func (c *conn) writeLoop() {
 			}
 		}
 		bufs := vec
-		c.t.SetWriteDeadline(time.Now().Add(c.e.cfg.WriteDeadline))
+		c.t.SetWriteDeadline(time.Now().Add(c.e.cfg().WriteDeadline))
 		n, err := c.t.WriteBuffers(&bufs)
 		c.t.SetWriteDeadline(time.Time{})
 		c.e.stats.bytesOut.Add(uint64(n))
@@ -695,7 +695,7 @@ func (c *conn) expireTransactions(now time.Time, timeout time.Duration) {
 			close(tx.waiter)
 		}
 		c.e.log.Debug("msrp: transaction timed out", "session", tx.session.id, "message_id", tx.mid,
-			"transaction_timeout", c.e.cfg.TransactionTimeout)
+			"transaction_timeout", c.e.cfg().TransactionTimeout)
 		tx.session.deliveryFailed(tx.mid, StatusRequestTimeout, "transaction timed out")
 	}
 }
@@ -710,10 +710,10 @@ func (c *conn) checkIdle(now time.Time) {
 	var reason CloseReason = -1
 	switch {
 	case c.closed:
-	case !c.everBound && now.Sub(c.created) > c.e.cfg.BindTimeout:
+	case !c.everBound && now.Sub(c.created) > c.e.cfg().BindTimeout:
 		reason = UnboundTimeout
-	case c.everBound && len(c.sessions) == 0 && c.e.cfg.IdleTimeout > 0 && !c.idleSince.IsZero() &&
-		now.Sub(c.idleSince) > c.e.cfg.IdleTimeout:
+	case c.everBound && len(c.sessions) == 0 && c.e.cfg().IdleTimeout > 0 && !c.idleSince.IsZero() &&
+		now.Sub(c.idleSince) > c.e.cfg().IdleTimeout:
 		reason = IdleTimeout
 	}
 	c.mu.Unlock()

@@ -81,7 +81,7 @@ func (c *conn) handleSend(s *Session, m *Message) {
 	}
 	ch, chunked := s.handler.(ChunkHandler)
 	streamed := chunked && key != "" && !(m.Flag == FlagEnd && br.Start == 1 && !c.inProgress(key)) &&
-		(c.streams[key] != nil || c.reasm.inProgress[key] == nil && (br.Total < 0 || br.Total > c.e.cfg.StreamThreshold))
+		(c.streams[key] != nil || c.reasm.inProgress[key] == nil && (br.Total < 0 || br.Total > c.e.cfg().StreamThreshold))
 	if sl := s.streamSizeLimit(); streamed && sl > limit {
 		limit = sl // the handler holds none of it (SetStreamLimit)
 	}

@@ -125,8 +125,9 @@ type counters struct {
 // Endpoint owns MSRP listeners, connections and sessions. The focus (passive side) and clients (active side)
 // use the same type. All methods are safe for concurrent use.
 type Endpoint struct {
-	cfg Config
-	log *slog.Logger
+	config   atomic.Pointer[Config] // swapped whole by SetLimits and SetCertificate
+	configMu sync.Mutex             // serialises the swaps
+	log      *slog.Logger
 
 	mu        sync.Mutex
 	sessions  map[string]*Session
@@ -146,8 +147,8 @@ type Endpoint struct {
 // NewEndpoint returns an Endpoint; it starts nothing until Serve, Connect or a session is created.
 func NewEndpoint(cfg Config) *Endpoint {
 	cfg.setDefaults()
-	return &Endpoint{
-		cfg: cfg, log: cfg.Logger,
+	e := &Endpoint{
+		log:       cfg.Logger,
 		sessions:  make(map[string]*Session),
 		conns:     make(map[*conn]struct{}),
 		dialed:    make(map[string]*conn),
@@ -155,10 +156,50 @@ func NewEndpoint(cfg Config) *Endpoint {
 		perIP:     make(map[string]int),
 		done:      make(chan struct{}),
 	}
+	e.config.Store(&cfg)
+	return e
+}
+
+// Limits are the settings of an Endpoint that may change while it serves (zero keeps the
+// current value). MaxMessageSize and MaxHeaderBytes bound the parsers of new connections and
+// every message sent from now on; MaxPendingBytes, WriteDeadline, MaxConnsPerIP and
+// IdleTimeout apply from the next check.
+type Limits struct {
+	MaxMessageSize  int64
+	MaxHeaderBytes  int
+	MaxPendingBytes int
+	WriteDeadline   time.Duration
+	MaxConnsPerIP   int
+	IdleTimeout     time.Duration
+}
+
+// SetLimits changes the live limits.
+func (e *Endpoint) SetLimits(l Limits) {
+	e.swap(func(c *Config) {
+		c.MaxMessageSize, c.MaxHeaderBytes, c.MaxPendingBytes = l.MaxMessageSize, l.MaxHeaderBytes, l.MaxPendingBytes
+		c.WriteDeadline, c.MaxConnsPerIP, c.IdleTimeout = l.WriteDeadline, l.MaxConnsPerIP, l.IdleTimeout
+	})
+}
+
+// SetCertificate replaces the certificate that new TLS handshakes present (ServeTLS, and as the
+// client certificate); connections up already keep theirs.
+func (e *Endpoint) SetCertificate(cert *tls.Certificate) {
+	e.swap(func(c *Config) { c.Certificate = cert })
+}
+
+func (e *Endpoint) swap(change func(*Config)) {
+	e.configMu.Lock()
+	defer e.configMu.Unlock()
+	next := *e.cfg()
+	change(&next)
+	next.setDefaults()
+	e.config.Store(&next)
 }
 
 // Config returns the effective configuration (defaults applied).
-func (e *Endpoint) Config() Config { return e.cfg }
+func (e *Endpoint) Config() Config { return *e.cfg() }
+
+func (e *Endpoint) cfg() *Config { return e.config.Load() }
 
 // Serve accepts MSRP connections on ln until ctx is cancelled or Close is called; then it returns nil.
 func (e *Endpoint) Serve(ctx context.Context, ln net.Listener) error {
@@ -207,12 +248,12 @@ func (e *Endpoint) Serve(ctx context.Context, ln net.Listener) error {
 // accept runs an accepted connection unless its source address already has MaxConnsPerIP.
 func (e *Endpoint) accept(nc net.Conn) {
 	ip := ""
-	if a, ok := nc.RemoteAddr().(*net.TCPAddr); ok && (!a.IP.IsLoopback() || e.cfg.limitLoopback) {
+	if a, ok := nc.RemoteAddr().(*net.TCPAddr); ok && (!a.IP.IsLoopback() || e.cfg().limitLoopback) {
 		ip = a.IP.String()
 	}
-	if ip != "" && e.cfg.MaxConnsPerIP > 0 {
+	if ip != "" && e.cfg().MaxConnsPerIP > 0 {
 		e.mu.Lock()
-		over := e.perIP[ip] >= e.cfg.MaxConnsPerIP
+		over := e.perIP[ip] >= e.cfg().MaxConnsPerIP
 		if !over {
 			e.perIP[ip]++
 		}
@@ -224,7 +265,7 @@ func (e *Endpoint) accept(nc net.Conn) {
 			if now := time.Now().UnixNano(); now-e.lastLimitLog.Load() > int64(time.Second) {
 				e.lastLimitLog.Store(now)
 				e.log.Warn("msrp: connection refused: too many connections from one address",
-					"remote", ip, "max_conns_per_ip", e.cfg.MaxConnsPerIP)
+					"remote", ip, "max_conns_per_ip", e.cfg().MaxConnsPerIP)
 			}
 			return
 		}
@@ -296,9 +337,9 @@ func (e *Endpoint) isClosed() bool {
 // goroutine per Endpoint, not one per message or connection. It checks four times per shortest timeout.
 func (e *Endpoint) janitor() {
 	defer e.wg.Done()
-	period := min(e.cfg.TransactionTimeout, e.cfg.BindTimeout)
-	if e.cfg.IdleTimeout > 0 {
-		period = min(period, e.cfg.IdleTimeout)
+	period := min(e.cfg().TransactionTimeout, e.cfg().BindTimeout)
+	if e.cfg().IdleTimeout > 0 {
+		period = min(period, e.cfg().IdleTimeout)
 	}
 	period = max(period/4, 5*time.Millisecond)
 	t := time.NewTicker(period)
@@ -315,7 +356,7 @@ func (e *Endpoint) janitor() {
 			}
 			e.mu.Unlock()
 			for _, c := range conns {
-				c.expireTransactions(now, e.cfg.TransactionTimeout)
+				c.expireTransactions(now, e.cfg().TransactionTimeout)
 				c.checkIdle(now)
 				c.retireIdleWriter(now, period)
 			}
@@ -336,9 +377,9 @@ func (e *Endpoint) newSession(h SessionHandler, secure bool) *Session {
 			break
 		}
 	}
-	s.local = URI{Host: e.cfg.AdvertisedHost, Port: e.cfg.AdvertisedPort, SessionID: s.id, Transport: "tcp"}
+	s.local = URI{Host: e.cfg().AdvertisedHost, Port: e.cfg().AdvertisedPort, SessionID: s.id, Transport: "tcp"}
 	if secure {
-		s.local.Secure, s.local.Port = true, e.cfg.AdvertisedTLSPort
+		s.local.Secure, s.local.Port = true, e.cfg().AdvertisedTLSPort
 	}
 	s.localPath = []URI{s.local}
 	closed := e.closed
@@ -351,7 +392,7 @@ func (e *Endpoint) newSession(h SessionHandler, secure bool) *Session {
 	if closed {
 		s.closed = true
 	} else {
-		s.bindTimer = time.AfterFunc(e.cfg.BindTimeout, s.bindTimedOut)
+		s.bindTimer = time.AfterFunc(e.cfg().BindTimeout, s.bindTimedOut)
 	}
 	s.mu.Unlock()
 	return s
@@ -427,14 +468,14 @@ func (e *Endpoint) countClose(r CloseReason) {
 	switch r {
 	case UnboundTimeout:
 		e.stats.unboundClosed.Add(1)
-		e.log.Info("msrp: closing connection that bound no session", "bind_timeout", e.cfg.BindTimeout)
+		e.log.Info("msrp: closing connection that bound no session", "bind_timeout", e.cfg().BindTimeout)
 	case IdleTimeout:
 		e.stats.idleClosed.Add(1)
-		e.log.Info("msrp: closing idle connection", "idle_timeout", e.cfg.IdleTimeout)
+		e.log.Info("msrp: closing idle connection", "idle_timeout", e.cfg().IdleTimeout)
 	}
 	if r.IsSlowConsumer() {
 		e.log.Warn("msrp: slow consumer, closing connection", "reason", r.String(),
-			"max_pending_bytes", e.cfg.MaxPendingBytes, "write_deadline", e.cfg.WriteDeadline)
+			"max_pending_bytes", e.cfg().MaxPendingBytes, "write_deadline", e.cfg().WriteDeadline)
 	}
 }
 

@@ -71,7 +71,7 @@ func (s *Session) sizeLimit() int64 {
 	s.mu.Lock()
 	n := s.maxSize
 	s.mu.Unlock()
-	if lim := s.e.cfg.MaxMessageSize; n <= 0 || n > lim {
+	if lim := s.e.cfg().MaxMessageSize; n <= 0 || n > lim {
 		return lim
 	}
 	return n

@@ -127,7 +127,7 @@ func (s *Session) send(m *Message, mintMID bool, wake *conn) error {
 		n := int64(len(m.Body))
 		m.ByteRange = ByteRange{Start: 1, End: n, Total: n}
 	}
-	if m.ContentType != "" && int64(len(m.Body)) > s.e.cfg.MaxMessageSize {
+	if m.ContentType != "" && int64(len(m.Body)) > s.e.cfg().MaxMessageSize {
 		return ErrTooLarge
 	}
 	s.mu.Lock()
@@ -137,7 +137,7 @@ func (s *Session) send(m *Message, mintMID bool, wake *conn) error {
 	}
 	if s.conn == nil {
 		size := m.Size()
-		if len(s.preBind) >= maxPreBindMessages || s.preBindSize+size > s.e.cfg.MaxPendingBytes {
+		if len(s.preBind) >= maxPreBindMessages || s.preBindSize+size > s.e.cfg().MaxPendingBytes {
 			return ErrSlowConsumer
 		}
 		cp := *m

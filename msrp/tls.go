@@ -174,7 +174,7 @@ func (e *Endpoint) NewTLSSession(h SessionHandler) *Session { return e.newSessio
 // which a session with a peer fingerprint then checks (RFC 4975 §14.4). Plain and TLS listeners may run side
 // by side on one Endpoint.
 func (e *Endpoint) ServeTLS(ctx context.Context, ln net.Listener) error {
-	if e.cfg.Certificate == nil {
+	if e.cfg().Certificate == nil {
 		ln.Close()
 		return ErrNoTLS
 	}
@@ -183,9 +183,10 @@ func (e *Endpoint) ServeTLS(ctx context.Context, ln net.Listener) error {
 
 func (e *Endpoint) serverTLSConfig() *tls.Config {
 	return &tls.Config{
-		Certificates: []tls.Certificate{*e.cfg.Certificate},
-		ClientAuth:   tls.RequestClientCert, // self-signed: checked against a=fingerprint, not a CA
-		MinVersion:   tls.VersionTLS12,      // RFC 8996
+		// The certificate of the moment: SetCertificate may replace it while the listener serves.
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return e.cfg().Certificate, nil },
+		ClientAuth:     tls.RequestClientCert, // self-signed: checked against a=fingerprint, not a CA
+		MinVersion:     tls.VersionTLS12,      // RFC 8996
 	}
 }
 
@@ -204,8 +205,8 @@ func (e *Endpoint) clientTLSConfig(hop URI, fp string) (*tls.Config, error) {
 				return nil
 			},
 		}
-	case e.cfg.TLSConfig != nil:
-		tc = e.cfg.TLSConfig.Clone()
+	case e.cfg().TLSConfig != nil:
+		tc = e.cfg().TLSConfig.Clone()
 	default:
 		return nil, ErrNoTLS
 	}
@@ -215,8 +216,8 @@ func (e *Endpoint) clientTLSConfig(hop URI, fp string) (*tls.Config, error) {
 	if tc.ServerName == "" && net.ParseIP(hop.Host) == nil {
 		tc.ServerName = hop.Host // SNI (§14.2)
 	}
-	if e.cfg.Certificate != nil && len(tc.Certificates) == 0 {
-		tc.Certificates = []tls.Certificate{*e.cfg.Certificate}
+	if e.cfg().Certificate != nil && len(tc.Certificates) == 0 {
+		tc.Certificates = []tls.Certificate{*e.cfg().Certificate}
 	}
 	return tc, nil
 }

@@ -16,6 +16,32 @@ type Limits struct {
 	MaxPendingInvites   int     // initial INVITEs being answered at once (503 beyond); 0 = no limit
 }
 
+// liveLimits are the limits SetLimits may change while serving.
+type liveLimits struct {
+	inviteRate, subscribeRate float64
+	invite, subscribe         *rateLimiter // nil: unlimited
+	maxPending                int
+}
+
+// SetLimits changes InviteRate, SubscribeRate and MaxPendingInvites for the requests that come
+// from now on (a rate that changes starts with full buckets). MaxDialogsPerSource stays as the
+// server started: dialogs up already were counted against it.
+func (s *Server) SetLimits(l Limits) {
+	next := &liveLimits{inviteRate: l.InviteRate, subscribeRate: l.SubscribeRate, maxPending: l.MaxPendingInvites}
+	cur := s.limits.Load()
+	if cur != nil && cur.inviteRate == l.InviteRate {
+		next.invite = cur.invite
+	} else {
+		next.invite = newRateLimiter(l.InviteRate)
+	}
+	if cur != nil && cur.subscribeRate == l.SubscribeRate {
+		next.subscribe = cur.subscribe
+	} else {
+		next.subscribe = newRateLimiter(l.SubscribeRate)
+	}
+	s.limits.Store(next)
+}
+
 // retryAfter is the Retry-After of a rate-limited request, in seconds.
 const retryAfter = "1"
 

@@ -57,7 +57,7 @@ func (s *Server) onMessage(req *sip.Request, tx sip.ServerTransaction) {
 	res, err := s.focus.Page(ctx, focus.PageRequest{Room: room, Identity: ident, ContentType: ct, Body: req.Body(),
 		Contact: pageContactOf(req),
 		// A MESSAGE that makes a member is a join: it counts against the INVITE rate per source.
-		NewMember: func() bool { return s.allows(s.inviteLimit, req) }})
+		NewMember: func() bool { return s.allows(s.limits.Load().invite, req) }})
 	if err != nil {
 		s.refusePage(req, tx, room, err)
 		return

@@ -50,8 +50,9 @@ type Config struct {
 
 // Server is the focus's SIP user agent server.
 type Server struct {
-	pendingInvites  atomic.Int64 // initial INVITEs in their handler (answer not yet ACKed)
-	pendingBranches sync.Map     // their top Via branches (shed.go lets their retransmissions by)
+	pendingInvites  atomic.Int64           // initial INVITEs in their handler (answer not yet ACKed)
+	drainRetry      atomic.Pointer[string] // Retry-After while draining; nil while taking calls
+	pendingBranches sync.Map               // their top Via branches (shed.go lets their retransmissions by)
 	cfg             Config
 	log             *slog.Logger
 	focus           *focus.Focus
@@ -66,11 +67,10 @@ type Server struct {
 	tcp  net.Listener
 	port int
 
-	trusted        trustList
-	auth           *authenticator // nil: no authentication
-	outbound       *sip.Uri       // nil: no outbound proxy
-	inviteLimit    *rateLimiter   // nil: unlimited
-	subscribeLimit *rateLimiter
+	trusted  trustList
+	auth     *authenticator             // nil: no authentication
+	outbound *sip.Uri                   // nil: no outbound proxy
+	limits   atomic.Pointer[liveLimits] // the rate limits and MaxPendingInvites of the moment (SetLimits)
 
 	// Headers every response of a kind carries, built once (read-only once built).
 	hdrServer, hdrAllow, hdrAccept, hdrSupported sip.Header
@@ -96,9 +96,9 @@ func New(cfg Config, f *focus.Focus) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, focus: f, dialogs: map[string]*dialog{}, perSource: map[string]int{},
 		metrics: newMetrics(), sdpVer: uint64(time.Now().Unix()),
-		inviteLimit: newRateLimiter(cfg.Limits.InviteRate), subscribeLimit: newRateLimiter(cfg.Limits.SubscribeRate),
 		hdrServer: sip.NewHeader("Server", cfg.UserAgent), hdrAllow: sip.NewHeader("Allow", allowedMethods),
 		hdrAccept: sip.NewHeader("Accept", "application/sdp"), hdrSupported: sip.NewHeader("Supported", "timer")}
+	s.SetLimits(cfg.Limits)
 	var err error
 	if s.trusted, err = parseTrustList(cfg.TrustedProxies); err != nil {
 		return nil, err
@@ -256,15 +256,19 @@ func (s *Server) counted(h sipgo.RequestHandler) sipgo.RequestHandler {
 			return
 		}
 		if to := req.To(); !to.Params.Has("tag") {
+			if s.refusedDraining(req, tx) {
+				return
+			}
 			switch req.Method {
 			case sip.INVITE:
-				if s.limited(req, tx, s.inviteLimit, "INVITE rate per source") {
+				limits := s.limits.Load()
+				if s.limited(req, tx, limits.invite, "INVITE rate per source") {
 					return
 				}
 				// Overload: INVITEs still waiting for their answer or ACK beyond the limit are
 				// refused at once, cheaply, so that retransmissions cannot pile up and the focus
 				// keeps completing the calls it has taken (RFC 3261 §21.5.4).
-				if max := s.cfg.Limits.MaxPendingInvites; max > 0 && s.pendingInvites.Load() >= int64(max) {
+				if max := limits.maxPending; max > 0 && s.pendingInvites.Load() >= int64(max) {
 					s.rejectOverload(req, tx, "pending INVITEs")
 					return
 				}
@@ -276,13 +280,38 @@ func (s *Server) counted(h sipgo.RequestHandler) sipgo.RequestHandler {
 					defer s.pendingBranches.Delete(branch)
 				}
 			case sip.SUBSCRIBE:
-				if s.limited(req, tx, s.subscribeLimit, "SUBSCRIBE rate per source") {
+				if s.limited(req, tx, s.limits.Load().subscribe, "SUBSCRIBE rate per source") {
 					return
 				}
 			}
 		}
 		h(req, tx)
 	}
+}
+
+// Drain makes the focus stop taking calls: from now on every dialog-forming INVITE, every
+// initial SUBSCRIBE and every out-of-dialog OPTIONS (a load balancer's keepalive probe, which
+// then marks this node down) is answered 503 with Retry-After retryAfter. Dialogs up already
+// go on: their in-dialog requests are answered as before.
+func (s *Server) Drain(retryAfter time.Duration) {
+	v := strconv.Itoa(max(1, int(retryAfter.Round(time.Second)/time.Second)))
+	s.drainRetry.Store(&v)
+}
+
+// Draining tells whether Drain was called.
+func (s *Server) Draining() bool { return s.drainRetry.Load() != nil }
+
+func (s *Server) refusedDraining(req *sip.Request, tx sip.ServerTransaction) bool {
+	retry := s.drainRetry.Load()
+	if retry == nil {
+		return false
+	}
+	switch req.Method {
+	case sip.INVITE, sip.SUBSCRIBE, sip.OPTIONS:
+		s.respond(req, tx, 503, "Service Unavailable", sip.NewHeader("Retry-After", *retry), s.warning("draining for a restart"))
+		return true
+	}
+	return false
 }
 
 // malformed names the first mandatory header (RFC 3261 §8.1.1) a request lacks or gets wrong,

@@ -27,7 +27,7 @@ var shedTagSeq atomic.Uint64
 // shedFilter is the transport read filter: it answers and swallows (returns nil) an initial
 // UDP INVITE while the focus is overloaded, and passes everything else on untouched.
 func (s *Server) shedFilter(info sip.TransportReadProps, data []byte) ([]byte, error) {
-	max := s.cfg.Limits.MaxPendingInvites
+	max := s.limits.Load().maxPending
 	if max <= 0 || s.pendingInvites.Load() < int64(max) || info.Transport != "UDP" || !bytes.HasPrefix(data, []byte("INVITE ")) {
 		return data, nil
 	}

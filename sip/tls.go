@@ -18,6 +18,9 @@ type PeeringConfig struct {
 	TLSListen string
 	// TLSCertificate is the listener's certificate; required when TLSListen is set.
 	TLSCertificate *tls.Certificate
+	// GetCertificate, when set, gives each new handshake its certificate instead (one that
+	// is replaced while the listener serves).
+	GetCertificate func(*tls.ClientHelloInfo) (*tls.Certificate, error)
 	// TLSClientConfig verifies the servers the focus connects to over TLS (dial-out to a sips:
 	// target or a TLS outbound proxy); nil checks them against the system's roots.
 	TLSClientConfig *tls.Config
@@ -50,7 +53,7 @@ func (s *Server) listenTLS() error {
 	if c.TLSListen == "" {
 		return nil
 	}
-	if c.TLSCertificate == nil {
+	if c.TLSCertificate == nil && c.GetCertificate == nil {
 		return fmt.Errorf("sip: a TLS listener needs a certificate")
 	}
 	ln, err := net.Listen("tcp", c.TLSListen)
@@ -58,7 +61,11 @@ func (s *Server) listenTLS() error {
 		return fmt.Errorf("sip: listen tls %s: %w", c.TLSListen, err)
 	}
 	s.peer.tlsPort = ln.Addr().(*net.TCPAddr).Port
-	s.peer.tls = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{*c.TLSCertificate}, MinVersion: tls.VersionTLS12})
+	conf := &tls.Config{GetCertificate: c.GetCertificate, MinVersion: tls.VersionTLS12}
+	if c.GetCertificate == nil {
+		conf.Certificates = []tls.Certificate{*c.TLSCertificate}
+	}
+	s.peer.tls = tls.NewListener(ln, conf)
 	return nil
 }
 

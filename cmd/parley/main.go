@@ -32,6 +32,7 @@ func run(args []string) int {
 	}
 	root.AddCommand(serveCommand(), roomCommand(), versionCommand())
 	root.AddCommand(chatCommand(), benchCommand(), healthCommand())
+	root.AddCommand(reloadCommand(), drainCommand(), backupCommand())
 	root.SetArgs(args)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -42,7 +42,10 @@ func serveCommand() *cobra.Command {
 			"The flags --config, --sip, --msrp, --http, --data, --domain and --advertise can be set in the\n" +
 			"environment too, as PARLEY_CONFIG, PARLEY_SIP, PARLEY_MSRP, PARLEY_HTTP, PARLEY_DATA, PARLEY_DOMAIN and\n" +
 			"PARLEY_ADVERTISE: the file overrides the defaults, the environment the file, the flags everything.\n" +
-			"PARLEY_STORE_DSN sets store.dsn (the PostgreSQL connection string with store.driver postgres).",
+			"PARLEY_STORE_DSN sets store.dsn (the PostgreSQL connection string with store.driver postgres).\n\n" +
+			"Signals: SIGTERM and Ctrl-C shut down (BYE to everyone within shutdown_timeout); SIGHUP reads the\n" +
+			"configuration again (as `parley reload`); SIGUSR2 drains (as `parley drain`): 503 to new calls, a\n" +
+			"notice to every room, shutdown once they are empty or after drain_timeout.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			// Each flag may come from the environment too (PARLEY_CONFIG, PARLEY_SIP, …):
@@ -53,25 +56,33 @@ func serveCommand() *cobra.Command {
 			if v, ok := fromEnv("config"); ok && !cmd.Flags().Changed("config") {
 				configFile = v
 			}
-			cfg, err := configs.Load(configFile)
+			// load is run again by a reload (SIGHUP, `parley reload`).
+			load := func() (*configs.Config, error) {
+				cfg, err := configs.Load(configFile)
+				if err != nil {
+					return nil, err
+				}
+				set := func(name string, dst *string, val string) {
+					if cmd.Flags().Changed(name) {
+						*dst = val
+					} else if v, ok := fromEnv(name); ok {
+						*dst = v
+					}
+				}
+				set("sip", &cfg.SIP.Listen, flags.sip)
+				set("msrp", &cfg.MSRP.Listen, flags.msrp)
+				set("http", &cfg.HTTP.Listen, flags.http)
+				set("data", &cfg.DataDir, flags.data)
+				set("domain", &cfg.Domain, flags.domain)
+				set("advertise", &cfg.AdvertisedHost, flags.advertise)
+				if err := cfg.Resolve(); err != nil {
+					return nil, fmt.Errorf("configuration:\n%w", err)
+				}
+				return cfg, nil
+			}
+			cfg, err := load()
 			if err != nil {
 				return err
-			}
-			set := func(name string, dst *string, val string) {
-				if cmd.Flags().Changed(name) {
-					*dst = val
-				} else if v, ok := fromEnv(name); ok {
-					*dst = v
-				}
-			}
-			set("sip", &cfg.SIP.Listen, flags.sip)
-			set("msrp", &cfg.MSRP.Listen, flags.msrp)
-			set("http", &cfg.HTTP.Listen, flags.http)
-			set("data", &cfg.DataDir, flags.data)
-			set("domain", &cfg.Domain, flags.domain)
-			set("advertise", &cfg.AdvertisedHost, flags.advertise)
-			if err := cfg.Resolve(); err != nil {
-				return fmt.Errorf("configuration:\n%w", err)
 			}
 			if printConfig {
 				out, err := cfg.EffectiveYAML()
@@ -88,8 +99,8 @@ func serveCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			<-cmd.Context().Done()
-			return d.shutdown()
+			d.admin.load = load
+			return d.serveSignals(cmd.Context())
 		},
 	}
 	f := cmd.Flags()
@@ -124,6 +135,7 @@ type daemon struct {
 	focus    *focus.Focus
 	sip      *sipserver.Server
 	http     *http.Server
+	admin    adminState // reload, certificates, drain (admin.go)
 
 	msrpAddr, msrpTLSAddr, httpAddr, httpsAddr net.Addr
 	ready                                      atomic.Bool
@@ -135,6 +147,7 @@ type daemon struct {
 // ctx only bounds start-up; the daemon runs until shutdown.
 func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d *daemon, err error) {
 	d = &daemon{cfg: cfg, log: log}
+	d.admin.drained = make(chan struct{})
 	openFiles := raiseOpenFileLimit(log)
 	var closers []func()
 	defer func() {
@@ -167,11 +180,19 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 	var tlsLn net.Listener
 	var cert *tls.Certificate
 	if cfg.MSRP.TLSListen != "" {
-		c, err := loadCertificate(cfg)
-		if err != nil {
-			return nil, err
+		if cfg.MSRP.TLSCertFile != "" {
+			// Read again when the files change (admin.go); sessions then advertise its fingerprint.
+			if d.admin.msrpCert, err = newCertFile("msrp.tls_cert_file", cfg.MSRP.TLSCertFile, cfg.MSRP.TLSKeyFile); err != nil {
+				return nil, err
+			}
+			cert = d.admin.msrpCert.current.Load()
+		} else {
+			c, err := loadCertificate(cfg)
+			if err != nil {
+				return nil, err
+			}
+			cert = &c
 		}
-		cert = &c
 		if tlsLn, err = net.Listen("tcp", cfg.MSRP.TLSListen); err != nil {
 			return nil, fmt.Errorf("msrp.tls_listen: %w", err)
 		}
@@ -199,15 +220,7 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 		fingerprint = msrp.Fingerprint(*cert)
 	}
 
-	specs := make([]focus.RoomSpec, len(cfg.Rooms))
-	for i, r := range cfg.Rooms {
-		specs[i] = focus.RoomSpec{Name: r.Name, DisplayText: r.DisplayText, Subject: r.Subject,
-			Policy: xcon.RoomPolicy{Logging: r.Logging, History: r.HistoryOrDefault(), KeepFor: r.KeepFor, KeepMessages: r.KeepMessages,
-				Moderated: r.Moderated}, Owner: r.Owner}
-		for _, ch := range r.Channels {
-			specs[i].Channels = append(specs[i].Channels, xcon.Channel{Label: ch.Label, Language: ch.Language, DisplayText: ch.Name})
-		}
-	}
+	specs := roomSpecs(cfg)
 	d.focus, err = focus.New(ctx, focus.Config{
 		Domain:             cfg.Domain,
 		LocalHosts:         localHosts(cfg),
@@ -232,10 +245,23 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 	if err != nil {
 		return nil, err
 	}
+	if c := d.admin.msrpCert; c != nil {
+		c.onChange = func(cert *tls.Certificate) {
+			d.endpoint.SetCertificate(cert)
+			d.focus.SetTLSFingerprint(msrp.Fingerprint(*cert))
+		}
+	}
 
 	peering, err := sipPeering(cfg, specs)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.SIP.TLSListen != "" && cfg.SIP.TLSCertFile != "" {
+		// Read again when the files change (admin.go).
+		if d.admin.sipCert, err = newCertFile("sip.tls_cert_file", cfg.SIP.TLSCertFile, cfg.SIP.TLSKeyFile); err != nil {
+			return nil, err
+		}
+		peering.GetCertificate = d.admin.sipCert.getCertificate
 	}
 	d.sip, err = sipserver.New(sipserver.Config{
 		Listen:         cfg.SIP.Listen,
@@ -278,12 +304,13 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 	var httpsLn net.Listener
 	if cfg.HTTP.TLSListen != "" {
 		// The same endpoints over HTTPS (RFC 6503 §11: TLS is mandatory to implement for CCMP).
-		tlsConf, err := ccmp.TLSConfig(cfg.HTTP.TLSCertFile, cfg.HTTP.TLSKeyFile)
-		if err != nil {
+		// Read again when the files change (admin.go).
+		if d.admin.httpsCert, err = newCertFile("http.tls_cert_file", cfg.HTTP.TLSCertFile, cfg.HTTP.TLSKeyFile); err != nil {
 			httpLn.Close()
 			d.sip.Close()
-			return nil, fmt.Errorf("http.tls_cert_file: %w", err)
+			return nil, err
 		}
+		tlsConf := &tls.Config{GetCertificate: d.admin.httpsCert.getCertificate, MinVersion: tls.VersionTLS12}
 		ln, err := net.Listen("tcp", cfg.HTTP.TLSListen)
 		if err != nil {
 			httpLn.Close()
@@ -315,6 +342,7 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 			return nil
 		})
 	}
+	d.watchCertificates(serveCtx)
 	d.ready.Store(true)
 	log.Info("parley serving",
 		"sip", net.JoinHostPort(hostOf(cfg.SIP.Listen), fmt.Sprint(d.sip.Port())), "msrp", d.msrpAddr.String(),
@@ -338,12 +366,13 @@ func (d *daemon) goServe(name string, serve func() error) {
 // shutdown_timeout.
 func (d *daemon) shutdown() error {
 	d.ready.Store(false)
-	d.log.Info("shutting down", "timeout", d.cfg.ShutdownTimeout)
-	ctx, cancel := context.WithTimeout(context.Background(), d.cfg.ShutdownTimeout)
+	timeout := d.current().ShutdownTimeout
+	d.log.Info("shutting down", "timeout", timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	var errs []error
 	// BYEs get most of the budget; closing listeners and the database needs the rest.
-	byes, cancelByes := context.WithTimeout(ctx, d.cfg.ShutdownTimeout*4/5)
+	byes, cancelByes := context.WithTimeout(ctx, timeout*4/5)
 	defer cancelByes()
 	// Subscribers get their final NOTIFY while the participants get their BYEs.
 	notified := make(chan struct{})
@@ -373,6 +402,10 @@ func (d *daemon) routes(reg *prometheus.Registry) http.Handler {
 			http.Error(w, "starting or stopping", http.StatusServiceUnavailable)
 			return
 		}
+		if d.admin.draining.Load() {
+			http.Error(w, "draining", http.StatusServiceUnavailable)
+			return
+		}
 		fmt.Fprintln(w, "ok")
 	})
 	var blueprints []ccmp.BlueprintSpec
@@ -388,6 +421,7 @@ func (d *daemon) routes(reg *prometheus.Registry) http.Handler {
 		Credentials: ccmpCredentials(d.cfg.CCMP.Auth), DialOut: d.cfg.CCMP.DialOut, Logger: d.log.With("subsystem", "ccmp")}, d.focus)
 	reg.MustRegister(ccmpHandler.Collectors()...)
 	mux.Handle("/ccmp", ccmpHandler)
+	d.adminRoutes(mux)
 	if d.cfg.HTTP.Pprof {
 		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
@@ -412,6 +446,20 @@ func (d *daemon) registry() (*prometheus.Registry, error) {
 		return nil, err
 	}
 	return reg, registerMSRPStats(reg, d.endpoint)
+}
+
+// roomSpecs are the rooms of the configuration.
+func roomSpecs(cfg *configs.Config) []focus.RoomSpec {
+	specs := make([]focus.RoomSpec, len(cfg.Rooms))
+	for i, r := range cfg.Rooms {
+		specs[i] = focus.RoomSpec{Name: r.Name, DisplayText: r.DisplayText, Subject: r.Subject,
+			Policy: xcon.RoomPolicy{Logging: r.Logging, History: r.HistoryOrDefault(), KeepFor: r.KeepFor, KeepMessages: r.KeepMessages,
+				Moderated: r.Moderated}, Owner: r.Owner}
+		for _, ch := range r.Channels {
+			specs[i].Channels = append(specs[i].Channels, xcon.Channel{Label: ch.Label, Language: ch.Language, DisplayText: ch.Name})
+		}
+	}
+	return specs
 }
 
 // localHosts lists the hosts that name this focus besides the domain: listen hosts (every

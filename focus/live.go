@@ -1,0 +1,100 @@
+package focus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// Limits are the settings of a running focus that a reload may change. A new value applies to
+// the next join (MessageRate, MessageBurst: a participant keeps the rate he joined with) and to
+// the next message (MaxMessageSize, WrappedTypes); they are read without a lock.
+type Limits struct {
+	MaxMessageSize int64    // Config.MaxMessageSize
+	WrappedTypes   []string // Config.WrappedTypes
+	MessageRate    float64  // Config.MessageRate
+	MessageBurst   int      // Config.MessageBurst
+}
+
+func limitsOf(cfg Config) *Limits {
+	return &Limits{MaxMessageSize: cfg.MaxMessageSize, WrappedTypes: slices.Clone(cfg.WrappedTypes),
+		MessageRate: cfg.MessageRate, MessageBurst: cfg.MessageBurst}
+}
+
+// SetLimits replaces the live limits.
+func (f *Focus) SetLimits(l Limits) {
+	l.WrappedTypes = slices.Clone(l.WrappedTypes)
+	f.live.Store(&l)
+}
+
+// SetTLSFingerprint replaces the fingerprint of the MSRP certificate that answers advertise
+// (a=fingerprint), when the certificate was replaced.
+func (f *Focus) SetTLSFingerprint(fp string) { f.tlsFP.Store(&fp) }
+
+// Limits returns the live limits.
+func (f *Focus) Limits() Limits { return *f.live.Load() }
+
+// AddRooms creates the rooms of specs that this focus does not have yet, as New does for the
+// rooms of the configuration, and returns the names of those it created. A room that exists
+// is left as it is: its settings live in its conference object (CCMP changes them).
+func (f *Focus) AddRooms(ctx context.Context, specs []RoomSpec) ([]string, error) {
+	var added []string
+	var errs []error
+	for _, spec := range specs {
+		if f.Room(spec.Name) != nil {
+			continue
+		}
+		r := newRoom(f, spec.Name, newConference(spec, f.cfg.Domain))
+		switch err := f.registerRoom(ctx, r); {
+		case err == nil:
+			added = append(added, spec.Name)
+			f.log.Info("room created", "room", spec.Name)
+		case errors.Is(err, ErrRoomExists):
+		default:
+			errs = append(errs, fmt.Errorf("create room %s: %w", spec.Name, err))
+		}
+	}
+	return added, errors.Join(errs...)
+}
+
+// Announce sends text as a notice from each room (a CPIM message whose From is the room URI)
+// to every participant present in it, on each of their chat streams, and returns how many
+// participants it reached.
+func (f *Focus) Announce(text string) int {
+	f.mu.RLock()
+	rooms := make([]*Room, 0, len(f.rooms))
+	for _, r := range f.rooms {
+		rooms = append(rooms, r)
+	}
+	f.mu.RUnlock()
+	n := 0
+	for _, r := range rooms {
+		r.mu.Lock()
+		for _, p := range r.participants {
+			for _, s := range p.chatStreams() {
+				_ = s.session.Send("message/cpim", r.notice(p.aor.AOR(), text))
+			}
+			n++
+		}
+		r.mu.Unlock()
+	}
+	return n
+}
+
+// Present returns the number of participants in all rooms.
+func (f *Focus) Present() int {
+	f.mu.RLock()
+	rooms := make([]*Room, 0, len(f.rooms))
+	for _, r := range f.rooms {
+		rooms = append(rooms, r)
+	}
+	f.mu.RUnlock()
+	n := 0
+	for _, r := range rooms {
+		r.mu.Lock()
+		n += len(r.participants)
+		r.mu.Unlock()
+	}
+	return n
+}
