@@ -108,6 +108,9 @@ type SIP struct {
 	SubscribeRate       float64       `yaml:"subscribe_rate"`
 	MaxDialogsPerSource int           `yaml:"max_dialogs_per_source"`
 	MaxPendingInvites   int           `yaml:"max_pending_invites"`
+	MaxConnsPerIP       int           `yaml:"max_conns_per_ip"`
+	MaxConns            int           `yaml:"max_conns"`
+	MessageTimeout      time.Duration `yaml:"message_timeout"`
 	Auth                SIPAuth       `yaml:"auth"`
 	Subscriptions       Subscriptions `yaml:"subscriptions"`
 	// SIP over TLS, ad-hoc rooms and REFER (parley.yaml documents them).
@@ -159,6 +162,8 @@ type HTTP struct {
 	TLSCertFile string `yaml:"tls_cert_file"`
 	TLSKeyFile  string `yaml:"tls_key_file"`
 	Pprof       bool   `yaml:"pprof"`
+
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
 }
 
 type Log struct {
@@ -380,6 +385,12 @@ func (c *Config) Resolve() error {
 	}
 	if c.SIP.InviteRate < 0 || c.SIP.SubscribeRate < 0 || c.SIP.MaxDialogsPerSource < 0 {
 		errs = append(errs, fmt.Errorf("sip.invite_rate, sip.subscribe_rate, sip.max_dialogs_per_source: must not be negative"))
+	}
+	if c.HTTP.ReadHeaderTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("http.read_header_timeout: must be a positive duration"))
+	}
+	if c.SIP.MaxConnsPerIP < 0 || c.SIP.MaxConns < 0 || c.SIP.MessageTimeout < 0 {
+		errs = append(errs, fmt.Errorf("sip.max_conns_per_ip, sip.max_conns, sip.message_timeout: must not be negative"))
 	}
 	for i, u := range c.SIP.Auth.Users {
 		if u.Name == "" || (u.Password == "") == (u.HA1 == "") {

@@ -247,7 +247,8 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 		TrustedProxies: cfg.SIP.TrustedProxies,
 		Auth:           sipAuth(cfg.SIP.Auth),
 		Limits: sipserver.Limits{InviteRate: cfg.SIP.InviteRate, SubscribeRate: cfg.SIP.SubscribeRate,
-			MaxDialogsPerSource: cfg.SIP.MaxDialogsPerSource, MaxPendingInvites: cfg.SIP.MaxPendingInvites},
+			MaxDialogsPerSource: cfg.SIP.MaxDialogsPerSource, MaxPendingInvites: cfg.SIP.MaxPendingInvites,
+			MaxConnsPerIP: cfg.SIP.MaxConnsPerIP, MaxConns: cfg.SIP.MaxConns, MessageTimeout: cfg.SIP.MessageTimeout},
 		Events: sipserver.EventsConfig{DefaultExpires: cfg.SIP.Subscriptions.DefaultExpires,
 			MinExpires: cfg.SIP.Subscriptions.MinExpires, MaxExpires: cfg.SIP.Subscriptions.MaxExpires,
 			Coalesce: cfg.SIP.Subscriptions.Coalesce, MaxSubscriptions: cfg.SIP.Subscriptions.Max},
@@ -272,7 +273,7 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 		d.sip.Close()
 		return nil, err
 	}
-	d.http = &http.Server{Handler: d.routes(reg), ReadHeaderTimeout: 10 * time.Second}
+	d.http = &http.Server{Handler: d.routes(reg), ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout}
 	var httpsLn net.Listener
 	if cfg.HTTP.TLSListen != "" {
 		// The same endpoints over HTTPS (RFC 6503 §11: TLS is mandatory to implement for CCMP).

@@ -1,0 +1,356 @@
+package main
+
+import (
+	"bufio"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/parleychat/parley/configs"
+	"github.com/parleychat/parley/msrp"
+)
+
+// rawSIPRequest is a request out of dialog from the socket at local, with its Call-ID.
+func rawSIPRequest(method, local, transport string, body []byte, extra ...string) (string, string) {
+	callID := sip.GenerateTagN(16)
+	lines := []string{method + " sip:lobby@example.net SIP/2.0",
+		"Via: SIP/2.0/" + strings.ToUpper(transport) + " " + local + ";rport;branch=z9hG4bK" + sip.GenerateTagN(12),
+		"Max-Forwards: 70", "From: <sip:flood@example.com>;tag=" + sip.GenerateTagN(8), "To: <sip:lobby@example.net>",
+		"Call-ID: " + callID, "CSeq: 1 " + method, "Contact: <sip:flood@" + local + ">"}
+	lines = append(lines, extra...)
+	if body != nil {
+		lines = append(lines, "Content-Type: application/sdp")
+	}
+	lines = append(lines, "Content-Length: "+strconv.Itoa(len(body)), "", "")
+	return strings.Join(lines, "\r\n") + string(body), callID
+}
+
+// sipOptionsOverStream sends an OPTIONS on conn and returns the status code of its answer.
+func sipOptionsOverStream(conn net.Conn, transport string) (int, error) {
+	req, _ := rawSIPRequest("OPTIONS", conn.LocalAddr().String(), transport, nil)
+	if _, err := conn.Write([]byte(req)); err != nil {
+		return 0, err
+	}
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	data, err := readSIPStream(bufio.NewReader(conn))
+	if err != nil {
+		return 0, err
+	}
+	m, err := sip.ParseMessage(data)
+	if err != nil {
+		return 0, err
+	}
+	res, ok := m.(*sip.Response)
+	if !ok {
+		return 0, fmt.Errorf("not a response: %q", data)
+	}
+	return res.StatusCode, nil
+}
+
+// msrpUnknownSend is a SEND to a made-up session of the listener at addr.
+func msrpUnknownSend(addr net.Addr, secure bool) ([]byte, string) {
+	tid := msrp.NewTransactionID()
+	port := addr.(*net.TCPAddr).Port
+	to := msrp.URI{Secure: secure, Host: "127.0.0.1", Port: port, SessionID: msrp.NewSessionID(), Transport: "tcp"}
+	from := msrp.URI{Secure: secure, Host: "127.0.0.1", Port: 9, SessionID: msrp.NewSessionID(), Transport: "tcp"}
+	m := &msrp.Message{TransactionID: tid, Method: "SEND", MessageID: msrp.NewMessageID(), ToPath: []msrp.URI{to},
+		FromPath: []msrp.URI{from}, ContentType: "text/plain", Body: []byte("hi"), ByteRange: msrp.ByteRange{Start: 1, End: 2, Total: 2}}
+	return m.AppendTo(nil), tid
+}
+
+// msrpStatusOverStream sends a SEND to a made-up session on conn and returns the answer's code.
+func msrpStatusOverStream(conn net.Conn, addr net.Addr, secure bool) (int, error) {
+	req, tid := msrpUnknownSend(addr, secure)
+	if _, err := conn.Write(req); err != nil {
+		return 0, err
+	}
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil {
+		return 0, err
+	}
+	f := strings.Fields(line)
+	if len(f) < 3 || f[0] != "MSRP" || f[1] != tid {
+		return 0, fmt.Errorf("answer %q", line)
+	}
+	return strconv.Atoi(f[2])
+}
+
+// TestSlowlorisEveryListener: on every listener (SIP TCP and TLS, MSRP TCP and TLS, HTTP) a
+// client sending one byte every 300 ms is disconnected by the listener's deadline, and another
+// client of the same listener is answered while it trickles.
+func TestSlowlorisEveryListener(t *testing.T) {
+	const deadline = time.Second
+	d := startTestDaemon(t, func(c *configs.Config) {
+		c.SIP.TLSListen, c.MSRP.TLSListen = "127.0.0.1:0", "127.0.0.1:0"
+		c.SIP.MessageTimeout = deadline
+		c.MSRP.BindTimeout = deadline
+		c.HTTP.ReadHeaderTimeout = deadline
+	})
+	sipTLS := "127.0.0.1:" + strconv.Itoa(d.sip.TLSPort())
+	insecure := &tls.Config{InsecureSkipVerify: true}
+	dialer := func(addr string, secure bool) func() (net.Conn, error) {
+		if secure {
+			return func() (net.Conn, error) { return tls.Dial("tcp", addr, insecure) }
+		}
+		return func() (net.Conn, error) { return net.Dial("tcp", addr) }
+	}
+	cases := []struct {
+		name    string
+		dial    func() (net.Conn, error)
+		trickle string
+		// grace: how much later than the deadline the cut may come (MSRP's janitor looks
+		// once per bind_timeout).
+		grace time.Duration
+		probe func(conn net.Conn) error
+	}{
+		{"sip tcp", dialer(d.sipAddr(), false), "OPTIONS sip:lobby@example.net SIP/2.0\r\nVia: ", time.Second,
+			func(conn net.Conn) error { return want(sipOptionsOverStream(conn, "tcp")) }},
+		{"sip tls", dialer(sipTLS, true), "OPTIONS sip:lobby@example.net SIP/2.0\r\nVia: ", time.Second,
+			func(conn net.Conn) error { return want(sipOptionsOverStream(conn, "tls")) }},
+		{"msrp tcp", dialer(d.msrpAddr.String(), false), "MSRP a1b2c3 SEND\r\nTo-Path: ", 2 * time.Second,
+			func(conn net.Conn) error { return wantCode(481)(msrpStatusOverStream(conn, d.msrpAddr, false)) }},
+		{"msrp tls", dialer(d.msrpTLSAddr.String(), true), "MSRP a1b2c3 SEND\r\nTo-Path: ", 2 * time.Second,
+			func(conn net.Conn) error { return wantCode(481)(msrpStatusOverStream(conn, d.msrpTLSAddr, true)) }},
+		{"http", dialer(d.httpAddr.String(), false), "GET /healthz HTTP/1.1\r\nHost: x\r\n", time.Second,
+			func(net.Conn) error {
+				res, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + d.httpAddr.String() + "/healthz")
+				if err != nil {
+					return err
+				}
+				res.Body.Close()
+				return wantCode(200)(res.StatusCode, nil)
+			}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			slow, err := c.dial()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer slow.Close()
+			start := time.Now()
+			cut := make(chan time.Duration, 1)
+			go func() {
+				slow.SetReadDeadline(time.Now().Add(deadline + c.grace + 3*time.Second))
+				_, err := io.Copy(io.Discard, slow)
+				var ne net.Error
+				if errors.As(err, &ne) && ne.Timeout() {
+					cut <- -1
+					return
+				}
+				cut <- time.Since(start)
+			}()
+			go func() {
+				for i := 0; ; i++ {
+					if _, err := slow.Write([]byte{c.trickle[i%len(c.trickle)]}); err != nil {
+						return
+					}
+					time.Sleep(300 * time.Millisecond)
+				}
+			}()
+			time.Sleep(deadline / 2)
+			other, err := c.dial()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer other.Close()
+			if err := c.probe(other); err != nil {
+				t.Fatalf("another client while one trickles: %v", err)
+			}
+			switch after := <-cut; {
+			case after < 0:
+				t.Fatalf("the trickling client was still connected after %v", deadline+c.grace+3*time.Second)
+			case after > deadline+c.grace+500*time.Millisecond:
+				t.Fatalf("the trickling client was cut off after %v, deadline %v", after, deadline)
+			}
+		})
+	}
+	t.Cleanup(func() {
+		if v := metricLine(t, d, `parley_sip_connections_closed_total{reason="message_timeout",transport="tcp"}`); v != "1" {
+			t.Errorf("SIP TCP message timeouts counted: %q, want 1", v)
+		}
+		if v := metricLine(t, d, `parley_sip_connections_closed_total{reason="message_timeout",transport="tls"}`); v != "1" {
+			t.Errorf("SIP TLS message timeouts counted: %q, want 1", v)
+		}
+		if v := metricLine(t, d, `parley_msrp_errors_total{kind="unbound_closed"}`); v != "2" {
+			t.Errorf("MSRP unbound connections closed: %q, want 2", v)
+		}
+	})
+}
+
+func want(code int, err error) error { return wantCode(200)(code, err) }
+
+func wantCode(w int) func(int, error) error {
+	return func(code int, err error) error {
+		if err != nil {
+			return err
+		}
+		if code != w {
+			return fmt.Errorf("answered %d, want %d", code, w)
+		}
+		return nil
+	}
+}
+
+// TestSIPConnectionCaps: connections beyond sip.max_conns_per_ip from one address are closed at
+// once and counted, while another address (127.0.0.2: all of 127/8 is loopback) is served.
+func TestSIPConnectionCaps(t *testing.T) {
+	d := startTestDaemon(t, func(c *configs.Config) { c.SIP.MaxConnsPerIP = 3 })
+	var held []net.Conn
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	for i := 0; i < 3; i++ {
+		c, err := net.Dial("tcp", d.sipAddr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+		if err := want(sipOptionsOverStream(c, "tcp")); err != nil {
+			t.Fatalf("connection %d: %v", i+1, err)
+		}
+	}
+	over, err := net.Dial("tcp", d.sipAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer over.Close()
+	if code, err := sipOptionsOverStream(over, "tcp"); err == nil {
+		t.Fatalf("a fourth connection from one address was answered %d", code)
+	}
+	if v := metricLine(t, d, `parley_sip_connections_rejected_total{limit="max_conns_per_ip",transport="tcp"}`); v != "1" {
+		t.Fatalf("refusals counted: %q, want 1", v)
+	}
+	other, err := (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}).Dial("tcp", d.sipAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if err := want(sipOptionsOverStream(other, "tcp")); err != nil {
+		t.Fatalf("another address: %v", err)
+	}
+	held[0].Close() // a slot comes free
+	held = held[1:]
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		again, err := net.Dial("tcp", d.sipAddr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = want(sipOptionsOverStream(again, "tcp"))
+		again.Close()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no connection admitted after one closed: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestFloodFromOneSource: a flood of INVITEs and of SUBSCRIBEs from 127.0.0.1 beyond
+// sip.invite_rate and sip.subscribe_rate gets 503 with Retry-After and is counted, while an INVITE
+// from 127.0.0.2 in the middle of it joins.
+func TestFloodFromOneSource(t *testing.T) {
+	d := startTestDaemon(t, func(c *configs.Config) { c.SIP.InviteRate, c.SIP.SubscribeRate = 5, 5 })
+	flooder, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer flooder.Close()
+	focus, _ := net.ResolveUDPAddr("udp", d.sipAddr())
+	const n = 40
+	for _, method := range []string{"INVITE", "SUBSCRIBE"} {
+		var extra []string
+		if method == "SUBSCRIBE" {
+			extra = []string{"Event: conference", "Expires: 0"}
+		}
+		for i := 0; i < n; i++ {
+			req, _ := rawSIPRequest(method, flooder.LocalAddr().String(), "udp", nil, extra...)
+			if _, err := flooder.WriteTo([]byte(req), focus); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// Another source, meanwhile, joins.
+	other, err := net.ListenPacket("udp", "127.0.0.2:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	invite, callID := rawSIPRequest("INVITE", other.LocalAddr().String(), "udp", newMSRPPeer(t).offerBytes())
+	if _, err := other.WriteTo([]byte(invite), focus); err != nil {
+		t.Fatal(err)
+	}
+	other.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 65535)
+	for {
+		k, _, err := other.ReadFrom(buf)
+		if err != nil {
+			t.Fatalf("no answer to the other source's INVITE: %v", err)
+		}
+		m, err := sip.ParseMessage(buf[:k])
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, ok := m.(*sip.Response)
+		if !ok || res.CallID().Value() != callID || res.StatusCode < 200 {
+			continue
+		}
+		if res.StatusCode != 200 {
+			t.Fatalf("the other source's INVITE: %d", res.StatusCode)
+		}
+		ack := ackAndBye(res, map[string]string{"T": "UDP", "LOCAL": other.LocalAddr().String()})
+		ack, _, _ = strings.Cut(ack, "BYE ")
+		_, _ = other.WriteTo([]byte(ack), focus)
+		break
+	}
+	// The flood's answers: the first second's worth passes the limit, the rest is refused.
+	counts := map[string]int{}
+	var mu sync.Mutex
+	flooder.SetReadDeadline(time.Now().Add(3 * time.Second))
+	for {
+		k, _, err := flooder.ReadFrom(buf)
+		if err != nil {
+			break
+		}
+		m, err := sip.ParseMessage(buf[:k])
+		if err != nil {
+			continue
+		}
+		if res, ok := m.(*sip.Response); ok && res.StatusCode == 503 {
+			if res.GetHeader("Retry-After") == nil {
+				t.Fatalf("503 without Retry-After: %s", res)
+			}
+			mu.Lock()
+			counts[string(res.CSeq().MethodName)]++
+			mu.Unlock()
+		}
+		if counts["INVITE"] >= n-10 && counts["SUBSCRIBE"] >= n-10 {
+			break
+		}
+	}
+	for _, method := range []string{"INVITE", "SUBSCRIBE"} {
+		if counts[method] < n-10 {
+			t.Errorf("%s flood: %d refused with 503, want at least %d", method, counts[method], n-10)
+		}
+		if v, _ := strconv.Atoi(metricLine(t, d, `parley_sip_rate_limited_total{method="`+method+`"}`)); v < n-10 {
+			t.Errorf("%s refusals counted: %d", method, v)
+		}
+	}
+}
