@@ -151,6 +151,7 @@ type MSRP struct {
 	TransactionTimeout time.Duration `yaml:"transaction_timeout"`
 	MaxConnsPerIP      int           `yaml:"max_conns_per_ip"`
 	IdleTimeout        time.Duration `yaml:"idle_timeout"`
+	MaxUnknownSessions int           `yaml:"max_unknown_sessions"`
 	TLSListen          string        `yaml:"tls_listen"`
 	TLSCertFile        string        `yaml:"tls_cert_file"`
 	TLSKeyFile         string        `yaml:"tls_key_file"`

@@ -81,6 +81,21 @@ type conn struct {
 	reasm   *reassembler
 	streams map[string]*inStream // chunked messages streamed to a ChunkHandler
 	refused map[string]int       // (session, Message-ID) refused mid-transfer: later chunks get the same code
+
+	unknown      int       // 481s answered since unknownSince (MaxUnknownSessions)
+	unknownSince time.Time // start of the current minute of 481s
+}
+
+// guessing counts a 481 answered on the connection and reports whether it is one too many.
+func (c *conn) guessing() bool {
+	if c.dialKey != "" || c.e.cfg.MaxUnknownSessions < 0 {
+		return false
+	}
+	if now := timeNow(); c.unknown == 0 || now.Sub(c.unknownSince) > unknownSessionsWindow {
+		c.unknown, c.unknownSince = 0, now
+	}
+	c.unknown++
+	return c.unknown > c.e.cfg.MaxUnknownSessions
 }
 
 func newConn(e *Endpoint, t Transport, dialKey string) *conn {

@@ -39,6 +39,10 @@ func (c *conn) handleFrame(m *Message, ferr error) error {
 		if code == 0 {
 			return errStop // the connection failed the session's TLS check; the request gets no answer
 		}
+		if code == StatusNoSuchSession && c.guessing() {
+			c.fail(SessionGuessing)
+			return errStop
+		}
 		c.respond(m, nil, code, "")
 		return nil
 	}

@@ -22,6 +22,8 @@ const (
 	DefaultStreamThreshold    = 64 << 10         // chunked messages above this go to a ChunkHandler
 	DefaultMaxConnsPerIP      = 64
 	DefaultIdleTimeout        = 5 * time.Minute // RFC 4976 §5.4 keeps client connections to a foreign relay 5 min
+	DefaultMaxUnknownSessions = 16
+	unknownSessionsWindow     = time.Minute
 	maxPreBindMessages        = 256
 )
 
@@ -48,9 +50,13 @@ type Config struct {
 	// IdleTimeout closes an accepted connection on which no session has been bound for this long; default
 	// 5 min, -1 never. A connection that never binds a session is closed after BindTimeout instead.
 	IdleTimeout time.Duration
-	TLSConfig   *tls.Config      // client configuration for dialing msrps URIs without a peer fingerprint
-	Certificate *tls.Certificate // our certificate for ServeTLS and as the client certificate (RFC 4975 §14.4)
-	Logger      *slog.Logger
+	// MaxUnknownSessions is how many requests naming no session (481) one accepted connection may send
+	// in a minute; one more closes it, so that session-ids cannot be guessed at line rate. Default 16,
+	// -1 for no limit. Loopback peers are limited too.
+	MaxUnknownSessions int
+	TLSConfig          *tls.Config      // client configuration for dialing msrps URIs without a peer fingerprint
+	Certificate        *tls.Certificate // our certificate for ServeTLS and as the client certificate (RFC 4975 §14.4)
+	Logger             *slog.Logger
 
 	limitLoopback bool // tests: apply MaxConnsPerIP to loopback peers too
 }
@@ -87,6 +93,9 @@ func (c *Config) setDefaults() {
 	if c.IdleTimeout == 0 {
 		c.IdleTimeout = DefaultIdleTimeout
 	}
+	if c.MaxUnknownSessions == 0 {
+		c.MaxUnknownSessions = DefaultMaxUnknownSessions
+	}
 	if c.AdvertisedTLSPort == 0 {
 		c.AdvertisedTLSPort = c.AdvertisedPort
 	}
@@ -111,6 +120,7 @@ type Stats struct {
 	ConnsRejected           uint64 // accepted connections closed at once: MaxConnsPerIP reached
 	UnboundClosed           uint64 // connections closed for binding no session within BindTimeout
 	IdleClosed              uint64 // connections closed after IdleTimeout without a session
+	GuessingClosed          uint64 // connections closed for more than MaxUnknownSessions 481s in a minute
 	FingerprintMismatches   uint64 // TLS peers whose certificate did not match a=fingerprint
 }
 
@@ -120,6 +130,7 @@ type counters struct {
 	slowPending, slowDeadline, violations, tooLarge, bindTO atomic.Uint64
 	transactionTimeouts, unknownSessions, boundElsewhere    atomic.Uint64
 	connsRejected, unboundClosed, idleClosed, fpMismatches  atomic.Uint64
+	guessingClosed                                          atomic.Uint64
 }
 
 // Endpoint owns MSRP listeners, connections and sessions. The focus (passive side) and clients (active side)
@@ -431,6 +442,10 @@ func (e *Endpoint) countClose(r CloseReason) {
 	case IdleTimeout:
 		e.stats.idleClosed.Add(1)
 		e.log.Info("msrp: closing idle connection", "idle_timeout", e.cfg.IdleTimeout)
+	case SessionGuessing:
+		e.stats.guessingClosed.Add(1)
+		e.log.Warn("msrp: closing connection that named too many unknown sessions",
+			"max_unknown_sessions", e.cfg.MaxUnknownSessions)
 	}
 	if r.IsSlowConsumer() {
 		e.log.Warn("msrp: slow consumer, closing connection", "reason", r.String(),
@@ -548,5 +563,6 @@ func (e *Endpoint) Stats() Stats {
 		TransactionTimeouts: s.transactionTimeouts.Load(), UnknownSessions: s.unknownSessions.Load(),
 		BoundElsewhere: s.boundElsewhere.Load(), ConnsRejected: s.connsRejected.Load(),
 		UnboundClosed: s.unboundClosed.Load(), IdleClosed: s.idleClosed.Load(), FingerprintMismatches: s.fpMismatches.Load(),
+		GuessingClosed: s.guessingClosed.Load(),
 	}
 }

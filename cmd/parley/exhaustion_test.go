@@ -354,3 +354,133 @@ func TestFloodFromOneSource(t *testing.T) {
 		}
 	}
 }
+
+// guessSessions pipelines n SENDs to random session-ids of the MSRP listener on one connection
+// and returns how many answers came with each status code, and whether the focus closed it.
+func guessSessions(t *testing.T, d *daemon, n int) (map[int]int, bool) {
+	t.Helper()
+	conn, err := net.Dial("tcp", d.msrpAddr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var batch []byte
+	for i := 0; i < n; i++ {
+		req, _ := msrpUnknownSend(d.msrpAddr, false)
+		batch = append(batch, req...)
+	}
+	go func() { _, _ = conn.Write(batch) }()
+	codes := map[int]int{}
+	conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	r := bufio.NewReaderSize(conn, 64<<10)
+	answers := 0
+	for answers < n {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				t.Fatalf("%d of %d guesses answered before the reads timed out", answers, n)
+			}
+			return codes, true
+		}
+		if f := strings.Fields(line); len(f) >= 3 && f[0] == "MSRP" {
+			code, _ := strconv.Atoi(f[2])
+			codes[code]++
+			answers++
+		}
+	}
+	return codes, false
+}
+
+// TestGuessedSessionIDs: 100,000 SENDs to random session-ids, pipelined over four connections,
+// get only 481s and never reach the session of the room's members, who keep chatting; with
+// msrp.max_unknown_sessions a connection that keeps guessing is closed, and counted.
+func TestGuessedSessionIDs(t *testing.T) {
+	t.Run("100000 guesses", func(t *testing.T) {
+		d := startTestDaemon(t, func(c *configs.Config) { c.MSRP.MaxUnknownSessions = -1 })
+		alice, bob := joinLobby(t, d, "alice", "tcp"), joinLobby(t, d, "bob", "tcp")
+		const conns, each = 4, 25000
+		var wg sync.WaitGroup
+		results := make([]map[int]int, conns)
+		for i := range conns {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				codes, closed := guessSessions(t, d, each)
+				if closed {
+					t.Errorf("connection %d closed after %v", i, codes)
+				}
+				results[i] = codes
+			}()
+		}
+		wg.Wait()
+		for i, codes := range results {
+			if len(codes) != 1 || codes[481] != each {
+				t.Fatalf("connection %d: answers %v, want %d × 481", i, codes, each)
+			}
+		}
+		tid := alice.msrp.send("message/cpim", cpimBody("sip:alice@example.com", "sip:lobby@example.net", "after the guesses"))
+		if r := alice.msrp.response(t, tid); r.StatusCode != 200 {
+			t.Fatalf("alice after the guesses: %d", r.StatusCode)
+		}
+		if f := bob.msrp.nextMessage(t); !strings.Contains(string(f.Body), "after the guesses") {
+			t.Fatalf("bob received %q", f.Body)
+		}
+		if v := metricLine(t, d, `parley_msrp_errors_total{kind="unknown_session"}`); v != strconv.Itoa(conns*each) {
+			t.Fatalf("481s counted: %s", v)
+		}
+	})
+	t.Run("limit", func(t *testing.T) {
+		d := startTestDaemon(t, func(c *configs.Config) { c.MSRP.MaxUnknownSessions = 16 })
+		alice, bob := joinLobby(t, d, "alice", "tcp"), joinLobby(t, d, "bob", "tcp")
+		// One guess at a time: sixteen 481s, then the connection closes.
+		conn, err := net.Dial("tcp", d.msrpAddr.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		r := bufio.NewReader(conn)
+		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		answered := 0
+	guesses:
+		for i := 0; i < 100; i++ {
+			req, tid := msrpUnknownSend(d.msrpAddr, false)
+			if _, err := conn.Write(req); err != nil {
+				break
+			}
+			for {
+				line, err := r.ReadString('\n')
+				if err != nil {
+					break guesses
+				}
+				if f := strings.Fields(line); len(f) >= 3 && f[0] == "MSRP" && f[1] == tid {
+					if f[2] != "481" {
+						t.Fatalf("guess %d answered %q", i, line)
+					}
+					answered++
+				}
+				if strings.HasPrefix(line, "-------"+tid) {
+					break
+				}
+			}
+		}
+		if answered != 16 {
+			t.Fatalf("a guessing connection had %d 481s before it was closed, want 16", answered)
+		}
+		// Pipelined guesses: the connection closes after at most as many answers, all 481.
+		codes, closed := guessSessions(t, d, 1000)
+		if !closed || codes[481] > 16 || len(codes) > 1 {
+			t.Fatalf("pipelined guesses: answers %v, closed %v", codes, closed)
+		}
+		if v := metricLine(t, d, `parley_msrp_errors_total{kind="guessing_closed"}`); v != "2" {
+			t.Fatalf("guessing connections closed: %q, want 2", v)
+		}
+		tid := alice.msrp.send("message/cpim", cpimBody("sip:alice@example.com", "sip:lobby@example.net", "still here"))
+		if r := alice.msrp.response(t, tid); r.StatusCode != 200 {
+			t.Fatalf("alice: %d", r.StatusCode)
+		}
+		if f := bob.msrp.nextMessage(t); !strings.Contains(string(f.Body), "still here") {
+			t.Fatalf("bob received %q", f.Body)
+		}
+	})
+}

@@ -190,6 +190,7 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 		TransactionTimeout: cfg.MSRP.TransactionTimeout,
 		MaxConnsPerIP:      cfg.MSRP.MaxConnsPerIP,
 		IdleTimeout:        cfg.MSRP.IdleTimeout,
+		MaxUnknownSessions: cfg.MSRP.MaxUnknownSessions,
 		AdvertisedTLSPort:  portOf(d.msrpTLSAddr),
 		Certificate:        cert,
 		Logger:             log.With("subsystem", "msrp"),
