@@ -79,6 +79,7 @@ type Blueprint struct {
 type CCMP struct {
 	MaxBodyBytes   int64         `yaml:"max_body_bytes"`
 	RequestTimeout time.Duration `yaml:"request_timeout"`
+	RequestRate    float64       `yaml:"request_rate"`
 	DialOut        bool          `yaml:"dial_out"`
 	Auth           CCMPAuth      `yaml:"auth"`
 }
@@ -165,6 +166,8 @@ type HTTP struct {
 	Pprof       bool   `yaml:"pprof"`
 
 	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	MaxConnsPerIP     int           `yaml:"max_conns_per_ip"`
+	MaxConns          int           `yaml:"max_conns"`
 }
 
 type Log struct {
@@ -390,6 +393,9 @@ func (c *Config) Resolve() error {
 	if c.HTTP.ReadHeaderTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("http.read_header_timeout: must be a positive duration"))
 	}
+	if c.HTTP.MaxConnsPerIP < 0 || c.HTTP.MaxConns < 0 {
+		errs = append(errs, fmt.Errorf("http.max_conns_per_ip, http.max_conns: must not be negative"))
+	}
 	if c.SIP.MaxConnsPerIP < 0 || c.SIP.MaxConns < 0 || c.SIP.MessageTimeout < 0 {
 		errs = append(errs, fmt.Errorf("sip.max_conns_per_ip, sip.max_conns, sip.message_timeout: must not be negative"))
 	}
@@ -495,6 +501,9 @@ func (c *Config) Resolve() error {
 	}
 	if c.CCMP.MaxBodyBytes < 1024 || c.CCMP.RequestTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("ccmp.max_body_bytes must be at least 1024 and ccmp.request_timeout positive"))
+	}
+	if c.CCMP.RequestRate < 0 {
+		errs = append(errs, fmt.Errorf("ccmp.request_rate: must not be negative"))
 	}
 	if f := c.SIP.Factory; f != "" && !strings.Contains(f, ":") {
 		if !ValidRoomName(f) {

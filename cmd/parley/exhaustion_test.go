@@ -16,6 +16,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/parleychat/parley/ccmp"
 	"github.com/parleychat/parley/configs"
 	"github.com/parleychat/parley/msrp"
 )
@@ -483,4 +484,124 @@ func TestGuessedSessionIDs(t *testing.T) {
 			t.Fatalf("bob received %q", f.Body)
 		}
 	})
+}
+
+// clientFrom is an HTTP client whose connections leave from ip.
+func clientFrom(ip string) *http.Client {
+	dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: dialer.DialContext}}
+}
+
+// metricFrom is metricLine over a client from ip.
+func metricFrom(t *testing.T, d *daemon, ip, sample string) string {
+	t.Helper()
+	res, err := clientFrom(ip).Get("http://" + d.httpAddr.String() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, sample+" "); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// TestCCMPFloodFromOneSource: CCMP requests from 127.0.0.1 beyond ccmp.request_rate get 429
+// with Retry-After and are counted, while 127.0.0.2 is answered.
+func TestCCMPFloodFromOneSource(t *testing.T) {
+	d := startTestDaemon(t, func(c *configs.Config) { c.CCMP.RequestRate = 5 })
+	url := "http://" + d.httpAddr.String() + "/ccmp"
+	const n = 30
+	limited := 0
+	for i := 0; i < n; i++ {
+		res, err := http.Post(url, "application/ccmp+xml", strings.NewReader("<x/>"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode == http.StatusTooManyRequests {
+			if res.Header.Get("Retry-After") == "" {
+				t.Fatal("429 without Retry-After")
+			}
+			limited++
+		}
+	}
+	if limited < n-10 {
+		t.Fatalf("%d of %d requests refused, want at least %d", limited, n, n-10)
+	}
+	client := &ccmp.Client{URL: url, UserID: "xcon-userid:admin@example.net", HTTP: clientFrom("127.0.0.2")}
+	if rooms, err := client.Rooms(t.Context()); err != nil || len(rooms) != 1 {
+		t.Fatalf("another source during the flood: %v %v", rooms, err)
+	}
+	if v, _ := strconv.Atoi(metricLine(t, d, `parley_ccmp_rejected_total{reason="rate"}`)); v != limited {
+		t.Fatalf("refusals counted: %d, want %d", v, limited)
+	}
+}
+
+// TestHTTPConnectionCaps: HTTP connections beyond http.max_conns_per_ip from one address are
+// closed at once and counted, while another address is served.
+func TestHTTPConnectionCaps(t *testing.T) {
+	d := startTestDaemon(t, func(c *configs.Config) { c.HTTP.MaxConnsPerIP = 3 })
+	for i := 0; i < 3; i++ {
+		c, err := net.Dial("tcp", d.httpAddr.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	over, err := net.Dial("tcp", d.httpAddr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer over.Close()
+	_, _ = over.Write([]byte("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"))
+	over.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var ne net.Error
+	if b, err := io.ReadAll(over); len(b) > 0 || errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("a fourth connection from one address: %q %v, want it closed unanswered", b, err)
+	}
+	if v := metricFrom(t, d, "127.0.0.2", `parley_http_connections_rejected_total{limit="max_conns_per_ip"}`); v != "1" {
+		t.Fatalf("refusals counted: %q, want 1", v)
+	}
+	res, err := clientFrom("127.0.0.2").Get("http://" + d.httpAddr.String() + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("another address: %d", res.StatusCode)
+	}
+}
+
+// TestSendFloodFromOneMember: a member sending faster than message_rate gets 403s for the
+// excess, counted, while another member of the room is relayed meanwhile.
+func TestSendFloodFromOneMember(t *testing.T) {
+	d := startTestDaemon(t, func(c *configs.Config) { c.MessageRate, c.MessageBurst = 5, 5 })
+	alice, bob := joinLobby(t, d, "alice", "tcp"), joinLobby(t, d, "bob", "tcp")
+	const n = 30
+	tids := map[string]bool{}
+	for i := 0; i < n; i++ {
+		tids[alice.msrp.send("message/cpim", cpimBody("sip:alice@example.com", "sip:lobby@example.net", "flood "+strconv.Itoa(i)))] = true
+	}
+	tid := bob.msrp.send("message/cpim", cpimBody("sip:bob@example.com", "sip:lobby@example.net", "meanwhile"))
+	if r := bob.msrp.response(t, tid); r.StatusCode != 200 {
+		t.Fatalf("bob during alice's flood: %d %s", r.StatusCode, r.Comment)
+	}
+	codes := map[int]int{}
+	for answered := 0; answered < n; {
+		f := alice.msrp.nextFromWire(t)
+		if f.IsResponse() && tids[f.TransactionID] {
+			codes[f.StatusCode]++
+			answered++
+		}
+	}
+	if codes[403] < n-10 || codes[200]+codes[403] != n {
+		t.Fatalf("alice's flood answered %v, want at least %d × 403, the rest 200", codes, n-10)
+	}
+	if v, _ := strconv.Atoi(metricLine(t, d, "parley_msrp_rate_limited_total")); v != codes[403] {
+		t.Fatalf("refusals counted: %d, want %d", v, codes[403])
+	}
 }

@@ -126,6 +126,7 @@ type daemon struct {
 	http     *http.Server
 
 	msrpAddr, msrpTLSAddr, httpAddr, httpsAddr net.Addr
+	httpLimit                                  *connLimit // http.max_conns_per_ip, http.max_conns
 	ready                                      atomic.Bool
 	stopServing                                context.CancelFunc
 	serving                                    sync.WaitGroup
@@ -268,6 +269,7 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 		return nil, fmt.Errorf("http.listen: %w", err)
 	}
 	d.httpAddr = httpLn.Addr()
+	d.httpLimit = newConnLimit(cfg.HTTP.MaxConnsPerIP, cfg.HTTP.MaxConns, log.With("subsystem", "http"))
 	reg, err := d.registry()
 	if err != nil {
 		httpLn.Close()
@@ -302,14 +304,14 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 		d.goServe("msrps", func() error { return d.endpoint.ServeTLS(serveCtx, tlsLn) })
 	}
 	d.goServe("http", func() error {
-		if err := d.http.Serve(httpLn); !errors.Is(err, http.ErrServerClosed) {
+		if err := d.http.Serve(d.httpLimit.wrap(httpLn)); !errors.Is(err, http.ErrServerClosed) {
 			return err
 		}
 		return nil
 	})
 	if httpsLn != nil {
 		d.goServe("https", func() error {
-			if err := d.http.Serve(httpsLn); !errors.Is(err, http.ErrServerClosed) {
+			if err := d.http.Serve(d.httpLimit.wrap(httpsLn)); !errors.Is(err, http.ErrServerClosed) {
 				return err
 			}
 			return nil
@@ -385,6 +387,7 @@ func (d *daemon) routes(reg *prometheus.Registry) http.Handler {
 	}
 	ccmpHandler := ccmp.NewHandler(ccmp.HandlerConfig{Domain: d.cfg.Domain, Blueprints: blueprints,
 		MaxBodyBytes: d.cfg.CCMP.MaxBodyBytes, RequestTimeout: d.cfg.CCMP.RequestTimeout,
+		RequestRate: d.cfg.CCMP.RequestRate,
 		Credentials: ccmpCredentials(d.cfg.CCMP.Auth), DialOut: d.cfg.CCMP.DialOut, Logger: d.log.With("subsystem", "ccmp")}, d.focus)
 	reg.MustRegister(ccmpHandler.Collectors()...)
 	mux.Handle("/ccmp", ccmpHandler)
@@ -410,6 +413,11 @@ func (d *daemon) registry() (*prometheus.Registry, error) {
 	}
 	if err := registerLogStats(reg, d.store, d.commits); err != nil {
 		return nil, err
+	}
+	if d.httpLimit != nil {
+		if err := reg.Register(d.httpLimit.rejected); err != nil {
+			return nil, err
+		}
 	}
 	return reg, registerMSRPStats(reg, d.endpoint)
 }
