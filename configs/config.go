@@ -153,6 +153,7 @@ type MSRP struct {
 	MaxConnsPerIP      int           `yaml:"max_conns_per_ip"`
 	IdleTimeout        time.Duration `yaml:"idle_timeout"`
 	MaxUnknownSessions int           `yaml:"max_unknown_sessions"`
+	MaxConns           int           `yaml:"max_conns"`
 	TLSListen          string        `yaml:"tls_listen"`
 	TLSCertFile        string        `yaml:"tls_cert_file"`
 	TLSKeyFile         string        `yaml:"tls_key_file"`

@@ -23,6 +23,7 @@ const (
 	DefaultMaxConnsPerIP      = 64
 	DefaultIdleTimeout        = 5 * time.Minute // RFC 4976 §5.4 keeps client connections to a foreign relay 5 min
 	DefaultMaxUnknownSessions = 16
+	DefaultMaxConns           = 10000
 	unknownSessionsWindow     = time.Minute
 	maxPreBindMessages        = 256
 )
@@ -47,6 +48,9 @@ type Config struct {
 	// MaxConnsPerIP bounds accepted connections from one source address; default 64, -1 for no limit.
 	// Loopback peers (a co-located SBC or WebSocket gateway) are not limited.
 	MaxConnsPerIP int
+	// MaxConns bounds connections in all, loopback peers and our own included: an accepted one beyond it
+	// is closed at once (counted as ConnsRejected); default 10000, -1 for no limit.
+	MaxConns int
 	// IdleTimeout closes an accepted connection on which no session has been bound for this long; default
 	// 5 min, -1 never. A connection that never binds a session is closed after BindTimeout instead.
 	IdleTimeout time.Duration
@@ -93,6 +97,9 @@ func (c *Config) setDefaults() {
 	if c.IdleTimeout == 0 {
 		c.IdleTimeout = DefaultIdleTimeout
 	}
+	if c.MaxConns == 0 {
+		c.MaxConns = DefaultMaxConns
+	}
 	if c.MaxUnknownSessions == 0 {
 		c.MaxUnknownSessions = DefaultMaxUnknownSessions
 	}
@@ -117,7 +124,7 @@ type Stats struct {
 	TransactionTimeouts     uint64
 	UnknownSessions         uint64 // 481s answered
 	BoundElsewhere          uint64 // 506s answered
-	ConnsRejected           uint64 // accepted connections closed at once: MaxConnsPerIP reached
+	ConnsRejected           uint64 // accepted connections closed at once: MaxConnsPerIP or MaxConns reached
 	UnboundClosed           uint64 // connections closed for binding no session within BindTimeout
 	IdleClosed              uint64 // connections closed after IdleTimeout without a session
 	GuessingClosed          uint64 // connections closed for more than MaxUnknownSessions 481s in a minute
@@ -217,6 +224,20 @@ func (e *Endpoint) Serve(ctx context.Context, ln net.Listener) error {
 
 // accept runs an accepted connection unless its source address already has MaxConnsPerIP.
 func (e *Endpoint) accept(nc net.Conn) {
+	if e.cfg.MaxConns > 0 {
+		e.mu.Lock()
+		over := len(e.conns) >= e.cfg.MaxConns
+		e.mu.Unlock()
+		if over {
+			e.stats.connsRejected.Add(1)
+			nc.Close()
+			if now := time.Now().UnixNano(); now-e.lastLimitLog.Load() > int64(time.Second) {
+				e.lastLimitLog.Store(now)
+				e.log.Warn("msrp: connection refused: too many connections", "max_conns", e.cfg.MaxConns)
+			}
+			return
+		}
+	}
 	ip := ""
 	if a, ok := nc.RemoteAddr().(*net.TCPAddr); ok && (!a.IP.IsLoopback() || e.cfg.limitLoopback) {
 		ip = a.IP.String()

@@ -24,6 +24,13 @@ func TestConnectionLimits(t *testing.T) {
 			b.expectResponse("b", 506)
 			return dialRaw(t, addr, true)
 		}, func(s Stats) uint64 { return s.ConnsRejected }},
+		{"max conns", Config{MaxConns: 1}, func(t *testing.T, srv *Endpoint, addr string) *rawPeer {
+			s := srv.NewSession(newRecorder())
+			a := dialRaw(t, addr, true)
+			a.send(sendTo(s, "a", "", ""))
+			a.expectResponse("a", 200)
+			return dialRaw(t, addr, true)
+		}, func(s Stats) uint64 { return s.ConnsRejected }},
 		{"unbound connection", Config{BindTimeout: 30 * time.Millisecond}, func(t *testing.T, srv *Endpoint, addr string) *rawPeer {
 			return dialRaw(t, addr, true)
 		}, func(s Stats) uint64 { return s.UnboundClosed }},

@@ -605,3 +605,34 @@ func TestSendFloodFromOneMember(t *testing.T) {
 		t.Fatalf("refusals counted: %d, want %d", v, codes[403])
 	}
 }
+
+// TestMSRPConnectionCap: an MSRP connection beyond msrp.max_conns is closed at once and counted,
+// while the member already connected keeps chatting. (The per-IP cap spares loopback peers, a
+// co-located proxy or relay; msrp's own tests cover it.)
+func TestMSRPConnectionCap(t *testing.T) {
+	d := startTestDaemon(t, func(c *configs.Config) { c.MSRP.MaxConns = 2 })
+	alice := joinRoom(t, d, "lobby", "alice", "tcp", true)
+	second, err := net.Dial("tcp", d.msrpAddr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	if err := wantCode(481)(msrpStatusOverStream(second, d.msrpAddr, false)); err != nil {
+		t.Fatalf("a second connection: %v", err)
+	}
+	third, err := net.Dial("tcp", d.msrpAddr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer third.Close()
+	if code, err := msrpStatusOverStream(third, d.msrpAddr, false); err == nil {
+		t.Fatalf("a third connection was answered %d", code)
+	}
+	if v := metricLine(t, d, `parley_msrp_errors_total{kind="conns_rejected"}`); v != "1" {
+		t.Fatalf("refusals counted: %q, want 1", v)
+	}
+	tid := alice.msrp.send("message/cpim", cpimBody("sip:alice@example.com", "sip:lobby@example.net", "still here"))
+	if r := alice.msrp.response(t, tid); r.StatusCode != 200 {
+		t.Fatalf("alice: %d", r.StatusCode)
+	}
+}

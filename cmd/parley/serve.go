@@ -192,6 +192,7 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 		MaxConnsPerIP:      cfg.MSRP.MaxConnsPerIP,
 		IdleTimeout:        cfg.MSRP.IdleTimeout,
 		MaxUnknownSessions: cfg.MSRP.MaxUnknownSessions,
+		MaxConns:           cfg.MSRP.MaxConns,
 		AdvertisedTLSPort:  portOf(d.msrpTLSAddr),
 		Certificate:        cert,
 		Logger:             log.With("subsystem", "msrp"),
