@@ -154,6 +154,7 @@ type MSRP struct {
 	IdleTimeout        time.Duration `yaml:"idle_timeout"`
 	MaxUnknownSessions int           `yaml:"max_unknown_sessions"`
 	MaxConns           int           `yaml:"max_conns"`
+	HeaderTimeout      time.Duration `yaml:"header_timeout"`
 	TLSListen          string        `yaml:"tls_listen"`
 	TLSCertFile        string        `yaml:"tls_cert_file"`
 	TLSKeyFile         string        `yaml:"tls_key_file"`

@@ -13,6 +13,7 @@ var errStop = errors.New("msrp: connection closed")
 
 // handleFrame runs on the read goroutine for every parsed frame (RFC 4975 §7.3).
 func (c *conn) handleFrame(m *Message, ferr error) error {
+	c.frames++
 	if m.IsResponse() {
 		c.handleResponse(m)
 		return nil

@@ -24,6 +24,7 @@ const (
 	DefaultIdleTimeout        = 5 * time.Minute // RFC 4976 §5.4 keeps client connections to a foreign relay 5 min
 	DefaultMaxUnknownSessions = 16
 	DefaultMaxConns           = 10000
+	DefaultHeaderTimeout      = 30 * time.Second
 	unknownSessionsWindow     = time.Minute
 	maxPreBindMessages        = 256
 )
@@ -58,9 +59,12 @@ type Config struct {
 	// in a minute; one more closes it, so that session-ids cannot be guessed at line rate. Default 16,
 	// -1 for no limit. Loopback peers are limited too.
 	MaxUnknownSessions int
-	TLSConfig          *tls.Config      // client configuration for dialing msrps URIs without a peer fingerprint
-	Certificate        *tls.Certificate // our certificate for ServeTLS and as the client certificate (RFC 4975 §14.4)
-	Logger             *slog.Logger
+	// HeaderTimeout closes a connection on which a frame's start line and headers have not all arrived
+	// this long after their first byte (a bound peer trickling a frame); default 30 s, -1 never.
+	HeaderTimeout time.Duration
+	TLSConfig     *tls.Config      // client configuration for dialing msrps URIs without a peer fingerprint
+	Certificate   *tls.Certificate // our certificate for ServeTLS and as the client certificate (RFC 4975 §14.4)
+	Logger        *slog.Logger
 
 	limitLoopback bool // tests: apply MaxConnsPerIP to loopback peers too
 }
@@ -97,6 +101,9 @@ func (c *Config) setDefaults() {
 	if c.IdleTimeout == 0 {
 		c.IdleTimeout = DefaultIdleTimeout
 	}
+	if c.HeaderTimeout == 0 {
+		c.HeaderTimeout = DefaultHeaderTimeout
+	}
 	if c.MaxConns == 0 {
 		c.MaxConns = DefaultMaxConns
 	}
@@ -128,6 +135,7 @@ type Stats struct {
 	UnboundClosed           uint64 // connections closed for binding no session within BindTimeout
 	IdleClosed              uint64 // connections closed after IdleTimeout without a session
 	GuessingClosed          uint64 // connections closed for more than MaxUnknownSessions 481s in a minute
+	HeaderTimeouts          uint64 // connections closed for a frame head slower than HeaderTimeout
 	FingerprintMismatches   uint64 // TLS peers whose certificate did not match a=fingerprint
 }
 
@@ -137,7 +145,7 @@ type counters struct {
 	slowPending, slowDeadline, violations, tooLarge, bindTO atomic.Uint64
 	transactionTimeouts, unknownSessions, boundElsewhere    atomic.Uint64
 	connsRejected, unboundClosed, idleClosed, fpMismatches  atomic.Uint64
-	guessingClosed                                          atomic.Uint64
+	guessingClosed, headerTimeouts                          atomic.Uint64
 }
 
 // Endpoint owns MSRP listeners, connections and sessions. The focus (passive side) and clients (active side)
@@ -332,6 +340,9 @@ func (e *Endpoint) janitor() {
 	if e.cfg.IdleTimeout > 0 {
 		period = min(period, e.cfg.IdleTimeout)
 	}
+	if e.cfg.HeaderTimeout > 0 {
+		period = min(period, e.cfg.HeaderTimeout)
+	}
 	period = max(period/4, 5*time.Millisecond)
 	t := time.NewTicker(period)
 	defer t.Stop()
@@ -463,6 +474,9 @@ func (e *Endpoint) countClose(r CloseReason) {
 	case IdleTimeout:
 		e.stats.idleClosed.Add(1)
 		e.log.Info("msrp: closing idle connection", "idle_timeout", e.cfg.IdleTimeout)
+	case HeaderTimeout:
+		e.stats.headerTimeouts.Add(1)
+		e.log.Info("msrp: closing connection whose frame head did not arrive in time", "header_timeout", e.cfg.HeaderTimeout)
 	case SessionGuessing:
 		e.stats.guessingClosed.Add(1)
 		e.log.Warn("msrp: closing connection that named too many unknown sessions",
@@ -584,6 +598,6 @@ func (e *Endpoint) Stats() Stats {
 		TransactionTimeouts: s.transactionTimeouts.Load(), UnknownSessions: s.unknownSessions.Load(),
 		BoundElsewhere: s.boundElsewhere.Load(), ConnsRejected: s.connsRejected.Load(),
 		UnboundClosed: s.unboundClosed.Load(), IdleClosed: s.idleClosed.Load(), FingerprintMismatches: s.fpMismatches.Load(),
-		GuessingClosed: s.guessingClosed.Load(),
+		GuessingClosed: s.guessingClosed.Load(), HeaderTimeouts: s.headerTimeouts.Load(),
 	}
 }

@@ -31,6 +31,16 @@ func TestConnectionLimits(t *testing.T) {
 			a.expectResponse("a", 200)
 			return dialRaw(t, addr, true)
 		}, func(s Stats) uint64 { return s.ConnsRejected }},
+		{"frame head trickled", Config{HeaderTimeout: 30 * time.Millisecond}, func(t *testing.T, srv *Endpoint, addr string) *rawPeer {
+			s := srv.NewSession(newRecorder())
+			p := dialRaw(t, addr, true)
+			p.send(sendTo(s, "b", "", ""))
+			p.expectResponse("b", 200)
+			if _, err := p.c.Write([]byte("MSRP c SEND\r\nTo-Pa")); err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}, func(s Stats) uint64 { return s.HeaderTimeouts }},
 		{"unbound connection", Config{BindTimeout: 30 * time.Millisecond}, func(t *testing.T, srv *Endpoint, addr string) *rawPeer {
 			return dialRaw(t, addr, true)
 		}, func(s Stats) uint64 { return s.UnboundClosed }},

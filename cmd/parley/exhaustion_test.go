@@ -636,3 +636,50 @@ func TestMSRPConnectionCap(t *testing.T) {
 		t.Fatalf("alice: %d", r.StatusCode)
 	}
 }
+
+// TestSlowlorisBoundMember: a member that has bound its session and then trickles a frame one
+// byte every 300 ms is cut off by msrp.header_timeout, while another member keeps chatting.
+func TestSlowlorisBoundMember(t *testing.T) {
+	d := startTestDaemon(t, func(c *configs.Config) { c.MSRP.HeaderTimeout = time.Second })
+	mallory, alice := joinLobby(t, d, "mallory", "tcp"), joinLobby(t, d, "alice", "tcp")
+	start := time.Now()
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		trickle := "MSRP slow SEND\r\nTo-Path: "
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(300 * time.Millisecond):
+			}
+			mallory.msrp.wmu.Lock()
+			_, err := mallory.msrp.conn.Write([]byte{trickle[i%len(trickle)]})
+			mallory.msrp.wmu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	tid := alice.msrp.send("message/cpim", cpimBody("sip:alice@example.com", "sip:lobby@example.net", "meanwhile"))
+	if r := alice.msrp.response(t, tid); r.StatusCode != 200 {
+		t.Fatalf("alice while mallory trickles: %d", r.StatusCode)
+	}
+	for {
+		select {
+		case _, ok := <-mallory.msrp.frames:
+			if ok {
+				continue
+			}
+			if after := time.Since(start); after > 3*time.Second {
+				t.Fatalf("cut off after %v, header_timeout 1s", after)
+			}
+			if v := metricLine(t, d, `parley_msrp_errors_total{kind="header_timeout"}`); v != "1" {
+				t.Fatalf("header timeouts counted: %q, want 1", v)
+			}
+			return
+		case <-time.After(5 * time.Second):
+			t.Fatal("the trickling member was still connected after 5 s")
+		}
+	}
+}

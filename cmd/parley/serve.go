@@ -193,6 +193,7 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 		IdleTimeout:        cfg.MSRP.IdleTimeout,
 		MaxUnknownSessions: cfg.MSRP.MaxUnknownSessions,
 		MaxConns:           cfg.MSRP.MaxConns,
+		HeaderTimeout:      cfg.MSRP.HeaderTimeout,
 		AdvertisedTLSPort:  portOf(d.msrpTLSAddr),
 		Certificate:        cert,
 		Logger:             log.With("subsystem", "msrp"),
