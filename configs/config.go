@@ -168,6 +168,7 @@ type HTTP struct {
 	Pprof       bool   `yaml:"pprof"`
 
 	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	ReadTimeout       time.Duration `yaml:"read_timeout"`
 	MaxConnsPerIP     int           `yaml:"max_conns_per_ip"`
 	MaxConns          int           `yaml:"max_conns"`
 }
@@ -392,8 +393,8 @@ func (c *Config) Resolve() error {
 	if c.SIP.InviteRate < 0 || c.SIP.SubscribeRate < 0 || c.SIP.MaxDialogsPerSource < 0 {
 		errs = append(errs, fmt.Errorf("sip.invite_rate, sip.subscribe_rate, sip.max_dialogs_per_source: must not be negative"))
 	}
-	if c.HTTP.ReadHeaderTimeout <= 0 {
-		errs = append(errs, fmt.Errorf("http.read_header_timeout: must be a positive duration"))
+	if c.HTTP.ReadHeaderTimeout <= 0 || c.HTTP.ReadTimeout < c.HTTP.ReadHeaderTimeout {
+		errs = append(errs, fmt.Errorf("http.read_header_timeout, http.read_timeout: must be positive durations, read_timeout at least read_header_timeout"))
 	}
 	if c.HTTP.MaxConnsPerIP < 0 || c.HTTP.MaxConns < 0 {
 		errs = append(errs, fmt.Errorf("http.max_conns_per_ip, http.max_conns: must not be negative"))

@@ -96,7 +96,7 @@ func TestSlowlorisEveryListener(t *testing.T) {
 		c.SIP.TLSListen, c.MSRP.TLSListen = "127.0.0.1:0", "127.0.0.1:0"
 		c.SIP.MessageTimeout = deadline
 		c.MSRP.BindTimeout = deadline
-		c.HTTP.ReadHeaderTimeout = deadline
+		c.HTTP.ReadHeaderTimeout, c.HTTP.ReadTimeout = deadline, deadline
 	})
 	sipTLS := "127.0.0.1:" + strconv.Itoa(d.sip.TLSPort())
 	insecure := &tls.Config{InsecureSkipVerify: true}
@@ -106,32 +106,35 @@ func TestSlowlorisEveryListener(t *testing.T) {
 		}
 		return func() (net.Conn, error) { return net.Dial("tcp", addr) }
 	}
+	httpProbe := func(net.Conn) error {
+		res, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + d.httpAddr.String() + "/healthz")
+		if err != nil {
+			return err
+		}
+		res.Body.Close()
+		return wantCode(200)(res.StatusCode, nil)
+	}
 	cases := []struct {
-		name    string
-		dial    func() (net.Conn, error)
-		trickle string
+		name     string
+		dial     func() (net.Conn, error)
+		preamble string // written at once, before the trickle
+		trickle  string
 		// grace: how much later than the deadline the cut may come (MSRP's janitor looks
 		// once per bind_timeout).
 		grace time.Duration
 		probe func(conn net.Conn) error
 	}{
-		{"sip tcp", dialer(d.sipAddr(), false), "OPTIONS sip:lobby@example.net SIP/2.0\r\nVia: ", time.Second,
+		{"sip tcp", dialer(d.sipAddr(), false), "", "OPTIONS sip:lobby@example.net SIP/2.0\r\nVia: ", time.Second,
 			func(conn net.Conn) error { return want(sipOptionsOverStream(conn, "tcp")) }},
-		{"sip tls", dialer(sipTLS, true), "OPTIONS sip:lobby@example.net SIP/2.0\r\nVia: ", time.Second,
+		{"sip tls", dialer(sipTLS, true), "", "OPTIONS sip:lobby@example.net SIP/2.0\r\nVia: ", time.Second,
 			func(conn net.Conn) error { return want(sipOptionsOverStream(conn, "tls")) }},
-		{"msrp tcp", dialer(d.msrpAddr.String(), false), "MSRP a1b2c3 SEND\r\nTo-Path: ", 2 * time.Second,
+		{"msrp tcp", dialer(d.msrpAddr.String(), false), "", "MSRP a1b2c3 SEND\r\nTo-Path: ", 2 * time.Second,
 			func(conn net.Conn) error { return wantCode(481)(msrpStatusOverStream(conn, d.msrpAddr, false)) }},
-		{"msrp tls", dialer(d.msrpTLSAddr.String(), true), "MSRP a1b2c3 SEND\r\nTo-Path: ", 2 * time.Second,
+		{"msrp tls", dialer(d.msrpTLSAddr.String(), true), "", "MSRP a1b2c3 SEND\r\nTo-Path: ", 2 * time.Second,
 			func(conn net.Conn) error { return wantCode(481)(msrpStatusOverStream(conn, d.msrpTLSAddr, true)) }},
-		{"http", dialer(d.httpAddr.String(), false), "GET /healthz HTTP/1.1\r\nHost: x\r\n", time.Second,
-			func(net.Conn) error {
-				res, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + d.httpAddr.String() + "/healthz")
-				if err != nil {
-					return err
-				}
-				res.Body.Close()
-				return wantCode(200)(res.StatusCode, nil)
-			}},
+		{"http", dialer(d.httpAddr.String(), false), "", "GET /healthz HTTP/1.1\r\nHost: x\r\n", time.Second, httpProbe},
+		{"http body", dialer(d.httpAddr.String(), false),
+			"POST /ccmp HTTP/1.1\r\nHost: x\r\nContent-Type: application/ccmp+xml\r\nContent-Length: 1000\r\n\r\n", "<ccmp", time.Second, httpProbe},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -141,6 +144,9 @@ func TestSlowlorisEveryListener(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer slow.Close()
+			if _, err := slow.Write([]byte(c.preamble)); err != nil {
+				t.Fatal(err)
+			}
 			start := time.Now()
 			cut := make(chan time.Duration, 1)
 			go func() {

@@ -278,7 +278,8 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 		d.sip.Close()
 		return nil, err
 	}
-	d.http = &http.Server{Handler: d.routes(reg), ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout}
+	d.http = &http.Server{Handler: d.routes(reg), ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
+		ReadTimeout: cfg.HTTP.ReadTimeout}
 	var httpsLn net.Listener
 	if cfg.HTTP.TLSListen != "" {
 		// The same endpoints over HTTPS (RFC 6503 §11: TLS is mandatory to implement for CCMP).
