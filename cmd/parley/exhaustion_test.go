@@ -689,3 +689,33 @@ func TestSlowlorisBoundMember(t *testing.T) {
 		}
 	}
 }
+
+// TestSIPConnectionKeptBetweenMessages: sip.message_timeout times messages, not connections: a
+// connection quiet for longer between messages, or whose message comes in pieces within the
+// deadline, is still answered.
+func TestSIPConnectionKeptBetweenMessages(t *testing.T) {
+	d := startTestDaemon(t, func(c *configs.Config) { c.SIP.MessageTimeout = time.Second })
+	conn, err := net.Dial("tcp", d.sipAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := want(sipOptionsOverStream(conn, "tcp")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if err := want(sipOptionsOverStream(conn, "tcp")); err != nil {
+		t.Fatalf("after a quiet second and a half: %v", err)
+	}
+	req, _ := rawSIPRequest("OPTIONS", conn.LocalAddr().String(), "tcp", nil)
+	for _, piece := range []string{req[:10], req[10:40], req[40:]} {
+		if _, err := conn.Write([]byte(piece)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if data, err := readSIPStream(bufio.NewReader(conn)); err != nil || !strings.HasPrefix(string(data), "SIP/2.0 200") {
+		t.Fatalf("a message in pieces: %q %v", data, err)
+	}
+}
