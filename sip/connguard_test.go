@@ -30,12 +30,13 @@ func TestGuardFraming(t *testing.T) {
 }
 
 func TestGuardAdmit(t *testing.T) {
-	s := &Server{cfg: Config{Limits: Limits{MaxConnsPerIP: 2, MaxConns: 3}}}
+	s := &Server{cfg: Config{Limits: Limits{MaxConnsPerIP: 2, MaxConns: 4}}}
 	s.trusted, _ = parseTrustList([]string{"192.0.2.9"})
 	g := &guard{s: s, perIP: map[string]int{}}
 	for i, c := range []struct{ ip, want string }{
 		{"192.0.2.1", ""}, {"192.0.2.1", ""}, {"192.0.2.1", "max_conns_per_ip"},
-		{"192.0.2.9", ""}, {"192.0.2.9", "max_conns"},
+		{"192.0.2.9", ""}, {"192.0.2.9", ""}, // a trusted proxy: no per-IP cap
+		{"192.0.2.9", "max_conns"}, {"192.0.2.2", "max_conns"},
 	} {
 		if got := g.admit(c.ip); got != c.want {
 			t.Fatalf("%d: %s admitted %q, want %q", i, c.ip, got, c.want)
