@@ -400,7 +400,8 @@ func guessSessions(t *testing.T, d *daemon, n int) (map[int]int, bool) {
 }
 
 // TestGuessedSessionIDs: 100,000 SENDs to random session-ids, pipelined over four connections,
-// get only 481s and never reach the session of the room's members, who keep chatting; with
+// get only 481s and never reach the session of the room's members, who keep chatting; a member's
+// session-id replayed after he left gets 481 too; with
 // msrp.max_unknown_sessions a connection that keeps guessing is closed, and counted.
 func TestGuessedSessionIDs(t *testing.T) {
 	t.Run("100000 guesses", func(t *testing.T) {
@@ -435,6 +436,35 @@ func TestGuessedSessionIDs(t *testing.T) {
 		}
 		if v := metricLine(t, d, `parley_msrp_errors_total{kind="unknown_session"}`); v != strconv.Itoa(conns*each) {
 			t.Fatalf("481s counted: %s", v)
+		}
+	})
+	t.Run("replayed", func(t *testing.T) {
+		// The session-id of a member who left opens nothing any more.
+		d := startTestDaemon(t, nil)
+		bob := joinLobby(t, d, "bob", "tcp")
+		old := bob.msrp.remote[0]
+		if err := bob.dlg.Bye(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for d.endpoint.Session(old.SessionID) != nil && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		conn, err := net.Dial("tcp", d.msrpAddr.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		m := &msrp.Message{TransactionID: "replay1", Method: "SEND", MessageID: msrp.NewMessageID(), ToPath: []msrp.URI{old},
+			FromPath: []msrp.URI{bob.msrp.local}, ContentType: "message/cpim",
+			Body: cpimBody("sip:bob@example.com", "sip:lobby@example.net", "replayed")}
+		m.ByteRange = msrp.ByteRange{Start: 1, End: int64(len(m.Body)), Total: int64(len(m.Body))}
+		if _, err := conn.Write(m.AppendTo(nil)); err != nil {
+			t.Fatal(err)
+		}
+		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if line, err := bufio.NewReader(conn).ReadString('\n'); err != nil || !strings.HasPrefix(line, "MSRP replay1 481") {
+			t.Fatalf("a replayed session-id: %q %v, want 481", line, err)
 		}
 	})
 	t.Run("limit", func(t *testing.T) {
