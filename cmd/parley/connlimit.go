@@ -1,9 +1,13 @@
 package main
 
 import (
+	"errors"
 	"log/slog"
 	"net"
+	"os"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -14,6 +18,7 @@ import (
 type connLimit struct {
 	perIPMax, max int // 0: no limit
 	rejected      *prometheus.CounterVec
+	slow          prometheus.Counter
 	log           *slog.Logger
 
 	mu    sync.Mutex
@@ -25,6 +30,8 @@ func newConnLimit(perIP, total int, log *slog.Logger) *connLimit {
 	l := &connLimit{perIPMax: perIP, max: total, log: log, perIP: map[string]int{},
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "parley", Name: "http_connections_rejected_total",
 			Help: "HTTP connections closed at accept, by limit (max_conns_per_ip, max_conns)."}, []string{"limit"})}
+	l.slow = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "parley", Name: "http_slow_requests_total",
+		Help: "HTTP connections closed because a request did not arrive within http.read_header_timeout or http.read_timeout."})
 	l.rejected.WithLabelValues("max_conns_per_ip")
 	l.rejected.WithLabelValues("max_conns")
 	return l
@@ -88,6 +95,45 @@ type limitedConn struct {
 	l    *connLimit
 	ip   string
 	once sync.Once
+
+	// A read deadline that expires after bytes came since it was set is a request that was too
+	// slow (http.read_header_timeout, http.read_timeout); one that expires on a quiet connection
+	// is a keep-alive ending, and one set in the past is the server aborting a read.
+	deadline atomic.Int64 // unix nanoseconds of the read deadline last set
+	read     atomic.Int64 // bytes read since then
+}
+
+// inThePast tells the server's read aborts (deadlines set long ago) from real ones.
+var inThePast = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
+
+func (c *limitedConn) SetReadDeadline(t time.Time) error {
+	c.noteDeadline(t)
+	return c.Conn.SetReadDeadline(t)
+}
+
+func (c *limitedConn) SetDeadline(t time.Time) error {
+	c.noteDeadline(t)
+	return c.Conn.SetDeadline(t)
+}
+
+func (c *limitedConn) noteDeadline(t time.Time) {
+	if t.IsZero() {
+		c.deadline.Store(0)
+	} else {
+		c.deadline.Store(t.UnixNano())
+	}
+	c.read.Store(0)
+}
+
+func (c *limitedConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	c.read.Add(int64(n))
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) && c.deadline.Load() > inThePast && c.read.Load() > 0 {
+		c.deadline.Store(0) // counted once
+		c.l.slow.Inc()
+		c.l.log.Info("closing an HTTP connection whose request did not arrive in time", "remote", c.ip)
+	}
+	return n, err
 }
 
 func (c *limitedConn) Close() error {

@@ -191,6 +191,9 @@ func TestSlowlorisEveryListener(t *testing.T) {
 		if v := metricLine(t, d, `parley_sip_connections_closed_total{reason="message_timeout",transport="tls"}`); v != "1" {
 			t.Errorf("SIP TLS message timeouts counted: %q, want 1", v)
 		}
+		if v := metricLine(t, d, "parley_http_slow_requests_total"); v != "2" {
+			t.Errorf("slow HTTP requests counted: %q, want 2", v)
+		}
 		if v := metricLine(t, d, `parley_msrp_errors_total{kind="unbound_closed"}`); v != "2" {
 			t.Errorf("MSRP unbound connections closed: %q, want 2", v)
 		}

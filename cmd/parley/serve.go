@@ -421,6 +421,9 @@ func (d *daemon) registry() (*prometheus.Registry, error) {
 		if err := reg.Register(d.httpLimit.rejected); err != nil {
 			return nil, err
 		}
+		if err := reg.Register(d.httpLimit.slow); err != nil {
+			return nil, err
+		}
 	}
 	return reg, registerMSRPStats(reg, d.endpoint)
 }
