@@ -43,6 +43,9 @@ type HandlerConfig struct {
 	// when they are added, make the focus call them into the room (RFC 6503 §3.2). Off by
 	// default; the CCMP answer never waits on the call.
 	DialOut bool
+	// RequestRate is how many requests per second one source IP may send (a second's worth may
+	// come at once); more are answered HTTP 429 with Retry-After before they are read. 0: no limit.
+	RequestRate float64
 	// Authenticate decides who is asking; it overrides both of the above.
 	Authenticate Authenticator
 	Logger       *slog.Logger
@@ -81,6 +84,7 @@ type Handler struct {
 	log        *slog.Logger
 	blueprints []*blueprint
 	auth       *auth // nil without Credentials
+	limiter    *sourceLimiter
 
 	requests *prometheus.CounterVec
 	rejected *prometheus.CounterVec
@@ -105,7 +109,7 @@ func NewHandler(cfg HandlerConfig, f *focus.Focus) *Handler {
 		cfg.Logger = slog.Default()
 	}
 	cfg.Domain = strings.ToLower(cfg.Domain)
-	h := &Handler{cfg: cfg, focus: f, log: cfg.Logger}
+	h := &Handler{cfg: cfg, focus: f, log: cfg.Logger, limiter: newSourceLimiter(cfg.RequestRate)}
 	if cfg.Credentials != nil && cfg.Authenticate == nil {
 		h.auth = newAuth(cfg.Credentials, cfg.Domain)
 		h.cfg.Authenticate = h.auth.principal
@@ -120,9 +124,9 @@ func NewHandler(cfg HandlerConfig, f *focus.Focus) *Handler {
 	}, []string{"request", "code"})
 	h.rejected = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "parley", Subsystem: "ccmp", Name: "rejected_total",
-		Help: "HTTP requests to /ccmp refused before CCMP: method, media_type, not_acceptable, precondition, too_large, unauthenticated.",
+		Help: "HTTP requests to /ccmp refused before CCMP: method, media_type, not_acceptable, precondition, too_large, unauthenticated, rate.",
 	}, []string{"reason"})
-	for _, reason := range []string{"method", "media_type", "not_acceptable", "precondition", "too_large", "unauthenticated"} {
+	for _, reason := range []string{"method", "media_type", "not_acceptable", "precondition", "too_large", "unauthenticated", "rate"} {
 		h.rejected.WithLabelValues(reason) // exported at 0 before the first refusal
 	}
 	h.seconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -142,6 +146,12 @@ func (h *Handler) Collectors() []prometheus.Collector {
 // HTTP 200; HTTP errors are kept for what is not CCMP at all.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
+	if !h.limiter.allow(r.RemoteAddr) {
+		h.rejected.WithLabelValues("rate").Inc()
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "too many CCMP requests from this address; slow down", http.StatusTooManyRequests)
+		return
+	}
 	if r.Method != http.MethodPost {
 		h.rejected.WithLabelValues("method").Inc()
 		w.Header().Set("Allow", http.MethodPost)

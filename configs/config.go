@@ -80,6 +80,7 @@ type Blueprint struct {
 type CCMP struct {
 	MaxBodyBytes   int64         `yaml:"max_body_bytes"`
 	RequestTimeout time.Duration `yaml:"request_timeout"`
+	RequestRate    float64       `yaml:"request_rate"`
 	DialOut        bool          `yaml:"dial_out"`
 	Auth           CCMPAuth      `yaml:"auth"`
 }
@@ -109,6 +110,9 @@ type SIP struct {
 	SubscribeRate       float64       `yaml:"subscribe_rate"`
 	MaxDialogsPerSource int           `yaml:"max_dialogs_per_source"`
 	MaxPendingInvites   int           `yaml:"max_pending_invites"`
+	MaxConnsPerIP       int           `yaml:"max_conns_per_ip"`
+	MaxConns            int           `yaml:"max_conns"`
+	MessageTimeout      time.Duration `yaml:"message_timeout"`
 	Auth                SIPAuth       `yaml:"auth"`
 	Subscriptions       Subscriptions `yaml:"subscriptions"`
 	// SIP over TLS, ad-hoc rooms and REFER (parley.yaml documents them).
@@ -150,6 +154,9 @@ type MSRP struct {
 	TransactionTimeout time.Duration `yaml:"transaction_timeout"`
 	MaxConnsPerIP      int           `yaml:"max_conns_per_ip"`
 	IdleTimeout        time.Duration `yaml:"idle_timeout"`
+	MaxUnknownSessions int           `yaml:"max_unknown_sessions"`
+	MaxConns           int           `yaml:"max_conns"`
+	HeaderTimeout      time.Duration `yaml:"header_timeout"`
 	TLSListen          string        `yaml:"tls_listen"`
 	TLSCertFile        string        `yaml:"tls_cert_file"`
 	TLSKeyFile         string        `yaml:"tls_key_file"`
@@ -161,6 +168,11 @@ type HTTP struct {
 	TLSCertFile string `yaml:"tls_cert_file"`
 	TLSKeyFile  string `yaml:"tls_key_file"`
 	Pprof       bool   `yaml:"pprof"`
+
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	ReadTimeout       time.Duration `yaml:"read_timeout"`
+	MaxConnsPerIP     int           `yaml:"max_conns_per_ip"`
+	MaxConns          int           `yaml:"max_conns"`
 }
 
 type Log struct {
@@ -386,6 +398,15 @@ func (c *Config) Resolve() error {
 	if c.SIP.InviteRate < 0 || c.SIP.SubscribeRate < 0 || c.SIP.MaxDialogsPerSource < 0 {
 		errs = append(errs, fmt.Errorf("sip.invite_rate, sip.subscribe_rate, sip.max_dialogs_per_source: must not be negative"))
 	}
+	if c.HTTP.ReadHeaderTimeout <= 0 || c.HTTP.ReadTimeout < c.HTTP.ReadHeaderTimeout {
+		errs = append(errs, fmt.Errorf("http.read_header_timeout, http.read_timeout: must be positive durations, read_timeout at least read_header_timeout"))
+	}
+	if c.HTTP.MaxConnsPerIP < 0 || c.HTTP.MaxConns < 0 {
+		errs = append(errs, fmt.Errorf("http.max_conns_per_ip, http.max_conns: must not be negative"))
+	}
+	if c.SIP.MaxConnsPerIP < 0 || c.SIP.MaxConns < 0 || c.SIP.MessageTimeout < 0 {
+		errs = append(errs, fmt.Errorf("sip.max_conns_per_ip, sip.max_conns, sip.message_timeout: must not be negative"))
+	}
 	for i, u := range c.SIP.Auth.Users {
 		if u.Name == "" || (u.Password == "") == (u.HA1 == "") {
 			errs = append(errs, fmt.Errorf("sip.auth.users[%d]: %q needs a name and exactly one of password and ha1", i, u.Name))
@@ -489,6 +510,9 @@ func (c *Config) Resolve() error {
 	}
 	if c.CCMP.MaxBodyBytes < 1024 || c.CCMP.RequestTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("ccmp.max_body_bytes must be at least 1024 and ccmp.request_timeout positive"))
+	}
+	if c.CCMP.RequestRate < 0 {
+		errs = append(errs, fmt.Errorf("ccmp.request_rate: must not be negative"))
 	}
 	if f := c.SIP.Factory; f != "" && !strings.Contains(f, ":") {
 		if !ValidRoomName(f) {

@@ -68,6 +68,17 @@ func TestLoad(t *testing.T) {
 		}},
 		{"postgres store without a dsn", "store:\n  driver: postgres\n", "store.dsn", nil},
 		{"unknown store driver", "store:\n  driver: mysql\n", "store.driver", nil},
+		{"negative sip connection cap", "sip:\n  max_conns: -1\n", "sip.max_conns", nil},
+		{"http read timeout below the header timeout", "http:\n  read_header_timeout: 10s\n  read_timeout: 5s\n", "http.read_timeout", nil},
+		{"negative ccmp request rate", "ccmp:\n  request_rate: -1\n", "ccmp.request_rate", nil},
+		{"limits defaults", "", "", func(t *testing.T, c *Config) {
+			if c.SIP.MaxConnsPerIP != 64 || c.SIP.MaxConns != 10000 || c.SIP.MessageTimeout.Seconds() != 10 ||
+				c.MSRP.MaxUnknownSessions != 16 || c.MSRP.MaxConns != 10000 || c.MSRP.HeaderTimeout.Seconds() != 30 ||
+				c.HTTP.ReadHeaderTimeout.Seconds() != 10 || c.HTTP.ReadTimeout.Seconds() != 30 || c.HTTP.MaxConnsPerIP != 256 ||
+				c.HTTP.MaxConns != 4096 || c.CCMP.RequestRate != 1000 {
+				t.Errorf("limits %+v %+v %+v %+v", c.SIP, c.MSRP, c.HTTP, c.CCMP)
+			}
+		}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -94,3 +94,45 @@ func TestFileStoreReload(t *testing.T) {
 		t.Fatalf("deleted room: dir %v, total %d", err, fs2.total)
 	}
 }
+
+// TestFileStorePathsStayInside: whatever a room or a pushed file is called, what is kept lands
+// one directory below the store's, named by sequence number; the sender's file name is only
+// metadata.
+func TestFileStorePathsStayInside(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "files")
+	fs, err := openFileStore(dir, 1<<20, 1<<20, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rooms := []string{"../escape", "/abs/olute", "a\x00b", "..", ".", "a/../../b", `..\..\x`, ".hidden"}
+	for _, room := range rooms {
+		part, err := fs.create(room)
+		if err != nil {
+			t.Fatalf("%q: %v", room, err)
+		}
+		part.WriteString("x")
+		if _, err := fs.commit(part, keptFile{Room: room, Channel: "chat", Name: "../../../etc/passwd\x00", Sender: "xcon-userid:a@x",
+			Inner: "text/plain", Size: 1, Received: time.Now()}); err != nil {
+			t.Fatalf("%q: %v", room, err)
+		}
+		if d := fs.roomDir(room); filepath.Dir(d) != dir {
+			t.Fatalf("room %q kept in %q, outside %q", room, d, dir)
+		}
+	}
+	if top, _ := os.ReadDir(root); len(top) != 1 || top[0].Name() != "files" {
+		t.Fatalf("files outside the store: %v", top)
+	}
+	subdirs, _ := os.ReadDir(dir)
+	if len(subdirs) != len(rooms) {
+		t.Fatalf("%d room directories for %d rooms", len(subdirs), len(rooms))
+	}
+	for _, sd := range subdirs {
+		entries, _ := os.ReadDir(filepath.Join(dir, sd.Name()))
+		for _, e := range entries {
+			if e.IsDir() || (filepath.Ext(e.Name()) != ".msg" && filepath.Ext(e.Name()) != ".json") {
+				t.Fatalf("unexpected %q in %q", e.Name(), sd.Name())
+			}
+		}
+	}
+}

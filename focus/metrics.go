@@ -15,6 +15,7 @@ type Metrics struct {
 	fanout          prometheus.Histogram
 
 	pageReceived, pageSent, pageFailed, pageDropped, pageIdleDropped prometheus.Counter
+	sendsLimited                                                     prometheus.Counter // message_rate refusals
 }
 
 // fanoutBuckets are the bounds of parley_msrp_fanout_seconds: from a few microseconds (a
@@ -39,6 +40,8 @@ func newMetrics() *Metrics {
 			Help: "Kept files deleted to stay within file_quota or file_total_quota."}),
 		filesAborted: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "parley", Name: "files_aborted_total",
 			Help: "Pushed files whose transfer the sender interrupted or abandoned."}),
+		sendsLimited: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "parley", Name: "msrp_rate_limited_total",
+			Help: "Messages refused with 403 for exceeding a participant's message_rate."}),
 		fanout: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "parley", Name: "msrp_fanout_seconds",
 			Help: "Time the switch takes to queue one message to every recipient of its channel.", Buckets: fanoutBuckets}),
 		pageReceived: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "parley", Name: "page_messages_received_total",
@@ -63,7 +66,7 @@ func (f *Focus) Register(reg prometheus.Registerer) error {
 		func() float64 { return float64(f.files.bytes()) })
 	for _, c := range []prometheus.Collector{rooms, kept, f.metrics.participants, f.metrics.messagesRelayed, f.metrics.copiesSent, f.metrics.bytesRelayed,
 		f.metrics.adhocRemoved, f.metrics.filesTooLarge, f.metrics.filesEvicted, f.metrics.filesAborted, f.metrics.fanout,
-		f.metrics.pageReceived, f.metrics.pageSent, f.metrics.pageFailed, f.metrics.pageDropped, f.metrics.pageIdleDropped} {
+		f.metrics.pageReceived, f.metrics.pageSent, f.metrics.pageFailed, f.metrics.pageDropped, f.metrics.pageIdleDropped, f.metrics.sendsLimited} {
 		if err := reg.Register(c); err != nil {
 			return err
 		}

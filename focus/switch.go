@@ -61,6 +61,7 @@ func (f *Focus) HandleMessage(s *msrp.Session, m *msrp.Message) error {
 		return &msrp.StatusError{Code: 413, Comment: "Message larger than this room allows"}
 	}
 	if inner != isComposingType && !st.participant.sendRate.allow(f.now()) {
+		f.metrics.sendsLimited.Inc()
 		return &msrp.StatusError{Code: 403, Comment: "Sending too fast; slow down"}
 	}
 	if inner == isComposingType && !st.composing.allow(f.now()) {

@@ -81,6 +81,36 @@ type conn struct {
 	reasm   *reassembler
 	streams map[string]*inStream // chunked messages streamed to a ChunkHandler
 	refused map[string]int       // (session, Message-ID) refused mid-transfer: later chunks get the same code
+
+	frames       uint64       // frames parsed so far
+	headSince    atomic.Int64 // unix nanoseconds when the frame head being read began; 0 between heads
+	unknown      int          // 481s answered since unknownSince (MaxUnknownSessions)
+	unknownSince time.Time    // start of the current minute of 481s
+}
+
+// trackHead notes when the frame head being read began (HeaderTimeout), after a read that may
+// have completed frames.
+func (c *conn) trackHead(framed bool) {
+	switch {
+	case !c.parser.InHead():
+		if c.headSince.Load() != 0 {
+			c.headSince.Store(0)
+		}
+	case framed || c.headSince.Load() == 0:
+		c.headSince.Store(timeNow().UnixNano())
+	}
+}
+
+// guessing counts a 481 answered on the connection and reports whether it is one too many.
+func (c *conn) guessing() bool {
+	if c.dialKey != "" || c.e.cfg().MaxUnknownSessions < 0 {
+		return false
+	}
+	if now := timeNow(); c.unknown == 0 || now.Sub(c.unknownSince) > unknownSessionsWindow {
+		c.unknown, c.unknownSince = 0, now
+	}
+	c.unknown++
+	return c.unknown > c.e.cfg().MaxUnknownSessions
 }
 
 func newConn(e *Endpoint, t Transport, dialKey string) *conn {
@@ -561,7 +591,9 @@ func (c *conn) readLoop() {
 		n, err := c.t.Read(buf)
 		if n > 0 {
 			c.e.stats.bytesIn.Add(uint64(n))
+			before := c.frames
 			perr := c.parser.Parse(buf[:n], c.handleFrame)
+			c.trackHead(before != c.frames)
 			c.flushWakeups()
 			if perr != nil {
 				var pe *ProtocolError
@@ -700,8 +732,9 @@ func (c *conn) expireTransactions(now time.Time, timeout time.Duration) {
 	}
 }
 
-// checkIdle closes an accepted connection that bound no session within BindTimeout, or that has had no
-// session for IdleTimeout (RFC 4975 §5.4 only forbids closing a connection a session still uses).
+// checkIdle closes an accepted connection that bound no session within BindTimeout, whose frame head
+// takes longer than HeaderTimeout, or that has had no session for IdleTimeout (RFC 4975 §5.4 only
+// forbids closing a connection a session still uses).
 func (c *conn) checkIdle(now time.Time) {
 	if c.dialKey != "" {
 		return // ours: closed when its last session ends
@@ -712,6 +745,8 @@ func (c *conn) checkIdle(now time.Time) {
 	case c.closed:
 	case !c.everBound && now.Sub(c.created) > c.e.cfg().BindTimeout:
 		reason = UnboundTimeout
+	case c.e.cfg().HeaderTimeout > 0 && c.headSince.Load() != 0 && now.UnixNano()-c.headSince.Load() > int64(c.e.cfg().HeaderTimeout):
+		reason = HeaderTimeout
 	case c.everBound && len(c.sessions) == 0 && c.e.cfg().IdleTimeout > 0 && !c.idleSince.IsZero() &&
 		now.Sub(c.idleSince) > c.e.cfg().IdleTimeout:
 		reason = IdleTimeout

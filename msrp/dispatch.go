@@ -13,6 +13,7 @@ var errStop = errors.New("msrp: connection closed")
 
 // handleFrame runs on the read goroutine for every parsed frame (RFC 4975 §7.3).
 func (c *conn) handleFrame(m *Message, ferr error) error {
+	c.frames++
 	if m.IsResponse() {
 		c.handleResponse(m)
 		return nil
@@ -38,6 +39,10 @@ func (c *conn) handleFrame(m *Message, ferr error) error {
 	if s == nil {
 		if code == 0 {
 			return errStop // the connection failed the session's TLS check; the request gets no answer
+		}
+		if code == StatusNoSuchSession && c.guessing() {
+			c.fail(SessionGuessing)
+			return errStop
 		}
 		c.respond(m, nil, code, "")
 		return nil

@@ -22,6 +22,10 @@ const (
 	DefaultStreamThreshold    = 64 << 10         // chunked messages above this go to a ChunkHandler
 	DefaultMaxConnsPerIP      = 64
 	DefaultIdleTimeout        = 5 * time.Minute // RFC 4976 §5.4 keeps client connections to a foreign relay 5 min
+	DefaultMaxUnknownSessions = 16
+	DefaultMaxConns           = 10000
+	DefaultHeaderTimeout      = 30 * time.Second
+	unknownSessionsWindow     = time.Minute
 	maxPreBindMessages        = 256
 )
 
@@ -45,12 +49,22 @@ type Config struct {
 	// MaxConnsPerIP bounds accepted connections from one source address; default 64, -1 for no limit.
 	// Loopback peers (a co-located SBC or WebSocket gateway) are not limited.
 	MaxConnsPerIP int
+	// MaxConns bounds connections in all, loopback peers and our own included: an accepted one beyond it
+	// is closed at once (counted as ConnsRejected); default 10000, -1 for no limit.
+	MaxConns int
 	// IdleTimeout closes an accepted connection on which no session has been bound for this long; default
 	// 5 min, -1 never. A connection that never binds a session is closed after BindTimeout instead.
 	IdleTimeout time.Duration
-	TLSConfig   *tls.Config      // client configuration for dialing msrps URIs without a peer fingerprint
-	Certificate *tls.Certificate // our certificate for ServeTLS and as the client certificate (RFC 4975 §14.4)
-	Logger      *slog.Logger
+	// MaxUnknownSessions is how many requests naming no session (481) one accepted connection may send
+	// in a minute; one more closes it, so that session-ids cannot be guessed at line rate. Default 16,
+	// -1 for no limit. Loopback peers are limited too.
+	MaxUnknownSessions int
+	// HeaderTimeout closes a connection on which a frame's start line and headers have not all arrived
+	// this long after their first byte (a bound peer trickling a frame); default 30 s, -1 never.
+	HeaderTimeout time.Duration
+	TLSConfig     *tls.Config      // client configuration for dialing msrps URIs without a peer fingerprint
+	Certificate   *tls.Certificate // our certificate for ServeTLS and as the client certificate (RFC 4975 §14.4)
+	Logger        *slog.Logger
 
 	limitLoopback bool // tests: apply MaxConnsPerIP to loopback peers too
 }
@@ -87,6 +101,15 @@ func (c *Config) setDefaults() {
 	if c.IdleTimeout == 0 {
 		c.IdleTimeout = DefaultIdleTimeout
 	}
+	if c.HeaderTimeout == 0 {
+		c.HeaderTimeout = DefaultHeaderTimeout
+	}
+	if c.MaxConns == 0 {
+		c.MaxConns = DefaultMaxConns
+	}
+	if c.MaxUnknownSessions == 0 {
+		c.MaxUnknownSessions = DefaultMaxUnknownSessions
+	}
 	if c.AdvertisedTLSPort == 0 {
 		c.AdvertisedTLSPort = c.AdvertisedPort
 	}
@@ -108,9 +131,11 @@ type Stats struct {
 	TransactionTimeouts     uint64
 	UnknownSessions         uint64 // 481s answered
 	BoundElsewhere          uint64 // 506s answered
-	ConnsRejected           uint64 // accepted connections closed at once: MaxConnsPerIP reached
+	ConnsRejected           uint64 // accepted connections closed at once: MaxConnsPerIP or MaxConns reached
 	UnboundClosed           uint64 // connections closed for binding no session within BindTimeout
 	IdleClosed              uint64 // connections closed after IdleTimeout without a session
+	GuessingClosed          uint64 // connections closed for more than MaxUnknownSessions 481s in a minute
+	HeaderTimeouts          uint64 // connections closed for a frame head slower than HeaderTimeout
 	FingerprintMismatches   uint64 // TLS peers whose certificate did not match a=fingerprint
 }
 
@@ -120,6 +145,7 @@ type counters struct {
 	slowPending, slowDeadline, violations, tooLarge, bindTO atomic.Uint64
 	transactionTimeouts, unknownSessions, boundElsewhere    atomic.Uint64
 	connsRejected, unboundClosed, idleClosed, fpMismatches  atomic.Uint64
+	guessingClosed, headerTimeouts                          atomic.Uint64
 }
 
 // Endpoint owns MSRP listeners, connections and sessions. The focus (passive side) and clients (active side)
@@ -247,6 +273,20 @@ func (e *Endpoint) Serve(ctx context.Context, ln net.Listener) error {
 
 // accept runs an accepted connection unless its source address already has MaxConnsPerIP.
 func (e *Endpoint) accept(nc net.Conn) {
+	if e.cfg().MaxConns > 0 {
+		e.mu.Lock()
+		over := len(e.conns) >= e.cfg().MaxConns
+		e.mu.Unlock()
+		if over {
+			e.stats.connsRejected.Add(1)
+			nc.Close()
+			if now := time.Now().UnixNano(); now-e.lastLimitLog.Load() > int64(time.Second) {
+				e.lastLimitLog.Store(now)
+				e.log.Warn("msrp: connection refused: too many connections", "max_conns", e.cfg().MaxConns)
+			}
+			return
+		}
+	}
 	ip := ""
 	if a, ok := nc.RemoteAddr().(*net.TCPAddr); ok && (!a.IP.IsLoopback() || e.cfg().limitLoopback) {
 		ip = a.IP.String()
@@ -340,6 +380,9 @@ func (e *Endpoint) janitor() {
 	period := min(e.cfg().TransactionTimeout, e.cfg().BindTimeout)
 	if e.cfg().IdleTimeout > 0 {
 		period = min(period, e.cfg().IdleTimeout)
+	}
+	if e.cfg().HeaderTimeout > 0 {
+		period = min(period, e.cfg().HeaderTimeout)
 	}
 	period = max(period/4, 5*time.Millisecond)
 	t := time.NewTicker(period)
@@ -472,6 +515,13 @@ func (e *Endpoint) countClose(r CloseReason) {
 	case IdleTimeout:
 		e.stats.idleClosed.Add(1)
 		e.log.Info("msrp: closing idle connection", "idle_timeout", e.cfg().IdleTimeout)
+	case HeaderTimeout:
+		e.stats.headerTimeouts.Add(1)
+		e.log.Info("msrp: closing connection whose frame head did not arrive in time", "header_timeout", e.cfg().HeaderTimeout)
+	case SessionGuessing:
+		e.stats.guessingClosed.Add(1)
+		e.log.Warn("msrp: closing connection that named too many unknown sessions",
+			"max_unknown_sessions", e.cfg().MaxUnknownSessions)
 	}
 	if r.IsSlowConsumer() {
 		e.log.Warn("msrp: slow consumer, closing connection", "reason", r.String(),
@@ -589,5 +639,6 @@ func (e *Endpoint) Stats() Stats {
 		TransactionTimeouts: s.transactionTimeouts.Load(), UnknownSessions: s.unknownSessions.Load(),
 		BoundElsewhere: s.boundElsewhere.Load(), ConnsRejected: s.connsRejected.Load(),
 		UnboundClosed: s.unboundClosed.Load(), IdleClosed: s.idleClosed.Load(), FingerprintMismatches: s.fpMismatches.Load(),
+		GuessingClosed: s.guessingClosed.Load(), HeaderTimeouts: s.headerTimeouts.Load(),
 	}
 }

@@ -24,6 +24,23 @@ func TestConnectionLimits(t *testing.T) {
 			b.expectResponse("b", 506)
 			return dialRaw(t, addr, true)
 		}, func(s Stats) uint64 { return s.ConnsRejected }},
+		{"max conns", Config{MaxConns: 1}, func(t *testing.T, srv *Endpoint, addr string) *rawPeer {
+			s := srv.NewSession(newRecorder())
+			a := dialRaw(t, addr, true)
+			a.send(sendTo(s, "a", "", ""))
+			a.expectResponse("a", 200)
+			return dialRaw(t, addr, true)
+		}, func(s Stats) uint64 { return s.ConnsRejected }},
+		{"frame head trickled", Config{HeaderTimeout: 30 * time.Millisecond}, func(t *testing.T, srv *Endpoint, addr string) *rawPeer {
+			s := srv.NewSession(newRecorder())
+			p := dialRaw(t, addr, true)
+			p.send(sendTo(s, "b", "", ""))
+			p.expectResponse("b", 200)
+			if _, err := p.c.Write([]byte("MSRP c SEND\r\nTo-Pa")); err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}, func(s Stats) uint64 { return s.HeaderTimeouts }},
 		{"unbound connection", Config{BindTimeout: 30 * time.Millisecond}, func(t *testing.T, srv *Endpoint, addr string) *rawPeer {
 			return dialRaw(t, addr, true)
 		}, func(s Stats) uint64 { return s.UnboundClosed }},

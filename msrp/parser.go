@@ -123,6 +123,11 @@ func (p *Parser) Buffered() int { return len(p.buf) }
 // InFrame reports whether a frame has started but not ended (used to tell a clean EOF from a truncated frame).
 func (p *Parser) InFrame() bool { return len(p.buf) > 0 || p.state != stateStartLine || p.dropped > 0 }
 
+// InHead reports whether a frame's start line or headers have begun and not ended.
+func (p *Parser) InHead() bool {
+	return p.state == stateHeaders || p.state == stateStartLine && len(p.buf) > 0
+}
+
 // Parse consumes data, calling fn for every complete frame. It returns a *ProtocolError when the stream is
 // broken (the caller must close the connection), or the error fn returned.
 func (p *Parser) Parse(data []byte, fn FrameFunc) error {

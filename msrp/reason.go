@@ -19,12 +19,14 @@ const (
 	UnboundTimeout                          // an accepted connection bound no session within BindTimeout
 	IdleTimeout                             // an accepted connection had no session for IdleTimeout (RFC 4976 §6.5)
 	FingerprintMismatch                     // the peer's TLS certificate does not match its a=fingerprint (RFC 4975 §14.4)
+	SessionGuessing                         // an accepted connection earned more than MaxUnknownSessions 481s in a minute
+	HeaderTimeout                           // a frame's start line and headers took longer than HeaderTimeout
 )
 
 var reasonNames = [...]string{
 	"peer-closed", "read-error", "write-error", "slow-consumer-pending", "slow-consumer-deadline",
 	"protocol-violation", "bind-timeout", "kicked", "room-closed", "shutdown", "local", "peer-no-such-session",
-	"unbound-timeout", "idle-timeout", "fingerprint-mismatch",
+	"unbound-timeout", "idle-timeout", "fingerprint-mismatch", "session-guessing", "header-timeout",
 }
 
 func (r CloseReason) String() string {

@@ -14,6 +14,11 @@ type Limits struct {
 	SubscribeRate       float64 // SUBSCRIBEs per second per source IP
 	MaxDialogsPerSource int     // participant dialogs open at once per source IP
 	MaxPendingInvites   int     // initial INVITEs being answered at once (503 beyond); 0 = no limit
+
+	// Stream (TCP and TLS) connections, connguard.go.
+	MaxConnsPerIP  int           // accepted connections per source IP (trusted proxies exempt); 0 = no limit
+	MaxConns       int           // accepted connections in all; 0 = no limit
+	MessageTimeout time.Duration // a message must arrive whole within this of its first byte; 0 = none
 }
 
 // liveLimits are the limits SetLimits may change while serving.

@@ -13,6 +13,9 @@ type Metrics struct {
 	// The conference event package (subscribe.go, notify.go).
 	subscriptions prometheus.Gauge
 	notifies      *prometheus.CounterVec
+	// Stream connections refused at accept and closed by a deadline (connguard.go).
+	connsRejected *prometheus.CounterVec
+	connsClosed   *prometheus.CounterVec
 	// inviteSeconds: an initial INVITE's arrival to its 200 OK (server.go, reinvite.go).
 	inviteSeconds prometheus.Histogram
 }
@@ -31,6 +34,10 @@ func newMetrics() *Metrics {
 			Help: "Conference event subscriptions held (limit: sip.Config.Events.MaxSubscriptions)."}),
 		notifies: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "parley", Name: "sip_notifies_total",
 			Help: "Conference event NOTIFYs sent, by document state (full, partial, deleted)."}, []string{"state"}),
+		connsRejected: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "parley", Name: "sip_connections_rejected_total",
+			Help: "SIP TCP and TLS connections closed at accept, by transport and limit (max_conns_per_ip, max_conns)."}, []string{"transport", "limit"}),
+		connsClosed: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "parley", Name: "sip_connections_closed_total",
+			Help: "SIP TCP and TLS connections closed by the focus, by transport and reason (message_timeout)."}, []string{"transport", "reason"}),
 		inviteSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "parley", Name: "sip_invite_seconds",
 			Help:    "Time from an initial INVITE's arrival to its 200 OK being sent: authentication, the join and the SDP answer.",
 			Buckets: []float64{1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1, 2.5}}),
@@ -39,6 +46,11 @@ func newMetrics() *Metrics {
 	// the series before the first refusal.
 	for _, method := range []string{"INVITE", "SUBSCRIBE"} {
 		m.rateLimited.WithLabelValues(method)
+	}
+	for _, transport := range []string{"tcp", "tls"} {
+		m.connsRejected.WithLabelValues(transport, "max_conns_per_ip")
+		m.connsRejected.WithLabelValues(transport, "max_conns")
+		m.connsClosed.WithLabelValues(transport, "message_timeout")
 	}
 	return m
 }
@@ -58,6 +70,12 @@ func (m *Metrics) Register(reg prometheus.Registerer) error {
 		return err
 	}
 	if err := reg.Register(m.shed); err != nil {
+		return err
+	}
+	if err := reg.Register(m.connsRejected); err != nil {
+		return err
+	}
+	if err := reg.Register(m.connsClosed); err != nil {
 		return err
 	}
 	if err := reg.Register(m.inviteSeconds); err != nil {

@@ -63,9 +63,10 @@ type Server struct {
 	events          *events // conference event subscriptions (subscribe.go, notify.go)
 	peer            peering // SIP over TLS, ad-hoc rooms, dial-out (tls.go, adhoc.go, refer.go)
 
-	udp  net.PacketConn
-	tcp  net.Listener
-	port int
+	udp   net.PacketConn
+	tcp   net.Listener
+	port  int
+	guard *guard // stream connection limits (connguard.go)
 
 	trusted  trustList
 	auth     *authenticator             // nil: no authentication
@@ -99,6 +100,7 @@ func New(cfg Config, f *focus.Focus) (*Server, error) {
 		hdrServer: sip.NewHeader("Server", cfg.UserAgent), hdrAllow: sip.NewHeader("Allow", allowedMethods),
 		hdrAccept: sip.NewHeader("Accept", "application/sdp"), hdrSupported: sip.NewHeader("Supported", "timer")}
 	s.SetLimits(cfg.Limits)
+	s.guard = &guard{s: s, perIP: map[string]int{}}
 	var err error
 	if s.trusted, err = parseTrustList(cfg.TrustedProxies); err != nil {
 		return nil, err
@@ -205,9 +207,9 @@ func (s *Server) Metrics() *Metrics { return s.metrics }
 func (s *Server) Serve(ctx context.Context) error {
 	errc := make(chan error, 3)
 	go func() { errc <- s.srv.ServeUDP(s.udp) }()
-	go func() { errc <- s.srv.ServeTCP(s.tcp) }()
+	go func() { errc <- s.srv.ServeTCP(s.guardListener(s.tcp, "tcp")) }()
 	if s.peer.tls != nil {
-		go func() { errc <- s.srv.ServeTLS(s.peer.tls) }()
+		go func() { errc <- s.srv.ServeTLS(s.guardListener(s.peer.tls, "tls")) }()
 	}
 	var first error
 	select {

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -415,10 +416,31 @@ func (ch *chat) history(ctx context.Context, n int) {
 	}
 }
 
+// maxSavedName leaves room for a -N suffix within the 255 bytes file systems allow a name.
+const maxSavedName = 200
+
 // saveFile writes a received file into dir under its sender's name reduced to a plain file
-// name (no directories, nothing hidden), adding -1, -2, ... rather than overwriting.
+// name (no directories, nothing hidden, no control characters or invalid UTF-8, at most
+// maxSavedName bytes), adding -1, -2, ... rather than overwriting.
 func saveFile(dir, name string, body []byte) (string, error) {
+	name = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r == utf8.RuneError {
+			return '_'
+		}
+		return r
+	}, strings.ToValidUTF8(name, "_"))
 	name = strings.TrimLeft(filepath.Base(filepath.Clean("/"+strings.ReplaceAll(name, "\\", "/"))), ".")
+	if len(name) > maxSavedName {
+		ext := filepath.Ext(name)
+		if len(ext) > 16 {
+			ext = ""
+		}
+		stem := name[:maxSavedName-len(ext)]
+		for !utf8.ValidString(stem) {
+			stem = stem[:len(stem)-1]
+		}
+		name = stem + ext
+	}
 	if name == "" || name == "/" {
 		name = "file"
 	}

@@ -277,6 +277,9 @@ func TestSaveFileNames(t *testing.T) {
 	for _, c := range []struct{ sent, want string }{
 		{"notes.txt", "notes.txt"}, {"notes.txt", "notes-1.txt"}, {"../../etc/passwd", "passwd"},
 		{`..\..\boot.ini`, "boot.ini"}, {".bashrc", "bashrc"}, {"", "file"}, {"/", "file-1"}, {"..", "file-2"},
+		{"/etc/shadow", "shadow"}, {"evil\x00/../../x.txt", "x.txt"}, {"a\x00b.txt", "a_b.txt"}, {"line\nbreak", "line_break"},
+		{"\xff\xfe.txt", "_.txt"}, {strings.Repeat("n", 300) + ".txt", strings.Repeat("n", 196) + ".txt"},
+		{"C:\\Windows\\win.ini", "win.ini"}, {"..\x00", "_"},
 	} {
 		path, err := saveFile(dir, c.sent, []byte(c.sent))
 		if err != nil || path != filepath.Join(dir, c.want) {

@@ -63,6 +63,8 @@ func (c *msrpCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.errs, s.UnboundClosed, "unbound_closed")
 	counter(c.errs, s.IdleClosed, "idle_closed")
 	counter(c.errs, s.FingerprintMismatches, "fingerprint_mismatch")
+	counter(c.errs, s.GuessingClosed, "guessing_closed")
+	counter(c.errs, s.HeaderTimeouts, "header_timeout")
 }
 
 // registerLogStats exports the message log's group commits: how many, how many messages they

@@ -138,6 +138,7 @@ type daemon struct {
 	admin    adminState // reload, certificates, drain (admin.go)
 
 	msrpAddr, msrpTLSAddr, httpAddr, httpsAddr net.Addr
+	httpLimit                                  *connLimit // http.max_conns_per_ip, http.max_conns
 	ready                                      atomic.Bool
 	stopServing                                context.CancelFunc
 	serving                                    sync.WaitGroup
@@ -211,6 +212,9 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 		TransactionTimeout: cfg.MSRP.TransactionTimeout,
 		MaxConnsPerIP:      cfg.MSRP.MaxConnsPerIP,
 		IdleTimeout:        cfg.MSRP.IdleTimeout,
+		MaxUnknownSessions: cfg.MSRP.MaxUnknownSessions,
+		MaxConns:           cfg.MSRP.MaxConns,
+		HeaderTimeout:      cfg.MSRP.HeaderTimeout,
 		AdvertisedTLSPort:  portOf(d.msrpTLSAddr),
 		Certificate:        cert,
 		Logger:             log.With("subsystem", "msrp"),
@@ -274,7 +278,8 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 		TrustedProxies: cfg.SIP.TrustedProxies,
 		Auth:           sipAuth(cfg.SIP.Auth),
 		Limits: sipserver.Limits{InviteRate: cfg.SIP.InviteRate, SubscribeRate: cfg.SIP.SubscribeRate,
-			MaxDialogsPerSource: cfg.SIP.MaxDialogsPerSource, MaxPendingInvites: cfg.SIP.MaxPendingInvites},
+			MaxDialogsPerSource: cfg.SIP.MaxDialogsPerSource, MaxPendingInvites: cfg.SIP.MaxPendingInvites,
+			MaxConnsPerIP: cfg.SIP.MaxConnsPerIP, MaxConns: cfg.SIP.MaxConns, MessageTimeout: cfg.SIP.MessageTimeout},
 		Events: sipserver.EventsConfig{DefaultExpires: cfg.SIP.Subscriptions.DefaultExpires,
 			MinExpires: cfg.SIP.Subscriptions.MinExpires, MaxExpires: cfg.SIP.Subscriptions.MaxExpires,
 			Coalesce: cfg.SIP.Subscriptions.Coalesce, MaxSubscriptions: cfg.SIP.Subscriptions.Max},
@@ -294,13 +299,15 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 		return nil, fmt.Errorf("http.listen: %w", err)
 	}
 	d.httpAddr = httpLn.Addr()
+	d.httpLimit = newConnLimit(cfg.HTTP.MaxConnsPerIP, cfg.HTTP.MaxConns, log.With("subsystem", "http"))
 	reg, err := d.registry()
 	if err != nil {
 		httpLn.Close()
 		d.sip.Close()
 		return nil, err
 	}
-	d.http = &http.Server{Handler: d.routes(reg), ReadHeaderTimeout: 10 * time.Second}
+	d.http = &http.Server{Handler: d.routes(reg), ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
+		ReadTimeout: cfg.HTTP.ReadTimeout}
 	var httpsLn net.Listener
 	if cfg.HTTP.TLSListen != "" {
 		// The same endpoints over HTTPS (RFC 6503 §11: TLS is mandatory to implement for CCMP).
@@ -329,14 +336,14 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 		d.goServe("msrps", func() error { return d.endpoint.ServeTLS(serveCtx, tlsLn) })
 	}
 	d.goServe("http", func() error {
-		if err := d.http.Serve(httpLn); !errors.Is(err, http.ErrServerClosed) {
+		if err := d.http.Serve(d.httpLimit.wrap(httpLn)); !errors.Is(err, http.ErrServerClosed) {
 			return err
 		}
 		return nil
 	})
 	if httpsLn != nil {
 		d.goServe("https", func() error {
-			if err := d.http.Serve(httpsLn); !errors.Is(err, http.ErrServerClosed) {
+			if err := d.http.Serve(d.httpLimit.wrap(httpsLn)); !errors.Is(err, http.ErrServerClosed) {
 				return err
 			}
 			return nil
@@ -418,6 +425,7 @@ func (d *daemon) routes(reg *prometheus.Registry) http.Handler {
 	}
 	ccmpHandler := ccmp.NewHandler(ccmp.HandlerConfig{Domain: d.cfg.Domain, Blueprints: blueprints,
 		MaxBodyBytes: d.cfg.CCMP.MaxBodyBytes, RequestTimeout: d.cfg.CCMP.RequestTimeout,
+		RequestRate: d.cfg.CCMP.RequestRate,
 		Credentials: ccmpCredentials(d.cfg.CCMP.Auth), DialOut: d.cfg.CCMP.DialOut, Logger: d.log.With("subsystem", "ccmp")}, d.focus)
 	reg.MustRegister(ccmpHandler.Collectors()...)
 	mux.Handle("/ccmp", ccmpHandler)
@@ -444,6 +452,14 @@ func (d *daemon) registry() (*prometheus.Registry, error) {
 	}
 	if err := registerLogStats(reg, d.store, d.commits); err != nil {
 		return nil, err
+	}
+	if d.httpLimit != nil {
+		if err := reg.Register(d.httpLimit.rejected); err != nil {
+			return nil, err
+		}
+		if err := reg.Register(d.httpLimit.slow); err != nil {
+			return nil, err
+		}
 	}
 	return reg, registerMSRPStats(reg, d.endpoint)
 }
