@@ -30,6 +30,8 @@ type Config struct {
 	AdvertisedHost     string        // host written into session URIs (never a wildcard address)
 	AdvertisedPort     int           // port written into msrp session URIs
 	AdvertisedTLSPort  int           // port written into msrps session URIs (NewTLSSession); default AdvertisedPort
+	AdvertisedWSPort   int           // port written into msrp ;ws session URIs (NewWSSession, RFC 7977)
+	AdvertisedWSSPort  int           // port written into msrps ;ws session URIs (NewWSSession over TLS)
 	MaxMessageSize     int64         // whole-message (and so chunk) limit, 413 above it; default 1 MiB
 	MaxHeaderBytes     int           // start line + headers; default 16 KiB; more closes the connection
 	MaxPendingBytes    int           // per-connection outbound queue bound; default 8 MiB
@@ -205,7 +207,11 @@ func (e *Endpoint) Serve(ctx context.Context, ln net.Listener) error {
 }
 
 // accept runs an accepted connection unless its source address already has MaxConnsPerIP.
-func (e *Endpoint) accept(nc net.Conn) {
+func (e *Endpoint) accept(nc net.Conn) { e.acceptTransport(NewNetTransport(nc), nc) }
+
+// acceptTransport runs t, accepted on nc (TCP, TLS or WebSocket), unless its source address already has
+// MaxConnsPerIP.
+func (e *Endpoint) acceptTransport(t Transport, nc net.Conn) {
 	ip := ""
 	if a, ok := nc.RemoteAddr().(*net.TCPAddr); ok && (!a.IP.IsLoopback() || e.cfg.limitLoopback) {
 		ip = a.IP.String()
@@ -231,7 +237,7 @@ func (e *Endpoint) accept(nc net.Conn) {
 	} else {
 		ip = ""
 	}
-	c := newConn(e, NewNetTransport(nc), "")
+	c := newConn(e, t, "")
 	c.remoteIP = ip
 	e.addConn(c)
 }
