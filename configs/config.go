@@ -159,6 +159,10 @@ type HTTP struct {
 	TLSCertFile string `yaml:"tls_cert_file"`
 	TLSKeyFile  string `yaml:"tls_key_file"`
 	Pprof       bool   `yaml:"pprof"`
+	// WebSocket serves SIP (GET /sip, RFC 7118) and MSRP (GET /msrp, RFC 7977) over WebSocket:
+	// "auto", "on" or "off".
+	WebSocket string   `yaml:"websocket"`
+	WSOrigins []string `yaml:"ws_origins"`
 }
 
 type Log struct {
@@ -359,6 +363,13 @@ func (c *Config) Resolve() error {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %q is not host:port", key, addr))
 		}
+	}
+	switch c.HTTP.WebSocket {
+	case "auto", "on", "off":
+	case "":
+		c.HTTP.WebSocket = "auto"
+	default:
+		errs = append(errs, fmt.Errorf("http.websocket: %q is none of auto, on, off", c.HTTP.WebSocket))
 	}
 	if c.AdvertisedHost == "" {
 		c.AdvertisedHost = sipHost

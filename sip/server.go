@@ -66,6 +66,11 @@ type Server struct {
 	tcp  net.Listener
 	port int
 
+	// SIP over WebSocket (websocket.go): connections handed over by the HTTP listener(s).
+	wsMu            sync.Mutex
+	wsLn, wssLn     *handoffListener
+	wsPort, wssPort int
+
 	trusted        trustList
 	auth           *authenticator // nil: no authentication
 	outbound       *sip.Uri       // nil: no outbound proxy
@@ -187,6 +192,7 @@ func (s *Server) listen() error {
 }
 
 func (s *Server) closeListeners() {
+	s.closeWebSocket()
 	s.tcp.Close()
 	s.udp.Close()
 	if s.peer.tls != nil {
@@ -202,7 +208,8 @@ func (s *Server) Metrics() *Metrics { return s.metrics }
 
 // Serve answers SIP on UDP and TCP until ctx is cancelled.
 func (s *Server) Serve(ctx context.Context) error {
-	errc := make(chan error, 3)
+	errc := make(chan error, 5)
+	s.serveWebSocket(errc)
 	go func() { errc <- s.srv.ServeUDP(s.udp) }()
 	go func() { errc <- s.srv.ServeTCP(s.tcp) }()
 	if s.peer.tls != nil {

@@ -126,6 +126,7 @@ type daemon struct {
 	http     *http.Server
 
 	msrpAddr, msrpTLSAddr, httpAddr, httpsAddr net.Addr
+	wsOn, wssOn                                bool // SIP and MSRP over WebSocket on the HTTP, HTTPS listener
 	ready                                      atomic.Bool
 	stopServing                                context.CancelFunc
 	serving                                    sync.WaitGroup
@@ -178,7 +179,41 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 		closers = append(closers, func() { tlsLn.Close() })
 		d.msrpTLSAddr = tlsLn.Addr()
 	}
+	// The HTTP listeners are bound first: MSRP and SIP over WebSocket (RFC 7977, RFC 7118) are served
+	// on them, and their ports go into the focus's a=path and Contact.
+	httpLn, err := net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("http.listen: %w", err)
+	}
+	closers = append(closers, func() { httpLn.Close() })
+	d.httpAddr = httpLn.Addr()
+	var httpsLn net.Listener
+	if cfg.HTTP.TLSListen != "" {
+		// The same endpoints over HTTPS (RFC 6503 §11: TLS is mandatory to implement for CCMP).
+		tlsConf, err := ccmp.TLSConfig(cfg.HTTP.TLSCertFile, cfg.HTTP.TLSKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("http.tls_cert_file: %w", err)
+		}
+		ln, err := net.Listen("tcp", cfg.HTTP.TLSListen)
+		if err != nil {
+			return nil, fmt.Errorf("http.tls_listen: %w", err)
+		}
+		closers = append(closers, func() { ln.Close() })
+		httpsLn = tls.NewListener(ln, tlsConf)
+		d.httpsAddr = ln.Addr()
+	}
+	d.wsOn, d.wssOn = webSocketListeners(cfg, d.httpAddr, d.httpsAddr)
+	var wsPort, wssPort int
+	if d.wsOn {
+		wsPort = portOf(d.httpAddr)
+	}
+	if d.wssOn {
+		wssPort = portOf(d.httpsAddr)
+	}
+
 	d.endpoint = msrp.NewEndpoint(msrp.Config{
+		AdvertisedWSPort:   wsPort,
+		AdvertisedWSSPort:  wssPort,
 		AdvertisedHost:     cfg.AdvertisedHost,
 		AdvertisedPort:     msrpLn.Addr().(*net.TCPAddr).Port,
 		MaxMessageSize:     cfg.MSRP.MaxMessageSize,
@@ -260,37 +295,12 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 	}
 	d.focus.SetSignaling(d.sip)
 
-	httpLn, err := net.Listen("tcp", cfg.HTTP.Listen)
-	if err != nil {
-		d.sip.Close()
-		return nil, fmt.Errorf("http.listen: %w", err)
-	}
-	d.httpAddr = httpLn.Addr()
 	reg, err := d.registry()
 	if err != nil {
-		httpLn.Close()
 		d.sip.Close()
 		return nil, err
 	}
 	d.http = &http.Server{Handler: d.routes(reg), ReadHeaderTimeout: 10 * time.Second}
-	var httpsLn net.Listener
-	if cfg.HTTP.TLSListen != "" {
-		// The same endpoints over HTTPS (RFC 6503 §11: TLS is mandatory to implement for CCMP).
-		tlsConf, err := ccmp.TLSConfig(cfg.HTTP.TLSCertFile, cfg.HTTP.TLSKeyFile)
-		if err != nil {
-			httpLn.Close()
-			d.sip.Close()
-			return nil, fmt.Errorf("http.tls_cert_file: %w", err)
-		}
-		ln, err := net.Listen("tcp", cfg.HTTP.TLSListen)
-		if err != nil {
-			httpLn.Close()
-			d.sip.Close()
-			return nil, fmt.Errorf("http.tls_listen: %w", err)
-		}
-		httpsLn = tls.NewListener(ln, tlsConf)
-		d.httpsAddr = ln.Addr()
-	}
 
 	serveCtx, stop := context.WithCancel(context.Background())
 	d.stopServing = stop
@@ -386,6 +396,7 @@ func (d *daemon) routes(reg *prometheus.Registry) http.Handler {
 		Credentials: ccmpCredentials(d.cfg.CCMP.Auth), DialOut: d.cfg.CCMP.DialOut, Logger: d.log.With("subsystem", "ccmp")}, d.focus)
 	reg.MustRegister(ccmpHandler.Collectors()...)
 	mux.Handle("/ccmp", ccmpHandler)
+	d.webSocketRoutes(mux)
 	if d.cfg.HTTP.Pprof {
 		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
