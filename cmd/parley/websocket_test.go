@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
 
+	"github.com/parleychat/parley/configs"
 	"github.com/parleychat/parley/msrp"
 	"github.com/parleychat/parley/sdp"
 )
@@ -25,28 +28,34 @@ type wsSIPClient struct {
 	t         *testing.T
 	name      string
 	host      string // the .invalid host
+	transport string // ws or wss
 	conn      net.Conn
 	responses chan *sip.Response
 	requests  chan *sip.Request
 }
 
-func dialWS(t *testing.T, addr, path, proto string) net.Conn {
+func dialWS(t *testing.T, url, proto string) net.Conn {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, _, hs, err := ws.Dialer{Protocols: []string{proto}}.Dial(ctx, "ws://"+addr+path)
+	dialer := ws.Dialer{Protocols: []string{proto}, TLSConfig: &tls.Config{InsecureSkipVerify: true}} // self-signed in tests
+	c, _, hs, err := dialer.Dial(ctx, url)
 	if err != nil {
-		t.Fatalf("websocket %s: %v", path, err)
+		t.Fatalf("websocket %s: %v", url, err)
 	}
 	if hs.Protocol != proto {
-		t.Fatalf("websocket %s: subprotocol %q, want %q", path, hs.Protocol, proto)
+		t.Fatalf("websocket %s: subprotocol %q, want %q", url, hs.Protocol, proto)
 	}
 	closeWithDaemon(t, func() { c.Close() })
 	return c
 }
 
-func newWSSIPClient(t *testing.T, d *daemon, name string) *wsSIPClient {
-	c := &wsSIPClient{t: t, name: name, host: name + "-k3j9s2.invalid", conn: dialWS(t, d.httpAddr.String(), "/sip", "sip"),
+func newWSSIPClient(t *testing.T, d *daemon, name string, secure bool) *wsSIPClient {
+	url, transport := "ws://"+d.httpAddr.String()+"/sip", "ws"
+	if secure {
+		url, transport = "wss://"+d.httpsAddr.String()+"/sip", "wss"
+	}
+	c := &wsSIPClient{t: t, name: name, host: name + "-k3j9s2.invalid", transport: transport, conn: dialWS(t, url, "sip"),
 		responses: make(chan *sip.Response, 64), requests: make(chan *sip.Request, 64)}
 	go c.readLoop()
 	return c
@@ -90,9 +99,9 @@ func (c *wsSIPClient) request(method, ruri, toTag, fromTag, callID string, cseq 
 		to += ";tag=" + toTag
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s SIP/2.0\r\nVia: SIP/2.0/WS %s;branch=z9hG4bK%s\r\nMax-Forwards: 70\r\nTo: %s\r\n", method, ruri, c.host, msrp.NewTransactionID(), to)
+	fmt.Fprintf(&b, "%s %s SIP/2.0\r\nVia: SIP/2.0/%s %s;branch=z9hG4bK%s\r\nMax-Forwards: 70\r\nTo: %s\r\n", method, ruri, strings.ToUpper(c.transport), c.host, msrp.NewTransactionID(), to)
 	fmt.Fprintf(&b, "From: <sip:%s@example.com>;tag=%s\r\nCall-ID: %s\r\nCSeq: %d %s\r\n", c.name, fromTag, callID, cseq, method)
-	fmt.Fprintf(&b, "Contact: <sip:%s@%s;transport=ws>\r\n%sContent-Length: %d\r\n\r\n%s", c.name, c.host, extra, len(body), body)
+	fmt.Fprintf(&b, "Contact: <sip:%s@%s;transport=%s>\r\n%sContent-Length: %d\r\n\r\n%s", c.name, c.host, c.transport, extra, len(body), body)
 	c.write(b.String())
 	if method == "ACK" {
 		return nil
@@ -136,12 +145,19 @@ type wsMember struct {
 
 // joinWS joins lobby from a browser: INVITE over the SIP WebSocket with a TCP/WS/MSRP m-line, ACK,
 // then the MSRP WebSocket, bound by a bodiless SEND; the logging notice is read.
-func joinWS(t *testing.T, d *daemon, name string) *wsMember {
+func joinWS(t *testing.T, d *daemon, name string) *wsMember { return joinWSOver(t, d, name, false) }
+
+// joinWSOver is joinWS over wss: (the HTTPS listener) when secure: TCP/WSS/MSRP and msrps URIs.
+func joinWSOver(t *testing.T, d *daemon, name string, secure bool) *wsMember {
 	t.Helper()
-	c := newWSSIPClient(t, d, name)
-	m := &wsMember{sip: c, local: msrp.URI{Host: c.host, SessionID: msrp.NewSessionID(), Transport: "ws"}, in: make(chan *msrp.Message, 256)}
+	c := newWSSIPClient(t, d, name, secure)
+	m := &wsMember{sip: c, local: msrp.URI{Host: c.host, SessionID: msrp.NewSessionID(), Transport: "ws", Secure: secure}, in: make(chan *msrp.Message, 256)}
+	proto, httpAddr, msrpURL := "TCP/WS/MSRP", d.httpAddr, "ws://"+d.httpAddr.String()+"/msrp"
+	if secure {
+		proto, httpAddr, msrpURL = "TCP/WSS/MSRP", d.httpsAddr, "wss://"+d.httpsAddr.String()+"/msrp"
+	}
 	offer := "v=0\r\no=- 1 1 IN IP4 " + c.host + "\r\ns=-\r\nc=IN IP4 " + c.host + "\r\nt=0 0\r\n" +
-		"m=message 9 TCP/WS/MSRP *\r\na=accept-types:message/cpim\r\na=accept-wrapped-types:text/plain *\r\n" +
+		"m=message 9 " + proto + " *\r\na=accept-types:message/cpim\r\na=accept-wrapped-types:text/plain *\r\n" +
 		"a=path:" + m.local.String() + "\r\na=setup:active\r\na=chatroom:nickname private-messages\r\na=label:main\r\n"
 	callID, tag := msrp.NewMessageID(), msrp.NewMessageID()
 	res := c.request("INVITE", "sip:lobby@example.net", "", tag, callID, 1, "Content-Type: application/sdp\r\n", offer)
@@ -149,11 +165,11 @@ func joinWS(t *testing.T, d *daemon, name string) *wsMember {
 		t.Fatalf("%s: INVITE over WebSocket: %d %s", name, res.StatusCode, res.Reason)
 	}
 	contact := res.Contact()
-	if contact == nil || !contact.Params.Has("isfocus") || contact.Address.Port != portOf(d.httpAddr) {
-		t.Fatalf("%s: Contact %v, want the HTTP listener's port %d and isfocus", name, contact, portOf(d.httpAddr))
+	if contact == nil || !contact.Params.Has("isfocus") || contact.Address.Port != portOf(httpAddr) {
+		t.Fatalf("%s: Contact %v, want the HTTP listener's port %d and isfocus", name, contact, portOf(httpAddr))
 	}
-	if tr, _ := contact.Address.UriParams.Get("transport"); tr != "ws" {
-		t.Fatalf("%s: Contact %v, want transport=ws", name, contact)
+	if tr, _ := contact.Address.UriParams.Get("transport"); tr != c.transport {
+		t.Fatalf("%s: Contact %v, want transport=%s", name, contact, c.transport)
 	}
 	toTag, _ := res.To().Params.Get("tag")
 	c.request("ACK", contact.Address.String(), toTag, tag, callID, 1, "", "")
@@ -162,16 +178,16 @@ func joinWS(t *testing.T, d *daemon, name string) *wsMember {
 		t.Fatal(err)
 	}
 	am := ans.Media[0]
-	if am.Port == 0 || am.Proto != "TCP/WS/MSRP" || am.Setup != "passive" || len(am.Path) != 1 {
+	if am.Port == 0 || am.Proto != proto || am.Setup != "passive" || len(am.Path) != 1 {
 		t.Fatalf("%s: answer m-line %+v", name, am)
 	}
 	if m.focus, err = msrp.ParsePath(am.Path[0]); err != nil {
 		t.Fatal(err)
 	}
-	if f := m.focus[0]; f.Transport != "ws" || f.Secure || f.Port != portOf(d.httpAddr) {
-		t.Fatalf("%s: focus path %s, want msrp://HOST:%d/SID;ws", name, am.Path[0], portOf(d.httpAddr))
+	if f := m.focus[0]; f.Transport != "ws" || f.Secure != secure || f.Port != portOf(httpAddr) {
+		t.Fatalf("%s: focus path %s, want msrp(s)://HOST:%d/SID;ws", name, am.Path[0], portOf(httpAddr))
 	}
-	m.conn = dialWS(t, d.httpAddr.String(), "/msrp", "msrp")
+	m.conn = dialWS(t, msrpURL, "msrp")
 	go m.readLoop(t)
 	tid := m.write(&msrp.Message{Method: "SEND", MessageID: msrp.NewMessageID(), ByteRange: msrp.ByteRange{Start: 1}})
 	for {
@@ -365,5 +381,37 @@ func TestWebSocketUpgradeNeedsSubprotocol(t *testing.T) {
 		if resp.StatusCode != tc.want {
 			t.Errorf("%s with subprotocol %q origin %q: %d, want %d", tc.path, tc.proto, tc.origin, resp.StatusCode, tc.want)
 		}
+	}
+}
+
+// TestSecureWebSocketMember: behind http.tls_listen a browser joins over wss: (SIP transport WSS,
+// TCP/WSS/MSRP, the focus's path msrps://HOST:PORT/SID;ws on the HTTPS port) and talks with a TCP
+// member; plain ws: is still served on the loopback HTTP listener (http.websocket: auto).
+func TestSecureWebSocketMember(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := msrp.LoadOrCreateCertificate(dir); err != nil { // writes a self-signed pair
+		t.Fatal(err)
+	}
+	d := startTestDaemon(t, func(c *configs.Config) {
+		c.HTTP.TLSListen = "127.0.0.1:0"
+		c.HTTP.TLSCertFile = filepath.Join(dir, msrp.CertificateFile)
+		c.HTTP.TLSKeyFile = filepath.Join(dir, msrp.KeyFile)
+	})
+	vera := joinWSOver(t, d, "vera", true)
+	bob := joinLobby(t, d, "bob", "tcp")
+	toBob := cpimBody("sip:vera@example.com", "sip:lobby@example.net", "over wss")
+	vera.send(toBob)
+	if got := bob.msrp.nextMessage(t); !bytes.Equal(got.Body, toBob) {
+		t.Fatalf("bob got %q", got.Body)
+	}
+	toVera := cpimBody("sip:bob@example.com", "sip:lobby@example.net", "back over wss")
+	bob.msrp.send("message/cpim", toVera)
+	if got := vera.nextMessage(t); !bytes.Equal(got.Body, toVera) {
+		t.Fatalf("vera got %q", got.Body)
+	}
+	walt := joinWS(t, d, "walt")
+	walt.send(cpimBody("sip:walt@example.com", "sip:lobby@example.net", "plain ws too"))
+	if got := vera.nextMessage(t); !bytes.Contains(got.Body, []byte("plain ws too")) {
+		t.Fatalf("vera got %q", got.Body)
 	}
 }
