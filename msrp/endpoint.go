@@ -114,6 +114,8 @@ type Stats struct {
 	UnboundClosed           uint64 // connections closed for binding no session within BindTimeout
 	IdleClosed              uint64 // connections closed after IdleTimeout without a session
 	FingerprintMismatches   uint64 // TLS peers whose certificate did not match a=fingerprint
+	WebSocketConnections    int64  // of Connections, those over WebSocket (RFC 7977)
+	WebSocketTooLarge       uint64 // WebSocket connections closed (1009) for a message larger than a chunk may be
 }
 
 type counters struct {
@@ -122,6 +124,8 @@ type counters struct {
 	slowPending, slowDeadline, violations, tooLarge, bindTO atomic.Uint64
 	transactionTimeouts, unknownSessions, boundElsewhere    atomic.Uint64
 	connsRejected, unboundClosed, idleClosed, fpMismatches  atomic.Uint64
+	wsConns                                                 atomic.Int64
+	wsTooLarge                                              atomic.Uint64
 }
 
 // Endpoint owns MSRP listeners, connections and sessions. The focus (passive side) and clients (active side)
@@ -263,6 +267,9 @@ func (e *Endpoint) addConn(c *conn) bool {
 	}
 	e.mu.Unlock()
 	e.stats.connections.Add(1)
+	if _, ok := c.t.(*wsTransport); ok {
+		e.stats.wsConns.Add(1)
+	}
 	e.janitorOnce.Do(func() { e.wg.Add(1); go e.janitor() })
 	c.start()
 	return true
@@ -273,6 +280,9 @@ func (e *Endpoint) removeConn(c *conn) {
 	if _, ok := e.conns[c]; ok {
 		delete(e.conns, c)
 		e.stats.connections.Add(-1)
+		if _, ok := c.t.(*wsTransport); ok {
+			e.stats.wsConns.Add(-1)
+		}
 		if c.remoteIP != "" {
 			e.releaseIP(c.remoteIP)
 		}
@@ -554,5 +564,6 @@ func (e *Endpoint) Stats() Stats {
 		TransactionTimeouts: s.transactionTimeouts.Load(), UnknownSessions: s.unknownSessions.Load(),
 		BoundElsewhere: s.boundElsewhere.Load(), ConnsRejected: s.connsRejected.Load(),
 		UnboundClosed: s.unboundClosed.Load(), IdleClosed: s.idleClosed.Load(), FingerprintMismatches: s.fpMismatches.Load(),
+		WebSocketConnections: s.wsConns.Load(), WebSocketTooLarge: s.wsTooLarge.Load(),
 	}
 }

@@ -75,7 +75,13 @@ func (e *Endpoint) WebSocketHandler() http.Handler {
 			e.log.Info("msrp: websocket handshake failed", "remote", r.RemoteAddr, "err", err)
 			return
 		}
-		e.acceptTransport(newWSTransport(nc, rw.Reader, e.wsMaxMessage()), nc)
+		t := newWSTransport(nc, rw.Reader, e.wsMaxMessage())
+		t.tooLarge = func() {
+			e.stats.wsTooLarge.Add(1)
+			e.log.Info("msrp: websocket message too large, closing connection (1009)", "remote", nc.RemoteAddr().String(),
+				"max_message_size", e.cfg.MaxMessageSize)
+		}
+		e.acceptTransport(t, nc)
 	})
 }
 
@@ -103,6 +109,8 @@ type wsTransport struct {
 	tls *tls.Conn // non-nil when the HTTP listener is TLS
 	rd  *wsutil.Reader
 	max int64
+
+	tooLarge func() // counts and logs a 1009 close
 
 	inMsg  bool  // reading a data message (read goroutine)
 	msgLen int64 // bytes of it so far
@@ -138,7 +146,7 @@ func (t *wsTransport) Read(p []byte) (int, error) {
 			hdr, err := t.rd.NextFrame()
 			if err != nil {
 				if errors.Is(err, wsutil.ErrFrameTooLarge) {
-					t.closeWith(ws.StatusMessageTooBig, "message too large")
+					t.closeTooLarge()
 					return 0, ErrWebSocketMessageTooLarge
 				}
 				return 0, err
@@ -158,7 +166,7 @@ func (t *wsTransport) Read(p []byte) (int, error) {
 		n, err := t.rd.Read(p)
 		t.msgLen += int64(n)
 		if t.msgLen > t.max {
-			t.closeWith(ws.StatusMessageTooBig, "message too large")
+			t.closeTooLarge()
 			return 0, ErrWebSocketMessageTooLarge
 		}
 		if err == io.EOF {
@@ -169,11 +177,18 @@ func (t *wsTransport) Read(p []byte) (int, error) {
 			continue
 		}
 		if errors.Is(err, wsutil.ErrFrameTooLarge) {
-			t.closeWith(ws.StatusMessageTooBig, "message too large")
+			t.closeTooLarge()
 			return n, ErrWebSocketMessageTooLarge
 		}
 		return n, err
 	}
+}
+
+func (t *wsTransport) closeTooLarge() {
+	if t.tooLarge != nil {
+		t.tooLarge()
+	}
+	t.closeWith(ws.StatusMessageTooBig, "message too large")
 }
 
 // control answers a ping with a pong and a close with a close (RFC 6455 §5.5); a close ends the stream.

@@ -275,6 +275,9 @@ func TestWebSocketOversizedMessageClosesThatConnection(t *testing.T) {
 	if ev := <-recA.closed; ev.s != a {
 		t.Fatal("wrong session closed")
 	}
+	if st := e.Stats(); st.WebSocketTooLarge != 1 || st.WebSocketConnections != 1 {
+		t.Fatalf("stats: %d closed too large, %d websocket connections; want 1 and 1", st.WebSocketTooLarge, st.WebSocketConnections)
+	}
 	// The other connection and its session go on.
 	if err := wsutil.WriteClientMessage(cb, ws.OpText, sendFrame(b.LocalURI(), "after", "still here")); err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -344,6 +345,17 @@ func TestWebSocketMemberWithTCPMember(t *testing.T) {
 	bob.msrp.send("message/cpim", back)
 	if got := wendy.nextMessage(t); !bytes.Equal(got.Body, back) {
 		t.Fatalf("after the garbage wendy got %q", got.Body)
+	}
+	resp, err := http.Get("http://" + d.httpAddr.String() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"parley_msrp_websocket_connections 1\n", `parley_msrp_errors_total{kind="protocol_violation"} 1` + "\n"} {
+		if !bytes.Contains(metrics, []byte(want)) {
+			t.Errorf("/metrics lacks %q", want)
+		}
 	}
 }
 
