@@ -338,3 +338,43 @@ func TestChunkScannerSplitsWrites(t *testing.T) {
 		}
 	}
 }
+
+// A WebSocket peer that stops reading is dropped as a slow consumer, alone (RFC 7977 members are
+// ordinary connections: msrp.max_pending_bytes and msrp.write_deadline apply).
+func TestWebSocketPeerThatStopsReadingIsDroppedAlone(t *testing.T) {
+	e, addr := wsServer(t, Config{MaxPendingBytes: 256 << 10, WriteDeadline: 200 * time.Millisecond})
+	recA, recB := newRecorder(), newRecorder()
+	a, b := e.NewWSSession(recA, false), e.NewWSSession(recB, false)
+	peer, _ := ParsePath(browserPath)
+	a.SetRemotePath(peer)
+	b.SetRemotePath(peer)
+	ca, cb := wsDial(t, addr), wsDial(t, addr)
+	for _, x := range []struct {
+		c net.Conn
+		s *Session
+		r *recorder
+	}{{ca, a, recA}, {cb, b, recB}} {
+		if err := wsutil.WriteClientMessage(x.c, ws.OpText, sendFrame(x.s.LocalURI(), "t"+x.s.ID()[:4], "hi")); err != nil {
+			t.Fatal(err)
+		}
+		x.r.nextMsg(t)
+		wsFrame(t, x.c)
+	}
+	// ca never reads again.
+	body := bytes.Repeat([]byte("x"), 16<<10)
+	deadline := time.Now().Add(failsafe)
+	for a.Send("text/plain", body) == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("a peer that does not read was never dropped")
+		}
+	}
+	if ev := <-recA.closed; ev.s != a || !ev.reason.IsSlowConsumer() {
+		t.Fatalf("closed %v for %v, want a slow consumer", ev.s == a, ev.reason)
+	}
+	if err := b.Send("text/plain", []byte("for b")); err != nil {
+		t.Fatal(err)
+	}
+	if m := wsFrame(t, cb); string(m.Body) != "for b" {
+		t.Fatalf("b got %q", m.Body)
+	}
+}
