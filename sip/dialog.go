@@ -187,12 +187,18 @@ func (d *dialog) Do(ctx context.Context, req *sip.Request) (*sip.Response, error
 			}
 			return res, nil
 		case <-tx.Done():
-			return nil, tx.Err()
+			if err := tx.Err(); err != nil {
+				return nil, err
+			}
+			// Terminated (the transport layer closing, at shutdown) without an error.
+			return nil, errNoFinalResponse
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
 	}
 }
+
+var errNoFinalResponse = errors.New("sip: transaction ended without a final response")
 
 // bye ends the dialog from our side (RFC 3261 §15.1.1). It waits for the ACK of the INVITE's
 // 2xx first: a UAS must not send BYE on a dialog before that (§15), unless the wait is over.
