@@ -346,15 +346,34 @@ func TestWebSocketMemberWithTCPMember(t *testing.T) {
 	if got := wendy.nextMessage(t); !bytes.Equal(got.Body, back) {
 		t.Fatalf("after the garbage wendy got %q", got.Body)
 	}
-	resp, err := http.Get("http://" + d.httpAddr.String() + "/metrics")
-	if err != nil {
+	// A kick ends wendy's dialog with a BYE sent back over her SIP WebSocket (RFC 7118 §5: her
+	// Contact's .invalid host is never resolved).
+	if err := d.focus.Kick(context.Background(), "lobby", "xcon-userid:wendy@example.com", false); err != nil {
 		t.Fatal(err)
 	}
-	metrics, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	for _, want := range []string{"parley_msrp_websocket_connections 1\n", `parley_msrp_errors_total{kind="protocol_violation"} 1` + "\n"} {
-		if !bytes.Contains(metrics, []byte(want)) {
-			t.Errorf("/metrics lacks %q", want)
+	if bye := wendy.sip.nextRequest(sip.BYE); !strings.Contains(bye.Recipient.Host, ".invalid") {
+		t.Fatalf("BYE to %s, want wendy's Contact", bye.Recipient.String())
+	}
+	// The closed connection leaves the gauge once its reader has torn it down: poll briefly.
+	wants := []string{"parley_msrp_websocket_connections 1\n", `parley_msrp_errors_total{kind="protocol_violation"} 1` + "\n"}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		resp, err := http.Get("http://" + d.httpAddr.String() + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		metrics, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		missing := ""
+		for _, want := range wants {
+			if !bytes.Contains(metrics, []byte(want)) {
+				missing = want
+			}
+		}
+		if missing == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics lacks %q", missing)
 		}
 	}
 }
