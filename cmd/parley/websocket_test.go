@@ -446,3 +446,32 @@ func TestSecureWebSocketMember(t *testing.T) {
 		t.Fatalf("vera got %q", got.Body)
 	}
 }
+
+// TestWebSocketOff: with http.websocket: off, /sip and /msrp are not served and a TCP/WS/MSRP line is
+// refused (nothing else offered: 488).
+func TestWebSocketOff(t *testing.T) {
+	d := startTestDaemon(t, func(c *configs.Config) { c.HTTP.WebSocket = "off" })
+	for _, path := range []string{"/sip", "/msrp"} {
+		req, _ := http.NewRequest("GET", "http://"+d.httpAddr.String()+path, nil)
+		req.Header.Set("Connection", "Upgrade")
+		req.Header.Set("Upgrade", "websocket")
+		req.Header.Set("Sec-WebSocket-Version", "13")
+		req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+		req.Header.Set("Sec-WebSocket-Protocol", strings.TrimPrefix(path, "/"))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("%s with http.websocket off: %d, want 404", path, resp.StatusCode)
+		}
+	}
+	p := newSIPPeer(t, "olga", "example.com")
+	offer := "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n" +
+		"m=message 9 TCP/WS/MSRP *\r\na=accept-types:message/cpim\r\na=path:msrp://olga.invalid/s1d;ws\r\na=setup:active\r\n"
+	_, res, _ := p.invite(t, d, "lobby", "tcp", []byte(offer))
+	if res == nil || res.StatusCode != 488 {
+		t.Fatalf("TCP/WS/MSRP with WebSocket off: %v, want 488", res)
+	}
+}
