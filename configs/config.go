@@ -173,6 +173,10 @@ type HTTP struct {
 	ReadTimeout       time.Duration `yaml:"read_timeout"`
 	MaxConnsPerIP     int           `yaml:"max_conns_per_ip"`
 	MaxConns          int           `yaml:"max_conns"`
+	// WebSocket serves SIP (GET /sip, RFC 7118) and MSRP (GET /msrp, RFC 7977) over WebSocket:
+	// "auto", "on" or "off".
+	WebSocket string   `yaml:"websocket"`
+	WSOrigins []string `yaml:"ws_origins"`
 }
 
 type Log struct {
@@ -376,6 +380,13 @@ func (c *Config) Resolve() error {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %q is not host:port", key, addr))
 		}
+	}
+	switch c.HTTP.WebSocket {
+	case "auto", "on", "off":
+	case "":
+		c.HTTP.WebSocket = "auto"
+	default:
+		errs = append(errs, fmt.Errorf("http.websocket: %q is none of auto, on, off", c.HTTP.WebSocket))
 	}
 	if c.AdvertisedHost == "" {
 		c.AdvertisedHost = sipHost

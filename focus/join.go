@@ -170,9 +170,19 @@ func (f *Focus) acceptLine(p *Participant, i int, m *sdp.Media, labels map[strin
 	s := &Stream{participant: p, chatID: newChatID(), label: m.Label, channel: room.channelFor(m.Label), offer: *m,
 		composing: newTokenBucket(isComposingRate, isComposingBurst), file: file, fileTarget: fileTo}
 	tls := m.Proto == "TCP/TLS/MSRP"
+	ws, wss := f.webSocketLine(m, path)
+	if ws {
+		tls = false // the browser's TLS is the HTTP listener's, with no a=fingerprint (RFC 7977 §5.2)
+	}
+	var h msrp.SessionHandler = f
+	if file != nil {
+		h = fileSessions{f} // streamed chunk by chunk
+	}
 	switch {
 	case sess != nil:
 		s.session = sess
+	case ws:
+		s.session = f.endpoint.NewWSSession(h, wss)
 	case tls:
 		if file != nil {
 			s.session = f.endpoint.NewTLSSession(fileSessions{f})
@@ -191,7 +201,7 @@ func (f *Focus) acceptLine(p *Participant, i int, m *sdp.Media, labels map[strin
 	// RFC 6135: we are passive (the client connects), also when the offer has no a=setup;
 	// a client that can only be passive is connected to.
 	setup := "passive"
-	if m.Setup == "passive" {
+	if m.Setup == "passive" && !ws { // a browser cannot accept connections (RFC 7977 §5.1)
 		setup, s.dialsOut = "active", true
 	}
 	answer := sdp.MediaAnswer{
@@ -231,9 +241,7 @@ func (f *Focus) refuse(m *sdp.Media, labels map[string]bool, file bool) string {
 		return "already refused by the offerer"
 	case !m.IsMSRP():
 		return "not MSRP"
-	case m.Proto == "TCP/TLS/MSRP" && *f.tlsFP.Load() == "":
-		return "TLS not configured on this focus"
-	case m.Proto != "TCP/MSRP" && m.Proto != "TCP/TLS/MSRP":
+	case m.Proto != "TCP/MSRP" && m.Proto != "TCP/TLS/MSRP" && !isWebSocketProto(m.Proto):
 		return "transport not offered by this focus"
 	case !file && !m.Accepts("message/cpim"):
 		return "accept-types lack message/cpim" // RFC 7701 §5.2
@@ -243,10 +251,34 @@ func (f *Focus) refuse(m *sdp.Media, labels map[string]bool, file bool) string {
 	if len(m.Path) == 0 {
 		return "no a=path"
 	}
-	if _, err := msrp.ParsePath(strings.Join(m.Path, " ")); err != nil {
+	path, err := msrp.ParsePath(strings.Join(m.Path, " "))
+	if err != nil {
 		return "bad a=path: " + err.Error()
 	}
+	if ws, _ := f.webSocketLine(m, path); ws {
+		if cfg := f.endpoint.Config(); cfg.AdvertisedWSPort == 0 && cfg.AdvertisedWSSPort == 0 {
+			return "WebSocket not configured on this focus"
+		}
+	} else if m.Proto == "TCP/TLS/MSRP" && *f.tlsFP.Load() == "" {
+		return "TLS not configured on this focus"
+	}
 	return ""
+}
+
+func isWebSocketProto(proto string) bool { return proto == "TCP/WS/MSRP" || proto == "TCP/WSS/MSRP" }
+
+// webSocketLine says whether an offered line is a client reaching us over WebSocket (RFC 7977): its
+// proto is TCP/WS/MSRP or TCP/WSS/MSRP, or the hop that connects to us has the ws transport. secure
+// picks the msrps URI on the WSS port: asked for (TCP/WSS/MSRP, an msrps hop) and served; a page loaded
+// over plain http gets the ws port even when it says WSS.
+func (f *Focus) webSocketLine(m *sdp.Media, path []msrp.URI) (ws, secure bool) {
+	ws = isWebSocketProto(m.Proto) || len(path) > 0 && strings.EqualFold(path[0].Transport, "ws")
+	if !ws {
+		return false, false
+	}
+	cfg := f.endpoint.Config()
+	want := m.Proto == "TCP/WSS/MSRP" || len(path) > 0 && path[0].Secure
+	return true, want && cfg.AdvertisedWSSPort != 0 || cfg.AdvertisedWSPort == 0
 }
 
 // channelFor picks the chat channel an offered label joins: the available-media entry of type

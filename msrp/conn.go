@@ -120,8 +120,11 @@ func newConn(e *Endpoint, t Transport, dialKey string) *conn {
 		parser:   newBorrowingParser(e.cfg().MaxHeaderBytes, e.cfg().MaxMessageSize),
 		reasm:    newReassembler(e.cfg().MaxMessageSize),
 	}
-	if nt, ok := t.(netTransport); ok {
+	switch nt := t.(type) {
+	case netTransport:
 		c.tls, _ = nt.Conn.(*tls.Conn)
+	case interface{ tlsConn() *tls.Conn }: // WebSocket over the HTTP listener's TLS
+		c.tls = nt.tlsConn()
 	}
 	c.txs.init()
 	c.cond.L = &c.mu

@@ -34,6 +34,8 @@ type Config struct {
 	AdvertisedHost     string        // host written into session URIs (never a wildcard address)
 	AdvertisedPort     int           // port written into msrp session URIs
 	AdvertisedTLSPort  int           // port written into msrps session URIs (NewTLSSession); default AdvertisedPort
+	AdvertisedWSPort   int           // port written into msrp ;ws session URIs (NewWSSession, RFC 7977)
+	AdvertisedWSSPort  int           // port written into msrps ;ws session URIs (NewWSSession over TLS)
 	MaxMessageSize     int64         // whole-message (and so chunk) limit, 413 above it; default 1 MiB
 	MaxHeaderBytes     int           // start line + headers; default 16 KiB; more closes the connection
 	MaxPendingBytes    int           // per-connection outbound queue bound; default 8 MiB
@@ -137,6 +139,8 @@ type Stats struct {
 	GuessingClosed          uint64 // connections closed for more than MaxUnknownSessions 481s in a minute
 	HeaderTimeouts          uint64 // connections closed for a frame head slower than HeaderTimeout
 	FingerprintMismatches   uint64 // TLS peers whose certificate did not match a=fingerprint
+	WebSocketConnections    int64  // of Connections, those over WebSocket (RFC 7977)
+	WebSocketTooLarge       uint64 // WebSocket connections closed (1009) for a message larger than a chunk may be
 }
 
 type counters struct {
@@ -146,6 +150,8 @@ type counters struct {
 	transactionTimeouts, unknownSessions, boundElsewhere    atomic.Uint64
 	connsRejected, unboundClosed, idleClosed, fpMismatches  atomic.Uint64
 	guessingClosed, headerTimeouts                          atomic.Uint64
+	wsConns                                                 atomic.Int64
+	wsTooLarge                                              atomic.Uint64
 }
 
 // Endpoint owns MSRP listeners, connections and sessions. The focus (passive side) and clients (active side)
@@ -272,7 +278,11 @@ func (e *Endpoint) Serve(ctx context.Context, ln net.Listener) error {
 }
 
 // accept runs an accepted connection unless its source address already has MaxConnsPerIP.
-func (e *Endpoint) accept(nc net.Conn) {
+func (e *Endpoint) accept(nc net.Conn) { e.acceptTransport(NewNetTransport(nc), nc) }
+
+// acceptTransport runs t, accepted on nc (TCP, TLS or WebSocket), unless the endpoint already has
+// MaxConns connections or its source address MaxConnsPerIP.
+func (e *Endpoint) acceptTransport(t Transport, nc net.Conn) {
 	if e.cfg().MaxConns > 0 {
 		e.mu.Lock()
 		over := len(e.conns) >= e.cfg().MaxConns
@@ -312,7 +322,7 @@ func (e *Endpoint) accept(nc net.Conn) {
 	} else {
 		ip = ""
 	}
-	c := newConn(e, NewNetTransport(nc), "")
+	c := newConn(e, t, "")
 	c.remoteIP = ip
 	e.addConn(c)
 }
@@ -338,6 +348,9 @@ func (e *Endpoint) addConn(c *conn) bool {
 	}
 	e.mu.Unlock()
 	e.stats.connections.Add(1)
+	if _, ok := c.t.(*wsTransport); ok {
+		e.stats.wsConns.Add(1)
+	}
 	e.janitorOnce.Do(func() { e.wg.Add(1); go e.janitor() })
 	c.start()
 	return true
@@ -348,6 +361,9 @@ func (e *Endpoint) removeConn(c *conn) {
 	if _, ok := e.conns[c]; ok {
 		delete(e.conns, c)
 		e.stats.connections.Add(-1)
+		if _, ok := c.t.(*wsTransport); ok {
+			e.stats.wsConns.Add(-1)
+		}
 		if c.remoteIP != "" {
 			e.releaseIP(c.remoteIP)
 		}
@@ -640,5 +656,6 @@ func (e *Endpoint) Stats() Stats {
 		BoundElsewhere: s.boundElsewhere.Load(), ConnsRejected: s.connsRejected.Load(),
 		UnboundClosed: s.unboundClosed.Load(), IdleClosed: s.idleClosed.Load(), FingerprintMismatches: s.fpMismatches.Load(),
 		GuessingClosed: s.guessingClosed.Load(), HeaderTimeouts: s.headerTimeouts.Load(),
+		WebSocketConnections: s.wsConns.Load(), WebSocketTooLarge: s.wsTooLarge.Load(),
 	}
 }

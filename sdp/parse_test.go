@@ -334,3 +334,17 @@ func TestParse_Malformed(t *testing.T) {
 		})
 	}
 }
+
+// A browser on plain ws: (RFC 7977 §8 with the ws transport): TCP/WS/MSRP, a .invalid path without a port.
+func TestParseWebSocketOffer(t *testing.T) {
+	offer := "v=0\r\no=- 1 1 IN IP4 kj3hs9d2.invalid\r\ns=-\r\nc=IN IP4 kj3hs9d2.invalid\r\nt=0 0\r\n" +
+		"m=message 9 TCP/WS/MSRP *\r\na=accept-types:message/cpim\r\na=path:msrp://kj3hs9d2.invalid/cl1ent;ws\r\na=setup:active\r\n"
+	s, err := Parse([]byte(offer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := s.Media[0]
+	if m.Proto != "TCP/WS/MSRP" || !m.IsMSRP() || len(m.Path) != 1 || m.Path[0] != "msrp://kj3hs9d2.invalid/cl1ent;ws" {
+		t.Fatalf("parsed %+v", m)
+	}
+}

@@ -89,8 +89,8 @@ type Media struct {
 }
 
 // msrpProtos are the transport protocols of MSRP m-lines [RFC 4975 §8.1,
-// RFC 7977 §8].
-var msrpProtos = [...]string{"TCP/MSRP", "TCP/TLS/MSRP", "TCP/WSS/MSRP"}
+// RFC 7977 §8; TCP/WS/MSRP is what browsers on plain ws: offer].
+var msrpProtos = [...]string{"TCP/MSRP", "TCP/TLS/MSRP", "TCP/WSS/MSRP", "TCP/WS/MSRP"}
 
 // IsMSRPProto reports whether proto is one of the MSRP transport protocols.
 func IsMSRPProto(proto string) bool {

@@ -68,6 +68,7 @@ func TestMedia_IsMSRP(t *testing.T) {
 		{"message", "TCP/MSRP", true},
 		{"message", "TCP/TLS/MSRP", true},
 		{"message", "TCP/WSS/MSRP", true},
+		{"message", "TCP/WS/MSRP", true},
 		{"message", "tcp/msrp", true},
 		{"message", "TCP/BFCP", false},
 		{"audio", "TCP/MSRP", false},

@@ -68,6 +68,11 @@ type Server struct {
 	port  int
 	guard *guard // stream connection limits (connguard.go)
 
+	// SIP over WebSocket (websocket.go): connections handed over by the HTTP listener(s).
+	wsMu            sync.Mutex
+	wsLn, wssLn     *handoffListener
+	wsPort, wssPort int
+
 	trusted  trustList
 	auth     *authenticator             // nil: no authentication
 	outbound *sip.Uri                   // nil: no outbound proxy
@@ -190,6 +195,7 @@ func (s *Server) listen() error {
 }
 
 func (s *Server) closeListeners() {
+	s.closeWebSocket()
 	s.tcp.Close()
 	s.udp.Close()
 	if s.peer.tls != nil {
@@ -205,7 +211,8 @@ func (s *Server) Metrics() *Metrics { return s.metrics }
 
 // Serve answers SIP on UDP and TCP until ctx is cancelled.
 func (s *Server) Serve(ctx context.Context) error {
-	errc := make(chan error, 3)
+	errc := make(chan error, 5)
+	s.serveWebSocket(errc)
 	go func() { errc <- s.srv.ServeUDP(s.udp) }()
 	go func() { errc <- s.srv.ServeTCP(s.guardListener(s.tcp, "tcp")) }()
 	if s.peer.tls != nil {

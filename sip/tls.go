@@ -84,6 +84,12 @@ func (s *Server) contactURI(room, transport, scheme string) sip.Uri {
 			uri.Scheme = "sips"
 		}
 	}
+	if port, ok := s.wsContactPort(t); ok {
+		uri.Port = port // the HTTP listener the client's WebSocket reached (RFC 7118 §5)
+		if t == "wss" && strings.EqualFold(scheme, "sips") {
+			uri.Scheme = "sips"
+		}
+	}
 	if t != "" && t != "udp" {
 		uri.UriParams.Add("transport", t)
 	}

@@ -12,7 +12,7 @@ import (
 type msrpCollector struct {
 	endpoint *msrp.Endpoint
 
-	messages, bytes, sessions, connections, slow, errs *prometheus.Desc
+	messages, bytes, sessions, connections, wsConnections, slow, errs *prometheus.Desc
 }
 
 func registerMSRPStats(reg prometheus.Registerer, ep *msrp.Endpoint) error {
@@ -25,17 +25,20 @@ func registerMSRPStats(reg prometheus.Registerer, ep *msrp.Endpoint) error {
 		bytes:       d("bytes_total", "MSRP bytes received and queued for sending.", "direction"),
 		sessions:    d("sessions", "MSRP sessions open (bound or waiting for the client's first request)."),
 		connections: d("connections", "MSRP connections open."),
+		wsConnections: d("websocket_connections", "MSRP connections open over WebSocket (RFC 7977), "+
+			"counted in parley_msrp_connections too."),
 		slow: d("slow_consumers_total", "Connections dropped because the peer did not read fast enough "+
 			"(reason pending: msrp.max_pending_bytes reached; deadline: msrp.write_deadline passed).", "reason"),
 		errs: d("errors_total", "MSRP failures by kind: protocol_violation (connection closed), too_large (413), "+
 			"bind_timeout (msrp.bind_timeout), transaction_timeout (msrp.transaction_timeout), unknown_session (481), "+
 			"bound_elsewhere (506), conns_rejected (msrp.max_conns_per_ip), unbound_closed (msrp.bind_timeout), "+
-			"idle_closed (msrp.idle_timeout), fingerprint_mismatch (TLS peer certificate differs from a=fingerprint).", "kind"),
+			"idle_closed (msrp.idle_timeout), fingerprint_mismatch (TLS peer certificate differs from a=fingerprint), "+
+			"websocket_too_large (a WebSocket message larger than a chunk, connection closed with 1009).", "kind"),
 	})
 }
 
 func (c *msrpCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.messages, c.bytes, c.sessions, c.connections, c.slow, c.errs} {
+	for _, d := range []*prometheus.Desc{c.messages, c.bytes, c.sessions, c.connections, c.wsConnections, c.slow, c.errs} {
 		ch <- d
 	}
 }
@@ -51,6 +54,7 @@ func (c *msrpCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.bytes, s.BytesOut, "out")
 	ch <- prometheus.MustNewConstMetric(c.sessions, prometheus.GaugeValue, float64(s.Sessions))
 	ch <- prometheus.MustNewConstMetric(c.connections, prometheus.GaugeValue, float64(s.Connections))
+	ch <- prometheus.MustNewConstMetric(c.wsConnections, prometheus.GaugeValue, float64(s.WebSocketConnections))
 	counter(c.slow, s.SlowConsumersPending, "pending")
 	counter(c.slow, s.SlowConsumersDeadline, "deadline")
 	counter(c.errs, s.ProtocolViolations, "protocol_violation")
@@ -65,6 +69,7 @@ func (c *msrpCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.errs, s.FingerprintMismatches, "fingerprint_mismatch")
 	counter(c.errs, s.GuessingClosed, "guessing_closed")
 	counter(c.errs, s.HeaderTimeouts, "header_timeout")
+	counter(c.errs, s.WebSocketTooLarge, "websocket_too_large")
 }
 
 // registerLogStats exports the message log's group commits: how many, how many messages they

@@ -139,6 +139,7 @@ type daemon struct {
 
 	msrpAddr, msrpTLSAddr, httpAddr, httpsAddr net.Addr
 	httpLimit                                  *connLimit // http.max_conns_per_ip, http.max_conns
+	wsOn, wssOn                                bool       // SIP and MSRP over WebSocket on the HTTP, HTTPS listener
 	ready                                      atomic.Bool
 	stopServing                                context.CancelFunc
 	serving                                    sync.WaitGroup
@@ -200,7 +201,43 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 		closers = append(closers, func() { tlsLn.Close() })
 		d.msrpTLSAddr = tlsLn.Addr()
 	}
+	// The HTTP listeners are bound first: MSRP and SIP over WebSocket (RFC 7977, RFC 7118) are served
+	// on them, and their ports go into the focus's a=path and Contact.
+	httpLn, err := net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("http.listen: %w", err)
+	}
+	closers = append(closers, func() { httpLn.Close() })
+	d.httpAddr = httpLn.Addr()
+	d.httpLimit = newConnLimit(cfg.HTTP.MaxConnsPerIP, cfg.HTTP.MaxConns, log.With("subsystem", "http"))
+	var httpsLn net.Listener
+	if cfg.HTTP.TLSListen != "" {
+		// The same endpoints over HTTPS (RFC 6503 §11: TLS is mandatory to implement for CCMP).
+		// Read again when the files change (admin.go).
+		if d.admin.httpsCert, err = newCertFile("http.tls_cert_file", cfg.HTTP.TLSCertFile, cfg.HTTP.TLSKeyFile); err != nil {
+			return nil, err
+		}
+		tlsConf := &tls.Config{GetCertificate: d.admin.httpsCert.getCertificate, MinVersion: tls.VersionTLS12}
+		ln, err := net.Listen("tcp", cfg.HTTP.TLSListen)
+		if err != nil {
+			return nil, fmt.Errorf("http.tls_listen: %w", err)
+		}
+		closers = append(closers, func() { ln.Close() })
+		httpsLn = tls.NewListener(ln, tlsConf)
+		d.httpsAddr = ln.Addr()
+	}
+	d.wsOn, d.wssOn = webSocketListeners(cfg, d.httpAddr, d.httpsAddr)
+	var wsPort, wssPort int
+	if d.wsOn {
+		wsPort = portOf(d.httpAddr)
+	}
+	if d.wssOn {
+		wssPort = portOf(d.httpsAddr)
+	}
+
 	d.endpoint = msrp.NewEndpoint(msrp.Config{
+		AdvertisedWSPort:   wsPort,
+		AdvertisedWSSPort:  wssPort,
 		AdvertisedHost:     cfg.AdvertisedHost,
 		AdvertisedPort:     msrpLn.Addr().(*net.TCPAddr).Port,
 		MaxMessageSize:     cfg.MSRP.MaxMessageSize,
@@ -293,40 +330,13 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 	d.focus.SetSignaling(d.sip)
 	d.focus.SetPager(d.sip) // page-mode members' MESSAGEs
 
-	httpLn, err := net.Listen("tcp", cfg.HTTP.Listen)
-	if err != nil {
-		d.sip.Close()
-		return nil, fmt.Errorf("http.listen: %w", err)
-	}
-	d.httpAddr = httpLn.Addr()
-	d.httpLimit = newConnLimit(cfg.HTTP.MaxConnsPerIP, cfg.HTTP.MaxConns, log.With("subsystem", "http"))
 	reg, err := d.registry()
 	if err != nil {
-		httpLn.Close()
 		d.sip.Close()
 		return nil, err
 	}
 	d.http = &http.Server{Handler: d.routes(reg), ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
 		ReadTimeout: cfg.HTTP.ReadTimeout}
-	var httpsLn net.Listener
-	if cfg.HTTP.TLSListen != "" {
-		// The same endpoints over HTTPS (RFC 6503 §11: TLS is mandatory to implement for CCMP).
-		// Read again when the files change (admin.go).
-		if d.admin.httpsCert, err = newCertFile("http.tls_cert_file", cfg.HTTP.TLSCertFile, cfg.HTTP.TLSKeyFile); err != nil {
-			httpLn.Close()
-			d.sip.Close()
-			return nil, err
-		}
-		tlsConf := &tls.Config{GetCertificate: d.admin.httpsCert.getCertificate, MinVersion: tls.VersionTLS12}
-		ln, err := net.Listen("tcp", cfg.HTTP.TLSListen)
-		if err != nil {
-			httpLn.Close()
-			d.sip.Close()
-			return nil, fmt.Errorf("http.tls_listen: %w", err)
-		}
-		httpsLn = tls.NewListener(ln, tlsConf)
-		d.httpsAddr = ln.Addr()
-	}
 
 	serveCtx, stop := context.WithCancel(context.Background())
 	d.stopServing = stop
@@ -430,6 +440,7 @@ func (d *daemon) routes(reg *prometheus.Registry) http.Handler {
 	reg.MustRegister(ccmpHandler.Collectors()...)
 	mux.Handle("/ccmp", ccmpHandler)
 	d.adminRoutes(mux)
+	d.webSocketRoutes(mux)
 	if d.cfg.HTTP.Pprof {
 		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)

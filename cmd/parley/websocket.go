@@ -1,0 +1,87 @@
+package main
+
+import (
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/parleychat/parley/configs"
+)
+
+// webSocketListeners says which HTTP listeners serve SIP and MSRP over WebSocket (http.websocket):
+// "on" both, "off" none, "auto" (the default) the HTTPS listener and the plain one only when it is on
+// loopback, since ws: carries chat in the clear.
+func webSocketListeners(cfg *configs.Config, httpAddr, httpsAddr net.Addr) (ws, wss bool) {
+	switch cfg.HTTP.WebSocket {
+	case "off":
+		return false, false
+	case "on":
+		return true, httpsAddr != nil
+	}
+	plain := false
+	if a, ok := httpAddr.(*net.TCPAddr); ok && a.IP.IsLoopback() {
+		plain = true
+	}
+	return plain, httpsAddr != nil
+}
+
+// webSocketRoutes adds GET /sip (RFC 7118) and GET /msrp (RFC 7977) to the HTTP mux, each only on the
+// listeners http.websocket turns on, behind the origin check.
+func (d *daemon) webSocketRoutes(mux *http.ServeMux) {
+	if !d.wsOn && !d.wssOn {
+		return
+	}
+	var sipWS, sipWSS http.Handler
+	if d.wsOn {
+		sipWS = d.sip.WebSocketHandler(false, portOf(d.httpAddr))
+	}
+	if d.wssOn {
+		sipWSS = d.sip.WebSocketHandler(true, portOf(d.httpsAddr))
+	}
+	msrpWS := d.endpoint.WebSocketHandler()
+	on := func(r *http.Request) bool { return r.TLS == nil && d.wsOn || r.TLS != nil && d.wssOn }
+	mux.Handle("GET /sip", d.checkOrigin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case !on(r):
+			http.NotFound(w, r)
+		case r.TLS != nil:
+			sipWSS.ServeHTTP(w, r)
+		default:
+			sipWS.ServeHTTP(w, r)
+		}
+	})))
+	mux.Handle("GET /msrp", d.checkOrigin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !on(r) {
+			http.NotFound(w, r)
+			return
+		}
+		msrpWS.ServeHTTP(w, r)
+	})))
+}
+
+// checkOrigin refuses (403) a browser's upgrade from a page of another site: its Origin must be the
+// request's own host or one of http.ws_origins ("*" takes any). Clients that send no Origin (not a
+// browser) are let in: the origin check protects browsers' users, not the server.
+func (d *daemon) checkOrigin(h http.Handler) http.Handler {
+	allowed := d.cfg.HTTP.WSOrigins
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		if origin == "" || originAllowed(origin, r.Host, allowed) {
+			h.ServeHTTP(w, r)
+			return
+		}
+		d.log.Info("websocket upgrade from a foreign origin refused", "origin", origin, "path", r.URL.Path, "remote", r.RemoteAddr)
+		http.Error(w, "origin not allowed (http.ws_origins)", http.StatusForbidden)
+	})
+}
+
+func originAllowed(origin, host string, allowed []string) bool {
+	for _, a := range allowed {
+		if a == "*" || strings.EqualFold(strings.TrimRight(a, "/"), origin) {
+			return true
+		}
+	}
+	u, err := url.Parse(origin)
+	return err == nil && u.Host != "" && strings.EqualFold(u.Host, host)
+}
