@@ -223,7 +223,7 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 			return nil, fmt.Errorf("http.tls_listen: %w", err)
 		}
 		closers = append(closers, func() { ln.Close() })
-		httpsLn = tls.NewListener(ln, tlsConf)
+		httpsLn = tls.NewListener(d.httpLimit.wrap(ln), tlsConf) // limited below TLS: http.Server must see the *tls.Conn
 		d.httpsAddr = ln.Addr()
 	}
 	d.wsOn, d.wssOn = webSocketListeners(cfg, d.httpAddr, d.httpsAddr)
@@ -353,7 +353,7 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 	})
 	if httpsLn != nil {
 		d.goServe("https", func() error {
-			if err := d.http.Serve(d.httpLimit.wrap(httpsLn)); !errors.Is(err, http.ErrServerClosed) {
+			if err := d.http.Serve(httpsLn); !errors.Is(err, http.ErrServerClosed) {
 				return err
 			}
 			return nil
