@@ -1,10 +1,11 @@
 package sip
 
 import (
-	"sync"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/parleychat/parley/internal/ratelimit"
 )
 
 // Limits bound what one source address may ask of the focus. Zero disables a limit. Sources in
@@ -24,7 +25,7 @@ type Limits struct {
 // liveLimits are the limits SetLimits may change while serving.
 type liveLimits struct {
 	inviteRate, subscribeRate float64
-	invite, subscribe         *rateLimiter // nil: unlimited
+	invite, subscribe         *ratelimit.PerKey // nil: unlimited
 	maxPending                int
 }
 
@@ -37,12 +38,12 @@ func (s *Server) SetLimits(l Limits) {
 	if cur != nil && cur.inviteRate == l.InviteRate {
 		next.invite = cur.invite
 	} else {
-		next.invite = newRateLimiter(l.InviteRate)
+		next.invite = ratelimit.New(l.InviteRate)
 	}
 	if cur != nil && cur.subscribeRate == l.SubscribeRate {
 		next.subscribe = cur.subscribe
 	} else {
-		next.subscribe = newRateLimiter(l.SubscribeRate)
+		next.subscribe = ratelimit.New(l.SubscribeRate)
 	}
 	s.limits.Store(next)
 }
@@ -50,67 +51,14 @@ func (s *Server) SetLimits(l Limits) {
 // retryAfter is the Retry-After of a rate-limited request, in seconds.
 const retryAfter = "1"
 
-// rateLimiter keeps one token bucket per source IP; idle buckets are dropped as it grows.
-type rateLimiter struct {
-	rate  float64
-	mu    sync.Mutex
-	byKey map[string]*bucket
-	now   func() time.Time
-}
-
-type bucket struct {
-	tokens float64
-	last   time.Time
-}
-
-func newRateLimiter(rate float64) *rateLimiter {
-	if rate <= 0 {
-		return nil
-	}
-	return &rateLimiter{rate: rate, byKey: map[string]*bucket{}, now: time.Now}
-}
-
-// pruneAbove is the number of buckets above which full (idle) ones are dropped.
-const pruneAbove = 4096
-
-// allow takes a token from key's bucket.
-func (l *rateLimiter) allow(key string) bool {
-	if l == nil {
-		return true
-	}
-	now := l.now()
-	burst := max(l.rate, 1)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b := l.byKey[key]
-	if b == nil {
-		if len(l.byKey) >= pruneAbove {
-			for k, o := range l.byKey {
-				if now.Sub(o.last).Seconds()*l.rate+o.tokens >= burst {
-					delete(l.byKey, k)
-				}
-			}
-		}
-		b = &bucket{tokens: burst, last: now}
-		l.byKey[key] = b
-	}
-	b.tokens = min(burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
-	b.last = now
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
-}
-
 // allows tells whether req's source is within limiter (counting req), without answering.
-func (s *Server) allows(l *rateLimiter, req *sip.Request) bool {
-	return l == nil || s.trusted.contains(req.Source()) || l.allow(sourceHost(req.Source()))
+func (s *Server) allows(l *ratelimit.PerKey, req *sip.Request) bool {
+	return l == nil || s.trusted.contains(req.Source()) || l.Allow(sourceHost(req.Source()))
 }
 
 // limited answers 503 with Retry-After when req's source has used up its allowance of
 // limiter, and reports whether it did.
-func (s *Server) limited(req *sip.Request, tx sip.ServerTransaction, l *rateLimiter, what string) bool {
+func (s *Server) limited(req *sip.Request, tx sip.ServerTransaction, l *ratelimit.PerKey, what string) bool {
 	if s.allows(l, req) {
 		return false
 	}
