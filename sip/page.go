@@ -34,18 +34,8 @@ type pageContact struct {
 }
 
 func (s *Server) onMessage(req *sip.Request, tx sip.ServerTransaction) {
-	room, ok := s.focus.RoomName(req.Recipient.String())
-	if !ok || s.focus.Room(room) == nil {
-		s.respond(req, tx, 404, "Not Found", s.warning("no such room"))
-		return
-	}
-	authUser, ok := s.authenticate(req, tx, room)
+	room, ident, ok := s.caller(req, tx)
 	if !ok {
-		return
-	}
-	ident, err := s.identity(req, authUser)
-	if err != nil {
-		s.respond(req, tx, 400, "Bad Request", s.warning(err.Error()))
 		return
 	}
 	ct := "text/plain"

@@ -91,19 +91,9 @@ func (s *Server) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 		// RFC 3515 §2.4.6: several REFERs may share the dialog; id tells their NOTIFYs apart.
 		sub.event = "refer;id=" + strconv.FormatUint(uint64(req.CSeq().SeqNo), 10)
 	} else {
+		var ident focus.Identity
 		var ok bool
-		room, ok = s.focus.RoomName(req.Recipient.String())
-		if !ok || s.focus.Room(room) == nil {
-			s.respond(req, tx, 404, "Not Found", s.warning("no such room"))
-			return
-		}
-		authUser, ok := s.authenticate(req, tx, room)
-		if !ok {
-			return
-		}
-		ident, err := s.identity(req, authUser)
-		if err != nil {
-			s.respond(req, tx, 400, "Bad Request", s.warning(err.Error()))
+		if room, ident, ok = s.caller(req, tx); !ok {
 			return
 		}
 		referrer = ident

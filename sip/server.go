@@ -553,6 +553,28 @@ func (s *Server) onCancel(req *sip.Request, tx sip.ServerTransaction) {
 
 // onOptions answers capability queries and proxies' keepalives; the Contact carries isfocus
 // (RFC 4579 §4.3), for a room's URI or the focus's own address.
+// caller is the prologue of a request outside any dialog addressed to a room: the room (404 if
+// none), the caller authenticated for it (a Digest challenge when sip.auth asks for one) and
+// its identity (400 when the request's identity headers are unusable). ok is false once a
+// response has been sent.
+func (s *Server) caller(req *sip.Request, tx sip.ServerTransaction) (room string, ident focus.Identity, ok bool) {
+	room, ok = s.focus.RoomName(req.Recipient.String())
+	if !ok || s.focus.Room(room) == nil {
+		s.respond(req, tx, 404, "Not Found", s.warning("no such room"))
+		return "", focus.Identity{}, false
+	}
+	authUser, ok := s.authenticate(req, tx, room)
+	if !ok {
+		return "", focus.Identity{}, false
+	}
+	ident, err := s.identity(req, authUser)
+	if err != nil {
+		s.respond(req, tx, 400, "Bad Request", s.warning(err.Error()))
+		return "", focus.Identity{}, false
+	}
+	return room, ident, true
+}
+
 func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 	room := ""
 	if req.Recipient.User != "" {

@@ -218,24 +218,18 @@ func (ev *events) onSubscribe(req *sip.Request, tx sip.ServerTransaction) {
 		ev.inDialog(req, tx, id, expires)
 		return
 	}
-	room, ok := s.focus.RoomName(req.Recipient.String())
-	r := s.focus.Room(room)
-	if !ok || r == nil {
-		s.respond(req, tx, 404, "Not Found", s.warning("no such room"))
-		return
-	}
 	if req.Contact() == nil {
 		s.respond(req, tx, 400, "Bad Request", s.warning("a Contact is required"))
 		return
 	}
 	// The subscriber is identified and authenticated as a participant joining would be.
-	authUser, ok := s.authenticate(req, tx, room)
+	room, ident, ok := s.caller(req, tx)
 	if !ok {
 		return
 	}
-	ident, err := s.identity(req, authUser)
-	if err != nil {
-		s.respond(req, tx, 400, "Bad Request", s.warning(err.Error()))
+	r := s.focus.Room(room) // to tell, once answered, whether the room went meanwhile
+	if r == nil {
+		s.respond(req, tx, 404, "Not Found", s.warning("no such room"))
 		return
 	}
 	// Whoever may join the room may watch it (RFC 4575 §3.5, RFC 6501 §4.6): the focus's rule.
