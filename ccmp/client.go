@@ -142,6 +142,15 @@ type RoomSpec struct {
 	Logging     bool
 	History     int  // messages replayed to joiners of a logged room; 0: server default
 	Moderated   bool // joiners without a role are visitors until a moderator gives them voice
+	// HistorySet makes History 0 mean none replayed instead of the server default.
+	HistorySet bool
+	// Log retention (zero keeps everything).
+	KeepFor      time.Duration
+	KeepMessages int
+	// Channels replace the blueprint's chat channels when not empty.
+	Channels []xcon.Channel
+	// Owner, when set, is recorded as the room's administrator and organizer (a SIP URI).
+	Owner string
 }
 
 // RoomInfo is one entry of a room list.
@@ -243,10 +252,22 @@ func (c *Client) CreateRoom(ctx context.Context, spec RoomSpec) (*xcon.Conferenc
 		conf.Description.ConfURIs = []xcon.URIEntry{{URI: "sip:" + strings.TrimPrefix(conf.Entity, "xcon:"), Password: spec.Password}}
 	}
 	history := spec.History
-	if history == 0 {
+	if history == 0 && !spec.HistorySet {
 		history = 20
 	}
-	conf.SetRoomPolicy(xcon.RoomPolicy{Logging: spec.Logging, History: history, Moderated: spec.Moderated})
+	conf.SetRoomPolicy(xcon.RoomPolicy{Logging: spec.Logging, History: history, Moderated: spec.Moderated,
+		KeepFor: spec.KeepFor, KeepMessages: spec.KeepMessages})
+	if len(spec.Channels) > 0 {
+		conf.Description.Media = nil
+		for _, ch := range spec.Channels {
+			ch.Type, ch.Status = "message", "sendrecv"
+			conf.Description.Media = append(conf.Description.Media, ch)
+		}
+	}
+	if spec.Owner != "" {
+		conf.Users = append(conf.Users, &xcon.User{Entity: xcon.UserIDFromAOR(spec.Owner),
+			AssociatedAORs: []string{spec.Owner}, Roles: []string{"administrator", "organizer"}})
+	}
 	resp, err = c.Do(ctx, &Request{Type: TypeConf, Operation: OpCreate, HasBody: true, Info: conf.Element("confInfo")})
 	if err != nil {
 		return nil, err
@@ -300,6 +321,68 @@ func (c *Client) CloseRoom(ctx context.Context, room, successor string) (uint64,
 		return 0, err
 	}
 	return resp.Version, nil
+}
+
+// SetDenied adds a user (XCON-USERID or SIP URI) to a room's deny list (RFC 6501
+// <deny-users-list>), or with deny false removes the entry; a denied user's joins get 403.
+// It returns the room's new version.
+func (c *Client) SetDenied(ctx context.Context, room, user string, deny bool) (uint64, error) {
+	info := etree.NewElement("confInfo")
+	info.CreateAttr("xmlns:info", xcon.NS)
+	info.CreateAttr("xmlns:xcon", xcon.NSXcon)
+	t := info.CreateElement("info:users").CreateElement("xcon:deny-users-list").CreateElement("xcon:target")
+	t.CreateAttr("uri", user)
+	if !deny {
+		t.CreateAttr("state", "deleted")
+	}
+	return c.UpdateRoom(ctx, room, info)
+}
+
+// RoomUpdate is what `parley room update` changes; nil fields stay as they are.
+type RoomUpdate struct {
+	DisplayText, Subject *string
+	Logging, Moderated   *bool
+	History, MaxUsers    *int // MaxUsers 0 removes the limit
+}
+
+// Empty tells whether u changes nothing.
+func (u RoomUpdate) Empty() bool {
+	return u.DisplayText == nil && u.Subject == nil && u.Logging == nil && u.Moderated == nil && u.History == nil && u.MaxUsers == nil
+}
+
+// Delta is the confInfo delta of u (see package documentation).
+func (u RoomUpdate) Delta() *etree.Element {
+	info := etree.NewElement("confInfo")
+	info.CreateAttr("xmlns:info", xcon.NS)
+	if u.DisplayText != nil || u.Subject != nil || u.MaxUsers != nil {
+		d := info.CreateElement("info:conference-description")
+		if u.DisplayText != nil {
+			d.CreateElement("info:display-text").SetText(*u.DisplayText)
+		}
+		if u.Subject != nil {
+			d.CreateElement("info:subject").SetText(*u.Subject)
+		}
+		if u.MaxUsers != nil {
+			m := d.CreateElement("info:maximum-user-count")
+			if *u.MaxUsers > 0 {
+				m.SetText(strconv.Itoa(*u.MaxUsers))
+			}
+		}
+	}
+	if u.Logging != nil || u.Moderated != nil || u.History != nil {
+		info.CreateAttr("xmlns:policy", xcon.NSParley)
+		p := info.CreateElement("policy:room-policy")
+		if u.Logging != nil {
+			p.CreateAttr("logging", strconv.FormatBool(*u.Logging))
+		}
+		if u.History != nil {
+			p.CreateAttr("history", strconv.Itoa(*u.History))
+		}
+		if u.Moderated != nil {
+			p.CreateAttr("moderated", strconv.FormatBool(*u.Moderated))
+		}
+	}
+	return info
 }
 
 // Users retrieves the users of a room.

@@ -546,19 +546,7 @@ func (c *Config) Resolve() error {
 	}
 	seen := map[string]bool{}
 	for i, r := range c.Rooms {
-		if !ValidRoomName(r.Name) {
-			errs = append(errs, fmt.Errorf("rooms[%d].name: %q is not a valid room name (letters, digits, . _ - +)", i, r.Name))
-		}
-		if r.History != nil && (*r.History < 0 || *r.History > 1000) {
-			errs = append(errs, fmt.Errorf("rooms[%d].history: %d is not between 0 and 1000", i, *r.History))
-		}
-		labels := map[string]bool{}
-		for j, ch := range r.Channels {
-			if ch.Label == "" || strings.ContainsAny(ch.Label, " \t\r\n") || labels[ch.Label] {
-				errs = append(errs, fmt.Errorf("rooms[%d].channels[%d].label: %q must be a unique token", i, j, ch.Label))
-			}
-			labels[ch.Label] = true
-		}
+		errs = append(errs, r.errors(fmt.Sprintf("rooms[%d].", i))...)
 		if factoryUser != "" && strings.EqualFold(r.Name, factoryUser) {
 			errs = append(errs, fmt.Errorf("rooms[%d].name: %q is the user part of sip.factory", i, r.Name))
 		}
@@ -684,4 +672,53 @@ func validCreator(e string) error {
 		return nil
 	}
 	return fmt.Errorf(`%q is neither "authenticated", "*@DOMAIN", a SIP URI, an XCON-USERID nor a user name`, e)
+}
+
+// errors checks a room entry by itself (name, history depth, channel labels); prefix names it
+// in the messages ("rooms[3].").
+func (r Room) errors(prefix string) []error {
+	var errs []error
+	if !ValidRoomName(r.Name) {
+		errs = append(errs, fmt.Errorf("%sname: %q is not a valid room name (letters, digits, . _ - +)", prefix, r.Name))
+	}
+	if r.History != nil && (*r.History < 0 || *r.History > 1000) {
+		errs = append(errs, fmt.Errorf("%shistory: %d is not between 0 and 1000", prefix, *r.History))
+	}
+	if r.KeepFor < 0 || r.KeepMessages < 0 {
+		errs = append(errs, fmt.Errorf("%skeep_for and keep_messages must not be negative", prefix))
+	}
+	labels := map[string]bool{}
+	for j, ch := range r.Channels {
+		if ch.Label == "" || strings.ContainsAny(ch.Label, " \t\r\n") || labels[ch.Label] {
+			errs = append(errs, fmt.Errorf("%schannels[%d].label: %q must be a unique token", prefix, j, ch.Label))
+		}
+		labels[ch.Label] = true
+	}
+	return errs
+}
+
+// ParseRoom reads one room in the shape of a rooms[] entry of parley.yaml (unknown keys are
+// errors) and checks it as Resolve checks the entries of the file; name, when not empty,
+// is the room's name and the file's name, if it has one, must agree.
+func ParseRoom(data []byte, source, name string) (Room, error) {
+	var r Room
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&r); err != nil {
+		if errors.Is(err, io.EOF) {
+			return Room{}, fmt.Errorf("%s: empty room specification", source)
+		}
+		return Room{}, fmt.Errorf("%s: %w", source, err)
+	}
+	switch {
+	case name == "":
+	case r.Name == "":
+		r.Name = name
+	case !strings.EqualFold(r.Name, name):
+		return Room{}, fmt.Errorf("%s: name %q differs from the room named on the command line (%q)", source, r.Name, name)
+	}
+	if errs := r.errors(""); len(errs) > 0 {
+		return Room{}, fmt.Errorf("%s: %w", source, errors.Join(errs...))
+	}
+	return r, nil
 }

@@ -12,9 +12,11 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/beevik/etree"
 	"github.com/spf13/cobra"
 
 	"github.com/parleychat/parley/ccmp"
+	"github.com/parleychat/parley/configs"
 	"github.com/parleychat/parley/xcon"
 )
 
@@ -25,7 +27,7 @@ func roomCommand() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "room",
-		Short: "Manage rooms of a running focus over CCMP (create, list, show, delete, close, users, kick, nick, role, history-on-join, history, options)",
+		Short: "Manage rooms of a running focus over CCMP (create, list, show, update, delete, close, users, kick, ban, unban, nick, role, history-on-join, history, export, options)",
 	}
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&server, "server", "http://127.0.0.1:8080", "base URL of the focus's HTTP listener")
@@ -76,6 +78,185 @@ func roomCommand() *cobra.Command {
 	create.Flags().BoolVar(&spec.Logging, "logging", false, "log the room's messages (joiners are told)")
 	create.Flags().IntVar(&spec.History, "history", 0, "messages replayed to joiners of a logged room (default 20)")
 	create.Flags().BoolVar(&spec.Moderated, "moderated", false, "joiners without a role are visitors until a moderator gives them voice (parley room role)")
+
+	var fromFile string
+	create.Flags().StringVar(&fromFile, "from-file", "", "take the room from a YAML file shaped as a rooms[] entry of parley.yaml (name, display_text, subject, logging, history, moderated, channels, keep_for, keep_messages, owner)")
+	create.PreRunE = func(cmd *cobra.Command, args []string) error {
+		if fromFile == "" {
+			return nil
+		}
+		for _, f := range []string{"title", "subject", "logging", "history", "moderated"} {
+			if cmd.Flags().Changed(f) {
+				return fmt.Errorf("--%s does not go with --from-file (the file says it)", f)
+			}
+		}
+		data, err := os.ReadFile(fromFile)
+		if err != nil {
+			return err
+		}
+		name := ""
+		if len(args) == 1 {
+			name = args[0]
+		}
+		r, err := configs.ParseRoom(data, fromFile, name)
+		if err != nil {
+			return err
+		}
+		if r.Name == "" {
+			return fmt.Errorf("%s: no name (give NAME or name:)", fromFile)
+		}
+		spec.Name, spec.DisplayText, spec.Subject = r.Name, r.DisplayText, r.Subject
+		spec.Logging, spec.Moderated = r.Logging, r.Moderated
+		spec.History, spec.HistorySet = r.HistoryOrDefault(), true
+		spec.KeepFor, spec.KeepMessages, spec.Owner = r.KeepFor, r.KeepMessages, r.Owner
+		if spec.Owner != "" && !strings.Contains(spec.Owner, ":") {
+			return fmt.Errorf("%s: owner %q: give a SIP URI (sip:NAME@DOMAIN)", fromFile, r.Owner)
+		}
+		for _, ch := range r.Channels {
+			spec.Channels = append(spec.Channels, xcon.Channel{Label: ch.Label, Language: ch.Language, DisplayText: ch.Name})
+		}
+		return nil
+	}
+
+	var up struct {
+		title, subject, logging, moderated string
+		history, maxUsers                  int
+	}
+	update := &cobra.Command{
+		Use:   "update ROOM [--title T] [--subject S] [--logging on|off] [--history N] [--moderated on|off] [--max-users N]",
+		Short: "Change a room's title, subject, logging, history depth, moderation or user limit; only the flags given change",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var u ccmp.RoomUpdate
+			fl := cmd.Flags()
+			if fl.Changed("title") {
+				u.DisplayText = &up.title
+			}
+			if fl.Changed("subject") {
+				u.Subject = &up.subject
+			}
+			for _, b := range []struct {
+				flag string
+				val  string
+				to   **bool
+			}{{"logging", up.logging, &u.Logging}, {"moderated", up.moderated, &u.Moderated}} {
+				if !fl.Changed(b.flag) {
+					continue
+				}
+				v, err := onOff(b.val)
+				if err != nil {
+					return fmt.Errorf("--%s: %w", b.flag, err)
+				}
+				*b.to = &v
+			}
+			if fl.Changed("history") {
+				if up.history < 0 || up.history > 10000 {
+					return fmt.Errorf("--history must be from 0 to 10000")
+				}
+				u.History = &up.history
+			}
+			if fl.Changed("max-users") {
+				if up.maxUsers < 0 {
+					return fmt.Errorf("--max-users must not be negative (0: no limit)")
+				}
+				u.MaxUsers = &up.maxUsers
+			}
+			if u.Empty() {
+				return fmt.Errorf("nothing to change: give --title, --subject, --logging, --history, --moderated or --max-users")
+			}
+			c := client()
+			if _, err := c.UpdateRoom(cmd.Context(), args[0], u.Delta()); err != nil {
+				return err
+			}
+			conf, err := c.Room(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return out(cmd, toRoomJSON(conf), func(w io.Writer) {
+				fmt.Fprintf(w, "updated %s (version %d)\n", conf.Entity, conf.Version)
+				printRoom(w, conf)
+			})
+		},
+	}
+	update.Flags().StringVar(&up.title, "title", "", "room title (display-text); empty removes it")
+	update.Flags().StringVar(&up.title, "display-text", "", "the same as --title")
+	update.Flags().StringVar(&up.subject, "subject", "", "room subject; empty removes it")
+	update.Flags().StringVar(&up.logging, "logging", "", "on or off: log the room's messages (joiners are told)")
+	update.Flags().IntVar(&up.history, "history", 0, "messages replayed to joiners of a logged room")
+	update.Flags().StringVar(&up.moderated, "moderated", "", "on or off: joiners without a role are visitors until given voice")
+	update.Flags().IntVar(&up.maxUsers, "max-users", 0, "most users in the room at once (maximum-user-count; 0: no limit)")
+
+	banCmd := func(deny bool) *cobra.Command {
+		use, short, done := "ban ROOM USER", "Deny a user the room (its deny-users-list): his joins get 403; USER: xcon-userid:… or a SIP address", "banned"
+		if !deny {
+			use, short, done = "unban ROOM USER", "Take a user off the room's deny list", "unbanned"
+		}
+		return &cobra.Command{
+			Use: use, Short: short, Args: cobra.ExactArgs(2),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				c := client()
+				id := userID(args[1])
+				if !deny {
+					// Remove the entry as the room lists it: by XCON-USERID or by SIP URI.
+					conf, err := c.Room(cmd.Context(), args[0])
+					if err != nil {
+						return err
+					}
+					var listed []string
+					for _, t := range conf.DenyUsers {
+						if strings.EqualFold(t.URI, id) || strings.EqualFold(t.URI, args[1]) || strings.EqualFold(userID(t.URI), id) {
+							listed = append(listed, t.URI)
+						}
+					}
+					if len(listed) == 0 {
+						return fmt.Errorf("%s is not on the deny list of %s", args[1], args[0])
+					}
+					for _, uri := range listed {
+						if _, err := c.SetDenied(cmd.Context(), args[0], uri, false); err != nil {
+							return err
+						}
+					}
+				} else if _, err := c.SetDenied(cmd.Context(), args[0], id, true); err != nil {
+					return err
+				}
+				return out(cmd, map[string]string{done: id, "room": ccmp.RoomURI(args[0])},
+					func(w io.Writer) { fmt.Fprintf(w, "%s %s in %s\n", done, id, args[0]) })
+			},
+		}
+	}
+
+	var exportOut string
+	export := &cobra.Command{
+		Use:   "export ROOM [--out FILE]",
+		Short: "Write a room's conference object (XML and its fields) and its whole log as one JSON document",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c := client()
+			doc, err := exportRoom(cmd.Context(), c, args[0])
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			if exportOut != "" && exportOut != "-" {
+				f, err := os.Create(exportOut)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				w = f
+			}
+			enc := json.NewEncoder(w)
+			enc.SetIndent("", "  ")
+			if err := enc.Encode(doc); err != nil {
+				return err
+			}
+			if exportOut != "" && exportOut != "-" {
+				fmt.Fprintf(cmd.ErrOrStderr(), "exported %s: %d messages to %s\n", doc.Room.URI, len(doc.Log), exportOut)
+			}
+			return nil
+		},
+	}
+	export.Flags().StringVar(&exportOut, "out", "", "write to FILE instead of standard output")
 
 	list := &cobra.Command{
 		Use:   "list",
@@ -332,7 +513,7 @@ func roomCommand() *cobra.Command {
 		},
 	}
 
-	cmd.AddCommand(create, list, show, del, closeCmd, users, kick, nick, role, onJoin, history, options)
+	cmd.AddCommand(create, list, show, update, del, closeCmd, users, kick, banCmd(true), banCmd(false), nick, role, onJoin, history, export, options)
 	return cmd
 }
 
@@ -504,3 +685,54 @@ func printUsers(w io.Writer, users []*xcon.User) {
 	}
 	tw.Flush()
 }
+
+func onOff(s string) (bool, error) {
+	switch strings.ToLower(s) {
+	case "on", "true", "yes", "1":
+		return true, nil
+	case "off", "false", "no", "0":
+		return false, nil
+	}
+	return false, fmt.Errorf("%q: want on or off", s)
+}
+
+// roomExport is what `parley room export` writes: the room's object, as the fields `show
+// --json` prints and as the confInfo XML of the confResponse, and its whole log, oldest first.
+type roomExport struct {
+	Exported time.Time           `json:"exported"`
+	Room     roomJSON            `json:"room"`
+	ConfInfo string              `json:"conf_info"`
+	Log      []ccmp.HistoryEntry `json:"log"`
+}
+
+// exportRoom reads a room's object and pages its log forwards from the start until no more
+// follow.
+func exportRoom(ctx context.Context, c *ccmp.Client, room string) (*roomExport, error) {
+	conf, err := c.Room(ctx, room)
+	if err != nil {
+		return nil, err
+	}
+	doc := etree.NewDocument()
+	doc.SetRoot(conf.Element("confInfo"))
+	doc.Indent(2)
+	xml, err := doc.WriteToString()
+	if err != nil {
+		return nil, err
+	}
+	e := &roomExport{Exported: time.Now().UTC(), Room: toRoomJSON(conf), ConfInfo: xml, Log: []ccmp.HistoryEntry{}}
+	q := ccmp.HistoryQuery{Since: time.Unix(0, 0), Limit: exportPage}
+	for {
+		page, next, err := c.HistoryPage(ctx, room, q)
+		if err != nil {
+			return nil, err
+		}
+		e.Log = append(e.Log, page...)
+		if next == "" || len(page) == 0 {
+			return e, nil
+		}
+		q = ccmp.HistoryQuery{After: next, Limit: exportPage}
+	}
+}
+
+// exportPage is how many logged messages `parley room export` asks for at a time.
+var exportPage = 500
