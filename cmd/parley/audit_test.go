@@ -137,4 +137,18 @@ func TestRoomAudit(t *testing.T) {
 	if _, err := client("stranger").Audit(ctx, "audited", 0); err == nil || !strings.Contains(err.Error(), "404") {
 		t.Fatalf("stranger's audit of a deleted room: %v, want CCMP 404", err)
 	}
+
+	// A close with a successor is a change of the closed room (the extension's close).
+	for _, name := range []string{"old", "new"} {
+		if _, err := root.CreateRoom(ctx, ccmp.RoomSpec{Name: name}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := root.CloseRoom(ctx, "old", "sip:new@example.net"); err != nil {
+		t.Fatal(err)
+	}
+	closed, err := root.Audit(ctx, "old", 10)
+	if err != nil || len(closed) != 2 || closed[1].Request != "extended:close" || closed[1].Operation != "update" || closed[1].Code != 200 {
+		t.Fatalf("audit of a closed room: %+v, %v", closed, err)
+	}
 }
