@@ -583,6 +583,37 @@ func (c *Client) HistoryPage(ctx context.Context, room string, q HistoryQuery) (
 	return out, next, nil
 }
 
+// Audit retrieves the newest limit audit rows of a room (0: the server's default), oldest
+// first (the `parley` extension's audit).
+func (c *Client) Audit(ctx context.Context, room string, limit int) ([]xcon.AuditEntry, error) {
+	op := etree.NewElement("parley:audit")
+	op.CreateAttr("xmlns:parley", NSParley)
+	if limit > 0 {
+		op.CreateAttr("limit", strconv.Itoa(limit))
+	}
+	resp, err := c.Do(ctx, &Request{Type: TypeExtended, ConfObjID: RoomURI(room), Operation: OpRetrieve, HasBody: true,
+		ExtensionName: ExtensionName, Extensions: []*etree.Element{op}})
+	if err != nil {
+		return nil, err
+	}
+	var out []xcon.AuditEntry
+	for _, x := range resp.Extensions {
+		if ns, _ := nsOf(x); ns != NSParley || x.Tag != "audit" {
+			continue
+		}
+		for _, m := range x.ChildElements() {
+			e := xcon.AuditEntry{Room: strings.ToLower(room), Principal: m.SelectAttrValue("principal", ""),
+				Remote: m.SelectAttrValue("remote", ""), Request: m.SelectAttrValue("request", ""),
+				Operation: m.SelectAttrValue("operation", ""), Target: m.SelectAttrValue("target", "")}
+			e.ID, _ = strconv.ParseInt(m.SelectAttrValue("id", ""), 10, 64)
+			e.Time, _ = time.Parse(time.RFC3339Nano, m.SelectAttrValue("time", ""))
+			e.Code, _ = strconv.Atoi(m.SelectAttrValue("code", ""))
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
 // Options asks the server what it implements.
 func (c *Client) Options(ctx context.Context) (*Options, error) {
 	resp, err := c.Do(ctx, &Request{Type: TypeOptions})

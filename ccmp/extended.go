@@ -22,6 +22,7 @@ import (
 //	<parley:history channel="en" since="2026-11-25T00:00:00Z" limit="50"/>          (retrieve)
 //	<parley:history channel="en" after="1234" limit="50"/>                          (retrieve)
 //	<parley:close successor="sip:new-room@example.com"/>                            (update)
+//	<parley:audit limit="50"/>                                                      (retrieve)
 //
 // history answers <parley:history> holding one <parley:message> per logged message, oldest
 // first (seed §5.3): with from and to the newest limit of that range; with since the first
@@ -31,6 +32,8 @@ import (
 // gets a BYE, the room is no longer listed and INVITEs are redirected (302); the answer is
 // <parley:closed successor="SIP-URI">XCON-URI</parley:closed>. Every later answer about the
 // closed room is a 404 carrying <parley:successor sip="SIP-URI">XCON-URI</parley:successor>.
+// audit answers <parley:audit> holding the room's newest limit audit rows, oldest first, one
+// <parley:entry id time principal remote request operation target code/> each (audit.go).
 const ExtensionName = "parley"
 
 // SchemaDef names the extension's definition in optionsResponse.
@@ -56,10 +59,13 @@ func (h *Handler) extended(ctx context.Context, p *Principal, req *Request, resp
 		}
 	}
 	if op == nil {
-		return fail(CodeBadRequest, "the parley extension needs <history> or <close> in namespace "+NSParley)
+		return fail(CodeBadRequest, "the parley extension needs <history>, <close> or <audit> in namespace "+NSParley)
 	}
 	if req.ConfObjID == "" {
 		return fail(CodeBadRequest, "confObjID is required")
+	}
+	if op.Tag == "audit" {
+		return h.auditRead(ctx, p, req, op, resp)
 	}
 	room, snap, err := h.room(req)
 	if err != nil {
@@ -236,7 +242,8 @@ func (h *Handler) options(resp *Response) {
 			SchemaDef:  SchemaDef,
 			Description: "Parley chat rooms: <parley:history channel from to limit/> (retrieve) returns logged messages, " +
 				"<parley:history channel since after limit/> (retrieve) the log forwards a page at a time; " +
-				"<parley:close successor/> (update) closes a room with an alternate venue.",
+				"<parley:close successor/> (update) closes a room with an alternate venue; " +
+				"<parley:audit limit/> (retrieve) returns the room's audit of CCMP changes.",
 		}},
 	}
 }

@@ -233,6 +233,7 @@ func acceptable(values []string) bool {
 // CCMP server without HTTP; r supplies what the Authenticator needs.
 func (h *Handler) Serve(ctx context.Context, r *http.Request, req *Request, decodeErr error) (resp *Response) {
 	start := time.Now()
+	var p *Principal
 	resp = &Response{Type: TypeOptions}
 	if req != nil {
 		resp.Type, resp.ConfUserID, resp.ConfObjID, resp.Operation = req.Type, req.ConfUserID, req.ConfObjID, req.Operation
@@ -252,13 +253,16 @@ func (h *Handler) Serve(ctx context.Context, r *http.Request, req *Request, deco
 		h.log.Log(ctx, level, "ccmp request", "request", resp.Type, "operation", resp.Operation,
 			"conf", resp.ConfObjID, "user", resp.ConfUserID, "code", resp.Code, "reason", resp.Reason,
 			"took", time.Since(start))
+		if req != nil {
+			h.audit(ctx, r, req, resp, p)
+		}
 	}()
 	if decodeErr != nil {
 		resp.Code, resp.Reason = CodeBadRequest, decodeErr.Error()
 		// The schema wants the specialised element even when the request had none.
 		return resp
 	}
-	err := h.dispatch(ctx, r, req, resp)
+	err := h.dispatch(ctx, r, req, resp, &p)
 	if err == nil && ctx.Err() != nil {
 		err = ctx.Err()
 	}
@@ -279,7 +283,8 @@ func (h *Handler) Serve(ctx context.Context, r *http.Request, req *Request, deco
 	return resp
 }
 
-func (h *Handler) dispatch(ctx context.Context, r *http.Request, req *Request, resp *Response) error {
+// dispatch answers req; it sets *who to the requester once established.
+func (h *Handler) dispatch(ctx context.Context, r *http.Request, req *Request, resp *Response, who **Principal) error {
 	// Message and operation legality first (400/403), then the requester (421/424).
 	if err := checkShape(req); err != nil {
 		return err
@@ -288,6 +293,7 @@ func (h *Handler) dispatch(ctx context.Context, r *http.Request, req *Request, r
 	if err != nil {
 		return err
 	}
+	*who = p
 	switch req.Type {
 	case TypeBlueprints:
 		return h.blueprintsList(ctx, p, req, resp)

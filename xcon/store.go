@@ -60,6 +60,12 @@ type Store interface {
 	// the newest keep (0: none by count); it returns how many it deleted.
 	PurgeLog(ctx context.Context, room string, before time.Time, keep int) (int64, error)
 
+	// AppendAudit records one change request and its outcome (e.ID and a zero e.Time are
+	// assigned). Audit rows outlive their room: DeleteConference keeps them.
+	AppendAudit(ctx context.Context, e AuditEntry) error
+	// Audit returns the newest limit audit rows of a room, oldest first (newest last).
+	Audit(ctx context.Context, room string, limit int) ([]AuditEntry, error)
+
 	Close() error
 }
 
@@ -94,4 +100,18 @@ type LogEntry struct {
 	Recipient   string // "" for the whole room, else the private recipient
 	ContentType string
 	Body        []byte
+}
+
+// AuditEntry is one change request made to a room over CCMP: who asked, from where, what, and
+// the answer.
+type AuditEntry struct {
+	ID        int64     `json:"id"`
+	Room      string    `json:"room"` // the conf-object-id, lowercased; "" when the request named none
+	Time      time.Time `json:"time"`
+	Principal string    `json:"principal"`        // the authenticated name, else the confUserID acted as
+	Remote    string    `json:"remote"`           // the requester's IP address
+	Request   string    `json:"request"`          // CCMP request type: conf, user, users, sidebarByVal, extended:close, ...
+	Operation string    `json:"operation"`        // create, update, delete
+	Target    string    `json:"target,omitempty"` // the user entity a user request names
+	Code      int       `json:"code"`             // RFC 6503 response code
 }

@@ -27,7 +27,7 @@ func roomCommand() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "room",
-		Short: "Manage rooms of a running focus over CCMP (create, list, show, update, delete, close, users, kick, ban, unban, nick, role, history-on-join, history, export, options)",
+		Short: "Manage rooms of a running focus over CCMP (create, list, show, update, delete, close, users, kick, ban, unban, nick, role, history-on-join, history, export, audit, options)",
 	}
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&server, "server", "http://127.0.0.1:8080", "base URL of the focus's HTTP listener")
@@ -493,6 +493,29 @@ func roomCommand() *cobra.Command {
 	history.Flags().StringVar(&hq.after, "after", "", "read forwards after this cursor (printed when more follow)")
 	history.Flags().IntVar(&hq.limit, "limit", 50, "at most this many messages (the newest of a range, the oldest with --since)")
 
+	var auditLimit int
+	audit := &cobra.Command{
+		Use:   "audit ROOM",
+		Short: "Show the audit of CCMP changes to a room (who, from where, what, result), newest last; for moderators and administrators",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			entries, err := client().Audit(cmd.Context(), args[0], auditLimit)
+			if err != nil {
+				return err
+			}
+			return out(cmd, entries, func(w io.Writer) {
+				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "TIME\tPRINCIPAL\tREMOTE\tREQUEST\tOPERATION\tTARGET\tCODE")
+				for _, e := range entries {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", e.Time.Local().Format(time.DateTime), e.Principal, e.Remote,
+						e.Request, e.Operation, e.Target, e.Code)
+				}
+				tw.Flush()
+			})
+		},
+	}
+	audit.Flags().IntVar(&auditLimit, "limit", 50, "at most this many rows, the newest")
+
 	options := &cobra.Command{
 		Use:   "options",
 		Short: "Show what the server's CCMP implements",
@@ -513,7 +536,7 @@ func roomCommand() *cobra.Command {
 		},
 	}
 
-	cmd.AddCommand(create, list, show, update, del, closeCmd, users, kick, banCmd(true), banCmd(false), nick, role, onJoin, history, export, options)
+	cmd.AddCommand(create, list, show, update, del, closeCmd, users, kick, banCmd(true), banCmd(false), nick, role, onJoin, history, export, audit, options)
 	return cmd
 }
 

@@ -18,6 +18,8 @@ type Dialect struct {
 	Name string
 	// Types substituted for {{blob}}, {{int64}} and {{bool}} in migrations.
 	Blob, Int64, Bool string
+	// AutoID is an integer primary key the database numbers itself ({{autoid}}).
+	AutoID string
 	// Clustered is appended to CREATE TABLE for tables that should be
 	// stored in primary-key order ({{clustered}}).
 	Clustered string
@@ -59,6 +61,8 @@ var SQLite = Dialect{
 	Blob:  "BLOB",
 	Int64: "INTEGER",
 	Bool:  "INTEGER",
+	// AUTOINCREMENT: numbers are never reused, so the audit stays in insertion order.
+	AutoID: "INTEGER PRIMARY KEY AUTOINCREMENT",
 	// The log is read and written in (room, seq) order; without a rowid
 	// SQLite keeps one b-tree instead of a table plus a key index.
 	Clustered: " WITHOUT ROWID",
@@ -78,10 +82,11 @@ var SQLite = Dialect{
 
 // Postgres is the dialect of PostgreSQL through pgx (github.com/jackc/pgx/v5/stdlib).
 var Postgres = Dialect{
-	Name:  "postgres",
-	Blob:  "BYTEA",
-	Int64: "BIGINT",
-	Bool:  "BOOLEAN",
+	Name:   "postgres",
+	Blob:   "BYTEA",
+	Int64:  "BIGINT",
+	Bool:   "BOOLEAN",
+	AutoID: "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
 	// Several writers (connections of one process, or several processes) may run at once.
 	// NO KEY UPDATE is the lock an UPDATE of non-key columns (log_seq, version) takes anyway:
 	// it serialises the writers of one room without blocking the foreign-key checks
@@ -169,7 +174,7 @@ func isKey(c string, key []string) bool {
 }
 
 func (d Dialect) expand(ddl string) string {
-	return strings.NewReplacer("{{blob}}", d.Blob, "{{int64}}", d.Int64, "{{bool}}", d.Bool, "{{clustered}}", d.Clustered).Replace(ddl)
+	return strings.NewReplacer("{{blob}}", d.Blob, "{{int64}}", d.Int64, "{{bool}}", d.Bool, "{{autoid}}", d.AutoID, "{{clustered}}", d.Clustered).Replace(ddl)
 }
 
 // sql returns q rebound for the store's dialect, caching the result: the

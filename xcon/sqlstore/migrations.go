@@ -76,6 +76,19 @@ var migrations = []string{
 		data      {{blob}} NOT NULL,
 		PRIMARY KEY (room, first_seq)
 	);`,
+	// 3: the audit log of CCMP changes; no reference to conferences, as its rows outlive the room.
+	`CREATE TABLE audit_log (
+		id        {{autoid}},
+		room      TEXT NOT NULL,
+		at        {{int64}} NOT NULL,             -- Unix nanoseconds
+		principal TEXT NOT NULL,
+		remote    TEXT NOT NULL,
+		request   TEXT NOT NULL,
+		operation TEXT NOT NULL,
+		target    TEXT NOT NULL,
+		code      {{int64}} NOT NULL
+	);
+	CREATE INDEX audit_log_room ON audit_log (room, id);`,
 }
 
 // migrationCode holds the steps of a migration that SQL alone cannot do, run after its SQL in
