@@ -62,18 +62,12 @@ func (f *Focus) AddRooms(ctx context.Context, specs []RoomSpec) ([]string, error
 // to every participant present in it, on each of their chat streams, and returns how many
 // participants it reached.
 func (f *Focus) Announce(text string) int {
-	f.mu.RLock()
-	rooms := make([]*Room, 0, len(f.rooms))
-	for _, r := range f.rooms {
-		rooms = append(rooms, r)
-	}
-	f.mu.RUnlock()
 	n := 0
-	for _, r := range rooms {
+	for _, r := range f.roomList() {
 		r.mu.Lock()
 		for _, p := range r.participants {
 			for _, s := range p.chatStreams() {
-				_ = s.session.Send("message/cpim", r.notice(p.aor.AOR(), text))
+				_ = s.send("message/cpim", r.notice(p.aor.AOR(), text)) // a page-mode member's by MESSAGE
 			}
 			n++
 		}
@@ -84,17 +78,22 @@ func (f *Focus) Announce(text string) int {
 
 // Present returns the number of participants in all rooms.
 func (f *Focus) Present() int {
-	f.mu.RLock()
-	rooms := make([]*Room, 0, len(f.rooms))
-	for _, r := range f.rooms {
-		rooms = append(rooms, r)
-	}
-	f.mu.RUnlock()
 	n := 0
-	for _, r := range rooms {
+	for _, r := range f.roomList() {
 		r.mu.Lock()
 		n += len(r.participants)
 		r.mu.Unlock()
 	}
 	return n
+}
+
+// roomList is a snapshot of the rooms, to visit without holding the focus's lock.
+func (f *Focus) roomList() []*Room {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	rooms := make([]*Room, 0, len(f.rooms))
+	for _, r := range f.rooms {
+		rooms = append(rooms, r)
+	}
+	return rooms
 }

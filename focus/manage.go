@@ -250,13 +250,7 @@ const purgeInterval = 10 * time.Minute
 
 // PurgeLogs applies every room's retention (RoomPolicy.KeepFor, KeepMessages) once.
 func (f *Focus) PurgeLogs(ctx context.Context) {
-	f.mu.RLock()
-	rooms := make([]*Room, 0, len(f.rooms))
-	for _, r := range f.rooms {
-		rooms = append(rooms, r)
-	}
-	f.mu.RUnlock()
-	for _, r := range rooms {
+	for _, r := range f.roomList() {
 		p := r.livePolicy.Load()
 		if p.KeepFor <= 0 && p.KeepMessages <= 0 {
 			continue

@@ -221,3 +221,18 @@ func TestPagePrivate(t *testing.T) {
 		}
 	}
 }
+
+// TestAnnounceReachesPageMembers: a notice to every room (a drain's) goes to a page-mode member
+// as a MESSAGE, since it has no MSRP session.
+func TestAnnounceReachesPageMembers(t *testing.T) {
+	f, _ := newTestFocus(t)
+	p := &pages{got: map[string][]string{}}
+	f.SetPager(p)
+	if res, err := page(f, "tom", "text/plain", "hello"); err != nil || !res.Joined {
+		t.Fatalf("tom's first MESSAGE: %+v %v", res, err)
+	}
+	if n := f.Announce("this focus is going down"); n != 1 {
+		t.Fatalf("announced to %d participants, want 1", n)
+	}
+	p.wait(t, "tom", "this focus is going down")
+}
