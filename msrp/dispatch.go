@@ -80,12 +80,9 @@ func (c *conn) handleSend(s *Session, m *Message) {
 			br.Total = br.End
 		}
 	}
-	key := ""
-	if m.MessageID != "" {
-		key = s.id + "\x00" + m.MessageID
-	}
+	key := s.id + "\x00" + m.MessageID // a Message-ID is there (above)
 	ch, chunked := s.handler.(ChunkHandler)
-	streamed := chunked && key != "" && !(m.Flag == FlagEnd && br.Start == 1 && !c.inProgress(key)) &&
+	streamed := chunked && !(m.Flag == FlagEnd && br.Start == 1 && !c.inProgress(key)) &&
 		(c.streams[key] != nil || c.reasm.inProgress[key] == nil && (br.Total < 0 || br.Total > c.e.cfg().StreamThreshold))
 	if sl := s.streamSizeLimit(); streamed && sl > limit {
 		limit = sl // the handler holds none of it (SetStreamLimit)
@@ -107,12 +104,8 @@ func (c *conn) handleSend(s *Session, m *Message) {
 		c.respond(m, s, StatusTooLarge, "")
 		return
 	}
-	if m.Flag == FlagEnd && br.Start == 1 && (key == "" || !c.inProgress(key)) {
+	if m.Flag == FlagEnd && br.Start == 1 && !c.inProgress(key) {
 		c.deliver(s, m) // the whole message in one chunk
-		return
-	}
-	if key == "" {
-		c.respond(m, s, StatusBadRequest, "chunk without Message-ID")
 		return
 	}
 	if code, ok := c.refused[key]; ok {
