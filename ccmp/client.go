@@ -343,11 +343,18 @@ type RoomUpdate struct {
 	DisplayText, Subject *string
 	Logging, Moderated   *bool
 	History, MaxUsers    *int // MaxUsers 0 removes the limit
+
+	// The room's limits, <parley:room-policy> attributes; 0 returns each to its default
+	// (the focus's msrp.max_message_size, a log kept whole).
+	MaxMessageSize *int64
+	KeepFor        *time.Duration
+	KeepMessages   *int
 }
 
 // Empty tells whether u changes nothing.
 func (u RoomUpdate) Empty() bool {
-	return u.DisplayText == nil && u.Subject == nil && u.Logging == nil && u.Moderated == nil && u.History == nil && u.MaxUsers == nil
+	return u.DisplayText == nil && u.Subject == nil && u.Logging == nil && u.Moderated == nil && u.History == nil && u.MaxUsers == nil &&
+		u.MaxMessageSize == nil && u.KeepFor == nil && u.KeepMessages == nil
 }
 
 // Delta is the confInfo delta of u (see package documentation).
@@ -369,7 +376,7 @@ func (u RoomUpdate) Delta() *etree.Element {
 			}
 		}
 	}
-	if u.Logging != nil || u.Moderated != nil || u.History != nil {
+	if u.Logging != nil || u.Moderated != nil || u.History != nil || u.MaxMessageSize != nil || u.KeepFor != nil || u.KeepMessages != nil {
 		info.CreateAttr("xmlns:policy", xcon.NSParley)
 		p := info.CreateElement("policy:room-policy")
 		if u.Logging != nil {
@@ -380,6 +387,15 @@ func (u RoomUpdate) Delta() *etree.Element {
 		}
 		if u.Moderated != nil {
 			p.CreateAttr("moderated", strconv.FormatBool(*u.Moderated))
+		}
+		if u.MaxMessageSize != nil {
+			p.CreateAttr("max-message-size", strconv.FormatInt(*u.MaxMessageSize, 10))
+		}
+		if u.KeepFor != nil {
+			p.CreateAttr("keep-for", u.KeepFor.String())
+		}
+		if u.KeepMessages != nil {
+			p.CreateAttr("keep-messages", strconv.Itoa(*u.KeepMessages))
 		}
 	}
 	return info

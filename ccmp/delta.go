@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/beevik/etree"
 
@@ -194,6 +195,27 @@ func mergePolicy(c *xcon.Conference, k *node) error {
 			return fail(CodeBadRequest, "room-policy moderated must be true or false")
 		}
 		p.Moderated = b
+	}
+	if v, ok := k.attr("", "max-message-size"); ok {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return fail(CodeBadRequest, "room-policy max-message-size must be a number of bytes, 0 for the focus's limit")
+		}
+		p.MaxMessageSize = n
+	}
+	if v, ok := k.attr("", "keep-for"); ok {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return fail(CodeBadRequest, "room-policy keep-for must be a duration such as 720h, 0 to keep everything")
+		}
+		p.KeepFor = d
+	}
+	if v, ok := k.attr("", "keep-messages"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return fail(CodeBadRequest, "room-policy keep-messages must be a number, 0 to keep everything")
+		}
+		p.KeepMessages = n
 	}
 	c.SetRoomPolicy(p)
 	return nil

@@ -69,7 +69,8 @@
 // id, available-media entry by label, uris entries by uri, xcon:target by uri and method),
 // and one carrying state="deleted" (any namespace) is removed; an empty list element empties
 // the list. conf-uris are the focus's addresses: only their password, display text and purpose
-// change. The room policy (logging, history depth, moderated) travels as <parley:room-policy> of
+// change. The room policy (logging, history depth, moderated, and the limits max-message-size,
+// keep-for and keep-messages) travels as <parley:room-policy> of
 // namespace xcon.NSParley in confInfo; a room's successor is set only by the extension's close.
 //
 // # Nicknames

@@ -120,11 +120,14 @@ func roomCommand() *cobra.Command {
 
 	var up struct {
 		title, subject, logging, moderated string
-		history, maxUsers                  int
+		history, maxUsers, keepMessages    int
+		maxMessageSize                     int64
+		keepFor                            time.Duration
 	}
 	update := &cobra.Command{
-		Use:   "update ROOM [--title T] [--subject S] [--logging on|off] [--history N] [--moderated on|off] [--max-users N]",
-		Short: "Change a room's title, subject, logging, history depth, moderation or user limit; only the flags given change",
+		Use: "update ROOM [--title T] [--subject S] [--logging on|off] [--history N] [--moderated on|off] [--max-users N]\n" +
+			"  [--max-message-size BYTES] [--keep-for DURATION] [--keep-messages N]",
+		Short: "Change a room's title, subject, logging, history depth, moderation, user limit, message size limit or log retention; only the flags given change",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var u ccmp.RoomUpdate
@@ -161,8 +164,27 @@ func roomCommand() *cobra.Command {
 				}
 				u.MaxUsers = &up.maxUsers
 			}
+			if fl.Changed("max-message-size") {
+				if up.maxMessageSize < 0 {
+					return fmt.Errorf("--max-message-size must not be negative (0: the focus's msrp.max_message_size)")
+				}
+				u.MaxMessageSize = &up.maxMessageSize
+			}
+			if fl.Changed("keep-for") {
+				if up.keepFor < 0 {
+					return fmt.Errorf("--keep-for must not be negative (0: keep every message)")
+				}
+				u.KeepFor = &up.keepFor
+			}
+			if fl.Changed("keep-messages") {
+				if up.keepMessages < 0 {
+					return fmt.Errorf("--keep-messages must not be negative (0: keep every message)")
+				}
+				u.KeepMessages = &up.keepMessages
+			}
 			if u.Empty() {
-				return fmt.Errorf("nothing to change: give --title, --subject, --logging, --history, --moderated or --max-users")
+				return fmt.Errorf("nothing to change: give --title, --subject, --logging, --history, --moderated, --max-users, " +
+					"--max-message-size, --keep-for or --keep-messages")
 			}
 			c := client()
 			if _, err := c.UpdateRoom(cmd.Context(), args[0], u.Delta()); err != nil {
@@ -185,6 +207,9 @@ func roomCommand() *cobra.Command {
 	update.Flags().IntVar(&up.history, "history", 0, "messages replayed to joiners of a logged room")
 	update.Flags().StringVar(&up.moderated, "moderated", "", "on or off: joiners without a role are visitors until given voice")
 	update.Flags().IntVar(&up.maxUsers, "max-users", 0, "most users in the room at once (maximum-user-count; 0: no limit)")
+	update.Flags().Int64Var(&up.maxMessageSize, "max-message-size", 0, "largest message a member may send here, in bytes (413 above it; capped by msrp.max_message_size; 0: that limit)")
+	update.Flags().DurationVar(&up.keepFor, "keep-for", 0, "logged messages older than this are purged (e.g. 720h; 0: kept)")
+	update.Flags().IntVar(&up.keepMessages, "keep-messages", 0, "only the newest N logged messages are kept (0: all)")
 
 	banCmd := func(deny bool) *cobra.Command {
 		use, short, done := "ban ROOM USER", "Deny a user the room (its deny-users-list): his joins get 403; USER: xcon-userid:… or a SIP address", "banned"
@@ -688,6 +713,19 @@ func printRoom(w io.Writer, c *xcon.Conference) {
 		fmt.Fprintf(tw, "mode\tmoderated (visitors speak once a moderator gives them voice)\n")
 	} else {
 		fmt.Fprintf(tw, "mode\topen (everyone admitted speaks)\n")
+	}
+	if r.Policy.MaxMessageSize > 0 {
+		fmt.Fprintf(tw, "max size\t%d bytes per message\n", r.Policy.MaxMessageSize)
+	}
+	if r.Policy.KeepFor > 0 || r.Policy.KeepMessages > 0 {
+		var keep []string
+		if r.Policy.KeepFor > 0 {
+			keep = append(keep, "for "+r.Policy.KeepFor.String())
+		}
+		if r.Policy.KeepMessages > 0 {
+			keep = append(keep, fmt.Sprintf("the newest %d", r.Policy.KeepMessages))
+		}
+		fmt.Fprintf(tw, "log kept\t%s\n", strings.Join(keep, ", "))
 	}
 	if r.Policy.Successor != "" {
 		fmt.Fprintf(tw, "moved to\t%s\n", r.Policy.Successor)
