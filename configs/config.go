@@ -46,7 +46,15 @@ type Config struct {
 	Blueprints      []Blueprint   `yaml:"blueprints"`
 	CCMP            CCMP          `yaml:"ccmp"`
 	RoomCreators    []string      `yaml:"room_creators"`
-	Rooms           []Room        `yaml:"rooms"`
+	// RoomIdle: a room created over CCMP (not one of Rooms, not ad-hoc) that has had nobody in
+	// it and no change for this long is deleted; 0 (the default) keeps them.
+	RoomIdle time.Duration `yaml:"room_idle"`
+	// RoomIdleLog: what becomes of the log of a room deleted for being idle (ad-hoc rooms
+	// too): IdleLogKeep writes it to data_dir/collected first, IdleLogPurge deletes it.
+	RoomIdleLog string `yaml:"room_idle_log"`
+	// AuditRetention: audit rows older than this are deleted; 0 keeps them all.
+	AuditRetention time.Duration `yaml:"audit_retention"`
+	Rooms          []Room        `yaml:"rooms"`
 
 	// source and lines (key path → line) come from the operator's file, so that Resolve's
 	// errors point at the line that set the key.
@@ -198,6 +206,12 @@ type Subscriptions struct {
 	Coalesce       time.Duration `yaml:"coalesce"`
 	Max            int           `yaml:"max"`
 }
+
+// What room_idle_log may say.
+const (
+	IdleLogKeep  = "keep"
+	IdleLogPurge = "purge"
+)
 
 // Room is a room created on first start.
 type Room struct {
@@ -366,6 +380,15 @@ func (c *Config) Resolve() error {
 	}
 	if c.SIP.PageIdle < 0 {
 		errs = append(errs, fmt.Errorf("sip.page_idle: must not be negative (0 keeps page-mode members)"))
+	}
+	if c.RoomIdle < 0 {
+		errs = append(errs, fmt.Errorf("room_idle: must not be negative (0 keeps idle rooms)"))
+	}
+	if c.RoomIdleLog != IdleLogKeep && c.RoomIdleLog != IdleLogPurge {
+		errs = append(errs, fmt.Errorf("room_idle_log: %q is not %s or %s", c.RoomIdleLog, IdleLogKeep, IdleLogPurge))
+	}
+	if c.AuditRetention < 0 {
+		errs = append(errs, fmt.Errorf("audit_retention: must not be negative (0 keeps every audit row)"))
 	}
 	if c.SIP.AdhocIdle < 0 {
 		errs = append(errs, fmt.Errorf("sip.adhoc_idle: must not be negative (0 keeps empty ad-hoc rooms)"))

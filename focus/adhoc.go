@@ -109,14 +109,22 @@ func (f *Focus) DiscardAdhoc(ctx context.Context, name string) {
 	f.removeIdle(ctx, r, -1)
 }
 
-// idleLocked records that an ad-hoc room became empty and arms its removal. Caller holds mu.
+// idleLocked records that a room became empty (or, empty, changed) and arms its removal: an
+// ad-hoc room's after Config.AdhocIdle, another's after Config.RoomIdle (collectIdle decides
+// then whether it may go). Caller holds mu.
 func (r *Room) idleLocked() {
-	if !r.policy.Adhoc || len(r.participants) > 0 {
+	if len(r.participants) > 0 {
 		return
 	}
 	r.idleSince = time.Now()
-	if idle := r.focus.cfg.AdhocIdle; idle > 0 {
-		time.AfterFunc(idle, func() { r.focus.removeIdle(context.Background(), r, idle) })
+	f := r.focus
+	switch {
+	case r.policy.Adhoc && f.cfg.AdhocIdle > 0:
+		idle := f.cfg.AdhocIdle
+		time.AfterFunc(idle, func() { f.removeIdle(context.Background(), r, idle) })
+	case !r.policy.Adhoc && r.policy.Successor == "" && f.cfg.RoomIdle > 0:
+		idle := f.cfg.RoomIdle
+		time.AfterFunc(idle, func() { f.collectIdle(context.Background(), r, idle) })
 	}
 }
 
@@ -124,9 +132,18 @@ func (r *Room) idleLocked() {
 // idle: nobody in it now), unless the focus is shutting down; a room someone joined since, or
 // that emptied again later, is left to the timer of its latest emptying.
 func (f *Focus) removeIdle(ctx context.Context, r *Room, idle time.Duration) {
+	var archive string
+	if idle >= 0 && !f.shuttingDown() {
+		var err error
+		if archive, err = f.archiveLog(ctx, r); err != nil {
+			f.log.Error("idle ad-hoc room not removed: its log could not be kept", "room", r.name, "err", err)
+			return
+		}
+	}
 	f.mu.Lock()
 	if f.stopping || f.rooms[r.name] != r {
 		f.mu.Unlock()
+		discard(archive)
 		return
 	}
 	r.mu.Lock()
@@ -137,6 +154,7 @@ func (f *Focus) removeIdle(ctx context.Context, r *Room, idle time.Duration) {
 	r.mu.Unlock()
 	if !empty {
 		f.mu.Unlock()
+		discard(archive)
 		return
 	}
 	delete(f.rooms, r.name)
@@ -156,7 +174,7 @@ func (f *Focus) removeIdle(ctx context.Context, r *Room, idle time.Duration) {
 		f.log.Info("ad-hoc room removed: its creator's call did not come up", "room", r.name)
 		return
 	}
-	f.log.Info("idle ad-hoc room removed", "room", r.name, "idle", idle.String())
+	f.log.Info("idle ad-hoc room removed", "room", r.name, "idle", idle.String(), "log", logFate(archive, f.cfg.PurgeIdleLog))
 }
 
 // randomRoomName returns ten random lower-case letters and digits: room names are compared

@@ -35,6 +35,15 @@ type Config struct {
 	// AdhocIdle is how long an ad-hoc room stays without anybody in it before it is removed;
 	// 0 keeps them.
 	AdhocIdle time.Duration
+	// RoomIdle is how long a room created over CCMP stays without anybody in it and without a
+	// change before it is deleted (idle.go); 0 keeps them.
+	RoomIdle time.Duration
+	// PurgeIdleLog: the log of a room deleted for being idle goes with it; otherwise it is
+	// written to ArchiveDir first ("" keeps none).
+	PurgeIdleLog bool
+	ArchiveDir   string
+	// AuditRetention: audit rows older than this are deleted by the purge loop; 0 keeps them.
+	AuditRetention time.Duration
 
 	// Administrators are administrators of every room (CCMP users with admin): user names at
 	// the domain, SIP URIs or XCON-USERIDs. A proven SIP identity that is one of them is one too.
@@ -110,6 +119,8 @@ type Focus struct {
 	rooms    map[string]*Room
 	stopping bool
 	removing sync.WaitGroup // idle ad-hoc rooms being deleted from the store
+	// configRooms: lower-case names of the configuration's rooms, never collected when idle.
+	configRooms map[string]bool
 
 	stopPurge chan struct{}
 }
@@ -142,6 +153,10 @@ func New(ctx context.Context, cfg Config, store xcon.Store, endpoint *msrp.Endpo
 		return nil, fmt.Errorf("focus: purge stale bindings: %w", err)
 	} else if n > 0 {
 		f.log.Info("purged bindings of sessions from a previous run", "rows", n)
+	}
+	f.configRooms = map[string]bool{}
+	for _, spec := range specs {
+		f.configRooms[strings.ToLower(spec.Name)] = true
 	}
 	for _, spec := range specs {
 		conf := newConference(spec, cfg.Domain)

@@ -51,6 +51,9 @@ func (f *Focus) CreateRoom(ctx context.Context, conf *xcon.Conference) (*Room, e
 		return nil, err
 	}
 	r := newRoom(f, name, conf)
+	r.mu.Lock()
+	r.idleLocked() // nobody is in it yet
+	r.mu.Unlock()
 	f.rooms[name] = r
 	f.log.Info("room created", "room", name)
 	return r, nil
@@ -103,6 +106,7 @@ func (f *Focus) UpdateRoom(ctx context.Context, name string, update func(c *xcon
 		}
 	}
 	snapshot := next.Clone()
+	r.touchLocked()
 	r.mu.Unlock()
 	for _, n := range releases {
 		f.nicknames.release(name, n.chatID, n.nickname)

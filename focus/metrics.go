@@ -9,6 +9,7 @@ type Metrics struct {
 	copiesSent      prometheus.Counter
 	bytesRelayed    prometheus.Counter
 	adhocRemoved    prometheus.Counter
+	idleRemoved     prometheus.Counter
 	filesTooLarge   prometheus.Counter
 	filesEvicted    prometheus.Counter
 	filesAborted    prometheus.Counter
@@ -34,6 +35,8 @@ func newMetrics() *Metrics {
 			Help: "CPIM bytes queued to recipients by the switch."}),
 		adhocRemoved: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "parley", Name: "adhoc_rooms_removed_total",
 			Help: "Ad-hoc rooms removed because nobody was in them (idle, or their creator's call failed)."}),
+		idleRemoved: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "parley", Name: "idle_rooms_removed_total",
+			Help: "Rooms created over CCMP deleted after room_idle without anybody in them and without a change."}),
 		filesTooLarge: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "parley", Name: "files_too_large_total",
 			Help: "Pushed files refused with 413 for declaring more than max_file_size."}),
 		filesEvicted: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "parley", Name: "kept_files_evicted_total",
@@ -65,7 +68,7 @@ func (f *Focus) Register(reg prometheus.Registerer) error {
 		Help: "Bytes of files kept on disk for later joiners, all rooms (file_total_quota bounds it)."},
 		func() float64 { return float64(f.files.bytes()) })
 	for _, c := range []prometheus.Collector{rooms, kept, f.metrics.participants, f.metrics.messagesRelayed, f.metrics.copiesSent, f.metrics.bytesRelayed,
-		f.metrics.adhocRemoved, f.metrics.filesTooLarge, f.metrics.filesEvicted, f.metrics.filesAborted, f.metrics.fanout,
+		f.metrics.adhocRemoved, f.metrics.idleRemoved, f.metrics.filesTooLarge, f.metrics.filesEvicted, f.metrics.filesAborted, f.metrics.fanout,
 		f.metrics.pageReceived, f.metrics.pageSent, f.metrics.pageFailed, f.metrics.pageDropped, f.metrics.pageIdleDropped, f.metrics.sendsLimited} {
 		if err := reg.Register(c); err != nil {
 			return err

@@ -27,7 +27,7 @@ type Room struct {
 	live         map[string]int                  // guarded by mu: participants per lower-case XCON-USERID
 	provisioned  map[string]bool                 // guarded by mu: users of the stored object, kept when they leave
 	recent       recent                          // guarded by mu: the log's tail replayed to joiners
-	idleSince    time.Time                       // guarded by mu: when an ad-hoc room last became empty
+	idleSince    time.Time                       // guarded by mu: when the room last became empty (or changed, empty)
 	removed      bool                            // guarded by mu: taken out of the focus; joins are refused
 
 	// streams is the fan-out snapshot: every bound-or-not stream of the room, replaced

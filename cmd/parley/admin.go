@@ -115,7 +115,13 @@ func (d *daemon) reload(ctx context.Context) (reloadResult, error) {
 	}
 	// Against the configuration of the start: a key stays reported until the restart.
 	res.NeedRestart = changedKeys(d.cfg, next, liveKeys)
-	if res.Added, err = d.focus.AddRooms(ctx, roomSpecs(next)); err != nil {
+	specs := roomSpecs(next)
+	names := make([]string, len(specs))
+	for i, s := range specs {
+		names[i] = s.Name
+	}
+	d.focus.SetConfigRooms(names) // before they are created: the file owns them from now on
+	if res.Added, err = d.focus.AddRooms(ctx, specs); err != nil {
 		// The rooms that could be created are; the rest are reported, the limits still apply.
 		d.log.Error("reload: rooms not created", "err", err)
 		res.RoomErrors = err.Error()
