@@ -123,6 +123,7 @@ type Focus struct {
 	configRooms map[string]bool
 
 	stopPurge chan struct{}
+	purgeDone chan struct{} // closed once the purge loop has returned
 }
 
 // New loads every room from the store, purges bindings left by a previous run (nobody is
@@ -210,8 +211,8 @@ func New(ctx context.Context, cfg Config, store xcon.Store, endpoint *msrp.Endpo
 		f.files.evicted = f.metrics.filesEvicted.Inc
 	}
 	f.bindings = newBindingWriter(store, f.log)
-	f.stopPurge = make(chan struct{})
-	go f.purgeLoop(f.stopPurge)
+	f.stopPurge, f.purgeDone = make(chan struct{}), make(chan struct{})
+	go f.purgeLoop(f.stopPurge, f.purgeDone)
 	return f, nil
 }
 
@@ -317,6 +318,7 @@ func (f *Focus) Shutdown(ctx context.Context) error {
 		}
 	}
 	f.removing.Wait() // the store is closed after this returns
+	<-f.purgeDone
 	flush, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	return f.bindings.close(flush)

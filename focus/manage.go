@@ -255,6 +255,9 @@ const purgeInterval = 10 * time.Minute
 // PurgeLogs applies every room's retention (RoomPolicy.KeepFor, KeepMessages) once.
 func (f *Focus) PurgeLogs(ctx context.Context) {
 	for _, r := range f.roomList() {
+		if ctx.Err() != nil {
+			return // shutting down
+		}
 		p := r.livePolicy.Load()
 		if p.KeepFor <= 0 && p.KeepMessages <= 0 {
 			continue
@@ -265,6 +268,8 @@ func (f *Focus) PurgeLogs(ctx context.Context) {
 		}
 		n, err := f.store.PurgeLog(ctx, r.name, before, p.KeepMessages)
 		switch {
+		case err != nil && ctx.Err() != nil:
+			return
 		case err != nil:
 			f.log.Error("log retention not applied", "room", r.name, "err", err)
 		case n > 0:
@@ -273,12 +278,37 @@ func (f *Focus) PurgeLogs(ctx context.Context) {
 	}
 }
 
-// purgeLoop applies retention at start and every purgeInterval until stop is closed.
-func (f *Focus) purgeLoop(stop <-chan struct{}) {
+// PurgeAudit deletes the audit rows older than Config.AuditRetention once.
+func (f *Focus) PurgeAudit(ctx context.Context) {
+	if f.cfg.AuditRetention <= 0 {
+		return
+	}
+	n, err := f.store.PurgeAudit(ctx, f.now().Add(-f.cfg.AuditRetention))
+	switch {
+	case err != nil && ctx.Err() != nil:
+	case err != nil:
+		f.log.Error("audit retention not applied", "err", err)
+	case n > 0:
+		f.log.Info("audit retention applied", "purged", n, "audit_retention", f.cfg.AuditRetention.String())
+	}
+}
+
+// purgeLoop applies the logs' and the audit's retention at start and every purgeInterval
+// until stop is closed, then closes done. A purge under way when stop closes is cut short:
+// the store is about to close.
+func (f *Focus) purgeLoop(stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-stop
+		cancel()
+	}()
 	t := time.NewTicker(purgeInterval)
 	defer t.Stop()
 	for {
-		f.PurgeLogs(context.Background())
+		f.PurgeLogs(ctx)
+		f.PurgeAudit(ctx)
 		select {
 		case <-t.C:
 		case <-stop:

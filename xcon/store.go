@@ -65,6 +65,9 @@ type Store interface {
 	AppendAudit(ctx context.Context, e AuditEntry) error
 	// Audit returns the newest limit audit rows of a room, oldest first (newest last).
 	Audit(ctx context.Context, room string, limit int) ([]AuditEntry, error)
+	// PurgeAudit deletes the audit rows of every room recorded before before and returns how
+	// many it deleted.
+	PurgeAudit(ctx context.Context, before time.Time) (int64, error)
 
 	Close() error
 }

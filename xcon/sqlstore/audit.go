@@ -52,3 +52,17 @@ func (s *Store) Audit(ctx context.Context, room string, limit int) ([]xcon.Audit
 	}
 	return out, nil
 }
+
+// PurgeAudit implements xcon.Store: deletes the audit rows recorded before before.
+func (s *Store) PurgeAudit(ctx context.Context, before time.Time) (int64, error) {
+	var n int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.sql(`DELETE FROM audit_log WHERE at < $1`), before.UnixNano())
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n, err
+}

@@ -62,3 +62,33 @@ func TestAudit(t *testing.T) {
 		}
 	})
 }
+
+// TestPurgeAudit: rows recorded before the cut are deleted, of every room, the others kept; on
+// SQLite and PostgreSQL.
+func TestPurgeAudit(t *testing.T) {
+	onBackends(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		s := b.open(t)
+		defer s.Close()
+		at := time.Unix(1_800_000_000, 0)
+		for i, r := range []string{"a", "b", "a", "b"} {
+			if err := s.AppendAudit(ctx, xcon.AuditEntry{Room: r, Time: at.Add(time.Duration(i) * time.Hour), Principal: "root",
+				Request: "conf", Operation: "update", Code: 200}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		n, err := s.PurgeAudit(ctx, at.Add(90*time.Minute))
+		if err != nil || n != 2 {
+			t.Fatalf("purged %d, %v; want 2", n, err)
+		}
+		for _, r := range []string{"a", "b"} {
+			rows, err := s.Audit(ctx, r, 10)
+			if err != nil || len(rows) != 1 || rows[0].Time.Before(at.Add(90*time.Minute)) {
+				t.Fatalf("%s after the purge: %+v %v", r, rows, err)
+			}
+		}
+		if n, err := s.PurgeAudit(ctx, at); err != nil || n != 0 {
+			t.Fatalf("second purge: %d %v", n, err)
+		}
+	})
+}

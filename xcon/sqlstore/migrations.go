@@ -89,6 +89,8 @@ var migrations = []string{
 		code      {{int64}} NOT NULL
 	);
 	CREATE INDEX audit_log_room ON audit_log (room, id);`,
+	// 4: audit retention deletes by age.
+	`CREATE INDEX audit_log_at ON audit_log (at);`,
 }
 
 // migrationCode holds the steps of a migration that SQL alone cannot do, run after its SQL in
