@@ -32,6 +32,9 @@ func (f *Focus) SetLimits(l Limits) {
 // (a=fingerprint), when the certificate was replaced.
 func (f *Focus) SetTLSFingerprint(fp string) { f.tlsFP.Store(&fp) }
 
+// TLSFingerprint returns the fingerprint SDP answers give for TCP/TLS/MSRP now.
+func (f *Focus) TLSFingerprint() string { return *f.tlsFP.Load() }
+
 // Limits returns the live limits.
 func (f *Focus) Limits() Limits { return *f.live.Load() }
 

@@ -102,15 +102,26 @@ func (d *daemon) reload(ctx context.Context) (reloadResult, error) {
 	if err != nil {
 		return refuse(err)
 	}
+	// Every certificate loads, or none is replaced.
+	type loaded struct {
+		c     *certFile
+		cert  *tls.Certificate
+		stamp string
+	}
+	var certs []loaded
 	for _, c := range []*certFile{d.admin.msrpCert, d.admin.httpsCert, d.admin.sipCert} {
 		if c == nil {
 			continue
 		}
-		switch changed, err := c.check(true); {
-		case err != nil:
+		cert, stamp, err := c.read(true)
+		if err != nil {
 			return refuse(err)
-		case changed:
-			res.Certificates = append(res.Certificates, c.key)
+		}
+		certs = append(certs, loaded{c, cert, stamp})
+	}
+	for _, l := range certs {
+		if l.c.install(l.cert, l.stamp) {
+			res.Certificates = append(res.Certificates, l.c.key)
 		}
 	}
 	// Against the configuration of the start: a key stays reported until the restart.
@@ -227,27 +238,49 @@ func (c *certFile) fileStamp() string {
 // anyway), and reports whether the certificate is another one now. On an error the certificate
 // in use stays.
 func (c *certFile) check(force bool) (bool, error) {
+	cert, stamp, err := c.read(force)
+	if err != nil {
+		return false, err
+	}
+	return c.install(cert, stamp), nil
+}
+
+// read loads the files when they changed since they were last read (force: anyway), without
+// putting the certificate in use (install does): nil when the files are as they were. A pair
+// that does not load is an error, said once per change of the files.
+func (c *certFile) read(force bool) (*tls.Certificate, string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	stamp := c.fileStamp()
 	if !force && stamp == c.stamp {
-		return false, nil
+		return nil, stamp, nil
 	}
 	cert, err := tls.LoadX509KeyPair(c.certPath, c.keyPath)
 	if err != nil {
 		c.stamp = stamp // said once per change, not at every poll
-		return false, fmt.Errorf("%s: %w", c.key, err)
+		return nil, stamp, fmt.Errorf("%s: %w", c.key, err)
 	}
+	return &cert, stamp, nil
+}
+
+// install puts a certificate read by read in use and reports whether it is another one than
+// the certificate it replaces (a nil cert changes nothing).
+func (c *certFile) install(cert *tls.Certificate, stamp string) bool {
+	if cert == nil {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.stamp = stamp
 	old := c.current.Load()
 	if old != nil && len(old.Certificate) > 0 && len(cert.Certificate) > 0 && string(old.Certificate[0]) == string(cert.Certificate[0]) {
-		return false, nil
+		return false
 	}
-	c.current.Store(&cert)
+	c.current.Store(cert)
 	if old != nil && c.onChange != nil {
-		c.onChange(&cert)
+		c.onChange(cert)
 	}
-	return old != nil, nil
+	return old != nil
 }
 
 func (c *certFile) getCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {

@@ -277,3 +277,73 @@ func TestCertificateRotation(t *testing.T) {
 		t.Fatal("MSRP: not the first certificate again after the reload")
 	}
 }
+
+// TestReloadCertificatesAllOrNothing: a reload whose MSRP pair loads but whose HTTPS pair does
+// not is refused whole: the MSRP listener keeps presenting its certificate until a reload that
+// loads both replaces both.
+func TestReloadCertificatesAllOrNothing(t *testing.T) {
+	certPoll = time.Hour // only reloads read the files here
+	defer func() { certPoll = time.Second }()
+	first, second := t.TempDir(), t.TempDir()
+	for _, dir := range []string{first, second} {
+		if _, err := msrp.LoadOrCreateCertificate(dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	msrpDir, httpDir := t.TempDir(), t.TempDir()
+	put := func(from, to string) {
+		for _, f := range []string{msrp.CertificateFile, msrp.KeyFile} {
+			data, err := os.ReadFile(filepath.Join(from, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(to, f), data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	put(first, msrpDir)
+	put(first, httpDir)
+	fd := startFromFile(t, fmt.Sprintf("msrp: {listen: \"127.0.0.1:0\", tls_listen: \"127.0.0.1:0\", tls_cert_file: %s, tls_key_file: %s}\n"+
+		"http: {listen: \"127.0.0.1:0\", tls_listen: \"127.0.0.1:0\", tls_cert_file: %s, tls_key_file: %s}\n",
+		filepath.Join(msrpDir, msrp.CertificateFile), filepath.Join(msrpDir, msrp.KeyFile),
+		filepath.Join(httpDir, msrp.CertificateFile), filepath.Join(httpDir, msrp.KeyFile)))
+	defer fd.shutdown()
+	seen := func(addr string) string {
+		c, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		return string(c.ConnectionState().PeerCertificates[0].Raw)
+	}
+	want := func(dir string) string {
+		c, err := tls.LoadX509KeyPair(filepath.Join(dir, msrp.CertificateFile), filepath.Join(dir, msrp.KeyFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(c.Certificate[0])
+	}
+	fingerprint := fd.focus.TLSFingerprint()
+	put(second, msrpDir)
+	if err := os.WriteFile(filepath.Join(httpDir, msrp.KeyFile), []byte("not a key"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adminCall(t, fd.daemon, reloadCommand); err == nil || !strings.Contains(err.Error(), "http.tls_cert_file") {
+		t.Fatalf("reload with a broken HTTPS pair: %v, want a refusal naming http.tls_cert_file", err)
+	}
+	if seen(fd.msrpTLSAddr.String()) != want(first) || fd.focus.TLSFingerprint() != fingerprint {
+		t.Fatal("MSRP certificate replaced by a refused reload")
+	}
+	if seen(fd.httpsAddr.String()) != want(first) {
+		t.Fatal("HTTPS certificate changed by a refused reload")
+	}
+	put(second, httpDir)
+	out, err := adminCall(t, fd.daemon, reloadCommand)
+	if err != nil || !strings.Contains(out, "msrp.tls_cert_file") || !strings.Contains(out, "http.tls_cert_file") {
+		t.Fatalf("reload with both pairs good: %q %v", out, err)
+	}
+	if seen(fd.msrpTLSAddr.String()) != want(second) || seen(fd.httpsAddr.String()) != want(second) || fd.focus.TLSFingerprint() == fingerprint {
+		t.Fatal("the certificates of a successful reload are not in use")
+	}
+}
