@@ -147,6 +147,8 @@ type RoomSpec struct {
 	// Log retention (zero keeps everything).
 	KeepFor      time.Duration
 	KeepMessages int
+	// MaxUsers, when above 0, is the room's maximum-user-count.
+	MaxUsers int
 	// Channels replace the blueprint's chat channels when not empty.
 	Channels []xcon.Channel
 	// Owner, when set, is recorded as the room's administrator and organizer (a SIP URI).
@@ -263,6 +265,10 @@ func (c *Client) CreateRoom(ctx context.Context, spec RoomSpec) (*xcon.Conferenc
 			ch.Type, ch.Status = "message", "sendrecv"
 			conf.Description.Media = append(conf.Description.Media, ch)
 		}
+	}
+	if spec.MaxUsers > 0 {
+		n := uint32(spec.MaxUsers)
+		conf.Description.MaximumUserCount = &n
 	}
 	if spec.Owner != "" {
 		conf.Users = append(conf.Users, &xcon.User{Entity: xcon.UserIDFromAOR(spec.Owner),

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"strings"
@@ -228,6 +229,8 @@ type Room struct {
 	// purged (zero keeps everything).
 	KeepFor      time.Duration `yaml:"keep_for"`
 	KeepMessages int           `yaml:"keep_messages"`
+	// MaxUsers: most users in the room at once (its maximum-user-count; 486 beyond); 0 = no limit.
+	MaxUsers int `yaml:"max_users"`
 	// Owner is recorded in the room as a user with the roles administrator and organizer (a SIP
 	// URI, or a user name meaning sip:NAME@DOMAIN). Empty means the administrator identity
 	// (AdminIdentity); Resolve fills it in.
@@ -709,6 +712,9 @@ func (r Room) errors(prefix string) []error {
 	}
 	if r.KeepFor < 0 || r.KeepMessages < 0 {
 		errs = append(errs, fmt.Errorf("%skeep_for and keep_messages must not be negative", prefix))
+	}
+	if r.MaxUsers < 0 || int64(r.MaxUsers) > math.MaxUint32 {
+		errs = append(errs, fmt.Errorf("%smax_users: %d is not between 0 (no limit) and %d", prefix, r.MaxUsers, uint32(math.MaxUint32)))
 	}
 	labels := map[string]bool{}
 	for j, ch := range r.Channels {

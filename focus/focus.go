@@ -66,6 +66,10 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// ConfigPrincipal is the principal of the audit rows of changes the configuration makes to
+// rooms (created at start or by a reload, changed by a reload).
+const ConfigPrincipal = "config"
+
 // RoomSpec describes a room to create when it does not exist yet.
 type RoomSpec struct {
 	Name        string
@@ -73,6 +77,7 @@ type RoomSpec struct {
 	Subject     string
 	Policy      xcon.RoomPolicy // applied when the room is created; later changes live in the object
 	Channels    []xcon.Channel  // chat channels; none means one channel labelled "chat"
+	MaxUsers    int             // maximum-user-count; 0 = no limit
 	// Owner, a SIP URI, is recorded as a user with CreatorRoles (administrator and organizer):
 	// every room then names an organizer with a SIP associated-aor, as conferencing clients
 	// (liblinphone) require. A stored room without an organizer gets it when New loads it.
@@ -164,6 +169,10 @@ func New(ctx context.Context, cfg Config, store xcon.Store, endpoint *msrp.Endpo
 		switch err := store.CreateConference(ctx, conf); {
 		case err == nil:
 			f.log.Info("room created", "room", spec.Name)
+			if err := store.AppendAudit(ctx, xcon.AuditEntry{Room: spec.Name, Principal: ConfigPrincipal, Request: "config",
+				Operation: "create", Code: 200}); err != nil {
+				f.log.Error("audit row of a room of the configuration not stored", "room", spec.Name, "err", err)
+			}
 		case errors.Is(err, xcon.ErrExists):
 			if err := giveOwner(ctx, store, spec); err != nil {
 				return nil, fmt.Errorf("focus: record the owner of room %s: %w", spec.Name, err)
@@ -343,6 +352,10 @@ func newConference(spec RoomSpec, domain string) *xcon.Conference {
 			ch.Type, ch.Status = "message", "sendrecv"
 			c.Description.Media = append(c.Description.Media, ch)
 		}
+	}
+	if spec.MaxUsers > 0 {
+		n := uint32(spec.MaxUsers)
+		c.Description.MaximumUserCount = &n
 	}
 	c.JoinHandling = "allow"
 	c.SetRoomPolicy(spec.Policy)

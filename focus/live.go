@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
+
+	"github.com/parleychat/parley/xcon"
 )
 
 // Limits are the settings of a running focus that a reload may change. A new value applies to
@@ -99,4 +102,55 @@ func (f *Focus) roomList() []*Room {
 		rooms = append(rooms, r)
 	}
 	return rooms
+}
+
+// RoomSettings are settings of a room that its entry in the configuration gives; nil fields
+// stay as they are.
+type RoomSettings struct {
+	DisplayText, Subject            *string
+	Logging, Moderated              *bool
+	History, MaxUsers, KeepMessages *int // MaxUsers 0 removes the limit
+	KeepFor                         *time.Duration
+}
+
+// ReconfigureRoom applies settings to an open room as a CCMP update does (UpdateRoom: a new
+// version, NOTIFYs to the watchers, the notice of a logging change, visitors voiced when the
+// room stops being moderated) and returns the new object.
+func (f *Focus) ReconfigureRoom(ctx context.Context, name string, s RoomSettings) (*xcon.Conference, error) {
+	if r := f.Room(name); r == nil || r.Successor() != "" {
+		return nil, ErrRoomNotFound
+	}
+	return f.UpdateRoom(ctx, name, func(c *xcon.Conference) error {
+		if s.DisplayText != nil {
+			c.Description.DisplayText = *s.DisplayText
+		}
+		if s.Subject != nil {
+			c.Description.Subject = *s.Subject
+		}
+		if s.MaxUsers != nil {
+			c.Description.MaximumUserCount = nil
+			if *s.MaxUsers > 0 {
+				n := uint32(*s.MaxUsers)
+				c.Description.MaximumUserCount = &n
+			}
+		}
+		p, _ := c.RoomPolicy()
+		if s.Logging != nil {
+			p.Logging = *s.Logging
+		}
+		if s.Moderated != nil {
+			p.Moderated = *s.Moderated
+		}
+		if s.History != nil {
+			p.History = *s.History
+		}
+		if s.KeepFor != nil {
+			p.KeepFor = *s.KeepFor
+		}
+		if s.KeepMessages != nil {
+			p.KeepMessages = *s.KeepMessages
+		}
+		c.SetRoomPolicy(p)
+		return nil
+	})
 }

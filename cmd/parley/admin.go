@@ -25,6 +25,7 @@ import (
 	"github.com/parleychat/parley/focus"
 	"github.com/parleychat/parley/msrp"
 	sipserver "github.com/parleychat/parley/sip"
+	"github.com/parleychat/parley/xcon"
 	"github.com/parleychat/parley/xcon/sqlstore"
 )
 
@@ -61,6 +62,7 @@ var liveKeys = []string{"rooms", "msrp.max_message_size", "msrp.max_header_bytes
 // reloadResult tells the operator what a reload did.
 type reloadResult struct {
 	Added        []string // rooms created
+	Changed      []string // rooms whose entry changed, with the keys applied: "lobby (subject, logging)"
 	Certificates []string // certificates re-read that had changed
 	NeedRestart  []string // changed keys that apply only at the next start
 	RoomErrors   string   // rooms of the file that could not be created (the rest of the reload applies)
@@ -71,6 +73,9 @@ func (r reloadResult) String() string {
 	b.WriteString("configuration reloaded")
 	if len(r.Added) > 0 {
 		b.WriteString("; rooms created: " + strings.Join(r.Added, ", "))
+	}
+	if len(r.Changed) > 0 {
+		b.WriteString("; rooms changed: " + strings.Join(r.Changed, ", "))
 	}
 	if len(r.Certificates) > 0 {
 		b.WriteString("; certificates re-read: " + strings.Join(r.Certificates, ", "))
@@ -137,11 +142,96 @@ func (d *daemon) reload(ctx context.Context) (reloadResult, error) {
 		d.log.Error("reload: rooms not created", "err", err)
 		res.RoomErrors = err.Error()
 	}
+	for _, name := range res.Added {
+		d.configAudit(ctx, name, "create", "", 200)
+	}
+	var roomErrs []error
+	res.Changed, roomErrs = d.reconfigureRooms(ctx, d.current(), next)
+	if len(roomErrs) > 0 {
+		err := errors.Join(roomErrs...)
+		d.log.Error("reload: rooms not changed", "err", err)
+		res.RoomErrors = strings.TrimPrefix(res.RoomErrors+"; "+err.Error(), "; ")
+	}
 	d.applyLive(next)
 	d.admin.live.Store(next)
-	d.log.Info("configuration reloaded", "rooms_created", strings.Join(res.Added, ","),
+	d.log.Info("configuration reloaded", "rooms_created", strings.Join(res.Added, ","), "rooms_changed", strings.Join(res.Changed, ","),
 		"certificates", strings.Join(res.Certificates, ","), "need_restart", strings.Join(res.NeedRestart, ","))
 	return res, nil
+}
+
+// configAudit records a change the configuration made to a room: an audit row with principal
+// config, and a log line shaped as CCMP's.
+func (d *daemon) configAudit(ctx context.Context, room, operation, keys string, code int) {
+	d.log.Info("config change", "principal", focus.ConfigPrincipal, "room", room, "operation", operation, "target", keys, "code", code)
+	e := xcon.AuditEntry{Room: room, Principal: focus.ConfigPrincipal, Request: "config", Operation: operation, Target: keys, Code: code}
+	if err := d.focus.RecordAudit(ctx, e); err != nil {
+		d.log.Error("audit row of a configuration change not stored", "room", room, "err", err)
+	}
+}
+
+// reconfigureRooms applies to the running rooms what changed in their entries of the file
+// between prev and next (display_text, subject, logging, history, moderated, max_users,
+// keep_for, keep_messages), as a CCMP update would: a setting changed over CCMP since stays
+// unless the file changes it again. It returns the rooms changed with their keys.
+func (d *daemon) reconfigureRooms(ctx context.Context, prev, next *configs.Config) ([]string, []error) {
+	before := map[string]configs.Room{}
+	for _, r := range prev.Rooms {
+		before[strings.ToLower(r.Name)] = r
+	}
+	var changed []string
+	var errs []error
+	for _, r := range next.Rooms {
+		o, ok := before[strings.ToLower(r.Name)]
+		if !ok {
+			continue // new in the file: created by AddRooms
+		}
+		var s focus.RoomSettings
+		var keys []string
+		if o.DisplayText != r.DisplayText {
+			s.DisplayText, keys = &r.DisplayText, append(keys, "display_text")
+		}
+		if o.Subject != r.Subject {
+			s.Subject, keys = &r.Subject, append(keys, "subject")
+		}
+		if o.Logging != r.Logging {
+			s.Logging, keys = &r.Logging, append(keys, "logging")
+		}
+		if h := r.HistoryOrDefault(); o.HistoryOrDefault() != h {
+			s.History, keys = &h, append(keys, "history")
+		}
+		if o.Moderated != r.Moderated {
+			s.Moderated, keys = &r.Moderated, append(keys, "moderated")
+		}
+		if o.MaxUsers != r.MaxUsers {
+			s.MaxUsers, keys = &r.MaxUsers, append(keys, "max_users")
+		}
+		if o.KeepFor != r.KeepFor {
+			s.KeepFor, keys = &r.KeepFor, append(keys, "keep_for")
+		}
+		if o.KeepMessages != r.KeepMessages {
+			s.KeepMessages, keys = &r.KeepMessages, append(keys, "keep_messages")
+		}
+		if len(keys) == 0 {
+			continue
+		}
+		list := strings.Join(keys, ",")
+		if _, err := d.focus.ReconfigureRoom(ctx, r.Name, s); err != nil {
+			d.configAudit(ctx, r.Name, "update", list, configCode(err))
+			errs = append(errs, fmt.Errorf("change room %s (%s): %w", r.Name, list, err))
+			continue
+		}
+		d.configAudit(ctx, r.Name, "update", list, 200)
+		changed = append(changed, r.Name+" ("+strings.Join(keys, ", ")+")")
+	}
+	return changed, errs
+}
+
+// configCode is the CCMP code an audit row of a failed configuration change carries.
+func configCode(err error) int {
+	if errors.Is(err, focus.ErrRoomNotFound) {
+		return 404
+	}
+	return 500
 }
 
 // applyLive hands the live keys of cfg to the focus, the MSRP endpoint and the SIP server.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/parleychat/parley/configs"
 	"github.com/parleychat/parley/msrp"
+	"github.com/parleychat/parley/xcon"
 )
 
 // fileDaemon runs the daemon on a configuration file whose text is yaml plus loopback
@@ -345,5 +346,70 @@ func TestReloadCertificatesAllOrNothing(t *testing.T) {
 	}
 	if seen(fd.msrpTLSAddr.String()) != want(second) || seen(fd.httpsAddr.String()) != want(second) || fd.focus.TLSFingerprint() == fingerprint {
 		t.Fatal("the certificates of a successful reload are not in use")
+	}
+}
+
+// TestReloadChangesRooms: SIGHUP applies what changed in a room's entry to the running room as
+// a CCMP update would: a new version, NOTIFYs, the logging notice to members, the new user
+// limit at the next INVITE; settings the file did not change keep what CCMP set; every change
+// is in the audit with principal config.
+func TestReloadChangesRooms(t *testing.T) {
+	rooms := "rooms:\n  - {name: lobby, logging: true}\n  - {name: stage, display_text: Stage, subject: Old}\n"
+	fd := startFromFile(t, rooms)
+	ctx := context.Background()
+	if _, err := runRoom(t, fd.daemon, "update", "stage", "--title", "Set over CCMP"); err != nil {
+		t.Fatal(err)
+	}
+	w := newSubscriber(t, "watcher", "tcp")
+	if res := w.subscribe(t, fd.daemon, "stage", 600); res.StatusCode != 200 {
+		t.Fatalf("SUBSCRIBE: %d", res.StatusCode)
+	}
+	w.waitRoster(t, "the first roster", func(c *xcon.Conference) bool { return c.Description.Subject == "Old" })
+	alice := joinRoom(t, fd.daemon, "stage", "alice", "tcp", false)
+	version := fd.focus.Room("stage").Snapshot().Version
+
+	fd.write(t, "rooms:\n  - {name: lobby, logging: true}\n"+
+		"  - {name: stage, display_text: Stage, subject: New, logging: true, history: 5, moderated: true, max_users: 1}\n")
+	stop := signalSelf(t, fd.daemon, syscall.SIGHUP)
+	eventually(t, "reload logged", func() bool { return strings.Contains(fd.log.String(), "configuration reloaded") })
+	c := fd.focus.Room("stage").Snapshot()
+	p, _ := c.RoomPolicy()
+	if c.Description.Subject != "New" || !p.Logging || p.History != 5 || !p.Moderated ||
+		c.Description.MaximumUserCount == nil || *c.Description.MaximumUserCount != 1 || c.Version <= version {
+		t.Fatalf("stage after the reload: subject %q policy %+v max %v version %d (was %d)", c.Description.Subject, p,
+			c.Description.MaximumUserCount, c.Version, version)
+	}
+	if c.Description.DisplayText != "Set over CCMP" {
+		t.Fatalf("display_text unchanged in the file but reset to %q", c.Description.DisplayText)
+	}
+	if n := alice.msrp.nextMessage(t); !strings.Contains(string(n.Body), "logged") {
+		t.Fatalf("member not told the room is logged now: %q", n.Body)
+	}
+	w.waitRoster(t, "the new subject", func(c *xcon.Conference) bool { return c.Description.Subject == "New" })
+	if code, _ := inviteCode(t, fd.daemon, "stage", "bob"); code != 486 {
+		t.Fatalf("second user after max_users 1: %d, want 486", code)
+	}
+	rows, err := fd.focus.Audit(ctx, "stage", 10)
+	if err != nil || len(rows) < 3 {
+		t.Fatalf("audit: %+v %v", rows, err)
+	}
+	if first, last := rows[0], rows[len(rows)-1]; first.Principal != "config" || first.Operation != "create" ||
+		last.Principal != "config" || last.Request != "config" || last.Operation != "update" ||
+		last.Target != "subject,logging,history,moderated,max_users" || last.Code != 200 {
+		t.Fatalf("audit rows: first %+v last %+v", first, last)
+	}
+	if !strings.Contains(fd.log.String(), `msg="config change" principal=config room=stage operation=update target=subject,logging,history,moderated,max_users code=200`) {
+		t.Fatalf("no log line for the change:\n%s", fd.log)
+	}
+	// A reload that finds the entries as they were changes nothing.
+	out, err := adminCall(t, fd.daemon, reloadCommand)
+	if err != nil || strings.Contains(out, "rooms changed") {
+		t.Fatalf("second reload: %q %v", out, err)
+	}
+	if v := fd.focus.Room("stage").Snapshot().Version; v != c.Version {
+		t.Fatalf("version after a reload without changes: %d, want %d", v, c.Version)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -80,7 +80,7 @@ func roomCommand() *cobra.Command {
 	create.Flags().BoolVar(&spec.Moderated, "moderated", false, "joiners without a role are visitors until a moderator gives them voice (parley room role)")
 
 	var fromFile string
-	create.Flags().StringVar(&fromFile, "from-file", "", "take the room from a YAML file shaped as a rooms[] entry of parley.yaml (name, display_text, subject, logging, history, moderated, channels, keep_for, keep_messages, owner)")
+	create.Flags().StringVar(&fromFile, "from-file", "", "take the room from a YAML file shaped as a rooms[] entry of parley.yaml (name, display_text, subject, logging, history, moderated, channels, keep_for, keep_messages, max_users, owner)")
 	create.PreRunE = func(cmd *cobra.Command, args []string) error {
 		if fromFile == "" {
 			return nil
@@ -108,7 +108,7 @@ func roomCommand() *cobra.Command {
 		spec.Name, spec.DisplayText, spec.Subject = r.Name, r.DisplayText, r.Subject
 		spec.Logging, spec.Moderated = r.Logging, r.Moderated
 		spec.History, spec.HistorySet = r.HistoryOrDefault(), true
-		spec.KeepFor, spec.KeepMessages, spec.Owner = r.KeepFor, r.KeepMessages, r.Owner
+		spec.KeepFor, spec.KeepMessages, spec.Owner, spec.MaxUsers = r.KeepFor, r.KeepMessages, r.Owner, r.MaxUsers
 		if spec.Owner != "" && !strings.Contains(spec.Owner, ":") {
 			return fmt.Errorf("%s: owner %q: give a SIP URI (sip:NAME@DOMAIN)", fromFile, r.Owner)
 		}

@@ -485,7 +485,7 @@ func roomSpecs(cfg *configs.Config) []focus.RoomSpec {
 	for i, r := range cfg.Rooms {
 		specs[i] = focus.RoomSpec{Name: r.Name, DisplayText: r.DisplayText, Subject: r.Subject,
 			Policy: xcon.RoomPolicy{Logging: r.Logging, History: r.HistoryOrDefault(), KeepFor: r.KeepFor, KeepMessages: r.KeepMessages,
-				Moderated: r.Moderated}, Owner: r.Owner}
+				Moderated: r.Moderated}, Owner: r.Owner, MaxUsers: r.MaxUsers}
 		for _, ch := range r.Channels {
 			specs[i].Channels = append(specs[i].Channels, xcon.Channel{Label: ch.Label, Language: ch.Language, DisplayText: ch.Name})
 		}
