@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -83,8 +85,10 @@ type Handler struct {
 	focus      *focus.Focus
 	log        *slog.Logger
 	blueprints []*blueprint
-	auth       *auth // nil without Credentials
-	limiter    *sourceLimiter
+	auth       *auth                         // nil without Credentials
+	limiter    atomic.Pointer[sourceLimiter] // RequestRate of the moment (SetRequestRate); nil inside: no limit
+	rateMu     sync.Mutex
+	rate       float64
 
 	requests *prometheus.CounterVec
 	rejected *prometheus.CounterVec
@@ -109,7 +113,8 @@ func NewHandler(cfg HandlerConfig, f *focus.Focus) *Handler {
 		cfg.Logger = slog.Default()
 	}
 	cfg.Domain = strings.ToLower(cfg.Domain)
-	h := &Handler{cfg: cfg, focus: f, log: cfg.Logger, limiter: newSourceLimiter(cfg.RequestRate)}
+	h := &Handler{cfg: cfg, focus: f, log: cfg.Logger, rate: cfg.RequestRate}
+	h.limiter.Store(newSourceLimiter(cfg.RequestRate))
 	if cfg.Credentials != nil && cfg.Authenticate == nil {
 		h.auth = newAuth(cfg.Credentials, cfg.Domain)
 		h.cfg.Authenticate = h.auth.principal
@@ -146,7 +151,7 @@ func (h *Handler) Collectors() []prometheus.Collector {
 // HTTP 200; HTTP errors are kept for what is not CCMP at all.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
-	if !h.limiter.allow(r.RemoteAddr) {
+	if !h.limiter.Load().allow(r.RemoteAddr) {
 		h.rejected.WithLabelValues("rate").Inc()
 		w.Header().Set("Retry-After", "1")
 		http.Error(w, "too many CCMP requests from this address; slow down", http.StatusTooManyRequests)

@@ -28,3 +28,15 @@ func (l *sourceLimiter) allow(remoteAddr string) bool {
 	}
 	return l.perIP.Allow(ip)
 }
+
+// SetRequestRate changes HandlerConfig.RequestRate for the requests that come from now on;
+// a rate that changes starts with full buckets, an unchanged one keeps them.
+func (h *Handler) SetRequestRate(rate float64) {
+	h.rateMu.Lock()
+	defer h.rateMu.Unlock()
+	if rate == h.rate {
+		return
+	}
+	h.rate = rate
+	h.limiter.Store(newSourceLimiter(rate))
+}

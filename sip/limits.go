@@ -27,13 +27,16 @@ type liveLimits struct {
 	inviteRate, subscribeRate float64
 	invite, subscribe         *ratelimit.PerKey // nil: unlimited
 	maxPending                int
+	maxDialogs                int // MaxDialogsPerSource; 0 = no limit
 }
 
-// SetLimits changes InviteRate, SubscribeRate and MaxPendingInvites for the requests that come
-// from now on (a rate that changes starts with full buckets). MaxDialogsPerSource stays as the
-// server started: dialogs up already were counted against it.
+// SetLimits changes InviteRate, SubscribeRate, MaxPendingInvites and MaxDialogsPerSource for
+// the requests that come from now on (a rate that changes starts with full buckets; the dialogs
+// a source holds are counted whatever the limit, so a lowered one refuses its next dialog and
+// ends none).
 func (s *Server) SetLimits(l Limits) {
-	next := &liveLimits{inviteRate: l.InviteRate, subscribeRate: l.SubscribeRate, maxPending: l.MaxPendingInvites}
+	next := &liveLimits{inviteRate: l.InviteRate, subscribeRate: l.SubscribeRate, maxPending: l.MaxPendingInvites,
+		maxDialogs: l.MaxDialogsPerSource}
 	cur := s.limits.Load()
 	if cur != nil && cur.inviteRate == l.InviteRate {
 		next.invite = cur.invite
@@ -75,13 +78,14 @@ func (s *Server) rejectOverload(req *sip.Request, tx sip.ServerTransaction, what
 // reserveDialog counts a new dialog against its source; false when the source is at the cap.
 // The caller releases it with releaseDialog once the dialog is over or never came up.
 func (s *Server) reserveDialog(source string) bool {
-	if s.cfg.Limits.MaxDialogsPerSource <= 0 || s.trusted.contains(source) {
+	if s.trusted.contains(source) {
 		return true
 	}
+	max := s.limits.Load().maxDialogs
 	key := sourceHost(source)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.perSource[key] >= s.cfg.Limits.MaxDialogsPerSource {
+	if max > 0 && s.perSource[key] >= max {
 		return false
 	}
 	s.perSource[key]++
@@ -89,7 +93,7 @@ func (s *Server) reserveDialog(source string) bool {
 }
 
 func (s *Server) releaseDialog(source string) {
-	if s.cfg.Limits.MaxDialogsPerSource <= 0 || s.trusted.contains(source) {
+	if s.trusted.contains(source) {
 		return
 	}
 	key := sourceHost(source)

@@ -57,7 +57,8 @@ func (d *daemon) current() *configs.Config {
 // that changed is reported as needing a restart.
 var liveKeys = []string{"rooms", "msrp.max_message_size", "msrp.max_header_bytes", "msrp.max_pending_bytes",
 	"msrp.write_deadline", "msrp.max_conns_per_ip", "msrp.idle_timeout", "wrapped_types", "message_rate",
-	"message_burst", "shutdown_timeout", "drain_timeout", "sip.invite_rate", "sip.subscribe_rate", "sip.max_pending_invites"}
+	"message_burst", "shutdown_timeout", "drain_timeout", "sip.invite_rate", "sip.subscribe_rate", "sip.max_pending_invites",
+	"sip.max_dialogs_per_source", "ccmp.request_rate"}
 
 // reloadResult tells the operator what a reload did.
 type reloadResult struct {
@@ -237,7 +238,10 @@ func configCode(err error) int {
 // applyLive hands the live keys of cfg to the focus, the MSRP endpoint and the SIP server.
 func (d *daemon) applyLive(cfg *configs.Config) {
 	d.sip.SetLimits(sipserver.Limits{InviteRate: cfg.SIP.InviteRate, SubscribeRate: cfg.SIP.SubscribeRate,
-		MaxPendingInvites: cfg.SIP.MaxPendingInvites})
+		MaxPendingInvites: cfg.SIP.MaxPendingInvites, MaxDialogsPerSource: cfg.SIP.MaxDialogsPerSource})
+	if d.ccmp != nil {
+		d.ccmp.SetRequestRate(cfg.CCMP.RequestRate)
+	}
 	d.focus.SetLimits(focus.Limits{MaxMessageSize: cfg.MSRP.MaxMessageSize, WrappedTypes: cfg.WrappedTypes,
 		MessageRate: cfg.MessageRate, MessageBurst: cfg.MessageBurst})
 	d.endpoint.SetLimits(msrp.Limits{MaxMessageSize: cfg.MSRP.MaxMessageSize, MaxHeaderBytes: cfg.MSRP.MaxHeaderBytes,

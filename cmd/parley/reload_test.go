@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -411,5 +412,34 @@ func TestReloadChangesRooms(t *testing.T) {
 	}
 	if err := stop(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestReloadDialogAndCCMPLimits: sip.max_dialogs_per_source and ccmp.request_rate are live: a
+// lowered dialog limit refuses the next INVITE of a source that holds dialogs from before the
+// reload (they were counted), and a CCMP rate applies to the next request (HTTP 429).
+func TestReloadDialogAndCCMPLimits(t *testing.T) {
+	fd := startFromFile(t, lobbyYAML+"sip: {listen: \"127.0.0.1:0\", max_dialogs_per_source: 0}\n") // no limit at first
+	defer fd.shutdown()
+	joinLobby(t, fd.daemon, "alice", "tcp")
+	fd.write(t, lobbyYAML+"sip: {listen: \"127.0.0.1:0\", max_dialogs_per_source: 1}\nccmp: {request_rate: 0.001}\n")
+	out, err := adminCall(t, fd.daemon, reloadCommand)
+	if err != nil || strings.Contains(out, "max_dialogs_per_source") || strings.Contains(out, "request_rate") {
+		t.Fatalf("parley reload: %q %v (the keys are live: no restart needed)", out, err)
+	}
+	if code, _ := inviteCode(t, fd.daemon, "lobby", "bob"); code != 503 {
+		t.Fatalf("second dialog from the source after max_dialogs_per_source 1: %d, want 503", code)
+	}
+	var codes []int
+	for range 2 {
+		res, err := http.Post("http://"+fd.httpAddr.String()+"/ccmp", "application/ccmp+xml", strings.NewReader("<x/>"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		codes = append(codes, res.StatusCode)
+	}
+	if codes[0] == 429 || codes[1] != 429 {
+		t.Fatalf("CCMP after request_rate 0.001: HTTP %v, want the second 429", codes)
 	}
 }

@@ -134,6 +134,7 @@ type daemon struct {
 	endpoint *msrp.Endpoint
 	focus    *focus.Focus
 	sip      *sipserver.Server
+	ccmp     *ccmp.Handler
 	http     *http.Server
 	admin    adminState // reload, certificates, drain (admin.go)
 
@@ -441,6 +442,7 @@ func (d *daemon) routes(reg *prometheus.Registry) http.Handler {
 		MaxBodyBytes: d.cfg.CCMP.MaxBodyBytes, RequestTimeout: d.cfg.CCMP.RequestTimeout,
 		RequestRate: d.cfg.CCMP.RequestRate,
 		Credentials: ccmpCredentials(d.cfg.CCMP.Auth), DialOut: d.cfg.CCMP.DialOut, Logger: d.log.With("subsystem", "ccmp")}, d.focus)
+	d.ccmp = ccmpHandler
 	reg.MustRegister(ccmpHandler.Collectors()...)
 	mux.Handle("/ccmp", ccmpHandler)
 	d.adminRoutes(mux)
