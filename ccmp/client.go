@@ -204,6 +204,20 @@ func uriList(info *etree.Element) []RoomInfo {
 	return out
 }
 
+// CreateRoomFromInfo creates a room described by a conference object (RFC 6501), sent as the
+// confInfo of a confRequest create (RFC 6503 §5.3.4; an entity of xcon:AUTO_GENERATE_1 lets
+// the server name it), and returns its object as created.
+func (c *Client) CreateRoomFromInfo(ctx context.Context, conf *xcon.Conference) (*xcon.Conference, error) {
+	resp, err := c.Do(ctx, &Request{Type: TypeConf, Operation: OpCreate, HasBody: true, Info: conf.Element("confInfo")})
+	if err != nil {
+		return nil, err
+	}
+	if resp.Info == nil {
+		return &xcon.Conference{Entity: resp.ConfObjID, Version: resp.Version}, nil
+	}
+	return xcon.DecodeElement(resp.Info)
+}
+
 // CreateRoom creates a room from a blueprint with the spec's name, title and policy, and
 // returns its object as created.
 func (c *Client) CreateRoom(ctx context.Context, spec RoomSpec) (*xcon.Conference, error) {

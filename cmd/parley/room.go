@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -52,17 +53,24 @@ func roomCommand() *cobra.Command {
 	}
 
 	var spec ccmp.RoomSpec
+	var fromInfo *xcon.Conference // --from-file gave an RFC 6501 document
 	create := &cobra.Command{
 		Use:   "create [NAME]",
 		Short: "Create a room (from the chat blueprint unless --blueprint says otherwise); no NAME lets the server choose",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s := spec
-			if len(args) == 1 {
-				s.Name = args[0]
+			var conf *xcon.Conference
+			var err error
+			if fromInfo != nil {
+				conf, err = client().CreateRoomFromInfo(cmd.Context(), fromInfo)
+			} else {
+				s := spec
+				if len(args) == 1 {
+					s.Name = args[0]
+				}
+				s.Password = password
+				conf, err = client().CreateRoom(cmd.Context(), s)
 			}
-			s.Password = password
-			conf, err := client().CreateRoom(cmd.Context(), s)
 			if err != nil {
 				return err
 			}
@@ -80,12 +88,12 @@ func roomCommand() *cobra.Command {
 	create.Flags().BoolVar(&spec.Moderated, "moderated", false, "joiners without a role are visitors until a moderator gives them voice (parley room role)")
 
 	var fromFile string
-	create.Flags().StringVar(&fromFile, "from-file", "", "take the room from a YAML file shaped as a rooms[] entry of parley.yaml (name, display_text, subject, logging, history, moderated, channels, keep_for, keep_messages, max_users, owner)")
+	create.Flags().StringVar(&fromFile, "from-file", "", "take the room from a YAML file shaped as a rooms[] entry of parley.yaml (name, display_text, subject, logging, history, moderated, channels, keep_for, keep_messages, max_users, owner), or from an XCON conference-info document (RFC 6501), sent as the confRequest's confInfo")
 	create.PreRunE = func(cmd *cobra.Command, args []string) error {
 		if fromFile == "" {
 			return nil
 		}
-		for _, f := range []string{"title", "subject", "logging", "history", "moderated"} {
+		for _, f := range []string{"title", "subject", "logging", "history", "moderated", "blueprint"} {
 			if cmd.Flags().Changed(f) {
 				return fmt.Errorf("--%s does not go with --from-file (the file says it)", f)
 			}
@@ -97,6 +105,10 @@ func roomCommand() *cobra.Command {
 		name := ""
 		if len(args) == 1 {
 			name = args[0]
+		}
+		if isXML(data) {
+			fromInfo, err = conferenceFromFile(data, fromFile, name)
+			return err
 		}
 		r, err := configs.ParseRoom(data, fromFile, name)
 		if err != nil {
@@ -797,3 +809,38 @@ func exportRoom(ctx context.Context, c *ccmp.Client, room string) (*roomExport, 
 
 // exportPage is how many logged messages `parley room export` asks for at a time.
 var exportPage = 500
+
+// isXML tells a file whose first non-blank character (after a byte order mark) is "<": an XML
+// document, where a YAML room entry is a mapping.
+func isXML(data []byte) bool {
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	data = bytes.TrimLeft(data, " \t\r\n")
+	return len(data) > 0 && data[0] == '<'
+}
+
+// conferenceFromFile reads an RFC 6501 conference-info document for a confRequest create. Its
+// entity names the room (xcon:NAME@DOMAIN, or xcon:NAME); name, when given, must agree with it,
+// or names a document without one (no entity, or xcon:AUTO_GENERATE_1, which lets the server
+// choose when name is empty too).
+func conferenceFromFile(data []byte, source, name string) (*xcon.Conference, error) {
+	conf, err := xcon.Decode(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("%s: not an XCON conference-info document (RFC 6501): %w", source, err)
+	}
+	inDoc := conf.Name()
+	if conf.Entity == "" || strings.HasPrefix(strings.ToUpper(inDoc), "AUTO_GENERATE") {
+		inDoc = ""
+	}
+	switch {
+	case inDoc == "" && name == "":
+		conf.Entity = "xcon:AUTO_GENERATE_1"
+	case inDoc == "":
+		conf.Entity = "xcon:" + name
+	case name != "" && !strings.EqualFold(name, inDoc):
+		return nil, fmt.Errorf("%s: entity %q differs from the room named on the command line (%q)", source, conf.Entity, name)
+	}
+	if n := conf.Name(); !strings.HasPrefix(strings.ToUpper(n), "AUTO_GENERATE") && !configs.ValidRoomName(n) {
+		return nil, fmt.Errorf("%s: entity %q: %q is not a valid room name", source, conf.Entity, n)
+	}
+	return conf, nil
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -200,5 +201,52 @@ func TestRoomExport(t *testing.T) {
 		if want := "line " + string(rune('a'+i)); messageText(m) != want || m.Sender != "xcon-userid:alice@example.com" {
 			t.Fatalf("message %d: %q from %s, want %q", i, messageText(m), m.Sender, want)
 		}
+	}
+}
+
+// TestRoomCreateFromXCONFile: --from-file also takes an XCON conference-info document (RFC
+// 6501, told by its XML root), valid against the RFC schemas, sent as the confRequest's
+// confInfo: the room has its title, subject, user limit, channels and Parley policy. A NAME
+// must agree with its entity, or names a document without one; another root is refused.
+func TestRoomCreateFromXCONFile(t *testing.T) {
+	xmllint := requirePeer(t, "xmllint", "libxml2-utils")
+	doc := filepath.Join("testdata", "rooms", "atrium.xml")
+	if out, err := exec.Command(xmllint, "--nonet", "--noout", "--schema", "../../testdata/spec/schemas/xcon-conference-info.xsd", doc).CombinedOutput(); err != nil {
+		t.Fatalf("%s does not validate: %v\n%s", doc, err, out)
+	}
+	d := startTestDaemon(t, nil)
+	if out, err := runRoom(t, d, "create", "--from-file", doc); err != nil || !strings.Contains(out, "created xcon:atrium@example.net") {
+		t.Fatalf("create from %s: %v\n%s", doc, err, out)
+	}
+	c := d.focus.Room("atrium").Snapshot()
+	p, _ := c.RoomPolicy()
+	if c.Description.DisplayText != "The Atrium" || c.Description.Subject != "Design review" || c.Description.MaximumUserCount == nil ||
+		*c.Description.MaximumUserCount != 5 || len(c.Description.Media) != 1 || c.Description.Media[0].Label != "en" ||
+		!p.Logging || p.History != 4 {
+		t.Fatalf("room from the XCON document: %+v policy %+v", c.Description, p)
+	}
+	if _, err := runRoom(t, d, "create", "other", "--from-file", doc); err == nil || !strings.Contains(err.Error(), "differs from the room named") {
+		t.Fatalf("NAME against the entity: %v", err)
+	}
+	data, err := os.ReadFile(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	unnamed := filepath.Join(dir, "unnamed.xml")
+	os.WriteFile(unnamed, []byte(strings.Replace(string(data), `entity="xcon:atrium@example.net"`, `entity="xcon:AUTO_GENERATE_1"`, 1)), 0o600)
+	if out, err := runRoom(t, d, "create", "patio", "--from-file", unnamed); err != nil || !strings.Contains(out, "created xcon:patio@example.net") {
+		t.Fatalf("NAME for a document without one: %v\n%s", err, out)
+	}
+	if out, err := runRoom(t, d, "create", "--from-file", unnamed); err != nil || !strings.Contains(out, "created xcon:") {
+		t.Fatalf("server-chosen name: %v\n%s", err, out)
+	}
+	if _, err := runRoom(t, d, "create", "--from-file", doc); err == nil || !strings.Contains(err.Error(), "CCMP 409") {
+		t.Fatalf("the same document again: %v, want CCMP 409", err)
+	}
+	wrong := filepath.Join(dir, "wrong.xml")
+	os.WriteFile(wrong, []byte(`<?xml version="1.0"?><room xmlns="urn:example:rooms" name="x"/>`), 0o600)
+	if _, err := runRoom(t, d, "create", "--from-file", wrong); err == nil || !strings.Contains(err.Error(), "not an XCON conference-info document") {
+		t.Fatalf("another XML root: %v", err)
 	}
 }
