@@ -132,8 +132,18 @@ func (r *Room) idleLocked() {
 // idle: nobody in it now), unless the focus is shutting down; a room someone joined since, or
 // that emptied again later, is left to the timer of its latest emptying.
 func (f *Focus) removeIdle(ctx context.Context, r *Room, idle time.Duration) {
+	if !f.startRemoval() {
+		return
+	}
+	defer f.removing.Done()
 	var archive string
-	if idle >= 0 && !f.shuttingDown() {
+	if idle >= 0 {
+		r.mu.Lock()
+		due := len(r.participants) == 0 && !r.idleSince.IsZero() && time.Since(r.idleSince) >= idle
+		r.mu.Unlock()
+		if !due {
+			return // someone joined since, or it emptied again later: its later timer decides
+		}
 		var err error
 		if archive, err = f.archiveLog(ctx, r); err != nil {
 			f.log.Error("idle ad-hoc room not removed: its log could not be kept", "room", r.name, "err", err)
@@ -158,9 +168,7 @@ func (f *Focus) removeIdle(ctx context.Context, r *Room, idle time.Duration) {
 		return
 	}
 	delete(f.rooms, r.name)
-	f.removing.Add(1)
 	f.mu.Unlock()
-	defer f.removing.Done()
 	f.gone(r.name)
 	if err := f.store.DeleteConference(ctx, r.name); err != nil && !errors.Is(err, xcon.ErrNotFound) {
 		f.log.Error("idle ad-hoc room not removed from the store", "room", r.name, "err", err)
@@ -174,6 +182,7 @@ func (f *Focus) removeIdle(ctx context.Context, r *Room, idle time.Duration) {
 		f.log.Info("ad-hoc room removed: its creator's call did not come up", "room", r.name)
 		return
 	}
+	f.recordCollected(ctx, r.name, archive)
 	f.log.Info("idle ad-hoc room removed", "room", r.name, "idle", idle.String(), "log", logFate(archive, f.cfg.PurgeIdleLog))
 }
 

@@ -46,9 +46,10 @@ func (r *Room) touchLocked() {
 // collectIdle deletes a room created over CCMP that has had nobody in it and no change for at
 // least idle; a room that someone joined or that changed since is left to its later timer.
 func (f *Focus) collectIdle(ctx context.Context, r *Room, idle time.Duration) {
-	if !f.collectable(r, idle) {
+	if !f.collectable(r, idle) || !f.startRemoval() {
 		return
 	}
+	defer f.removing.Done()
 	// The log is written out before the room goes: nobody is in it, so nothing is logged meanwhile
 	// (a member who joined and left since moved its idle time, and the room stays).
 	archive, err := f.archiveLog(ctx, r)
@@ -74,9 +75,7 @@ func (f *Focus) collectIdle(ctx context.Context, r *Room, idle time.Duration) {
 		return
 	}
 	delete(f.rooms, r.name)
-	f.removing.Add(1)
 	f.mu.Unlock()
-	defer f.removing.Done()
 	f.gone(r.name)
 	if err := f.store.DeleteConference(ctx, r.name); err != nil && !errors.Is(err, xcon.ErrNotFound) {
 		f.log.Error("idle room not removed from the store", "room", r.name, "err", err)
@@ -88,6 +87,18 @@ func (f *Focus) collectIdle(ctx context.Context, r *Room, idle time.Duration) {
 	f.metrics.idleRemoved.Inc()
 	f.recordCollected(ctx, r.name, archive)
 	f.log.Info("idle room collected", "room", r.name, "idle", idle.String(), "log", logFate(archive, f.cfg.PurgeIdleLog))
+}
+
+// startRemoval counts a removal in Focus.removing, which Shutdown waits for before the store
+// closes; false when the focus is shutting down (then nothing is removed).
+func (f *Focus) startRemoval() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.stopping {
+		return false
+	}
+	f.removing.Add(1)
+	return true
 }
 
 // collectable tells whether r is a room idle collection may delete now.

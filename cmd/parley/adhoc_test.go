@@ -179,6 +179,11 @@ func TestAdHocRoomCreatorAndIdleRemoval(t *testing.T) {
 	if code, _ := inviteCode(t, d, room, "carol"); code != 404 {
 		t.Fatalf("INVITE to the removed room: %d", code)
 	}
+	// The removal is in the audit, and logged nothing to keep.
+	if rows, err := d.focus.Audit(ctx, room, 1); err != nil || len(rows) != 1 || rows[0].Principal != "focus" ||
+		rows[0].Request != "idle" || rows[0].Operation != "delete" || rows[0].Target != "log empty" {
+		t.Fatalf("audit row of the removal: %+v %v", rows, err)
+	}
 }
 
 // TestAdHocPrivacyDecidedOnOwnIdentity: sip.adhoc_allowed is applied to the caller's own
