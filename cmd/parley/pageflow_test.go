@@ -114,7 +114,7 @@ func TestPageModeFlowControl(t *testing.T) {
 	peter.quiet(t)
 }
 
-// TestPageModeUnresponsive: a page-mode member whose client answers 480, and one that stops
+// TestPageModeUnresponsive: page-mode members whose clients answer 408, 480 or 503, and one that stops
 // answering at all (sip.page_timeout), are taken out of the room after sip.page_max_failures
 // failed MESSAGEs in a row, each with a notice to the others; the MSRP members and the other
 // page-mode member get every message at once meanwhile, and the failures are counted.
@@ -133,28 +133,34 @@ func TestPageModeUnresponsive(t *testing.T) {
 	cpimUntil(t, alice, "\r\n\r\nhi")
 	cpimUntil(t, bob, "\r\n\r\nhi")
 
-	// 480 to everything: its roster line and alice's next line fail, and it is out.
-	paula := newPageClient(t, "paula", "udp")
-	paula.refuse.Store(480)
-	if res := paula.say(t, d, "files", "hello"); res.StatusCode != 202 {
-		t.Fatalf("paula's MESSAGE: %d", res.StatusCode)
+	// 408, 480 or 503 to everything: its roster line and alice's next line fail, and it is out.
+	var paula *pageClient
+	for i, code := range []int{408, 480, 503} {
+		name := fmt.Sprint("paula", code)
+		paula = newPageClient(t, name, "udp")
+		paula.refuse.Store(int32(code))
+		if res := paula.say(t, d, "files", "hello"); res.StatusCode != 202 {
+			t.Fatalf("%s's MESSAGE: %d", name, res.StatusCode)
+		}
+		cpimUntil(t, alice, "\r\n\r\nhello")
+		cpimUntil(t, bob, "\r\n\r\nhello")
+		peter.nextText(t, "files", name+"@example.com: hello")
+		line := fmt.Sprint("line ", code)
+		alice.msrp.send("message/cpim", cpimBody("sip:alice@example.com", "sip:files@example.net", line))
+		cpimUntil(t, bob, "\r\n\r\n"+line)
+		peter.nextText(t, "files", "alice@example.com: "+line)
+		notice := name + "@example.com stopped answering and was taken out of the room"
+		if n := cpimUntil(t, alice, "stopped answering"); !bytes.Contains(n, []byte(notice)) ||
+			!bytes.Contains(n, []byte("From: <sip:files@example.net>")) {
+			t.Fatalf("alice got %q", n)
+		}
+		cpimUntil(t, bob, notice)
+		peter.nextText(t, "files", notice)
+		if pageUser(d, "files", "sip:"+name+"@example.com") != nil {
+			t.Fatalf("%s is still in the room", name)
+		}
+		waitMetric(t, d, "parley_page_members_unresponsive_dropped_total", fmt.Sprint(i+1))
 	}
-	cpimUntil(t, alice, "\r\n\r\nhello")
-	cpimUntil(t, bob, "\r\n\r\nhello")
-	peter.nextText(t, "files", "paula@example.com: hello")
-	alice.msrp.send("message/cpim", cpimBody("sip:alice@example.com", "sip:files@example.net", "one"))
-	cpimUntil(t, bob, "\r\n\r\none")
-	peter.nextText(t, "files", "alice@example.com: one")
-	if n := cpimUntil(t, alice, "stopped answering"); !bytes.Contains(n, []byte("paula@example.com stopped answering and was taken out of the room")) ||
-		!bytes.Contains(n, []byte("From: <sip:files@example.net>")) {
-		t.Fatalf("alice got %q", n)
-	}
-	cpimUntil(t, bob, "paula@example.com stopped answering")
-	peter.nextText(t, "files", "paula@example.com stopped answering")
-	if pageUser(d, "files", "sip:paula@example.com") != nil {
-		t.Fatal("paula is still in the room")
-	}
-	waitMetric(t, d, "parley_page_members_unresponsive_dropped_total", "1")
 
 	// No answer at all, over UDP: each MESSAGE is given up after page_timeout; the room does
 	// not wait for them.
@@ -181,13 +187,13 @@ func TestPageModeUnresponsive(t *testing.T) {
 	if pageUser(d, "files", "sip:sam@example.com") != nil {
 		t.Fatal("sam is still in the room")
 	}
-	waitMetric(t, d, "parley_page_members_unresponsive_dropped_total", "2")
+	waitMetric(t, d, "parley_page_members_unresponsive_dropped_total", "4")
 	if pageUser(d, "files", "sip:peter@example.com") == nil {
 		t.Fatal("peter, who answers, was dropped")
 	}
 	// Its next MESSAGE joins it again.
 	paula.refuse.Store(0)
-	if res := paula.say(t, d, "files", "back"); res.StatusCode != 202 || pageUser(d, "files", "sip:paula@example.com") == nil {
+	if res := paula.say(t, d, "files", "back"); res.StatusCode != 202 || pageUser(d, "files", "sip:paula503@example.com") == nil {
 		t.Fatalf("paula's MESSAGE after the drop: %d", res.StatusCode)
 	}
 }
