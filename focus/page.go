@@ -691,7 +691,7 @@ func (f *Focus) pageWorker(room string, p *Participant) {
 		timeout = DefaultPageTimeout
 	}
 	send := func(c pageCopy) {
-		for d := pm.rate.reserve(f.now()); d > 0; d = pm.rate.reserve(f.now()) {
+		for d := pm.rate.reserve(time.Now()); d > 0; d = pm.rate.reserve(time.Now()) { // real time: it paces real sends
 			time.Sleep(d)
 		}
 		pm.mu.Lock()

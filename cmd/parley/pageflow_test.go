@@ -267,8 +267,22 @@ func TestPageModeLargeMessages(t *testing.T) {
 	}
 	m = udpNext()
 	textForm(ursula, m)
-	if !regexp.MustCompile(`^alice@example\.com sent a message of 3000 bytes \(text/plain\), more than a MESSAGE to you may carry \(\d+ bytes\)`).Match(m.Body()) {
+	mm := regexp.MustCompile(`^alice@example\.com sent a message of 3000 bytes \(text/plain\), more than a MESSAGE to you may carry \((\d+) bytes\)`).FindSubmatch(m.Body())
+	if mm == nil {
 		t.Fatalf("ursula got %q", m.Body())
+	}
+	// A message just within the UDP member's limit reaches it whole, and still within 1300 bytes.
+	limit, _ := strconv.Atoi(string(mm[1]))
+	if limit < 500 || limit > 1300 {
+		t.Fatalf("body limit over UDP %d", limit)
+	}
+	fits := strings.Repeat("u", limit-len("alice@example.com: "))
+	alice.msrp.send("message/cpim", cpimBody("sip:alice@example.com", "sip:files@example.net", fits))
+	if m := udpNext(); string(m.Body()) != "alice@example.com: "+fits {
+		t.Fatalf("ursula got %q", m.Body())
+	}
+	for _, c := range []*pageClient{tess, cora, andy} {
+		c.nextText(t, "files", fits)
 	}
 
 	// 5000 bytes: a notice over TCP too; in CPIM from the room to CPIM members.
