@@ -519,6 +519,10 @@ func (pm *pageMember) deliver(f *Focus, from *Stream, contentType string, body [
 	label := senderLabel(f, from, msg)
 	if pm.cpim.Load() {
 		if limit > 0 && len(body) > limit {
+			if over := len(body) - limit; label == "" && inner == "text/plain" && over < len(msg.Body) {
+				// The room's own notice (a long roster): cut, not replaced.
+				return pm.enqueue(f, pageCopy{contentType: "message/cpim", body: pm.room.notice(pm.aor, string(cutText(msg.Body, len(msg.Body)-over)))})
+			}
 			return pm.replace(f, pm.tooLargeNotice(label, msg, len(msg.Body), limit))
 		}
 		return pm.enqueue(f, pageCopy{contentType: "message/cpim", body: body})
