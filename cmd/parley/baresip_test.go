@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -321,4 +322,152 @@ func TestBaresipPageMode(t *testing.T) {
 			}
 		})
 	}
+}
+
+// linphonecPeer is linphonec (Debian's package linphone-cli), liblinphone's console softphone, a
+// page-mode member driven over its standard input (`chat ADDRESS TEXT`); it prints each MESSAGE
+// it receives as `Message received from ADDRESS: TEXT`. Its MESSAGEs go to the room through a
+// route set to the focus (a room URI with a port is not kept by its chat rooms).
+type linphonecPeer struct {
+	cmd   *exec.Cmd
+	in    io.WriteCloser
+	out   *syncBuffer
+	lines chan string
+}
+
+func startLinphonec(t *testing.T, name string, focusPort int) *linphonecPeer {
+	t.Helper()
+	bin := requirePeer(t, "linphonec", "linphone-cli")
+	home := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(home, ".local", "share", "linphone"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	focus := "<sip:127.0.0.1:" + strconv.Itoa(focusPort)
+	rc := strings.Join([]string{
+		"[sip]", "sip_port=" + strconv.Itoa(freePort(t)), "sip_tcp_port=0", "sip_tls_port=0", "default_proxy=0",
+		"[proxy_0]", "reg_proxy=" + focus + ">", "reg_route=" + focus + ";lr>",
+		`reg_identity="` + name + `" <sip:` + name + `@example.com>`, "reg_sendregister=0", "publish=0", "quality_reporting_enabled=0",
+		"[sound]", "playback_dev_id=", "capture_dev_id=", "[video]", "enabled=0",
+	}, "\n") + "\n"
+	cfg := filepath.Join(home, "linphonerc")
+	if err := os.WriteFile(cfg, []byte(rc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l := &linphonecPeer{out: &syncBuffer{}, lines: make(chan string, 256)}
+	l.cmd = exec.Command(bin, "-c", cfg, "-d", "0")
+	l.cmd.Env = append(os.Environ(), "HOME="+home)
+	l.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var err error
+	if l.in, err = l.cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := l.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.cmd.Stderr = l.out
+	if err := l.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			fmt.Fprintln(l.out, sc.Text())
+			if _, msg, ok := strings.Cut(sc.Text(), "Message received from "); ok {
+				l.lines <- msg
+			}
+		}
+		l.cmd.Wait()
+		close(exited)
+	}()
+	t.Cleanup(func() {
+		_ = syscall.Kill(l.cmd.Process.Pid, syscall.SIGCONT)
+		_ = l.cmd.Process.Kill()
+		<-exited
+		if t.Failed() {
+			t.Logf("linphonec %s:\n%s", name, tail([]byte(l.out.String()), 4000))
+		}
+	})
+	return l
+}
+
+// say sends text to the room: `chat sip:lobby@example.net TEXT`.
+func (l *linphonecPeer) say(t *testing.T, text string) {
+	t.Helper()
+	if _, err := fmt.Fprintf(l.in, "chat sip:lobby@example.net %s\n", text); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// shown waits until linphonec prints a MESSAGE from the room whose text is want.
+func (l *linphonecPeer) shown(t *testing.T, want string) {
+	t.Helper()
+	deadline := time.After(15 * time.Second)
+	for {
+		select {
+		case m := <-l.lines:
+			if m == "sip:lobby@example.net: "+want {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("linphonec did not show %q", want)
+		}
+	}
+}
+
+// TestLinphonecPageMode: linphonec and baresip, both page mode, with an MSRP member in lobby:
+// the messages of each reach the others with the sender's identity or nickname, private
+// messages go both ways between the softphones, and a linphonec that stops answering (SIGSTOP)
+// is taken out alone while baresip and the MSRP member keep chatting.
+func TestLinphonecPageMode(t *testing.T) {
+	requirePeer(t, "linphonec", "linphone-cli")
+	requirePeer(t, "baresip", "baresip")
+	d := startTestDaemon(t, func(c *configs.Config) {
+		c.SIP.PageTimeout, c.SIP.PageMaxFailures = time.Second, 2
+	})
+	alice := joinLobby(t, d, "alice", "tcp")
+	lin := startLinphonec(t, "lin", d.sip.Port())
+	time.Sleep(time.Second) // linphonec reads its standard input once it is up
+	lin.say(t, "hello from linphonec")
+	lin.shown(t, "This room is logged: what you send here is recorded and may be shown to people who join later.")
+	if got := cpimUntil(t, alice, "hello from linphonec"); !bytes.Contains(got, []byte("From: <sip:lin@example.com>")) {
+		t.Fatalf("alice got %q", got)
+	}
+	bea := startBaresip(t, "bea", freePort(t), "sip:bea@example.com", "sip:lobby@127.0.0.1:"+strconv.Itoa(d.sip.Port()), "")
+	bea.say(t, "bea joins")
+	bea.shownContaining(t, "This room is logged")
+	lin.shown(t, "bea@example.com: bea joins")
+	cpimUntil(t, alice, "bea joins")
+
+	alice.msrp.send("message/cpim", cpimBody("sip:alice@example.com", "sip:lobby@example.net", "hi softphones"))
+	lin.shown(t, "alice@example.com: hi softphones")
+	bea.shown(t, "alice@example.com: hi softphones")
+
+	lin.say(t, "/nick lin")
+	lin.shown(t, "Your nickname is now lin.")
+	lin.say(t, "/msg sip:bea@example.com a secret")
+	bea.shown(t, "lin: a secret")
+	bea.say(t, "/msg lin another")
+	lin.shown(t, "bea@example.com: another")
+	lin.say(t, "to everyone")
+	bea.shown(t, "lin: to everyone")
+	if got := cpimUntil(t, alice, "to everyone"); bytes.Contains(got, []byte("secret")) || bytes.Contains(got, []byte("another")) {
+		t.Fatalf("alice got %q", got)
+	}
+
+	if err := syscall.Kill(lin.cmd.Process.Pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	alice.msrp.send("message/cpim", cpimBody("sip:alice@example.com", "sip:lobby@example.net", "still there?"))
+	bea.shown(t, "alice@example.com: still there?")
+	bea.say(t, "yes")
+	cpimUntil(t, alice, "\r\n\r\nyes")
+	bea.shown(t, "lin stopped answering and was taken out of the room.")
+	cpimUntil(t, alice, "lin stopped answering and was taken out of the room.")
+	if pageUser(d, "lobby", "sip:lin@example.com") != nil || pageUser(d, "lobby", "sip:bea@example.com") == nil {
+		t.Fatal("linphonec not taken out alone")
+	}
+	bea.say(t, "carry on")
+	cpimUntil(t, alice, "carry on")
 }
