@@ -142,6 +142,11 @@ func (f *Focus) Page(ctx context.Context, req PageRequest) (PageResult, error) {
 			return res, fmt.Errorf("%w: CPIM: %v", ErrBadMessage, err)
 		}
 		inner, text = mediaType(msg.ContentType), msg.Body
+		if inner == "message/cpim" {
+			// Its inner From would reach the others unchecked ("*" in wrapped_types included),
+			// as the MSRP switch refuses it too.
+			return res, fmt.Errorf("%w: CPIM inside CPIM is not relayed", ErrUnsupportedType)
+		}
 	}
 	if inner == "text/plain" && string(bytes.TrimSpace(text)) == "/leave" {
 		res.Left, res.Command = f.pageLeave(room, req.Identity, "You left the room."), true

@@ -289,7 +289,8 @@ func TestPageModeMember(t *testing.T) {
 }
 
 // TestPageModeRefusals: a banned identity gets 403 with a Warning and joins nothing; unknown
-// types 415, bodies over the room's limit 413, a CPIM From that is not the sender 403; none of
+// types 415, bodies over the room's limit 413, a CPIM From that is not the sender 403, CPIM
+// inside CPIM 415; none of
 // it reaches the MSRP member. A member banned while present is told and dropped.
 func TestPageModeRefusals(t *testing.T) {
 	d := startTestDaemon(t, func(c *configs.Config) {
@@ -323,6 +324,11 @@ func TestPageModeRefusals(t *testing.T) {
 	if res := paula.send(t, d, "lobby", "message/cpim", cpimBody("sip:alice@example.com", "sip:lobby@example.net", "forged")); res.StatusCode != 403 {
 		t.Fatalf("forged CPIM From: %d", res.StatusCode)
 	}
+	nested := "From: <sip:paula@example.com>\r\nTo: <sip:lobby@example.net>\r\n\r\nContent-Type: message/cpim\r\n\r\n" +
+		string(cpimBody("sip:alice@example.com", "sip:lobby@example.net", "nested"))
+	if res := paula.send(t, d, "lobby", "message/cpim", []byte(nested)); res.StatusCode != 415 || res.GetHeader("Warning") == nil {
+		t.Fatalf("CPIM inside CPIM: %d", res.StatusCode)
+	}
 	if pageUser(d, "lobby", "sip:paula@example.com") != nil {
 		t.Fatal("refused MESSAGEs made paula a member")
 	}
@@ -334,7 +340,7 @@ func TestPageModeRefusals(t *testing.T) {
 		t.Fatalf("CPIM MESSAGE: %d", res.StatusCode)
 	}
 	if got := nextCPIM(t, alice); !bytes.Contains(got, []byte("cpim hello")) || bytes.Contains(got, []byte("forged")) ||
-		bytes.Contains(got, []byte("let me in")) {
+		bytes.Contains(got, []byte("let me in")) || bytes.Contains(got, []byte("nested")) {
 		t.Fatalf("alice got %q", got)
 	}
 	sent := cpimBody("sip:alice@example.com", "sip:lobby@example.net", "to a CPIM member")
