@@ -100,9 +100,10 @@ func TestPageModeFlowControl(t *testing.T) {
 		}
 		missed, _ = strconv.Atoi(mm[1])
 	}
-	// One in flight when the member stopped answering, four waiting (the newest), the rest
-	// dropped and told.
-	if missed == 0 || len(lines)+missed != 10 || len(lines) != 5 || fmt.Sprint(lines[1:]) != "[6 7 8 9]" {
+	// One in flight when the member stopped answering (line 0, unless the focus had not taken
+	// it from the queue yet), four waiting (the newest), the rest dropped and told.
+	inFlight := len(lines) == 5 && lines[0] == 0
+	if missed == 0 || len(lines)+missed != 10 || !inFlight && len(lines) != 4 || fmt.Sprint(lines[len(lines)-4:]) != "[6 7 8 9]" {
 		t.Fatalf("peter got lines %v and a notice of %d missed", lines, missed)
 	}
 	waitMetric(t, d, "parley_page_messages_dropped_total", strconv.Itoa(missed))
