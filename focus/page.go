@@ -583,7 +583,7 @@ func (pm *pageMember) tooLargeNotice(label string, msg *cpim.Message, size, limi
 		what = "the file " + name
 	}
 	return fmt.Sprintf("%s sent %s of %d bytes (%s), more than a MESSAGE to you may carry (%d bytes); "+
-		"read it in the room's history, or join the room over MSRP.", label, what, size, mediaType(msg.ContentType), limit)
+		"join the room over MSRP to read it.", label, what, size, mediaType(msg.ContentType), limit)
 }
 
 // payloadNotice stands for a message a text-only member cannot be shown: not text/plain.
@@ -733,8 +733,14 @@ func (f *Focus) pageWorker(room string, p *Participant) {
 			continue // what is left of an unresponsive member's queue goes nowhere
 		}
 		if n := pm.missed.Swap(0); n > 0 {
-			send(pm.noticeCopy(fmt.Sprintf("%d earlier messages of the room were not sent to you: they came faster "+
-				"than MESSAGEs to you may go. The room's history has them.", n)))
+			text := fmt.Sprintf("%d earlier messages of the room were not sent to you: they came faster "+
+				"than MESSAGEs to you may go.", n)
+			p.room.mu.Lock()
+			if p.room.policy.Logging {
+				text += " The room's history has them."
+			}
+			p.room.mu.Unlock()
+			send(pm.noticeCopy(text))
 			if dropped {
 				continue
 			}
