@@ -420,3 +420,37 @@ func TestPageModeForgedFrom(t *testing.T) {
 		t.Fatalf("bob got %q", got)
 	}
 }
+
+// TestPageModeLongRoster: the room's own notice that would be larger than a member's MESSAGEs
+// may be (the roster line of a joiner, with sip.page_max_body at its least) is cut to fit, in
+// text and in CPIM, instead of being replaced or sent whole.
+func TestPageModeLongRoster(t *testing.T) {
+	d := startTestDaemon(t, func(c *configs.Config) {
+		unloggedRoom(c)
+		c.SIP.PageMaxBody = 256
+	})
+	for i := 0; i < 8; i++ {
+		c := newPageClient(t, fmt.Sprint("member-with-a-long-name-", i), "tcp")
+		if res := c.say(t, d, "files", "hi"); res.StatusCode != 202 {
+			t.Fatalf("%s: %d", c.name, res.StatusCode)
+		}
+	}
+	late := newPageClient(t, "late", "tcp")
+	if res := late.say(t, d, "files", "hi"); res.StatusCode != 202 {
+		t.Fatalf("late: %d", res.StatusCode)
+	}
+	m := late.next(t, "files")
+	if b := m.Body(); len(b) > 256 || !bytes.HasPrefix(b, []byte("You are in the chat room sip:files@example.net")) || !bytes.HasSuffix(b, []byte("…")) {
+		t.Fatalf("late's roster line (%d bytes): %q", len(b), b)
+	}
+	cpimLate := newPageClient(t, "cpimlate", "tcp")
+	if res := cpimLate.send(t, d, "files", "message/cpim", cpimBody("sip:cpimlate@example.com", "sip:files@example.net", "hi")); res.StatusCode != 202 {
+		t.Fatalf("cpimlate: %d", res.StatusCode)
+	}
+	m = cpimLate.next(t, "files")
+	if b := m.Body(); len(b) > 256 || m.ContentType().Value() != "message/cpim" || !bytes.Contains(b, []byte("\r\n\r\nYou are in the chat room")) ||
+		!bytes.HasSuffix(b, []byte("…")) {
+		t.Fatalf("cpimlate's roster line (%d bytes): %q", len(b), b)
+	}
+	waitMetric(t, d, "parley_page_messages_replaced_total", "0")
+}
