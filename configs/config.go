@@ -132,7 +132,14 @@ type SIP struct {
 	AdhocAllowed []string      `yaml:"adhoc_allowed"`
 	AdhocIdle    time.Duration `yaml:"adhoc_idle"`
 	PageIdle     time.Duration `yaml:"page_idle"` // page-mode members (MESSAGE) dropped after this without sending; 0 keeps them
-	ReferAllowed string        `yaml:"refer_allowed"`
+	// Flow control towards page-mode members (parley.yaml documents each).
+	PageRate        float64       `yaml:"page_rate"`
+	PageBurst       int           `yaml:"page_burst"`
+	PageQueue       int           `yaml:"page_queue"`
+	PageTimeout     time.Duration `yaml:"page_timeout"`
+	PageMaxFailures int           `yaml:"page_max_failures"`
+	PageMaxBody     int           `yaml:"page_max_body"`
+	ReferAllowed    string        `yaml:"refer_allowed"`
 
 	MinSessionExpires time.Duration `yaml:"min_session_expires"` // RFC 4028 Min-SE
 }
@@ -392,6 +399,24 @@ func (c *Config) Resolve() error {
 	}
 	if c.AuditRetention < 0 {
 		errs = append(errs, fmt.Errorf("audit_retention: must not be negative (0 keeps every audit row)"))
+	}
+	if c.SIP.PageRate < 0 {
+		errs = append(errs, fmt.Errorf("sip.page_rate: must not be negative (0 = unlimited)"))
+	}
+	if c.SIP.PageBurst < 1 {
+		errs = append(errs, fmt.Errorf("sip.page_burst: must be at least 1"))
+	}
+	if c.SIP.PageQueue < 1 {
+		errs = append(errs, fmt.Errorf("sip.page_queue: must be at least 1"))
+	}
+	if c.SIP.PageTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("sip.page_timeout: must be positive"))
+	}
+	if c.SIP.PageMaxFailures < 0 {
+		errs = append(errs, fmt.Errorf("sip.page_max_failures: must not be negative (0 never drops a member for failures)"))
+	}
+	if c.SIP.PageMaxBody < 256 {
+		errs = append(errs, fmt.Errorf("sip.page_max_body: must be at least 256 bytes"))
 	}
 	if c.SIP.AdhocIdle < 0 {
 		errs = append(errs, fmt.Errorf("sip.adhoc_idle: must not be negative (0 keeps empty ad-hoc rooms)"))

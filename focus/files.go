@@ -68,7 +68,8 @@ type fileTransfer struct {
 
 	mu     sync.Mutex
 	copies []fileCopy
-	part   *os.File // nil when the file is not kept
+	pages  []*Stream // page-mode members it is for: told of it by a notice once it is complete
+	part   *os.File  // nil when the file is not kept
 	kept   keptFile
 	got    int64 // file bytes received
 	length int64 // the file's length once its last chunk came, -1 before
@@ -188,6 +189,14 @@ func (f *Focus) startFile(st *Stream, m *msrp.Message) (*fileTransfer, error) {
 		if r.participant == st.participant || r.channel != channel {
 			continue
 		}
+		if r.page != nil {
+			// A file never goes by MESSAGE (RFC 3428 §7): page-mode members get a notice of it.
+			if len(targets) == 0 || slices.Contains(targets, r.participant) {
+				x.pages = append(x.pages, r)
+				privateOK = true
+			}
+			continue
+		}
 		if len(targets) > 0 {
 			if !slices.Contains(targets, r.participant) || r.offer.Chatroom == nil || !r.offer.Chatroom.PrivateMessages {
 				continue
@@ -283,6 +292,14 @@ func (x *fileTransfer) finish() {
 	x.st.fileDone.Store(true)
 	x.f.metrics.messagesRelayed.Inc()
 	x.f.metrics.copiesSent.Add(float64(len(x.copies)))
+	if len(x.pages) > 0 {
+		label := senderLabel(x.f, x.st, &cpim.Message{From: cpim.Address{URI: x.st.participant.aor.AOR()}})
+		for _, s := range x.pages {
+			if !s.participant.left.Load() {
+				s.page.replace(x.f, fileNotice(label, x.kept.Name, x.kept.Inner, x.length))
+			}
+		}
+	}
 	if x.part != nil {
 		x.kept.Size = x.prefix + x.length
 		if err := x.part.Sync(); err != nil { // outside the room's lock, which the commit takes

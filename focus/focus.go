@@ -56,6 +56,15 @@ type Config struct {
 	// before it is told so and dropped (DefaultPageIdle is the configuration's default); 0 keeps
 	// them.
 	PageIdle time.Duration
+	// Flow control towards each page-mode member: at most PageRate MESSAGEs per second
+	// (PageBurst at once; 0 = unlimited), at most PageQueue waiting (the oldest is dropped for
+	// a new one; 0 = DefaultPageQueue), PageTimeout for an answer (0 = DefaultPageTimeout), and
+	// PageMaxFailures failed MESSAGEs in a row take the member out of its room (0 never does).
+	PageRate        float64
+	PageBurst       int
+	PageQueue       int
+	PageTimeout     time.Duration
+	PageMaxFailures int
 
 	MessageRate  float64 // messages per second one participant may send; 0 = unlimited
 	MessageBurst int     // messages a participant may send at once within MessageRate

@@ -145,7 +145,7 @@ func (f *Focus) newParticipant(room *Room, identity Identity, dialog any) (*Part
 	}
 	return &Participant{room: room, userID: xcon.UserIDFromAOR(aor.AOR()), aor: aor, displayName: identity.DisplayName,
 		provenID: xcon.UserIDFromAOR(proven.AOR()), proven: proven, password: identity.Password,
-		admin:  f.isAdministrator(CreatorOf(identity)),
+		admin: f.isAdministrator(CreatorOf(identity)), verified: identity.Verified,
 		dialog: dialog, sendRate: newTokenBucket(f.live.Load().MessageRate, f.live.Load().MessageBurst)}, nil
 }
 

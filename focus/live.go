@@ -70,16 +70,22 @@ func (f *Focus) AddRooms(ctx context.Context, specs []RoomSpec) ([]string, error
 func (f *Focus) Announce(text string) int {
 	n := 0
 	for _, r := range f.roomList() {
-		r.mu.Lock()
-		for _, p := range r.participants {
-			for _, s := range p.chatStreams() {
-				_ = s.send("message/cpim", r.notice(p.aor.AOR(), text)) // a page-mode member's by MESSAGE
-			}
-			n++
-		}
-		r.mu.Unlock()
+		n += r.announce(text)
 	}
 	return n
+}
+
+// announce sends text as a notice from the room to every participant present, on each of
+// their chat streams, and returns how many it reached.
+func (r *Room) announce(text string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, p := range r.participants {
+		for _, s := range p.chatStreams() {
+			_ = s.send("message/cpim", r.notice(p.aor.AOR(), text)) // a page-mode member's by MESSAGE
+		}
+	}
+	return len(r.participants)
 }
 
 // Present returns the number of participants in all rooms.

@@ -16,6 +16,7 @@ type Metrics struct {
 	fanout          prometheus.Histogram
 
 	pageReceived, pageSent, pageFailed, pageDropped, pageIdleDropped prometheus.Counter
+	pageUnresponsive, pageReplaced                                   prometheus.Counter
 	sendsLimited                                                     prometheus.Counter // message_rate refusals
 }
 
@@ -54,7 +55,11 @@ func newMetrics() *Metrics {
 		pageFailed: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "parley", Name: "page_messages_failed_total",
 			Help: "MESSAGEs to page-mode members that failed (error response, timeout, unreachable)."}),
 		pageDropped: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "parley", Name: "page_messages_dropped_total",
-			Help: "Copies not queued to a page-mode member whose queue was full."}),
+			Help: "Queued MESSAGEs to a page-mode member dropped, the oldest first, for newer ones when its queue was full (sip.page_queue)."}),
+		pageUnresponsive: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "parley", Name: "page_members_unresponsive_dropped_total",
+			Help: "Page-mode members taken out of their room after sip.page_max_failures failed MESSAGEs in a row."}),
+		pageReplaced: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "parley", Name: "page_messages_replaced_total",
+			Help: "Room messages that reached a page-mode member as a notice: larger than sip.page_max_body allows, files, payloads a text-only member cannot show."}),
 		pageIdleDropped: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "parley", Name: "page_members_idle_dropped_total",
 			Help: "Page-mode members taken out of their room after page_idle without a MESSAGE."}),
 	}
@@ -69,7 +74,8 @@ func (f *Focus) Register(reg prometheus.Registerer) error {
 		func() float64 { return float64(f.files.bytes()) })
 	for _, c := range []prometheus.Collector{rooms, kept, f.metrics.participants, f.metrics.messagesRelayed, f.metrics.copiesSent, f.metrics.bytesRelayed,
 		f.metrics.adhocRemoved, f.metrics.idleRemoved, f.metrics.filesTooLarge, f.metrics.filesEvicted, f.metrics.filesAborted, f.metrics.fanout,
-		f.metrics.pageReceived, f.metrics.pageSent, f.metrics.pageFailed, f.metrics.pageDropped, f.metrics.pageIdleDropped, f.metrics.sendsLimited} {
+		f.metrics.pageReceived, f.metrics.pageSent, f.metrics.pageFailed, f.metrics.pageDropped, f.metrics.pageIdleDropped, f.metrics.sendsLimited,
+		f.metrics.pageUnresponsive, f.metrics.pageReplaced} {
 		if err := reg.Register(c); err != nil {
 			return err
 		}

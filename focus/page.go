@@ -6,10 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"mime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/parleychat/parley/msrp"
 	"github.com/parleychat/parley/msrp/cpim"
@@ -36,9 +39,14 @@ var (
 // unless configured otherwise (sip.page_idle).
 const DefaultPageIdle = time.Hour
 
-// pageQueueDepth bounds the MESSAGEs waiting to go to one page-mode member; beyond it copies
-// are dropped for that member alone (and counted), never slowing the room.
-const pageQueueDepth = 64
+// Defaults of the flow control towards one page-mode member (Config).
+const (
+	// DefaultPageQueue bounds the MESSAGEs waiting to go to one member; beyond it the oldest is
+	// dropped for that member alone (and counted), never slowing the room.
+	DefaultPageQueue = 64
+	// DefaultPageTimeout bounds the wait for the answer to one MESSAGE (RFC 3261 Timer F).
+	DefaultPageTimeout = 32 * time.Second
+)
 
 // Pager is what focus needs from the SIP side to reach page-mode members: an out-of-dialog
 // MESSAGE (RFC 3428) from the room to the member's contact (to, the signalling side's handle
@@ -59,6 +67,12 @@ type PageRequest struct {
 	// Contact is the signalling side's handle to reach the sender with MESSAGEs; it replaces
 	// the one a page-mode member had, so that a member that moved is reached where it is now.
 	Contact any
+	// MaxBody is the largest body a MESSAGE to Contact may carry (RFC 3428 §7, RFC 3261
+	// §18.1.1); 0 is no limit. Room messages larger than that reach the member as a notice.
+	MaxBody int
+	// AcceptsCPIM: the MESSAGE's Accept header names message/cpim, so the sender takes the
+	// room's messages as CPIM even when it sends text/plain.
+	AcceptsCPIM bool
 	// NewMember, when set, is asked before the MESSAGE makes a new page-mode member: the
 	// signalling side's per-source limit on joins (false: ErrRateLimited).
 	NewMember func() bool
@@ -75,9 +89,15 @@ type PageResult struct {
 // pageMember is a page-mode member's delivery: a bounded queue emptied by one goroutine that
 // sends each copy as a MESSAGE.
 type pageMember struct {
-	cpim      atomic.Bool  // it sent message/cpim: it gets the CPIM bodies, else their text
+	cpim      atomic.Bool  // it sent message/cpim or accepts it: it gets the CPIM bodies, else their text
 	composing atomic.Bool  // it sent is-composing (RFC 3994) bare: it gets others' so
 	lastSeen  atomic.Int64 // unix nanoseconds of its last MESSAGE
+	maxBody   atomic.Int64 // largest body a MESSAGE to it may carry (PageRequest.MaxBody); 0: no limit
+	missed    atomic.Int64 // copies dropped from its full queue since it was last told
+
+	room *Room
+	aor  string      // its address: To of its notices
+	rate tokenBucket // Config.PageRate
 
 	mu      sync.Mutex
 	contact any
@@ -122,6 +142,11 @@ func (f *Focus) Page(ctx context.Context, req PageRequest) (PageResult, error) {
 			return res, fmt.Errorf("%w: CPIM: %v", ErrBadMessage, err)
 		}
 		inner, text = mediaType(msg.ContentType), msg.Body
+		if inner == "message/cpim" {
+			// Its inner From would reach the others unchecked ("*" in wrapped_types included),
+			// as the MSRP switch refuses it too.
+			return res, fmt.Errorf("%w: CPIM inside CPIM is not relayed", ErrUnsupportedType)
+		}
 	}
 	if inner == "text/plain" && string(bytes.TrimSpace(text)) == "/leave" {
 		res.Left, res.Command = f.pageLeave(room, req.Identity, "You left the room."), true
@@ -321,8 +346,13 @@ func (f *Focus) pageSender(room *Room, req PageRequest, isCPIM bool) (pageSendin
 	f.pageJoin.Lock()
 	defer f.pageJoin.Unlock()
 	if p := room.presentAs(proven); p != nil {
+		if p.verified && !req.Identity.Verified {
+			// A From header alone never speaks as someone whose identity was proven (Digest, a
+			// trusted proxy's P-Asserted-Identity): a forged From from an untrusted source.
+			return pageSending{}, fmt.Errorf("%w: this identity is proven in the room, and this MESSAGE does not prove it", ErrForbidden)
+		}
 		if p.page != nil {
-			p.page.touch(f, req.Contact, isCPIM)
+			p.page.touch(f, req, isCPIM)
 		}
 		// A present participant barred since is refused as the switch refuses it.
 		room.mu.Lock()
@@ -340,8 +370,14 @@ func (f *Focus) pageSender(room *Room, req PageRequest, isCPIM bool) (pageSendin
 	if err != nil {
 		return pageSending{}, err
 	}
-	p.page = &pageMember{contact: req.Contact, queue: make(chan pageCopy, pageQueueDepth)}
-	p.page.cpim.Store(isCPIM)
+	depth := f.cfg.PageQueue
+	if depth <= 0 {
+		depth = DefaultPageQueue
+	}
+	p.page = &pageMember{room: room, aor: p.aor.AOR(), rate: newTokenBucket(f.cfg.PageRate, f.cfg.PageBurst),
+		contact: req.Contact, queue: make(chan pageCopy, depth)}
+	p.page.cpim.Store(isCPIM || req.AcceptsCPIM)
+	p.page.maxBody.Store(int64(req.MaxBody))
 	p.page.lastSeen.Store(f.now().UnixNano())
 	s := &Stream{participant: p, chatID: newChatID(), channel: room.channelFor(""),
 		composing: newTokenBucket(isComposingRate, isComposingBurst), page: p.page}
@@ -453,60 +489,168 @@ func (f *Focus) schedulePageIdle(p *Participant) {
 
 func (f *Focus) pageIdle() time.Duration { return f.cfg.PageIdle }
 
-// touch records a MESSAGE from the member: it is active, reached at contact from now on, and
-// gets CPIM if this MESSAGE was CPIM.
-func (pm *pageMember) touch(f *Focus, contact any, isCPIM bool) {
+// touch records a MESSAGE from the member: it is active, reached at its contact (within that
+// path's size limit) from now on, and gets CPIM if this MESSAGE was CPIM or accepts it.
+func (pm *pageMember) touch(f *Focus, req PageRequest, isCPIM bool) {
 	pm.lastSeen.Store(f.now().UnixNano())
-	if isCPIM {
+	if isCPIM || req.AcceptsCPIM {
 		pm.cpim.Store(true)
 	}
-	if contact != nil {
+	if req.Contact != nil {
 		pm.mu.Lock()
-		pm.contact = contact
+		pm.contact = req.Contact
+		pm.maxBody.Store(int64(req.MaxBody))
 		pm.mu.Unlock()
 	}
 }
 
 // deliver queues a room message (a CPIM body) for the member, in the form it takes: the CPIM
-// body for a member that sends CPIM, else its text/plain content prefixed with the sender's
-// nickname or address (room notices unprefixed). Other payloads do not go to text-only members.
-// A full queue drops the copy for this member alone.
+// body for a member that takes CPIM, else its text/plain content prefixed with the sender's
+// nickname or address (room notices unprefixed); is-composing bare to a member that sends it
+// bare. What a MESSAGE to the member may not carry (more than its size limit, RFC 3428 §7) or
+// a text-only member cannot show (other payloads) reaches it as a notice naming sender, type
+// and size instead; delivery notifications do not go to text-only members.
 // The room's lock may be held by the caller when from is nil (notices), never otherwise.
 func (pm *pageMember) deliver(f *Focus, from *Stream, contentType string, body []byte) bool {
-	c := pageCopy{contentType: "message/cpim", body: body}
-	if !pm.cpim.Load() || mediaType(contentType) != "message/cpim" {
-		msg, err := cpim.Parse(body)
-		if mediaType(contentType) != "message/cpim" || err != nil {
-			return false
-		}
-		switch inner := mediaType(msg.ContentType); {
-		case inner == isComposingType && pm.composing.Load():
-			return pm.enqueue(f, pageCopy{contentType: msg.ContentType, body: msg.Body})
-		case inner != "text/plain":
-			return false
-		}
-		text := msg.Body
-		if prefix := senderLabel(f, from, msg); prefix != "" {
-			text = append([]byte(prefix+": "), msg.Body...)
-		}
-		c = pageCopy{contentType: msg.ContentType, body: text}
+	if mediaType(contentType) != "message/cpim" {
+		return false
 	}
-	return pm.enqueue(f, c)
+	msg, err := cpim.Parse(body)
+	if err != nil {
+		return false
+	}
+	limit := int(pm.maxBody.Load())
+	inner := mediaType(msg.ContentType)
+	label := senderLabel(f, from, msg)
+	if pm.cpim.Load() {
+		if limit > 0 && len(body) > limit {
+			if over := len(body) - limit; label == "" && inner == "text/plain" && over < len(msg.Body) {
+				// The room's own notice (a long roster): cut, not replaced.
+				return pm.enqueue(f, pageCopy{contentType: "message/cpim", body: pm.room.notice(pm.aor, string(cutText(msg.Body, len(msg.Body)-over)))})
+			}
+			return pm.replace(f, pm.tooLargeNotice(label, msg, len(msg.Body), limit))
+		}
+		return pm.enqueue(f, pageCopy{contentType: "message/cpim", body: body})
+	}
+	switch {
+	case inner == isComposingType:
+		if !pm.composing.Load() || limit > 0 && len(msg.Body) > limit {
+			return false
+		}
+		return pm.enqueue(f, pageCopy{contentType: msg.ContentType, body: msg.Body})
+	case inner == imdnType:
+		return false // a delivery notification answers an MSRP sender's request; nothing to show
+	case inner != "text/plain":
+		return pm.replace(f, payloadNotice(label, msg))
+	}
+	text := msg.Body
+	if label != "" {
+		text = append([]byte(label+": "), msg.Body...)
+	}
+	if limit > 0 && len(text) > limit {
+		if label == "" { // the room's own notice (a long roster): cut, not replaced
+			return pm.enqueue(f, pageCopy{contentType: msg.ContentType, body: cutText(text, limit)})
+		}
+		return pm.replace(f, pm.tooLargeNotice(label, msg, len(msg.Body), limit))
+	}
+	return pm.enqueue(f, pageCopy{contentType: msg.ContentType, body: text})
 }
 
-// enqueue queues one copy unless the member left or its queue is full.
+// imdnType is an RFC 5438 delivery notification.
+const imdnType = "message/imdn+xml"
+
+// replace queues a notice that stands for a room message the member is not sent, and counts it.
+func (pm *pageMember) replace(f *Focus, text string) bool {
+	f.metrics.pageReplaced.Inc()
+	return pm.enqueue(f, pm.noticeCopy(text))
+}
+
+// noticeCopy is a notice from the room to the member, in the form it takes.
+func (pm *pageMember) noticeCopy(text string) pageCopy {
+	if pm.cpim.Load() {
+		return pageCopy{contentType: "message/cpim", body: pm.room.notice(pm.aor, text)}
+	}
+	return pageCopy{contentType: "text/plain;charset=utf-8", body: []byte(text)}
+}
+
+// tooLargeNotice stands for a message larger than a MESSAGE to the member may carry.
+func (pm *pageMember) tooLargeNotice(label string, msg *cpim.Message, size, limit int) string {
+	if label == "" {
+		label = "The room"
+	}
+	what := "a message"
+	if name := attachmentName(msg); name != "" {
+		what = "the file " + name
+	}
+	return fmt.Sprintf("%s sent %s of %d bytes (%s), more than a MESSAGE to you may carry (%d bytes); "+
+		"join the room over MSRP to read it.", label, what, size, mediaType(msg.ContentType), limit)
+}
+
+// payloadNotice stands for a message a text-only member cannot be shown: not text/plain.
+func payloadNotice(label string, msg *cpim.Message) string {
+	if label == "" {
+		label = "The room"
+	}
+	what := "a message"
+	if name := attachmentName(msg); name != "" {
+		what = "the file " + name
+	}
+	return fmt.Sprintf("%s sent %s of %d bytes (%s), which page mode does not carry; join the room over MSRP to receive it.",
+		label, what, len(msg.Body), mediaType(msg.ContentType))
+}
+
+// fileNotice tells a page-mode member of a file pushed to the room (RFC 5547), which never goes
+// to it by MESSAGE.
+func fileNotice(label, name, contentType string, size int64) string {
+	return fmt.Sprintf("%s sent the file %s (%d bytes, %s), which page mode does not carry; join the room over MSRP to receive it.",
+		label, name, size, mediaType(contentType))
+}
+
+// attachmentName is the filename of a CPIM message's Content-Disposition, "" for none.
+func attachmentName(msg *cpim.Message) string {
+	for _, h := range msg.ContentHeaders {
+		if strings.EqualFold(h.Name, "Content-Disposition") {
+			if _, params, err := mime.ParseMediaType(h.Value); err == nil {
+				return params["filename"]
+			}
+		}
+	}
+	return ""
+}
+
+// cutText shortens text to at most limit bytes, on a UTF-8 boundary, ending with "…".
+func cutText(text []byte, limit int) []byte {
+	const ellipsis = "…"
+	n := max(limit-len(ellipsis), 0)
+	for n > 0 && !utf8.RuneStart(text[n]) {
+		n--
+	}
+	return append(slices.Clone(text[:n]), ellipsis...)
+}
+
+// enqueue queues one copy unless the member left. A full queue drops its oldest copy for the
+// new one (counted, and told to the member before its next MESSAGE): a chat reader wants what
+// is said now, and a room busier than page mode can carry must not take the member out.
 func (pm *pageMember) enqueue(f *Focus, c pageCopy) bool {
 	pm.mu.Lock()
 	defer pm.mu.Unlock()
 	if pm.closed {
 		return false
 	}
-	select {
-	case pm.queue <- c:
-		return true
-	default:
-		f.metrics.pageDropped.Inc()
-		return false
+	for {
+		select {
+		case pm.queue <- c:
+			return true
+		default:
+		}
+		// Only enqueue, under mu, adds: once one is taken out (here or by the sender), the
+		// next try succeeds.
+		select {
+		case <-pm.queue:
+			pm.missed.Add(1)
+			f.metrics.pageDropped.Inc()
+		default:
+		}
 	}
 }
 
@@ -545,35 +689,83 @@ func (pm *pageMember) close() {
 	close(pm.queue)
 }
 
-// pageWorker sends a page-mode member's copies one after the other; a failed one is logged and
-// counted, and the room never waits for it.
+// pageWorker sends a page-mode member's copies one after the other, at most Config.PageRate a
+// second; a failed one is logged and counted, and the room never waits for it. After
+// Config.PageMaxFailures failures in a row the member is taken out of its room.
 func (f *Focus) pageWorker(room string, p *Participant) {
-	failing := false
-	for c := range p.page.queue {
-		if f.pager == nil {
-			continue
+	pm := p.page
+	failing, failures, dropped := false, 0, false
+	timeout := f.cfg.PageTimeout
+	if timeout <= 0 {
+		timeout = DefaultPageTimeout
+	}
+	send := func(c pageCopy) {
+		for d := pm.rate.reserve(time.Now()); d > 0; d = pm.rate.reserve(time.Now()) { // real time: it paces real sends
+			time.Sleep(d)
 		}
-		p.page.mu.Lock()
-		to := p.page.contact
-		p.page.mu.Unlock()
-		ctx, cancel := context.WithTimeout(context.Background(), pageSendTimeout)
+		pm.mu.Lock()
+		to := pm.contact
+		pm.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		err := f.pager.SendPage(ctx, room, to, c.contentType, c.body)
 		cancel()
-		if err != nil {
-			f.metrics.pageFailed.Inc()
-			// One line when a member becomes unreachable, not one per message.
-			level := slog.LevelDebug
-			if !failing {
-				level = slog.LevelInfo
-			}
-			failing = true
-			f.log.Log(context.Background(), level, "MESSAGE to a page-mode member failed", "room", room, "user", p.userID, "err", err)
-			continue
+		if err == nil {
+			failing, failures = false, 0
+			f.metrics.pageSent.Inc()
+			return
 		}
-		failing = false
-		f.metrics.pageSent.Inc()
+		f.metrics.pageFailed.Inc()
+		failures++
+		// One line when a member becomes unreachable, not one per message.
+		level := slog.LevelDebug
+		if !failing {
+			level = slog.LevelInfo
+		}
+		failing = true
+		f.log.Log(context.Background(), level, "MESSAGE to a page-mode member failed", "room", room, "user", p.userID, "err", err)
+		if limit := f.cfg.PageMaxFailures; limit > 0 && failures >= limit && !p.left.Load() {
+			dropped = true
+			f.dropUnresponsive(p, failures, err)
+		}
+	}
+	for c := range pm.queue {
+		if f.pager == nil || dropped {
+			continue // what is left of an unresponsive member's queue goes nowhere
+		}
+		if n := pm.missed.Swap(0); n > 0 {
+			text := fmt.Sprintf("%d earlier messages of the room were not sent to you: they came faster "+
+				"than MESSAGEs to you may go.", n)
+			p.room.mu.Lock()
+			if p.room.policy.Logging {
+				text += " The room's history has them."
+			}
+			p.room.mu.Unlock()
+			send(pm.noticeCopy(text))
+			if dropped {
+				continue
+			}
+		}
+		send(c)
 	}
 }
 
-// pageSendTimeout bounds one MESSAGE to a page-mode member (RFC 3261 Timer F is 32 s).
-const pageSendTimeout = 32 * time.Second
+// dropUnresponsive takes a page-mode member whose MESSAGEs failed failures times in a row out of
+// its room, and tells the others.
+func (f *Focus) dropUnresponsive(p *Participant, failures int, err error) {
+	r := p.room
+	r.mu.Lock()
+	name := ""
+	if len(p.streams) > 0 {
+		name = p.streams[0].nickname
+	}
+	r.mu.Unlock()
+	if name == "" {
+		name = strings.TrimPrefix(strings.TrimPrefix(p.aor.AOR(), "sips:"), "sip:")
+	}
+	if !r.leave(p, msrp.Local) {
+		return
+	}
+	f.metrics.pageUnresponsive.Inc()
+	f.log.Info("page-mode member left", "room", r.name, "user", p.userID, "reason", "unresponsive", "failures", failures, "err", err)
+	r.announce(name + " stopped answering and was taken out of the room.")
+}

@@ -46,6 +46,7 @@ type Participant struct {
 	password    string    // the conference password given at join; checked by add, then forgotten
 	admin       bool      // proven to be a server administrator (Config.Administrators)
 	invited     bool      // dialled out by the focus: whoever asked for it was admitted, not the invitee
+	verified    bool      // its identity was proven by Digest or a trusted proxy, not just a From header
 	streams     []*Stream // set at join; then changed only under the room's mu (Modify)
 	lines       []*Stream // per m-line of the last offer, nil where refused; guarded by the room's mu
 	left        atomic.Bool

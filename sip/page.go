@@ -44,8 +44,9 @@ func (s *Server) onMessage(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), pageAnswerTimeout)
 	defer cancel()
+	contact := pageContactOf(req)
 	res, err := s.focus.Page(ctx, focus.PageRequest{Room: room, Identity: ident, ContentType: ct, Body: req.Body(),
-		Contact: pageContactOf(req),
+		Contact: contact, MaxBody: s.pageMaxBody(room, contact), AcceptsCPIM: acceptsCPIM(req),
 		// A MESSAGE that makes a member is a join: it counts against the INVITE rate per source.
 		NewMember: func() bool { return s.allows(s.limits.Load().invite, req) }})
 	if err != nil {
@@ -136,13 +137,57 @@ func sameHostPort(host string, port int, addr string) bool {
 	return net.JoinHostPort(strings.Trim(host, "[]"), strconv.Itoa(port)) == addr
 }
 
-// SendPage sends a room's message to a page-mode member (focus.Pager): a MESSAGE from the room
-// URI outside any dialog, answered 2xx or an error.
-func (s *Server) SendPage(ctx context.Context, room string, to any, contentType string, body []byte) error {
-	c, ok := to.(*pageContact)
-	if !ok {
-		return fmt.Errorf("sip: no contact for this page-mode member")
+// DefaultPageMaxBody is the largest body of a MESSAGE to a page-mode member over TCP or TLS
+// unless configured otherwise (sip.page_max_body): RFC 3428 §7 keeps page mode to short
+// messages, and MSRP sessions are for the rest.
+const DefaultPageMaxBody = 4096
+
+// pageUDPMax bounds a whole MESSAGE sent over UDP: RFC 3261 §18.1.1 (and RFC 3428 §7) ask for a
+// congestion-controlled transport above 1300 bytes when the path MTU is unknown.
+const pageUDPMax = 1300
+
+// pageHeaderReserve is what the client layer adds to a request before sending it (Via with its
+// branch, Call-ID, CSeq, Max-Forwards, Content-Length), counted generously.
+const pageHeaderReserve = 256
+
+// pageMaxBody is the largest body a MESSAGE from room to c may carry: sip.page_max_body, and
+// over UDP what the headers leave of pageUDPMax.
+func (s *Server) pageMaxBody(room string, c *pageContact) int {
+	limit := s.cfg.PageMaxBody
+	if limit <= 0 {
+		limit = DefaultPageMaxBody
 	}
+	req := s.pageRequest(room, c, "message/cpim", nil)
+	if s.outbound != nil && req.Route() == nil {
+		req.PrependHeader(&sip.RouteHeader{Address: *s.outbound.Clone()})
+		if t, ok := s.outbound.UriParams.Get("transport"); ok && t != "" {
+			req.SetTransport(strings.ToUpper(t))
+		}
+	}
+	if strings.EqualFold(req.Transport(), "UDP") {
+		limit = min(limit, pageUDPMax-len(req.String())-pageHeaderReserve)
+	}
+	return max(limit, 0)
+}
+
+// acceptsCPIM tells whether a MESSAGE's Accept header names message/cpim (or message/*).
+func acceptsCPIM(req *sip.Request) bool {
+	for _, h := range req.GetHeaders("Accept") {
+		for _, v := range strings.Split(h.Value(), ",") {
+			t, _, _ := strings.Cut(v, ";")
+			switch strings.ToLower(strings.TrimSpace(t)) {
+			case "message/cpim", "message/*":
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// pageRequest builds the MESSAGE from room to c: outside any dialog, From the room URI, To the
+// member's address, through its routes, to where its MESSAGE came from when that is where it
+// is reached.
+func (s *Server) pageRequest(room string, c *pageContact, contentType string, body []byte) *sip.Request {
 	req := sip.NewRequest(sip.MESSAGE, *c.target.Clone())
 	from := &sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: room, Host: s.cfg.Domain}, Params: sip.NewParams()}
 	from.Params.Add("tag", sip.GenerateTagN(16))
@@ -158,7 +203,17 @@ func (s *Server) SendPage(ctx context.Context, room string, to any, contentType 
 		req.SetTransport(strings.ToUpper(c.transport))
 		req.SetDestination(c.source)
 	}
-	res, err := s.Do(ctx, req)
+	return req
+}
+
+// SendPage sends a room's message to a page-mode member (focus.Pager): a MESSAGE from the room
+// URI outside any dialog, answered 2xx or an error.
+func (s *Server) SendPage(ctx context.Context, room string, to any, contentType string, body []byte) error {
+	c, ok := to.(*pageContact)
+	if !ok {
+		return fmt.Errorf("sip: no contact for this page-mode member")
+	}
+	res, err := s.Do(ctx, s.pageRequest(room, c, contentType, body))
 	switch {
 	case err != nil:
 		return err

@@ -46,6 +46,10 @@ type Config struct {
 
 	// MinSessionExpires is the smallest Session-Expires accepted (RFC 4028); 0 means 90 s.
 	MinSessionExpires time.Duration
+
+	// PageMaxBody is the largest body of a MESSAGE to a page-mode member over TCP or TLS; over
+	// UDP the whole MESSAGE stays within pageUDPMax bytes. 0 means DefaultPageMaxBody.
+	PageMaxBody int
 }
 
 // Server is the focus's SIP user agent server.

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/emiago/sipgo/sip"
+
 	"github.com/parleychat/parley/msrp"
 	"github.com/parleychat/parley/sdp"
 )
@@ -43,6 +45,7 @@ type joinOptions struct {
 	chatroom                     *sdp.Chatroom // nil: nickname and private-messages
 	acceptTypes                  []string      // nil: message/cpim
 	wrappedTypes                 []string      // nil: text/plain and *
+	extra                        []sip.Header  // more headers of the INVITE
 }
 
 func join(t *testing.T, d *daemon, o joinOptions) *participant {
@@ -50,7 +53,7 @@ func join(t *testing.T, d *daemon, o joinOptions) *participant {
 	name, room, transport, logged := o.name, o.room, o.transport, o.logged
 	p := &participant{name: name, sip: newSIPPeer(t, name, "example.com"), msrp: newMSRPPeer(t)}
 	p.msrp.chatroom, p.msrp.acceptTypes, p.msrp.wrappedTypes = o.chatroom, o.acceptTypes, o.wrappedTypes
-	dlg, res, err := p.sip.invite(t, d, room, transport, p.msrp.offer(t, o.label))
+	dlg, res, err := p.sip.inviteAt(t, d.sip.Port(), room, transport, p.msrp.offer(t, o.label), o.extra...)
 	if err != nil {
 		t.Fatalf("%s INVITE: %v", name, err)
 	}
