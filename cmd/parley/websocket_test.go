@@ -19,6 +19,7 @@ import (
 
 	"github.com/parleychat/parley/configs"
 	"github.com/parleychat/parley/msrp"
+	"github.com/parleychat/parley/msrp/cpim"
 	"github.com/parleychat/parley/sdp"
 )
 
@@ -474,4 +475,60 @@ func TestWebSocketOff(t *testing.T) {
 	if res == nil || res.StatusCode != 488 {
 		t.Fatalf("TCP/WS/MSRP with WebSocket off: %v, want 488", res)
 	}
+}
+
+// TestWebSocketMemberGetsChunkedFile: a 1 MiB file pushed to lobby over TCP (RFC 5547) in 64 KiB
+// chunks reaches a WebSocket member in several MSRP chunks, one frame per WebSocket message, with Byte-Ranges that
+// tile the CPIM message, and reassembles to the file byte for byte.
+func TestWebSocketMemberGetsChunkedFile(t *testing.T) {
+	d := startTestDaemon(t, nil)
+	wendy := joinWS(t, d, "wendy")
+	payload := make([]byte, 1<<20)
+	for i := range payload {
+		payload[i] = byte(i ^ i>>8 ^ i>>16)
+	}
+	p := openPush(t, d, "lobby", "alice", "big.bin", len(payload), nil)
+	if code := p.sendChunks(t, payload, 0, len(payload), 64<<10, int64(len(payload))); code != 200 {
+		t.Fatalf("file chunks: %d", code)
+	}
+
+	var whole []byte
+	chunks := 0
+	var mid string
+	for {
+		f := wendy.nextMessage(t)
+		if mid == "" {
+			mid = f.MessageID
+		}
+		if f.MessageID != mid {
+			t.Fatalf("chunk of message %s inside %s", f.MessageID, mid)
+		}
+		if f.ByteRange.Start != int64(len(whole))+1 {
+			t.Fatalf("chunk %d starts at %d, want %d", chunks, f.ByteRange.Start, len(whole)+1)
+		}
+		whole = append(whole, f.Body...)
+		chunks++
+		if f.Flag == msrp.FlagEnd {
+			if f.ByteRange.Total != int64(len(whole)) {
+				t.Fatalf("total %d, got %d bytes", f.ByteRange.Total, len(whole))
+			}
+			break
+		}
+	}
+	if chunks < 2 {
+		t.Fatalf("the 1 MiB file came in %d chunk: want it chunked", chunks)
+	}
+	msg, err := cpim.Parse(whole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg.From.URI != "sip:alice@example.com" || !strings.Contains(disposition(msg), "filename=big.bin") || !bytes.Equal(msg.Body, payload) {
+		t.Fatalf("wendy got From %s, %s, %d bytes (equal %v)", msg.From.URI, msg.ContentType, len(msg.Body), bytes.Equal(msg.Body, payload))
+	}
+	t.Logf("1 MiB file in %d chunks over the WebSocket", chunks)
+}
+
+func disposition(m *cpim.Message) string {
+	v, _ := m.ContentHeader("Content-Disposition")
+	return v
 }
