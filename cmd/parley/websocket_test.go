@@ -532,3 +532,53 @@ func disposition(m *cpim.Message) string {
 	v, _ := m.ContentHeader("Content-Disposition")
 	return v
 }
+
+// TestSlowWebSocketHandshake: a client sending its upgrade request to GET /sip one byte per second
+// is cut off by http.read_header_timeout, without an answer, while a browser joining meanwhile is
+// served over both WebSockets.
+func TestSlowWebSocketHandshake(t *testing.T) {
+	const timeout = 2 * time.Second
+	d := startTestDaemon(t, func(c *configs.Config) { c.HTTP.ReadHeaderTimeout = timeout })
+	slow, err := net.Dial("tcp", d.httpAddr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	upgrade := "GET /sip HTTP/1.1\r\nHost: " + d.httpAddr.String() + "\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" +
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: sip\r\n\r\n"
+	start := time.Now()
+	go func() {
+		for i := 0; i < len(upgrade); i++ {
+			if _, err := slow.Write([]byte{upgrade[i]}); err != nil {
+				return
+			}
+			time.Sleep(time.Second)
+		}
+	}()
+	cut := make(chan []byte, 1)
+	go func() {
+		slow.SetReadDeadline(time.Now().Add(timeout + 5*time.Second))
+		got, _ := io.ReadAll(slow) // until the focus closes, or the deadline
+		cut <- got
+	}()
+
+	wendy := joinWS(t, d, "wendy") // served while the other trickles
+	bob := joinLobby(t, d, "bob", "tcp")
+	hello := cpimBody("sip:wendy@example.com", "sip:lobby@example.net", "not held up")
+	wendy.send(hello)
+	if got := bob.msrp.nextMessage(t); !bytes.Equal(got.Body, hello) {
+		t.Fatalf("bob got %q", got.Body)
+	}
+
+	got := <-cut
+	after := time.Since(start)
+	if bytes.Contains(got, []byte("101")) {
+		t.Fatalf("the trickled upgrade was answered: %q", got)
+	}
+	if after > timeout+2*time.Second {
+		t.Fatalf("the trickling client was cut off after %v (read_header_timeout %v), or not at all", after, timeout)
+	}
+	if v := metricLine(t, d, "parley_http_slow_requests_total"); v != "1" {
+		t.Fatalf("parley_http_slow_requests_total %q, want 1", v)
+	}
+}
