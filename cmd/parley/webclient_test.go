@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -259,4 +261,45 @@ func browserRoom(t *testing.T, d *daemon, url string) {
 	ben.logHas("ann:after the reload", "")
 	ben.screenshot("reloaded")
 	ann.screenshot("ann")
+}
+
+// TestWebClientServed: the page and its files at / where WebSocket is on, /config.json naming
+// the domain and lobby, 405 to a POST; with http.web_client false, or http.websocket off, no page.
+func TestWebClientServed(t *testing.T) {
+	get := func(t *testing.T, method, url string) (int, string, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, url, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header.Get("Content-Type"), string(body)
+	}
+	d := startTestDaemon(t, nil)
+	base := "http://" + d.httpAddr.String()
+	for path, want := range map[string]string{"/": "text/html", "/parley.js": "text/javascript", "/app.js": "text/javascript", "/style.css": "text/css"} {
+		if code, ct, _ := get(t, "GET", base+path); code != 200 || !strings.HasPrefix(ct, want) {
+			t.Errorf("GET %s: %d %s, want 200 %s", path, code, ct, want)
+		}
+	}
+	if code, _, body := get(t, "GET", base+"/config.json"); code != 200 || body != `{"domain":"example.net","room":"lobby"}` {
+		t.Errorf("GET /config.json: %d %s", code, body)
+	}
+	if code, _, _ := get(t, "POST", base+"/"); code != http.StatusMethodNotAllowed {
+		t.Errorf("POST /: %d, want 405", code)
+	}
+	if code, _, _ := get(t, "GET", base+"/healthz"); code != 200 {
+		t.Errorf("GET /healthz beside the page: %d", code)
+	}
+	for name, edit := range map[string]func(*configs.Config){
+		"web_client false": func(c *configs.Config) { c.HTTP.WebClient = false },
+		"websocket off":    func(c *configs.Config) { c.HTTP.WebSocket = "off" },
+	} {
+		d := startTestDaemon(t, edit)
+		if code, _, _ := get(t, "GET", "http://"+d.httpAddr.String()+"/"); code != http.StatusNotFound {
+			t.Errorf("%s: GET / %d, want 404", name, code)
+		}
+	}
 }
