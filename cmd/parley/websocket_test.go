@@ -446,6 +446,45 @@ func TestSecureWebSocketMember(t *testing.T) {
 	if got := vera.nextMessage(t); !bytes.Contains(got.Body, []byte("plain ws too")) {
 		t.Fatalf("vera got %q", got.Body)
 	}
+
+	// Connections by transport: vera on wss, walt on ws, bob's MSRP on tcp; SIP over WebSocket
+	// likewise. Once vera's two WebSockets close, her wss ones leave the gauges.
+	waitMetrics(t, d, map[string]string{
+		`parley_msrp_transport_connections{transport="wss"}`: "1",
+		`parley_msrp_transport_connections{transport="ws"}`:  "1",
+		`parley_msrp_transport_connections{transport="tcp"}`: "1",
+		`parley_msrp_transport_connections{transport="tls"}`: "0",
+		`parley_sip_websocket_connections{transport="wss"}`:  "1",
+		`parley_sip_websocket_connections{transport="ws"}`:   "1",
+	})
+	vera.conn.Close()
+	vera.sip.conn.Close()
+	waitMetrics(t, d, map[string]string{
+		`parley_msrp_transport_connections{transport="wss"}`: "0",
+		`parley_msrp_transport_connections{transport="ws"}`:  "1",
+		`parley_sip_websocket_connections{transport="wss"}`:  "0",
+		`parley_sip_websocket_connections{transport="ws"}`:   "1",
+	})
+}
+
+// waitMetrics polls /metrics until every sample has its value (a closed connection leaves its
+// gauge once its reader has torn it down).
+func waitMetrics(t *testing.T, d *daemon, want map[string]string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		wrong := ""
+		for sample, v := range want {
+			if got := metricLine(t, d, sample); got != v {
+				wrong = fmt.Sprintf("%s is %q, want %s", sample, got, v)
+			}
+		}
+		if wrong == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(wrong)
+		}
+	}
 }
 
 // TestWebSocketOff: with http.websocket: off, /sip and /msrp are not served and a TCP/WS/MSRP line is
