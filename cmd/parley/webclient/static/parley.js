@@ -461,7 +461,7 @@ export class Room extends EventTarget {
     await this.sip.connect();
     const local = this.localPath();
     this.dialog = { to: this.roomURI, callID: token(20), localTag: token(10), cseq: 0 };
-    const res = await this.sip.request('INVITE', this.dialog, ['Content-Type: application/sdp', 'Supported: timer'],
+    const res = await this.sip.request('INVITE', this.dialog, ['Content-Type: application/sdp'],
       this.offer(local, ['a=accept-types:message/cpim', 'a=accept-wrapped-types:*', 'a=chatroom:nickname private-messages']));
     if (res.status !== 200) throw new Error(`${res.status} ${res.reason}`);
     dialogFrom(this.dialog, res);
