@@ -441,6 +441,7 @@ export class Room extends EventTarget {
     this.nick = nick;
     this.secure = base.startsWith('wss:');
     this.roster = new Map();
+    this.files = new Set(); // dialogs of files being sent
     this.closed = false;
   }
 
@@ -495,6 +496,13 @@ export class Room extends EventTarget {
   }
 
   onRequest(req) {
+    const callID = req.get('call-id');
+    const inDialog = !!param(req.get('to'), 'tag');
+    const ours = [this.dialog, this.subDialog, ...this.files].some((d) => d && d.callID === callID);
+    if (inDialog && !ours) return { status: 481, reason: 'Call/Transaction Does Not Exist' };
+    if (req.method === 'NOTIFY' && !(this.subDialog && this.subDialog.callID === callID)) {
+      return { status: 481, reason: 'Subscription Does Not Exist' };
+    }
     switch (req.method) {
       case 'NOTIFY': {
         if (req.get('content-type').startsWith('application/conference-info+xml') && req.body) {
@@ -511,6 +519,7 @@ export class Room extends EventTarget {
         return { status: 200, reason: 'OK' };
       case 'INVITE': // a refresh of the session (RFC 4028): the same answer again
       case 'UPDATE':
+        if (!inDialog || callID !== this.dialog.callID) return { status: 488, reason: 'Not Acceptable Here' };
         req.localTag = this.dialog.localTag;
         return { status: 200, reason: 'OK', headers: req.body ? ['Content-Type: application/sdp'] : [], body: req.body ? this.offer(this.session.local, ['a=accept-types:message/cpim', 'a=accept-wrapped-types:*', 'a=chatroom:nickname private-messages']) : '' };
       default:
@@ -566,7 +575,13 @@ export class Room extends EventTarget {
       `a=file-date:modification:"${new Date(file.lastModified || Date.now()).toUTCString()}"`]);
     const extra = ['Content-Type: application/sdp'];
     if (to) extra.push('Subject: ' + to);
-    const res = await this.sip.request('INVITE', d, extra, sdp);
+    this.files.add(d);
+    let res;
+    try {
+      res = await this.sip.request('INVITE', d, extra, sdp);
+    } finally {
+      if (!res || res.status !== 200) this.files.delete(d);
+    }
     if (res.status !== 200) throw new Error(`${res.status} ${res.reason}`);
     dialogFrom(d, res);
     d.ackCSeq = d.cseq;
@@ -579,6 +594,7 @@ export class Room extends EventTarget {
       if (r.status !== 200) throw new Error(`${r.status} ${r.comment}`);
     } finally {
       await this.sip.request('BYE', d).catch(() => {});
+      this.files.delete(d);
       conn.close();
     }
   }
