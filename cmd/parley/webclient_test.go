@@ -156,8 +156,10 @@ func (p *browserPage) screenshot(step string) {
 
 // TestWebClientInBrowser: the page Parley serves at / joins lobby from a real Chromium over SIP and
 // MSRP on WebSocket. Two pages and a terminal client (parley chat) see each other's messages and
-// all three nicknames, a private message from one page reaches only the other, a file sent from a
-// page downloads byte for byte in the other, and a reloaded page rejoins and shows the history.
+// all three nicknames and "… is typing", a private message from one page reaches only the other,
+// a file sent from a page (RFC 5547 push) downloads byte for byte in the other and reaches the
+// terminal, one sent to a single member reaches only him, and a reloaded page rejoins with its
+// nickname and shows the history.
 func TestWebClientInBrowser(t *testing.T) {
 	d := startTestDaemon(t, nil)
 	browserRoom(t, d, "http://"+d.httpAddr.String()+"/")
@@ -248,7 +250,28 @@ func browserRoom(t *testing.T, d *daemon, url string) {
 	if err != nil || !bytes.Equal(got, payload) {
 		t.Fatalf("ben downloaded %d bytes (%v), want the %d sent", len(got), err, len(payload))
 	}
+	carl.expect(t, "tiles.png") // the terminal gets the room's file too
 	ben.screenshot("file")
+
+	// A file to ben alone (Subject: his URI): ben gets it, carl does not.
+	secret := filepath.Join(t.TempDir(), "secret.bin")
+	if err := os.WriteFile(secret, payload[:5000], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pickBen := chromedp.Click(chromedp.JSPath(`Array.from(document.querySelectorAll('#roster li')).find(e => e.innerText === 'ben')`))
+	ann.do(pickBen)
+	ann.do(chromedp.SetUploadFiles(chromedp.ID("file"), []string{secret}))
+	ann.logHas("sent secret.bin (5000 bytes) to ben", "")
+	ben.waitFor("the private file", `!!document.querySelector('#log .msg.private a.download[download="secret.bin"]')`)
+	ann.do(pickBen)
+	ann.waitFor("the room as target", `document.getElementById('target').innerText === ''`)
+	ann.say("after the private file")
+	carl.expect(t, "<ann> after the private file")
+	for _, line := range carl.seen {
+		if strings.Contains(line, "secret.bin") {
+			t.Fatalf("carl got ann's file for ben: %q", line)
+		}
+	}
 
 	// A reload rejoins, with the same identity and nickname, and replays the history.
 	ben.do(chromedp.Reload())
