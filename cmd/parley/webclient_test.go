@@ -283,6 +283,20 @@ func browserRoom(t *testing.T, d *daemon, url string) {
 	ann.say("after the reload")
 	ben.logHas("ann:after the reload", "")
 	ben.screenshot("reloaded")
+
+	// Markup in a message is shown as text, never run.
+	carl.say(t, `<img src=x onerror="document.title='owned'"><b>bold?</b>`)
+	ann.logHas(`<b>bold?</b>`, "")
+	if n := ann.eval(`String(document.querySelectorAll('#log img, #log b').length) + document.title`); n != "0lobby — Parley" {
+		t.Fatalf("markup from a message became elements (or ran): %q", n)
+	}
+
+	// /nick renames ann in ben's roster and on the lines already shown.
+	ann.do(chromedp.SendKeys(chromedp.ID("line"), "/nick Annie"), chromedp.Click(chromedp.ID("sendButton")))
+	ann.logHas("you are now Annie", "notice")
+	ben.rosterHas("Annie", "ben", "carl")
+	ben.logHas("Annie:after the reload", "")
+	carl.expect(t, "ann is now known as Annie")
 	ann.screenshot("ann")
 }
 
