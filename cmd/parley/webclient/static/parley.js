@@ -270,6 +270,8 @@ export class MSRPConnection {
       this.ws.send(buildMSRP(f.tid, `${code} ${comment}`, [['To-Path', from], ['From-Path', toPath]]));
     };
     if (!s) { answer(481, 'No such session'); return; }
+    const ct = (f.headers.get('content-type') || '').split(';')[0].trim().toLowerCase();
+    if (f.method === 'SEND' && ct && !s.acceptTypes.includes(ct)) { answer(415, 'Unsupported Media Type'); return; }
     answer(200, 'OK');
     s.receive(f);
   }
@@ -293,6 +295,7 @@ export class MSRPSession {
     this.remote = remote;
     this.parts = new Map(); // Message-ID → {chunks, type}
     this.onmessage = null; // ({contentType, body}) for every whole message
+    this.acceptTypes = ['message/cpim']; // our a=accept-types: anything else gets 415
     conn.sessions.set(local, this);
   }
 
