@@ -340,3 +340,24 @@ func TestWebClientServed(t *testing.T) {
 		}
 	}
 }
+
+// TestWebClientSignsIn: with sip.auth, the page answers the focus's Digest challenge (MD5, qop
+// auth) with the account and password typed in, joining as that account's address; a wrong
+// password is refused and says so.
+func TestWebClientSignsIn(t *testing.T) {
+	d := startTestDaemon(t, func(c *configs.Config) {
+		c.SIP.Auth.Users = []configs.SIPUser{{Name: "dora", Password: "pä55 \"word\""}}
+	})
+	browser := startBrowser(t)
+	p := newPage(t, browser, "dora", "http://"+d.httpAddr.String()+"/", true)
+	p.do(chromedp.WaitVisible(chromedp.ID("nick")), chromedp.Click(chromedp.CSS("#signin summary")),
+		chromedp.SetValue(chromedp.ID("nick"), "Dora"), chromedp.SetValue(chromedp.ID("account"), "dora"),
+		chromedp.SetValue(chromedp.ID("password"), "wrong"), chromedp.Click(chromedp.ID("joinButton")))
+	p.waitFor("the refusal", `document.getElementById('joinError').innerText.includes('401')`)
+	p.do(chromedp.SetValue(chromedp.ID("password"), "pä55 \"word\""), chromedp.Click(chromedp.ID("joinButton")))
+	p.waitFor("the chat to show", `!document.getElementById('chat').hidden && document.getElementById('status').innerText.includes('(sip:dora@example.net)')`)
+	p.rosterHas("Dora")
+	if conf := d.focus.Room("lobby").Snapshot(); conf.User("xcon-userid:dora@example.net") == nil {
+		t.Fatal("the signed-in page is not xcon-userid:dora@example.net in the room")
+	}
+}

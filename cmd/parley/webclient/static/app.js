@@ -112,7 +112,8 @@ function showTyping() {
   $('typing').textContent = names.length ? `${names.join(', ')} ${names.length > 1 ? 'are' : 'is'} typing…` : '';
 }
 
-function identity(nick) {
+function identity(nick, account) {
+  if (account) return `sip:${account}@${config.domain}`; // the Digest user's own address
   // One identity per tab (it survives a reload, so a rejoin is the same member and keeps the
   // nickname); the nickname itself is set with NICKNAME once in the room.
   let id = JSON.parse(sessionStorage.getItem('parley.identity') || 'null');
@@ -124,12 +125,13 @@ function identity(nick) {
   return id.aor;
 }
 
-async function join(name, nick) {
+async function join(name, nick, account = '', password = '') {
   $('joinError').textContent = '';
   $('joinButton').disabled = true;
   status('joining ' + name + '…');
   const base = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host;
-  const r = new Room({ base, room: name, domain: config.domain, aor: identity(nick), nick });
+  const credentials = account ? { user: account, password } : null;
+  const r = new Room({ base, room: name, domain: config.domain, aor: identity(nick, account), nick, credentials });
   room = r;
   let joining = true;
   r.addEventListener('message', (e) => {
@@ -168,7 +170,7 @@ async function join(name, nick) {
     return;
   }
   joining = false;
-  sessionStorage.setItem('parley.joined', JSON.stringify({ room: name, nick }));
+  sessionStorage.setItem('parley.joined', JSON.stringify({ room: name, nick, account })); // never the password
   $('join').hidden = true;
   $('chat').hidden = false;
   $('line').disabled = false;
@@ -237,16 +239,25 @@ addEventListener('DOMContentLoaded', async () => {
   } catch (e) { /* the defaults do */ }
   const params = new URLSearchParams(location.search);
   $('room').value = params.get('room') || config.room;
-  $('join').onsubmit = (ev) => { ev.preventDefault(); join($('room').value.trim(), $('nick').value.trim()); };
+  $('join').onsubmit = (ev) => {
+    ev.preventDefault();
+    join($('room').value.trim(), $('nick').value.trim(), $('account').value.trim(), $('password').value);
+  };
   $('say').onsubmit = say;
   $('line').oninput = typing;
   $('file').onchange = sendFile;
   $('leaveButton').onclick = () => { sessionStorage.removeItem('parley.joined'); if (room) room.leave(); $('chat').hidden = true; };
   addEventListener('pagehide', () => { if (room) room.end('page closed'); });
   const again = JSON.parse(sessionStorage.getItem('parley.joined') || 'null');
-  if (again) { // a reload rejoins the room it was in
+  if (again) { // a reload rejoins the room it was in; signed in, once the password is typed again
     $('room').value = again.room;
     $('nick').value = again.nick;
-    join(again.room, again.nick);
+    if (again.account) {
+      $('account').value = again.account;
+      $('signin').open = true;
+      $('password').focus();
+    } else {
+      join(again.room, again.nick);
+    }
   }
 });

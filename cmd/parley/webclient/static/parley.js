@@ -50,6 +50,68 @@ function param(v, name) {
   return m ? m[1] : '';
 }
 
+// ---- MD5 (RFC 1321), for SIP Digest (RFC 3261 §22.4, RFC 2617), which WebCrypto lacks ----
+
+const MD5_S = [7, 12, 17, 22, 5, 9, 14, 20, 4, 11, 16, 23, 6, 10, 15, 21];
+const MD5_K = Array.from({ length: 64 }, (_, i) => Math.floor(Math.abs(Math.sin(i + 1)) * 2 ** 32) >>> 0);
+
+export function md5hex(str) {
+  const msg = enc.encode(str);
+  const n = ((msg.length + 8) >>> 6) + 1; // 64-byte blocks
+  const words = new Uint32Array(n * 16);
+  for (let i = 0; i < msg.length; i++) words[i >> 2] |= msg[i] << ((i % 4) * 8);
+  words[msg.length >> 2] |= 0x80 << ((msg.length % 4) * 8);
+  words[n * 16 - 2] = (msg.length * 8) >>> 0;
+  words[n * 16 - 1] = Math.floor(msg.length / 0x20000000);
+  let a0 = 0x67452301, b0 = 0xefcdab89, c0 = 0x98badcfe, d0 = 0x10325476;
+  for (let blk = 0; blk < n * 16; blk += 16) {
+    let a = a0, b = b0, c = c0, d = d0;
+    for (let i = 0; i < 64; i++) {
+      let f, g;
+      if (i < 16) { f = (b & c) | (~b & d); g = i; }
+      else if (i < 32) { f = (d & b) | (~d & c); g = (5 * i + 1) % 16; }
+      else if (i < 48) { f = b ^ c ^ d; g = (3 * i + 5) % 16; }
+      else { f = c ^ (b | ~d); g = (7 * i) % 16; }
+      const t = d;
+      d = c;
+      c = b;
+      const x = (a + f + MD5_K[i] + words[blk + g]) >>> 0;
+      const sh = MD5_S[(i >> 4) * 4 + (i % 4)];
+      b = (b + ((x << sh) | (x >>> (32 - sh)))) >>> 0;
+      a = t;
+    }
+    a0 = (a0 + a) >>> 0; b0 = (b0 + b) >>> 0; c0 = (c0 + c) >>> 0; d0 = (d0 + d) >>> 0;
+  }
+  return [a0, b0, c0, d0].map((w) => Array.from({ length: 4 }, (_, i) => ((w >>> (8 * i)) & 0xff).toString(16).padStart(2, '0')).join('')).join('');
+}
+
+function challengeParams(v) {
+  const out = {};
+  const re = /([a-zA-Z-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]+))/g;
+  let m;
+  while ((m = re.exec(v.replace(/^\s*Digest\s+/i, '')))) out[m[1].toLowerCase()] = m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : m[3];
+  return out;
+}
+
+// digestAuthorization answers a Digest challenge (MD5, qop auth or none) for method and uri.
+export function digestAuthorization(challenge, method, uri, user, password, nc = 1) {
+  const c = challengeParams(challenge);
+  if (c.algorithm && c.algorithm.toUpperCase() !== 'MD5') throw new Error('Digest algorithm ' + c.algorithm + ' is not supported');
+  const ha1 = md5hex(`${user}:${c.realm}:${password}`);
+  const ha2 = md5hex(`${method}:${uri}`);
+  const q = (s) => '"' + String(s).replace(/["\\]/g, '\\$&') + '"';
+  let h = `Digest username=${q(user)}, realm=${q(c.realm)}, nonce=${q(c.nonce)}, uri=${q(uri)}, algorithm=MD5`;
+  if ((c.qop || '').split(',').map((x) => x.trim()).includes('auth')) {
+    const cnonce = token(16);
+    const ncs = nc.toString(16).padStart(8, '0');
+    h += `, qop=auth, nc=${ncs}, cnonce=${q(cnonce)}, response=${q(md5hex(`${ha1}:${c.nonce}:${ncs}:${cnonce}:auth:${ha2}`))}`;
+  } else {
+    h += `, response=${q(md5hex(`${ha1}:${c.nonce}:${ha2}`))}`;
+  }
+  if (c.opaque !== undefined) h += `, opaque=${q(c.opaque)}`;
+  return h;
+}
+
 // ---- SIP (RFC 3261) over WebSocket (RFC 7118) ----
 
 const COMPACT = { v: 'via', f: 'from', t: 'to', i: 'call-id', m: 'contact', l: 'content-length', c: 'content-type', e: 'content-encoding', k: 'supported', o: 'event', u: 'allow-events' };
@@ -150,10 +212,24 @@ export class SIPClient {
   }
 
   // request sends a request and resolves with its final response. d is a dialog (callID, localTag,
-  // remoteTag, target, route, cseq) or the first request's fields (ruri, to).
-  request(method, d, headers = [], body = '', onProvisional = null) {
+  // remoteTag, target, route, cseq) or the first request's fields (to). A Digest challenge (401,
+  // 407) is answered once with this.credentials ({user, password}) when there are any.
+  async request(method, d, headers = [], body = '', onProvisional = null) {
+    let res = await this.send(method, d, headers, body, onProvisional);
+    if (res && (res.status === 401 || res.status === 407) && this.credentials) {
+      const challenge = res.get(res.status === 401 ? 'www-authenticate' : 'proxy-authenticate');
+      if (challenge) {
+        const auth = digestAuthorization(challenge, method, d.target || d.to, this.credentials.user, this.credentials.password);
+        res = await this.send(method, d, [...headers, (res.status === 401 ? 'Authorization: ' : 'Proxy-Authorization: ') + auth], body, onProvisional);
+      }
+    }
+    return res;
+  }
+
+  send(method, d, headers, body, onProvisional) {
     const branch = 'z9hG4bK' + token(16);
     if (method !== 'ACK') d.cseq = (d.cseq || 0) + 1;
+    const cseq = d.cseq;
     const to = `<${d.to}>` + (d.remoteTag ? ';tag=' + d.remoteTag : '');
     const lines = [`${method} ${d.target || d.to} SIP/2.0`,
       `Via: SIP/2.0/${this.secure ? 'WSS' : 'WS'} ${this.host};branch=${branch}`,
@@ -168,7 +244,14 @@ export class SIPClient {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => { this.pending.delete(branch); reject(new Error(method + ': no final response')); }, 32000);
       this.pending.set(branch, {
-        resolve: (r) => { clearTimeout(timer); resolve(r); },
+        resolve: (r) => {
+          clearTimeout(timer);
+          if (method === 'INVITE' && r.status >= 300) { // RFC 3261 §17.1.1.3: the transaction's own ACK
+            this.ws.send([`ACK ${lines[0].split(' ')[1]} SIP/2.0`, lines[1], 'Max-Forwards: 70', 'To: ' + r.get('to'), lines[4],
+              'Call-ID: ' + d.callID, `CSeq: ${cseq} ACK`, 'Content-Length: 0', '', ''].join('\r\n'));
+          }
+          resolve(r);
+        },
         reject: (e) => { clearTimeout(timer); reject(e); },
         onProvisional,
       });
@@ -435,8 +518,9 @@ export function applyConferenceInfo(roster, xml) {
 // CustomEvents: 'message' {from, fromName, to, private, contentType, body, dateTime, disposition},
 // 'notice' {text}, 'roster' {members}, 'composing' {from, active}, 'closed' {reason}.
 export class Room extends EventTarget {
-  constructor({ base, room, domain, aor, nick }) {
+  constructor({ base, room, domain, aor, nick, credentials = null }) {
     super();
+    this.credentials = credentials; // {user, password} for SIP Digest, or null
     this.base = base; // ws://host:port or wss://host:port
     this.room = room;
     this.roomURI = `sip:${room}@${domain}`;
@@ -460,6 +544,7 @@ export class Room extends EventTarget {
 
   async join() {
     this.sip = new SIPClient(this.base + '/sip', this.aor, this.nick);
+    this.sip.credentials = this.credentials;
     this.sip.onrequest = (req) => this.onRequest(req);
     this.sip.onclose = () => this.end('connection to the server lost');
     await this.sip.connect();
