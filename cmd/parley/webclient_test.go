@@ -294,6 +294,7 @@ func browserRoom(t *testing.T, d *daemon, url string) {
 	// /nick renames ann in ben's roster and on the lines already shown.
 	ann.do(chromedp.SendKeys(chromedp.ID("line"), "/nick Annie"), chromedp.Click(chromedp.ID("sendButton")))
 	ann.logHas("you are now Annie", "notice")
+	ann.waitFor("the new nickname in the status", `document.getElementById('status').innerText.includes(' as Annie ')`)
 	ben.rosterHas("Annie", "ben", "carl")
 	ben.logHas("Annie:after the reload", "")
 	carl.expect(t, "ann is now known as Annie")

@@ -193,7 +193,10 @@ async function say(ev) {
   composingSent = 0;
   if (/^\/nick\s+\S/.test(body)) {
     const nick = body.replace(/^\/nick\s+/, '').trim();
-    if (await room.setNickname(nick)) line('notice', '', `you are now ${nick}`);
+    if (await room.setNickname(nick)) {
+      line('notice', '', `you are now ${nick}`);
+      status(`in ${room.roomURI} as ${nick} (${room.aor})`);
+    }
     return;
   }
   const to = target ? target.aor : null;
