@@ -193,6 +193,8 @@ type HTTP struct {
 	// "auto", "on" or "off".
 	WebSocket string   `yaml:"websocket"`
 	WSOrigins []string `yaml:"ws_origins"`
+	// WebClient serves the browser chat client at / on the listeners that serve WebSocket.
+	WebClient bool `yaml:"web_client"`
 }
 
 type Log struct {

@@ -120,6 +120,29 @@ func (c *Config) setDefaults() {
 	}
 }
 
+// Transports names the transports a connection is counted under: MSRP over TCP, over TLS, over
+// WebSocket (RFC 7977) and over WebSocket on TLS.
+var Transports = [...]string{"tcp", "tls", "ws", "wss"}
+
+// transportIndex is the index in Transports of c's transport.
+func (c *conn) transportIndex() int {
+	i := 0
+	if _, ok := c.t.(*wsTransport); ok {
+		i = 2
+	}
+	if c.tls != nil {
+		i++
+	}
+	return i
+}
+
+func (s *counters) transports() (out [len(Transports)]int64) {
+	for i := range out {
+		out[i] = s.byTransport[i].Load()
+	}
+	return out
+}
+
 // Stats are cumulative counters and current gauges, read for metrics.
 type Stats struct {
 	MessagesIn, MessagesOut uint64 // requests received; frames queued
@@ -140,7 +163,9 @@ type Stats struct {
 	HeaderTimeouts          uint64 // connections closed for a frame head slower than HeaderTimeout
 	FingerprintMismatches   uint64 // TLS peers whose certificate did not match a=fingerprint
 	WebSocketConnections    int64  // of Connections, those over WebSocket (RFC 7977)
-	WebSocketTooLarge       uint64 // WebSocket connections closed (1009) for a message larger than a chunk may be
+	// ConnectionsByTransport splits Connections by transport, in the order of Transports.
+	ConnectionsByTransport [len(Transports)]int64
+	WebSocketTooLarge      uint64 // WebSocket connections closed (1009) for a message larger than a chunk may be
 }
 
 type counters struct {
@@ -151,6 +176,7 @@ type counters struct {
 	connsRejected, unboundClosed, idleClosed, fpMismatches  atomic.Uint64
 	guessingClosed, headerTimeouts                          atomic.Uint64
 	wsConns                                                 atomic.Int64
+	byTransport                                             [len(Transports)]atomic.Int64
 	wsTooLarge                                              atomic.Uint64
 }
 
@@ -351,6 +377,7 @@ func (e *Endpoint) addConn(c *conn) bool {
 	if _, ok := c.t.(*wsTransport); ok {
 		e.stats.wsConns.Add(1)
 	}
+	e.stats.byTransport[c.transportIndex()].Add(1)
 	e.janitorOnce.Do(func() { e.wg.Add(1); go e.janitor() })
 	c.start()
 	return true
@@ -364,6 +391,7 @@ func (e *Endpoint) removeConn(c *conn) {
 		if _, ok := c.t.(*wsTransport); ok {
 			e.stats.wsConns.Add(-1)
 		}
+		e.stats.byTransport[c.transportIndex()].Add(-1)
 		if c.remoteIP != "" {
 			e.releaseIP(c.remoteIP)
 		}
@@ -656,6 +684,7 @@ func (e *Endpoint) Stats() Stats {
 		BoundElsewhere: s.boundElsewhere.Load(), ConnsRejected: s.connsRejected.Load(),
 		UnboundClosed: s.unboundClosed.Load(), IdleClosed: s.idleClosed.Load(), FingerprintMismatches: s.fpMismatches.Load(),
 		GuessingClosed: s.guessingClosed.Load(), HeaderTimeouts: s.headerTimeouts.Load(),
-		WebSocketConnections: s.wsConns.Load(), WebSocketTooLarge: s.wsTooLarge.Load(),
+		ConnectionsByTransport: s.transports(),
+		WebSocketConnections:   s.wsConns.Load(), WebSocketTooLarge: s.wsTooLarge.Load(),
 	}
 }

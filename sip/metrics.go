@@ -16,6 +16,8 @@ type Metrics struct {
 	// Stream connections refused at accept and closed by a deadline (connguard.go).
 	connsRejected *prometheus.CounterVec
 	connsClosed   *prometheus.CounterVec
+	// wsConns: SIP WebSocket connections open (websocket.go), by transport ws or wss.
+	wsConns *prometheus.GaugeVec
 	// inviteSeconds: an initial INVITE's arrival to its 200 OK (server.go, reinvite.go).
 	inviteSeconds prometheus.Histogram
 }
@@ -38,6 +40,8 @@ func newMetrics() *Metrics {
 			Help: "SIP TCP and TLS connections closed at accept, by transport and limit (max_conns_per_ip, max_conns)."}, []string{"transport", "limit"}),
 		connsClosed: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "parley", Name: "sip_connections_closed_total",
 			Help: "SIP TCP and TLS connections closed by the focus, by transport and reason (message_timeout)."}, []string{"transport", "reason"}),
+		wsConns: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "parley", Name: "sip_websocket_connections",
+			Help: "SIP connections open over WebSocket (RFC 7118), by transport (ws, or wss on the HTTPS listener)."}, []string{"transport"}),
 		inviteSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "parley", Name: "sip_invite_seconds",
 			Help:    "Time from an initial INVITE's arrival to its 200 OK being sent: authentication, the join and the SDP answer.",
 			Buckets: []float64{1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1, 2.5}}),
@@ -47,6 +51,8 @@ func newMetrics() *Metrics {
 	for _, method := range []string{"INVITE", "SUBSCRIBE"} {
 		m.rateLimited.WithLabelValues(method)
 	}
+	m.wsConns.WithLabelValues("ws")
+	m.wsConns.WithLabelValues("wss")
 	for _, transport := range []string{"tcp", "tls"} {
 		m.connsRejected.WithLabelValues(transport, "max_conns_per_ip")
 		m.connsRejected.WithLabelValues(transport, "max_conns")
@@ -76,6 +82,9 @@ func (m *Metrics) Register(reg prometheus.Registerer) error {
 		return err
 	}
 	if err := reg.Register(m.connsClosed); err != nil {
+		return err
+	}
+	if err := reg.Register(m.wsConns); err != nil {
 		return err
 	}
 	if err := reg.Register(m.inviteSeconds); err != nil {

@@ -62,9 +62,15 @@ func (s *Server) WebSocketHandler(secure bool, port int) http.Handler {
 		if err != nil {
 			return
 		}
-		c := &replayConn{Conn: nc, r: io.MultiReader(&head, io.LimitReader(rw.Reader, int64(rw.Reader.Buffered())), nc)}
+		transport := "ws"
+		if secure {
+			transport = "wss"
+		}
+		open := s.metrics.wsConns.WithLabelValues(transport)
+		open.Inc()
+		c := &replayConn{Conn: nc, r: io.MultiReader(&head, io.LimitReader(rw.Reader, int64(rw.Reader.Buffered())), nc), closed: open.Dec}
 		if !ln.hand(c) {
-			nc.Close()
+			c.Close()
 		}
 	})
 }
@@ -149,9 +155,17 @@ func (l *handoffListener) Close() error {
 func (l *handoffListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4zero} }
 
 // replayConn reads the request the HTTP server already consumed before the rest of the connection.
+// closed runs once, on the first Close.
 type replayConn struct {
 	net.Conn
-	r io.Reader
+	r      io.Reader
+	once   sync.Once
+	closed func()
+}
+
+func (c *replayConn) Close() error {
+	c.once.Do(c.closed)
+	return c.Conn.Close()
 }
 
 func (c *replayConn) Read(p []byte) (int, error) { return c.r.Read(p) }

@@ -12,7 +12,7 @@ import (
 type msrpCollector struct {
 	endpoint *msrp.Endpoint
 
-	messages, bytes, sessions, connections, wsConnections, slow, errs *prometheus.Desc
+	messages, bytes, sessions, connections, wsConnections, transportConns, slow, errs *prometheus.Desc
 }
 
 func registerMSRPStats(reg prometheus.Registerer, ep *msrp.Endpoint) error {
@@ -27,6 +27,8 @@ func registerMSRPStats(reg prometheus.Registerer, ep *msrp.Endpoint) error {
 		connections: d("connections", "MSRP connections open."),
 		wsConnections: d("websocket_connections", "MSRP connections open over WebSocket (RFC 7977), "+
 			"counted in parley_msrp_connections too."),
+		transportConns: d("transport_connections", "MSRP connections open, by transport: tcp, tls, ws (RFC 7977), "+
+			"wss (WebSocket on the HTTPS listener).", "transport"),
 		slow: d("slow_consumers_total", "Connections dropped because the peer did not read fast enough "+
 			"(reason pending: msrp.max_pending_bytes reached; deadline: msrp.write_deadline passed).", "reason"),
 		errs: d("errors_total", "MSRP failures by kind: protocol_violation (connection closed), too_large (413), "+
@@ -38,7 +40,7 @@ func registerMSRPStats(reg prometheus.Registerer, ep *msrp.Endpoint) error {
 }
 
 func (c *msrpCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.messages, c.bytes, c.sessions, c.connections, c.wsConnections, c.slow, c.errs} {
+	for _, d := range []*prometheus.Desc{c.messages, c.bytes, c.sessions, c.connections, c.wsConnections, c.transportConns, c.slow, c.errs} {
 		ch <- d
 	}
 }
@@ -55,6 +57,9 @@ func (c *msrpCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.sessions, prometheus.GaugeValue, float64(s.Sessions))
 	ch <- prometheus.MustNewConstMetric(c.connections, prometheus.GaugeValue, float64(s.Connections))
 	ch <- prometheus.MustNewConstMetric(c.wsConnections, prometheus.GaugeValue, float64(s.WebSocketConnections))
+	for i, name := range msrp.Transports {
+		ch <- prometheus.MustNewConstMetric(c.transportConns, prometheus.GaugeValue, float64(s.ConnectionsByTransport[i]), name)
+	}
 	counter(c.slow, s.SlowConsumersPending, "pending")
 	counter(c.slow, s.SlowConsumersDeadline, "deadline")
 	counter(c.errs, s.ProtocolViolations, "protocol_violation")

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/parleychat/parley/cmd/parley/webclient"
 	"github.com/parleychat/parley/configs"
 )
 
@@ -58,6 +59,38 @@ func (d *daemon) webSocketRoutes(mux *http.ServeMux) {
 		}
 		msrpWS.ServeHTTP(w, r)
 	})))
+	if !d.cfg.HTTP.WebClient {
+		return
+	}
+	// The browser client at /, on the same listeners: a page where its WebSockets would not be
+	// served would only fail to join. Every path not routed elsewhere is one of its files or 404.
+	page := webclient.Handler(webclient.Config{Domain: d.cfg.Domain, Room: defaultRoom(d.cfg)})
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		if !on(r) {
+			http.NotFound(w, r)
+			return
+		}
+		page.ServeHTTP(w, r)
+	}))
+}
+
+// defaultRoom is the room the page's join form proposes: lobby when there is one, else the first
+// room of the configuration.
+func defaultRoom(cfg *configs.Config) string {
+	for _, r := range cfg.Rooms {
+		if r.Name == "lobby" {
+			return r.Name
+		}
+	}
+	if len(cfg.Rooms) > 0 {
+		return cfg.Rooms[0].Name
+	}
+	return "lobby"
 }
 
 // checkOrigin refuses (403) a browser's upgrade from a page of another site: its Origin must be the

@@ -19,6 +19,7 @@ import (
 
 	"github.com/parleychat/parley/configs"
 	"github.com/parleychat/parley/msrp"
+	"github.com/parleychat/parley/msrp/cpim"
 	"github.com/parleychat/parley/sdp"
 )
 
@@ -445,6 +446,45 @@ func TestSecureWebSocketMember(t *testing.T) {
 	if got := vera.nextMessage(t); !bytes.Contains(got.Body, []byte("plain ws too")) {
 		t.Fatalf("vera got %q", got.Body)
 	}
+
+	// Connections by transport: vera on wss, walt on ws, bob's MSRP on tcp; SIP over WebSocket
+	// likewise. Once vera's two WebSockets close, her wss ones leave the gauges.
+	waitMetrics(t, d, map[string]string{
+		`parley_msrp_transport_connections{transport="wss"}`: "1",
+		`parley_msrp_transport_connections{transport="ws"}`:  "1",
+		`parley_msrp_transport_connections{transport="tcp"}`: "1",
+		`parley_msrp_transport_connections{transport="tls"}`: "0",
+		`parley_sip_websocket_connections{transport="wss"}`:  "1",
+		`parley_sip_websocket_connections{transport="ws"}`:   "1",
+	})
+	vera.conn.Close()
+	vera.sip.conn.Close()
+	waitMetrics(t, d, map[string]string{
+		`parley_msrp_transport_connections{transport="wss"}`: "0",
+		`parley_msrp_transport_connections{transport="ws"}`:  "1",
+		`parley_sip_websocket_connections{transport="wss"}`:  "0",
+		`parley_sip_websocket_connections{transport="ws"}`:   "1",
+	})
+}
+
+// waitMetrics polls /metrics until every sample has its value (a closed connection leaves its
+// gauge once its reader has torn it down).
+func waitMetrics(t *testing.T, d *daemon, want map[string]string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		wrong := ""
+		for sample, v := range want {
+			if got := metricLine(t, d, sample); got != v {
+				wrong = fmt.Sprintf("%s is %q, want %s", sample, got, v)
+			}
+		}
+		if wrong == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(wrong)
+		}
+	}
 }
 
 // TestWebSocketOff: with http.websocket: off, /sip and /msrp are not served and a TCP/WS/MSRP line is
@@ -473,5 +513,111 @@ func TestWebSocketOff(t *testing.T) {
 	_, res, _ := p.invite(t, d, "lobby", "tcp", []byte(offer))
 	if res == nil || res.StatusCode != 488 {
 		t.Fatalf("TCP/WS/MSRP with WebSocket off: %v, want 488", res)
+	}
+}
+
+// TestWebSocketMemberGetsChunkedFile: a 1 MiB file pushed to lobby over TCP (RFC 5547) in 64 KiB
+// chunks reaches a WebSocket member in several MSRP chunks, one frame per WebSocket message, with Byte-Ranges that
+// tile the CPIM message, and reassembles to the file byte for byte.
+func TestWebSocketMemberGetsChunkedFile(t *testing.T) {
+	d := startTestDaemon(t, nil)
+	wendy := joinWS(t, d, "wendy")
+	payload := make([]byte, 1<<20)
+	for i := range payload {
+		payload[i] = byte(i ^ i>>8 ^ i>>16)
+	}
+	p := openPush(t, d, "lobby", "alice", "big.bin", len(payload), nil)
+	if code := p.sendChunks(t, payload, 0, len(payload), 64<<10, int64(len(payload))); code != 200 {
+		t.Fatalf("file chunks: %d", code)
+	}
+
+	var whole []byte
+	chunks := 0
+	var mid string
+	for {
+		f := wendy.nextMessage(t)
+		if mid == "" {
+			mid = f.MessageID
+		}
+		if f.MessageID != mid {
+			t.Fatalf("chunk of message %s inside %s", f.MessageID, mid)
+		}
+		if f.ByteRange.Start != int64(len(whole))+1 {
+			t.Fatalf("chunk %d starts at %d, want %d", chunks, f.ByteRange.Start, len(whole)+1)
+		}
+		whole = append(whole, f.Body...)
+		chunks++
+		if f.Flag == msrp.FlagEnd {
+			if f.ByteRange.Total != int64(len(whole)) {
+				t.Fatalf("total %d, got %d bytes", f.ByteRange.Total, len(whole))
+			}
+			break
+		}
+	}
+	if chunks < 2 {
+		t.Fatalf("the 1 MiB file came in %d chunk: want it chunked", chunks)
+	}
+	msg, err := cpim.Parse(whole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg.From.URI != "sip:alice@example.com" || !strings.Contains(disposition(msg), "filename=big.bin") || !bytes.Equal(msg.Body, payload) {
+		t.Fatalf("wendy got From %s, %s, %d bytes (equal %v)", msg.From.URI, msg.ContentType, len(msg.Body), bytes.Equal(msg.Body, payload))
+	}
+	t.Logf("1 MiB file in %d chunks over the WebSocket", chunks)
+}
+
+func disposition(m *cpim.Message) string {
+	v, _ := m.ContentHeader("Content-Disposition")
+	return v
+}
+
+// TestSlowWebSocketHandshake: a client sending its upgrade request to GET /sip one byte per second
+// is cut off by http.read_header_timeout, without an answer, while a browser joining meanwhile is
+// served over both WebSockets.
+func TestSlowWebSocketHandshake(t *testing.T) {
+	const timeout = 2 * time.Second
+	d := startTestDaemon(t, func(c *configs.Config) { c.HTTP.ReadHeaderTimeout = timeout })
+	slow, err := net.Dial("tcp", d.httpAddr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	upgrade := "GET /sip HTTP/1.1\r\nHost: " + d.httpAddr.String() + "\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" +
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: sip\r\n\r\n"
+	start := time.Now()
+	go func() {
+		for i := 0; i < len(upgrade); i++ {
+			if _, err := slow.Write([]byte{upgrade[i]}); err != nil {
+				return
+			}
+			time.Sleep(time.Second)
+		}
+	}()
+	cut := make(chan []byte, 1)
+	go func() {
+		slow.SetReadDeadline(time.Now().Add(timeout + 5*time.Second))
+		got, _ := io.ReadAll(slow) // until the focus closes, or the deadline
+		cut <- got
+	}()
+
+	wendy := joinWS(t, d, "wendy") // served while the other trickles
+	bob := joinLobby(t, d, "bob", "tcp")
+	hello := cpimBody("sip:wendy@example.com", "sip:lobby@example.net", "not held up")
+	wendy.send(hello)
+	if got := bob.msrp.nextMessage(t); !bytes.Equal(got.Body, hello) {
+		t.Fatalf("bob got %q", got.Body)
+	}
+
+	got := <-cut
+	after := time.Since(start)
+	if bytes.Contains(got, []byte("101")) {
+		t.Fatalf("the trickled upgrade was answered: %q", got)
+	}
+	if after > timeout+2*time.Second {
+		t.Fatalf("the trickling client was cut off after %v (read_header_timeout %v), or not at all", after, timeout)
+	}
+	if v := metricLine(t, d, "parley_http_slow_requests_total"); v != "1" {
+		t.Fatalf("parley_http_slow_requests_total %q, want 1", v)
 	}
 }
