@@ -11,11 +11,14 @@ import (
 	"time"
 )
 
-// Read buffer sizing (examples.md §2.2): an idle connection costs 512 bytes, a busy one up to 64 KiB.
+// Read buffer sizing: an idle connection costs 512 bytes, a busy one up to 64 KiB. The buffer
+// doubles on a read that fills it and halves on a short read only once no read has filled it
+// for shrinkAfter, so that a busy connection, whose reads vary in size, keeps one buffer instead
+// of trading it for another every few reads.
 const (
-	minReadBuffer  = 512
-	maxReadBuffer  = 64 << 10
-	shortsToShrink = 2
+	minReadBuffer = 512
+	maxReadBuffer = 64 << 10
+	shrinkAfter   = time.Second
 )
 
 // outFrame is one queued frame that is written whole: a pooled buffer holding the head (start line … blank
@@ -589,13 +592,14 @@ func (c *conn) readLoop() {
 	defer c.e.wg.Done()
 	defer c.teardown()
 	buf := make([]byte, minReadBuffer)
-	shorts := 0
+	var lastFull time.Time
+	onFrame := c.handleFrame // one method value for every read
 	for {
 		n, err := c.t.Read(buf)
 		if n > 0 {
 			c.e.stats.bytesIn.Add(uint64(n))
 			before := c.frames
-			perr := c.parser.Parse(buf[:n], c.handleFrame)
+			perr := c.parser.Parse(buf[:n], onFrame)
 			c.trackHead(before != c.frames)
 			c.flushWakeups()
 			if perr != nil {
@@ -608,13 +612,15 @@ func (c *conn) readLoop() {
 				return
 			}
 			switch {
-			case n == len(buf) && len(buf) < maxReadBuffer:
-				buf = make([]byte, 2*len(buf))
-				shorts = 0
+			case n == len(buf):
+				lastFull = timeNow()
+				if len(buf) < maxReadBuffer {
+					buf = make([]byte, 2*len(buf))
+				}
 			case n < len(buf)/2 && len(buf) > minReadBuffer:
-				if shorts++; shorts > shortsToShrink {
+				if now := timeNow(); now.Sub(lastFull) > shrinkAfter {
 					buf = make([]byte, len(buf)/2)
-					shorts = 0
+					lastFull = now // one halving per shrinkAfter
 				}
 			}
 		}

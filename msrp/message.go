@@ -45,6 +45,11 @@ type Message struct {
 	Headers       []Header  // every other header in wire order (MIME headers, extensions, Use-Nickname, …)
 	Body          []byte
 	Flag          byte // continuation flag '$', '+', '#' (§7.1); 0 is written as '$'
+
+	// sharedTo and sharedFrom say ToPath and FromPath are the parser's cached, read-only slices
+	// (pathCache): Clone shares them instead of copying, and Reset lets go of them instead of
+	// reusing them.
+	sharedTo, sharedFrom bool
 }
 
 // Continuation flags (RFC 4975 §7.1).
@@ -81,14 +86,26 @@ func (m *Message) Header(name string) string {
 
 // Reset clears m keeping the backing arrays of its slices.
 func (m *Message) Reset() {
-	*m = Message{ToPath: m.ToPath[:0], FromPath: m.FromPath[:0], Headers: m.Headers[:0]}
+	to, from := m.ToPath[:0], m.FromPath[:0]
+	if m.sharedTo {
+		to = nil
+	}
+	if m.sharedFrom {
+		from = nil
+	}
+	*m = Message{ToPath: to, FromPath: from, Headers: m.Headers[:0]}
 }
 
-// Clone returns a deep copy of m that shares no memory with it.
+// Clone returns a deep copy of m that shares no memory with it, except path slices the parser
+// handed out read-only (they are never written, only replaced).
 func (m *Message) Clone() *Message {
 	c := *m
-	c.ToPath = append([]URI(nil), m.ToPath...)
-	c.FromPath = append([]URI(nil), m.FromPath...)
+	if !m.sharedTo {
+		c.ToPath = append([]URI(nil), m.ToPath...)
+	}
+	if !m.sharedFrom {
+		c.FromPath = append([]URI(nil), m.FromPath...)
+	}
 	if m.Headers != nil {
 		c.Headers = append([]Header(nil), m.Headers...)
 	}
@@ -106,6 +123,8 @@ func (m *Message) Clone() *Message {
 // head, Parser.borrow): every string is copied too.
 func (m *Message) cloneOwned() *Message {
 	c := m.Clone()
+	c.ToPath, c.FromPath = append([]URI(nil), m.ToPath...), append([]URI(nil), m.FromPath...)
+	c.sharedTo, c.sharedFrom = false, false
 	c.TransactionID, c.Method, c.Comment = strings.Clone(c.TransactionID), strings.Clone(c.Method), strings.Clone(c.Comment)
 	c.MessageID, c.ContentType = strings.Clone(c.MessageID), strings.Clone(c.ContentType)
 	c.SuccessReport, c.FailureReport = strings.Clone(c.SuccessReport), strings.Clone(c.FailureReport)
