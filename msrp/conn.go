@@ -78,6 +78,10 @@ type conn struct {
 	idleSince time.Time     // when the last session left; zero while a session is bound
 
 	// Owned by the read goroutine.
+	answerHead struct { // path lines of the last answer (answerPaths)
+		to, from *URI
+		lines    []byte
+	}
 	batch   uint64  // this read's token (wakeLater)
 	wakeups []*conn // connections whose writers wait for the end of this read
 	parser  *Parser

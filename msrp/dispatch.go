@@ -228,8 +228,27 @@ func (c *conn) sendAnswer(req *Message, s *Session, code int, comment string, wa
 	resp := Message{TransactionID: req.TransactionID, StatusCode: code, Comment: comment, ToPath: req.FromPath, FromPath: from}
 	if req.Method == "SEND" {
 		resp.ToPath = req.FromPath[:1]
+		if s != nil {
+			resp.pathHead = c.answerPaths(req, from)
+		}
 	}
 	c.queueFrame(&resp, nil, false, nil, wake)
+}
+
+// answerPaths returns the path lines of an answer to a SEND from req's sender to from (a
+// session's localPath, never rewritten), written
+// once for as long as the sender's From-Path is the parser's same cached slice: the answers on a
+// connection go to the same paths, frame after frame. It runs on the read goroutine.
+func (c *conn) answerPaths(req *Message, from []URI) []byte {
+	if !req.sharedFrom || len(from) == 0 {
+		return nil
+	}
+	a := &c.answerHead
+	if a.to != &req.FromPath[0] || a.from != &from[0] {
+		a.to, a.from = &req.FromPath[0], &from[0]
+		a.lines = appendPathHead(a.lines[:0], req.FromPath[:1], from) // copied out by queueFrame
+	}
+	return a.lines
 }
 
 // handleResponse matches a response to our request by transaction-id (§7.2) and acts on its code (§10):

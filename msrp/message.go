@@ -50,6 +50,9 @@ type Message struct {
 	// (pathCache): Clone shares them instead of copying, and Reset lets go of them instead of
 	// reusing them.
 	sharedTo, sharedFrom bool
+	// pathHead, when set, is ToPath and FromPath already written as header lines (a session's
+	// own paths, or the paths of its last answer): serializing a head then copies it.
+	pathHead []byte
 }
 
 // Continuation flags (RFC 4975 §7.1).
@@ -184,11 +187,12 @@ func (m *Message) appendHeadIDs(b, tid, mid []byte, br ByteRange) []byte {
 			b = append(b, m.Comment...)
 		}
 	}
-	b = append(b, "\r\nTo-Path: "...)
-	b = appendPathTo(b, m.ToPath)
-	b = append(b, "\r\nFrom-Path: "...)
-	b = appendPathTo(b, m.FromPath)
 	b = append(b, "\r\n"...)
+	if m.pathHead != nil {
+		b = append(b, m.pathHead...)
+	} else {
+		b = appendPathHead(b, m.ToPath, m.FromPath)
+	}
 	if mid != nil {
 		b = append(b, "Message-ID: "...)
 		b = append(b, mid...)
@@ -220,6 +224,15 @@ func (m *Message) appendHeadIDs(b, tid, mid []byte, br ByteRange) []byte {
 		b = append(b, "\r\n"...)
 	}
 	return b
+}
+
+// appendPathHead appends the To-Path and From-Path header lines.
+func appendPathHead(b []byte, to, from []URI) []byte {
+	b = append(b, "To-Path: "...)
+	b = appendPathTo(b, to)
+	b = append(b, "\r\nFrom-Path: "...)
+	b = appendPathTo(b, from)
+	return append(b, "\r\n"...)
 }
 
 // appendEndLine appends the CRLF that closes a body (when there is one) and the end-line (RFC 4975 §7.1).
