@@ -8,6 +8,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -61,6 +62,10 @@ type conn struct {
 	spare     []outFrame
 	large     []*outMsg   // large SENDs being chunked; large[0] is served next and alone may have a chunk open
 	corked    int         // >0 holds the writer while a batch is queued atomically (pre-bind flush)
+	flushing  bool        // frames taken from queue are being written outside the lock (writer or writeInline)
+	carry     net.Buffers // what a writeInline left unwritten: written before anything else
+	carried   []outFrame  // the frames carry belongs to, released once it is written
+	carrySize int         // their size, still counted in pending
 	pending   int         // bytes queued and not yet written
 	writing   atomic.Bool // a writer goroutine runs (wake starts one); changed only under mu
 	retire    bool        // the janitor asks an idle writer to end
@@ -77,8 +82,12 @@ type conn struct {
 	wakeMark  atomic.Uint64 // batch of the reader that last listed this connection (wakeLater)
 	idleSince time.Time     // when the last session left; zero while a session is bound
 
+	raw syscall.RawConn // plain TCP connections: the socket, for writeInline; nil otherwise
+
 	// Owned by the read goroutine.
-	answerHead struct { // path lines of the last answer (answerPaths)
+	inlineVec  net.Buffers // writeInline's scratch
+	inlineIov  iovecs      // writeInline's scratch
+	answerHead struct {    // path lines of the last answer (answerPaths)
 		to, from *URI
 		lines    []byte
 	}
@@ -130,6 +139,9 @@ func newConn(e *Endpoint, t Transport, dialKey string) *conn {
 	switch nt := t.(type) {
 	case netTransport:
 		c.tls, _ = nt.Conn.(*tls.Conn)
+		if tc, ok := nt.Conn.(*net.TCPConn); ok {
+			c.raw, _ = tc.SyscallConn()
+		}
 	case interface{ tlsConn() *tls.Conn }: // WebSocket over the HTTP listener's TLS
 		c.tls = nt.tlsConn()
 	}
@@ -301,8 +313,11 @@ func (c *conn) wakeLater(d *conn) {
 // flushWakeups wakes the writers of the connections c's handlers queued frames on, and starts a
 // new batch.
 func (c *conn) flushWakeups() {
+	inline := len(c.wakeups) <= maxInlineWrites
 	for i, d := range c.wakeups {
-		d.wake()
+		if !inline || !c.writeInline(d) {
+			d.wake()
+		}
 		c.wakeups[i] = nil
 	}
 	c.wakeups = c.wakeups[:0]
@@ -494,8 +509,8 @@ func (c *conn) writeLoop() {
 	var w writePlan
 	for {
 		c.mu.Lock()
-		for !c.closed && (c.corked > 0 || len(c.queue) == 0 && len(c.large) == 0) {
-			if c.retire && len(c.queue) == 0 && len(c.large) == 0 {
+		for !c.closed && (c.flushing || c.carry == nil && (c.corked > 0 || len(c.queue) == 0 && len(c.large) == 0)) {
+			if c.retire && !c.flushing && c.carry == nil && len(c.queue) == 0 && len(c.large) == 0 {
 				c.writing.Store(false)
 				c.retire = false
 				c.mu.Unlock()
@@ -506,14 +521,20 @@ func (c *conn) writeLoop() {
 		c.retire = false
 		if c.closed {
 			c.writing.Store(false)
-			frames := c.queue
-			c.queue, c.large = nil, nil
+			frames, carried := c.queue, c.carried
+			c.queue, c.large, c.carry, c.carried = nil, nil, nil, nil
 			c.mu.Unlock()
-			for i := range frames {
-				putFrameBuf(frames[i].buf)
-			}
+			releaseFrames(frames)
+			releaseFrames(carried)
 			return
 		}
+		if c.carry != nil {
+			if !c.writeCarry() {
+				return
+			}
+			continue
+		}
+		c.flushing = true
 		frames := c.queue
 		c.queue, c.spare = c.spare[:0], nil
 		c.planLarge(&w, len(frames) > 0)
@@ -546,6 +567,7 @@ func (c *conn) writeLoop() {
 		now := timeNow()
 
 		c.mu.Lock()
+		c.flushing = false
 		c.pending -= size
 		c.lastWrite = now
 		if err == nil {
