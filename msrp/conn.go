@@ -63,9 +63,7 @@ type conn struct {
 	large     []*outMsg   // large SENDs being chunked; large[0] is served next and alone may have a chunk open
 	corked    int         // >0 holds the writer while a batch is queued atomically (pre-bind flush)
 	flushing  bool        // frames taken from queue are being written outside the lock (writer or writeInline)
-	carry     net.Buffers // what a writeInline left unwritten: written before anything else
-	carried   []outFrame  // the frames carry belongs to, released once it is written
-	carrySize int         // their size, still counted in pending
+	carry     *carry      // what a writeInline left unwritten: written before anything else
 	pending   int         // bytes queued and not yet written
 	writing   atomic.Bool // a writer goroutine runs (wake starts one); changed only under mu
 	retire    bool        // the janitor asks an idle writer to end
@@ -85,9 +83,7 @@ type conn struct {
 	raw syscall.RawConn // plain TCP connections: the socket, for writeInline; nil otherwise
 
 	// Owned by the read goroutine.
-	inlineVec  net.Buffers // writeInline's scratch
-	inlineIov  iovecs      // writeInline's scratch
-	answerHead struct {    // path lines of the last answer (answerPaths)
+	answerHead struct { // path lines of the last answer (answerPaths)
 		to, from *URI
 		lines    []byte
 	}
@@ -521,11 +517,13 @@ func (c *conn) writeLoop() {
 		c.retire = false
 		if c.closed {
 			c.writing.Store(false)
-			frames, carried := c.queue, c.carried
-			c.queue, c.large, c.carry, c.carried = nil, nil, nil, nil
+			frames, carried := c.queue, c.carry
+			c.queue, c.large, c.carry = nil, nil, nil
 			c.mu.Unlock()
 			releaseFrames(frames)
-			releaseFrames(carried)
+			if carried != nil {
+				releaseFrames(carried.frames)
+			}
 			return
 		}
 		if c.carry != nil {

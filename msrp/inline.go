@@ -4,12 +4,30 @@ import (
 	"errors"
 	"net"
 	"os"
+	"sync"
 	"time"
 )
 
 // maxInlineWrites bounds the connections a reader writes to itself after one read; beyond, their
 // writers are woken and write in parallel (a room's fan-out).
 const maxInlineWrites = 4
+
+// carry is the rest of a write that writeInline began: the bytes the socket did not take, and
+// the frames they belong to (still counted in pending).
+type carry struct {
+	rest   net.Buffers
+	frames []outFrame
+	size   int
+}
+
+// inlineScratch is writeInline's buffer list, shared through a pool rather than kept per
+// connection: an idle member pays nothing for it.
+type inlineScratch struct {
+	vec net.Buffers
+	iov iovecs
+}
+
+var inlineScratches = sync.Pool{New: func() any { return new(inlineScratch) }}
 
 // writeInline writes what is queued on d from c's read goroutine with one writev that does not
 // wait: the frames c's handlers just queued go out without handing them to d's writer goroutine
@@ -32,7 +50,9 @@ func (c *conn) writeInline(d *conn) bool {
 	d.flushing = true
 	d.mu.Unlock()
 
-	vec := c.inlineVec[:0]
+	sc := inlineScratches.Get().(*inlineScratch)
+	defer inlineScratches.Put(sc)
+	vec := sc.vec[:0]
 	size := 0
 	for i := range frames {
 		f := &frames[i]
@@ -43,7 +63,7 @@ func (c *conn) writeInline(d *conn) bool {
 		vec = append(vec, (*f.buf)[f.head:])
 		size += f.size()
 	}
-	n, err := writevNow(d.raw, vec, &c.inlineIov)
+	n, err := writevNow(d.raw, vec, &sc.iov)
 	now := timeNow()
 	if n > 0 {
 		d.e.stats.bytesOut.Add(uint64(n))
@@ -56,7 +76,7 @@ func (c *conn) writeInline(d *conn) bool {
 	case err != nil:
 		d.mu.Unlock()
 		clear(vec)
-		c.inlineVec = vec[:0]
+		sc.vec = vec[:0]
 		releaseFrames(frames)
 		d.fail(WriteError)
 		return true
@@ -78,13 +98,12 @@ func (c *conn) writeInline(d *conn) bool {
 		}
 	default:
 		// The socket is full: d's writer finishes this write, then goes on in order.
-		d.carry = unwritten(vec, n)
-		d.carried, d.carrySize = frames, size
+		d.carry = &carry{rest: unwritten(vec, n), frames: frames, size: size}
 		d.mu.Unlock()
 		d.wake()
 	}
 	clear(vec)
-	c.inlineVec = vec[:0]
+	sc.vec = vec[:0]
 	return true
 }
 
@@ -92,12 +111,13 @@ func (c *conn) writeInline(d *conn) bool {
 // write deadline) and then releases the frames. Called with d.mu held, it returns with d.mu not
 // held, false when the connection failed.
 func (c *conn) writeCarry() bool {
-	carry, frames, size := c.carry, c.carried, c.carrySize
-	c.carry, c.carried, c.carrySize = nil, nil, 0
+	cr := c.carry
+	c.carry = nil
 	c.flushing = true
 	c.mu.Unlock()
+	frames, size := cr.frames, cr.size
 	c.t.SetWriteDeadline(timeNow().Add(c.e.cfg().WriteDeadline))
-	n, err := c.t.WriteBuffers(&carry)
+	n, err := c.t.WriteBuffers(&cr.rest)
 	c.t.SetWriteDeadline(time.Time{})
 	c.e.stats.bytesOut.Add(uint64(n))
 	now := timeNow()
