@@ -4,12 +4,18 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/parleychat/parley/msrp"
 	"github.com/parleychat/parley/msrp/cpim"
 	"github.com/parleychat/parley/xcon"
 )
+
+// cpimViews holds parsed CPIM headers for the switch, reused message after message: their
+// strings alias the body, which is never written once msrp hands it over, so only the slices
+// are recycled.
+var cpimViews = sync.Pool{New: func() any { return new(cpim.Message) }}
 
 // HandleMessage is the MSRP switch (RFC 7701 §6): it checks a participant's message against
 // the room's rules and relays it, unchanged, as a new MSRP message on every other stream that
@@ -33,8 +39,9 @@ func (f *Focus) HandleMessage(s *msrp.Session, m *msrp.Message) error {
 		// RFC 7701 §6.3: everything in a room travels inside CPIM.
 		return &msrp.StatusError{Code: 415, Comment: "Room messages must be message/cpim"}
 	}
-	msg, err := cpim.Parse(m.Body)
-	if err != nil {
+	msg := cpimViews.Get().(*cpim.Message)
+	defer cpimViews.Put(msg)
+	if err := cpim.ParseInto(msg, m.Body); err != nil {
 		return &msrp.StatusError{Code: 400, Comment: "Malformed CPIM"}
 	}
 	from, ok := parseSIPURI(msg.From.URI)

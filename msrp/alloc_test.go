@@ -20,6 +20,8 @@ func TestShouldNotAllocate(t *testing.T) {
 		f    func()
 	}{
 		{"parse small SEND", 1, func() { p.Parse(frame, fn) }},
+		// What deliver hands a handler: the message and its body; the paths are the parser's.
+		{"parse and clone small SEND", 3, func() { p.Parse(frame, func(pm *Message, _ error) error { pm.Clone(); return nil }) }},
 		{"AppendTo", 0, func() { buf = m.AppendTo(buf[:0]) }},
 		{"mint identifiers", 0, func() {
 			var b [txIDLen]byte

@@ -8,14 +8,18 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
-// Read buffer sizing (examples.md §2.2): an idle connection costs 512 bytes, a busy one up to 64 KiB.
+// Read buffer sizing: an idle connection costs 512 bytes, a busy one up to 64 KiB. The buffer
+// doubles on a read that fills it and halves on a short read only once no read has filled it
+// for shrinkAfter, so that a busy connection, whose reads vary in size, keeps one buffer instead
+// of trading it for another every few reads.
 const (
-	minReadBuffer  = 512
-	maxReadBuffer  = 64 << 10
-	shortsToShrink = 2
+	minReadBuffer = 512
+	maxReadBuffer = 64 << 10
+	shrinkAfter   = time.Second
 )
 
 // outFrame is one queued frame that is written whole: a pooled buffer holding the head (start line … blank
@@ -58,6 +62,8 @@ type conn struct {
 	spare     []outFrame
 	large     []*outMsg   // large SENDs being chunked; large[0] is served next and alone may have a chunk open
 	corked    int         // >0 holds the writer while a batch is queued atomically (pre-bind flush)
+	flushing  bool        // frames taken from queue are being written outside the lock (writer or writeInline)
+	carry     *carry      // what a writeInline left unwritten: written before anything else
 	pending   int         // bytes queued and not yet written
 	writing   atomic.Bool // a writer goroutine runs (wake starts one); changed only under mu
 	retire    bool        // the janitor asks an idle writer to end
@@ -74,7 +80,13 @@ type conn struct {
 	wakeMark  atomic.Uint64 // batch of the reader that last listed this connection (wakeLater)
 	idleSince time.Time     // when the last session left; zero while a session is bound
 
+	raw syscall.RawConn // plain TCP connections: the socket, for writeInline; nil otherwise
+
 	// Owned by the read goroutine.
+	answerHead struct { // path lines of the last answer (answerPaths)
+		to, from *URI
+		lines    []byte
+	}
 	batch   uint64  // this read's token (wakeLater)
 	wakeups []*conn // connections whose writers wait for the end of this read
 	parser  *Parser
@@ -123,6 +135,9 @@ func newConn(e *Endpoint, t Transport, dialKey string) *conn {
 	switch nt := t.(type) {
 	case netTransport:
 		c.tls, _ = nt.Conn.(*tls.Conn)
+		if tc, ok := nt.Conn.(*net.TCPConn); ok {
+			c.raw, _ = tc.SyscallConn()
+		}
 	case interface{ tlsConn() *tls.Conn }: // WebSocket over the HTTP listener's TLS
 		c.tls = nt.tlsConn()
 	}
@@ -294,8 +309,11 @@ func (c *conn) wakeLater(d *conn) {
 // flushWakeups wakes the writers of the connections c's handlers queued frames on, and starts a
 // new batch.
 func (c *conn) flushWakeups() {
+	inline := len(c.wakeups) <= maxInlineWrites
 	for i, d := range c.wakeups {
-		d.wake()
+		if !inline || !c.writeInline(d) {
+			d.wake()
+		}
 		c.wakeups[i] = nil
 	}
 	c.wakeups = c.wakeups[:0]
@@ -487,8 +505,8 @@ func (c *conn) writeLoop() {
 	var w writePlan
 	for {
 		c.mu.Lock()
-		for !c.closed && (c.corked > 0 || len(c.queue) == 0 && len(c.large) == 0) {
-			if c.retire && len(c.queue) == 0 && len(c.large) == 0 {
+		for !c.closed && (c.flushing || c.carry == nil && (c.corked > 0 || len(c.queue) == 0 && len(c.large) == 0)) {
+			if c.retire && !c.flushing && c.carry == nil && len(c.queue) == 0 && len(c.large) == 0 {
 				c.writing.Store(false)
 				c.retire = false
 				c.mu.Unlock()
@@ -499,14 +517,22 @@ func (c *conn) writeLoop() {
 		c.retire = false
 		if c.closed {
 			c.writing.Store(false)
-			frames := c.queue
-			c.queue, c.large = nil, nil
+			frames, carried := c.queue, c.carry
+			c.queue, c.large, c.carry = nil, nil, nil
 			c.mu.Unlock()
-			for i := range frames {
-				putFrameBuf(frames[i].buf)
+			releaseFrames(frames)
+			if carried != nil {
+				releaseFrames(carried.frames)
 			}
 			return
 		}
+		if c.carry != nil {
+			if !c.writeCarry() {
+				return
+			}
+			continue
+		}
+		c.flushing = true
 		frames := c.queue
 		c.queue, c.spare = c.spare[:0], nil
 		c.planLarge(&w, len(frames) > 0)
@@ -539,6 +565,7 @@ func (c *conn) writeLoop() {
 		now := timeNow()
 
 		c.mu.Lock()
+		c.flushing = false
 		c.pending -= size
 		c.lastWrite = now
 		if err == nil {
@@ -589,13 +616,14 @@ func (c *conn) readLoop() {
 	defer c.e.wg.Done()
 	defer c.teardown()
 	buf := make([]byte, minReadBuffer)
-	shorts := 0
+	var lastFull time.Time
+	onFrame := c.handleFrame // one method value for every read
 	for {
 		n, err := c.t.Read(buf)
 		if n > 0 {
 			c.e.stats.bytesIn.Add(uint64(n))
 			before := c.frames
-			perr := c.parser.Parse(buf[:n], c.handleFrame)
+			perr := c.parser.Parse(buf[:n], onFrame)
 			c.trackHead(before != c.frames)
 			c.flushWakeups()
 			if perr != nil {
@@ -608,13 +636,15 @@ func (c *conn) readLoop() {
 				return
 			}
 			switch {
-			case n == len(buf) && len(buf) < maxReadBuffer:
-				buf = make([]byte, 2*len(buf))
-				shorts = 0
+			case n == len(buf):
+				lastFull = timeNow()
+				if len(buf) < maxReadBuffer {
+					buf = make([]byte, 2*len(buf))
+				}
 			case n < len(buf)/2 && len(buf) > minReadBuffer:
-				if shorts++; shorts > shortsToShrink {
+				if now := timeNow(); now.Sub(lastFull) > shrinkAfter {
 					buf = make([]byte, len(buf)/2)
-					shorts = 0
+					lastFull = now // one halving per shrinkAfter
 				}
 			}
 		}

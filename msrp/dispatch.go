@@ -80,6 +80,17 @@ func (c *conn) handleSend(s *Session, m *Message) {
 			br.Total = br.End
 		}
 	}
+	if m.Flag == FlagEnd && br.Start == 1 && len(c.streams) == 0 && len(c.reasm.inProgress) == 0 {
+		// The whole message in one chunk, and no transfer open that it could belong to: the
+		// common case, decided without building the transfer key.
+		if br.Total > limit || int64(len(m.Body)) > limit {
+			c.e.stats.tooLarge.Add(1)
+			c.respond(m, s, StatusTooLarge, "")
+			return
+		}
+		c.deliver(s, m)
+		return
+	}
 	key := s.id + "\x00" + m.MessageID // a Message-ID is there (above)
 	ch, chunked := s.handler.(ChunkHandler)
 	streamed := chunked && !(m.Flag == FlagEnd && br.Start == 1 && !c.inProgress(key)) &&
@@ -207,17 +218,37 @@ func (c *conn) sendAnswer(req *Message, s *Session, code int, comment string, wa
 	if comment == "" {
 		comment = StatusText(code)
 	}
-	var from [1]URI
+	// Both candidates are on the heap already: a path of our own would be allocated per answer.
+	var from []URI
 	if s != nil {
-		from[0] = s.local
+		from = s.localPath
 	} else if len(req.ToPath) > 0 {
-		from[0] = req.ToPath[len(req.ToPath)-1]
+		from = req.ToPath[len(req.ToPath)-1:]
 	}
-	resp := Message{TransactionID: req.TransactionID, StatusCode: code, Comment: comment, ToPath: req.FromPath, FromPath: from[:]}
+	resp := Message{TransactionID: req.TransactionID, StatusCode: code, Comment: comment, ToPath: req.FromPath, FromPath: from}
 	if req.Method == "SEND" {
 		resp.ToPath = req.FromPath[:1]
+		if s != nil {
+			resp.pathHead = c.answerPaths(req, from)
+		}
 	}
 	c.queueFrame(&resp, nil, false, nil, wake)
+}
+
+// answerPaths returns the path lines of an answer to a SEND from req's sender to from (a
+// session's localPath, never rewritten), written
+// once for as long as the sender's From-Path is the parser's same cached slice: the answers on a
+// connection go to the same paths, frame after frame. It runs on the read goroutine.
+func (c *conn) answerPaths(req *Message, from []URI) []byte {
+	if !req.sharedFrom || len(from) == 0 {
+		return nil
+	}
+	a := &c.answerHead
+	if a.to != &req.FromPath[0] || a.from != &from[0] {
+		a.to, a.from = &req.FromPath[0], &from[0]
+		a.lines = appendPathHead(a.lines[:0], req.FromPath[:1], from) // copied out by queueFrame
+	}
+	return a.lines
 }
 
 // handleResponse matches a response to our request by transaction-id (§7.2) and acts on its code (§10):

@@ -45,6 +45,14 @@ type Message struct {
 	Headers       []Header  // every other header in wire order (MIME headers, extensions, Use-Nickname, …)
 	Body          []byte
 	Flag          byte // continuation flag '$', '+', '#' (§7.1); 0 is written as '$'
+
+	// sharedTo and sharedFrom say ToPath and FromPath are the parser's cached, read-only slices
+	// (pathCache): Clone shares them instead of copying, and Reset lets go of them instead of
+	// reusing them.
+	sharedTo, sharedFrom bool
+	// pathHead, when set, is ToPath and FromPath already written as header lines (a session's
+	// own paths, or the paths of its last answer): serializing a head then copies it.
+	pathHead []byte
 }
 
 // Continuation flags (RFC 4975 §7.1).
@@ -81,14 +89,26 @@ func (m *Message) Header(name string) string {
 
 // Reset clears m keeping the backing arrays of its slices.
 func (m *Message) Reset() {
-	*m = Message{ToPath: m.ToPath[:0], FromPath: m.FromPath[:0], Headers: m.Headers[:0]}
+	to, from := m.ToPath[:0], m.FromPath[:0]
+	if m.sharedTo {
+		to = nil
+	}
+	if m.sharedFrom {
+		from = nil
+	}
+	*m = Message{ToPath: to, FromPath: from, Headers: m.Headers[:0]}
 }
 
-// Clone returns a deep copy of m that shares no memory with it.
+// Clone returns a deep copy of m that shares no memory with it, except path slices the parser
+// handed out read-only (they are never written, only replaced).
 func (m *Message) Clone() *Message {
 	c := *m
-	c.ToPath = append([]URI(nil), m.ToPath...)
-	c.FromPath = append([]URI(nil), m.FromPath...)
+	if !m.sharedTo {
+		c.ToPath = append([]URI(nil), m.ToPath...)
+	}
+	if !m.sharedFrom {
+		c.FromPath = append([]URI(nil), m.FromPath...)
+	}
 	if m.Headers != nil {
 		c.Headers = append([]Header(nil), m.Headers...)
 	}
@@ -106,6 +126,8 @@ func (m *Message) Clone() *Message {
 // head, Parser.borrow): every string is copied too.
 func (m *Message) cloneOwned() *Message {
 	c := m.Clone()
+	c.ToPath, c.FromPath = append([]URI(nil), m.ToPath...), append([]URI(nil), m.FromPath...)
+	c.sharedTo, c.sharedFrom = false, false
 	c.TransactionID, c.Method, c.Comment = strings.Clone(c.TransactionID), strings.Clone(c.Method), strings.Clone(c.Comment)
 	c.MessageID, c.ContentType = strings.Clone(c.MessageID), strings.Clone(c.ContentType)
 	c.SuccessReport, c.FailureReport = strings.Clone(c.SuccessReport), strings.Clone(c.FailureReport)
@@ -165,11 +187,12 @@ func (m *Message) appendHeadIDs(b, tid, mid []byte, br ByteRange) []byte {
 			b = append(b, m.Comment...)
 		}
 	}
-	b = append(b, "\r\nTo-Path: "...)
-	b = appendPathTo(b, m.ToPath)
-	b = append(b, "\r\nFrom-Path: "...)
-	b = appendPathTo(b, m.FromPath)
 	b = append(b, "\r\n"...)
+	if m.pathHead != nil {
+		b = append(b, m.pathHead...)
+	} else {
+		b = appendPathHead(b, m.ToPath, m.FromPath)
+	}
 	if mid != nil {
 		b = append(b, "Message-ID: "...)
 		b = append(b, mid...)
@@ -201,6 +224,15 @@ func (m *Message) appendHeadIDs(b, tid, mid []byte, br ByteRange) []byte {
 		b = append(b, "\r\n"...)
 	}
 	return b
+}
+
+// appendPathHead appends the To-Path and From-Path header lines.
+func appendPathHead(b []byte, to, from []URI) []byte {
+	b = append(b, "To-Path: "...)
+	b = appendPathTo(b, to)
+	b = append(b, "\r\nFrom-Path: "...)
+	b = appendPathTo(b, from)
+	return append(b, "\r\n"...)
 }
 
 // appendEndLine appends the CRLF that closes a body (when there is one) and the end-line (RFC 4975 §7.1).

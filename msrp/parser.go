@@ -76,25 +76,31 @@ type Parser struct {
 
 // pathCache remembers the last To-Path and From-Path values and their parsed URIs: on one
 // connection they repeat frame after frame, and parsing URIs is the costliest part of a head.
+// A cached slice is never written again (a new value gets a new slice), so frames share it.
 type pathCache struct {
 	to, from         string
 	toURIs, fromURIs []URI
 }
 
-// parse appends the URIs of value to dst, from the cache when value is the last one seen.
-func (c *pathCache) parse(dst []URI, value string, last *string, uris *[]URI) ([]URI, error) {
+// parse returns the URIs of value: the cached read-only slice when value is the last one seen
+// (shared true), else dst with them appended.
+func (c *pathCache) parse(dst []URI, value string, last *string, uris *[]URI) (_ []URI, shared bool, _ error) {
 	if value == *last && value != "" {
-		return append(dst, *uris...), nil
+		return *uris, true, nil
 	}
 	if len(value) > 1024 {
-		return appendPath(dst, value)
+		dst, err := appendPath(dst, value)
+		return dst, false, err
 	}
 	value = strings.Clone(value) // the head may alias the input (Parser.borrow)
-	dst, err := appendPath(dst, value)
-	if err == nil {
-		*last, *uris = value, append((*uris)[:0], dst...)
+	fresh, err := appendPath(nil, value)
+	if err != nil {
+		dst, err = appendPath(dst, value)
+		return dst, false, err
 	}
-	return dst, err
+	fresh = fresh[:len(fresh):len(fresh)] // an append by a holder copies
+	*last, *uris = value, fresh
+	return fresh, true, nil
 }
 
 // NewParser returns a Parser that allows maxHeaderBytes of start line plus headers (a longer header block is a
@@ -458,10 +464,18 @@ func parseHead(m *Message, head string, paths *pathCache) *FrameError {
 		var err error
 		switch {
 		case strings.EqualFold(name, "To-Path"):
-			m.ToPath, err = paths.parse(m.ToPath[:0], value, &paths.to, &paths.toURIs)
+			dst := m.ToPath[:0]
+			if m.sharedTo { // a repeated To-Path must not write into the cached slice
+				dst = nil
+			}
+			m.ToPath, m.sharedTo, err = paths.parse(dst, value, &paths.to, &paths.toURIs)
 			haveTo = true
 		case strings.EqualFold(name, "From-Path"):
-			m.FromPath, err = paths.parse(m.FromPath[:0], value, &paths.from, &paths.fromURIs)
+			dst := m.FromPath[:0]
+			if m.sharedFrom {
+				dst = nil
+			}
+			m.FromPath, m.sharedFrom, err = paths.parse(dst, value, &paths.from, &paths.fromURIs)
 			haveFrom = true
 		case strings.EqualFold(name, "Message-ID"):
 			if value == "" {

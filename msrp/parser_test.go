@@ -281,3 +281,49 @@ func messagesEqual(a, b *Message) bool {
 	}
 	return true
 }
+
+// TestSharedPathsStayIntact checks the read-only sharing of cached path slices: a clone keeps
+// its paths while the parser goes on to other values, to a repeated To-Path inside one head,
+// and back; and an append by a holder never writes into the cache.
+func TestSharedPathsStayIntact(t *testing.T) {
+	frame := func(to string, extraTo string) []byte {
+		h := "MSRP t1 SEND\r\nTo-Path: " + to + "\r\n"
+		if extraTo != "" {
+			h += "To-Path: " + extraTo + "\r\n"
+		}
+		return []byte(h + "From-Path: msrp://b.example.com:2855/s2;tcp\r\nMessage-ID: m1\r\n-------t1$\r\n")
+	}
+	const x, y = "msrp://a.example.com:2855/s1;tcp", "msrp://c.example.com:2855/s3;tcp"
+	p := NewParser(0, 0)
+	var kept []*Message
+	parse := func(b []byte) {
+		t.Helper()
+		if err := p.Parse(b, func(m *Message, err error) error {
+			if err == nil {
+				kept = append(kept, m.Clone())
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	parse(frame(x, ""))
+	parse(frame(x, "")) // a cache hit: shares the first frame's slice
+	parse(frame(y, ""))
+	// A repeated To-Path (the frame is refused, but its head is parsed), long enough to bypass the
+	// cache, must not be written into x's cached slice.
+	parse(frame(x, strings.TrimSpace(strings.Repeat(y+" ", 40))))
+	parse(frame(x, ""))
+	grown := append(kept[0].ToPath, URI{Host: "d.example.com"}) // must copy, not write into the cache
+	_ = grown
+	parse(frame(x, ""))
+	want := map[int]string{0: x, 1: x, 2: y}
+	for i, h := range want {
+		if got := string(appendPathTo(nil, kept[i].ToPath)); got != h {
+			t.Errorf("frame %d: To-Path is now %q, want %q", i, got, h)
+		}
+	}
+	if last := kept[len(kept)-1]; string(appendPathTo(nil, last.ToPath)) != x {
+		t.Errorf("last frame: To-Path %q, want %q", string(appendPathTo(nil, last.ToPath)), x)
+	}
+}

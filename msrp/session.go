@@ -30,6 +30,7 @@ type Session struct {
 
 	mu          sync.Mutex
 	remote      []URI
+	pathHead    []byte // "To-Path: remote CRLF From-Path: local CRLF", written into every request we send
 	conn        *conn
 	closed      bool
 	preBind     []*Message // Sends before binding, flushed in order on bind (RFC 4975 §5.4)
@@ -50,8 +51,9 @@ func (s *Session) LocalURI() URI { return s.local }
 // SetRemotePath sets the peer's a=path (the To-Path of what we send, RFC 4975 §8.2).
 func (s *Session) SetRemotePath(p []URI) {
 	cp := append([]URI(nil), p...)
+	head := appendPathHead(nil, cp, s.localPath)
 	s.mu.Lock()
-	s.remote = cp
+	s.remote, s.pathHead = cp, head
 	s.mu.Unlock()
 }
 
@@ -154,6 +156,9 @@ func (s *Session) send(m *Message, mintMID bool, wake *conn) error {
 // queueLocked fills the paths and queues m on the bound connection: large SENDs to the chunker, the rest as
 // frames. s.mu is held, which keeps pre-bind messages ahead of later ones.
 func (s *Session) queueLocked(m *Message, waiter chan *Message, mintMID bool, wake *conn) error {
+	if len(m.ToPath) == 0 && len(m.FromPath) == 0 && len(s.remote) > 0 {
+		m.ToPath, m.FromPath, m.pathHead = s.remote, s.localPath, s.pathHead
+	}
 	if len(m.ToPath) == 0 {
 		if len(s.remote) == 0 {
 			return ErrNoRemotePath

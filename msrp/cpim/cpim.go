@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Errors returned by Parse. The switch answers all of them with MSRP 400,
@@ -124,8 +125,32 @@ func Parse(b []byte) (*Message, error) {
 		return nil, fmt.Errorf("%w: the header block never ends", ErrSyntax)
 	}
 	// One conversion for all header text; names and values are substrings.
-	rest := string(b[:end])
-	m := &Message{Headers: make([]Header, 0, 8), Body: b[end:]}
+	m := &Message{Headers: make([]Header, 0, 8)}
+	if err := m.parse(b, string(b[:end]), end); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// ParseInto is Parse into m, reusing m's slices, with every string aliasing b instead of a
+// copy of it: for a relay that parses each message it forwards, b must never change afterwards
+// (a forwarded body is shared by its copies and never written, so this holds there).
+func ParseInto(m *Message, b []byte) error {
+	end := headerEnd(b)
+	if end < 0 {
+		return fmt.Errorf("%w: the header block never ends", ErrSyntax)
+	}
+	*m = Message{To: m.To[:0], CC: m.CC[:0], Headers: m.Headers[:0], ContentHeaders: m.ContentHeaders[:0]}
+	var head string
+	if end > 0 {
+		head = unsafe.String(&b[0], end)
+	}
+	return m.parse(b, head, end)
+}
+
+// parse fills m from b, whose header text (b[:end]) is rest.
+func (m *Message) parse(b []byte, rest string, end int) error {
+	m.Body = b[end:]
 	fromSeen := false
 	lineNo := 0
 
@@ -139,10 +164,10 @@ func Parse(b []byte) (*Message, error) {
 		}
 		colon := strings.IndexByte(line, ':')
 		if colon <= 0 || !isHeaderName(line[:colon]) {
-			return nil, fmt.Errorf("%w: line %d is not a header: %q", ErrSyntax, lineNo, snippet(line))
+			return fmt.Errorf("%w: line %d is not a header: %q", ErrSyntax, lineNo, snippet(line))
 		}
 		if problem := badText(line); problem != "" {
-			return nil, fmt.Errorf("%w: line %d holds %s", ErrSyntax, lineNo, problem)
+			return fmt.Errorf("%w: line %d holds %s", ErrSyntax, lineNo, problem)
 		}
 		if isContentHeaderName(line[:colon]) {
 			// The RFC 4975 and 7701 examples leave out the blank line
@@ -152,12 +177,12 @@ func Parse(b []byte) (*Message, error) {
 		h := Header{Name: line[:colon], Value: strings.Trim(line[colon+1:], " \t")}
 		m.Headers = append(m.Headers, h)
 		if err := m.applyHeader(h, &fromSeen); err != nil {
-			return nil, fmt.Errorf("line %d: %w", lineNo, err)
+			return fmt.Errorf("line %d: %w", lineNo, err)
 		}
 		rest = next
 	}
 	if !fromSeen {
-		return nil, ErrNoFrom
+		return ErrNoFrom
 	}
 
 	// Encapsulated MIME headers, ended by a blank line or by the end of the
@@ -172,7 +197,7 @@ func Parse(b []byte) (*Message, error) {
 		if line[0] == ' ' || line[0] == '\t' {
 			// MIME folding [RFC 5322 §2.2.3].
 			if len(m.ContentHeaders) == 0 {
-				return nil, fmt.Errorf("%w: line %d continues no header", ErrSyntax, lineNo)
+				return fmt.Errorf("%w: line %d continues no header", ErrSyntax, lineNo)
 			}
 			last := &m.ContentHeaders[len(m.ContentHeaders)-1]
 			last.Value = strings.TrimSpace(last.Value + " " + strings.TrimSpace(line))
@@ -180,13 +205,10 @@ func Parse(b []byte) (*Message, error) {
 		}
 		colon := strings.IndexByte(line, ':')
 		if colon <= 0 || !isHeaderName(line[:colon]) {
-			return nil, fmt.Errorf("%w: line %d is not a MIME header: %q", ErrSyntax, lineNo, snippet(line))
+			return fmt.Errorf("%w: line %d is not a MIME header: %q", ErrSyntax, lineNo, snippet(line))
 		}
 		if problem := badText(line); problem != "" {
-			return nil, fmt.Errorf("%w: line %d holds %s", ErrSyntax, lineNo, problem)
-		}
-		if m.ContentHeaders == nil {
-			m.ContentHeaders = make([]Header, 0, 2)
+			return fmt.Errorf("%w: line %d holds %s", ErrSyntax, lineNo, problem)
 		}
 		m.ContentHeaders = append(m.ContentHeaders, Header{
 			Name:  line[:colon],
@@ -200,9 +222,9 @@ func Parse(b []byte) (*Message, error) {
 		}
 	}
 	if m.ContentType == "" {
-		return nil, ErrNoContentType
+		return ErrNoContentType
 	}
-	return m, nil
+	return nil
 }
 
 // headerEnd finds where the content starts: after the blank line that ends

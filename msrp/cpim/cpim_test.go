@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 func crlf(s string) string { return strings.ReplaceAll(s, "\n", "\r\n") }
@@ -288,5 +289,31 @@ func TestMessage_MarshalControlCharactersInName(t *testing.T) {
 	back, err := Parse([]byte(got))
 	if err != nil || back.From.Name != "a\x01b\x7f" {
 		t.Errorf("round trip = %+v, %v", back, err)
+	}
+}
+
+// TestParseIntoReusesAndAliases checks what the switch relies on: a second message parsed into
+// the same Message leaves no trace of the first, the strings alias the input, and nothing is
+// allocated once the slices have grown.
+func TestParseIntoReusesAndAliases(t *testing.T) {
+	first := []byte("From: <sip:a@x>\r\nTo: <sip:r@x>\r\nTo: <sip:s@x>\r\ncc: <sip:c@x>\r\nSubject: hi\r\n\r\nContent-Type: text/plain\r\nContent-ID: <1>\r\n\r\none")
+	second := []byte("From: <sip:b@x>\r\nTo: <sip:r@x>\r\n\r\nContent-Type: text/html\r\n\r\ntwo")
+	var m Message
+	if err := ParseInto(&m, first); err != nil {
+		t.Fatal(err)
+	}
+	if err := ParseInto(&m, second); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := Parse(second)
+	if !sameMessage(want, &m) || len(m.CC) != 0 || m.Subject != "" || len(m.ContentHeaders) != 1 {
+		t.Fatalf("second parse kept something of the first: %+v", m)
+	}
+	if p := unsafe.StringData(m.From.URI); uintptr(unsafe.Pointer(p)) < uintptr(unsafe.Pointer(&second[0])) ||
+		uintptr(unsafe.Pointer(p)) >= uintptr(unsafe.Pointer(&second[0]))+uintptr(len(second)) {
+		t.Fatal("From URI does not alias the input")
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = ParseInto(&m, first) }); n != 0 {
+		t.Fatalf("ParseInto allocates %v times", n)
 	}
 }

@@ -3,6 +3,7 @@ package cpim
 import (
 	"bytes"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/parleychat/parley/internal/corpus"
@@ -29,10 +30,17 @@ func FuzzParse(f *testing.F) {
 	for _, c := range malformed {
 		f.Add(c.Raw())
 	}
+	var reused Message // ParseInto keeps reusing it, as the switch does
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := Parse(b)
+		if errInto := ParseInto(&reused, b); (errInto == nil) != (err == nil) {
+			t.Fatalf("Parse says %v, ParseInto %v", err, errInto)
+		}
 		if err != nil {
 			return
+		}
+		if !sameMessage(m, &reused) {
+			t.Fatalf("ParseInto differs from Parse:\n%+v\n%+v", m, &reused)
 		}
 		if !bytes.HasSuffix(b, m.Body) {
 			t.Fatalf("Body %q is not the tail of the input", m.Body)
@@ -65,4 +73,13 @@ func FuzzParseIsComposing(f *testing.F) {
 			t.Fatalf("refresh %d", c.Refresh)
 		}
 	})
+}
+
+// sameMessage compares two parsed messages field by field, an empty slice equal to a nil one.
+func sameMessage(a, b *Message) bool {
+	same := func(x, y []Address) bool { return slices.Equal(x, y) }
+	sameH := func(x, y []Header) bool { return slices.Equal(x, y) }
+	return a.From == b.From && same(a.To, b.To) && same(a.CC, b.CC) && a.DateTime == b.DateTime &&
+		a.Subject == b.Subject && sameH(a.Headers, b.Headers) && a.ContentType == b.ContentType &&
+		sameH(a.ContentHeaders, b.ContentHeaders) && bytes.Equal(a.Body, b.Body)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -83,37 +84,91 @@ func (w *walSync) wait(ctx context.Context) error {
 	}
 }
 
-// run takes every request queued while the last fsync ran, fsyncs once for all of them, and
-// answers them in order.
+// maxSyncsInFlight is how many fsyncs of the WAL may run at once. A commit that returns while
+// one runs need not wait for it to end before its own begins: an fdatasync flushes whatever the
+// file holds when it starts, and the disk serves overlapping ones faster than one after the other.
+const maxSyncsInFlight = 2
+
+// syncFlight is one fsync and the requests it answers.
+type syncFlight struct {
+	batch []func(error)
+	err   error
+}
+
+// run gathers the requests queued meanwhile, starts an fsync for them as soon as fewer than
+// maxSyncsInFlight run, and answers them in order: when an fsync returns, every request queued
+// before it began is durable, those of earlier fsyncs still running included (it began after
+// their commits returned too).
 func (w *walSync) run() {
 	defer close(w.done)
-	var batch []func(error)
-	for fn := range w.reqs {
-		batch = append(batch[:0], fn)
-	drain:
-		for {
-			select {
-			case fn, ok := <-w.reqs:
-				if !ok {
+	results := make(chan *syncFlight, maxSyncsInFlight)
+	var flying []*syncFlight // in the order they began
+	var pending []func(error)
+	reqs := w.reqs
+	for reqs != nil || len(flying) > 0 || len(pending) > 0 {
+		if len(pending) > 0 && (w.err != nil || len(flying) < maxSyncsInFlight) {
+			if w.err != nil && len(flying) == 0 {
+				answerAll(pending, w.err) // nothing may be promised after a failure
+				pending = nil
+				continue
+			}
+			if w.err == nil {
+				f := &syncFlight{batch: pending}
+				pending = nil
+				flying = append(flying, f)
+				go w.syncFor(f, results)
+				continue
+			}
+		}
+		select {
+		case fn, ok := <-reqs:
+			if !ok {
+				reqs = nil
+				continue
+			}
+			pending = append(pending, fn)
+		drain:
+			for {
+				select {
+				case fn, ok := <-reqs:
+					if !ok {
+						reqs = nil
+						break drain
+					}
+					pending = append(pending, fn)
+				default:
 					break drain
 				}
-				batch = append(batch, fn)
-			default:
-				break drain
 			}
-		}
-		if w.err == nil {
-			t0 := time.Now()
-			if err := w.fsync(); err != nil {
-				w.err = errors.Join(errors.New("sqlstore: fsync of the write-ahead log failed; restart once the disk is healthy"), err)
+		case f := <-results:
+			if f.err != nil && w.err == nil {
+				w.err = errors.Join(errors.New("sqlstore: fsync of the write-ahead log failed; restart once the disk is healthy"), f.err)
 			}
-			w.syncs.Add(1)
-			w.nanos.Add(uint64(time.Since(t0)))
+			// Earlier fsyncs still running are answered now and forgotten when they return.
+			i := slices.Index(flying, f)
+			for _, g := range flying[:i+1] {
+				if g.batch != nil {
+					answerAll(g.batch, w.err) // w.err, once set, also fails what a later fsync "covered"
+					g.batch = nil
+				}
+			}
+			flying = slices.Delete(flying, i, i+1)
 		}
-		for i, fn := range batch {
-			fn(w.err)
-			batch[i] = nil
-		}
+	}
+}
+
+// syncFor runs one fsync for f and reports it on results.
+func (w *walSync) syncFor(f *syncFlight, results chan<- *syncFlight) {
+	t0 := time.Now()
+	f.err = w.fsync()
+	w.syncs.Add(1)
+	w.nanos.Add(uint64(time.Since(t0)))
+	results <- f
+}
+
+func answerAll(batch []func(error), err error) {
+	for _, fn := range batch {
+		fn(err)
 	}
 }
 

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -46,6 +47,8 @@ func TestLogAnsweredOnlyOnceDurable(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The fsyncs overlap: the one that answered may not be the last to be counted.
+	waitFor(t, func() bool { return s.LogStats().Syncs-before >= 2 })
 	if st := s.LogStats(); st.Syncs-before < 2 {
 		t.Fatalf("stats %+v: want the second commit covered by an fsync of its own", st)
 	}
@@ -92,5 +95,44 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not reached")
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestLaterSyncAnswersEarlierCommits: fsyncs overlap, and one that returns answers every commit
+// made before it began, in order, although an earlier fsync is still running.
+func TestLaterSyncAnswersEarlierCommits(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, t.TempDir())
+	defer s.Close()
+	if err := s.CreateConference(ctx, room("lobby")); err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	var unblock sync.Once
+	defer unblock.Do(func() { close(release) }) // before Close, which waits for the fsyncs
+	var calls atomic.Int32
+	s.sync.fsync = func() error {
+		if calls.Add(1) == 1 {
+			<-release // the first fsync hangs on the disk
+		}
+		return s.sync.syncFile()
+	}
+	done := make(chan string, 2)
+	s.AppendLogAsync([]xcon.LogEntry{{Room: "lobby", Channel: "main", Body: []byte("one")}}, func(err error) { done <- "one" })
+	waitFor(t, func() bool { return calls.Load() == 1 })
+	s.AppendLogAsync([]xcon.LogEntry{{Room: "lobby", Channel: "main", Body: []byte("two")}}, func(err error) { done <- "two" })
+	for _, want := range []string{"one", "two"} {
+		select {
+		case got := <-done:
+			if got != want {
+				t.Fatalf("answered %q, want %q first", got, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%q not answered while the first fsync hangs: the second fsync did not cover it", want)
+		}
+	}
+	unblock.Do(func() { close(release) })
+	if calls.Load() < 2 {
+		t.Fatalf("%d fsyncs, want a second one started while the first ran", calls.Load())
 	}
 }
