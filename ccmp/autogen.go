@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/beevik/etree"
+
+	"github.com/parleychat/parley/focus"
 )
 
 // AUTO_GENERATE_n placeholders (RFC 6503 §4.3): the client leaves mandatory values it cannot
@@ -21,7 +23,7 @@ type autogen struct {
 }
 
 func newAutogen(domain string) *autogen {
-	return &autogen{domain: domain, values: map[string]string{}, fresh: func() string { return newID(10) }}
+	return &autogen{domain: domain, values: map[string]string{}, fresh: func() string { return focus.NewName(10) }}
 }
 
 // identifier checks a whole value "xcon:AUTO_GENERATE_n@host" or

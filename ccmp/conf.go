@@ -8,7 +8,6 @@ import (
 
 	"github.com/beevik/etree"
 
-	"github.com/parleychat/parley/configs"
 	"github.com/parleychat/parley/focus"
 	"github.com/parleychat/parley/xcon"
 )
@@ -292,9 +291,9 @@ func (h *Handler) confCreate(ctx context.Context, p *Principal, req *Request, re
 		conf.Description.CloningParent = b.conf.Entity
 	}
 	if name == "" {
-		name = newID(10)
+		name = focus.NewRoomName()
 	}
-	if !configs.ValidRoomName(name) {
+	if !focus.ValidRoomName(name) {
 		return fail(CodeBadRequest, "room name "+name+" may hold letters, digits, '.', '_', '-' and '+' only (at most 64)")
 	}
 	h.prepare(conf, name)
@@ -355,7 +354,7 @@ func (h *Handler) prepare(c *xcon.Conference, name string) {
 	}
 	for i := range c.Description.Media {
 		if c.Description.Media[i].Label == "" {
-			c.Description.Media[i].Label = newID(8)
+			c.Description.Media[i].Label = focus.NewName(8)
 		}
 	}
 	for _, u := range c.Users {
@@ -412,7 +411,7 @@ func (h *Handler) confFromInfo(info *etree.Element) (*xcon.Conference, string, e
 		return nil, "", err
 	}
 	if ph != "" {
-		name = ag.set(ph, newID(10))
+		name = ag.set(ph, focus.NewRoomName())
 	}
 	if err := ag.apply(info); err != nil {
 		return nil, "", err

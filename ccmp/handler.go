@@ -3,7 +3,6 @@ package ccmp
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -395,18 +394,4 @@ func validUserID(s string) bool {
 		}
 	}
 	return true
-}
-
-// newID returns a random lowercase base-36 identifier: room names and labels the server
-// allocates.
-func newID(n int) string {
-	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	for i := range b {
-		b[i] = alphabet[int(b[i])%len(alphabet)]
-	}
-	// A room name starts with a letter, so that it never looks like a telephone number.
-	b[0] = alphabet[int(b[0])%26]
-	return string(b)
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/beevik/etree"
 
-	"github.com/parleychat/parley/configs"
 	"github.com/parleychat/parley/focus"
 	"github.com/parleychat/parley/xcon"
 )
@@ -235,7 +234,7 @@ func (h *Handler) newSidebar(main, stored *xcon.Conference, info *etree.Element)
 		sb.State.Active = &active
 	}
 	if name == "" {
-		name = newID(10)
+		name = focus.NewRoomName()
 	}
 	if h.nameTaken(name) {
 		return nil, fail(CodeConflict, "conference "+h.roomURI(name)+" already exists")
@@ -248,7 +247,7 @@ func (h *Handler) newSidebar(main, stored *xcon.Conference, info *etree.Element)
 	sb.SidebarsByVal, sb.SidebarsByRef = nil, nil
 	for i := range sb.Description.Media {
 		if sb.Description.Media[i].Label == "" {
-			sb.Description.Media[i].Label = newID(8)
+			sb.Description.Media[i].Label = focus.NewName(8)
 		}
 	}
 	return sb, nil
@@ -341,7 +340,7 @@ func (h *Handler) sidebarByRef(ctx context.Context, p *Principal, req *Request, 
 			return err
 		}
 		name := xcon.NameFromURI(sb.Entity)
-		if !configs.ValidRoomName(name) {
+		if !focus.ValidRoomName(name) {
 			return fail(CodeBadRequest, "sidebar name "+name+" may hold letters, digits, '.', '_', '-' and '+' only")
 		}
 		h.prepare(sb, name)

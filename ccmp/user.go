@@ -292,7 +292,7 @@ func (h *Handler) deriveUserID(info *etree.Element) string {
 			}
 		}
 	}
-	return "xcon-userid:" + newID(10) + "@" + h.cfg.Domain
+	return "xcon-userid:" + focus.NewName(10) + "@" + h.cfg.Domain
 }
 
 // bareNickname refuses an unqualified nickname attribute: the project's schema convention is

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/parleychat/parley/focus"
 )
 
 // defaultYAML is the documented configuration file; its values are the defaults, so the
@@ -553,7 +555,7 @@ func (c *Config) Resolve() error {
 		errs = append(errs, fmt.Errorf("nicknames.quarantine: must not be negative"))
 	}
 	for i, b := range c.Blueprints {
-		if !ValidRoomName(b.Name) || len(b.Channels) == 0 {
+		if !focus.ValidRoomName(b.Name) || len(b.Channels) == 0 {
 			errs = append(errs, fmt.Errorf("blueprints[%d]: %q needs a valid name and at least one channel", i, b.Name))
 		}
 	}
@@ -579,7 +581,7 @@ func (c *Config) Resolve() error {
 		errs = append(errs, fmt.Errorf("ccmp.request_rate: must not be negative"))
 	}
 	if f := c.SIP.Factory; f != "" && !strings.Contains(f, ":") {
-		if !ValidRoomName(f) {
+		if !focus.ValidRoomName(f) {
 			errs = append(errs, fmt.Errorf("sip.factory: %q is neither a SIP URI nor a valid user part", f))
 		}
 		c.SIP.Factory = "sip:" + f + "@" + c.Domain
@@ -669,21 +671,6 @@ func isHexDigest(s string) bool {
 	return true
 }
 
-// ValidRoomName reports whether name can be the user part of a room's SIP URI and XCON-URI.
-func ValidRoomName(name string) bool {
-	if name == "" || len(name) > 64 {
-		return false
-	}
-	for _, r := range name {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_', r == '-', r == '+':
-		default:
-			return false
-		}
-	}
-	return true
-}
-
 func isWildcard(host string) bool {
 	ip := net.ParseIP(host)
 	return host == "" || (ip != nil && ip.IsUnspecified())
@@ -731,7 +718,7 @@ func validCreator(e string) error {
 // in the messages ("rooms[3].").
 func (r Room) errors(prefix string) []error {
 	var errs []error
-	if !ValidRoomName(r.Name) {
+	if !focus.ValidRoomName(r.Name) {
 		errs = append(errs, fmt.Errorf("%sname: %q is not a valid room name (letters, digits, . _ - +)", prefix, r.Name))
 	}
 	if r.History != nil && (*r.History < 0 || *r.History > 1000) {

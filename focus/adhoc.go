@@ -2,7 +2,6 @@ package focus
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"time"
 
@@ -22,7 +21,7 @@ var CreatorRoles = []string{"administrator", "organizer"}
 // signalling side names the room in its answer before the room exists.
 func (f *Focus) NewAdhocName() string {
 	for {
-		name := randomRoomName()
+		name := NewRoomName()
 		if f.Room(name) == nil {
 			return name
 		}
@@ -184,16 +183,4 @@ func (f *Focus) removeIdle(ctx context.Context, r *Room, idle time.Duration) {
 	}
 	f.recordCollected(ctx, r.name, archive)
 	f.log.Info("idle ad-hoc room removed", "room", r.name, "idle", idle.String(), "log", logFate(archive, f.cfg.PurgeIdleLog))
-}
-
-// randomRoomName returns ten random lower-case letters and digits: room names are compared
-// without case by the store and by CCMP, so a mixed-case name could not be managed there.
-func randomRoomName() string {
-	const alphabet = "0123456789abcdefghijklmnopqrstuvwxyz"
-	b := make([]byte, 10)
-	_, _ = rand.Read(b)
-	for i := range b {
-		b[i] = alphabet[int(b[i])%len(alphabet)]
-	}
-	return string(b)
 }

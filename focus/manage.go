@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/parleychat/parley/configs"
 	"github.com/parleychat/parley/msrp"
 	"github.com/parleychat/parley/xcon"
 )
@@ -28,7 +27,7 @@ var ErrUserNotFound = errors.New("focus: no such user in the room")
 // URI. The object's Entity names the room ("xcon:NAME@DOMAIN"); its version starts at 1.
 func (f *Focus) CreateRoom(ctx context.Context, conf *xcon.Conference) (*Room, error) {
 	name := conf.Name()
-	if !configs.ValidRoomName(name) {
+	if !ValidRoomName(name) {
 		return nil, fmt.Errorf("focus: %q is not a valid room name", name)
 	}
 	conf = conf.Clone()

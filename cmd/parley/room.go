@@ -18,6 +18,7 @@ import (
 
 	"github.com/parleychat/parley/ccmp"
 	"github.com/parleychat/parley/configs"
+	"github.com/parleychat/parley/focus"
 	"github.com/parleychat/parley/xcon"
 )
 
@@ -839,7 +840,7 @@ func conferenceFromFile(data []byte, source, name string) (*xcon.Conference, err
 	case name != "" && !strings.EqualFold(name, inDoc):
 		return nil, fmt.Errorf("%s: entity %q differs from the room named on the command line (%q)", source, conf.Entity, name)
 	}
-	if n := conf.Name(); !strings.HasPrefix(strings.ToUpper(n), "AUTO_GENERATE") && !configs.ValidRoomName(n) {
+	if n := conf.Name(); !strings.HasPrefix(strings.ToUpper(n), "AUTO_GENERATE") && !focus.ValidRoomName(n) {
 		return nil, fmt.Errorf("%s: entity %q: %q is not a valid room name", source, conf.Entity, n)
 	}
 	return conf, nil
