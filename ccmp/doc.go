@@ -60,7 +60,7 @@
 // (xcon:conference-password of a conf-uris entry; required on every request that targets the
 // room, by the same rule, focus.CheckPassword, as SIP joins), 424 authentication required, 425, 426 protected change, 427 AUTO_GENERATE outside
 // our domain, 500, 501, 510 when an operation exceeds HandlerConfig.RequestTimeout, 511 a
-// full room.
+// full room (focus.HasRoomFor: the users present, counted as for a SIP join).
 //
 // # Updates
 //

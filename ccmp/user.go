@@ -221,8 +221,10 @@ func (h *Handler) userCreate(ctx context.Context, p *Principal, room *focus.Room
 		}
 		return h.userJoinProvisioned(ctx, room, snap, du, exact, resp)
 	}
-	if max := snap.Description.MaximumUserCount; max != nil && uint32(len(snap.Users)) >= *max {
-		return fail(CodeNoResources, "the conference is full ("+strconv.Itoa(int(*max))+" users)")
+	if err := h.focus.HasRoomFor(room.Name(), du.Entity); errors.Is(err, focus.ErrRoomFull) {
+		return fail(CodeNoResources, "the conference is full: its maximum-user-count of users are present")
+	} else if err != nil {
+		return fail(CodeNotFound, "no conference "+h.roomURI(room.Name()))
 	}
 	// A user joining gets a nickname; one added by someone else only the one given for it,
 	// so that it can still join by itself later (userJoinProvisioned).

@@ -29,14 +29,34 @@ func (r *Room) admissionLocked(p *Participant) error {
 			return err
 		}
 	}
-	switch {
-	case r.conf.State.Locked != nil && *r.conf.State.Locked && !r.isLive(p.userID):
+	if r.conf.State.Locked != nil && *r.conf.State.Locked && !r.isLive(p.userID) {
 		return ErrForbidden // RFC 4575 §5.5: a locked roster takes nobody new
-	case r.conf.Description.MaximumUserCount != nil && !r.isLive(p.userID) &&
-		uint32(r.liveUsers()) >= *r.conf.Description.MaximumUserCount:
+	}
+	return r.roomForLocked(p.userID)
+}
+
+// roomForLocked is the room's one capacity rule, for SIP joins and CCMP additions alike:
+// maximum-user-count (RFC 6501 §4.2.9) bounds the users allowed to join, so the distinct users
+// present are counted; a user present already takes no second place, and one provisioned but
+// away takes none until he comes. Caller holds mu.
+func (r *Room) roomForLocked(userID string) error {
+	max := r.conf.Description.MaximumUserCount
+	if max != nil && !r.isLive(userID) && uint32(r.liveUsers()) >= *max {
 		return ErrRoomFull
 	}
 	return nil
+}
+
+// HasRoomFor tells whether the room has a place for the user userID (an XCON-USERID) now: nil,
+// ErrRoomFull or ErrRoomNotFound. CCMP asks it before adding a user, as a SIP join does.
+func (f *Focus) HasRoomFor(room, userID string) error {
+	r := f.Room(room)
+	if r == nil {
+		return ErrRoomNotFound
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.roomForLocked(userID)
 }
 
 // accessLocked is the room's access rule for a user (by its proven identity) who joins or
