@@ -276,7 +276,7 @@ func (r *Room) matchesAny(targets []xcon.Target, userID string, aor sipURI) bool
 				return true
 			}
 		default:
-			if u, ok := parseSIPURI(uri); ok && sameIdentity(u, aor) {
+			if u, ok := parseSIPURI(uri); ok && sameUser(u, aor) {
 				return true
 			}
 		}

@@ -53,3 +53,67 @@ func TestMembersOfAMembersOnlyRoom(t *testing.T) {
 		t.Errorf("server administrator reads: %v", err)
 	}
 }
+
+// TestRoomPolicyRules: the focus's one rule list, as SIP joins (MayJoin), roster subscriptions
+// (MayWatch) and CCMP additions (HasRoomFor) see it, one room state per row.
+func TestRoomPolicyRules(t *testing.T) {
+	no := false
+	one := uint32(1)
+	id := func(aor string) focus.Identity { return focus.Identity{AOR: aor} }
+	for _, c := range []struct {
+		name    string
+		present string // a user joined before the checks
+		change  func(c *xcon.Conference)
+		who     string
+		join    error // MayJoin's answer; nil: admitted
+		watch   error // MayWatch's
+		room    error // HasRoomFor's, for the user's XCON-USERID
+	}{
+		{name: "open room", who: "sip:ann@example.com"},
+		{name: "subscriptions off", change: func(c *xcon.Conference) { c.State.AllowConferenceEventSubscription = &no },
+			who: "sip:ann@example.com", watch: focus.ErrForbidden},
+		{name: "inactive room", change: func(c *xcon.Conference) { c.State.Active = &no },
+			who: "sip:ann@example.com", join: focus.ErrForbidden, watch: focus.ErrForbidden},
+		{name: "full room", present: "first", change: func(c *xcon.Conference) { c.Description.MaximumUserCount = &one },
+			who: "sip:second@example.com", join: focus.ErrRoomFull, room: focus.ErrRoomFull},
+		{name: "full room, user present", present: "first", change: func(c *xcon.Conference) { c.Description.MaximumUserCount = &one },
+			who: "sip:first@example.com"},
+		{name: "denied under another spelling of the user part",
+			change: func(c *xcon.Conference) { c.DenyUsers = []xcon.Target{{URI: "sip:Bob@example.com"}} },
+			who:    "sip:bob@example.com", join: focus.ErrForbidden, watch: focus.ErrForbidden},
+		{name: "denied under another spelling of the host",
+			change: func(c *xcon.Conference) { c.DenyUsers = []xcon.Target{{URI: "sip:carol@EXAMPLE.com"}} },
+			who:    "sip:carol@example.com", join: focus.ErrForbidden, watch: focus.ErrForbidden},
+		{name: "allowed under another spelling of the user part",
+			change: func(c *xcon.Conference) { c.AllowedUsers = []xcon.Target{{URI: "sip:Dora@example.com"}} },
+			who:    "sip:dora@example.com"},
+		{name: "another user of a members-only room",
+			change: func(c *xcon.Conference) { c.AllowedUsers = []xcon.Target{{URI: "sip:dora@example.com"}} },
+			who:    "sip:dorian@example.com", join: focus.ErrForbidden, watch: focus.ErrForbidden},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f, _ := newTestFocus(t)
+			if c.present != "" {
+				joinSDP(t, f, c.present)
+			}
+			if c.change != nil {
+				if _, err := f.UpdateRoom(context.Background(), "room", func(conf *xcon.Conference) error { c.change(conf); return nil }); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := f.MayJoin("room", id(c.who)); !errors.Is(err, c.join) || (err == nil) != (c.join == nil) {
+				t.Errorf("MayJoin(%s) = %v, want %v", c.who, err, c.join)
+			}
+			if err := f.MayWatch("room", id(c.who)); !errors.Is(err, c.watch) || (err == nil) != (c.watch == nil) {
+				t.Errorf("MayWatch(%s) = %v, want %v", c.who, err, c.watch)
+			}
+			if err := f.HasRoomFor("room", xcon.UserIDFromAOR(c.who)); !errors.Is(err, c.room) || (err == nil) != (c.room == nil) {
+				t.Errorf("HasRoomFor(%s) = %v, want %v", c.who, err, c.room)
+			}
+		})
+	}
+	f, _ := newTestFocus(t)
+	if err := f.HasRoomFor("nowhere", "xcon-userid:ann@example.com"); !errors.Is(err, focus.ErrRoomNotFound) {
+		t.Errorf("HasRoomFor of no room: %v", err)
+	}
+}

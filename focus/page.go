@@ -322,7 +322,7 @@ func (r *Room) memberNamed(name string) *Participant {
 func cpimFromIs(msg *cpim.Message, aor string) error {
 	u, ok := parseSIPURI(msg.From.URI)
 	a, okA := parseSIPURI(aor)
-	if !ok || !okA || !(sameIdentity(u, a) || anonymousPair(u, a)) {
+	if !ok || !okA || !(sameAddress(u, a) || anonymousPair(u, a)) {
 		return fmt.Errorf("%w: CPIM From is not the sender", ErrForbidden)
 	}
 	return nil
@@ -402,7 +402,7 @@ func (r *Room) presentAs(proven sipURI) *Participant {
 	defer r.mu.Unlock()
 	var page *Participant
 	for _, p := range r.participants {
-		if p.left.Load() || !sameIdentity(p.proven, proven) {
+		if p.left.Load() || !sameAddress(p.proven, proven) {
 			continue
 		}
 		if p.page == nil {
@@ -421,7 +421,7 @@ func (f *Focus) retirePage(joined *Participant) {
 	var old []*Participant
 	joined.room.mu.Lock()
 	for _, p := range joined.room.participants {
-		if p.page != nil && p != joined && sameIdentity(p.proven, joined.proven) {
+		if p.page != nil && p != joined && sameAddress(p.proven, joined.proven) {
 			old = append(old, p)
 		}
 	}

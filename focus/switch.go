@@ -45,7 +45,7 @@ func (f *Focus) HandleMessage(s *msrp.Session, m *msrp.Message) error {
 		return &msrp.StatusError{Code: 400, Comment: "Malformed CPIM"}
 	}
 	from, ok := parseSIPURI(msg.From.URI)
-	if !ok || !(sameIdentity(from, st.participant.aor) || anonymousPair(from, st.participant.aor)) {
+	if !ok || !(sameAddress(from, st.participant.aor) || anonymousPair(from, st.participant.aor)) {
 		// RFC 7701 §6.1: the From must be a URI of the sending participant.
 		return &msrp.StatusError{Code: 403, Comment: "CPIM From is not the sender"}
 	}
@@ -234,7 +234,7 @@ func (r *Room) participantByURI(uri string) *Participant {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, p := range r.participants {
-		if p.userID == strings.TrimSpace(strings.Trim(uri, "<>")) || (ok && sameIdentity(u, p.aor)) {
+		if strings.EqualFold(p.userID, strings.TrimSpace(strings.Trim(uri, "<>"))) || (ok && sameUser(u, p.aor)) {
 			return p
 		}
 	}

@@ -9,7 +9,7 @@ import (
 // room when these three match (design.md, Conventions), and an AOR is compared the same way.
 type sipURI struct {
 	Scheme string // "sip" or "sips", lower case
-	User   string // case-sensitive (RFC 3261 §19.1.4)
+	User   string // as given; sameAddress compares it exactly, sameUser without case
 	Host   string // lower case, IPv6 without brackets
 }
 
@@ -74,14 +74,33 @@ func (u sipURI) AOR() string {
 	return u.Scheme + ":" + u.User + "@" + host
 }
 
-// sameIdentity compares two identities: sip and sips name the same user (RFC 3261 §19.1.4
-// says they differ as URIs, but the sender's CPIM From routinely says sip: over a TLS leg).
-func sameIdentity(a, b sipURI) bool {
-	scheme := func(s string) string {
-		if s == "sips" {
-			return "sip"
-		}
-		return s
+// Two questions are asked of addresses, each with its one rule:
+//
+//   - sameAddress: is this the very address, as RFC 3261 §19.1.4 compares SIP URIs (user part
+//     case-sensitive, host without case)? For what a sender presents as himself (the CPIM From
+//     of a message, a page-mode member's proven address): recipients compare it that way, so
+//     another spelling would show them someone else.
+//   - sameUser: is this the same user to the room? By the rule of the XCON-USERID the address
+//     maps to (xcon.UserIDFromAOR), under which the user's row, roles, nickname and membership
+//     are kept: host and user part without case, because stored XCON-USERIDs have always been
+//     case-folded, so two spellings of one user part already share one row, and an access check
+//     that told them apart would let a user barred under one spelling come back under another
+//     as the same member. For the deny and allowed lists and for addressing a participant.
+//
+// In both, sip and sips name the same user (RFC 3261 §19.1.4 says they differ as URIs, but the
+// sender's CPIM From routinely says sip: over a TLS leg).
+
+func baseScheme(s string) string {
+	if s == "sips" {
+		return "sip"
 	}
-	return scheme(a.Scheme) == scheme(b.Scheme) && a.User == b.User && a.Host == b.Host
+	return s
+}
+
+func sameAddress(a, b sipURI) bool {
+	return baseScheme(a.Scheme) == baseScheme(b.Scheme) && a.Host == b.Host && a.User == b.User
+}
+
+func sameUser(a, b sipURI) bool {
+	return baseScheme(a.Scheme) == baseScheme(b.Scheme) && a.Host == b.Host && strings.ToLower(a.User) == strings.ToLower(b.User)
 }

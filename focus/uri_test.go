@@ -1,6 +1,10 @@
 package focus
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/parleychat/parley/xcon"
+)
 
 func TestParseSIPURI(t *testing.T) {
 	cases := []struct {
@@ -30,18 +34,34 @@ func TestParseSIPURI(t *testing.T) {
 	}
 }
 
-func TestSameIdentity(t *testing.T) {
+func TestSameUser(t *testing.T) {
 	a, _ := parseSIPURI("sip:alice@example.com")
-	for _, s := range []string{"sips:alice@EXAMPLE.com", "<sip:alice@example.com:5070;transport=tls>"} {
+	// The user part is compared as the XCON-USERID holds it, without case: sip:Alice and
+	// sip:alice share one user row, so they are one user to every check.
+	for _, s := range []string{"sips:alice@EXAMPLE.com", "<sip:alice@example.com:5070;transport=tls>", "sip:Alice@example.com"} {
 		b, _ := parseSIPURI(s)
-		if !sameIdentity(a, b) {
+		if !sameUser(a, b) {
 			t.Errorf("%s should be the same identity as %s", s, a.AOR())
 		}
+		if xcon.UserIDFromAOR(s) != xcon.UserIDFromAOR(a.AOR()) {
+			t.Errorf("%s: the same identity but another XCON-USERID", s)
+		}
 	}
-	for _, s := range []string{"sip:Alice@example.com", "sip:alice@example.org", "tel:alice"} {
+	for _, s := range []string{"sip:alicia@example.com", "sip:alice@example.org", "tel:alice"} {
 		b, _ := parseSIPURI(s)
-		if sameIdentity(a, b) {
-			t.Errorf("%s should not be the same identity as %s (user parts are case-sensitive)", s, a.AOR())
+		if sameUser(a, b) {
+			t.Errorf("%s should not be the same identity as %s", s, a.AOR())
+		}
+	}
+}
+
+// TestSameAddress: what a sender presents as himself is compared as RFC 3261 compares URIs.
+func TestSameAddress(t *testing.T) {
+	a, _ := parseSIPURI("sip:alice@example.com")
+	for s, want := range map[string]bool{"sips:alice@EXAMPLE.com": true, "sip:Alice@example.com": false, "sip:ALICE@EXAMPLE.COM": false} {
+		b, _ := parseSIPURI(s)
+		if got := sameAddress(a, b); got != want {
+			t.Errorf("sameAddress(%s, %s) = %v, want %v", a.AOR(), s, got, want)
 		}
 	}
 }
