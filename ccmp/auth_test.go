@@ -6,23 +6,19 @@ import (
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/parleychat/parley/internal/digest"
 )
 
-// RFC 7616 §3.9.1.
-func TestDigestResponseRFC7616(t *testing.T) {
-	u := Credential{Name: "Mufasa", Password: "Circle of Life"}
-	p := map[string]string{"uri": "/dir/index.html", "nonce": "7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v", "nc": "00000001",
-		"cnonce": "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ", "qop": "auth"}
-	for alg, want := range map[string]string{"MD5": "8ca523f5e9506fed4657c9700eebdbec",
-		"SHA-256": "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1"} {
-		p["algorithm"] = alg
-		if got, _ := digestResponse(u, "http-auth@example.org", "GET", p); got != want {
-			t.Errorf("%s: %s, want %s", alg, got, want)
-		}
-		// The same with only HA1 configured.
-		h := Credential{Name: "Mufasa", HA1: ha1(u, "http-auth@example.org", alg, "")}
-		if got, _ := digestResponse(h, "http-auth@example.org", "GET", p); got != want {
-			t.Errorf("%s from HA1: %s, want %s", alg, got, want)
+// TestPasswordOfAnHA1Account: a user configured by HA1 alone is proven by the password the
+// HA1 was made of, over Basic or the CCMP subject, and by no other, the empty one included.
+func TestPasswordOfAnHA1Account(t *testing.T) {
+	for _, alg := range []string{digest.MD5, digest.SHA256} {
+		a := newAuth(&Credentials{Realm: "parley", Users: []Credential{{Name: "alice", HA1: digest.HA1(alg, "alice", "parley", "pw")}}}, "example.net")
+		for pass, want := range map[string]bool{"pw": true, "": false, "PW": false} {
+			if got := a.password("alice", pass); got != want {
+				t.Errorf("%s HA1, password %q: %v, want %v", alg, pass, got, want)
+			}
 		}
 	}
 }
@@ -30,7 +26,7 @@ func TestDigestResponseRFC7616(t *testing.T) {
 func TestDigestNoncesAndSchemes(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	a := newAuth(&Credentials{Realm: "parley", Users: []Credential{{Name: "alice", Password: "pw"}}, NonceLifetime: time.Minute}, "example.net")
-	a.now = func() time.Time { return now }
+	a.digest.Now = func() time.Time { return now }
 	c := &Client{URL: "http://x/ccmp", Username: "alice", Secret: "pw"}
 	challenge := func(tlsOn bool) *http.Response {
 		w := httptest.NewRecorder()

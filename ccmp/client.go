@@ -3,9 +3,7 @@ package ccmp
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +15,8 @@ import (
 
 	"github.com/beevik/etree"
 
+	"github.com/parleychat/parley/internal/digest"
+	"github.com/parleychat/parley/internal/randomid"
 	"github.com/parleychat/parley/xcon"
 )
 
@@ -665,18 +665,18 @@ func (c *Client) Options(ctx context.Context) (*Options, error) {
 // authorization answers the challenges of a 401: Digest (SHA-256 before MD5, qop=auth),
 // else Basic when the URL is https. "" when none can be answered.
 func (c *Client) authorization(res *http.Response) string {
-	var digest map[string]string
+	var chosen *digest.Challenge
 	basic := false
-	for _, ch := range res.Header.Values("WWW-Authenticate") {
-		scheme, rest, _ := strings.Cut(ch, " ")
+	for _, h := range res.Header.Values("WWW-Authenticate") {
+		scheme, _, _ := strings.Cut(h, " ")
 		switch {
 		case strings.EqualFold(scheme, "Digest"):
-			p := parseAuthParams(rest)
-			if !strings.Contains(p["qop"], "auth") || hasher(p["algorithm"]) == nil {
+			ch, ok := digest.ParseChallenge(h)
+			if !ok || !ch.OffersAuth() || !digest.Supported(ch.Algorithm) {
 				continue
 			}
-			if digest == nil || (strings.EqualFold(p["algorithm"], "SHA-256") && !strings.EqualFold(digest["algorithm"], "SHA-256")) {
-				digest = p
+			if chosen == nil || strings.EqualFold(ch.Algorithm, digest.SHA256) && !strings.EqualFold(chosen.Algorithm, digest.SHA256) {
+				chosen = &ch
 			}
 		case strings.EqualFold(scheme, "Basic"):
 			basic = true
@@ -686,25 +686,14 @@ func (c *Client) authorization(res *http.Response) string {
 	if err != nil {
 		return ""
 	}
-	if digest != nil {
-		alg := digest["algorithm"]
-		if alg == "" {
-			alg = "MD5"
-		}
-		cn := make([]byte, 12)
-		_, _ = rand.Read(cn)
-		p := map[string]string{"algorithm": alg, "nonce": digest["nonce"], "nc": "00000001",
-			"cnonce": hex.EncodeToString(cn), "qop": "auth", "uri": u.RequestURI()}
-		resp, _ := digestResponse(Credential{Name: c.Username, Password: c.Secret}, digest["realm"], http.MethodPost, p)
-		a := fmt.Sprintf(`Digest username=%q, realm=%q, nonce=%q, uri=%q, algorithm=%s, qop=auth, nc=%s, cnonce=%q, response=%q`,
-			c.Username, digest["realm"], p["nonce"], p["uri"], alg, p["nc"], p["cnonce"], resp)
-		if o, ok := digest["opaque"]; ok {
-			a += fmt.Sprintf(", opaque=%q", o)
-		}
-		return a
+	if chosen != nil {
+		return chosen.Authorize(c.Username, c.Secret, http.MethodPost, u.RequestURI(), randomid.String(cnonceAlphabet, 24))
 	}
 	if basic && u.Scheme == "https" {
 		return "Basic " + base64.StdEncoding.EncodeToString([]byte(c.Username+":"+c.Secret))
 	}
 	return ""
 }
+
+// cnonceAlphabet: a cnonce is a quoted string of the client's choosing (RFC 7616 §3.4).
+const cnonceAlphabet = "0123456789abcdef"

@@ -65,7 +65,6 @@ func FuzzAuthorization(f *testing.F) {
 	}
 	a := newAuth(&Credentials{Realm: "example.net", Users: []Credential{{Name: "alice", Password: "secret"}}}, "example.net")
 	f.Fuzz(func(t *testing.T, h string) {
-		_ = parseAuthParams(h)
 		r := httptest.NewRequest("POST", "/ccmp", nil)
 		r.Header.Set("Authorization", h)
 		if name, _ := a.fromHeader(r); name != "" {

@@ -2,9 +2,7 @@ package msrp
 
 import (
 	"context"
-	"crypto/md5"
 	"crypto/tls"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -13,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/parleychat/parley/internal/digest"
 )
 
 // Client side of RFC 4976 relays. A client behind a relay:
@@ -132,11 +132,17 @@ func (e *Endpoint) Authenticate(ctx context.Context, relay URI, opts ...AuthOpti
 			adopted = true
 			return usePath, nil
 		case StatusUnauthorized:
-			ch, ok := parseDigestChallenge(resp.Header("WWW-Authenticate"))
-			if !ok || !o.hasCredentials || answered && !ch.stale {
+			ch, ok := digest.ParseChallenge(resp.Header("WWW-Authenticate"))
+			if !ok || !o.hasCredentials || answered && !ch.Stale {
 				return nil, authFailure(relay, resp, o.hasCredentials)
 			}
-			authorization = ch.authorize(o.username, o.password, "AUTH", relay.String())
+			// MD5 (RFC 4976 §5.1), with qop auth or in the RFC 2069 form without qop.
+			if ch.Algorithm != "" && !strings.EqualFold(ch.Algorithm, digest.MD5) {
+				return nil, authFailure(relay, resp, o.hasCredentials)
+			}
+			if authorization = ch.Authorize(o.username, o.password, "AUTH", relay.String(), randomID(16)); authorization == "" {
+				return nil, authFailure(relay, resp, o.hasCredentials)
+			}
 			answered = true
 		case StatusOutOfBounds:
 			lo, hi := headerSeconds(resp, "Min-Expires"), headerSeconds(resp, "Max-Expires")
@@ -318,90 +324,4 @@ func headerSeconds(m *Message, name string) time.Duration {
 		return 0
 	}
 	return time.Duration(n) * time.Second
-}
-
-// digestChallenge is a WWW-Authenticate: Digest challenge (RFC 2617 §3.2.1, as RFC 4976 §5.1 uses it).
-type digestChallenge struct {
-	realm, nonce, opaque, algorithm string
-	qopAuth, stale                  bool
-}
-
-func parseDigestChallenge(v string) (digestChallenge, bool) {
-	var ch digestChallenge
-	scheme, rest, _ := strings.Cut(strings.TrimSpace(v), " ")
-	if !strings.EqualFold(scheme, "Digest") {
-		return ch, false
-	}
-	hasQop := false
-	for rest = strings.TrimSpace(rest); rest != ""; {
-		var name, val string
-		name, rest, _ = strings.Cut(rest, "=")
-		name = strings.ToLower(strings.TrimSpace(name))
-		rest = strings.TrimLeft(rest, " \t")
-		if strings.HasPrefix(rest, `"`) {
-			end := 1
-			var b strings.Builder
-			for ; end < len(rest) && rest[end] != '"'; end++ {
-				if rest[end] == '\\' && end+1 < len(rest) {
-					end++
-				}
-				b.WriteByte(rest[end])
-			}
-			val = b.String()
-			rest = rest[min(end+1, len(rest)):]
-			_, rest, _ = strings.Cut(rest, ",")
-		} else {
-			val, rest, _ = strings.Cut(rest, ",")
-			val = strings.TrimSpace(val)
-		}
-		rest = strings.TrimSpace(rest)
-		switch name {
-		case "realm":
-			ch.realm = val
-		case "nonce":
-			ch.nonce = val
-		case "opaque":
-			ch.opaque = val
-		case "algorithm":
-			ch.algorithm = val
-		case "stale":
-			ch.stale = strings.EqualFold(val, "true")
-		case "qop":
-			hasQop = true
-			for _, q := range strings.Split(val, ",") {
-				if strings.EqualFold(strings.TrimSpace(q), "auth") {
-					ch.qopAuth = true
-				}
-			}
-		}
-	}
-	if ch.nonce == "" || ch.algorithm != "" && !strings.EqualFold(ch.algorithm, "MD5") || hasQop && !ch.qopAuth {
-		return ch, false // only MD5 with qop=auth (or the RFC 2069 form without qop) is spoken here
-	}
-	return ch, true
-}
-
-// authorize builds the Authorization value for method and digest-uri (the relay's URI).
-func (ch digestChallenge) authorize(username, password, method, uri string) string {
-	h := func(s string) string { sum := md5.Sum([]byte(s)); return hex.EncodeToString(sum[:]) }
-	ha1 := h(username + ":" + ch.realm + ":" + password)
-	ha2 := h(method + ":" + uri)
-	var b strings.Builder
-	fmt.Fprintf(&b, `Digest username=%s, realm=%s, nonce=%s, uri=%s`, quote(username), quote(ch.realm), quote(ch.nonce), quote(uri))
-	if ch.qopAuth {
-		cnonce := randomID(16)
-		const nc = "00000001" // each challenge is answered once
-		fmt.Fprintf(&b, `, response="%s", algorithm=MD5, cnonce="%s", qop=auth, nc=%s`,
-			h(ha1+":"+ch.nonce+":"+nc+":"+cnonce+":auth:"+ha2), cnonce, nc)
-	} else {
-		fmt.Fprintf(&b, `, response="%s", algorithm=MD5`, h(ha1+":"+ch.nonce+":"+ha2))
-	}
-	if ch.opaque != "" {
-		fmt.Fprintf(&b, `, opaque=%s`, quote(ch.opaque))
-	}
-	return b.String()
-}
-
-func quote(s string) string {
-	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
 }

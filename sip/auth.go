@@ -1,20 +1,14 @@
 package sip
 
 import (
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/base64"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
-	"github.com/icholy/digest"
+
+	"github.com/parleychat/parley/internal/digest"
 )
 
 // AuthConfig turns on SIP Digest authentication (RFC 3261 §22, MD5 with qop=auth) of INVITEs.
@@ -32,27 +26,12 @@ type AuthUser struct {
 	HA1      string
 }
 
-// authenticator issues stateless nonces (a timestamp, random bytes and their HMAC under a
-// per-process key), remembers the nonce-counts used (replay guard) and
-// checks Authorization headers against the configured accounts.
+// authenticator checks Authorization headers against the configured accounts, with the
+// stateless nonces and replay guard of internal/digest.
 type authenticator struct {
-	realm string
-	ttl   time.Duration
-	rooms map[string]bool // nil: every room
-	users map[string]AuthUser
-	key   [32]byte
-	now   func() time.Time
-
-	// Replay guard (RFC 2617 §3.2.2, RFC 7616 §3.4): the highest nonce-count accepted per nonce
-	// within its lifetime. Only nonces that authenticated someone are kept.
-	mu        sync.Mutex
-	used      map[string]nonceUse
-	lastSweep time.Time
-}
-
-type nonceUse struct {
-	issued time.Time
-	count  int // highest nc accepted; 0 for credentials without qop
+	rooms  map[string]bool // nil: every room
+	users  map[string]AuthUser
+	digest *digest.Server
 }
 
 func newAuthenticator(cfg *AuthConfig) (*authenticator, error) {
@@ -62,11 +41,11 @@ func newAuthenticator(cfg *AuthConfig) (*authenticator, error) {
 	if cfg.Realm == "" || strings.ContainsAny(cfg.Realm, "\"\\\r\n") {
 		return nil, fmt.Errorf("sip: auth realm %q must be set and contain no quotes", cfg.Realm)
 	}
-	a := &authenticator{realm: cfg.Realm, ttl: cfg.NonceTTL, users: map[string]AuthUser{}, now: time.Now,
-		used: map[string]nonceUse{}}
-	if a.ttl <= 0 {
-		a.ttl = 5 * time.Minute
+	ttl := cfg.NonceTTL
+	if ttl <= 0 {
+		ttl = 5 * time.Minute
 	}
+	a := &authenticator{users: map[string]AuthUser{}, digest: digest.NewServer(cfg.Realm, nil, ttl)}
 	for _, u := range cfg.Users {
 		if u.Name == "" || (u.Password == "") == (u.HA1 == "") {
 			return nil, fmt.Errorf("sip: auth user %q needs a name and exactly one of password and ha1", u.Name)
@@ -79,9 +58,6 @@ func newAuthenticator(cfg *AuthConfig) (*authenticator, error) {
 			a.rooms[r] = true
 		}
 	}
-	if _, err := rand.Read(a.key[:]); err != nil {
-		return nil, err
-	}
 	return a, nil
 }
 
@@ -90,115 +66,40 @@ func (a *authenticator) applies(room string) bool {
 	return a != nil && (a.rooms == nil || a.rooms[room])
 }
 
-// nonce is base64url(8-byte Unix nanoseconds || 8 random bytes || first 16 bytes of
-// HMAC-SHA256(key, time||random||realm)): unique per challenge, since replays are told by nonce.
-func (a *authenticator) nonce(t time.Time) string {
-	var b [32]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(t.UnixNano()))
-	_, _ = rand.Read(b[8:16])
-	copy(b[16:], a.mac(b[:16]))
-	return base64.RawURLEncoding.EncodeToString(b[:])
-}
+var errNoCredentials = errors.New("no credentials")
 
-func (a *authenticator) mac(b []byte) []byte {
-	m := hmac.New(sha256.New, a.key[:])
-	m.Write(b)
-	m.Write([]byte(a.realm))
-	return m.Sum(nil)[:16]
-}
-
-var (
-	errNoCredentials = errors.New("no credentials")
-	errStaleNonce    = errors.New("stale nonce")
-)
-
-// checkNonce returns when a nonce of ours within its lifetime was issued; errStaleNonce for an
-// expired one.
-func (a *authenticator) checkNonce(n string) (time.Time, error) {
-	b, err := base64.RawURLEncoding.DecodeString(n)
-	if err != nil || len(b) != 32 || !hmac.Equal(b[16:], a.mac(b[:16])) {
-		return time.Time{}, errors.New("nonce not issued here")
-	}
-	issued := time.Unix(0, int64(binary.BigEndian.Uint64(b[:8])))
-	if age := a.now().Sub(issued); age < 0 || age > a.ttl {
-		return time.Time{}, errStaleNonce
-	}
-	return issued, nil
-}
-
-// firstUse records an accepted (nonce, nc) and reports whether it is new: with qop the count
-// must grow, without qop a nonce serves once. A replayed request gets stale=true, on which an
-// honest client simply answers the new challenge.
-func (a *authenticator) firstUse(nonce string, issued time.Time, qop bool, nc int) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	now := a.now()
-	if now.Sub(a.lastSweep) > a.ttl {
-		for n, u := range a.used {
-			if now.Sub(u.issued) > a.ttl {
-				delete(a.used, n)
-			}
-		}
-		a.lastSweep = now
-	}
-	u, seen := a.used[nonce]
-	if seen && (!qop || nc <= u.count) {
-		return false
-	}
-	a.used[nonce] = nonceUse{issued: issued, count: nc}
-	return true
-}
-
-// challenge is the WWW-Authenticate value of a 401.
+// challenge is the WWW-Authenticate value of a 401: MD5 with qop auth (RFC 3261 §22.4).
 func (a *authenticator) challenge(stale bool) string {
-	c := digest.Challenge{Realm: a.realm, Nonce: a.nonce(a.now()), Algorithm: "MD5", QOP: []string{"auth"}, Stale: stale}
-	return c.String()
+	return digest.Challenge{Realm: a.digest.Realm(), Nonce: a.digest.Nonce(), Algorithm: digest.MD5, QOP: []string{"auth"}, Stale: stale}.String()
 }
 
-// verify returns the authenticated user name of req, or why there is none.
+// verify returns the authenticated user name of req, or why there is none (digest.ErrStale:
+// challenge again with stale=true). User names are compared exactly, as the configured
+// accounts name them; the credentials without qop of RFC 2069 are still taken (RFC 3261 §22.4).
 func (a *authenticator) verify(req *sip.Request) (string, error) {
-	var cred *digest.Credentials
+	var cred digest.Credentials
+	found := false
 	for _, h := range req.GetHeaders("Authorization") {
-		c, err := digest.ParseCredentials(h.Value())
-		if err == nil && c.Realm == a.realm {
-			cred = c
+		if c, ok := digest.ParseCredentials(h.Value()); ok && c.Realm == a.digest.Realm() {
+			cred, found = c, true
 			break
 		}
 	}
-	if cred == nil {
+	if !found {
 		return "", errNoCredentials
 	}
 	u, ok := a.users[cred.Username]
 	if !ok {
 		return "", fmt.Errorf("unknown user %q", cred.Username)
 	}
-	if alg := strings.ToUpper(cred.Algorithm); alg != "" && alg != "MD5" {
-		return "", fmt.Errorf("algorithm %q not offered", cred.Algorithm)
-	}
-	if cred.QOP != "" && cred.QOP != "auth" {
-		return "", fmt.Errorf("qop %q not offered", cred.QOP)
-	}
-	issued, err := a.checkNonce(cred.Nonce)
+	err := a.digest.Verify(cred, string(req.Method), digest.Rules{}, func(alg string) string {
+		if !strings.EqualFold(alg, digest.MD5) && alg != "" {
+			return "" // only MD5 is offered
+		}
+		return digest.AccountHA1(digest.MD5, u.Name, a.digest.Realm(), u.Password, u.HA1)
+	})
 	if err != nil {
 		return "", err
-	}
-	if cred.QOP != "" && cred.Nc <= 0 {
-		return "", fmt.Errorf("qop %q without a nonce-count", cred.QOP)
-	}
-	chal := digest.Challenge{Realm: a.realm, Nonce: cred.Nonce, Algorithm: cred.Algorithm}
-	if cred.QOP != "" {
-		chal.QOP = []string{cred.QOP}
-	}
-	want, err := digest.Digest(&chal, digest.Options{Method: string(req.Method), URI: cred.URI, Username: u.Name,
-		Password: u.Password, A1: strings.ToLower(u.HA1), Cnonce: cred.Cnonce, Count: cred.Nc})
-	if err != nil {
-		return "", err
-	}
-	if subtle.ConstantTimeCompare([]byte(want.Response), []byte(strings.ToLower(cred.Response))) != 1 {
-		return "", fmt.Errorf("wrong response for user %q", cred.Username)
-	}
-	if !a.firstUse(cred.Nonce, issued, cred.QOP != "", cred.Nc) {
-		return "", fmt.Errorf("%w: credentials of user %q replayed (nonce-count %d)", errStaleNonce, cred.Username, cred.Nc)
 	}
 	return u.Name, nil
 }
@@ -216,7 +117,7 @@ func (s *Server) authenticate(req *sip.Request, tx sip.ServerTransaction, room s
 	if !errors.Is(err, errNoCredentials) {
 		s.log.Info("authentication failed", "room", room, "source", req.Source(), "err", err)
 	}
-	stale := errors.Is(err, errStaleNonce)
+	stale := errors.Is(err, digest.ErrStale)
 	s.respond(req, tx, 401, "Unauthorized", sip.NewHeader("WWW-Authenticate", s.auth.challenge(stale)))
 	return "", false
 }

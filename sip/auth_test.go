@@ -8,9 +8,11 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 	"github.com/icholy/digest"
+
+	pdigest "github.com/parleychat/parley/internal/digest"
 )
 
-// TestDigestNonceLifetime: a nonce of ours verifies within its lifetime, gets errStaleNonce
+// TestDigestNonceLifetime: a nonce of ours verifies within its lifetime, gets pdigest.ErrStale
 // after it (and the new challenge says stale=true), and a forged nonce is refused.
 func TestDigestNonceLifetime(t *testing.T) {
 	a, err := newAuthenticator(&AuthConfig{Realm: "r", NonceTTL: time.Minute, Users: []AuthUser{{Name: "alice", Password: "pw"}}})
@@ -18,7 +20,7 @@ func TestDigestNonceLifetime(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Unix(1_800_000_000, 0)
-	a.now = func() time.Time { return now }
+	a.digest.Now = func() time.Time { return now }
 	chal, err := digest.ParseChallenge(a.challenge(false))
 	if err != nil {
 		t.Fatal(err)
@@ -41,11 +43,11 @@ func TestDigestNonceLifetime(t *testing.T) {
 		t.Fatal("wrong password accepted")
 	}
 	forged := chal.Nonce[:len(chal.Nonce)-2] + "AA"
-	if _, err := a.verify(signed(forged, "pw")); err == nil || errors.Is(err, errStaleNonce) {
+	if _, err := a.verify(signed(forged, "pw")); err == nil || errors.Is(err, pdigest.ErrStale) {
 		t.Fatalf("forged nonce: %v", err)
 	}
 	now = now.Add(2 * time.Minute)
-	if _, err := a.verify(signed(chal.Nonce, "pw")); !errors.Is(err, errStaleNonce) {
+	if _, err := a.verify(signed(chal.Nonce, "pw")); !errors.Is(err, pdigest.ErrStale) {
 		t.Fatalf("expired nonce: %v, want stale", err)
 	}
 	if c := a.challenge(true); !strings.Contains(strings.ToLower(c), "stale=true") {
@@ -81,7 +83,7 @@ func TestDigestReplay(t *testing.T) {
 		replay bool
 	}{{first, false}, {first, true}, {sign(chal, 1), true}, {sign(chal, 2), false}, {sign(chal, 2), true}, {sign(chal, 5), false}} {
 		_, err := a.verify(tc.req)
-		if tc.replay != errors.Is(err, errStaleNonce) || (!tc.replay && err != nil) {
+		if tc.replay != errors.Is(err, pdigest.ErrStale) || (!tc.replay && err != nil) {
 			t.Fatalf("request %d: %v (replay %v)", i, err, tc.replay)
 		}
 	}
@@ -94,7 +96,7 @@ func TestDigestReplay(t *testing.T) {
 	if _, err := a.verify(once); err != nil {
 		t.Fatalf("without qop: %v", err)
 	}
-	if _, err := a.verify(once); !errors.Is(err, errStaleNonce) {
+	if _, err := a.verify(once); !errors.Is(err, pdigest.ErrStale) {
 		t.Fatalf("without qop, replayed: %v", err)
 	}
 }
