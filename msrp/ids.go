@@ -1,9 +1,6 @@
 package msrp
 
-import (
-	"crypto/rand"
-	"sync"
-)
+import "github.com/parleychat/parley/internal/randomid"
 
 const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
@@ -14,39 +11,10 @@ const (
 	messageIDLen     = 12 // ≈71 bits
 )
 
-// randomPool amortises crypto/rand reads: ids are minted per message per recipient on the fan-out path.
-var randomPool struct {
-	sync.Mutex
-	buf [1024]byte
-	off int
-}
+// appendRandomID appends n base62 characters, unbiased (internal/randomid).
+func appendRandomID(b []byte, n int) []byte { return randomid.Append(b, base62, n) }
 
-func init() { randomPool.off = len(randomPool.buf) }
-
-// appendRandomID appends n base62 characters drawn from crypto/rand with rejection sampling (no modulo bias).
-func appendRandomID(b []byte, n int) []byte {
-	randomPool.Lock()
-	for n > 0 {
-		if randomPool.off == len(randomPool.buf) {
-			rand.Read(randomPool.buf[:]) // never fails (crypto/rand, Go ≥ 1.24)
-			randomPool.off = 0
-		}
-		c := randomPool.buf[randomPool.off]
-		randomPool.off++
-		if c >= 248 { // 248 = 4*62
-			continue
-		}
-		b = append(b, base62[c%62])
-		n--
-	}
-	randomPool.Unlock()
-	return b
-}
-
-func randomID(n int) string {
-	var a [32]byte
-	return string(appendRandomID(a[:0], n))
-}
+func randomID(n int) string { return randomid.String(base62, n) }
 
 // NewSessionID returns a random base62 session-id of 16 characters (≥ 80 bits, RFC 4975 §14.1).
 func NewSessionID() string { return randomID(sessionIDLen) }

@@ -1,8 +1,6 @@
 package sip
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net"
 	"net/netip"
@@ -11,6 +9,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/parleychat/parley/focus"
+	"github.com/parleychat/parley/internal/randomid"
 )
 
 // anonymousHost is the host of every anonymous participant's URI (RFC 3323 §4.1.1.3).
@@ -214,7 +213,5 @@ func wantsPrivacy(req *sip.Request, from *sip.FromHeader) bool {
 // anonymousIdentity is a URI no one else has: the focus derives the xcon-userid and the CPIM
 // From check from it.
 func anonymousIdentity() focus.Identity {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return focus.Identity{AOR: "sip:anon-" + hex.EncodeToString(b[:]) + "@" + anonymousHost, DisplayName: "Anonymous"}
+	return focus.Identity{AOR: "sip:anon-" + randomid.String("0123456789abcdef", 16) + "@" + anonymousHost, DisplayName: "Anonymous"}
 }

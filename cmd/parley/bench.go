@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +19,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"github.com/spf13/cobra"
 
+	"github.com/parleychat/parley/internal/randomid"
 	"github.com/parleychat/parley/msrp"
 	"github.com/parleychat/parley/sdp"
 	"github.com/parleychat/parley/sip/ua"
@@ -178,11 +178,7 @@ func printBenchResult(w io.Writer, r benchResult) {
 
 func newRunID() [runIDLen]byte {
 	var b [runIDLen]byte
-	const digits = "0123456789abcdef"
-	_, _ = rand.Read(b[:])
-	for i := range b {
-		b[i] = digits[b[i]&15]
-	}
+	copy(b[:], randomid.String("0123456789abcdef", runIDLen))
 	return b
 }
 

@@ -5,12 +5,10 @@ package ua
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/big"
 	"net"
 	"strconv"
 	"strings"
@@ -20,6 +18,7 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/parleychat/parley/internal/randomid"
 	"github.com/parleychat/parley/msrp"
 	"github.com/parleychat/parley/msrp/cpim"
 	"github.com/parleychat/parley/sdp"
@@ -357,15 +356,7 @@ func isUserPart(s string) bool {
 	return s != ""
 }
 
-func randomToken(n int) string {
-	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
-	b := make([]byte, n)
-	for i := range b {
-		v, _ := rand.Int(rand.Reader, big.NewInt(int64(len(alphabet))))
-		b[i] = alphabet[v.Int64()]
-	}
-	return string(b)
-}
+func randomToken(n int) string { return randomid.String("abcdefghijklmnopqrstuvwxyz0123456789", n) }
 
 // LocalHostFor returns the local address that routes to host:port (no packet is sent), or
 // 127.0.0.1; loopback and localhost stay on loopback.
