@@ -59,9 +59,10 @@ func normalizeTargets(el *etree.Element) map[string]string {
 	return out
 }
 
+// isSIPURI: a SIP or SIPS URI naming a user (xcon.ParseSIPAddress).
 func isSIPURI(s string) bool {
-	l := strings.ToLower(s)
-	return (strings.HasPrefix(l, "sip:") || strings.HasPrefix(l, "sips:")) && strings.Contains(l, "@")
+	a, ok := xcon.ParseSIPAddress(s)
+	return ok && (a.Scheme == "sip" || a.Scheme == "sips") && a.User != ""
 }
 
 // sipAOR strips display name, angle brackets and parameters from a SIP URI.

@@ -447,12 +447,12 @@ func (h *Handler) dialOut(room string, before, next *xcon.Conference) {
 	if before != nil {
 		for _, t := range before.AllowedUsers {
 			if strings.EqualFold(t.Method, "dial-out") {
-				had[strings.ToLower(t.URI)] = true
+				had[xcon.UserIDFromAOR(t.URI)] = true // the same user however spelt
 			}
 		}
 	}
 	for _, t := range next.AllowedUsers {
-		if !strings.EqualFold(t.Method, "dial-out") || had[strings.ToLower(t.URI)] {
+		if !strings.EqualFold(t.Method, "dial-out") || had[xcon.UserIDFromAOR(t.URI)] {
 			continue
 		}
 		target := t.URI

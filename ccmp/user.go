@@ -287,8 +287,7 @@ func (h *Handler) deriveUserID(info *etree.Element) string {
 		}
 	}
 	for _, c := range candidates {
-		lc := strings.ToLower(strings.TrimSpace(c))
-		if (strings.HasPrefix(lc, "sip:") || strings.HasPrefix(lc, "sips:")) && strings.Contains(lc, "@") {
+		if isSIPURI(c) {
 			if id := xcon.UserIDFromAOR(c); validUserID(id) {
 				return id
 			}

@@ -890,12 +890,9 @@ func normalizeURI(s string) string {
 	return s
 }
 
-// sameURI compares scheme, user and host (case-insensitive host), ignoring port and parameters.
-func sameURI(a, b string) bool {
-	sa, ua, ha := splitURI(a)
-	sb, ub, hb := splitURI(b)
-	return ua != "" && strings.EqualFold(sa, sb) && ua == ub && strings.EqualFold(ha, hb)
-}
+// sameURI tells whether two addresses name the same user or room, by the focus's rule
+// (xcon.SameUser): scheme, user and host, ports and parameters ignored.
+func sameURI(a, b string) bool { return xcon.SameUser(a, b) }
 
 func splitURI(s string) (scheme, user, host string) {
 	s = normalizeURI(s)

@@ -9,8 +9,8 @@ func TestSameURI(t *testing.T) {
 	}{
 		{"sip:alice@127.0.0.1", "<sip:alice@127.0.0.1:5060;transport=tcp>", true},
 		{"sip:lobby@Example.NET", "sip:lobby@example.net", true},
-		{"sip:alice@example.com", "sip:Alice@example.com", false},
-		{"sip:alice@example.com", "sips:alice@example.com", false},
+		{"sip:alice@example.com", "sip:Alice@example.com", true},
+		{"sip:alice@example.com", "sips:alice@example.com", true},
 		{"xcon-userid:alice@example.com", "sip:alice@example.com", false},
 	} {
 		if got := sameURI(tc.a, tc.b); got != tc.want {
