@@ -3,41 +3,17 @@ package focus_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
 	"sync"
 	"testing"
 
 	"github.com/parleychat/parley/focus"
-	"github.com/parleychat/parley/msrp"
+	"github.com/parleychat/parley/focus/focustest"
 	"github.com/parleychat/parley/xcon"
-	"github.com/parleychat/parley/xcon/sqlstore"
 )
 
 func newTestFocus(t *testing.T) (*focus.Focus, xcon.Store) {
 	t.Helper()
-	ctx := context.Background()
-	store, err := sqlstore.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ep := msrp.NewEndpoint(msrp.Config{AdvertisedHost: "127.0.0.1", AdvertisedPort: ln.Addr().(*net.TCPAddr).Port, Logger: quiet})
-	go ep.Serve(ctx, ln)
-	t.Cleanup(func() { ep.Close() })
-	f, err := focus.New(ctx, focus.Config{Domain: "example.net", MaxMessageSize: 1 << 20, WrappedTypes: []string{"*"}, Logger: quiet},
-		store, ep, []focus.RoomSpec{{Name: "room"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Shutdown(context.Background()) })
-	return f, store
+	return focustest.Start(t, focus.RoomSpec{Name: "room"})
 }
 
 // TestUpdateRoomSerializesConcurrentChanges: concurrent updates are applied one after the
@@ -115,15 +91,8 @@ func TestStoredNicknamesStayReserved(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	ep := msrp.NewEndpoint(msrp.Config{AdvertisedHost: "127.0.0.1", AdvertisedPort: ln.Addr().(*net.TCPAddr).Port, Logger: quiet})
-	defer ep.Close()
-	again, err := focus.New(ctx, focus.Config{Domain: "example.net", Logger: quiet}, store, ep, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer again.Shutdown(ctx)
+	again, stop := focustest.Run(t, store)
+	defer stop()
 	if _, err := again.ClaimNickname("room", "xcon-userid:bob@example.com", "ALICE"); err == nil {
 		t.Fatal("another user took a stored nickname after a restart")
 	}

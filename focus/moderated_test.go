@@ -6,25 +6,12 @@ import (
 	"testing"
 
 	"github.com/parleychat/parley/focus"
-	"github.com/parleychat/parley/msrp"
-	"github.com/parleychat/parley/sdp"
+	"github.com/parleychat/parley/focus/focustest"
 	"github.com/parleychat/parley/xcon"
 )
 
 // joinSDP joins the room "room" as sip:USER@example.com with one MSRP m-line (not bound).
-func joinSDP(t *testing.T, f *focus.Focus, user string) {
-	t.Helper()
-	local := msrp.URI{Host: "127.0.0.1", Port: 9, SessionID: msrp.NewSessionID(), Transport: "tcp"}
-	offer, err := sdp.Parse([]byte("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=message 9 TCP/MSRP *\r\n" +
-		"a=accept-types:message/cpim\r\na=accept-wrapped-types:*\r\na=path:" + local.String() + "\r\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := f.Join(context.Background(), focus.JoinRequest{Room: "room",
-		Identity: focus.Identity{AOR: "sip:" + user + "@example.com"}, Offer: offer}); err != nil {
-		t.Fatalf("%s joining: %v", user, err)
-	}
-}
+func joinSDP(t *testing.T, f *focus.Focus, user string) { focustest.Join(t, f, "room", user) }
 
 func setModerated(t *testing.T, f *focus.Focus, on bool) *xcon.Conference {
 	t.Helper()

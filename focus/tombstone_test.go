@@ -3,15 +3,12 @@ package focus_test
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
-	"net"
 	"os"
 	"slices"
 	"testing"
 
 	"github.com/parleychat/parley/focus"
-	"github.com/parleychat/parley/msrp"
+	"github.com/parleychat/parley/focus/focustest"
 	"github.com/parleychat/parley/xcon"
 	"github.com/parleychat/parley/xcon/sqlstore"
 	"github.com/parleychat/parley/xcon/sqlstore/pgtest"
@@ -23,23 +20,12 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// startOn starts a focus of example.net without configured rooms on the store open gives.
+// startOn starts a focus without configured rooms on the store open gives; stop closes both.
 func startOn(t *testing.T, open func() xcon.Store) (*focus.Focus, func()) {
 	t.Helper()
-	ctx := context.Background()
 	store := open()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ep := msrp.NewEndpoint(msrp.Config{AdvertisedHost: "127.0.0.1", AdvertisedPort: ln.Addr().(*net.TCPAddr).Port, Logger: quiet})
-	go ep.Serve(ctx, ln)
-	f, err := focus.New(ctx, focus.Config{Domain: "example.net", Logger: quiet}, store, ep, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f, func() { f.Shutdown(ctx); ep.Close(); store.Close() }
+	f, stop := focustest.Run(t, store)
+	return f, func() { stop(); store.Close() }
 }
 
 // TestClosedRoomRedirectsAfterRestart: a room closed with a successor is a tombstone of the

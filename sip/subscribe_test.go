@@ -3,48 +3,26 @@ package sip_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
 	"testing"
 	"time"
 
 	"github.com/parleychat/parley/focus"
-	"github.com/parleychat/parley/msrp"
+	"github.com/parleychat/parley/focus/focustest"
 	"github.com/parleychat/parley/sip"
 	"github.com/parleychat/parley/xcon"
-	"github.com/parleychat/parley/xcon/sqlstore"
 )
 
-// startFocus serves the room "room" of example.net: a focus on a SQLite store, its MSRP
-// endpoint and its SIP server on loopback. It returns the focus and the SIP port.
+// startFocus serves the room "room" of example.net: a focus (focustest) and its SIP server on
+// loopback. It returns the focus and the SIP port.
 func startFocus(t *testing.T) (*focus.Focus, int) {
 	t.Helper()
+	f, _ := focustest.Start(t, focus.RoomSpec{Name: "room"})
+	s, err := sip.New(sip.Config{Listen: "127.0.0.1:0", AdvertisedHost: "127.0.0.1", Domain: focustest.Domain, Logger: focustest.Quiet}, f)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	store, err := sqlstore.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ep := msrp.NewEndpoint(msrp.Config{AdvertisedHost: "127.0.0.1", AdvertisedPort: ln.Addr().(*net.TCPAddr).Port, Logger: quiet})
-	go ep.Serve(ctx, ln)
-	t.Cleanup(func() { ep.Close() })
-	f, err := focus.New(ctx, focus.Config{Domain: "example.net", MaxMessageSize: 1 << 20, WrappedTypes: []string{"*"}, Logger: quiet},
-		store, ep, []focus.RoomSpec{{Name: "room"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Shutdown(context.Background()) })
-	s, err := sip.New(sip.Config{Listen: "127.0.0.1:0", AdvertisedHost: "127.0.0.1", Domain: "example.net", Logger: quiet}, f)
-	if err != nil {
-		t.Fatal(err)
-	}
 	served := make(chan struct{})
 	go func() { _ = s.Serve(ctx); close(served) }()
 	t.Cleanup(func() { cancel(); <-served; s.Close() })
