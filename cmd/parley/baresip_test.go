@@ -232,7 +232,7 @@ func TestBaresipPageMode(t *testing.T) {
 			// room's MESSAGEs go by the proxy to the member's address of record, which has no
 			// registrar here: the softphones' own address stands for what a registrar would find.
 			// beaAOR and benAOR are the identities the room shows (an address of record has no port).
-			beaPort, benPort := freePort(t), freePort(t)
+			beaPort, benPort := freeSIPPort(t), freeSIPPort(t)
 			beaAOR, benAOR := "sip:bea@example.com", "sip:ben@example.com"
 			beaAccount, benAccount := beaAOR, benAOR
 			if via == "kamailio" {
@@ -434,7 +434,7 @@ func TestLinphonecPageMode(t *testing.T) {
 	if got := cpimUntil(t, alice, "hello from linphonec"); !bytes.Contains(got, []byte("From: <sip:lin@example.com>")) {
 		t.Fatalf("alice got %q", got)
 	}
-	bea := startBaresip(t, "bea", freePort(t), "sip:bea@example.com", "sip:lobby@127.0.0.1:"+strconv.Itoa(d.sip.Port()), "")
+	bea := startBaresip(t, "bea", freeSIPPort(t), "sip:bea@example.com", "sip:lobby@127.0.0.1:"+strconv.Itoa(d.sip.Port()), "")
 	bea.say(t, "bea joins")
 	bea.shownContaining(t, "This room is logged")
 	lin.shown(t, "bea@example.com: bea joins")

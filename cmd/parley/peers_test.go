@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"testing"
 )
 
@@ -25,6 +26,25 @@ func requirePeer(t *testing.T, tool, debianPackage string) string {
 }
 
 // freePort returns a port that was free on 127.0.0.1 for both UDP and TCP a moment ago.
+// freeSIPPort is freePort for a peer that also takes the next port (baresip listens for TLS on
+// its SIP port + 1).
+func freeSIPPort(t *testing.T) int {
+	t.Helper()
+	for {
+		p := freePort(t)
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p+1))
+		if err != nil {
+			continue
+		}
+		u, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(p+1))
+		l.Close()
+		if err == nil {
+			u.Close()
+			return p
+		}
+	}
+}
+
 func freePort(t *testing.T) int {
 	t.Helper()
 	for {
