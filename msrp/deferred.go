@@ -29,8 +29,27 @@ func (d *Deferred) Settle(err error) {
 	c := d.c
 	d.mu.Unlock()
 	if c != nil {
-		c.flushAnswers(nil)
+		c.answersReady()
 	}
+}
+
+// answersReady hands the sending of settled answers to c's writer: a group commit settles many
+// answers at once, and the writer then builds all of them and writes them with one writev, where
+// sending each from the settling goroutine would wake the writer for every one of them.
+func (c *conn) answersReady() {
+	c.mu.Lock()
+	if c.closed || c.answersDue {
+		c.mu.Unlock()
+		return
+	}
+	c.answersDue = true
+	start := c.startWriterLocked()
+	c.mu.Unlock()
+	if start {
+		go c.writeLoop()
+		return
+	}
+	c.cond.Signal()
 }
 
 func (d *Deferred) outcome() (bool, error) {
