@@ -186,6 +186,9 @@ func (s *Store) commitLog(batch []*appendRequest, n int) {
 	})
 	s.logCount.commits.Add(1)
 	s.logCount.entries.Add(uint64(n))
+	if s.checkpoints != nil {
+		s.checkpoints.committed()
+	}
 	s.logCount.nanos.Add(uint64(time.Since(t0)))
 	s.countFailure(err)
 	answer := func(reqs []*appendRequest, syncErr error) {
