@@ -234,7 +234,9 @@ func (c *conn) queueFrame(m *Message, s *Session, mintMID bool, waiter chan *Mes
 		f.body = m.Body
 	}
 	size := f.size()
-	track := m.Method != "" && m.Method != "REPORT" && m.FailureReport != "no"
+	// A request is tracked when a 200 is due (§7.1.1): with Failure-Report no or partial none comes, and a
+	// failure answered to partial is matched by its session instead (handleResponse).
+	track := m.Method != "" && m.Method != "REPORT" && m.FailureReport != "no" && m.FailureReport != "partial"
 
 	c.mu.Lock()
 	if c.closed {
