@@ -97,6 +97,8 @@ func (c *conn) holdAnswer(req *Message, s *Session, d *Deferred, code int, comme
 		copy(paths, req.FromPath)
 		paths[len(paths)-1] = req.ToPath[len(req.ToPath)-1]
 		a.req.FromPath, a.req.ToPath = paths[:len(req.FromPath):len(req.FromPath)], paths[len(req.FromPath):]
+	} else if req.sharedFrom {
+		a.req.FromPath, a.req.sharedFrom = req.FromPath, true // the parser's read-only slice
 	} else {
 		a.req.FromPath = append([]URI(nil), req.FromPath...)
 	}
