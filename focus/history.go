@@ -24,13 +24,14 @@ type recent struct {
 
 // channelTail is one channel's entries, oldest first, and how many of them are public.
 type channelTail struct {
-	entries []xcon.LogEntry
+	entries []xcon.LogEntry // a window of base
+	base    []xcon.LogEntry // the whole array entries lives in
 	public  int
 }
 
-// add appends e and drops the oldest entries beyond limit public ones. Dropping re-slices: the
-// array is copied only when append grows it, so a message costs O(1) amortised and the tail
-// holds at most about twice what it keeps.
+// add appends e and drops the oldest entries beyond limit public ones. Dropping re-slices; when
+// the window reaches the end of its array, what it holds moves back to the array's start, so
+// a busy channel reuses one array instead of allocating a new one every few messages.
 func (r *recent) add(e xcon.LogEntry) {
 	if r.channels == nil {
 		r.channels = map[string]*channelTail{}
@@ -40,7 +41,15 @@ func (r *recent) add(e xcon.LogEntry) {
 		t = &channelTail{}
 		r.channels[e.Channel] = t
 	}
+	if len(t.entries) == cap(t.entries) && len(t.entries) <= len(t.base)/2 {
+		n := copy(t.base, t.entries)
+		clear(t.base[n:])
+		t.entries = t.base[:n]
+	}
 	t.entries = append(t.entries, e)
+	if end := t.entries[:cap(t.entries)]; len(t.base) == 0 || &end[len(end)-1] != &t.base[len(t.base)-1] {
+		t.base = end // append moved the window to a new array
+	}
 	if e.Recipient == "" {
 		t.public++
 	}

@@ -40,3 +40,37 @@ func TestRecentReplayAmount(t *testing.T) {
 		}
 	}
 }
+
+// TestRecentReusesItsArray: a busy channel's tail keeps the last entries in order while it moves
+// them back to the start of one array, allocating nothing once it has grown.
+func TestRecentReusesItsArray(t *testing.T) {
+	r := &recent{limit: 20}
+	seq := int64(0)
+	add := func() {
+		seq++
+		r.add(xcon.LogEntry{Channel: "c", Seq: seq, Time: time.Unix(seq, 0)})
+	}
+	for range 200 {
+		add()
+	}
+	hundred := func() {
+		for range 100 {
+			add()
+		}
+	}
+	if n := testing.AllocsPerRun(20, hundred); n != 0 {
+		t.Fatalf("100 messages allocate %v times", n)
+	}
+	got := r.replay("c", "xcon-userid:x@y", 20, time.Time{})
+	if len(got) != 20 {
+		t.Fatalf("replayed %d entries, want 20", len(got))
+	}
+	for i, e := range got {
+		if want := seq - 19 + int64(i); e.Seq != want {
+			t.Fatalf("entry %d is seq %d, want %d", i, e.Seq, want)
+		}
+	}
+	if tail := r.channels["c"]; len(tail.base) > 4*r.limit {
+		t.Fatalf("the array holds %d entries for a limit of %d", len(tail.base), r.limit)
+	}
+}

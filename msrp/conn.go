@@ -56,23 +56,24 @@ type conn struct {
 	remoteIP string    // accepted connections: the peer's address, counted against MaxConnsPerIP
 	created  time.Time
 
-	mu        sync.Mutex
-	cond      sync.Cond
-	queue     []outFrame // small frames in order
-	spare     []outFrame
-	large     []*outMsg   // large SENDs being chunked; large[0] is served next and alone may have a chunk open
-	corked    int         // >0 holds the writer while a batch is queued atomically (pre-bind flush)
-	flushing  bool        // frames taken from queue are being written outside the lock (writer or writeInline)
-	carry     *carry      // what a writeInline left unwritten: written before anything else
-	pending   int         // bytes queued and not yet written
-	writing   atomic.Bool // a writer goroutine runs (wake starts one); changed only under mu
-	retire    bool        // the janitor asks an idle writer to end
-	lastWrite time.Time   // when the writer last wrote, or started
-	closed    bool
-	reason    CloseReason
-	sessions  map[string]*Session
-	txs       txTable
-	everBound bool // some session was bound here (else it is closed after BindTimeout)
+	mu         sync.Mutex
+	cond       sync.Cond
+	queue      []outFrame // small frames in order
+	spare      []outFrame
+	large      []*outMsg   // large SENDs being chunked; large[0] is served next and alone may have a chunk open
+	corked     int         // >0 holds the writer while a batch is queued atomically (pre-bind flush)
+	flushing   bool        // frames taken from queue are being written outside the lock (writer or writeInline)
+	answersDue bool        // Settle released answers the writer is to send (answersReady)
+	carry      *carry      // what a writeInline left unwritten: written before anything else
+	pending    int         // bytes queued and not yet written
+	writing    atomic.Bool // a writer goroutine runs (wake starts one); changed only under mu
+	retire     bool        // the janitor asks an idle writer to end
+	lastWrite  time.Time   // when the writer last wrote, or started
+	closed     bool
+	reason     CloseReason
+	sessions   map[string]*Session
+	txs        txTable
+	everBound  bool // some session was bound here (else it is closed after BindTimeout)
 
 	answers answerQueue  // responses held behind a Deferred (deferred.go)
 	held    atomic.Int64 // answers.len(), readable without its lock on the read path
@@ -233,7 +234,9 @@ func (c *conn) queueFrame(m *Message, s *Session, mintMID bool, waiter chan *Mes
 		f.body = m.Body
 	}
 	size := f.size()
-	track := m.Method != "" && m.Method != "REPORT" && m.FailureReport != "no"
+	// A request is tracked when a 200 is due (§7.1.1): with Failure-Report no or partial none comes, and a
+	// failure answered to partial is matched by its session instead (handleResponse).
+	track := m.Method != "" && m.Method != "REPORT" && m.FailureReport != "no" && m.FailureReport != "partial"
 
 	c.mu.Lock()
 	if c.closed {
@@ -505,7 +508,7 @@ func (c *conn) writeLoop() {
 	var w writePlan
 	for {
 		c.mu.Lock()
-		for !c.closed && (c.flushing || c.carry == nil && (c.corked > 0 || len(c.queue) == 0 && len(c.large) == 0)) {
+		for !c.closed && !c.answersDue && (c.flushing || c.carry == nil && (c.corked > 0 || len(c.queue) == 0 && len(c.large) == 0)) {
 			if c.retire && !c.flushing && c.carry == nil && len(c.queue) == 0 && len(c.large) == 0 {
 				c.writing.Store(false)
 				c.retire = false
@@ -525,6 +528,13 @@ func (c *conn) writeLoop() {
 				releaseFrames(carried.frames)
 			}
 			return
+		}
+		if c.answersDue {
+			// Queued by flushAnswers (queueFrame does not wait), then written below.
+			c.answersDue = false
+			c.mu.Unlock()
+			c.flushAnswers(nil)
+			continue
 		}
 		if c.carry != nil {
 			if !c.writeCarry() {

@@ -29,8 +29,27 @@ func (d *Deferred) Settle(err error) {
 	c := d.c
 	d.mu.Unlock()
 	if c != nil {
-		c.flushAnswers(nil)
+		c.answersReady()
 	}
+}
+
+// answersReady hands the sending of settled answers to c's writer: a group commit settles many
+// answers at once, and the writer then builds all of them and writes them with one writev, where
+// sending each from the settling goroutine would wake the writer for every one of them.
+func (c *conn) answersReady() {
+	c.mu.Lock()
+	if c.closed || c.answersDue {
+		c.mu.Unlock()
+		return
+	}
+	c.answersDue = true
+	start := c.startWriterLocked()
+	c.mu.Unlock()
+	if start {
+		go c.writeLoop()
+		return
+	}
+	c.cond.Signal()
 }
 
 func (d *Deferred) outcome() (bool, error) {
@@ -78,6 +97,8 @@ func (c *conn) holdAnswer(req *Message, s *Session, d *Deferred, code int, comme
 		copy(paths, req.FromPath)
 		paths[len(paths)-1] = req.ToPath[len(req.ToPath)-1]
 		a.req.FromPath, a.req.ToPath = paths[:len(req.FromPath):len(req.FromPath)], paths[len(req.FromPath):]
+	} else if req.sharedFrom {
+		a.req.FromPath, a.req.sharedFrom = req.FromPath, true // the parser's read-only slice
 	} else {
 		a.req.FromPath = append([]URI(nil), req.FromPath...)
 	}

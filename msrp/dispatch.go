@@ -261,7 +261,7 @@ func (c *conn) handleResponse(m *Message) {
 	i := c.txs.lookup(m.TransactionID)
 	if i == noSlot {
 		c.mu.Unlock()
-		c.e.log.Debug("msrp: response to unknown transaction", "tid", m.TransactionID, "code", m.StatusCode)
+		c.untrackedResponse(m)
 		return
 	}
 	slot := &c.txs.slots[i]
@@ -297,6 +297,30 @@ func (c *conn) handleResponse(m *Message) {
 	}
 	if waiter == nil {
 		s.deliveryFailed(mid, m.StatusCode, m.Comment)
+	}
+}
+
+// untrackedResponse takes a response that matches no transaction: most often the failure answer to a
+// Failure-Report partial request (Session.Send), which names our session in its To-Path (§7.2). A 481 ends
+// that session (§10.6); other failures of a message sent whole need nothing more. A 200 to partial is a peer
+// answering everything, which costs nothing either.
+func (c *conn) untrackedResponse(m *Message) {
+	if m.StatusCode/100 == 2 {
+		return
+	}
+	var s *Session
+	if len(m.ToPath) > 0 {
+		if s = c.e.Session(m.ToPath[len(m.ToPath)-1].SessionID); s != nil && s.boundConn() != c {
+			s = nil
+		}
+	}
+	if s == nil {
+		c.e.log.Debug("msrp: response to unknown transaction", "tid", m.TransactionID, "code", m.StatusCode)
+		return
+	}
+	c.e.log.Debug("msrp: request failed", "session", s.id, "code", m.StatusCode, "comment", strings.Clone(m.Comment))
+	if m.StatusCode == StatusNoSuchSession {
+		s.closeWith(PeerNoSuchSession, false)
 	}
 }
 

@@ -307,12 +307,35 @@ func isIdent(b []byte) bool {
 		return false
 	}
 	for _, c := range b[1:] {
-		if !isAlnumByte(c) && c != '.' && c != '-' && c != '+' && c != '%' && c != '=' {
+		if byteClass[c]&classIdent == 0 {
 			return false
 		}
 	}
 	return true
 }
+
+// Byte classes of the MSRP grammar (RFC 4975 §9), looked up once per byte on every frame head.
+const (
+	classIdent = 1 << iota // ident-char: ALPHANUM / "." / "-" / "+" / "%" / "="
+	classToken             // token: ALPHANUM / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~"
+	classValue             // a header value byte: anything but a control character other than HTAB
+)
+
+var byteClass = func() (t [256]uint8) {
+	for c := 0; c < 256; c++ {
+		b := byte(c)
+		if isAlnumByte(b) || strings.IndexByte(".-+%=", b) >= 0 {
+			t[c] |= classIdent
+		}
+		if isAlnumByte(b) || strings.IndexByte("-.!%*_+`'~", b) >= 0 {
+			t[c] |= classToken
+		}
+		if !(b < ' ' && b != '\t' || b == 0x7f) {
+			t[c] |= classValue
+		}
+	}
+	return t
+}()
 
 // finishHead parses the header block work[:headEnd] into p.msg (one string allocation) and either completes a
 // bodiless frame or enters stateBody. next is where the body (or the next frame) starts.
@@ -462,50 +485,50 @@ func parseHead(m *Message, head string, paths *pathCache) *FrameError {
 			continue
 		}
 		var err error
-		switch {
-		case strings.EqualFold(name, "To-Path"):
+		switch knownHeader(name) {
+		case "To-Path":
 			dst := m.ToPath[:0]
 			if m.sharedTo { // a repeated To-Path must not write into the cached slice
 				dst = nil
 			}
 			m.ToPath, m.sharedTo, err = paths.parse(dst, value, &paths.to, &paths.toURIs)
 			haveTo = true
-		case strings.EqualFold(name, "From-Path"):
+		case "From-Path":
 			dst := m.FromPath[:0]
 			if m.sharedFrom {
 				dst = nil
 			}
 			m.FromPath, m.sharedFrom, err = paths.parse(dst, value, &paths.from, &paths.fromURIs)
 			haveFrom = true
-		case strings.EqualFold(name, "Message-ID"):
+		case "Message-ID":
 			if value == "" {
 				err = errString("empty")
 			}
 			m.MessageID = value
-		case strings.EqualFold(name, "Byte-Range"):
+		case "Byte-Range":
 			var br ByteRange
 			br, err = ParseByteRange(value)
 			if err == nil && m.ByteRange.Start != 0 && br != m.ByteRange {
 				err = errString("repeated with another range") // which one would the body follow?
 			}
 			m.ByteRange = br
-		case strings.EqualFold(name, "Status"):
+		case "Status":
 			var st Status
 			st, err = ParseStatus(value)
 			if err == nil {
 				m.Status = &st
 			}
-		case strings.EqualFold(name, "Success-Report"):
+		case "Success-Report":
 			if value != "yes" && value != "no" {
 				err = errString("want yes or no")
 			}
 			m.SuccessReport = value
-		case strings.EqualFold(name, "Failure-Report"):
+		case "Failure-Report":
 			if value != "yes" && value != "no" && value != "partial" {
 				err = errString("want yes, no or partial")
 			}
 			m.FailureReport = value
-		case strings.EqualFold(name, "Content-Type"):
+		case "Content-Type":
 			if value == "" {
 				err = errString("empty")
 			}
@@ -526,24 +549,34 @@ func parseHead(m *Message, head string, paths *pathCache) *FrameError {
 // isToken: header names are tokens (RFC 4975 §9 hname).
 func isToken(s string) bool {
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if isAlnumByte(c) {
-			continue
+		if byteClass[s[i]]&classToken == 0 {
+			return false
 		}
-		switch c {
-		case '-', '.', '!', '%', '*', '_', '+', '`', '\'', '~':
-			continue
-		}
-		return false
 	}
 	return true
 }
 
 func isHeaderValue(s string) bool {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < ' ' && c != '\t' || c == 0x7f {
+		if byteClass[s[i]]&classValue == 0 {
 			return false
 		}
 	}
 	return true
+}
+
+// knownHeader returns the canonical spelling of a header Message has a field for, or name: the
+// spelling RFC 4975 uses comes first, and only another case is compared without case (§9:
+// header names are case-insensitive).
+func knownHeader(name string) string {
+	switch name {
+	case "To-Path", "From-Path", "Message-ID", "Byte-Range", "Status", "Success-Report", "Failure-Report", "Content-Type":
+		return name
+	}
+	for _, k := range [...]string{"To-Path", "From-Path", "Message-ID", "Byte-Range", "Status", "Success-Report", "Failure-Report", "Content-Type"} {
+		if strings.EqualFold(name, k) {
+			return k
+		}
+	}
+	return name
 }

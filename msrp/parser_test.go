@@ -327,3 +327,27 @@ func TestSharedPathsStayIntact(t *testing.T) {
 		t.Errorf("last frame: To-Path %q, want %q", string(appendPathTo(nil, last.ToPath)), x)
 	}
 }
+
+// TestByteClasses: the lookup tables say what the grammar says, byte for byte (RFC 4975 §9).
+func TestByteClasses(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		b := byte(c)
+		ident := isAlnumByte(b) || b == '.' || b == '-' || b == '+' || b == '%' || b == '='
+		token := isAlnumByte(b) || strings.IndexByte("-.!%*_+`'~", b) >= 0
+		value := !(b < ' ' && b != '\t' || b == 0x7f)
+		if got := byteClass[c]&classIdent != 0; got != ident {
+			t.Errorf("%q ident %v", b, got)
+		}
+		if got := isToken(string(b)); got != token {
+			t.Errorf("%q token %v", b, got)
+		}
+		if got := isHeaderValue(string(b)); got != value {
+			t.Errorf("%q value %v", b, got)
+		}
+	}
+	for _, name := range []string{"to-path", "TO-PATH", "Message-Id", "content-type", "X-Other", "Status"} {
+		if got := knownHeader(name); !strings.EqualFold(got, name) {
+			t.Errorf("knownHeader(%q) = %q", name, got)
+		}
+	}
+}

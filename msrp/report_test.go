@@ -1,6 +1,7 @@
 package msrp
 
 import (
+	"bytes"
 	"errors"
 	"strings"
 	"testing"
@@ -218,11 +219,58 @@ func TestTransactions_Timeout(t *testing.T) {
 func TestTransactions_TimeoutJanitor(t *testing.T) {
 	rec := newRecorder()
 	_, s, p := boundPair(t, Config{TransactionTimeout: 30 * time.Millisecond}, rec)
-	if err := s.Send("text/plain", []byte("nobody answers")); err != nil {
+	if err := s.SendMessage(&Message{ContentType: "text/plain", Body: []byte("nobody answers")}); err != nil {
 		t.Fatal(err)
 	}
 	p.next()
 	if f := rec.nextFailure(t); f.code != StatusRequestTimeout || f.s != s {
 		t.Fatalf("DeliveryFailed %+v", f)
+	}
+}
+
+// TestSendAsksForFailuresOnly: what Send queues whole carries Failure-Report partial and is not
+// tracked: no 200 is due, so none times out; a 200 sent anyway is ignored, and a 481 still ends
+// the session (RFC 4975 §7.1.1, §10.6). A chunked message keeps Failure-Report yes.
+func TestSendAsksForFailuresOnly(t *testing.T) {
+	rec := newRecorder()
+	srv, s, p := boundPair(t, Config{TransactionTimeout: 30 * time.Millisecond}, rec)
+	if err := s.Send("text/plain", []byte("one")); err != nil {
+		t.Fatal(err)
+	}
+	m := p.next()
+	if m.FailureReport != "partial" {
+		t.Fatalf("Failure-Report %q, want partial", m.FailureReport)
+	}
+	p.send(&Message{TransactionID: m.TransactionID, StatusCode: 200, ToPath: m.FromPath[:1], FromPath: m.ToPath})
+	time.Sleep(100 * time.Millisecond) // past the transaction timeout
+	select {
+	case f := <-rec.failed:
+		t.Fatalf("a partial request was tracked: %+v", f)
+	default:
+	}
+	if st := srv.Stats(); st.TransactionTimeouts != 0 {
+		t.Fatalf("TransactionTimeouts %d", st.TransactionTimeouts)
+	}
+	if err := s.Send("text/plain", bytes.Repeat([]byte("x"), MaxUninterruptible+1)); err != nil {
+		t.Fatal(err)
+	}
+	if big := p.next(); big.FailureReport != "" {
+		t.Fatalf("chunk of a large message: Failure-Report %q, want none (yes)", big.FailureReport)
+	}
+	if err := s.Send("text/plain", []byte("two")); err != nil {
+		t.Fatal(err)
+	}
+	m = p.next()
+	for m.MessageID == "" || string(m.Body) != "two" {
+		m = p.next()
+	}
+	p.send(&Message{TransactionID: m.TransactionID, StatusCode: StatusNoSuchSession, ToPath: m.FromPath[:1], FromPath: m.ToPath})
+	select {
+	case r := <-rec.closed:
+		if r.reason != PeerNoSuchSession || r.s != s {
+			t.Fatalf("session closed with %+v, want %v", r, PeerNoSuchSession)
+		}
+	case <-time.After(failsafe):
+		t.Fatal("a 481 to a partial request did not end the session")
 	}
 }

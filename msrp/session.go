@@ -85,17 +85,28 @@ func (s *Session) SetUserData(v any) {
 	s.mu.Unlock()
 }
 
-// Send queues a new SEND carrying body unchanged: new Message-ID, Byte-Range 1-N/N, and no report headers,
-// which means Failure-Report yes and Success-Report no (RFC 4975 §7.1.1 defaults; RFC 7701 §6.3 lets the
-// switch choose). A body over MaxUninterruptible bytes is sent in interruptible chunks (chunk.go). It never
+// Send queues a new SEND carrying body unchanged: new Message-ID, Byte-Range 1-N/N, Success-Report no (the
+// default) and, for a message sent whole, Failure-Report partial: the peer answers only a failure, so a room's
+// copies cost their recipients no 200 and the sender no transaction to track (RFC 4975 §7.1.1; RFC 7701 §6.3
+// lets the switch choose its report model). A failure still comes back and is acted on (481 ends the session).
+// A body over MaxUninterruptible bytes is sent in interruptible chunks (chunk.go), with Failure-Report yes, since
+// a chunk's 200 paces the next and its 413 stops the message. It never
 // blocks. Before the session is bound the message waits on the session (at most 256 messages and
 // MaxPendingBytes); on a bound session it goes to the connection's queue, and if that is over MaxPendingBytes
 // the connection is failed as a slow consumer and ErrSlowConsumer returned. body must not be modified
 // afterwards: it is shared, not copied (zero copy fan-out). On a bound session Send allocates nothing: the
 // identifiers are minted into the pooled frame buffer.
 func (s *Session) Send(contentType string, body []byte) error {
-	m := Message{Method: "SEND", ContentType: contentType, Body: body}
+	m := Message{Method: "SEND", ContentType: contentType, Body: body, FailureReport: failureReportFor(body)}
 	return s.send(&m, true, nil)
+}
+
+// failureReportFor is the Failure-Report of a message Send queues: partial when it goes out whole.
+func failureReportFor(body []byte) string {
+	if len(body) > MaxUninterruptible {
+		return ""
+	}
+	return "partial"
 }
 
 // SendFrom is Send for a handler relaying what origin sent: it must be called from origin's
@@ -103,7 +114,7 @@ func (s *Session) Send(contentType string, body []byte) error {
 // else that origin's connection causes while it handles what one read brought in: one
 // wake-up and one write per recipient for a burst, instead of one per message.
 func (s *Session) SendFrom(origin *Session, contentType string, body []byte) error {
-	m := Message{Method: "SEND", ContentType: contentType, Body: body}
+	m := Message{Method: "SEND", ContentType: contentType, Body: body, FailureReport: failureReportFor(body)}
 	return s.send(&m, true, origin.boundConn())
 }
 

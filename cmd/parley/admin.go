@@ -392,8 +392,9 @@ func (d *daemon) watchCertificates(ctx context.Context) {
 	if len(certs) == 0 {
 		return
 	}
+	every := certPoll // read here, not in the goroutine: tests set it around a daemon's life
 	go func() {
-		t := time.NewTicker(certPoll)
+		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
 			select {

@@ -63,8 +63,8 @@ func (p *benchPeer) write(b []byte) error {
 	return err
 }
 
-// readLoop parses what arrives: answers free window slots, SENDs are answered 200 (all in one
-// write per read) and, when stamped by this run, timed.
+// readLoop parses what arrives: answers free window slots, SENDs are answered 200 when their
+// Failure-Report asks for it (all in one write per read) and, when stamped by this run, timed.
 func (p *benchPeer) readLoop() {
 	epoch := p.stats.epoch
 	parser := msrp.NewParser(0, 0)
@@ -100,7 +100,7 @@ func (p *benchPeer) readLoop() {
 					p.stats.refused(m.StatusCode)
 				}
 			case m.Method == "SEND":
-				if m.FailureReport != "no" {
+				if m.FailureReport != "no" && m.FailureReport != "partial" { // partial: failures only (RFC 4975 §7.1.1)
 					out = (&msrp.Message{TransactionID: m.TransactionID, StatusCode: 200, Comment: "OK",
 						ToPath: m.FromPath[:1], FromPath: from}).AppendTo(out)
 				}

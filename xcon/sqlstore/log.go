@@ -186,6 +186,9 @@ func (s *Store) commitLog(batch []*appendRequest, n int) {
 	})
 	s.logCount.commits.Add(1)
 	s.logCount.entries.Add(uint64(n))
+	if s.checkpoints != nil {
+		s.checkpoints.committed()
+	}
 	s.logCount.nanos.Add(uint64(time.Since(t0)))
 	s.countFailure(err)
 	answer := func(reqs []*appendRequest, syncErr error) {
@@ -279,6 +282,15 @@ func assignSeqs(req *appendRequest, next map[string]int64, used map[string]bool)
 func (s *Store) insertLog(ctx context.Context, tx *sql.Tx, batch []*appendRequest, failed map[*appendRequest]error) error {
 	segs := map[string]*segment{}
 	var order []string
+	need := map[string]int{} // each segment's encoded size, so that its buffer is allocated once
+	for _, req := range batch {
+		if failed[req] != nil {
+			continue
+		}
+		for i := range req.entries {
+			need[roomKey(req.entries[i].Room)] += encodedSize(&req.entries[i])
+		}
+	}
 	for _, req := range batch {
 		if failed[req] != nil {
 			continue
@@ -288,7 +300,7 @@ func (s *Store) insertLog(ctx context.Context, tx *sql.Tx, batch []*appendReques
 			room := roomKey(e.Room)
 			g := segs[room]
 			if g == nil {
-				g = &segment{data: make([]byte, 0, 64+len(e.Body))}
+				g = &segment{data: make([]byte, 0, need[room])}
 				segs[room] = g
 				order = append(order, room)
 			}

@@ -44,6 +44,12 @@ func (g *segment) add(e *xcon.LogEntry) {
 	g.data = append(b, e.Body...)
 }
 
+// encodedSize bounds what add appends for e: two varints and six length-prefixed fields.
+func encodedSize(e *xcon.LogEntry) int {
+	return 2*binary.MaxVarintLen64 + 6*binary.MaxVarintLen64 + len(e.Channel) + len(e.SenderID) +
+		len(e.SenderNick) + len(e.Recipient) + len(e.ContentType) + len(e.Body)
+}
+
 // decodeSegment returns the entries of a segment of room, oldest first.
 func decodeSegment(room string, firstSeq int64, data []byte) ([]xcon.LogEntry, error) {
 	var out []xcon.LogEntry

@@ -25,20 +25,21 @@ type Store struct {
 	w *sql.DB // the single writer connection
 	r *sql.DB // read-only pool
 
-	logMu     sync.RWMutex // guards logClosed against sends on logReqs
-	logClosed bool
-	logReqs   chan *appendRequest
-	logDone   chan struct{}
-	maxBatch  int
-	window    time.Duration // how long a batch that is not full waits for more (WithCommitWindow)
-	rebound   sync.Map      // query -> dialect form
-	segInsert *sql.Stmt     // INSERT of a log segment; read-only after Open
-	seqSelect *sql.Stmt     // a room's last log sequence number, read by each group commit
-	seqUpdate *sql.Stmt     // ... and written back
-	logCount  logStats
-	onCommit  func(time.Duration) // WithCommitObserver; nil for none
-	failures  atomic.Uint64       // failed writes (StoreErrors)
-	sync      *walSync            // fsyncs the WAL after commits (synchronous FULL); nil otherwise
+	logMu       sync.RWMutex // guards logClosed against sends on logReqs
+	logClosed   bool
+	logReqs     chan *appendRequest
+	logDone     chan struct{}
+	maxBatch    int
+	window      time.Duration // how long a batch that is not full waits for more (WithCommitWindow)
+	rebound     sync.Map      // query -> dialect form
+	segInsert   *sql.Stmt     // INSERT of a log segment; read-only after Open
+	seqSelect   *sql.Stmt     // a room's last log sequence number, read by each group commit
+	seqUpdate   *sql.Stmt     // ... and written back
+	logCount    logStats
+	onCommit    func(time.Duration) // WithCommitObserver; nil for none
+	failures    atomic.Uint64       // failed writes (StoreErrors)
+	sync        *walSync            // fsyncs the WAL after commits (synchronous FULL); nil otherwise
+	checkpoints *checkpointer       // SQLite: checkpoints beside the writer; nil on PostgreSQL
 
 	// Binding writes run for every join and leave: prepared once, since
 	// parsing the SQL costs more than executing it.
@@ -116,7 +117,7 @@ func Open(ctx context.Context, dir string, opts ...Option) (*Store, error) {
 		sqliteSync = "NORMAL" // FULL's fsync is made by walSync, after COMMIT, overlapping the next one
 	}
 	common := "?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(" + sqliteSync + ")"
-	w, err := sql.Open("sqlite", path+common+"&_pragma=journal_mode(WAL)&_txlock=immediate")
+	w, err := sql.Open("sqlite", path+common+"&_pragma=journal_mode(WAL)&_pragma=wal_autocheckpoint(0)&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open %s: %w", path, err)
 	}
@@ -157,6 +158,14 @@ func Open(ctx context.Context, dir string, opts ...Option) (*Store, error) {
 		r.Close()
 		return nil, err
 	}
+	ck, err := sql.Open("sqlite", path+common)
+	if err != nil {
+		fail()
+		r.Close()
+		return nil, fmt.Errorf("sqlstore: open %s: %w", path, err)
+	}
+	ck.SetMaxOpenConns(1)
+	s.checkpoints = newCheckpointer(ck, path)
 	s.startLogWriter()
 	return s, nil
 }
@@ -187,10 +196,14 @@ func (s *Store) Close() error {
 	s.seqUpdate.Close()
 	s.bindUpsert.Close()
 	s.bindDelete.Close()
-	if s.r == s.w {
-		return s.w.Close()
+	var ckErr error
+	if s.checkpoints != nil {
+		ckErr = s.checkpoints.close()
 	}
-	return errors.Join(s.r.Close(), s.w.Close())
+	if s.r == s.w {
+		return errors.Join(ckErr, s.w.Close())
+	}
+	return errors.Join(ckErr, s.r.Close(), s.w.Close()) // the writer, closed last, checkpoints what is left
 }
 
 // prepareStatements prepares, on the writer, the statements the hot paths run.

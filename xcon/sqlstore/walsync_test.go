@@ -1,8 +1,11 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -135,4 +138,27 @@ func TestLaterSyncAnswersEarlierCommits(t *testing.T) {
 	if calls.Load() < 2 {
 		t.Fatalf("%d fsyncs, want a second one started while the first ran", calls.Load())
 	}
+}
+
+// TestCheckpointsBesideTheWriter: the writer never checkpoints (wal_autocheckpoint 0), so a
+// WAL that grows past the threshold is copied into the database file by the checkpointer while
+// the store serves.
+func TestCheckpointsBesideTheWriter(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	defer s.Close()
+	if err := s.CreateConference(ctx, room("lobby")); err != nil {
+		t.Fatal(err)
+	}
+	body := bytes.Repeat([]byte("x"), 16<<10)
+	for range 4 * walCheckpointBytes / len(body) {
+		if err := s.AppendLog(ctx, []xcon.LogEntry{{Room: "lobby", Channel: "main", ContentType: "text/plain", Body: body}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, func() bool {
+		st, err := os.Stat(filepath.Join(dir, "parley.db"))
+		return err == nil && st.Size() > walCheckpointBytes
+	})
 }

@@ -349,7 +349,8 @@ export class MSRPConnection {
     const from = (f.headers.get('from-path') || '').split(/\s+/)[0];
     const answer = (code, comment) => {
       if (f.method !== 'SEND' && f.method !== 'NICKNAME') return; // REPORTs get no response
-      if (f.method === 'SEND' && f.headers.get('failure-report') === 'no') return;
+      const fr = f.method === 'SEND' ? f.headers.get('failure-report') : null;
+      if (fr === 'no' || (fr === 'partial' && code === 200)) return; // RFC 4975 §7.1.1: partial wants failures only
       this.ws.send(buildMSRP(f.tid, `${code} ${comment}`, [['To-Path', from], ['From-Path', toPath]]));
     };
     if (!s) { answer(481, 'No such session'); return; }
