@@ -549,19 +549,11 @@ func (c *conn) writeLoop() {
 		c.mu.Unlock()
 
 		vec = vec[:0]
-		size := w.pieceBytes
 		if len(w.pre) > 0 {
 			vec = append(vec, w.pre)
 		}
-		for i := range frames {
-			f := &frames[i]
-			vec = append(vec, (*f.buf)[:f.head])
-			if len(f.body) > 0 {
-				vec = append(vec, f.body)
-			}
-			vec = append(vec, (*f.buf)[f.head:])
-			size += f.size()
-		}
+		vec, size := appendFrames(vec, frames)
+		size += w.pieceBytes
 		for _, p := range [...][]byte{w.head, w.piece, w.post} {
 			if len(p) > 0 {
 				vec = append(vec, p)
@@ -586,10 +578,7 @@ func (c *conn) writeLoop() {
 			}
 		}
 		c.mu.Unlock()
-		for i := range frames {
-			putFrameBuf(frames[i].buf)
-			frames[i] = outFrame{}
-		}
+		releaseFrames(frames)
 		clear(vec)
 		c.mu.Lock()
 		c.spare = frames[:0]

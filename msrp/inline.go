@@ -52,17 +52,7 @@ func (c *conn) writeInline(d *conn) bool {
 
 	sc := inlineScratches.Get().(*inlineScratch)
 	defer inlineScratches.Put(sc)
-	vec := sc.vec[:0]
-	size := 0
-	for i := range frames {
-		f := &frames[i]
-		vec = append(vec, (*f.buf)[:f.head])
-		if len(f.body) > 0 {
-			vec = append(vec, f.body)
-		}
-		vec = append(vec, (*f.buf)[f.head:])
-		size += f.size()
-	}
+	vec, size := appendFrames(sc.vec[:0], frames)
 	n, err := writevNow(d.raw, vec, &sc.iov)
 	now := timeNow()
 	if n > 0 {
@@ -141,6 +131,22 @@ func (c *conn) writeCarry() bool {
 		return false
 	}
 	return true
+}
+
+// appendFrames appends the pieces of frames to vec (head, shared body, end-line) and returns
+// their size.
+func appendFrames(vec net.Buffers, frames []outFrame) (net.Buffers, int) {
+	size := 0
+	for i := range frames {
+		f := &frames[i]
+		vec = append(vec, (*f.buf)[:f.head])
+		if len(f.body) > 0 {
+			vec = append(vec, f.body)
+		}
+		vec = append(vec, (*f.buf)[f.head:])
+		size += f.size()
+	}
+	return vec, size
 }
 
 func releaseFrames(frames []outFrame) {
