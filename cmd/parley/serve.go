@@ -371,6 +371,7 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 		})
 	}
 	d.watchCertificates(serveCtx)
+	d.trimMemoryWhenQuiet(serveCtx)
 	d.ready.Store(true)
 	log.Info("parley serving",
 		"sip", net.JoinHostPort(hostOf(cfg.SIP.Listen), fmt.Sprint(d.sip.Port())), "msrp", d.msrpAddr.String(),
@@ -474,6 +475,9 @@ func (d *daemon) registry() (*prometheus.Registry, error) {
 		return nil, err
 	}
 	if err := registerLogStats(reg, d.store, d.commits); err != nil {
+		return nil, err
+	}
+	if err := reg.Register(memoryTrims); err != nil {
 		return nil, err
 	}
 	if d.httpLimit != nil {
