@@ -373,6 +373,7 @@ func (p *Parser) deliver(fn FrameFunc) error {
 }
 
 func (p *Parser) resetFrame() {
+	p.msg.Reset() // lets go of the head's string: an idle connection keeps nothing of its last frame
 	p.state = stateStartLine
 	p.scan = 0
 	p.lineStart = 0
