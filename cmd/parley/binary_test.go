@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -58,6 +60,26 @@ func buildBinary(t *testing.T) string {
 type runningBinary struct {
 	cmd             *exec.Cmd
 	sip, msrp, http string
+
+	logMu sync.Mutex
+	logs  []string // the lines it logged after the serving line
+}
+
+// logged reports whether a line the daemon logged since it started serving contains every one
+// of parts.
+func (p *runningBinary) logged(parts ...string) bool {
+	p.logMu.Lock()
+	defer p.logMu.Unlock()
+	for _, l := range p.logs {
+		all := true
+		for _, part := range parts {
+			all = all && strings.Contains(l, part)
+		}
+		if all {
+			return true
+		}
+	}
+	return false
 }
 
 func startBinary(t *testing.T, bin, dataDir string) *runningBinary {
@@ -72,8 +94,10 @@ func startBinary(t *testing.T, bin, dataDir string) *runningBinary {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	serving := regexp.MustCompile(`msg="parley serving".* sip=(\S+) msrp=(\S+) http=(\S+) .*rooms=lobby`)
+	serving := regexp.MustCompile(`msg="parley serving".* sip=(\S+) msrp=(\S+) http=(\S+) .*rooms=\S*\blobby\b`)
 	lines := bufio.NewScanner(stderr)
+	slow := time.AfterFunc(30*time.Second, func() { cmd.Process.Kill() }) // a start that hangs fails the test
+	defer slow.Stop()
 	p := &runningBinary{cmd: cmd}
 	for lines.Scan() {
 		if m := serving.FindStringSubmatch(lines.Text()); m != nil {
@@ -86,6 +110,11 @@ func startBinary(t *testing.T, bin, dataDir string) *runningBinary {
 	}
 	go func() {
 		for lines.Scan() { // keep draining so the daemon never blocks on its log
+			p.logMu.Lock()
+			if len(p.logs) < 10000 {
+				p.logs = append(p.logs, lines.Text())
+			}
+			p.logMu.Unlock()
 		}
 	}()
 	return p
