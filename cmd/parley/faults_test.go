@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -32,7 +33,7 @@ type faultLedger struct {
 	rooms    []string        // rooms whose CCMP create was answered success
 	subject  string          // lobby's subject after the last update answered success
 	maybe    string          // an update of the subject sent but not answered when the focus died
-	pushes   int             // file pushes answered 200
+	pushes   map[string]bool // names of the files whose push was answered 200
 	joins    int             // INVITEs answered 200
 }
 
@@ -42,8 +43,8 @@ type faultLedger struct {
 // subject, and file pushes. After each kill the SQLite database passes PRAGMA integrity_check
 // as it is (nothing repaired first), every message answered 200 is in the log, every room
 // whose create was answered success exists, the lobby's subject is the last one acknowledged
-// (or the one in flight at the kill), no partial file is left once the focus restarts, and the
-// focus starts cleanly with nobody shown present.
+// (or the one in flight at the kill), every file whose push was answered 200 is kept, no partial
+// file is left once the focus restarts, and the focus starts cleanly with nobody shown present.
 func TestKill9MixedWorkloadTwentyTimes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills the binary")
@@ -54,7 +55,7 @@ func TestKill9MixedWorkloadTwentyTimes(t *testing.T) {
 	seed := time.Now().UnixNano()
 	rng := rand.New(rand.NewPCG(uint64(seed), 0))
 	t.Logf("seed %d", seed)
-	led := &faultLedger{messages: map[string]bool{}}
+	led := &faultLedger{messages: map[string]bool{}, pushes: map[string]bool{}}
 	const rounds = 20
 	for round := range rounds {
 		t0 := time.Now()
@@ -71,7 +72,7 @@ func TestKill9MixedWorkloadTwentyTimes(t *testing.T) {
 	}
 	led.mu.Lock()
 	t.Logf("%d rounds: %d messages, %d rooms, %d file pushes, %d joins acknowledged and all kept", rounds,
-		len(led.messages), len(led.rooms), led.pushes, led.joins)
+		len(led.messages), len(led.rooms), len(led.pushes), led.joins)
 	led.mu.Unlock()
 }
 
@@ -208,9 +209,10 @@ func faultRound(t *testing.T, d *runningBinary, client *sipgo.Client, led *fault
 		defer wg.Done()
 		for i := 0; ctx.Err() == nil; i++ {
 			payload := bytes.Repeat([]byte{byte(i)}, 2048+i)
+			name := fmt.Sprintf("f%d-%d.png", round, i)
 			push := &sdp.MediaAnswer{Port: 9, Proto: "TCP/MSRP", Setup: "active", Direction: "sendonly",
 				AcceptTypes:    []string{"image/png"},
-				FileSelector:   fmt.Sprintf(`name:"f%d-%d.png" type:image/png size:%d`, round, i, len(payload)),
+				FileSelector:   fmt.Sprintf(`name:"%s" type:image/png size:%d`, name, len(payload)),
 				FileTransferID: fmt.Sprintf("t%d-%d", round, i)}
 			res := make(chan int, 1)
 			m := join(fmt.Sprintf("pusher%d", round), push, func(_ string, code int, _ string) { res <- code })
@@ -225,7 +227,7 @@ func faultRound(t *testing.T, d *runningBinary, client *sipgo.Client, led *fault
 			case code := <-res:
 				if code == 200 {
 					led.mu.Lock()
-					led.pushes++
+					led.pushes[name] = true
 					led.mu.Unlock()
 				}
 			case <-m.closed:
@@ -296,8 +298,24 @@ func checkAfterKill(t *testing.T, data string, led *faultLedger, round int) {
 	if got := lobby.Description.Subject; got != led.subject && (led.maybe == "" || got != led.maybe) {
 		t.Fatalf("round %d: lobby subject %q after SIGKILL, want the acknowledged %q (or %q in flight)", round, got, led.subject, led.maybe)
 	}
-	t.Logf("round %d: %d messages, %d rooms, %d pushes acknowledged so far; the log holds %d", round,
-		len(led.messages), len(led.rooms), led.pushes, len(logged))
+	// A push is answered 200 once its file is kept (synced and renamed, with its description).
+	kept := map[string]bool{}
+	filepath.WalkDir(filepath.Join(data, "files"), func(path string, e os.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(path, ".json") {
+			var k struct{ Name string }
+			if b, err := os.ReadFile(path); err == nil && json.Unmarshal(b, &k) == nil {
+				kept[k.Name] = true
+			}
+		}
+		return nil
+	})
+	for name := range led.pushes {
+		if !kept[name] {
+			t.Fatalf("round %d: file %s, pushed and answered 200, is not kept after SIGKILL", round, name)
+		}
+	}
+	t.Logf("round %d: %d messages, %d rooms, %d pushes acknowledged so far; the log holds %d, %d files kept", round,
+		len(led.messages), len(led.rooms), len(led.pushes), len(logged), len(kept))
 }
 
 // checkRestarted: a focus restarted after SIGKILL serves, shows nobody present, and has removed
