@@ -51,7 +51,9 @@ func benchCommand() *cobra.Command {
 connection each), then --senders of them send CPIM messages of --size bytes, each keeping at most
 --window SENDs unanswered, for --duration. Printed: sent/s, acked/s (200s), delivered/s (copies
 received by members), latency from send to complete receipt (p50/p90/p99/p99.9), refusals and
-messages lost. --direct first measures two bench endpoints talking to each other with no focus
+messages lost. --churn N makes N members a second that do not send leave with a BYE while the
+messages flow, each replaced at once by a new member (a soak: losses are then not counted).
+--direct first measures two bench endpoints talking to each other with no focus
 between them, the bound on this machine, and prints the ratios. Nothing is sent to any address but
 the one given by --sip (MSRP paths pointing elsewhere are refused).`,
 		Args: cobra.NoArgs,
