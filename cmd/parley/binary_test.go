@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"net"
 	"net/http"
 	"os"
@@ -127,4 +128,26 @@ func (p *runningBinary) sipPort(t *testing.T) int {
 	}
 	n, _ := strconv.Atoi(port)
 	return n
+}
+
+// TestServeFailingAfterTheStoreOpensSaysWhy: a listener that cannot be bound once the database
+// is open (here the MSRP port, taken) ends `parley serve` with its error and exit code 1, the
+// database closed, never with a panic.
+func TestServeFailingAfterTheStoreOpensSaysWhy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := buildBinary(t)
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	out, err := exec.Command(bin, "serve", "--sip", "127.0.0.1:0", "--msrp", taken.Addr().String(), "--http", "127.0.0.1:0",
+		"--data", filepath.Join(t.TempDir(), "data")).CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(string(out), "msrp.listen: listen tcp "+taken.Addr().String()) ||
+		strings.Contains(string(out), "panic") {
+		t.Fatalf("serve with the MSRP port taken: %v\n%s", err, out)
+	}
 }
