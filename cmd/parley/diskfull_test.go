@@ -181,6 +181,16 @@ func TestFullDiskRefusesLoggedSendsAndRecovers(t *testing.T) {
 		}
 		received(t, dave, text)
 	}
+	// A join writes its binding: it succeeds while the database has pages to spare, else it is
+	// refused at once, never left unanswered.
+	if m, err := faultJoin(ctx, client, port, "quiet", "frank", nil, answer); errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a join on a full disk was left unanswered: %v", err)
+	} else if err != nil {
+		t.Logf("a join on a full disk: %v", err)
+	} else {
+		t.Logf("a join on a full disk: joined")
+		m.leave(ctx)
+	}
 	if res, err := http.Get("http://" + d.http + "/healthz"); err != nil || res.StatusCode != 200 {
 		t.Fatalf("/healthz on a full disk: %v %v", res, err)
 	} else {
