@@ -317,12 +317,17 @@ const anonymousHost = "anonymous.invalid"
 // the next message is logged again; a log that can no longer be made durable stays so until
 // the focus is restarted.
 func notLoggedComment(err error) string {
+	return "Message relayed but not logged: " + notLoggedReason(err)
+}
+
+// notLoggedReason says why the log could not take a message.
+func notLoggedReason(err error) string {
 	switch {
 	case errors.Is(err, xcon.ErrFull):
-		return "Message relayed but not logged: the log could not be written (no space left)"
+		return "the log could not be written (no space left)"
 	case errors.Is(err, xcon.ErrNotDurable):
-		return "Message relayed but not logged: the log could not be made durable (restart needed)"
+		return "the log could not be made durable (restart needed)"
 	default:
-		return "Message relayed but not logged: the log could not be written"
+		return "the log could not be written"
 	}
 }
