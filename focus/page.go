@@ -240,8 +240,9 @@ func (f *Focus) Page(ctx context.Context, req PageRequest) (PageResult, error) {
 	select {
 	case err := <-done:
 		if err != nil {
-			f.log.Error("message not logged", "room", room.name, "err", err)
-			return res, ErrNotLogged
+			reason := notLoggedReason(err)
+			f.log.Error("message not logged", "room", room.name, "reason", reason, "err", err)
+			return res, fmt.Errorf("%w: %s", ErrNotLogged, reason)
 		}
 	case <-ctx.Done():
 		return res, ctx.Err()

@@ -99,8 +99,9 @@ func (f *Focus) HandleMessage(s *msrp.Session, m *msrp.Message) error {
 		answer := msrp.Defer()
 		f.store.AppendLogAsync([]xcon.LogEntry{*entry}, func(err error) {
 			if err != nil {
-				f.log.Error("message not logged", "room", room.name, "err", err)
-				answer.Settle(&msrp.StatusError{Code: 500, Comment: "Message relayed but not logged"})
+				comment := notLoggedComment(err)
+				f.log.Error("message not logged", "room", room.name, "reason", comment, "err", err)
+				answer.Settle(&msrp.StatusError{Code: 500, Comment: comment})
 				return
 			}
 			answer.Settle(nil)
@@ -310,3 +311,23 @@ func anonymousPair(from, participant sipURI) bool {
 
 // anonymousHost is the host of anonymous URIs (RFC 3323 §4.1.1.3).
 const anonymousHost = "anonymous.invalid"
+
+// notLoggedComment is the comment of the 500 that answers a logged room's message the log
+// could not take (it was relayed all the same): out of space is cleared by freeing some, and
+// the next message is logged again; a log that can no longer be made durable stays so until
+// the focus is restarted.
+func notLoggedComment(err error) string {
+	return "Message relayed but not logged: " + notLoggedReason(err)
+}
+
+// notLoggedReason says why the log could not take a message.
+func notLoggedReason(err error) string {
+	switch {
+	case errors.Is(err, xcon.ErrFull):
+		return "the log could not be written (no space left)"
+	case errors.Is(err, xcon.ErrNotDurable):
+		return "the log could not be made durable (restart needed)"
+	default:
+		return "the log could not be written"
+	}
+}

@@ -86,7 +86,9 @@ func (s *Server) refusePage(req *sip.Request, tx sip.ServerTransaction, room str
 		s.respond(req, tx, 503, "Service Unavailable", sip.NewHeader("Retry-After", retryAfter), s.warning(err.Error()))
 	case errors.Is(err, focus.ErrBadMessage):
 		s.respond(req, tx, 400, "Bad Request", s.warning(err.Error()))
-	case errors.Is(err, focus.ErrNotLogged), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, focus.ErrNotLogged):
+		s.respond(req, tx, 500, "Server Internal Error", s.warning(strings.TrimPrefix(err.Error(), "focus: ")))
+	case errors.Is(err, context.DeadlineExceeded):
 		s.respond(req, tx, 500, "Server Internal Error", s.warning("message relayed but not logged"))
 	default:
 		s.refuse(req, tx, err)

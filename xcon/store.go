@@ -13,6 +13,13 @@ var (
 	// ErrConflict reports a write that contradicts stored state: a stale
 	// version (RFC 6503 §5.4 code 409) or a nickname held by another user.
 	ErrConflict = errors.New("xcon: conflict")
+	// ErrFull reports a write refused for want of space (SQLite's SQLITE_FULL, PostgreSQL's
+	// disk_full): nothing of it was stored, and the same write may succeed once space is freed.
+	ErrFull = errors.New("xcon: no space left to store")
+	// ErrNotDurable reports that the store can no longer promise that what it writes survives
+	// a crash (an fsync of its write-ahead log failed, after which the page cache may have lost
+	// writes): it acknowledges no more log writes until the process is restarted.
+	ErrNotDurable = errors.New("xcon: writes can no longer be made durable")
 )
 
 // Store is the durable state of the conferencing system. Room names are the

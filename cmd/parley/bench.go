@@ -39,6 +39,7 @@ type benchOptions struct {
 	json     bool
 	joins    int
 	profile  string
+	churn    float64 // members per second that leave and are replaced by a new one
 }
 
 func benchCommand() *cobra.Command {
@@ -50,7 +51,9 @@ func benchCommand() *cobra.Command {
 connection each), then --senders of them send CPIM messages of --size bytes, each keeping at most
 --window SENDs unanswered, for --duration. Printed: sent/s, acked/s (200s), delivered/s (copies
 received by members), latency from send to complete receipt (p50/p90/p99/p99.9), refusals and
-messages lost. --direct first measures two bench endpoints talking to each other with no focus
+messages lost. --churn N makes N members a second that do not send leave with a BYE while the
+messages flow, each replaced at once by a new member (a soak: losses are then not counted).
+--direct first measures two bench endpoints talking to each other with no focus
 between them, the bound on this machine, and prints the ratios. Nothing is sent to any address but
 the one given by --sip (MSRP paths pointing elsewhere are refused).`,
 		Args: cobra.NoArgs,
@@ -74,6 +77,7 @@ the one given by --sip (MSRP paths pointing elsewhere are refused).`,
 	fl.BoolVar(&o.json, "json", false, "print the results as JSON")
 	fl.IntVar(&o.joins, "parallel-joins", 64, "INVITEs in flight at once while members join")
 	fl.StringVar(&o.profile, "cpuprofile", "", "write the load tool's own CPU profile to this file")
+	fl.Float64Var(&o.churn, "churn", 0, "members per second that leave (BYE) while messages flow, each replaced at once by a new member; never a sender, so it needs -n above -s")
 	return cmd
 }
 
@@ -95,6 +99,8 @@ type benchResult struct {
 	Lost         int64           `json:"lost"`
 	JoinSeconds  float64         `json:"join_seconds,omitempty"`
 	JoinFailures int             `json:"join_failures,omitempty"`
+	Churned      int             `json:"churned,omitempty"`        // members that left and were replaced during the run
+	ChurnFailed  int             `json:"churn_failures,omitempty"` // replacements whose join failed`
 	Ratio        *benchRatioInfo `json:"vs_direct,omitempty"`
 }
 
@@ -169,6 +175,10 @@ func printBenchResult(w io.Writer, r benchResult) {
 	}
 	if r.JoinSeconds > 0 {
 		fmt.Fprintf(w, "       joined %d members in %.2fs, %d failed\n", r.Members, r.JoinSeconds, r.JoinFailures)
+	}
+	if r.Churned > 0 || r.ChurnFailed > 0 {
+		fmt.Fprintf(w, "       churn: %d members left and were replaced, %d replacements failed (lost is not counted while members churn)\n",
+			r.Churned, r.ChurnFailed)
 	}
 	if r.Ratio != nil {
 		fmt.Fprintf(w, "       vs direct: messages %.2fx  deliveries %.2fx  added p50 latency %v\n",
@@ -293,7 +303,7 @@ wait:
 	r := benchResult{Mode: mode, Senders: senders, Seconds: elapsed,
 		SentPerSec: float64(sent) / elapsed, AckedPerSec: float64(acked) / elapsed, DelivPerSec: float64(deliv) / elapsed,
 		P50: q[0], P90: q[1], P99: q[2], P999: q[3], Errors: stats.errors.Load(), Refused: stats.refusals()}
-	if lost := stats.acked.Load()*int64(fanout) - stats.deliveries.Load(); lost > 0 {
+	if lost := stats.acked.Load()*int64(fanout) - stats.deliveries.Load(); fanout >= 0 && lost > 0 {
 		r.Lost = lost
 	}
 	return r
@@ -319,6 +329,9 @@ func benchFocus(ctx context.Context, stderr io.Writer, o benchOptions) (benchRes
 	}
 	if o.members < 1 || o.senders > o.members {
 		return benchResult{}, errors.New("need members >= 1 and senders <= members")
+	}
+	if o.churn < 0 || o.churn > 0 && (o.senders >= o.members || o.senders == 0) {
+		return benchResult{}, errors.New("--churn needs senders (-s above 0) and members that do not send (-n above -s)")
 	}
 	raiseOpenFileLimit(slog.New(slog.NewTextHandler(stderr, nil)))
 	quiet := slog.New(slog.DiscardHandler)
@@ -405,9 +418,57 @@ func benchFocus(ctx context.Context, stderr io.Writer, o benchOptions) (benchRes
 		return benchResult{Mode: "focus", Members: len(peers), JoinSeconds: joinTime, JoinFailures: failures}, nil
 	}
 	senders := min(o.senders, len(peers))
-	r := blast(ctx, stderr, "focus", peers, senders, len(peers)-1, o)
+	fanout := len(peers) - 1
+	var churned, churnFailed int
+	stopChurn, churnDone := make(chan struct{}), make(chan struct{})
+	if o.churn > 0 {
+		fanout = -1 // members come and go: what each should have received is not known
+		go func() {
+			defer close(churnDone)
+			churned, churnFailed = churnMembers(ctx, stopChurn, client, target, localHost, allowed, stats, run, members, senders, o)
+		}()
+	} else {
+		close(churnDone)
+	}
+	r := blast(ctx, stderr, "focus", peers, senders, fanout, o)
+	close(stopChurn)
+	<-churnDone
 	r.Members, r.JoinSeconds, r.JoinFailures = len(peers), joinTime, failures
+	r.Churned, r.ChurnFailed = churned, churnFailed
 	return r, nil
+}
+
+// churnMembers makes o.churn members a second leave with a BYE, in turn among those that do not
+// send, and joins a new member (a new AOR, a new MSRP session) in the place of each, until stop.
+func churnMembers(ctx context.Context, stop <-chan struct{}, client *sipgo.Client, target sip.Uri, localHost string,
+	allowed []net.IPAddr, stats *benchStats, run [runIDLen]byte, members []*benchMember, senders int, o benchOptions) (churned, failed int) {
+	tick := time.NewTicker(time.Duration(float64(time.Second) / o.churn))
+	defer tick.Stop()
+	next := senders
+	for n := 0; ; n++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		i := next
+		if next++; next == len(members) {
+			next = senders
+		}
+		if old := members[i]; old != nil {
+			benchLeave([]*benchMember{old})
+			members[i] = nil
+		}
+		m, err := benchJoin(ctx, client, target, localHost, fmt.Sprintf("sip:c%d-%s@%s", n, run[:4], localHost), allowed, stats, run, o.window, o.size)
+		if err != nil {
+			failed++
+			continue
+		}
+		members[i] = m
+		churned++
+	}
 }
 
 // benchJoin sends one member's INVITE, connects its MSRP session to the path the focus answered

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"net"
 	"net/http"
 	"os"
@@ -9,6 +10,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -58,6 +61,26 @@ func buildBinary(t *testing.T) string {
 type runningBinary struct {
 	cmd             *exec.Cmd
 	sip, msrp, http string
+
+	logMu sync.Mutex
+	logs  []string // the lines it logged after the serving line
+}
+
+// logged reports whether a line the daemon logged since it started serving contains every one
+// of parts.
+func (p *runningBinary) logged(parts ...string) bool {
+	p.logMu.Lock()
+	defer p.logMu.Unlock()
+	for _, l := range p.logs {
+		all := true
+		for _, part := range parts {
+			all = all && strings.Contains(l, part)
+		}
+		if all {
+			return true
+		}
+	}
+	return false
 }
 
 func startBinary(t *testing.T, bin, dataDir string) *runningBinary {
@@ -72,8 +95,10 @@ func startBinary(t *testing.T, bin, dataDir string) *runningBinary {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	serving := regexp.MustCompile(`msg="parley serving".* sip=(\S+) msrp=(\S+) http=(\S+) .*rooms=lobby`)
+	serving := regexp.MustCompile(`msg="parley serving".* sip=(\S+) msrp=(\S+) http=(\S+) .*rooms=\S*\blobby\b`)
 	lines := bufio.NewScanner(stderr)
+	slow := time.AfterFunc(30*time.Second, func() { cmd.Process.Kill() }) // a start that hangs fails the test
+	defer slow.Stop()
 	p := &runningBinary{cmd: cmd}
 	for lines.Scan() {
 		if m := serving.FindStringSubmatch(lines.Text()); m != nil {
@@ -86,6 +111,11 @@ func startBinary(t *testing.T, bin, dataDir string) *runningBinary {
 	}
 	go func() {
 		for lines.Scan() { // keep draining so the daemon never blocks on its log
+			p.logMu.Lock()
+			if len(p.logs) < 10000 {
+				p.logs = append(p.logs, lines.Text())
+			}
+			p.logMu.Unlock()
 		}
 	}()
 	return p
@@ -98,4 +128,26 @@ func (p *runningBinary) sipPort(t *testing.T) int {
 	}
 	n, _ := strconv.Atoi(port)
 	return n
+}
+
+// TestServeFailingAfterTheStoreOpensSaysWhy: a listener that cannot be bound once the database
+// is open (here the MSRP port, taken) ends `parley serve` with its error and exit code 1, the
+// database closed, never with a panic.
+func TestServeFailingAfterTheStoreOpensSaysWhy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := buildBinary(t)
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	out, err := exec.Command(bin, "serve", "--sip", "127.0.0.1:0", "--msrp", taken.Addr().String(), "--http", "127.0.0.1:0",
+		"--data", filepath.Join(t.TempDir(), "data")).CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(string(out), "msrp.listen: listen tcp "+taken.Addr().String()) ||
+		strings.Contains(string(out), "panic") {
+		t.Fatalf("serve with the MSRP port taken: %v\n%s", err, out)
+	}
 }

@@ -172,7 +172,8 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 		return nil, fmt.Errorf("database in %s: %w", cfg.DataDir, err)
 	}
 	log.Info("store open", "driver", cfg.Store.Driver)
-	closers = append(closers, func() { d.store.Close() })
+	store := d.store // d is nil by the time a failed start runs the closers
+	closers = append(closers, func() { store.Close() })
 
 	msrpLn, err := net.Listen("tcp", cfg.MSRP.Listen)
 	if err != nil {

@@ -53,6 +53,8 @@ type Dialect struct {
 	// IsRetryable reports an error after which the whole transaction may simply be run again
 	// (a deadlock or serialization failure between concurrent writers); nil: none is.
 	IsRetryable func(error) bool
+	// IsFull reports a write that failed for want of space (the disk, a quota).
+	IsFull func(error) bool
 }
 
 // SQLite is the dialect of modernc.org/sqlite.
@@ -77,6 +79,10 @@ var SQLite = Dialect{
 	IsForeignKeyViolation: func(err error) bool {
 		var e *sqlite.Error
 		return errors.As(err, &e) && e.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+	},
+	IsFull: func(err error) bool {
+		var e *sqlite.Error
+		return errors.As(err, &e) && e.Code()&0xff == sqlite3.SQLITE_FULL // ENOSPC on a write of the WAL or the database
 	},
 }
 
@@ -106,6 +112,9 @@ var Postgres = Dialect{
 	IsRetryable: func(err error) bool {
 		c := pgCode(err)
 		return c == "40001" || c == "40P01" // serialization_failure, deadlock_detected
+	},
+	IsFull: func(err error) bool {
+		return pgCode(err) == "53100" // disk_full
 	},
 }
 

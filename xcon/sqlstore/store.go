@@ -265,6 +265,10 @@ func (s *Store) durable(ctx context.Context) error {
 func (s *Store) commitTx(ctx context.Context, f func(*sql.Tx) error) error {
 	for attempt := 1; ; attempt++ {
 		err := s.commitTxOnce(ctx, f)
+		if err != nil && s.d.IsFull != nil && s.d.IsFull(err) {
+			// Nothing of the transaction was stored; the caller may say why.
+			return fmt.Errorf("%w: %w", xcon.ErrFull, err)
+		}
 		if err == nil || s.d.IsRetryable == nil || !s.d.IsRetryable(err) || attempt == maxTxAttempts || ctx.Err() != nil {
 			return err
 		}

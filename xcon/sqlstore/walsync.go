@@ -3,12 +3,15 @@ package sqlstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/parleychat/parley/xcon"
 )
 
 // walSync makes commits durable by fsyncing the WAL itself, so that the fsync of one group
@@ -142,7 +145,7 @@ func (w *walSync) run() {
 			}
 		case f := <-results:
 			if f.err != nil && w.err == nil {
-				w.err = errors.Join(errors.New("sqlstore: fsync of the write-ahead log failed; restart once the disk is healthy"), f.err)
+				w.err = fmt.Errorf("%w: sqlstore: fsync of the write-ahead log failed; restart once the disk is healthy: %w", xcon.ErrNotDurable, f.err)
 			}
 			// Earlier fsyncs still running are answered now and forgotten when they return.
 			i := slices.Index(flying, f)

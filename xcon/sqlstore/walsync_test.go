@@ -70,10 +70,10 @@ func TestFailedSyncFailsWrites(t *testing.T) {
 	s.sync.fsync = func() error { return broken }
 	done := make(chan error, 1)
 	s.AppendLogAsync([]xcon.LogEntry{{Room: "lobby", Channel: "main", Body: []byte("one")}}, func(err error) { done <- err })
-	if err := <-done; !errors.Is(err, broken) {
-		t.Fatalf("append answered %v, want the fsync error", err)
+	if err := <-done; !errors.Is(err, broken) || !errors.Is(err, xcon.ErrNotDurable) || errors.Is(err, xcon.ErrFull) {
+		t.Fatalf("append answered %v, want the fsync error, not durable", err)
 	}
-	if err := s.CreateConference(ctx, room("annex")); !errors.Is(err, broken) {
+	if err := s.CreateConference(ctx, room("annex")); !errors.Is(err, broken) || !errors.Is(err, xcon.ErrNotDurable) {
 		t.Fatalf("a later write answered %v, want the fsync error", err)
 	}
 }
