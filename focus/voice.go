@@ -29,9 +29,17 @@ const (
 	rankAdministrator
 )
 
-// roleRank orders RFC 6501 roles (the order ccmp's authorization uses too).
+// roleRank orders RFC 6501 roles (the order ccmp's authorization uses too). A role is looked
+// up as written first, the usual case, and only then folded: it is read for every message.
 func roleRank(role string) int {
-	switch strings.ToLower(strings.TrimSpace(role)) {
+	if r := exactRoleRank(role); r != rankNone {
+		return r
+	}
+	return exactRoleRank(strings.ToLower(strings.TrimSpace(role)))
+}
+
+func exactRoleRank(role string) int {
+	switch role {
 	case "administrator", "organizer":
 		return rankAdministrator
 	case "moderator":

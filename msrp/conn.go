@@ -625,6 +625,7 @@ func (c *conn) readLoop() {
 			perr := c.parser.Parse(buf[:n], onFrame)
 			c.trackHead(before != c.frames)
 			c.flushWakeups()
+			c.parser.forget()
 			if perr != nil {
 				var pe *ProtocolError
 				if errors.As(perr, &pe) {

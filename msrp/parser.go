@@ -123,6 +123,14 @@ func newBorrowingParser(maxHeaderBytes int, maxBodyBytes int64) *Parser {
 	return p
 }
 
+// forget lets go of the last frame's strings when no frame is open, so that an idle connection
+// keeps nothing of what it last read; the connection calls it once per read, not per frame.
+func (p *Parser) forget() {
+	if p.state == stateStartLine && len(p.buf) == 0 {
+		p.msg.Reset()
+	}
+}
+
 // Buffered returns the number of bytes held for an incomplete frame.
 func (p *Parser) Buffered() int { return len(p.buf) }
 
@@ -373,7 +381,6 @@ func (p *Parser) deliver(fn FrameFunc) error {
 }
 
 func (p *Parser) resetFrame() {
-	p.msg.Reset() // lets go of the head's string: an idle connection keeps nothing of its last frame
 	p.state = stateStartLine
 	p.scan = 0
 	p.lineStart = 0

@@ -351,3 +351,24 @@ func TestByteClasses(t *testing.T) {
 		}
 	}
 }
+
+// TestForgetDropsTheLastFrame: between reads, with no frame open, the parser holds nothing of
+// the last frame (an idle connection's memory); with a frame open it keeps its state.
+func TestForgetDropsTheLastFrame(t *testing.T) {
+	p := newBorrowingParser(0, 0)
+	frame := smallSend()
+	if err := p.Parse(frame, func(*Message, error) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	p.forget()
+	if p.msg.TransactionID != "" || p.msg.MessageID != "" || p.msg.ToPath != nil {
+		t.Fatalf("the last frame is still held: %+v", p.msg)
+	}
+	if err := p.Parse(frame[:len(frame)-20], func(*Message, error) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	p.forget()
+	if p.msg.TransactionID == "" {
+		t.Fatal("forget dropped the frame being read")
+	}
+}

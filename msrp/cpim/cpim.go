@@ -305,12 +305,15 @@ func (m *Message) applyHeader(h Header, fromSeen *bool) error {
 // (a CR or NUL a recipient might split on or truncate at), or bytes that are not UTF-8
 // [RFC 3862 §3.1: header values are UTF-8 text].
 func badText(line string) string {
+	ascii := true
 	for i := 0; i < len(line); i++ {
-		if c := line[i]; (c < 0x20 && c != '\t') || c == 0x7f {
+		c := line[i]
+		if (c < 0x20 && c != '\t') || c == 0x7f {
 			return "a control character"
 		}
+		ascii = ascii && c < 0x80
 	}
-	if !utf8.ValidString(line) {
+	if !ascii && !utf8.ValidString(line) {
 		return "invalid UTF-8"
 	}
 	return ""
