@@ -83,6 +83,19 @@ func (p *runningBinary) logged(parts ...string) bool {
 	return false
 }
 
+// loggedSoon is logged, waiting up to 10 s for the line: the daemon's stderr is read by
+// another goroutine, so a line written before an answer may reach the test after it.
+func (p *runningBinary) loggedSoon(parts ...string) bool {
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if p.logged(parts...) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+}
+
 func startBinary(t *testing.T, bin, dataDir string) *runningBinary {
 	t.Helper()
 	cmd := exec.Command(bin, "serve", "--sip", "127.0.0.1:0", "--msrp", "127.0.0.1:0", "--http", "127.0.0.1:0",

@@ -168,7 +168,7 @@ func TestFullDiskRefusesLoggedSendsAndRecovers(t *testing.T) {
 		t.Fatalf("a logged message on a full disk, after %d answered 200: %d %q, want 500 %q", n, code, comment, want)
 	}
 	received(t, bob, fmt.Sprintf("full %d ", n)) // relayed all the same
-	if !d.logged(`msg="message not logged"`, "room=lobby", "no space left") {
+	if !d.loggedSoon(`msg="message not logged"`, "room=lobby", "no space left") {
 		t.Fatal(`no "message not logged" line naming the lobby and the missing space`)
 	}
 	t.Logf("disk full after %d logged messages: %d %s", n, code, comment)
