@@ -147,6 +147,8 @@ func TestReloadAddsRoomAndLimit(t *testing.T) {
 		"rooms:\n  - {name: lobby, logging: true}\n  - {name: annex}\n")
 	stop := signalSelf(t, fd.daemon, syscall.SIGHUP)
 	eventually(t, "room annex created", func() bool { return fd.focus.Room("annex") != nil })
+	// The room exists before the reload has swapped the limits in: wait for its end.
+	eventually(t, "reload done", func() bool { return strings.Contains(fd.log.String(), "configuration reloaded") })
 	joinRoom(t, fd.daemon, "annex", "carol", "tcp", false)
 	if code := send(); code != 413 {
 		t.Fatalf("3000 bytes after max_message_size 2048: %d, want 413", code)
