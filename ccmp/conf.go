@@ -106,7 +106,7 @@ func (h *Handler) room(req *Request) (*focus.Room, *xcon.Conference, error) {
 		return nil, nil, fail(CodeNotFound, "no conference "+req.ConfObjID)
 	}
 	if s := room.Successor(); s != "" && req.Operation != "delete" {
-		// seed §5.4: a closed room is a tombstone (which may still be deleted); the answer
+		// session-chat §5.4: a closed room is a tombstone (which may still be deleted); the answer
 		// names where it went, machine-readable in <parley:successor>.
 		e := fail(CodeNotFound, "conference closed; it continues at "+s)
 		e.Extensions = []*etree.Element{h.successorElement(s)}
@@ -121,7 +121,7 @@ func (h *Handler) room(req *Request) (*focus.Room, *xcon.Conference, error) {
 
 // successorElement is <parley:successor>: the XCON-URI of the room that replaces a closed one,
 // with its SIP URI in the sip attribute. It is the answer's machine-readable pointer to the
-// alternate venue (seed §5.4), after the specialised response's standard content.
+// alternate venue (session-chat §5.4), after the specialised response's standard content.
 func (h *Handler) successorElement(sipURI string) *etree.Element {
 	el := etree.NewElement("parley:successor")
 	el.CreateAttr("xmlns:parley", NSParley)

@@ -78,7 +78,7 @@
 // userRequest create and update may carry a preferred nickname as the xcon:nickname attribute
 // of userInfo (an unqualified nickname attribute is schema-invalid and answered 400). It is
 // claimed through focus.ClaimNickname (PRECIS, unique): malformed 400. When it is taken the
-// focus allocates another, the preferred one followed by a number (seed §5.1: "or allocates a
+// focus allocates another, the preferred one followed by a number (session-chat §5.1: "or allocates a
 // different nickname"); a request that wants that name or none says so with the attribute
 // parley:exact-nickname="true" (namespace NSParley) on userInfo, and gets 409 instead. A user
 // created without one gets its user part (or that with a digit) when free. The response

@@ -25,9 +25,9 @@ import (
 //	<parley:audit limit="50"/>                                                      (retrieve)
 //
 // history answers <parley:history> holding one <parley:message> per logged message, oldest
-// first (seed §5.3): with from and to the newest limit of that range; with since the first
+// first (session-chat §5.3): with from and to the newest limit of that range; with since the first
 // limit logged at or after it, and a next="…" cursor while more follow, which after= takes to
-// read the following page. close closes the room with an alternate venue (seed §5.4), the SIP
+// read the following page. close closes the room with an alternate venue (session-chat §5.4), the SIP
 // URI or XCON-URI of another open room of this server (404 otherwise): everyone is told and
 // gets a BYE, the room is no longer listed and INVITEs are redirected (302); the answer is
 // <parley:closed successor="SIP-URI">XCON-URI</parley:closed>. Every later answer about the
@@ -97,7 +97,7 @@ func (h *Handler) extended(ctx context.Context, p *Principal, req *Request, resp
 				return fail(CodeNotFound, "no conference "+req.ConfObjID)
 			}
 			if errors.Is(err, focus.ErrNoSuccessor) {
-				// seed §5.4: the alternate venue is a conference object that exists.
+				// session-chat §5.4: the alternate venue is a conference object that exists.
 				return fail(CodeNotFound, "successor "+successor+" is not an open conference of this server")
 			}
 			return err

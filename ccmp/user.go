@@ -325,8 +325,8 @@ func exactNickname(u *xcon.User) bool {
 // exactNicknameAttr is the local name of the marker exactNickname reads.
 const exactNicknameAttr = "exact-nickname"
 
-// claimNickname reserves a user's nickname through the focus (seed §5.1: PRECIS-compared,
-// unique). A preferred one that is taken makes the focus allocate another (seed §5.1: "or
+// claimNickname reserves a user's nickname through the focus (session-chat §5.1: PRECIS-compared,
+// unique). A preferred one that is taken makes the focus allocate another (session-chat §5.1: "or
 // allocates a different nickname"), the preferred one with a number, unless exact is set:
 // then it is 409. Without a preferred one, a new user gets its user part, or that with a number.
 func (h *Handler) claimNickname(room *focus.Room, snap *xcon.Conference, entity, preferred string, allocate, exact bool) (string, error) {
@@ -496,7 +496,7 @@ func (h *Handler) userJoinProvisioned(ctx context.Context, room *focus.Room, sna
 	return nil
 }
 
-// tellLogged adds to a joiner's userResponse whether the room logs what is said (seed §5.2:
+// tellLogged adds to a joiner's userResponse whether the room logs what is said (session-chat §5.2:
 // who enters a logged room is warned), as the conference event package shows it.
 func tellLogged(c *xcon.Conference, resp *Response) {
 	policy, _ := c.RoomPolicy()

@@ -67,7 +67,7 @@ func (r *Room) accessLocked(userID string, aor sipURI, admin bool) error {
 	case r.removed:
 		return ErrRoomNotFound
 	case r.policy.Successor != "":
-		return r.focus.moved(r.policy.Successor) // seed §5.4
+		return r.focus.moved(r.policy.Successor) // session-chat §5.4
 	case r.conf.State.Active != nil && !*r.conf.State.Active:
 		return ErrForbidden
 	case !strings.EqualFold(r.conf.JoinHandling, "allow"):

@@ -11,4 +11,8 @@
 // fan-out path reads an immutable snapshot of the room's streams (copy-on-write on join and
 // leave) and takes no lock; msrp.Session.Send never blocks, so a slow recipient costs the room
 // nothing but its own bounded queue.
+//
+// Comments cite "session-chat §N" for draft-boulton-dispatch-session-chat-01, "Chatrooms within a
+// Centralized Conferencing (XCON) System", whose room semantics (nicknames, logging, history,
+// alternate venue, files) Parley implements.
 package focus

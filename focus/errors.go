@@ -11,7 +11,7 @@ var (
 	ErrShuttingDown  = errors.New("focus: shutting down")             // 503
 )
 
-// MovedError says the room was closed with a successor (seed §5.4); SIP answers 302.
+// MovedError says the room was closed with a successor (session-chat §5.4); SIP answers 302.
 type MovedError struct {
 	Successor string // the successor's SIP URI: the 302's Contact
 	ConfObjID string // its XCON-URI, for CCMP

@@ -15,7 +15,7 @@ import (
 	"github.com/parleychat/parley/sdp"
 )
 
-// Files pushed to a room (seed §5.5, RFC 5547). A participant sends a file to the room URI on
+// Files pushed to a room (session-chat §5.5, RFC 5547). A participant sends a file to the room URI on
 // an m=message line with a=file-selector and sendonly; the focus answers recvonly and takes the
 // file as one MSRP message on that session (not a chat channel: no binding row). It wraps the
 // file in a new CPIM envelope from the sender with the file's name, size and own dates

@@ -14,7 +14,7 @@ import (
 	"time"
 )
 
-// Files kept for later joiners (seed §5.5) live on disk, one directory per room under the
+// Files kept for later joiners (session-chat §5.5) live on disk, one directory per room under the
 // files directory (data_dir/files): SEQ.msg holds the CPIM message exactly as it was delivered,
 // SEQ.json its metadata. SEQ is a sequence number taken when a file completes and persisted with
 // it (name and metadata), so the order of delivery survives a restart whatever the clocks say.

@@ -87,7 +87,7 @@ func (r *recent) replay(channel, userID string, n int, since time.Time) []xcon.L
 }
 
 // mayRead is the one rule on which logged messages a user sees, on join and over CCMP alike:
-// the public ones, and the private ones it sent or received (seed §5.3). XCON-USERIDs compare
+// the public ones, and the private ones it sent or received (session-chat §5.3). XCON-USERIDs compare
 // case-insensitively (RFC 6501 §3.3.2).
 func mayRead(e xcon.LogEntry, userID string) bool {
 	return e.Recipient == "" || strings.EqualFold(e.Recipient, userID) || strings.EqualFold(e.SenderID, userID)
@@ -211,8 +211,8 @@ func (r *Room) loadHistory(ctx context.Context, store xcon.Store) error {
 	return nil
 }
 
-// loggingNotice is the room's own CPIM message telling a joiner the room is logged (seed
-// §5.2). It comes from the room URI, like every notice of the room.
+// loggingNotice is the room's own CPIM message telling a joiner the room is logged
+// (session-chat §5.2). It comes from the room URI, like every notice of the room.
 func (r *Room) loggingNotice(to string) []byte {
 	return r.notice(to, "This room is logged: what you send here is recorded and may be shown to people who join later.")
 }

@@ -7,7 +7,7 @@ import (
 	"github.com/parleychat/parley/xcon"
 )
 
-// HistoryFrom reads a room's log forwards (seed §5.3: the messages right after a timestamp):
+// HistoryFrom reads a room's log forwards (session-chat §5.3: the messages right after a timestamp):
 // the first limit messages of channel ("" = all) logged at or after since and numbered above
 // after, oldest first, of those reader may see; the access and visibility rules are History's.
 // next is the cursor for the following page (pass it as after), 0 when the log has no more.

@@ -282,7 +282,7 @@ func (f *Focus) webSocketLine(m *sdp.Media, path []msrp.URI) (ws, secure bool) {
 }
 
 // channelFor picks the chat channel an offered label joins: the available-media entry of type
-// message with that label, else the room's first message channel (design.md, Conventions).
+// message with that label, else the room's first message channel.
 func (r *Room) channelFor(label string) string {
 	r.mu.Lock()
 	defer r.mu.Unlock()

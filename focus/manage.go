@@ -119,7 +119,7 @@ func (f *Focus) UpdateRoom(ctx context.Context, name string, update func(c *xcon
 }
 
 // loggingChangedLocked tells every participant present that the room's logging was switched
-// on (seed §5.2: people in a logged room are warned, not only those who join later) or off.
+// on (session-chat §5.2: people in a logged room are warned, not only those who join later) or off.
 // Queued under the lock, so the notice precedes every message the new policy applies to.
 // Caller holds mu; r.policy is the new policy.
 func (r *Room) loggingChangedLocked() {
@@ -236,7 +236,7 @@ func (f *Focus) Kick(ctx context.Context, room, userID string, ban bool) error {
 }
 
 // ClaimNickname reserves a nickname for a user of a room outside any MSRP session (CCMP
-// userRequest, seed §5.1), with the same PRECIS rules as NICKNAME; it returns the stored form.
+// userRequest, session-chat §5.1), with the same PRECIS rules as NICKNAME; it returns the stored form.
 func (f *Focus) ClaimNickname(room, userID, nickname string) (string, error) {
 	return f.nicknames.claim(room, heldByObject, userID, nickname)
 }

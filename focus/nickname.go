@@ -24,7 +24,7 @@ type NicknameScope int
 
 const (
 	// ScopeSystem: a nickname held by one XCON-USERID cannot be taken by another in any room
-	// ("unique in the conferencing system", seed §5.1). The default.
+	// ("unique in the conferencing system", session-chat §5.1). The default.
 	ScopeSystem NicknameScope = iota
 	// ScopeRoom: unique within each room only (RFC 7701 §7).
 	ScopeRoom

@@ -285,7 +285,7 @@ func (r *Room) maxMessageSize() int64 {
 	return limit
 }
 
-// wrappedTypes is what may travel inside message/cpim in this room (seed §3.1).
+// wrappedTypes is what may travel inside message/cpim in this room (session-chat §3.1).
 func (r *Room) wrappedTypes() []string {
 	if p := r.livePolicy.Load(); len(p.WrappedTypes) > 0 {
 		return p.WrappedTypes
@@ -390,7 +390,7 @@ func (r *Room) bindLocked(p *Participant, chat []*Stream, now time.Time) []xcon.
 	changes := make([]xcon.BindingChange, 0, len(chat))
 	for _, s := range chat {
 		// The nickname allocated to the user (over CCMP, or by an earlier session) is also the
-		// chat session's (seed §5.1).
+		// chat session's (session-chat §5.1).
 		if user.Nickname != "" && s.nickname == "" {
 			if _, err := r.focus.nicknames.claim(r.name, s.chatID, p.userID, user.Nickname); err == nil {
 				s.nickname = user.Nickname
@@ -419,7 +419,7 @@ type nickRelease struct{ chatID, nickname string }
 
 // renameStreamsLocked gives the chat streams of every participant whose user's nickname an
 // update changed (before holds the nicknames before it, by lower-case XCON-USERID) that
-// nickname, on the stream, its endpoint row and its binding row (seed §5.1). It returns the
+// nickname, on the stream, its endpoint row and its binding row (session-chat §5.1). It returns the
 // binding changes to write and the names to release. Caller holds mu; r.conf is the new object.
 func (r *Room) renameStreamsLocked(before map[string]string) ([]xcon.BindingChange, []nickRelease) {
 	var changes []xcon.BindingChange
@@ -458,8 +458,8 @@ func (r *Room) renameStreamsLocked(before map[string]string) ([]xcon.BindingChan
 }
 
 // welcomeLocked queues, on each new chat stream, what a joiner receives before anything else:
-// the logging notice (seed §5.2), a word to clients that are not chat-room aware (RFC 7701 §11),
-// the channel's history (seed §5.3) and the files kept for later joiners (seed §5.5). Live
+// the logging notice (session-chat §5.2), a word to clients that are not chat-room aware (RFC 7701 §11),
+// the channel's history (session-chat §5.3) and the files kept for later joiners (session-chat §5.5). Live
 // traffic follows once the streams are published. Caller holds mu.
 func (r *Room) welcomeLocked(p *Participant, chat []*Stream) {
 	// A channel the participant already receives on another line gets no second history.

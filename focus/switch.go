@@ -177,7 +177,7 @@ func (f *Focus) distribute(streams []*Stream, from *Stream, channel string, targ
 
 // admit returns the streams a message goes to and, in a logged room, its log entry, taken
 // in one step under the room's lock so that a joiner sees each message exactly once: in its
-// history or live (seed §5.3).
+// history or live (session-chat §5.3).
 func (r *Room) admit(from *Stream, target *Participant, contentType, inner string, body []byte) ([]*Stream, *xcon.LogEntry) {
 	if !r.loggable(inner) {
 		return *r.streams.Load(), nil

@@ -10,7 +10,7 @@ import (
 	"github.com/parleychat/parley/xcon"
 )
 
-// A room closed with an alternate venue (seed §5.4) stays in the store as a tombstone: its
+// A room closed with an alternate venue (session-chat §5.4) stays in the store as a tombstone: its
 // conference object, inactive, with the successor in its room policy. Focus owns them: they are
 // loaded with the other rooms at start, so the redirect and the protection of the successor
 // outlive restarts.
@@ -70,7 +70,7 @@ func (f *Focus) RedirectsTo(name string) []string {
 	return out
 }
 
-// CloseRoom closes a room with an alternate venue (seed §5.4): successor, the SIP URI or
+// CloseRoom closes a room with an alternate venue (session-chat §5.4): successor, the SIP URI or
 // XCON-URI of another open room of this focus (ErrNoSuccessor otherwise). Participants get a
 // notice naming the successor, then a BYE; watchers get a last NOTIFY naming it; the room becomes
 // a tombstone that is neither listed nor joinable, and later INVITEs are redirected (MovedError

@@ -47,7 +47,7 @@ func putFrameBuf(b *[]byte) {
 // conn is one MSRP connection: a read goroutine (parser, dispatch) and, while there is traffic, a write
 // goroutine (coalesced flushes, chunking of large messages). The writer is started by the first frame
 // queued and retires once the connection has been quiet for a janitor period, so an idle member costs one
-// goroutine, not two (examples.md §1.4: buffers and goroutines only while there is traffic).
+// goroutine, not two (buffers and goroutines only while there is traffic).
 type conn struct {
 	e        *Endpoint
 	t        Transport
@@ -205,7 +205,7 @@ func (c *conn) closedErr() error {
 }
 
 // queueFrame serializes m into a pooled head buffer and queues it with m.Body shared. It never blocks. Over
-// MaxPendingBytes the connection is failed as a slow consumer (examples.md §1.5). An empty TransactionID is
+// MaxPendingBytes the connection is failed as a slow consumer. An empty TransactionID is
 // minted into the buffer (random part + table slot, txtable.go); mintMID mints the Message-ID the same way.
 // Requests other than REPORT, and without Failure-Report no, are tracked for their response (§7.1.1).
 func (c *conn) queueFrame(m *Message, s *Session, mintMID bool, waiter chan *Message, wake *conn) error {
@@ -301,7 +301,7 @@ var batchTokens atomic.Uint64
 
 // wakeLater notes that the handlers run by c's reader queued frames on d: d's writer is woken
 // once c has handled everything one read brought (flushWakeups), so a burst of SENDs costs each
-// recipient one wake-up and one write, not one per message (examples.md §1.2). It runs on c's
+// recipient one wake-up and one write, not one per message. It runs on c's
 // read goroutine only. d may be listed twice when readers interleave; a second wake-up is free.
 func (c *conn) wakeLater(d *conn) {
 	if d.wakeMark.Swap(c.batch) != c.batch {
@@ -500,8 +500,8 @@ func (c *conn) dropLarge(i int) {
 }
 
 // writeLoop is the only writer. It swaps the frame queue out under the lock, adds at most one quantum of a
-// large message, and writes everything with one writev, so producers never wait on the socket (examples.md
-// §1.2) and short frames never wait behind a large message for more than one quantum (RFC 4975 §7.1.1).
+// large message, and writes everything with one writev, so producers never wait on the socket
+// and short frames never wait behind a large message for more than one quantum (RFC 4975 §7.1.1).
 func (c *conn) writeLoop() {
 	defer c.e.wg.Done()
 	var vec net.Buffers

@@ -494,7 +494,7 @@ func (e *Endpoint) Session(id string) *Session {
 
 // matchSession finds the session addressed by the last To-Path URI (RFC 4975 §7.3; the last URI is ours
 // when relays are involved, RFC 4976 §3) and binds it to c on first use (§5.4). It keys on session-id and
-// checks the scheme, but not the host, so a focus behind NAT or an SBC still matches (digest §1.9 item 5).
+// checks the scheme, but not the host, so a focus behind NAT or an SBC still matches (RFC 4975 §7.3 compares session-ids).
 func (e *Endpoint) matchSession(c *conn, to URI) (*Session, int) {
 	// Sessions already bound here are found without the endpoint's lock, which every
 	// connection shares: the common case costs only this connection's own lock.

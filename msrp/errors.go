@@ -29,7 +29,7 @@ var (
 )
 
 // ProtocolError is a framing fault after which the byte stream cannot be resynchronised (unparseable start line,
-// header block over MaxHeaderBytes, malformed end-line). The connection must be closed (digest §2.3).
+// header block over MaxHeaderBytes, malformed end-line). The connection must be closed: nothing after the fault can be framed (RFC 4975 §7.1).
 type ProtocolError struct {
 	State   string // parser state at the fault
 	Offset  int64  // stream offset of the fault

@@ -388,7 +388,7 @@ func (p *Parser) resetFrame() {
 	p.dropped = 0
 }
 
-// stepBody scans work (body bytes onward) for CRLF "-------" tid flag CRLF (§7.1, digest §12 item 1).
+// stepBody scans work (body bytes onward) for CRLF "-------" tid flag CRLF (RFC 4975 §7.1).
 func (p *Parser) stepBody(work []byte, fn FrameFunc) (int, bool, error) {
 	pat := p.endPat
 	for {

@@ -16,7 +16,7 @@ type URI struct {
 	User      string // optional userinfo; ignored by Equal (§6.1)
 	Host      string // hostname or IP literal, IPv6 without brackets
 	Port      int    // 0 when absent
-	SessionID string // may contain '/' (§6, digest §1.1 item 6)
+	SessionID string // may contain '/' (RFC 4975 §6, §9)
 	Transport string // "tcp", "ws" (RFC 7977), "dc" (RFC 8873) or any other token
 	Params    string // URI parameters after the transport, without the leading ';'
 }

@@ -141,7 +141,7 @@ func (m *Media) Accepts(mediaType string) bool {
 // CPIM envelope: it is listed in accept-wrapped-types, or in accept-types
 // other than as a container type (message/cpim, multipart/*). "*" in either
 // list accepts anything. An absent accept-wrapped-types never means "nothing":
-// many clients send none [RFC 4975 §8.6; digest §1.12 rec. 3].
+// many clients send none [RFC 4975 §8.6].
 func (m *Media) AcceptsWrapped(mediaType string) bool {
 	return matchTypeList(m.AcceptWrappedTypes, mediaType, false) ||
 		matchTypeList(m.AcceptTypes, mediaType, true)

@@ -706,7 +706,7 @@ func (s *Server) refuse(req *sip.Request, tx sip.ServerTransaction, err error) {
 
 // fileRecipient reads whom a file pushed in this INVITE (RFC 5547) is for: the INVITE's Subject
 // may name participants, comma-separated, each by SIP URI, XCON-USERID or "@nickname" (the
-// seed's group of participants, §5.5); a subject in words means the whole room.
+// group of participants of session-chat §5.5); a subject in words means the whole room.
 func fileRecipient(req *sip.Request) string {
 	h := req.GetHeader("Subject")
 	if h == nil {

@@ -93,7 +93,7 @@ type Channel struct {
 	Status      string
 	DisplayText string
 	// Language of the channel, carried as xcon:language inside the entry
-	// (seed §3.2: one session per language).
+	// (session-chat §3.2: one session per language).
 	Language   string
 	MixingMode string // xcon:mixing-mode
 	Extras     Extras
@@ -158,7 +158,7 @@ type User struct {
 // Endpoint is <endpoint> (RFC 4575 §5.7); for chat its entity is the chat-ID.
 type Endpoint struct {
 	Entity      string // the chat-ID
-	Nickname    string // xcon:nickname per chat-ID (seed figure 4)
+	Nickname    string // xcon:nickname per chat-ID (session-chat figure 4)
 	NotifyState string
 
 	DisplayText         string

@@ -106,7 +106,7 @@ func TestNicknameIsQualified(t *testing.T) {
 }
 
 // The same object spelled with different prefixes, or none, decodes the same
-// (libraries.md §3: etree matches prefixes, not namespaces).
+// (etree matches prefixes, not namespaces).
 func TestDecodeMatchesNamespacesNotPrefixes(t *testing.T) {
 	docs := map[string]string{
 		"info prefix": `<info:conference-info xmlns:info="urn:ietf:params:xml:ns:conference-info" xmlns:xcon="urn:ietf:params:xml:ns:xcon-conference-info" entity="xcon:lobby@example.com">

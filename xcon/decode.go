@@ -90,7 +90,7 @@ func readRoot(r io.Reader) (*etree.Element, error) {
 }
 
 // scope maps prefixes to namespace URIs for one element and its ancestors.
-// etree keeps prefixes only (libraries.md §3), so resolution is done here.
+// etree keeps prefixes only, not namespace URIs, so resolution is done here.
 type scope struct {
 	parent   *scope
 	prefixes map[string]string

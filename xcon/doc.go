@@ -15,7 +15,7 @@
 // valid under both the RFC 4575/6501 XSDs and the RELAX NG.
 //
 // The Store interface is the durable state: conference objects, the live
-// (chat-ID, XCON-USERID, label, nickname) bindings of the seed's figures 2–4,
+// (chat-ID, XCON-USERID, label, nickname) bindings of session-chat's figures 2–4,
 // and the per-room message log. The SQL implementation lives in xcon/sqlstore.
 //
 // Concurrency: a *Conference is a value with no internal locking; the focus

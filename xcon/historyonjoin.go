@@ -10,7 +10,7 @@ import (
 )
 
 // HistoryOnJoin is a user's own choice of how much of a logged room's history it is replayed
-// when it joins (seed §5.3: "the requester may choose how much history it gets on join"),
+// when it joins (session-chat §5.3: "the requester may choose how much history it gets on join"),
 // bounded by the room's policy (RoomPolicy.History). It travels on the user's <user> element
 // as <parley:history-on-join count="N" max-age="D"/> (namespace NSParley), where RFC 4575's
 // user-type admits elements of other namespaces, so documents stay valid.

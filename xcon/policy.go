@@ -14,13 +14,13 @@ import (
 // stay valid and other implementations ignore it (RFC 6501 §6).
 const NSParley = "urn:parleychat:params:xml:ns:room-policy"
 
-// RoomPolicy is a chat room's policy beyond RFC 6501 (seed §3.1, §5.2–§5.4).
+// RoomPolicy is a chat room's policy beyond RFC 6501 (session-chat §3.1, §5.2–§5.4).
 type RoomPolicy struct {
-	Logging   bool   // messages are logged and joiners are told so (seed §5.2)
-	History   int    // messages replayed to a joiner, logged rooms only (seed §5.3)
-	Successor string // set when the room was closed with an alternate venue (seed §5.4): its SIP URI
+	Logging   bool   // messages are logged and joiners are told so (session-chat §5.2)
+	History   int    // messages replayed to a joiner, logged rooms only (session-chat §5.3)
+	Successor string // set when the room was closed with an alternate venue (session-chat §5.4): its SIP URI
 
-	// Message policy (seed §3.1); zero values mean the focus's defaults.
+	// Message policy (session-chat §3.1); zero values mean the focus's defaults.
 	MaxMessageSize int64    // largest message accepted in this room
 	WrappedTypes   []string // types allowed inside message/cpim
 

@@ -80,7 +80,7 @@ type Store interface {
 }
 
 // Binding is one live chat session: the (chat-ID, XCON-USERID, label,
-// nickname) row of the seed's figures 2–4.
+// nickname) row of session-chat's figures 2–4.
 type Binding struct {
 	Room     string
 	ChatID   string

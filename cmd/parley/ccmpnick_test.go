@@ -64,7 +64,7 @@ func bindingNick(t *testing.T, d *daemon, room, userID string) string {
 }
 
 // TestCCMPNicknameReachesChatSessions: a nickname set over CCMP for a connected user is the
-// nickname of his chat session (seed §5.1): on his endpoint, in the binding rows, in the log
+// nickname of his chat session (session-chat §5.1): on his endpoint, in the binding rows, in the log
 // and in the conference event NOTIFY, and it is stored. A preferred nickname that is taken
 // gets another one allocated unless the request asks for the exact name (then 409); a
 // provisioned user's nickname goes with him into the room.

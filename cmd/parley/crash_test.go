@@ -18,7 +18,7 @@ import (
 // TestKill9KeepsEveryAcknowledgedMessage: several participants of the logged lobby send a
 // burst; the daemon is killed with SIGKILL in the middle. Every message that was answered 200
 // must be in the log after the crash, the room must be intact, and after a restart nobody is
-// shown as connected (seed §5.2, durability of the log).
+// shown as connected (session-chat §5.2, durability of the log).
 func TestKill9KeepsEveryAcknowledgedMessage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills the binary")

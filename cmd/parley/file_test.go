@@ -9,7 +9,7 @@ import (
 	"github.com/parleychat/parley/sdp"
 )
 
-// TestFileInterleavedWithChat (seed §5.5): a 5 MiB file relayed to a participant does not hold
+// TestFileInterleavedWithChat (session-chat §5.5): a 5 MiB file relayed to a participant does not hold
 // back chat lines sent after it: they overtake the file's remaining chunks. Made deterministic
 // by order, not time: bob reads nothing until the file and the chat lines are all queued for
 // him at the focus; then the chat lines must arrive before the file completes. The file, with

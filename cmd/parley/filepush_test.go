@@ -44,7 +44,7 @@ func pushFile(t *testing.T, d *daemon, from, name string, payload []byte, extra 
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-// TestFilePushToRoom (seed §5.5, RFC 5547): a file pushed to the room URI is answered recvonly
+// TestFilePushToRoom (session-chat §5.5, RFC 5547): a file pushed to the room URI is answered recvonly
 // with the selector and transfer id copied, reaches the room's participants as a CPIM message
 // from the sender with Content-Disposition, is kept for later joiners, can be addressed to one
 // participant (Subject: its URI), and creates no roster row.

@@ -12,7 +12,7 @@ import (
 	"github.com/parleychat/parley/xcon"
 )
 
-// TestLoggingAndHistory (seed §5.2, §5.3): a joiner of a logged room gets the logging notice
+// TestLoggingAndHistory (session-chat §5.2, §5.3): a joiner of a logged room gets the logging notice
 // first, then the last N messages of its channel with their CPIM bodies unchanged, then live
 // traffic, with nothing missing or repeated at the boundary; private messages are replayed only
 // to their sender and recipient.

@@ -93,7 +93,7 @@ func expectReplay(t *testing.T, d *daemon, name string, from *participant, want 
 	return p
 }
 
-// TestHistoryOnJoinPerUser (seed §5.3: the requester chooses how much history it gets on join,
+// TestHistoryOnJoinPerUser (session-chat §5.3: the requester chooses how much history it gets on join,
 // bounded by the room's policy): a user sets over CCMP (userRequest update, a
 // <parley:history-on-join count="N"/> on his <user>, valid against the RFC schemas) how many
 // messages he is replayed when he joins over SIP/MSRP: 2 gives the last 2 he may see, 0 none,

@@ -12,7 +12,7 @@ import (
 	"github.com/parleychat/parley/configs"
 )
 
-// TestCCMPHistorySince (seed §5.3): "since T" over the CCMP history extension returns the
+// TestCCMPHistorySince (session-chat §5.3): "since T" over the CCMP history extension returns the
 // messages logged right after T, oldest first, a page at a time with a cursor for the next,
 // skipping what the reader may not see; the range query (from, to) still returns the newest
 // of its range, and the two do not mix.

@@ -14,7 +14,7 @@ import (
 	"github.com/parleychat/parley/xcon/confinfo"
 )
 
-// TestLoggingSwitchedMidSession (seed §5.2): logging switched on over CCMP while people are in
+// TestLoggingSwitchedMidSession (session-chat §5.2): logging switched on over CCMP while people are in
 // the room tells each of them with the room's notice, before anything said afterwards; the
 // conference event package shows the room's logged state in conference-state (valid against
 // RFC 4575's schema and RFC 6501's), and a joiner's CCMP userResponse carries it. Switched off

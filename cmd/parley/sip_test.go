@@ -44,7 +44,7 @@ func TestInviteRefusals(t *testing.T) {
 	}
 }
 
-// TestTwoLabelledLinesOneUser checks seed figure 3: one identity offering two labelled MSRP
+// TestTwoLabelledLinesOneUser checks session-chat figure 3: one identity offering two labelled MSRP
 // m-lines (and audio) keeps one xcon-userid and gets one chat-ID per accepted m-line, and a
 // second join of the same identity keeps that xcon-userid too.
 func TestTwoLabelledLinesOneUser(t *testing.T) {

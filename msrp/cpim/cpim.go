@@ -114,8 +114,8 @@ func (m *Message) Namespaces() map[string]string {
 	return out
 }
 
-// Parse reads a message/cpim object. It accepts LF or CRLF line ends and, as
-// digest §6.1 rec. 9 advises, treats a Content-* line inside the CPIM header
+// Parse reads a message/cpim object. It accepts LF or CRLF line ends and, since
+// the RFC 4975 and RFC 7701 examples leave out the blank line, treats a Content-* line inside the CPIM header
 // block as the start of the MIME headers. It fails without a From header,
 // with a second From, with an address not of the form [name] <URI>, or
 // without an encapsulated Content-Type. Body aliases b.

@@ -106,7 +106,7 @@ func View(c *xcon.Conference, entity string, opt Options) *xcon.Conference {
 }
 
 // SuccessorElement is <successor> in Parley's namespace (xcon.NSParley): the SIP URI of the
-// room that replaces a closed one (seed §5.4), published in <conference-state> of the last
+// room that replaces a closed one (session-chat §5.4), published in <conference-state> of the last
 // NOTIFY of a closed room's subscriptions, so that watchers can follow it.
 func SuccessorElement(sipURI string) *xcon.Element {
 	return &xcon.Element{Name: xml.Name{Space: xcon.NSParley, Local: "successor"}, Text: sipURI}
@@ -123,7 +123,7 @@ func Successor(doc *xcon.Conference) string {
 }
 
 // LoggingElement is <logging> in Parley's namespace (xcon.NSParley): whether the room logs what
-// is said (seed §5.2). It is published in <conference-state>, which RFC 4575 §5.5 lets carry
+// is said (session-chat §5.2). It is published in <conference-state>, which RFC 4575 §5.5 lets carry
 // elements of other namespaces, and in the CCMP userResponse of a joiner.
 func LoggingElement(logged bool) *xcon.Element {
 	return &xcon.Element{Name: xml.Name{Space: xcon.NSParley, Local: "logging"}, Text: strconv.FormatBool(logged)}

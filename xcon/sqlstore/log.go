@@ -334,7 +334,7 @@ func (s *Store) History(ctx context.Context, room, channel string, limit int) ([
 
 // HistoryBetween returns the messages of a room's channel ("" = every channel) logged in
 // [from, to] (a zero bound is open), oldest first, at most limit: the newest ones when more
-// match (seed §5.3). Segments are read newest first until limit entries match.
+// match (session-chat §5.3). Segments are read newest first until limit entries match.
 func (s *Store) HistoryBetween(ctx context.Context, room, channel string, from, to time.Time, limit int) ([]xcon.LogEntry, error) {
 	room = roomKey(room)
 	if limit <= 0 {

@@ -436,7 +436,7 @@ func (s *Store) writeUsers(ctx context.Context, tx *sql.Tx, room string, users [
 
 // writeNicknames records the nicknames the object assigns: each user's own
 // (reserved), each endpoint's (in use) and the registered members'
-// (reserved). One nickname held by two users is ErrConflict (seed §5.1:
+// (reserved). One nickname held by two users is ErrConflict (session-chat §5.1:
 // nicknames are unique within the room, compared by RFC 8266 rules).
 func (s *Store) writeNicknames(ctx context.Context, tx *sql.Tx, room string, c *xcon.Conference) error {
 	type holder struct {
