@@ -42,7 +42,7 @@ type fileSessions struct{ *Focus }
 func (h fileSessions) HandleChunk(s *msrp.Session, m *msrp.Message) error {
 	st, ok := s.UserData().(*Stream)
 	if !ok || st.file == nil {
-		return &msrp.StatusError{Code: 481, Comment: "Session not in a room"}
+		return &msrp.StatusError{Code: msrp.StatusNoSuchSession, Comment: "Session not in a room"}
 	}
 	return h.fileChunk(st, m)
 }
@@ -50,7 +50,7 @@ func (h fileSessions) HandleChunk(s *msrp.Session, m *msrp.Message) error {
 // handleFile takes a file that arrived whole (one chunk, or reassembled below the stream threshold).
 func (f *Focus) handleFile(st *Stream, m *msrp.Message) error {
 	if m.Method != "SEND" || m.ContentType == "" {
-		return &msrp.StatusError{Code: 501, Comment: "Only the file may be sent on this session"}
+		return &msrp.StatusError{Code: msrp.StatusNotImplemented, Comment: "Only the file may be sent on this session"}
 	}
 	n := int64(len(m.Body))
 	m.ByteRange, m.Flag = msrp.ByteRange{Start: 1, End: n, Total: n}, msrp.FlagEnd
@@ -96,7 +96,7 @@ func (f *Focus) fileChunk(st *Stream, m *msrp.Message) error {
 		st.xfer.Store(x)
 	} else if m.MessageID != x.inID {
 		// RFC 5547 §8.7: one file per MSRP session.
-		return &msrp.StatusError{Code: 403, Comment: "This session already carried its file"}
+		return &msrp.StatusError{Code: msrp.StatusForbidden, Comment: "This session already carried its file"}
 	}
 	if m.Flag == msrp.FlagAbort {
 		x.abort("the sender interrupted it")
@@ -109,7 +109,7 @@ func (f *Focus) fileChunk(st *Stream, m *msrp.Message) error {
 func (f *Focus) startFile(st *Stream, m *msrp.Message) (*fileTransfer, error) {
 	if st.fileDone.Load() {
 		// RFC 5547 §8.7: one file per MSRP session.
-		return nil, &msrp.StatusError{Code: 403, Comment: "This session already carried its file"}
+		return nil, &msrp.StatusError{Code: msrp.StatusForbidden, Comment: "This session already carried its file"}
 	}
 	contentType := m.ContentType
 	if contentType == "" {
@@ -118,7 +118,7 @@ func (f *Focus) startFile(st *Stream, m *msrp.Message) (*fileTransfer, error) {
 	room := st.participant.room
 	inner := mediaType(contentType)
 	if inner == "" || !allowedType(room.wrappedTypes(), inner) {
-		return nil, &msrp.StatusError{Code: 415, Comment: "File type not allowed in this room"}
+		return nil, &msrp.StatusError{Code: msrp.StatusUnsupportedMedia, Comment: "File type not allowed in this room"}
 	}
 	size := m.ByteRange.Total
 	if size < 0 {
@@ -126,18 +126,18 @@ func (f *Focus) startFile(st *Stream, m *msrp.Message) (*fileTransfer, error) {
 	}
 	if size > f.maxFileSize() {
 		f.metrics.filesTooLarge.Inc()
-		return nil, &msrp.StatusError{Code: 413, Comment: "File larger than this focus allows"}
+		return nil, &msrp.StatusError{Code: msrp.StatusTooLarge, Comment: "File larger than this focus allows"}
 	}
 	if why := room.sendRefusal(st.participant); why == refusedObserver {
-		return nil, &msrp.StatusError{Code: 403, Comment: "Observers cannot send files in this room"}
+		return nil, &msrp.StatusError{Code: msrp.StatusForbidden, Comment: "Observers cannot send files in this room"}
 	} else if why != "" {
-		return nil, &msrp.StatusError{Code: 403, Comment: "Visitors need voice from a moderator to send files in this moderated room"}
+		return nil, &msrp.StatusError{Code: msrp.StatusForbidden, Comment: "Visitors need voice from a moderator to send files in this moderated room"}
 	}
 	var targets []*Participant
 	for _, name := range splitTargets(st.fileTarget) {
 		p := room.participantByName(name)
 		if p == nil {
-			return nil, &msrp.StatusError{Code: 404, Comment: "Recipient not in the room"}
+			return nil, &msrp.StatusError{Code: msrp.StatusNotFound, Comment: "Recipient not in the room"}
 		}
 		if !slices.Contains(targets, p) {
 			targets = append(targets, p)
@@ -209,7 +209,7 @@ func (f *Focus) startFile(st *Stream, m *msrp.Message) (*fileTransfer, error) {
 		x.copies = append(x.copies, fileCopy{to: r, mid: msrp.NewMessageID()})
 	}
 	if len(targets) > 0 && !privateOK {
-		return nil, &msrp.StatusError{Code: 428, Comment: "Private messages not supported"}
+		return nil, &msrp.StatusError{Code: msrp.StatusNoPrivateMessages, Comment: "Private messages not supported"}
 	}
 	x.send(envelope, 1, '+')
 
@@ -258,7 +258,7 @@ func (x *fileTransfer) chunk(m *msrp.Message) error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if x.ended {
-		return &msrp.StatusError{Code: 403, Comment: "This session already carried its file"}
+		return &msrp.StatusError{Code: msrp.StatusForbidden, Comment: "This session already carried its file"}
 	}
 	at := x.prefix + m.ByteRange.Start - 1
 	flag := m.Flag

@@ -23,7 +23,7 @@ var cpimViews = sync.Pool{New: func() any { return new(cpim.Message) }}
 func (f *Focus) HandleMessage(s *msrp.Session, m *msrp.Message) error {
 	st, ok := s.UserData().(*Stream)
 	if !ok {
-		return &msrp.StatusError{Code: 481, Comment: "Session not in a room"}
+		return &msrp.StatusError{Code: msrp.StatusNoSuchSession, Comment: "Session not in a room"}
 	}
 	if st.file != nil {
 		return f.handleFile(st, m)
@@ -33,43 +33,43 @@ func (f *Focus) HandleMessage(s *msrp.Session, m *msrp.Message) error {
 	case "NICKNAME":
 		return f.handleNickname(st, m)
 	default:
-		return &msrp.StatusError{Code: 501, Comment: "Method not supported by this switch"}
+		return &msrp.StatusError{Code: msrp.StatusNotImplemented, Comment: "Method not supported by this switch"}
 	}
 	if mediaType(m.ContentType) != "message/cpim" {
 		// RFC 7701 §6.3: everything in a room travels inside CPIM.
-		return &msrp.StatusError{Code: 415, Comment: "Room messages must be message/cpim"}
+		return &msrp.StatusError{Code: msrp.StatusUnsupportedMedia, Comment: "Room messages must be message/cpim"}
 	}
 	msg := cpimViews.Get().(*cpim.Message)
 	defer cpimViews.Put(msg)
 	if err := cpim.ParseInto(msg, m.Body); err != nil {
-		return &msrp.StatusError{Code: 400, Comment: "Malformed CPIM"}
+		return &msrp.StatusError{Code: msrp.StatusBadRequest, Comment: "Malformed CPIM"}
 	}
 	from, ok := parseSIPURI(msg.From.URI)
 	if !ok || !(sameAddress(from, st.participant.aor) || anonymousPair(from, st.participant.aor)) {
 		// RFC 7701 §6.1: the From must be a URI of the sending participant.
-		return &msrp.StatusError{Code: 403, Comment: "CPIM From is not the sender"}
+		return &msrp.StatusError{Code: msrp.StatusForbidden, Comment: "CPIM From is not the sender"}
 	}
 	room := st.participant.room
 	if why := room.sendRefusal(st.participant); why != "" {
-		return &msrp.StatusError{Code: 403, Comment: why}
+		return &msrp.StatusError{Code: msrp.StatusForbidden, Comment: why}
 	}
 	if len(msg.To) != 1 {
-		return &msrp.StatusError{Code: 403, Comment: "Exactly one CPIM To is required"} // RFC 7701 §6.1, §6.2
+		return &msrp.StatusError{Code: msrp.StatusForbidden, Comment: "Exactly one CPIM To is required"} // RFC 7701 §6.1, §6.2
 	}
 	inner := mediaType(msg.ContentType)
 	if !allowedType(room.wrappedTypes(), inner) {
-		return &msrp.StatusError{Code: 415, Comment: "Wrapped type not allowed in this room"}
+		return &msrp.StatusError{Code: msrp.StatusUnsupportedMedia, Comment: "Wrapped type not allowed in this room"}
 	}
 	if inner == "message/cpim" {
 		// Its inner From would reach the others unchecked ("*" in wrapped_types included).
-		return &msrp.StatusError{Code: 415, Comment: "CPIM inside CPIM is not relayed"}
+		return &msrp.StatusError{Code: msrp.StatusUnsupportedMedia, Comment: "CPIM inside CPIM is not relayed"}
 	}
 	if int64(len(m.Body)) > room.maxMessageSize() {
-		return &msrp.StatusError{Code: 413, Comment: "Message larger than this room allows"}
+		return &msrp.StatusError{Code: msrp.StatusTooLarge, Comment: "Message larger than this room allows"}
 	}
 	if inner != isComposingType && !st.participant.sendRate.allow(f.now()) {
 		f.metrics.sendsLimited.Inc()
-		return &msrp.StatusError{Code: 403, Comment: "Sending too fast; slow down"}
+		return &msrp.StatusError{Code: msrp.StatusForbidden, Comment: "Sending too fast; slow down"}
 	}
 	if inner == isComposingType && !st.composing.allow(f.now()) {
 		return nil // RFC 3994 expects a few per refresh interval: answered, then dropped
@@ -78,7 +78,7 @@ func (f *Focus) HandleMessage(s *msrp.Session, m *msrp.Message) error {
 	if name, ok := f.RoomName(msg.To[0].URI); !ok || name != room.name {
 		target = room.participantByURI(msg.To[0].URI)
 		if target == nil {
-			return &msrp.StatusError{Code: 404, Comment: "Recipient not in the room"} // RFC 7701 §6.2
+			return &msrp.StatusError{Code: msrp.StatusNotFound, Comment: "Recipient not in the room"} // RFC 7701 §6.2
 		}
 	}
 
@@ -91,7 +91,7 @@ func (f *Focus) HandleMessage(s *msrp.Session, m *msrp.Message) error {
 		origin = &privateOrigin{sender: st, req: m, from: msg.From.URI, to: msg.To[0].URI}
 	}
 	if _, privateRefused := f.distribute(streams, st, st.channel, target, inner, body, origin, true); privateRefused {
-		return &msrp.StatusError{Code: 428, Comment: "Private messages not supported"} // RFC 7701 §6.2
+		return &msrp.StatusError{Code: msrp.StatusNoPrivateMessages, Comment: "Private messages not supported"} // RFC 7701 §6.2
 	}
 	if entry != nil {
 		// The sender's 200 waits for the group commit; the copies above did not, and neither
@@ -279,9 +279,9 @@ func (f *Focus) handleNickname(st *Stream, m *msrp.Message) error {
 	name, ok, err := useNickname(value, present)
 	switch {
 	case !ok:
-		return &msrp.StatusError{Code: 400, Comment: "Use-Nickname is required"}
+		return &msrp.StatusError{Code: msrp.StatusBadRequest, Comment: "Use-Nickname is required"}
 	case err != nil:
-		return &msrp.StatusError{Code: 424, Comment: "Invalid nickname"}
+		return &msrp.StatusError{Code: msrp.StatusBadNickname, Comment: "Invalid nickname"}
 	}
 	room := st.participant.room
 	if name == "" {
@@ -291,9 +291,9 @@ func (f *Focus) handleNickname(st *Stream, m *msrp.Message) error {
 	enforced, err := f.nicknames.claim(room.name, st.chatID, st.participant.userID, name)
 	switch {
 	case errors.Is(err, ErrNicknameMalformed):
-		return &msrp.StatusError{Code: 424, Comment: "Invalid nickname"}
+		return &msrp.StatusError{Code: msrp.StatusBadNickname, Comment: "Invalid nickname"}
 	case errors.Is(err, ErrNicknameTaken):
-		return &msrp.StatusError{Code: 425, Comment: "Nickname reserved or already in use"}
+		return &msrp.StatusError{Code: msrp.StatusNicknameInUse, Comment: "Nickname reserved or already in use"}
 	case err != nil:
 		return err
 	}
