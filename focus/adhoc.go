@@ -149,32 +149,8 @@ func (f *Focus) removeIdle(ctx context.Context, r *Room, idle time.Duration) {
 			return
 		}
 	}
-	f.mu.Lock()
-	if f.stopping || f.rooms[r.name] != r {
-		f.mu.Unlock()
-		discard(archive)
+	if !f.removeEmpty(ctx, r, idle, archive, "idle ad-hoc room not removed from the store") {
 		return
-	}
-	r.mu.Lock()
-	empty := len(r.participants) == 0 && (idle < 0 || !r.idleSince.IsZero() && time.Since(r.idleSince) >= idle)
-	if empty {
-		r.removed = true // a join that found the room before this is refused
-	}
-	r.mu.Unlock()
-	if !empty {
-		f.mu.Unlock()
-		discard(archive)
-		return
-	}
-	delete(f.rooms, r.name)
-	f.mu.Unlock()
-	f.gone(r.name)
-	if err := f.store.DeleteConference(ctx, r.name); err != nil && !errors.Is(err, xcon.ErrNotFound) {
-		f.log.Error("idle ad-hoc room not removed from the store", "room", r.name, "err", err)
-		return
-	}
-	if f.files != nil {
-		f.files.deleteRoom(r.name)
 	}
 	f.metrics.adhocRemoved.Inc()
 	if idle < 0 {

@@ -57,32 +57,8 @@ func (f *Focus) collectIdle(ctx context.Context, r *Room, idle time.Duration) {
 		f.log.Error("idle room not collected: its log could not be kept", "room", r.name, "err", err)
 		return
 	}
-	f.mu.Lock()
-	if f.stopping || f.rooms[r.name] != r || f.configRooms[strings.ToLower(r.name)] {
-		f.mu.Unlock()
-		discard(archive)
+	if !f.removeEmpty(ctx, r, idle, archive, "idle room not removed from the store") {
 		return
-	}
-	r.mu.Lock()
-	empty := len(r.participants) == 0 && !r.idleSince.IsZero() && time.Since(r.idleSince) >= idle
-	if empty {
-		r.removed = true // a join that found the room before this is refused
-	}
-	r.mu.Unlock()
-	if !empty {
-		f.mu.Unlock()
-		discard(archive)
-		return
-	}
-	delete(f.rooms, r.name)
-	f.mu.Unlock()
-	f.gone(r.name)
-	if err := f.store.DeleteConference(ctx, r.name); err != nil && !errors.Is(err, xcon.ErrNotFound) {
-		f.log.Error("idle room not removed from the store", "room", r.name, "err", err)
-		return
-	}
-	if f.files != nil {
-		f.files.deleteRoom(r.name)
 	}
 	f.metrics.idleRemoved.Inc()
 	f.recordCollected(ctx, r.name, archive)
@@ -226,4 +202,38 @@ func discard(path string) {
 	if path != "" {
 		os.Remove(path)
 	}
+}
+
+// removeEmpty takes r out of the focus and the store when it is still the focus's room, is not
+// one parley.yaml owns, and has had nobody in it for idle (a negative idle: nobody in it now).
+// It reports whether it did; otherwise archive, the log written out for it, is discarded.
+func (f *Focus) removeEmpty(ctx context.Context, r *Room, idle time.Duration, archive, storeFailure string) bool {
+	f.mu.Lock()
+	if f.stopping || f.rooms[r.name] != r || f.configRooms[strings.ToLower(r.name)] {
+		f.mu.Unlock()
+		discard(archive)
+		return false
+	}
+	r.mu.Lock()
+	empty := len(r.participants) == 0 && (idle < 0 || !r.idleSince.IsZero() && time.Since(r.idleSince) >= idle)
+	if empty {
+		r.removed = true // a join that found the room before this is refused
+	}
+	r.mu.Unlock()
+	if !empty {
+		f.mu.Unlock()
+		discard(archive)
+		return false
+	}
+	delete(f.rooms, r.name)
+	f.mu.Unlock()
+	f.gone(r.name)
+	if err := f.store.DeleteConference(ctx, r.name); err != nil && !errors.Is(err, xcon.ErrNotFound) {
+		f.log.Error(storeFailure, "room", r.name, "err", err)
+		return false
+	}
+	if f.files != nil {
+		f.files.deleteRoom(r.name)
+	}
+	return true
 }

@@ -534,18 +534,7 @@ func clientFrom(ip string) *http.Client {
 // metricFrom is metricLine over a client from ip.
 func metricFrom(t *testing.T, d *daemon, ip, sample string) string {
 	t.Helper()
-	res, err := clientFrom(ip).Get("http://" + d.httpAddr.String() + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, sample+" "); ok {
-			return v
-		}
-	}
-	return ""
+	return metricVia(t, clientFrom(ip), d, sample)
 }
 
 // TestCCMPFloodFromOneSource: CCMP requests from 127.0.0.1 beyond ccmp.request_rate get 429

@@ -247,7 +247,13 @@ func TestRateLimitPerSource(t *testing.T) {
 // metricLine returns the value of one sample on /metrics.
 func metricLine(t *testing.T, d *daemon, sample string) string {
 	t.Helper()
-	res, err := http.Get("http://" + d.httpAddr.String() + "/metrics")
+	return metricVia(t, http.DefaultClient, d, sample)
+}
+
+// metricVia is metricLine through client.
+func metricVia(t *testing.T, client *http.Client, d *daemon, sample string) string {
+	t.Helper()
+	res, err := client.Get("http://" + d.httpAddr.String() + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
