@@ -16,7 +16,6 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/parleychat/parley/focus"
-	"github.com/parleychat/parley/sdp"
 )
 
 // allowedMethods is what the focus answers (Allow header, RFC 3261 §20.5).
@@ -92,7 +91,6 @@ type Server struct {
 	offerless sync.Map           // dialog ID → *dialog whose 200 carries our offer, until its ACK (reinvite.go)
 }
 
-// dialog ties a SIP dialog to the participant it created.
 // New binds the UDP and TCP listeners on cfg.Listen (one port for both; port 0 picks one) and
 // prepares the handlers. Serve starts answering.
 func New(cfg Config, f *focus.Focus) (*Server, error) {
@@ -350,213 +348,6 @@ func malformed(req *sip.Request) string {
 	return malformedHeaders(req)
 }
 
-// respond sends a response built from req, with the headers every response of ours carries.
-func (s *Server) respond(req *sip.Request, tx sip.ServerTransaction, code int, reason string, hdrs ...sip.Header) {
-	res := sip.NewResponseFromRequest(req, code, reason, nil)
-	s.decorate(res)
-	for _, h := range hdrs {
-		res.AppendHeader(h)
-	}
-	s.metrics.responses.WithLabelValues(string(req.Method), strconv.Itoa(code)).Inc()
-	if err := tx.Respond(res); err != nil {
-		s.log.Debug("response not sent", "method", req.Method, "code", code, "err", err)
-	}
-}
-
-func (s *Server) decorate(res *sip.Response) {
-	res.AppendHeader(s.hdrServer)
-	if res.StatusCode == 405 || res.StatusCode/100 == 2 {
-		res.AppendHeader(s.hdrAllow)
-		res.AppendHeader(hdrAllowEvents)
-	}
-}
-
-// warning builds a Warning header (RFC 3261 §20.43) telling the peer what was wrong.
-func (s *Server) warning(text string) sip.Header {
-	return sip.NewHeader("Warning", "399 "+s.cfg.AdvertisedHost+" "+strconv.Quote(text))
-}
-
-// contact is the focus's Contact for a room: the room URI at our address, with isfocus
-// (RFC 4579 §4.2) and the transport the request came over.
-func (s *Server) contact(room, transport string, scheme ...string) *sip.ContactHeader {
-	uri := s.contactURI(room, transport, append(scheme, "")[0])
-	params := sip.NewParams()
-	params.Add("isfocus", "")
-	return &sip.ContactHeader{Address: uri, Params: params}
-}
-
-func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
-	if to := req.To(); to != nil && to.Params.Has("tag") {
-		s.onReInvite(req, tx)
-		return
-	}
-	start := time.Now()
-	room, ok := s.focus.RoomName(req.Recipient.String())
-	authRoom, adhoc := room, s.isFactory(req)
-	if adhoc {
-		if room, ok = s.adhocName(req, tx); !ok {
-			return
-		}
-		authRoom = s.peer.factory.User // sip.auth.rooms may name the factory
-	}
-	if !ok || (!adhoc && s.focus.Room(room) == nil) {
-		s.respond(req, tx, 404, "Not Found", s.warning("no such room"))
-		return
-	}
-	authUser, ok := s.authenticate(req, tx, authRoom)
-	if !ok {
-		return
-	}
-	if len(req.Body()) == 0 {
-		s.onOfferlessInvite(req, tx, room, authUser, start)
-		return
-	}
-	interval, ok := s.sessionInterval(req, tx)
-	if !ok {
-		return
-	}
-	body := req.Body()
-	if !isSDP(req) || (req.GetHeader("Content-Encoding") != nil && !strings.EqualFold(req.GetHeader("Content-Encoding").Value(), "identity")) {
-		// RFC 3261 §8.2.3: a body the focus cannot read is 415, with what it reads.
-		s.respond(req, tx, 415, "Unsupported Media Type", s.hdrAccept, sip.NewHeader("Accept-Encoding", "identity"),
-			s.warning("an SDP offer with MSRP m-lines is required"))
-		return
-	}
-	offer, err := sdp.Parse(body)
-	if err != nil {
-		s.log.Info("INVITE with malformed SDP", "source", req.Source(), "err", err)
-		s.respond(req, tx, 488, "Not Acceptable Here", s.warning("malformed SDP: "+err.Error()))
-		return
-	}
-	ident, err := s.identity(req, authUser)
-	if err != nil {
-		s.respond(req, tx, 400, "Bad Request", s.warning(err.Error()))
-		return
-	}
-	if adhoc && !s.adhocAllowed(ident.Proven()) { // the caller's own identity, even when he hides it
-		s.respond(req, tx, 403, "Forbidden", s.warning("this caller may not create rooms"))
-		return
-	}
-	if adhoc {
-		// Answered before the dialog is set up; JoinAdhoc applies the same rule.
-		if err := s.focus.MayCreateRoom(focus.CreatorOf(ident)); err != nil {
-			s.refuse(req, tx, err)
-			return
-		}
-	}
-	if !s.reserveDialog(req.Source()) {
-		s.rejectOverload(req, tx, "dialogs per source")
-		return
-	}
-	reserved := true
-	defer func() {
-		if reserved {
-			s.releaseDialog(req.Source())
-		}
-	}()
-
-	contact := s.contact(room, req.Transport(), req.Recipient.Scheme)
-	dialogUA := &sipgo.DialogUA{Client: s.client, ContactHDR: *contact, RewriteContact: true}
-	dlg, err := dialogUA.ReadInvite(req, tx)
-	if err != nil {
-		s.respond(req, tx, 400, "Bad Request", s.warning(err.Error()))
-		return
-	}
-	d := newDialog(dlg, s.client, contact, req.Source())
-	jr := focus.JoinRequest{Room: room, Identity: ident, Offer: offer, Dialog: d, FileTo: fileRecipient(req)}
-	var p *focus.Participant
-	var answers []sdp.MediaAnswer
-	if adhoc {
-		p, answers, err = s.focus.JoinAdhoc(context.Background(), room, s.cfg.Peering.AdhocRoom, jr)
-	} else {
-		p, answers, err = s.focus.Join(context.Background(), jr)
-	}
-	// leave undoes the join when the dialog does not come up; an ad-hoc room goes with it.
-	leave := func() {
-		s.focus.Leave(p)
-		if adhoc {
-			s.focus.DiscardAdhoc(context.Background(), room)
-		}
-	}
-	if err != nil {
-		s.refuse(req, tx, err)
-		return
-	}
-	answer, err := sdp.BuildAnswer(offer, s.answerParams(), answers)
-	if err != nil {
-		leave()
-		s.log.Error("SDP answer not built", "room", room, "err", err)
-		s.respond(req, tx, 500, "Server Internal Error")
-		return
-	}
-	d.participant, d.answer = p, answer
-	s.mu.Lock()
-	s.dialogs[d.id] = d
-	s.mu.Unlock()
-	reserved = false // forget releases it now
-
-	res := sip.NewSDPResponseFromRequest(dlg.InviteRequest, answer)
-	res.AppendHeader(contact)
-	res.AppendHeader(sip.NewHeader("Supported", "timer"))
-	s.refreshed(d, req, res, interval)
-	s.decorate(res)
-	s.metrics.responses.WithLabelValues("INVITE", "200").Inc()
-	s.metrics.inviteSeconds.Observe(time.Since(start).Seconds())
-	err = dlg.WriteResponse(res)
-	established := dlg.LoadState() >= sip.DialogStateEstablished
-	d.setupDone()
-	if err != nil {
-		// CANCEL won the race, or the ACK never came (RFC 3261 §13.3.1.4: end the session).
-		s.log.Info("dialog not established", "room", room, "user", p.UserID(), "err", err)
-		s.forget(d.id)
-		leave()
-		if established {
-			ctx, cancel := context.WithTimeout(context.Background(), 32*time.Second)
-			defer cancel()
-			_ = d.bye(ctx)
-		}
-	}
-}
-
-func (s *Server) onAck(req *sip.Request, tx sip.ServerTransaction) {
-	// ACKs are never answered; one for a dialog we do not know (after a non-2xx, or a
-	// retransmission) is ignored.
-	if s.ackHandled(req, tx) {
-		return
-	}
-	if d := s.lookup(req); d != nil {
-		if err := d.readAck(req, tx); err != nil {
-			s.log.Debug("ACK ignored", "err", err)
-		}
-	}
-}
-
-func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
-	d := s.lookup(req)
-	if d == nil {
-		if s.dialOutBye(req, tx) {
-			return
-		}
-		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
-		return
-	}
-	// Leave first, so that the room no longer lists the participant once the 200 is out.
-	s.forget(d.id)
-	s.focus.Leave(d.participant)
-	if err := d.readBye(req, tx); err != nil {
-		s.respond(req, tx, 481, "Call/Transaction Does Not Exist", s.warning(err.Error()))
-		return
-	}
-	s.metrics.responses.WithLabelValues("BYE", "200").Inc()
-}
-
-// onCancel sees only CANCELs that matched no INVITE transaction (sipgo answers the others).
-func (s *Server) onCancel(req *sip.Request, tx sip.ServerTransaction) {
-	s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
-}
-
-// onOptions answers capability queries and proxies' keepalives; the Contact carries isfocus
-// (RFC 4579 §4.3), for a room's URI or the focus's own address.
 // caller is the prologue of a request outside any dialog addressed to a room: the room (404 if
 // none), the caller authenticated for it (a Digest challenge when sip.auth asks for one) and
 // its identity (400 when the request's identity headers are unusable). ok is false once a
@@ -579,6 +370,8 @@ func (s *Server) caller(req *sip.Request, tx sip.ServerTransaction) (room string
 	return room, ident, true
 }
 
+// onOptions answers capability queries and proxies' keepalives; the Contact carries isfocus
+// (RFC 4579 §4.3), for a room's URI or the focus's own address.
 func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 	room := ""
 	if req.Recipient.User != "" {
@@ -589,45 +382,6 @@ func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 
 func (s *Server) onUnsupported(req *sip.Request, tx sip.ServerTransaction) {
 	s.respond(req, tx, 405, "Method Not Allowed")
-}
-
-// Disconnect ends a participant's dialog with a BYE (focus.Signaling).
-func (s *Server) Disconnect(ctx context.Context, p *focus.Participant) {
-	if o, ok := p.Dialog().(*dialOut); ok {
-		s.disconnectDialOut(ctx, o)
-		return
-	}
-	d, ok := p.Dialog().(*dialog)
-	if !ok || d.ending.Swap(true) {
-		return
-	}
-	// The dialog stays known until the BYE is done: an ACK still on its way must find it, or
-	// the BYE would wait for the INVITE transaction to time out.
-	defer s.forget(d.id)
-	if err := d.bye(ctx); err != nil {
-		s.log.Info("BYE failed", "user", p.UserID(), "err", err)
-	}
-}
-
-func (s *Server) lookup(req *sip.Request) *dialog {
-	id, err := sip.DialogIDFromRequestUAS(req)
-	if err != nil {
-		return nil
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.dialogs[id]
-}
-
-// forget drops a dialog and releases its place under the per-source cap (once).
-func (s *Server) forget(id string) {
-	s.mu.Lock()
-	d := s.dialogs[id]
-	delete(s.dialogs, id)
-	s.mu.Unlock()
-	if d != nil {
-		s.releaseDialog(d.sourceKey)
-	}
 }
 
 // Do sends a request outside any dialog (dial-out, for instance) and returns its final
@@ -641,84 +395,4 @@ func (s *Server) Do(ctx context.Context, req *sip.Request) (*sip.Response, error
 		}
 	}
 	return s.client.Do(ctx, req)
-}
-
-func (s *Server) answerParams() sdp.AnswerParams {
-	s.mu.Lock()
-	s.sdpVer++
-	v := s.sdpVer
-	s.mu.Unlock()
-	return sdp.AnswerParams{Username: "parley", SessionID: v, SessionVersion: v, Address: s.cfg.AdvertisedHost}
-}
-
-func isSDP(req *sip.Request) bool {
-	ct := req.ContentType()
-	return ct == nil || strings.HasPrefix(strings.ToLower(strings.TrimSpace(ct.Value())), "application/sdp")
-}
-
-// joinErrorResponse is the one table from focus outcomes to SIP responses.
-func joinErrorResponse(err error) (int, string) {
-	var moved *focus.MovedError
-	switch {
-	case errors.Is(err, focus.ErrRoomNotFound):
-		return 404, "Not Found"
-	case errors.Is(err, focus.ErrNotAcceptable):
-		return 488, "Not Acceptable Here"
-	case errors.Is(err, focus.ErrRoomFull):
-		return 486, "Busy Here"
-	case errors.Is(err, focus.ErrPasswordRequired):
-		return 403, "Conference Password Required"
-	case errors.Is(err, focus.ErrPasswordInvalid):
-		return 403, "Wrong Conference Password"
-	case errors.Is(err, focus.ErrCreateForbidden):
-		return 403, "Room Creation Not Allowed"
-	case errors.Is(err, focus.ErrForbidden):
-		return 403, "Forbidden"
-	case errors.As(err, &moved):
-		return 302, "Moved Temporarily"
-	case errors.Is(err, focus.ErrShuttingDown):
-		return 503, "Service Unavailable"
-	}
-	return 500, "Server Internal Error"
-}
-
-// refuse answers a request the focus refused (err from Join, MayJoin, MayWatch): the code of
-// joinErrorResponse, the successor as Contact of a 302, and a Warning saying why.
-func (s *Server) refuse(req *sip.Request, tx sip.ServerTransaction, err error) {
-	code, reason := joinErrorResponse(err)
-	var hdrs []sip.Header
-	var moved *focus.MovedError
-	if errors.As(err, &moved) {
-		hdrs = append(hdrs, sip.NewHeader("Contact", "<"+moved.Successor+">"))
-	}
-	text := err.Error()
-	switch {
-	case errors.Is(err, focus.ErrPasswordRequired):
-		text = "a conference password is required: dial the room's URI with ;" + pinParam + "=PASSWORD"
-	case errors.Is(err, focus.ErrPasswordInvalid):
-		text = "wrong conference password (the ;" + pinParam + "= parameter of the room's URI)"
-	case errors.Is(err, focus.ErrCreateForbidden):
-		text = "creating rooms needs the create privilege (room_creators) and an authenticated identity"
-	}
-	hdrs = append(hdrs, s.warning(text))
-	s.respond(req, tx, code, reason, hdrs...)
-}
-
-// fileRecipient reads whom a file pushed in this INVITE (RFC 5547) is for: the INVITE's Subject
-// may name participants, comma-separated, each by SIP URI, XCON-USERID or "@nickname" (the
-// group of participants of session-chat §5.5); a subject in words means the whole room.
-func fileRecipient(req *sip.Request) string {
-	h := req.GetHeader("Subject")
-	if h == nil {
-		return ""
-	}
-	v := strings.TrimSpace(h.Value())
-	for _, item := range strings.Split(v, ",") {
-		l := strings.ToLower(strings.TrimLeft(strings.TrimSpace(item), "<"))
-		if !strings.HasPrefix(l, "sip:") && !strings.HasPrefix(l, "sips:") && !strings.HasPrefix(l, "xcon-userid:") &&
-			!(strings.HasPrefix(l, "@") && len(l) > 1) {
-			return "" // a subject in words, not a list of recipients
-		}
-	}
-	return v
 }
