@@ -63,6 +63,17 @@ func (s *Server) Disconnect(ctx context.Context, p *focus.Participant) {
 	}
 }
 
+// participantDialog is the prologue of a request inside a participant's dialog: the dialog,
+// or nil once a 481 has been sent (RFC 3261 §12.2.2).
+func (s *Server) participantDialog(req *sip.Request, tx sip.ServerTransaction) *dialog {
+	d := s.lookup(req)
+	if d == nil || d.participant == nil {
+		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+		return nil
+	}
+	return d
+}
+
 func (s *Server) lookup(req *sip.Request) *dialog {
 	id, err := sip.DialogIDFromRequestUAS(req)
 	if err != nil {

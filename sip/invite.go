@@ -18,24 +18,13 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	start := time.Now()
-	room, ok := s.focus.RoomName(req.Recipient.String())
-	authRoom, adhoc := room, s.isFactory(req)
-	if adhoc {
-		if room, ok = s.adhocName(req, tx); !ok {
-			return
-		}
-		authRoom = s.peer.factory.User // sip.auth.rooms may name the factory
-	}
-	if !ok || (!adhoc && s.focus.Room(room) == nil) {
-		s.respond(req, tx, 404, "Not Found", s.warning("no such room"))
-		return
-	}
-	authUser, ok := s.authenticate(req, tx, authRoom)
+	a, ok := s.admit(req, tx, true)
 	if !ok {
 		return
 	}
+	room, adhoc, ident := a.room, a.adhoc, a.ident
 	if len(req.Body()) == 0 {
-		s.onOfferlessInvite(req, tx, room, authUser, start)
+		s.onOfferlessInvite(req, tx, room, ident, start)
 		return
 	}
 	interval, ok := s.sessionInterval(req, tx)
@@ -53,11 +42,6 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if err != nil {
 		s.log.Info("INVITE with malformed SDP", "source", req.Source(), "err", err)
 		s.respond(req, tx, 488, "Not Acceptable Here", s.warning("malformed SDP: "+err.Error()))
-		return
-	}
-	ident, err := s.identity(req, authUser)
-	if err != nil {
-		s.respond(req, tx, 400, "Bad Request", s.warning(err.Error()))
 		return
 	}
 	if adhoc && !s.adhocAllowed(ident.Proven()) { // the caller's own identity, even when he hides it

@@ -34,10 +34,11 @@ type pageContact struct {
 }
 
 func (s *Server) onMessage(req *sip.Request, tx sip.ServerTransaction) {
-	room, ident, ok := s.caller(req, tx)
+	a, ok := s.admit(req, tx, false)
 	if !ok {
 		return
 	}
+	room, ident := a.room, a.ident
 	ct := "text/plain"
 	if h := req.ContentType(); h != nil {
 		ct = h.Value()

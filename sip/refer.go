@@ -78,9 +78,8 @@ func (s *Server) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 	var allowed error
 	res := sip.NewResponseFromRequest(req, 202, "Accepted", nil)
 	if to := req.To(); to.Params.Has("tag") {
-		d := s.lookup(req)
-		if d == nil || d.participant == nil {
-			s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+		d := s.participantDialog(req, tx)
+		if d == nil {
 			return
 		}
 		room = d.participant.Room().Name()
@@ -91,13 +90,12 @@ func (s *Server) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 		// RFC 3515 §2.4.6: several REFERs may share the dialog; id tells their NOTIFYs apart.
 		sub.event = "refer;id=" + strconv.FormatUint(uint64(req.CSeq().SeqNo), 10)
 	} else {
-		var ident focus.Identity
-		var ok bool
-		if room, ident, ok = s.caller(req, tx); !ok {
+		a, ok := s.admit(req, tx, false)
+		if !ok {
 			return
 		}
-		referrer = ident
-		allowed = s.focus.MayInvite(room, ident, s.cfg.Peering.ReferAnyone)
+		room, referrer = a.room, a.ident
+		allowed = s.focus.MayInvite(room, referrer, s.cfg.Peering.ReferAnyone)
 		// The REFER creates a dialog of its own (RFC 3515 §2.4.4): our To-tag, its Call-ID.
 		tag := sip.GenerateTagN(16)
 		res.To().Params.Add("tag", tag)

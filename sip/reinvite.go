@@ -40,9 +40,8 @@ type modState struct {
 // onReInvite handles an INVITE inside a dialog: a new offer (or none) for the participant's
 // streams.
 func (s *Server) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
-	d := s.lookup(req)
-	if d == nil || d.participant == nil {
-		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+	d := s.participantDialog(req, tx)
+	if d == nil {
 		return
 	}
 	if !s.beginModify(d, req, tx) {
@@ -118,9 +117,8 @@ func (s *Server) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 // onUpdate handles UPDATE (RFC 3311): an offer applied like a re-INVITE's, or, without a
 // body, a session refresh.
 func (s *Server) onUpdate(req *sip.Request, tx sip.ServerTransaction) {
-	d := s.lookup(req)
-	if d == nil || d.participant == nil {
-		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+	d := s.participantDialog(req, tx)
+	if d == nil {
 		return
 	}
 	if !s.beginModify(d, req, tx) {
@@ -266,12 +264,7 @@ func (s *Server) ackHandled(req *sip.Request, tx sip.ServerTransaction) bool {
 
 // onOfferlessInvite answers an initial INVITE without SDP: our offer goes in the 200 and the
 // participant joins with the answer the ACK carries; an ACK without one ends the dialog.
-func (s *Server) onOfferlessInvite(req *sip.Request, tx sip.ServerTransaction, room, authUser string, start time.Time) {
-	ident, err := s.identity(req, authUser)
-	if err != nil {
-		s.respond(req, tx, 400, "Bad Request", s.warning(err.Error()))
-		return
-	}
+func (s *Server) onOfferlessInvite(req *sip.Request, tx sip.ServerTransaction, room string, ident focus.Identity, start time.Time) {
 	// The participant joins only with the ACK's answer, after our 200: refuse now whom the
 	// room would refuse then.
 	if err := s.focus.MayJoin(room, ident); err != nil {

@@ -348,26 +348,47 @@ func malformed(req *sip.Request) string {
 	return malformedHeaders(req)
 }
 
-// caller is the prologue of a request outside any dialog addressed to a room: the room (404 if
-// none), the caller authenticated for it (a Digest challenge when sip.auth asks for one) and
-// its identity (400 when the request's identity headers are unusable). ok is false once a
-// response has been sent.
-func (s *Server) caller(req *sip.Request, tx sip.ServerTransaction) (room string, ident focus.Identity, ok bool) {
-	room, ok = s.focus.RoomName(req.Recipient.String())
-	if !ok || s.focus.Room(room) == nil {
-		s.respond(req, tx, 404, "Not Found", s.warning("no such room"))
-		return "", focus.Identity{}, false
+// admission is what the prologue of a request outside any dialog addressed to a room found.
+type admission struct {
+	room  string         // the room's name; for an INVITE to the conference factory, the new room's
+	adhoc bool           // the request is an INVITE to the conference factory (RFC 4579 §5.1)
+	r     *focus.Room    // the room; nil for an ad-hoc room, which does not exist yet
+	ident focus.Identity // the caller
+}
+
+// admit is the one prologue of a request outside any dialog addressed to a room (INVITE,
+// SUBSCRIBE, REFER, MESSAGE): the room (404 if none), the caller authenticated for it (a
+// Digest challenge when sip.auth asks for one) and its identity (400 when the request's
+// identity headers are unusable). With factory, an INVITE to the conference factory URI is
+// admitted for the ad-hoc room it creates, authenticated as for a room named like the factory
+// (sip.auth.rooms may name it). ok is false once a response has been sent.
+func (s *Server) admit(req *sip.Request, tx sip.ServerTransaction, factory bool) (a admission, ok bool) {
+	room, ok := s.focus.RoomName(req.Recipient.String())
+	authRoom := room
+	a.adhoc = factory && s.isFactory(req)
+	if a.adhoc {
+		if room, ok = s.adhocName(req, tx); !ok {
+			return admission{}, false
+		}
+		authRoom = s.peer.factory.User
+	} else if ok {
+		a.r = s.focus.Room(room)
 	}
-	authUser, ok := s.authenticate(req, tx, room)
+	if !ok || (!a.adhoc && a.r == nil) {
+		s.respond(req, tx, 404, "Not Found", s.warning("no such room"))
+		return admission{}, false
+	}
+	authUser, ok := s.authenticate(req, tx, authRoom)
 	if !ok {
-		return "", focus.Identity{}, false
+		return admission{}, false
 	}
 	ident, err := s.identity(req, authUser)
 	if err != nil {
 		s.respond(req, tx, 400, "Bad Request", s.warning(err.Error()))
-		return "", focus.Identity{}, false
+		return admission{}, false
 	}
-	return room, ident, true
+	a.room, a.ident = room, ident
+	return a, true
 }
 
 // onOptions answers capability queries and proxies' keepalives; the Contact carries isfocus

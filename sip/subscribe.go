@@ -223,17 +223,13 @@ func (ev *events) onSubscribe(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	// The subscriber is identified and authenticated as a participant joining would be.
-	room, ident, ok := s.caller(req, tx)
+	a, ok := s.admit(req, tx, false)
 	if !ok {
 		return
 	}
-	r := s.focus.Room(room) // to tell, once answered, whether the room went meanwhile
-	if r == nil {
-		s.respond(req, tx, 404, "Not Found", s.warning("no such room"))
-		return
-	}
+	room, r := a.room, a.r // r tells, once answered, whether the room went meanwhile
 	// Whoever may join the room may watch it (RFC 4575 §3.5, RFC 6501 §4.6): the focus's rule.
-	if err := s.focus.MayWatch(room, ident); err != nil {
+	if err := s.focus.MayWatch(room, a.ident); err != nil {
 		s.refuse(req, tx, err)
 		return
 	}
@@ -287,9 +283,8 @@ func (ev *events) inDialog(req *sip.Request, tx sip.ServerTransaction, id string
 		sub.refresh(expires)
 		return
 	}
-	d := s.lookup(req)
-	if d == nil || d.participant == nil {
-		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+	d := s.participantDialog(req, tx)
+	if d == nil {
 		return
 	}
 	// The participant is in the room, so it may watch it (RFC 4575 §3.5).
