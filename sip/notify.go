@@ -10,7 +10,6 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
-	"github.com/parleychat/parley/xcon"
 	"github.com/parleychat/parley/xcon/confinfo"
 )
 
@@ -48,7 +47,7 @@ type subscription struct {
 
 	// Owned by run.
 	version uint32
-	sent    *xcon.Conference // the view the subscriber has been given
+	sent    *roomView // the view the subscriber has been given (shared, read-only)
 }
 
 func (sub *subscription) wake() {
@@ -152,31 +151,28 @@ func (sub *subscription) expiresAt() time.Time {
 // successor), else full state or the partial one since the last NOTIFY (none when
 // nothing visible changed). It reports whether the subscription lives on.
 func (sub *subscription) notify(end string, full bool, expires time.Time) bool {
-	var view *xcon.Conference
-	moved := false
-	if r := sub.ev.s.focus.Room(sub.room); r != nil {
-		view = confinfo.View(r.Snapshot(), sub.entity, confinfo.Options{AnonymityKey: sub.ev.anonym})
-		moved = r.Successor() != ""
-	} else if end == "" {
+	v := sub.ev.view(sub.room)
+	if v.view == nil && end == "" {
 		end = "noresource" // the room went before RoomGone reached us
 	}
-	var doc *xcon.Conference
+	var doc *docBody
+	var err error
 	switch {
-	case view == nil || end == "noresource" && !moved:
-		doc = confinfo.Deleted(sub.entity, sub.version+1)
+	case v.view == nil || end == "noresource" && !v.moved:
+		doc, err = v.deletedBody(sub.ev, sub.entity)
 	case full || sub.sent == nil || end != "":
-		doc = confinfo.Full(view, sub.version+1)
+		doc, err = v.fullBody(sub.ev)
 	default:
-		doc = confinfo.Partial(sub.sent, view, sub.version+1)
-		if doc == nil {
+		doc, err = v.partialBody(sub.ev, sub.sent)
+		if err == nil && doc == nil {
 			return true // nothing a subscriber sees changed
 		}
 	}
-	body, err := confinfo.Marshal(doc)
 	if err != nil {
 		sub.log.Error("conference-info not encoded", "err", err)
 		return false
 	}
+	body := doc.at(sub.version + 1)
 	state := "active;expires=" + strconv.FormatInt(int64((time.Until(expires)+time.Second-1)/time.Second), 10)
 	if end != "" {
 		state = "terminated;reason=" + end
@@ -187,12 +183,12 @@ func (sub *subscription) notify(end string, full bool, expires time.Time) bool {
 	req.AppendHeader(sip.NewHeader("Content-Type", confinfo.ContentType))
 	req.SetBody(body)
 	sub.version++
-	if view != nil {
-		sub.sent = view
+	if v.view != nil {
+		sub.sent = v
 	}
 	ctx, cancel := context.WithTimeout(sub.ev.ctx, notifyTimeout)
 	defer cancel()
-	sub.ev.s.metrics.notifies.WithLabelValues(doc.NotifyState).Inc()
+	sub.ev.s.metrics.notifies.WithLabelValues(doc.state).Inc()
 	res, err := sub.dlg.Do(ctx, req)
 	switch {
 	case errors.Is(err, sip.ErrUDPMTUCongestion):

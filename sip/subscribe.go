@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -77,7 +78,10 @@ type events struct {
 	mu     sync.Mutex
 	subs   map[string]*subscription          // by dialog ID and Event id
 	rooms  map[string]map[*subscription]bool // by room name
+	views  map[string]*roomViews             // by room name, while the room has subscriptions (views.go)
 	closed bool
+
+	built, rendered atomic.Int64 // views built and documents encoded (views.go)
 }
 
 func newEvents(s *Server) *events {
@@ -85,7 +89,7 @@ func newEvents(s *Server) *events {
 	_, _ = rand.Read(key)
 	ctx, cancel := context.WithCancel(context.Background())
 	return &events{s: s, cfg: s.cfg.Events.withDefaults(), anonym: key, ctx: ctx, cancel: cancel,
-		subs: map[string]*subscription{}, rooms: map[string]map[*subscription]bool{}}
+		subs: map[string]*subscription{}, rooms: map[string]map[*subscription]bool{}, views: map[string]*roomViews{}}
 }
 
 // register installs the SUBSCRIBE and NOTIFY handlers. NOTIFY is answered because the focus
@@ -97,8 +101,10 @@ func (ev *events) register() {
 	}))
 }
 
-// RoomChanged marks the room's subscriptions for a partial NOTIFY (focus.RoomWatcher).
+// RoomChanged marks the room's view out of date and its subscriptions for a partial NOTIFY
+// (focus.RoomWatcher).
 func (ev *events) RoomChanged(room string, urgent bool) {
+	ev.changedView(room)
 	for _, sub := range ev.ofRoom(room) {
 		sub.changed(urgent)
 	}
@@ -165,6 +171,7 @@ func (ev *events) add(sub *subscription) bool {
 	ev.subs[sub.key] = sub
 	if ev.rooms[sub.room] == nil {
 		ev.rooms[sub.room] = map[*subscription]bool{}
+		ev.views[sub.room] = &roomViews{}
 	}
 	ev.rooms[sub.room][sub] = true
 	ev.s.metrics.subscriptions.Inc()
@@ -182,6 +189,7 @@ func (ev *events) remove(sub *subscription) {
 	delete(ev.rooms[sub.room], sub)
 	if len(ev.rooms[sub.room]) == 0 {
 		delete(ev.rooms, sub.room)
+		delete(ev.views, sub.room)
 	}
 	ev.s.metrics.subscriptions.Dec()
 }
