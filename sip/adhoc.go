@@ -43,7 +43,7 @@ func (s *Server) isFactory(req *sip.Request) bool {
 // leaves nothing behind. It answers the request itself when it refuses.
 func (s *Server) adhocName(req *sip.Request, tx sip.ServerTransaction) (string, bool) {
 	if len(req.Body()) == 0 || !isSDP(req) {
-		s.respond(req, tx, 488, "Not Acceptable Here", s.warning("an SDP offer with MSRP m-lines is required"))
+		s.respond(req, tx, 488, s.warning("an SDP offer with MSRP m-lines is required"))
 		return "", false
 	}
 	return s.focus.NewAdhocName(), true

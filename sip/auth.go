@@ -118,6 +118,6 @@ func (s *Server) authenticate(req *sip.Request, tx sip.ServerTransaction, room s
 		s.log.Info("authentication failed", "room", room, "source", req.Source(), "err", err)
 	}
 	stale := errors.Is(err, digest.ErrStale)
-	s.respond(req, tx, 401, "Unauthorized", sip.NewHeader("WWW-Authenticate", s.auth.challenge(stale)))
+	s.respond(req, tx, 401, sip.NewHeader("WWW-Authenticate", s.auth.challenge(stale)))
 	return "", false
 }

@@ -145,7 +145,7 @@ func (d *dialog) readBye(req *sip.Request, tx sip.ServerTransaction) error {
 		return err
 	}
 	d.ended.Store(true)
-	return tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
+	return tx.Respond(newResponse(req, 200))
 }
 
 // build fills in what a request in this dialog carries (RFC 3261 §12.2.1.1): From, To, Call-ID,

@@ -27,14 +27,14 @@ func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
 		if s.dialOutBye(req, tx) {
 			return
 		}
-		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+		s.respond(req, tx, 481)
 		return
 	}
 	// Leave first, so that the room no longer lists the participant once the 200 is out.
 	s.forget(d.id)
 	s.focus.Leave(d.participant)
 	if err := d.readBye(req, tx); err != nil {
-		s.respond(req, tx, 481, "Call/Transaction Does Not Exist", s.warning(err.Error()))
+		s.respond(req, tx, 481, s.warning(err.Error()))
 		return
 	}
 	s.metrics.responses.WithLabelValues("BYE", "200").Inc()
@@ -42,7 +42,7 @@ func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
 
 // onCancel sees only CANCELs that matched no INVITE transaction (sipgo answers the others).
 func (s *Server) onCancel(req *sip.Request, tx sip.ServerTransaction) {
-	s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+	s.respond(req, tx, 481)
 }
 
 // Disconnect ends a participant's dialog with a BYE (focus.Signaling).
@@ -68,7 +68,7 @@ func (s *Server) Disconnect(ctx context.Context, p *focus.Participant) {
 func (s *Server) participantDialog(req *sip.Request, tx sip.ServerTransaction) *dialog {
 	d := s.lookup(req)
 	if d == nil || d.participant == nil {
-		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+		s.respond(req, tx, 481)
 		return nil
 	}
 	return d

@@ -34,18 +34,18 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	body := req.Body()
 	if !isSDP(req) || (req.GetHeader("Content-Encoding") != nil && !strings.EqualFold(req.GetHeader("Content-Encoding").Value(), "identity")) {
 		// RFC 3261 §8.2.3: a body the focus cannot read is 415, with what it reads.
-		s.respond(req, tx, 415, "Unsupported Media Type", s.hdrAccept, sip.NewHeader("Accept-Encoding", "identity"),
+		s.respond(req, tx, 415, s.hdrAccept, sip.NewHeader("Accept-Encoding", "identity"),
 			s.warning("an SDP offer with MSRP m-lines is required"))
 		return
 	}
 	offer, err := sdp.Parse(body)
 	if err != nil {
 		s.log.Info("INVITE with malformed SDP", "source", req.Source(), "err", err)
-		s.respond(req, tx, 488, "Not Acceptable Here", s.warning("malformed SDP: "+err.Error()))
+		s.respond(req, tx, 488, s.warning("malformed SDP: "+err.Error()))
 		return
 	}
 	if adhoc && !s.adhocAllowed(ident.Proven()) { // the caller's own identity, even when he hides it
-		s.respond(req, tx, 403, "Forbidden", s.warning("this caller may not create rooms"))
+		s.respond(req, tx, 403, s.warning("this caller may not create rooms"))
 		return
 	}
 	if adhoc {
@@ -70,7 +70,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	dialogUA := &sipgo.DialogUA{Client: s.client, ContactHDR: *contact, RewriteContact: true}
 	dlg, err := dialogUA.ReadInvite(req, tx)
 	if err != nil {
-		s.respond(req, tx, 400, "Bad Request", s.warning(err.Error()))
+		s.respond(req, tx, 400, s.warning(err.Error()))
 		return
 	}
 	d := newDialog(dlg, s.client, contact, req.Source())
@@ -97,7 +97,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if err != nil {
 		leave()
 		s.log.Error("SDP answer not built", "room", room, "err", err)
-		s.respond(req, tx, 500, "Server Internal Error")
+		s.respond(req, tx, 500)
 		return
 	}
 	d.participant, d.answer = p, answer

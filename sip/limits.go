@@ -72,7 +72,7 @@ func (s *Server) limited(req *sip.Request, tx sip.ServerTransaction, l *ratelimi
 func (s *Server) rejectOverload(req *sip.Request, tx sip.ServerTransaction, what string) {
 	s.metrics.rateLimited.WithLabelValues(string(req.Method)).Inc()
 	s.log.Debug("request refused by a per-source limit", "method", req.Method, "source", req.Source(), "limit", what)
-	s.respond(req, tx, 503, "Service Unavailable", sip.NewHeader("Retry-After", retryAfter), s.warning(what+" exceeded"))
+	s.respond(req, tx, 503, sip.NewHeader("Retry-After", retryAfter), s.warning(what+" exceeded"))
 }
 
 // reserveDialog counts a new dialog against its source; false when the source is at the cap.

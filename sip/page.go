@@ -55,12 +55,12 @@ func (s *Server) onMessage(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	if res.Command {
-		s.respond(req, tx, 200, "OK")
+		s.respond(req, tx, 200)
 		return
 	}
 	// RFC 3428 §7: a relay that cannot know whether the message reached its recipients
 	// answers 202.
-	s.respond(req, tx, 202, "Accepted")
+	s.respond(req, tx, 202)
 }
 
 // pageAnswerTimeout bounds the wait for the log before a MESSAGE is answered (Timer F).
@@ -76,21 +76,21 @@ func (s *Server) refusePage(req *sip.Request, tx sip.ServerTransaction, room str
 	}
 	switch {
 	case errors.Is(err, focus.ErrTooLarge):
-		s.respond(req, tx, 413, "Request Entity Too Large", s.warning(err.Error()))
+		s.respond(req, tx, 413, s.warning(err.Error()))
 	case errors.Is(err, focus.ErrUnsupportedType):
-		s.respond(req, tx, 415, "Unsupported Media Type", sip.NewHeader("Accept", "text/plain, message/cpim, application/im-iscomposing+xml"),
+		s.respond(req, tx, 415, sip.NewHeader("Accept", "text/plain, message/cpim, application/im-iscomposing+xml"),
 			s.warning(err.Error()))
 	case errors.Is(err, focus.ErrRateLimited):
 		// SIP's 429 is Provide Referrer Identity (RFC 3892): too fast is 503 with Retry-After
 		// (RFC 3261 §21.5.4), as the per-source limits answer.
 		s.metrics.rateLimited.WithLabelValues(string(req.Method)).Inc()
-		s.respond(req, tx, 503, "Service Unavailable", sip.NewHeader("Retry-After", retryAfter), s.warning(err.Error()))
+		s.respond(req, tx, 503, sip.NewHeader("Retry-After", retryAfter), s.warning(err.Error()))
 	case errors.Is(err, focus.ErrBadMessage):
-		s.respond(req, tx, 400, "Bad Request", s.warning(err.Error()))
+		s.respond(req, tx, 400, s.warning(err.Error()))
 	case errors.Is(err, focus.ErrNotLogged):
-		s.respond(req, tx, 500, "Server Internal Error", s.warning(strings.TrimPrefix(err.Error(), "focus: ")))
+		s.respond(req, tx, 500, s.warning(strings.TrimPrefix(err.Error(), "focus: ")))
 	case errors.Is(err, context.DeadlineExceeded):
-		s.respond(req, tx, 500, "Server Internal Error", s.warning("message relayed but not logged"))
+		s.respond(req, tx, 500, s.warning("message relayed but not logged"))
 	default:
 		s.refuse(req, tx, err)
 	}

@@ -50,22 +50,22 @@ type referSubscription struct {
 func (s *Server) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 	h := req.GetHeader("Refer-To")
 	if h == nil {
-		s.respond(req, tx, 400, "Bad Request", s.warning("no Refer-To header"))
+		s.respond(req, tx, 400, s.warning("no Refer-To header"))
 		return
 	}
 	var target sip.Uri
 	if _, err := sip.ParseAddressValue(h.Value(), &target, nil); err != nil ||
 		(target.Scheme != "sip" && target.Scheme != "sips") || target.Host == "" {
-		s.respond(req, tx, 400, "Bad Request", s.warning("Refer-To is not a SIP URI"))
+		s.respond(req, tx, 400, s.warning("Refer-To is not a SIP URI"))
 		return
 	}
 	if m, ok := target.UriParams.Get("method"); ok && !strings.EqualFold(m, "INVITE") {
-		s.respond(req, tx, 403, "Forbidden", s.warning("the focus only invites"))
+		s.respond(req, tx, 403, s.warning("the focus only invites"))
 		return
 	}
 	contact := req.Contact()
 	if contact == nil {
-		s.respond(req, tx, 400, "Bad Request", s.warning("no Contact header"))
+		s.respond(req, tx, 400, s.warning("no Contact header"))
 		return
 	}
 	sub := &referSubscription{target: *contact.Address.Clone(), transport: req.Transport(), event: "refer"}
@@ -76,7 +76,7 @@ func (s *Server) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 	var room string
 	var referrer focus.Identity
 	var allowed error
-	res := sip.NewResponseFromRequest(req, 202, "Accepted", nil)
+	res := newResponse(req, 202)
 	if to := req.To(); to.Params.Has("tag") {
 		d := s.participantDialog(req, tx)
 		if d == nil {
@@ -111,7 +111,7 @@ func (s *Server) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 		s.refuse(req, tx, allowed)
 		return
 	case allowed != nil:
-		s.respond(req, tx, 403, "Forbidden", s.warning("this participant may not invite others"))
+		s.respond(req, tx, 403, s.warning("this participant may not invite others"))
 		return
 	}
 	s.decorate(res)
@@ -261,7 +261,7 @@ func (s *Server) dialOutBye(req *sip.Request, tx sip.ServerTransaction) bool {
 		s.focus.Leave(o.participant)
 	}
 	if err := o.session.ReadBye(req, tx); err != nil {
-		s.respond(req, tx, 481, "Call/Transaction Does Not Exist", s.warning(err.Error()))
+		s.respond(req, tx, 481, s.warning(err.Error()))
 		return true
 	}
 	s.metrics.responses.WithLabelValues("BYE", "200").Inc()

@@ -131,7 +131,7 @@ func (s *Server) onUpdate(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	var res *sip.Response
 	if len(req.Body()) == 0 {
-		res = sip.NewResponseFromRequest(req, 200, "OK", nil)
+		res = newResponse(req, 200)
 	} else {
 		answer, ok := s.reanswer(d, req, tx)
 		if !ok {
@@ -157,13 +157,13 @@ func (s *Server) beginModify(d *dialog, req *sip.Request, tx sip.ServerTransacti
 	d.mod.mu.Lock()
 	if err := d.read(req, tx); err != nil {
 		d.mod.mu.Unlock()
-		s.respond(req, tx, 500, "Server Internal Error", sip.NewHeader("Retry-After", strconv.Itoa(rand.IntN(10))),
+		s.respond(req, tx, 500, sip.NewHeader("Retry-After", strconv.Itoa(rand.IntN(10))),
 			s.warning("CSeq lower than the dialog's last"))
 		return false
 	}
 	if d.mod.pending {
 		d.mod.mu.Unlock()
-		s.respond(req, tx, 491, "Request Pending")
+		s.respond(req, tx, 491)
 		return false
 	}
 	d.mod.pending = true
@@ -189,21 +189,21 @@ func (s *Server) reanswer(d *dialog, req *sip.Request, tx sip.ServerTransaction)
 		return current, true
 	}
 	if !isSDP(req) {
-		s.respond(req, tx, 415, "Unsupported Media Type", s.hdrAccept)
+		s.respond(req, tx, 415, s.hdrAccept)
 		return nil, false
 	}
 	offer, err := sdp.Parse(body)
 	if err != nil {
-		s.respond(req, tx, 488, "Not Acceptable Here", s.warning("malformed SDP: "+err.Error()))
+		s.respond(req, tx, 488, s.warning("malformed SDP: "+err.Error()))
 		return nil, false
 	}
 	answers, err := s.focus.Modify(context.Background(), d.participant, offer)
 	if err != nil {
 		if errors.Is(err, focus.ErrNotInRoom) {
-			s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+			s.respond(req, tx, 481)
 		} else {
 			code, reason := joinErrorResponse(err)
-			s.respond(req, tx, code, reason, s.warning(err.Error()))
+			s.respondAs(req, tx, code, reason, s.warning(err.Error()))
 		}
 		return nil, false
 	}
@@ -218,7 +218,7 @@ func (s *Server) reanswer(d *dialog, req *sip.Request, tx sip.ServerTransaction)
 	}
 	if err != nil {
 		s.log.Error("SDP answer not built", "err", err)
-		s.respond(req, tx, 500, "Server Internal Error")
+		s.respond(req, tx, 500)
 		return nil, false
 	}
 	d.mod.mu.Lock()
@@ -288,14 +288,14 @@ func (s *Server) onOfferlessInvite(req *sip.Request, tx sip.ServerTransaction, r
 	offer, err := s.focus.NewOffer(room)
 	if err != nil {
 		code, reason := joinErrorResponse(err)
-		s.respond(req, tx, code, reason, s.warning(err.Error()))
+		s.respondAs(req, tx, code, reason, s.warning(err.Error()))
 		return
 	}
 	body, err := sdp.BuildOffer(s.answerParams(), []sdp.MediaAnswer{offer.Media()})
 	if err != nil {
 		offer.Discard()
 		s.log.Error("SDP offer not built", "room", room, "err", err)
-		s.respond(req, tx, 500, "Server Internal Error")
+		s.respond(req, tx, 500)
 		return
 	}
 	contact := s.contact(room, req.Transport())
@@ -303,7 +303,7 @@ func (s *Server) onOfferlessInvite(req *sip.Request, tx sip.ServerTransaction, r
 	dlg, err := dialogUA.ReadInvite(req, tx)
 	if err != nil {
 		offer.Discard()
-		s.respond(req, tx, 400, "Bad Request", s.warning(err.Error()))
+		s.respond(req, tx, 400, s.warning(err.Error()))
 		return
 	}
 	d := newDialog(dlg, s.client, contact, req.Source())
@@ -363,12 +363,12 @@ func (s *Server) sessionInterval(req *sip.Request, tx sip.ServerTransaction) (ti
 	v, _, _ := strings.Cut(h.Value(), ";")
 	secs, err := strconv.Atoi(strings.TrimSpace(v))
 	if err != nil || secs <= 0 {
-		s.respond(req, tx, 400, "Bad Request", s.warning("malformed Session-Expires"))
+		s.respond(req, tx, 400, s.warning("malformed Session-Expires"))
 		return 0, false
 	}
 	minSE := s.minSessionExpires()
 	if time.Duration(secs)*time.Second < minSE {
-		s.respond(req, tx, 422, "Session Interval Too Small",
+		s.respond(req, tx, 422,
 			sip.NewHeader("Min-SE", strconv.Itoa(int(minSE/time.Second))))
 		return 0, false
 	}

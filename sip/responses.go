@@ -9,8 +9,55 @@ import (
 	"github.com/parleychat/parley/focus"
 )
 
-// respond sends a response built from req, with the headers every response of ours carries.
-func (s *Server) respond(req *sip.Request, tx sip.ServerTransaction, code int, reason string, hdrs ...sip.Header) {
+// reasonPhrases are the reason phrases of the responses the focus sends (RFC 3261 §21, RFC 4028
+// §6, RFC 6665 §8.3): the one table, which respond and newResponse read.
+var reasonPhrases = map[int]string{
+	200: "OK",
+	202: "Accepted",
+	302: "Moved Temporarily",
+	400: "Bad Request",
+	401: "Unauthorized",
+	403: "Forbidden",
+	404: "Not Found",
+	405: "Method Not Allowed",
+	406: "Not Acceptable",
+	413: "Request Entity Too Large",
+	415: "Unsupported Media Type",
+	420: "Bad Extension",
+	422: "Session Interval Too Small",
+	423: "Interval Too Brief",
+	481: "Call/Transaction Does Not Exist",
+	486: "Busy Here",
+	488: "Not Acceptable Here",
+	489: "Bad Event",
+	491: "Request Pending",
+	500: "Server Internal Error",
+	503: "Service Unavailable",
+	505: "Version Not Supported",
+}
+
+// reasonPhrase is the reason phrase of a status code (reasonPhrases); a code missing from the
+// table gets the phrase of its class's x00 code.
+func reasonPhrase(code int) string {
+	if r, ok := reasonPhrases[code]; ok {
+		return r
+	}
+	return reasonPhrases[code/100*100]
+}
+
+// newResponse builds a response to req with the code's reason phrase.
+func newResponse(req *sip.Request, code int) *sip.Response {
+	return sip.NewResponseFromRequest(req, code, reasonPhrase(code), nil)
+}
+
+// respond sends a response built from req, with the code's reason phrase and the headers
+// every response of ours carries.
+func (s *Server) respond(req *sip.Request, tx sip.ServerTransaction, code int, hdrs ...sip.Header) {
+	s.respondAs(req, tx, code, reasonPhrase(code), hdrs...)
+}
+
+// respondAs is respond with a reason phrase of its own (a refusal that says why in it).
+func (s *Server) respondAs(req *sip.Request, tx sip.ServerTransaction, code int, reason string, hdrs ...sip.Header) {
 	res := sip.NewResponseFromRequest(req, code, reason, nil)
 	s.decorate(res)
 	for _, h := range hdrs {
@@ -44,30 +91,35 @@ func (s *Server) contact(room, transport string, scheme ...string) *sip.ContactH
 	return &sip.ContactHeader{Address: uri, Params: params}
 }
 
-// joinErrorResponse is the one table from focus outcomes to SIP responses.
+// joinErrorResponse is the one table from focus outcomes to SIP responses: the code, and the
+// reason phrase, which names the trouble for the refusals a 403 alone would not tell apart.
 func joinErrorResponse(err error) (int, string) {
 	var moved *focus.MovedError
+	code, reason := 500, ""
 	switch {
 	case errors.Is(err, focus.ErrRoomNotFound):
-		return 404, "Not Found"
+		code = 404
 	case errors.Is(err, focus.ErrNotAcceptable):
-		return 488, "Not Acceptable Here"
+		code = 488
 	case errors.Is(err, focus.ErrRoomFull):
-		return 486, "Busy Here"
+		code = 486
 	case errors.Is(err, focus.ErrPasswordRequired):
-		return 403, "Conference Password Required"
+		code, reason = 403, "Conference Password Required"
 	case errors.Is(err, focus.ErrPasswordInvalid):
-		return 403, "Wrong Conference Password"
+		code, reason = 403, "Wrong Conference Password"
 	case errors.Is(err, focus.ErrCreateForbidden):
-		return 403, "Room Creation Not Allowed"
+		code, reason = 403, "Room Creation Not Allowed"
 	case errors.Is(err, focus.ErrForbidden):
-		return 403, "Forbidden"
+		code = 403
 	case errors.As(err, &moved):
-		return 302, "Moved Temporarily"
+		code = 302
 	case errors.Is(err, focus.ErrShuttingDown):
-		return 503, "Service Unavailable"
+		code = 503
 	}
-	return 500, "Server Internal Error"
+	if reason == "" {
+		reason = reasonPhrase(code)
+	}
+	return code, reason
 }
 
 // refuse answers a request the focus refused (err from Join, MayJoin, MayWatch): the code of
@@ -89,5 +141,5 @@ func (s *Server) refuse(req *sip.Request, tx sip.ServerTransaction, err error) {
 		text = "creating rooms needs the create privilege (room_creators) and an authenticated identity"
 	}
 	hdrs = append(hdrs, s.warning(text))
-	s.respond(req, tx, code, reason, hdrs...)
+	s.respondAs(req, tx, code, reason, hdrs...)
 }

@@ -251,18 +251,18 @@ func (s *Server) counted(h sipgo.RequestHandler) sipgo.RequestHandler {
 		if problem := malformed(req); problem != "" {
 			s.log.Info("malformed request", "method", req.Method, "source", req.Source(), "problem", problem)
 			if !req.IsAck() {
-				s.respond(req, tx, 400, "Bad Request", s.warning(problem))
+				s.respond(req, tx, 400, s.warning(problem))
 			}
 			return
 		}
 		if req.SipVersion != "SIP/2.0" {
 			if !req.IsAck() {
-				s.respond(req, tx, 505, "Version Not Supported", s.warning("this focus speaks SIP/2.0"))
+				s.respond(req, tx, 505, s.warning("this focus speaks SIP/2.0"))
 			}
 			return
 		}
 		if tags := unsupportedRequire(req); len(tags) > 0 && !req.IsAck() && req.Method != sip.CANCEL {
-			s.respond(req, tx, 420, "Bad Extension", sip.NewHeader("Unsupported", strings.Join(tags, ", ")),
+			s.respond(req, tx, 420, sip.NewHeader("Unsupported", strings.Join(tags, ", ")),
 				s.warning("unsupported extension required: "+strings.Join(tags, ", ")))
 			return
 		}
@@ -319,7 +319,7 @@ func (s *Server) refusedDraining(req *sip.Request, tx sip.ServerTransaction) boo
 	}
 	switch req.Method {
 	case sip.INVITE, sip.SUBSCRIBE, sip.OPTIONS:
-		s.respond(req, tx, 503, "Service Unavailable", sip.NewHeader("Retry-After", *retry), s.warning("draining for a restart"))
+		s.respond(req, tx, 503, sip.NewHeader("Retry-After", *retry), s.warning("draining for a restart"))
 		return true
 	}
 	return false
@@ -375,7 +375,7 @@ func (s *Server) admit(req *sip.Request, tx sip.ServerTransaction, factory bool)
 		a.r = s.focus.Room(room)
 	}
 	if !ok || (!a.adhoc && a.r == nil) {
-		s.respond(req, tx, 404, "Not Found", s.warning("no such room"))
+		s.respond(req, tx, 404, s.warning("no such room"))
 		return admission{}, false
 	}
 	authUser, ok := s.authenticate(req, tx, authRoom)
@@ -384,7 +384,7 @@ func (s *Server) admit(req *sip.Request, tx sip.ServerTransaction, factory bool)
 	}
 	ident, err := s.identity(req, authUser)
 	if err != nil {
-		s.respond(req, tx, 400, "Bad Request", s.warning(err.Error()))
+		s.respond(req, tx, 400, s.warning(err.Error()))
 		return admission{}, false
 	}
 	a.room, a.ident = room, ident
@@ -398,11 +398,11 @@ func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 	if req.Recipient.User != "" {
 		room, _ = s.focus.RoomName(req.Recipient.String())
 	}
-	s.respond(req, tx, 200, "OK", s.hdrAccept, s.hdrSupported, s.contact(room, req.Transport(), req.Recipient.Scheme))
+	s.respond(req, tx, 200, s.hdrAccept, s.hdrSupported, s.contact(room, req.Transport(), req.Recipient.Scheme))
 }
 
 func (s *Server) onUnsupported(req *sip.Request, tx sip.ServerTransaction) {
-	s.respond(req, tx, 405, "Method Not Allowed")
+	s.respond(req, tx, 405)
 }
 
 // Do sends a request outside any dialog (dial-out, for instance) and returns its final

@@ -97,7 +97,7 @@ func newEvents(s *Server) *events {
 func (ev *events) register() {
 	ev.s.srv.OnSubscribe(ev.s.counted(ev.onSubscribe))
 	ev.s.srv.OnNotify(ev.s.counted(func(req *sip.Request, tx sip.ServerTransaction) {
-		ev.s.respond(req, tx, 481, "Subscription Does Not Exist")
+		ev.s.respondAs(req, tx, 481, "Subscription Does Not Exist")
 	}))
 }
 
@@ -204,21 +204,21 @@ func (ev *events) onSubscribe(req *sip.Request, tx sip.ServerTransaction) {
 	s := ev.s
 	pkg, id, ok := eventHeader(req)
 	if !ok || pkg != eventPackage {
-		s.respond(req, tx, 489, "Bad Event", hdrAllowEvents)
+		s.respond(req, tx, 489, hdrAllowEvents)
 		return
 	}
 	if !acceptsConferenceInfo(req) {
-		s.respond(req, tx, 406, "Not Acceptable", sip.NewHeader("Accept", confinfo.ContentType),
+		s.respond(req, tx, 406, sip.NewHeader("Accept", confinfo.ContentType),
 			s.warning("this package's body is "+confinfo.ContentType))
 		return
 	}
 	expires, ok := ev.expires(req)
 	if !ok {
-		s.respond(req, tx, 400, "Bad Request", s.warning("malformed Expires"))
+		s.respond(req, tx, 400, s.warning("malformed Expires"))
 		return
 	}
 	if expires > 0 && expires < ev.cfg.MinExpires {
-		s.respond(req, tx, 423, "Interval Too Brief",
+		s.respond(req, tx, 423,
 			sip.NewHeader("Min-Expires", strconv.Itoa(int(ev.cfg.MinExpires/time.Second))))
 		return
 	}
@@ -227,7 +227,7 @@ func (ev *events) onSubscribe(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	if req.Contact() == nil {
-		s.respond(req, tx, 400, "Bad Request", s.warning("a Contact is required"))
+		s.respond(req, tx, 400, s.warning("a Contact is required"))
 		return
 	}
 	// The subscriber is identified and authenticated as a participant joining would be.
@@ -245,7 +245,7 @@ func (ev *events) onSubscribe(req *sip.Request, tx sip.ServerTransaction) {
 	dialogUA := &sipgo.DialogUA{Client: s.client, ContactHDR: *contact, RewriteContact: true}
 	dlg, err := dialogUA.ReadInvite(req, tx)
 	if err != nil {
-		s.respond(req, tx, 400, "Bad Request", s.warning(err.Error()))
+		s.respond(req, tx, 400, s.warning(err.Error()))
 		return
 	}
 	sub := ev.newSubscription(dlg, dlg.ID+"|"+id, room, req.Contact().Address, eventValue(id))
@@ -253,12 +253,12 @@ func (ev *events) onSubscribe(req *sip.Request, tx sip.ServerTransaction) {
 	if expires == 0 {
 		sub.end = "timeout" // a fetch: one NOTIFY with the state, then the end (RFC 6665 §4.4.3)
 	}
-	res := sip.NewResponseFromRequest(dlg.InviteRequest, 200, "OK", nil)
+	res := newResponse(dlg.InviteRequest, 200)
 	res.AppendHeader(contact)
 	res.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(int(expires/time.Second))))
 	dlg.InviteResponse = res
 	if !ev.add(sub) {
-		s.respond(req, tx, 503, "Service Unavailable", sip.NewHeader("Retry-After", "60"),
+		s.respond(req, tx, 503, sip.NewHeader("Retry-After", "60"),
 			s.warning("too many subscriptions"))
 		return
 	}
@@ -275,16 +275,16 @@ func (ev *events) inDialog(req *sip.Request, tx sip.ServerTransaction, id string
 	s := ev.s
 	dialogID, err := sip.DialogIDFromRequestUAS(req)
 	if err != nil {
-		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+		s.respond(req, tx, 481)
 		return
 	}
 	if sub := ev.lookup(dialogID + "|" + id); sub != nil {
 		if err := sub.dlg.ReadRequest(req, tx); err != nil {
-			s.respond(req, tx, 500, "Server Internal Error", sip.NewHeader("Retry-After", "1"),
+			s.respond(req, tx, 500, sip.NewHeader("Retry-After", "1"),
 				s.warning("CSeq out of order"))
 			return
 		}
-		res := sip.NewResponseFromRequest(req, 200, "OK", nil)
+		res := newResponse(req, 200)
 		res.AppendHeader(s.contact(sub.room, req.Transport()))
 		res.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(int(expires/time.Second))))
 		ev.reply(req, tx, res)
@@ -297,7 +297,7 @@ func (ev *events) inDialog(req *sip.Request, tx sip.ServerTransaction, id string
 	}
 	// The participant is in the room, so it may watch it (RFC 4575 §3.5).
 	if err := d.read(req, tx); err != nil {
-		s.respond(req, tx, 500, "Server Internal Error", sip.NewHeader("Retry-After", "1"), s.warning("CSeq out of order"))
+		s.respond(req, tx, 500, sip.NewHeader("Retry-After", "1"), s.warning("CSeq out of order"))
 		return
 	}
 	room := d.participant.Room().Name()
@@ -307,10 +307,10 @@ func (ev *events) inDialog(req *sip.Request, tx sip.ServerTransaction, id string
 		sub.end = "timeout"
 	}
 	if !ev.add(sub) {
-		s.respond(req, tx, 503, "Service Unavailable", sip.NewHeader("Retry-After", "60"), s.warning("too many subscriptions"))
+		s.respond(req, tx, 503, sip.NewHeader("Retry-After", "60"), s.warning("too many subscriptions"))
 		return
 	}
-	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
+	res := newResponse(req, 200)
 	res.AppendHeader(s.contact(room, req.Transport()))
 	res.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(int(expires/time.Second))))
 	ev.reply(req, tx, res)
