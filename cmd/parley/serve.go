@@ -152,83 +152,139 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 	d = &daemon{cfg: cfg, log: log}
 	d.admin.drained = make(chan struct{})
 	openFiles := raiseOpenFileLimit(log)
-	var closers []func()
+	st := &startup{}
 	defer func() {
 		if err != nil {
-			for i := len(closers) - 1; i >= 0; i-- {
-				closers[i]()
-			}
+			st.undo()
 		}
 	}()
+	if err := d.openStore(ctx, st); err != nil {
+		return nil, err
+	}
+	if err := d.listen(st); err != nil {
+		return nil, err
+	}
+	d.newEndpoint(st)
+	specs := roomSpecs(cfg)
+	if err := d.newFocus(ctx, st, specs); err != nil {
+		return nil, err
+	}
+	if err := d.newSIP(specs); err != nil {
+		return nil, err
+	}
+	reg, err := d.registry()
+	if err != nil {
+		d.sip.Close()
+		return nil, err
+	}
+	d.http = &http.Server{Handler: d.routes(reg), ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
+		ReadTimeout: cfg.HTTP.ReadTimeout}
+	d.serve(st)
+	log.Info("parley serving",
+		"sip", net.JoinHostPort(hostOf(cfg.SIP.Listen), fmt.Sprint(d.sip.Port())), "msrp", d.msrpAddr.String(),
+		"http", d.httpAddr.String(), "domain", cfg.Domain, "advertised_host", cfg.AdvertisedHost,
+		"data", cfg.DataDir, "rooms", strings.Join(d.focus.Rooms(), ","), "open_files", openFiles)
+	return d, nil
+}
 
+// startup is what startDaemon has opened so far: the listeners, the MSRP certificate, and how
+// to close them again when a later step fails.
+type startup struct {
+	closers                        []func()
+	msrpLn, tlsLn, httpLn, httpsLn net.Listener // tlsLn, httpsLn: nil when not configured
+	cert                           *tls.Certificate
+}
+
+func (st *startup) onFailure(close func()) { st.closers = append(st.closers, close) }
+
+func (st *startup) undo() {
+	for i := len(st.closers) - 1; i >= 0; i-- {
+		st.closers[i]()
+	}
+}
+
+// openStore opens the database (store.driver).
+func (d *daemon) openStore(ctx context.Context, st *startup) (err error) {
+	cfg := d.cfg
 	d.commits = newCommitHistogram()
 	storeOpts := []sqlstore.Option{sqlstore.WithCommitWindow(cfg.CommitWindow),
 		sqlstore.WithCommitObserver(func(took time.Duration) { d.commits.Observe(took.Seconds()) })}
 	if cfg.Store.Driver == configs.StorePostgres {
 		if d.store, err = sqlstore.OpenPostgres(ctx, cfg.Store.DSN, storeOpts...); err != nil {
-			return nil, fmt.Errorf("store (driver postgres): %w", err)
+			return fmt.Errorf("store (driver postgres): %w", err)
 		}
 	} else if d.store, err = sqlstore.Open(ctx, cfg.DataDir, storeOpts...); err != nil {
-		return nil, fmt.Errorf("database in %s: %w", cfg.DataDir, err)
+		return fmt.Errorf("database in %s: %w", cfg.DataDir, err)
 	}
-	log.Info("store open", "driver", cfg.Store.Driver)
+	d.log.Info("store open", "driver", cfg.Store.Driver)
 	store := d.store // d is nil by the time a failed start runs the closers
-	closers = append(closers, func() { store.Close() })
+	st.onFailure(func() { store.Close() })
+	return nil
+}
 
-	msrpLn, err := net.Listen("tcp", cfg.MSRP.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("msrp.listen: %w", err)
+// listen binds the MSRP listeners (with the MSRP certificate) and the HTTP ones.
+func (d *daemon) listen(st *startup) (err error) {
+	cfg := d.cfg
+	if st.msrpLn, err = net.Listen("tcp", cfg.MSRP.Listen); err != nil {
+		return fmt.Errorf("msrp.listen: %w", err)
 	}
-	closers = append(closers, func() { msrpLn.Close() })
+	msrpLn := st.msrpLn
+	st.onFailure(func() { msrpLn.Close() })
 	d.msrpAddr = msrpLn.Addr()
-	var tlsLn net.Listener
-	var cert *tls.Certificate
 	if cfg.MSRP.TLSListen != "" {
 		if cfg.MSRP.TLSCertFile != "" {
 			// Read again when the files change (admin.go); sessions then advertise its fingerprint.
 			if d.admin.msrpCert, err = newCertFile("msrp.tls_cert_file", cfg.MSRP.TLSCertFile, cfg.MSRP.TLSKeyFile); err != nil {
-				return nil, err
+				return err
 			}
-			cert = d.admin.msrpCert.current.Load()
+			st.cert = d.admin.msrpCert.current.Load()
 		} else {
 			c, err := loadCertificate(cfg)
 			if err != nil {
-				return nil, err
+				return err
 			}
-			cert = &c
+			st.cert = &c
 		}
-		if tlsLn, err = net.Listen("tcp", cfg.MSRP.TLSListen); err != nil {
-			return nil, fmt.Errorf("msrp.tls_listen: %w", err)
+		tlsLn, err := net.Listen("tcp", cfg.MSRP.TLSListen)
+		if err != nil {
+			return fmt.Errorf("msrp.tls_listen: %w", err)
 		}
-		closers = append(closers, func() { tlsLn.Close() })
+		st.tlsLn = tlsLn
+		st.onFailure(func() { tlsLn.Close() })
 		d.msrpTLSAddr = tlsLn.Addr()
 	}
 	// The HTTP listeners are bound first: MSRP and SIP over WebSocket (RFC 7977, RFC 7118) are served
 	// on them, and their ports go into the focus's a=path and Contact.
 	httpLn, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
-		return nil, fmt.Errorf("http.listen: %w", err)
+		return fmt.Errorf("http.listen: %w", err)
 	}
-	closers = append(closers, func() { httpLn.Close() })
+	st.httpLn = httpLn
+	st.onFailure(func() { httpLn.Close() })
 	d.httpAddr = httpLn.Addr()
-	d.httpLimit = newConnLimit(cfg.HTTP.MaxConnsPerIP, cfg.HTTP.MaxConns, log.With("subsystem", "http"))
-	var httpsLn net.Listener
+	d.httpLimit = newConnLimit(cfg.HTTP.MaxConnsPerIP, cfg.HTTP.MaxConns, d.log.With("subsystem", "http"))
 	if cfg.HTTP.TLSListen != "" {
 		// The same endpoints over HTTPS (RFC 6503 §11: TLS is mandatory to implement for CCMP).
 		// Read again when the files change (admin.go).
 		if d.admin.httpsCert, err = newCertFile("http.tls_cert_file", cfg.HTTP.TLSCertFile, cfg.HTTP.TLSKeyFile); err != nil {
-			return nil, err
+			return err
 		}
 		tlsConf := &tls.Config{GetCertificate: d.admin.httpsCert.getCertificate, MinVersion: tls.VersionTLS12}
 		ln, err := net.Listen("tcp", cfg.HTTP.TLSListen)
 		if err != nil {
-			return nil, fmt.Errorf("http.tls_listen: %w", err)
+			return fmt.Errorf("http.tls_listen: %w", err)
 		}
-		closers = append(closers, func() { ln.Close() })
-		httpsLn = tls.NewListener(d.httpLimit.wrap(ln), tlsConf) // limited below TLS: http.Server must see the *tls.Conn
+		st.onFailure(func() { ln.Close() })
+		st.httpsLn = tls.NewListener(d.httpLimit.wrap(ln), tlsConf) // limited below TLS: http.Server must see the *tls.Conn
 		d.httpsAddr = ln.Addr()
 	}
 	d.wsOn, d.wssOn = webSocketListeners(cfg, d.httpAddr, d.httpsAddr)
+	return nil
+}
+
+// newEndpoint makes the MSRP endpoint, advertising the listeners bound.
+func (d *daemon) newEndpoint(st *startup) {
+	cfg := d.cfg
 	var wsPort, wssPort int
 	if d.wsOn {
 		wsPort = portOf(d.httpAddr)
@@ -236,12 +292,11 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 	if d.wssOn {
 		wssPort = portOf(d.httpsAddr)
 	}
-
 	d.endpoint = msrp.NewEndpoint(msrp.Config{
 		AdvertisedWSPort:   wsPort,
 		AdvertisedWSSPort:  wssPort,
 		AdvertisedHost:     cfg.AdvertisedHost,
-		AdvertisedPort:     msrpLn.Addr().(*net.TCPAddr).Port,
+		AdvertisedPort:     st.msrpLn.Addr().(*net.TCPAddr).Port,
 		MaxMessageSize:     cfg.MSRP.MaxMessageSize,
 		MaxHeaderBytes:     cfg.MSRP.MaxHeaderBytes,
 		MaxPendingBytes:    cfg.MSRP.MaxPendingBytes,
@@ -255,15 +310,18 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 		MaxConns:           cfg.MSRP.MaxConns,
 		HeaderTimeout:      cfg.MSRP.HeaderTimeout,
 		AdvertisedTLSPort:  portOf(d.msrpTLSAddr),
-		Certificate:        cert,
-		Logger:             log.With("subsystem", "msrp"),
+		Certificate:        st.cert,
+		Logger:             d.log.With("subsystem", "msrp"),
 	})
-	fingerprint := ""
-	if cert != nil {
-		fingerprint = msrp.Fingerprint(*cert)
-	}
+}
 
-	specs := roomSpecs(cfg)
+// newFocus makes the focus over the store and the MSRP endpoint, with the configured rooms.
+func (d *daemon) newFocus(ctx context.Context, st *startup, specs []focus.RoomSpec) (err error) {
+	cfg := d.cfg
+	fingerprint := ""
+	if st.cert != nil {
+		fingerprint = msrp.Fingerprint(*st.cert)
+	}
 	d.focus, err = focus.New(ctx, focus.Config{
 		Domain:             cfg.Domain,
 		LocalHosts:         localHosts(cfg),
@@ -292,10 +350,10 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 		Creators:           cfg.RoomCreators,
 		MessageRate:        cfg.MessageRate,
 		MessageBurst:       cfg.MessageBurst,
-		Logger:             log.With("subsystem", "focus"),
+		Logger:             d.log.With("subsystem", "focus"),
 	}, d.store, d.endpoint, specs)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if c := d.admin.msrpCert; c != nil {
 		c.onChange = func(cert *tls.Certificate) {
@@ -303,15 +361,20 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 			d.focus.SetTLSFingerprint(msrp.Fingerprint(*cert))
 		}
 	}
+	return nil
+}
 
+// newSIP makes the SIP server, with peering, and wires it into the focus.
+func (d *daemon) newSIP(specs []focus.RoomSpec) (err error) {
+	cfg := d.cfg
 	peering, err := sipPeering(cfg, specs)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if cfg.SIP.TLSListen != "" && cfg.SIP.TLSCertFile != "" {
 		// Read again when the files change (admin.go).
 		if d.admin.sipCert, err = newCertFile("sip.tls_cert_file", cfg.SIP.TLSCertFile, cfg.SIP.TLSKeyFile); err != nil {
-			return nil, err
+			return err
 		}
 		peering.GetCertificate = d.admin.sipCert.getCertificate
 	}
@@ -334,22 +397,19 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 			Coalesce: cfg.SIP.Subscriptions.Coalesce, MaxSubscriptions: cfg.SIP.Subscriptions.Max},
 		Peering:           peering,
 		MinSessionExpires: cfg.SIP.MinSessionExpires,
-		Logger:            log.With("subsystem", "sip"),
+		Logger:            d.log.With("subsystem", "sip"),
 	}, d.focus)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	d.focus.SetSignaling(d.sip)
 	d.focus.SetPager(d.sip) // page-mode members' MESSAGEs
+	return nil
+}
 
-	reg, err := d.registry()
-	if err != nil {
-		d.sip.Close()
-		return nil, err
-	}
-	d.http = &http.Server{Handler: d.routes(reg), ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
-		ReadTimeout: cfg.HTTP.ReadTimeout}
-
+// serve starts every listener's server and the background upkeep; the daemon is ready then.
+func (d *daemon) serve(st *startup) {
+	msrpLn, tlsLn, httpLn, httpsLn := st.msrpLn, st.tlsLn, st.httpLn, st.httpsLn
 	serveCtx, stop := context.WithCancel(context.Background())
 	d.stopServing = stop
 	d.goServe("sip", func() error { return d.sip.Serve(serveCtx) })
@@ -374,11 +434,6 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 	d.watchCertificates(serveCtx)
 	d.trimMemoryWhenQuiet(serveCtx)
 	d.ready.Store(true)
-	log.Info("parley serving",
-		"sip", net.JoinHostPort(hostOf(cfg.SIP.Listen), fmt.Sprint(d.sip.Port())), "msrp", d.msrpAddr.String(),
-		"http", d.httpAddr.String(), "domain", cfg.Domain, "advertised_host", cfg.AdvertisedHost,
-		"data", cfg.DataDir, "rooms", strings.Join(d.focus.Rooms(), ","), "open_files", openFiles)
-	return d, nil
 }
 
 func (d *daemon) goServe(name string, serve func() error) {
