@@ -24,35 +24,52 @@ import (
 
 // roomCommand is `parley room …`: room management over CCMP (RFC 6503) against a running
 // daemon.
+// roomCLI holds the flags every `parley room` command shares.
+type roomCLI struct {
+	server, user, password, login string
+	asJSON                        bool
+}
+
 func roomCommand() *cobra.Command {
-	var server, user, password, login string
-	var asJSON bool
+	rc := &roomCLI{}
 	cmd := &cobra.Command{
 		Use:   "room",
 		Short: "Manage rooms of a running focus over CCMP (create, list, show, update, delete, close, users, kick, ban, unban, nick, role, history-on-join, history, export, audit, options)",
 	}
 	pf := cmd.PersistentFlags()
-	pf.StringVar(&server, "server", "http://127.0.0.1:8080", "base URL of the focus's HTTP listener")
-	pf.StringVar(&user, "user", defaultUserID(), "XCON-USERID to act as (confUserID)")
-	pf.StringVar(&password, "password", "", "conference password of the room, if it has one")
-	pf.StringVar(&login, "login", "", "username for a server that asks for credentials (secret in $PARLEY_CCMP_SECRET)")
-	pf.BoolVar(&asJSON, "json", false, "print JSON instead of text")
+	pf.StringVar(&rc.server, "server", "http://127.0.0.1:8080", "base URL of the focus's HTTP listener")
+	pf.StringVar(&rc.user, "user", defaultUserID(), "XCON-USERID to act as (confUserID)")
+	pf.StringVar(&rc.password, "password", "", "conference password of the room, if it has one")
+	pf.StringVar(&rc.login, "login", "", "username for a server that asks for credentials (secret in $PARLEY_CCMP_SECRET)")
+	pf.BoolVar(&rc.asJSON, "json", false, "print JSON instead of text")
 
-	client := func() *ccmp.Client {
-		return &ccmp.Client{URL: strings.TrimSuffix(server, "/") + "/ccmp", UserID: user, Password: password,
-			Username: login, Secret: os.Getenv("PARLEY_CCMP_SECRET")}
-	}
-	out := func(cmd *cobra.Command, v any, human func(w io.Writer)) error {
-		w := cmd.OutOrStdout()
-		if asJSON {
-			enc := json.NewEncoder(w)
-			enc.SetIndent("", "  ")
-			return enc.Encode(v)
-		}
-		human(w)
-		return nil
-	}
+	cmd.AddCommand(rc.createCommand(), rc.listCommand(), rc.showCommand(), rc.updateCommand(), rc.deleteCommand(),
+		rc.closeCommand(), rc.usersCommand(), rc.kickCommand(), rc.banCommand(true), rc.banCommand(false),
+		rc.nickCommand(), rc.roleCommand(), rc.historyOnJoinCommand(), rc.historyCommand(), rc.exportCommand(),
+		rc.auditCommand(), rc.optionsCommand())
+	return cmd
+}
 
+// client is the CCMP client of the flags given.
+func (rc *roomCLI) client() *ccmp.Client {
+	return &ccmp.Client{URL: strings.TrimSuffix(rc.server, "/") + "/ccmp", UserID: rc.user, Password: rc.password,
+		Username: rc.login, Secret: os.Getenv("PARLEY_CCMP_SECRET")}
+}
+
+// out prints v as JSON with --json, else as human prints it.
+func (rc *roomCLI) out(cmd *cobra.Command, v any, human func(w io.Writer)) error {
+	w := cmd.OutOrStdout()
+	if rc.asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	human(w)
+	return nil
+}
+
+// createCommand is `parley room create`.
+func (rc *roomCLI) createCommand() *cobra.Command {
 	var spec ccmp.RoomSpec
 	var fromInfo *xcon.Conference // --from-file gave an RFC 6501 document
 	create := &cobra.Command{
@@ -63,19 +80,19 @@ func roomCommand() *cobra.Command {
 			var conf *xcon.Conference
 			var err error
 			if fromInfo != nil {
-				conf, err = client().CreateRoomFromInfo(cmd.Context(), fromInfo)
+				conf, err = rc.client().CreateRoomFromInfo(cmd.Context(), fromInfo)
 			} else {
 				s := spec
 				if len(args) == 1 {
 					s.Name = args[0]
 				}
-				s.Password = password
-				conf, err = client().CreateRoom(cmd.Context(), s)
+				s.Password = rc.password
+				conf, err = rc.client().CreateRoom(cmd.Context(), s)
 			}
 			if err != nil {
 				return err
 			}
-			return out(cmd, toRoomJSON(conf), func(w io.Writer) {
+			return rc.out(cmd, toRoomJSON(conf), func(w io.Writer) {
 				fmt.Fprintf(w, "created %s (version %d)\n", conf.Entity, conf.Version)
 				printRoom(w, conf)
 			})
@@ -130,7 +147,11 @@ func roomCommand() *cobra.Command {
 		}
 		return nil
 	}
+	return create
+}
 
+// updateCommand is `parley room update`.
+func (rc *roomCLI) updateCommand() *cobra.Command {
 	var up struct {
 		title, subject, logging, moderated string
 		history, maxUsers, keepMessages    int
@@ -199,7 +220,7 @@ func roomCommand() *cobra.Command {
 				return fmt.Errorf("nothing to change: give --title, --subject, --logging, --history, --moderated, --max-users, " +
 					"--max-message-size, --keep-for or --keep-messages")
 			}
-			c := client()
+			c := rc.client()
 			if _, err := c.UpdateRoom(cmd.Context(), args[0], u.Delta()); err != nil {
 				return err
 			}
@@ -207,7 +228,7 @@ func roomCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return out(cmd, toRoomJSON(conf), func(w io.Writer) {
+			return rc.out(cmd, toRoomJSON(conf), func(w io.Writer) {
 				fmt.Fprintf(w, "updated %s (version %d)\n", conf.Entity, conf.Version)
 				printRoom(w, conf)
 			})
@@ -223,53 +244,58 @@ func roomCommand() *cobra.Command {
 	update.Flags().Int64Var(&up.maxMessageSize, "max-message-size", 0, "largest message a member may send here, in bytes (413 above it; capped by msrp.max_message_size; 0: that limit)")
 	update.Flags().DurationVar(&up.keepFor, "keep-for", 0, "logged messages older than this are purged (e.g. 720h; 0: kept)")
 	update.Flags().IntVar(&up.keepMessages, "keep-messages", 0, "only the newest N logged messages are kept (0: all)")
+	return update
+}
 
-	banCmd := func(deny bool) *cobra.Command {
-		use, short, done := "ban ROOM USER", "Deny a user the room (its deny-users-list): his joins get 403; USER: xcon-userid:… or a SIP address", "banned"
-		if !deny {
-			use, short, done = "unban ROOM USER", "Take a user off the room's deny list", "unbanned"
-		}
-		return &cobra.Command{
-			Use: use, Short: short, Args: cobra.ExactArgs(2),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				c := client()
-				id := userID(args[1])
-				if !deny {
-					// Remove the entry as the room lists it: by XCON-USERID or by SIP URI.
-					conf, err := c.Room(cmd.Context(), args[0])
-					if err != nil {
-						return err
-					}
-					var listed []string
-					for _, t := range conf.DenyUsers {
-						if strings.EqualFold(t.URI, id) || strings.EqualFold(t.URI, args[1]) || strings.EqualFold(userID(t.URI), id) {
-							listed = append(listed, t.URI)
-						}
-					}
-					if len(listed) == 0 {
-						return fmt.Errorf("%s is not on the deny list of %s", args[1], args[0])
-					}
-					for _, uri := range listed {
-						if _, err := c.SetDenied(cmd.Context(), args[0], uri, false); err != nil {
-							return err
-						}
-					}
-				} else if _, err := c.SetDenied(cmd.Context(), args[0], id, true); err != nil {
+// banCommand is `parley room ban` (deny) and `parley room unban`.
+func (rc *roomCLI) banCommand(deny bool) *cobra.Command {
+	use, short, done := "ban ROOM USER", "Deny a user the room (its deny-users-list): his joins get 403; USER: xcon-userid:… or a SIP address", "banned"
+	if !deny {
+		use, short, done = "unban ROOM USER", "Take a user off the room's deny list", "unbanned"
+	}
+	return &cobra.Command{
+		Use: use, Short: short, Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c := rc.client()
+			id := userID(args[1])
+			if !deny {
+				// Remove the entry as the room lists it: by XCON-USERID or by SIP URI.
+				conf, err := c.Room(cmd.Context(), args[0])
+				if err != nil {
 					return err
 				}
-				return out(cmd, map[string]string{done: id, "room": ccmp.RoomURI(args[0])},
-					func(w io.Writer) { fmt.Fprintf(w, "%s %s in %s\n", done, id, args[0]) })
-			},
-		}
+				var listed []string
+				for _, t := range conf.DenyUsers {
+					if strings.EqualFold(t.URI, id) || strings.EqualFold(t.URI, args[1]) || strings.EqualFold(userID(t.URI), id) {
+						listed = append(listed, t.URI)
+					}
+				}
+				if len(listed) == 0 {
+					return fmt.Errorf("%s is not on the deny list of %s", args[1], args[0])
+				}
+				for _, uri := range listed {
+					if _, err := c.SetDenied(cmd.Context(), args[0], uri, false); err != nil {
+						return err
+					}
+				}
+			} else if _, err := c.SetDenied(cmd.Context(), args[0], id, true); err != nil {
+				return err
+			}
+			return rc.out(cmd, map[string]string{done: id, "room": ccmp.RoomURI(args[0])},
+				func(w io.Writer) { fmt.Fprintf(w, "%s %s in %s\n", done, id, args[0]) })
+		},
 	}
+}
 
+// exportCommand is `parley room export`.
+func (rc *roomCLI) exportCommand() *cobra.Command {
 	var exportOut string
 	export := &cobra.Command{
 		Use:   "export ROOM [--out FILE]",
 		Short: "Write a room's conference object (XML and its fields) and its whole log as one JSON document",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c := client()
+			c := rc.client()
 			doc, err := exportRoom(cmd.Context(), c, args[0])
 			if err != nil {
 				return err
@@ -295,17 +321,21 @@ func roomCommand() *cobra.Command {
 		},
 	}
 	export.Flags().StringVar(&exportOut, "out", "", "write to FILE instead of standard output")
+	return export
+}
 
+// listCommand is `parley room list`.
+func (rc *roomCLI) listCommand() *cobra.Command {
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List the open rooms you may see; a sidebar says whose (\"sidebar of PARENT\", JSON sidebar_of)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			rooms, err := client().Rooms(cmd.Context())
+			rooms, err := rc.client().Rooms(cmd.Context())
 			if err != nil {
 				return err
 			}
-			return out(cmd, rooms, func(w io.Writer) {
+			return rc.out(cmd, rooms, func(w io.Writer) {
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 				for _, r := range rooms {
 					kind := ""
@@ -318,32 +348,44 @@ func roomCommand() *cobra.Command {
 			})
 		},
 	}
+	return list
+}
 
+// showCommand is `parley room show`.
+func (rc *roomCLI) showCommand() *cobra.Command {
 	show := &cobra.Command{
 		Use:   "show ROOM",
 		Short: "Show a room's conference object",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			conf, err := client().Room(cmd.Context(), args[0])
+			conf, err := rc.client().Room(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
-			return out(cmd, toRoomJSON(conf), func(w io.Writer) { printRoom(w, conf) })
+			return rc.out(cmd, toRoomJSON(conf), func(w io.Writer) { printRoom(w, conf) })
 		},
 	}
+	return show
+}
 
+// deleteCommand is `parley room delete`.
+func (rc *roomCLI) deleteCommand() *cobra.Command {
 	del := &cobra.Command{
 		Use:   "delete ROOM",
 		Short: "Delete a room: everyone in it is told and disconnected",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := client().DeleteRoom(cmd.Context(), args[0]); err != nil {
+			if err := rc.client().DeleteRoom(cmd.Context(), args[0]); err != nil {
 				return err
 			}
-			return out(cmd, map[string]string{"deleted": ccmp.RoomURI(args[0])}, func(w io.Writer) { fmt.Fprintln(w, "deleted", args[0]) })
+			return rc.out(cmd, map[string]string{"deleted": ccmp.RoomURI(args[0])}, func(w io.Writer) { fmt.Fprintln(w, "deleted", args[0]) })
 		},
 	}
+	return del
+}
 
+// closeCommand is `parley room close`.
+func (rc *roomCLI) closeCommand() *cobra.Command {
 	var successor string
 	closeCmd := &cobra.Command{
 		Use:   "close ROOM --successor sip:NEW@DOMAIN",
@@ -353,22 +395,26 @@ func roomCommand() *cobra.Command {
 			if successor == "" {
 				return fmt.Errorf("--successor is required (the SIP URI of the room that replaces this one)")
 			}
-			v, err := client().CloseRoom(cmd.Context(), args[0], successor)
+			v, err := rc.client().CloseRoom(cmd.Context(), args[0], successor)
 			if err != nil {
 				return err
 			}
-			return out(cmd, map[string]any{"closed": ccmp.RoomURI(args[0]), "successor": successor, "version": v},
+			return rc.out(cmd, map[string]any{"closed": ccmp.RoomURI(args[0]), "successor": successor, "version": v},
 				func(w io.Writer) { fmt.Fprintf(w, "closed %s; calls go to %s\n", args[0], successor) })
 		},
 	}
 	closeCmd.Flags().StringVar(&successor, "successor", "", "SIP URI of the room that replaces this one")
+	return closeCmd
+}
 
+// usersCommand is `parley room users`.
+func (rc *roomCLI) usersCommand() *cobra.Command {
 	users := &cobra.Command{
 		Use:   "users ROOM",
 		Short: "List a room's users with their nicknames and chat sessions",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			list, err := client().Users(cmd.Context(), args[0])
+			list, err := rc.client().Users(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -376,47 +422,59 @@ func roomCommand() *cobra.Command {
 			for _, u := range list {
 				js = append(js, toUserJSON(u))
 			}
-			return out(cmd, js, func(w io.Writer) { printUsers(w, list) })
+			return rc.out(cmd, js, func(w io.Writer) { printUsers(w, list) })
 		},
 	}
+	return users
+}
 
+// kickCommand is `parley room kick`.
+func (rc *roomCLI) kickCommand() *cobra.Command {
 	kick := &cobra.Command{
 		Use:   "kick ROOM USER",
 		Short: "Remove a user from a room (USER: xcon-userid:… or a SIP address)",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id := userID(args[1])
-			if err := client().Kick(cmd.Context(), args[0], id); err != nil {
+			if err := rc.client().Kick(cmd.Context(), args[0], id); err != nil {
 				return err
 			}
-			return out(cmd, map[string]string{"kicked": id}, func(w io.Writer) { fmt.Fprintln(w, "removed", id, "from", args[0]) })
+			return rc.out(cmd, map[string]string{"kicked": id}, func(w io.Writer) { fmt.Fprintln(w, "removed", id, "from", args[0]) })
 		},
 	}
+	return kick
+}
 
+// nickCommand is `parley room nick`.
+func (rc *roomCLI) nickCommand() *cobra.Command {
 	var exact bool
 	nick := &cobra.Command{
 		Use:   "nick ROOM NICKNAME [USER]",
 		Short: "Set a nickname in a room (for --user, or for USER); prints the nickname allocated",
 		Args:  cobra.RangeArgs(2, 3),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id := user
+			id := rc.user
 			if len(args) == 3 {
 				id = userID(args[2])
 			}
-			set := client().Nick
+			set := rc.client().Nick
 			if exact {
-				set = client().NickExact
+				set = rc.client().NickExact
 			}
 			got, err := set(cmd.Context(), args[0], id, args[1])
 			if err != nil {
 				return err
 			}
-			return out(cmd, map[string]string{"user": id, "nickname": got}, func(w io.Writer) { fmt.Fprintf(w, "%s is %q in %s\n", id, got, args[0]) })
+			return rc.out(cmd, map[string]string{"user": id, "nickname": got}, func(w io.Writer) { fmt.Fprintf(w, "%s is %q in %s\n", id, got, args[0]) })
 		},
 	}
 
 	nick.Flags().BoolVar(&exact, "exact", false, "this nickname or none: a taken one fails instead of another being allocated")
+	return nick
+}
 
+// historyOnJoinCommand is `parley room history-on-join`.
+func (rc *roomCLI) historyOnJoinCommand() *cobra.Command {
 	var maxAge time.Duration
 	onJoin := &cobra.Command{
 		Use:   "history-on-join ROOM COUNT [USER]",
@@ -430,8 +488,8 @@ func roomCommand() *cobra.Command {
 			if maxAge < 0 {
 				return fmt.Errorf("--max-age must not be negative")
 			}
-			c := client()
-			id := user
+			c := rc.client()
+			id := rc.user
 			if len(args) == 3 {
 				if id, err = resolveUser(cmd.Context(), c, args[0], args[2]); err != nil {
 					return err
@@ -445,7 +503,7 @@ func roomCommand() *cobra.Command {
 			if got.MaxAge > 0 {
 				v["max_age"] = got.MaxAge.String()
 			}
-			return out(cmd, v, func(w io.Writer) {
+			return rc.out(cmd, v, func(w io.Writer) {
 				fmt.Fprintf(w, "%s gets %d messages on joining %s", id, got.Count, args[0])
 				if got.MaxAge > 0 {
 					fmt.Fprintf(w, ", none older than %s", got.MaxAge)
@@ -458,7 +516,11 @@ func roomCommand() *cobra.Command {
 		},
 	}
 	onJoin.Flags().DurationVar(&maxAge, "max-age", 0, "and none logged longer ago than this (e.g. 24h; default: any age)")
+	return onJoin
+}
 
+// roleCommand is `parley room role`.
+func (rc *roomCLI) roleCommand() *cobra.Command {
 	role := &cobra.Command{
 		Use:   "role ROOM USER ROLE",
 		Short: "Give a user a role (" + strings.Join(roleNames, ", ") + "); USER: xcon-userid:…, a SIP address or a nickname",
@@ -471,7 +533,7 @@ func roomCommand() *cobra.Command {
 			if !slices.Contains(roleNames, r) {
 				return fmt.Errorf("role %q: want one of %s", args[2], strings.Join(roleNames, ", "))
 			}
-			c := client()
+			c := rc.client()
 			id, err := resolveUser(cmd.Context(), c, args[0], args[1])
 			if err != nil {
 				return err
@@ -480,11 +542,15 @@ func roomCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return out(cmd, map[string]any{"user": u.Entity, "roles": u.Roles},
+			return rc.out(cmd, map[string]any{"user": u.Entity, "roles": u.Roles},
 				func(w io.Writer) { fmt.Fprintf(w, "%s is %s in %s\n", u.Entity, strings.Join(u.Roles, ","), args[0]) })
 		},
 	}
+	return role
+}
 
+// historyCommand is `parley room history`.
+func (rc *roomCLI) historyCommand() *cobra.Command {
 	var hq struct {
 		channel, from, to, since, after string
 		limit                           int
@@ -506,14 +572,14 @@ func roomCommand() *cobra.Command {
 				return fmt.Errorf("--since: %w", err)
 			}
 			q.After = hq.after
-			entries, next, err := client().HistoryPage(cmd.Context(), args[0], q)
+			entries, next, err := rc.client().HistoryPage(cmd.Context(), args[0], q)
 			if err != nil {
 				return err
 			}
 			if next != "" {
 				fmt.Fprintf(cmd.ErrOrStderr(), "more follow: --after %s\n", next)
 			}
-			return out(cmd, entries, func(w io.Writer) {
+			return rc.out(cmd, entries, func(w io.Writer) {
 				for _, e := range entries {
 					who := e.Sender
 					if e.Nickname != "" {
@@ -530,18 +596,22 @@ func roomCommand() *cobra.Command {
 	history.Flags().StringVar(&hq.since, "since", "", "read forwards: the messages logged from this time on, oldest first")
 	history.Flags().StringVar(&hq.after, "after", "", "read forwards after this cursor (printed when more follow)")
 	history.Flags().IntVar(&hq.limit, "limit", 50, "at most this many messages (the newest of a range, the oldest with --since)")
+	return history
+}
 
+// auditCommand is `parley room audit`.
+func (rc *roomCLI) auditCommand() *cobra.Command {
 	var auditLimit int
 	audit := &cobra.Command{
 		Use:   "audit ROOM",
 		Short: "Show the audit of CCMP changes to a room (who, from where, what, result), newest last; for moderators and administrators",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			entries, err := client().Audit(cmd.Context(), args[0], auditLimit)
+			entries, err := rc.client().Audit(cmd.Context(), args[0], auditLimit)
 			if err != nil {
 				return err
 			}
-			return out(cmd, entries, func(w io.Writer) {
+			return rc.out(cmd, entries, func(w io.Writer) {
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "TIME\tPRINCIPAL\tREMOTE\tREQUEST\tOPERATION\tTARGET\tCODE")
 				for _, e := range entries {
@@ -553,17 +623,21 @@ func roomCommand() *cobra.Command {
 		},
 	}
 	audit.Flags().IntVar(&auditLimit, "limit", 50, "at most this many rows, the newest")
+	return audit
+}
 
+// optionsCommand is `parley room options`.
+func (rc *roomCLI) optionsCommand() *cobra.Command {
 	options := &cobra.Command{
 		Use:   "options",
 		Short: "Show what the server's CCMP implements",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			o, err := client().Options(cmd.Context())
+			o, err := rc.client().Options(cmd.Context())
 			if err != nil {
 				return err
 			}
-			return out(cmd, o, func(w io.Writer) {
+			return rc.out(cmd, o, func(w io.Writer) {
 				for _, m := range o.Standard {
 					fmt.Fprintf(w, "%s\t%s\n", m.Name, opsText(m.Operations))
 				}
@@ -573,9 +647,7 @@ func roomCommand() *cobra.Command {
 			})
 		},
 	}
-
-	cmd.AddCommand(create, list, show, update, del, closeCmd, users, kick, banCmd(true), banCmd(false), nick, role, onJoin, history, export, audit, options)
-	return cmd
+	return options
 }
 
 func defaultUserID() string {
