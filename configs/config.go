@@ -369,7 +369,27 @@ func (c *Config) withLine(err error) error {
 // Resolve fills the derived values (domain and advertised host) and checks every key,
 // returning one line per problem.
 func (c *Config) Resolve() error {
-	var errs []error
+	sipHost, errs := c.checkAddresses()
+	errs = append(errs, c.checkIdleAndPaging()...)
+	errs = append(errs, c.checkListeners()...)
+	errs = append(errs, c.resolveHosts(sipHost)...)
+	errs = append(errs, c.checkLimits()...)
+	errs = append(errs, c.checkMSRP()...)
+	errs = append(errs, c.checkLogAndStore()...)
+	errs = append(errs, c.checkContent()...)
+	errs = append(errs, c.checkCCMP()...)
+	factoryUser, factoryErrs := c.resolveFactory()
+	errs = append(errs, factoryErrs...)
+	errs = append(errs, c.checkRooms(factoryUser)...)
+	for i, err := range errs {
+		errs[i] = c.withLine(err)
+	}
+	return errors.Join(errs...)
+}
+
+// checkAddresses checks the listen addresses of SIP and of the MSRP TLS listener, the DNS server
+// and the SIP certificate pair; sipHost is sip.listen's host.
+func (c *Config) checkAddresses() (sipHost string, errs []error) {
 	sipHost, _, err := net.SplitHostPort(c.SIP.Listen)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("sip.listen: %q is not host:port", c.SIP.Listen))
@@ -392,6 +412,12 @@ func (c *Config) Resolve() error {
 	if (c.SIP.TLSCertFile == "") != (c.SIP.TLSKeyFile == "") {
 		errs = append(errs, fmt.Errorf("sip.tls_cert_file and sip.tls_key_file: set both or neither"))
 	}
+	return sipHost, errs
+}
+
+// checkIdleAndPaging checks the idle collection of rooms and page-mode members, audit retention,
+// page mode's limits, ad-hoc rooms and REFER.
+func (c *Config) checkIdleAndPaging() (errs []error) {
 	if c.SIP.PageIdle < 0 {
 		errs = append(errs, fmt.Errorf("sip.page_idle: must not be negative (0 keeps page-mode members)"))
 	}
@@ -428,6 +454,12 @@ func (c *Config) Resolve() error {
 	if c.SIP.ReferAllowed != "any" && c.SIP.ReferAllowed != "moderators" {
 		errs = append(errs, fmt.Errorf("sip.refer_allowed: %q is not any or moderators", c.SIP.ReferAllowed))
 	}
+	return errs
+}
+
+// checkListeners checks the MSRP certificate pair and the MSRP and HTTP listen addresses, and
+// defaults http.websocket to auto.
+func (c *Config) checkListeners() (errs []error) {
 	if (c.MSRP.TLSCertFile == "") != (c.MSRP.TLSKeyFile == "") {
 		errs = append(errs, fmt.Errorf("msrp.tls_cert_file and msrp.tls_key_file: set both or neither"))
 	}
@@ -443,6 +475,12 @@ func (c *Config) Resolve() error {
 	default:
 		errs = append(errs, fmt.Errorf("http.websocket: %q is none of auto, on, off", c.HTTP.WebSocket))
 	}
+	return errs
+}
+
+// resolveHosts fills in advertised_host and domain, by default from sip.listen's host, and checks
+// them.
+func (c *Config) resolveHosts(sipHost string) (errs []error) {
 	if c.AdvertisedHost == "" {
 		c.AdvertisedHost = sipHost
 		if isWildcard(sipHost) {
@@ -461,6 +499,12 @@ func (c *Config) Resolve() error {
 	if strings.ContainsAny(c.Domain, " @:/") {
 		errs = append(errs, fmt.Errorf("domain: %q must be a bare host name", c.Domain))
 	}
+	return errs
+}
+
+// checkLimits checks the SIP and HTTP rate and connection limits and timeouts, SIP authentication,
+// the trusted proxies and the UDP size.
+func (c *Config) checkLimits() (errs []error) {
 	if c.SIP.InviteRate < 0 || c.SIP.SubscribeRate < 0 || c.SIP.MaxDialogsPerSource < 0 {
 		errs = append(errs, fmt.Errorf("sip.invite_rate, sip.subscribe_rate, sip.max_dialogs_per_source: must not be negative"))
 	}
@@ -494,6 +538,11 @@ func (c *Config) Resolve() error {
 	if c.SIP.UDPMTU < 1500 {
 		errs = append(errs, fmt.Errorf("sip.udp_mtu: %d is below 1500; multi-line SDP answers would not go out over UDP", c.SIP.UDPMTU))
 	}
+	return errs
+}
+
+// checkMSRP checks MSRP's sizes and the timeouts.
+func (c *Config) checkMSRP() (errs []error) {
 	if c.MSRP.MaxMessageSize <= 0 {
 		errs = append(errs, fmt.Errorf("msrp.max_message_size: must be positive"))
 	}
@@ -511,6 +560,11 @@ func (c *Config) Resolve() error {
 			errs = append(errs, fmt.Errorf("%s: must be a positive duration", key))
 		}
 	}
+	return errs
+}
+
+// checkLogAndStore checks logging, the store and the commit window.
+func (c *Config) checkLogAndStore() (errs []error) {
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -533,6 +587,11 @@ func (c *Config) Resolve() error {
 	if c.CommitWindow < 0 || c.CommitWindow > time.Second {
 		errs = append(errs, fmt.Errorf("commit_window: must be between 0 and 1s, not %v", c.CommitWindow))
 	}
+	return errs
+}
+
+// checkContent checks the file quotas, message rates, nicknames and blueprints.
+func (c *Config) checkContent() (errs []error) {
 	if c.FileQuota < 0 {
 		errs = append(errs, fmt.Errorf("file_quota: must not be negative"))
 	}
@@ -559,6 +618,11 @@ func (c *Config) Resolve() error {
 			errs = append(errs, fmt.Errorf("blueprints[%d]: %q needs a valid name and at least one channel", i, b.Name))
 		}
 	}
+	return errs
+}
+
+// checkCCMP checks CCMP: its users, the room creators, HTTPS and the request limits.
+func (c *Config) checkCCMP() (errs []error) {
 	for i, u := range c.CCMP.Auth.Users {
 		if u.Name == "" || (u.Password == "") == (u.HA1 == "") {
 			errs = append(errs, fmt.Errorf("ccmp.auth.users[%d]: needs a name and exactly one of password or ha1", i))
@@ -580,13 +644,18 @@ func (c *Config) Resolve() error {
 	if c.CCMP.RequestRate < 0 {
 		errs = append(errs, fmt.Errorf("ccmp.request_rate: must not be negative"))
 	}
+	return errs
+}
+
+// resolveFactory checks sip.factory, which a bare user part makes sip:USER@DOMAIN, and returns its
+// user part.
+func (c *Config) resolveFactory() (factoryUser string, errs []error) {
 	if f := c.SIP.Factory; f != "" && !strings.Contains(f, ":") {
 		if !focus.ValidRoomName(f) {
 			errs = append(errs, fmt.Errorf("sip.factory: %q is neither a SIP URI nor a valid user part", f))
 		}
 		c.SIP.Factory = "sip:" + f + "@" + c.Domain
 	}
-	factoryUser := ""
 	if f := c.SIP.Factory; f != "" {
 		lower := strings.ToLower(strings.Trim(f, "<>"))
 		rest, ok := strings.CutPrefix(lower, "sip:")
@@ -599,6 +668,12 @@ func (c *Config) Resolve() error {
 		}
 		factoryUser = user
 	}
+	return factoryUser, errs
+}
+
+// checkRooms checks the rooms: each entry, and no name twice or that of sip.factory's user part;
+// owners become SIP URIs.
+func (c *Config) checkRooms(factoryUser string) (errs []error) {
 	seen := map[string]bool{}
 	for i, r := range c.Rooms {
 		errs = append(errs, r.errors(fmt.Sprintf("rooms[%d].", i))...)
@@ -615,10 +690,7 @@ func (c *Config) Resolve() error {
 		}
 		seen[r.Name] = true
 	}
-	for i, err := range errs {
-		errs[i] = c.withLine(err)
-	}
-	return errors.Join(errs...)
+	return errs
 }
 
 // AdminIdentity is the SIP URI of the server's administrator: the first ccmp.auth.users entry
