@@ -55,16 +55,11 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 			return
 		}
 	}
-	if !s.reserveDialog(req.Source()) {
-		s.rejectOverload(req, tx, "dialogs per source")
+	place, ok := s.reserve(req, tx)
+	if !ok {
 		return
 	}
-	reserved := true
-	defer func() {
-		if reserved {
-			s.releaseDialog(req.Source())
-		}
-	}()
+	defer place.release()
 
 	contact := s.contact(room, req.Transport(), req.Recipient.Scheme)
 	dialogUA := &sipgo.DialogUA{Client: s.client, ContactHDR: *contact, RewriteContact: true}
@@ -104,7 +99,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	s.mu.Lock()
 	s.dialogs[d.id] = d
 	s.mu.Unlock()
-	reserved = false // forget releases it now
+	place.keep() // forget releases it now
 
 	res := sip.NewSDPResponseFromRequest(dlg.InviteRequest, answer)
 	res.AppendHeader(contact)

@@ -92,6 +92,32 @@ func (s *Server) reserveDialog(source string) bool {
 	return true
 }
 
+// dialogPlace is a new dialog's place under Limits.MaxDialogsPerSource while it is set up.
+type dialogPlace struct {
+	s      *Server
+	source string
+	kept   bool
+}
+
+// reserve takes a place for a dialog-forming request's source; false once a 503 has been sent.
+func (s *Server) reserve(req *sip.Request, tx sip.ServerTransaction) (*dialogPlace, bool) {
+	if !s.reserveDialog(req.Source()) {
+		s.rejectOverload(req, tx, "dialogs per source")
+		return nil, false
+	}
+	return &dialogPlace{s: s, source: req.Source()}, true
+}
+
+// keep hands the place over to the dialog set up: forget releases it.
+func (p *dialogPlace) keep() { p.kept = true }
+
+// release gives the place back unless the dialog kept it.
+func (p *dialogPlace) release() {
+	if !p.kept {
+		p.s.releaseDialog(p.source)
+	}
+}
+
 func (s *Server) releaseDialog(source string) {
 	if s.trusted.contains(source) {
 		return

@@ -275,16 +275,11 @@ func (s *Server) onOfferlessInvite(req *sip.Request, tx sip.ServerTransaction, r
 	if !ok {
 		return
 	}
-	if !s.reserveDialog(req.Source()) {
-		s.rejectOverload(req, tx, "dialogs per source")
+	place, ok := s.reserve(req, tx)
+	if !ok {
 		return
 	}
-	reserved := true
-	defer func() {
-		if reserved {
-			s.releaseDialog(req.Source())
-		}
-	}()
+	defer place.release()
 	offer, err := s.focus.NewOffer(room)
 	if err != nil {
 		code, reason := joinErrorResponse(err)
@@ -347,7 +342,7 @@ func (s *Server) onOfferlessInvite(req *sip.Request, tx sip.ServerTransaction, r
 	s.mu.Lock()
 	s.dialogs[d.id] = d
 	s.mu.Unlock()
-	reserved = false // forget releases it now
+	place.keep() // forget releases it now
 }
 
 // sessionInterval reads Session-Expires (RFC 4028 §9): 0 when the request asks for no session
