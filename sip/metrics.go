@@ -18,7 +18,7 @@ type Metrics struct {
 	connsClosed   *prometheus.CounterVec
 	// wsConns: SIP WebSocket connections open (websocket.go), by transport ws or wss.
 	wsConns *prometheus.GaugeVec
-	// inviteSeconds: an initial INVITE's arrival to its 200 OK (server.go, reinvite.go).
+	// inviteSeconds: an initial INVITE's arrival to its 200 OK (invite.go, reinvite.go).
 	inviteSeconds prometheus.Histogram
 }
 
