@@ -109,3 +109,30 @@ func TestNotifyVersionsPerSubscription(t *testing.T) {
 		}
 	}
 }
+
+// Subscribers notified at the same time still share one view and one document.
+func TestNotifySharesOneViewConcurrently(t *testing.T) {
+	const n = 10
+	f, ev, subs, sinks := watched(t, n)
+	focustest.Join(t, f, "room", "alice")
+	var wg sync.WaitGroup
+	for _, sub := range subs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if !sub.notify("", true, sub.expiresAt()) {
+				t.Error("NOTIFY failed")
+			}
+		}()
+	}
+	wg.Wait()
+	if b, r := ev.built.Load(), ev.rendered.Load(); b != 1 || r != 1 {
+		t.Fatalf("full NOTIFY to %d subscribers at once: %d views built, %d documents encoded; want 1 and 1", n, b, r)
+	}
+	for i, sink := range sinks {
+		doc, err := confinfo.Unmarshal(sink.bodies[0])
+		if err != nil || doc.Version != 1 || len(doc.Users) != 1 {
+			t.Errorf("subscriber %d: %v, %+v", i, err, doc)
+		}
+	}
+}
