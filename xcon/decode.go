@@ -63,32 +63,6 @@ func DecodeUserElement(el *etree.Element) (*User, error) {
 	return decodeUser(el, scopeOf(el), el.Tag)
 }
 
-func readRoot(r io.Reader) (*etree.Element, error) {
-	doc := etree.NewDocument()
-	doc.ReadSettings.MaxDepth = MaxDepth
-	if _, err := doc.ReadFrom(r); err != nil {
-		return nil, fmt.Errorf("xcon: %w: %v", ErrInvalid, err)
-	}
-	var root *etree.Element
-	for _, tok := range doc.Child {
-		switch t := tok.(type) {
-		case *etree.Element:
-			if root != nil {
-				return nil, fmt.Errorf("xcon: %w: more than one root element", ErrInvalid)
-			}
-			root = t
-		case *etree.CharData:
-			if strings.TrimSpace(t.Data) != "" {
-				return nil, fmt.Errorf("xcon: %w: text outside the root element", ErrInvalid)
-			}
-		}
-	}
-	if root == nil {
-		return nil, fmt.Errorf("xcon: %w: no root element", ErrInvalid)
-	}
-	return root, nil
-}
-
 // scope maps prefixes to namespace URIs for one element and its ancestors.
 // etree keeps prefixes only, not namespace URIs, so resolution is done here.
 type scope struct {
@@ -151,7 +125,7 @@ func scopeOf(el *etree.Element) *scope {
 func (s *scope) resolveElement(el *etree.Element) (xml.Name, error) {
 	uri, ok := s.lookup(el.Space)
 	if !ok {
-		return xml.Name{}, fmt.Errorf("xcon: %w: undeclared prefix %q on <%s>", ErrInvalid, el.Space, el.FullTag())
+		return xml.Name{}, syntaxError("undeclared prefix %q on <%s>", el.Space, el.FullTag())
 	}
 	return xml.Name{Space: uri, Local: el.Tag}, nil
 }
@@ -167,7 +141,7 @@ func (s *scope) resolveAttr(a etree.Attr) (xml.Name, bool, error) {
 	}
 	uri, ok := s.lookup(a.Space)
 	if !ok {
-		return xml.Name{}, false, fmt.Errorf("xcon: %w: undeclared attribute prefix %q", ErrInvalid, a.Space)
+		return xml.Name{}, false, syntaxError("undeclared attribute prefix %q", a.Space)
 	}
 	return xml.Name{Space: uri, Local: a.Key}, true, nil
 }
