@@ -1,16 +1,14 @@
-package ccmp
+package xcon
 
 import (
 	"encoding/xml"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/beevik/etree"
-
-	"github.com/parleychat/parley/focus"
-	"github.com/parleychat/parley/xcon"
 )
 
 // Partial updates (RFC 6503 §4.2, xcon-ccmp.md §3.9). The *Info of an update is a fragment
@@ -22,6 +20,105 @@ import (
 // ones of the same name. Validation comes first and the change is applied to a copy, so an
 // update is all or nothing.
 
+// MergeRefusal classifies a change a merge refuses.
+type MergeRefusal int
+
+const (
+	// Invalid: the delta is not a valid change (CCMP 400).
+	Invalid MergeRefusal = iota
+	// Forbidden: the delta changes what the server alone sets (CCMP 403).
+	Forbidden
+	// Conflict: the change contradicts the stored object (CCMP 409).
+	Conflict
+)
+
+// MergeError is a delta a merge refuses; the object it was applied to may be
+// partly changed, so merges are made on a copy.
+type MergeError struct {
+	Kind   MergeRefusal
+	Reason string
+}
+
+func (e *MergeError) Error() string { return "xcon: merge refused: " + e.Reason }
+
+func refuse(kind MergeRefusal, reason string) *MergeError {
+	return &MergeError{Kind: kind, Reason: reason}
+}
+
+// MergeRules are the checks of a merge that belong to the caller.
+type MergeRules struct {
+	// Nickname, when set, vets the nickname a new user brings; an error
+	// refuses the delta as Invalid, its text saying what is acceptable.
+	Nickname func(nick string) error
+}
+
+// ConferenceDelta is a partial conference-type element (RFC 6503 §4.2): the
+// tree of what it names, and its decoded content.
+type ConferenceDelta struct {
+	node       *node
+	Conference *Conference
+}
+
+// UserDelta is a partial user-type element.
+type UserDelta struct {
+	node *node
+	User *User
+}
+
+// ParseConferenceDelta reads a partial conference element such as CCMP's
+// confInfo; errors wrap ErrInvalid.
+func ParseConferenceDelta(el *etree.Element) (*ConferenceDelta, error) {
+	n, err := parseDelta(el)
+	if err != nil {
+		return nil, err
+	}
+	c, err := DecodeElement(el)
+	if err != nil {
+		return nil, err
+	}
+	return &ConferenceDelta{node: n, Conference: c}, nil
+}
+
+// ParseUserDelta reads a partial user element such as CCMP's userInfo.
+func ParseUserDelta(el *etree.Element) (*UserDelta, error) {
+	n, err := parseDelta(el)
+	if err != nil {
+		return nil, err
+	}
+	u, err := DecodeUserElement(el)
+	if err != nil {
+		return nil, err
+	}
+	return &UserDelta{node: n, User: u}, nil
+}
+
+// Apply merges the delta into c.
+func (d *ConferenceDelta) Apply(c *Conference, rules MergeRules) error {
+	return mergeConference(c, d.node, d.Conference, rules)
+}
+
+// Apply merges the delta into u; the nickname is left to the caller, which
+// must claim it first.
+func (d *UserDelta) Apply(u *User) error { return mergeUser(u, d.node, d.User) }
+
+// HasAttr tells whether the delta's element carries the attribute.
+func (d *UserDelta) HasAttr(space, local string) bool {
+	_, ok := d.node.attr(space, local)
+	return ok
+}
+
+func parseDelta(el *etree.Element) (*node, error) {
+	if el == nil {
+		return nil, fmt.Errorf("xcon: %w: no element", ErrInvalid)
+	}
+	n, err := buildNode(el, scopeOf(el))
+	if err != nil {
+		return nil, err
+	}
+	n.prune()
+	return n, nil
+}
+
 // node is an element of a delta with its expanded name.
 type node struct {
 	name  xml.Name
@@ -31,27 +128,23 @@ type node struct {
 	kids  []*node
 }
 
-func buildNode(el *etree.Element) (*node, error) {
-	ns, err := nsOf(el)
+func buildNode(el *etree.Element, sc *scope) (*node, error) {
+	name, err := sc.resolveElement(el)
 	if err != nil {
 		return nil, err
 	}
-	n := &node{name: xml.Name{Space: ns, Local: el.Tag}, el: el, text: textOf(el)}
+	n := &node{name: name, el: el, text: strings.TrimSpace(el.Text())}
 	for _, a := range el.Attr {
-		if a.Space == "xmlns" || (a.Space == "" && a.Key == "xmlns") {
-			continue
+		an, ok, err := sc.resolveAttr(a)
+		if err != nil {
+			return nil, err
 		}
-		space := ""
-		if a.Space != "" {
-			var ok bool
-			if space, ok = lookupPrefix(el, a.Space); !ok {
-				return nil, malformed("undeclared attribute prefix %q", a.Space)
-			}
+		if ok {
+			n.attrs = append(n.attrs, xml.Attr{Name: an, Value: strings.TrimSpace(a.Value)})
 		}
-		n.attrs = append(n.attrs, xml.Attr{Name: xml.Name{Space: space, Local: a.Key}, Value: strings.TrimSpace(a.Value)})
 	}
 	for _, c := range el.ChildElements() {
-		k, err := buildNode(c)
+		k, err := buildNode(c, sc.enter(c))
 		if err != nil {
 			return nil, err
 		}
@@ -93,79 +186,49 @@ func (n *node) prune() {
 	}
 }
 
-func infoName(local string) xml.Name { return xml.Name{Space: xcon.NS, Local: local} }
-func xconName(local string) xml.Name { return xml.Name{Space: xcon.NSXcon, Local: local} }
-
-// parseDelta decodes a delta element into the node tree and the xcon object.
-func parseConfDelta(el *etree.Element) (*node, *xcon.Conference, error) {
-	n, err := buildNode(el)
-	if err != nil {
-		return nil, nil, err
-	}
-	n.prune()
-	c, err := xcon.DecodeElement(el)
-	if err != nil {
-		return nil, nil, fail(CodeBadRequest, err.Error())
-	}
-	return n, c, nil
-}
-
-func parseUserDelta(el *etree.Element) (*node, *xcon.User, error) {
-	n, err := buildNode(el)
-	if err != nil {
-		return nil, nil, err
-	}
-	n.prune()
-	u, err := xcon.DecodeUserElement(el)
-	if err != nil {
-		return nil, nil, fail(CodeBadRequest, err.Error())
-	}
-	return n, u, nil
-}
-
 // mergeConference applies delta d (decoded as dc) to c.
-func mergeConference(c *xcon.Conference, d *node, dc *xcon.Conference) error {
+func mergeConference(c *Conference, d *node, dc *Conference, rules MergeRules) error {
 	for _, k := range d.kids {
 		switch k.name {
-		case infoName("conference-description"):
+		case info("conference-description"):
 			if err := mergeDescription(&c.Description, k, &dc.Description); err != nil {
 				return err
 			}
-		case infoName("host-info"):
+		case info("host-info"):
 			c.HostInfo = dc.HostInfo
 			if k.empty() {
 				c.HostInfo = nil
 			}
-		case infoName("conference-state"):
+		case info("conference-state"):
 			for _, s := range k.kids {
 				switch s.name {
-				case infoName("active"):
+				case info("active"):
 					c.State.Active = dc.State.Active
-				case infoName("locked"):
+				case info("locked"):
 					c.State.Locked = dc.State.Locked
-				case xconName("allow-conference-event-subscription"):
+				case xc("allow-conference-event-subscription"):
 					c.State.AllowConferenceEventSubscription = dc.State.AllowConferenceEventSubscription
-				case infoName("user-count"):
+				case info("user-count"):
 					// counted by the focus
 				}
 			}
-		case infoName("users"):
-			if err := mergeUsers(c, k, dc); err != nil {
+		case info("users"):
+			if err := mergeUsers(c, k, dc, rules); err != nil {
 				return err
 			}
-		case infoName("sidebars-by-ref"), infoName("sidebars-by-val"):
-			return fail(CodeForbiddenChange, "sidebars change through sidebarByValRequest and sidebarByRefRequest")
-		case xconName("floor-information"):
+		case info("sidebars-by-ref"), info("sidebars-by-val"):
+			return refuse(Forbidden, "sidebars change through sidebarByValRequest and sidebarByRefRequest")
+		case xc("floor-information"):
 			c.FloorInformation = dc.FloorInformation
 			if k.empty() {
 				c.FloorInformation = nil
 			}
-		case xml.Name{Space: xcon.NSParley, Local: "room-policy"}:
+		case xml.Name{Space: NSParley, Local: "room-policy"}:
 			if err := mergePolicy(c, k); err != nil {
 				return err
 			}
 		default:
-			replaceExtras(&c.Extras, k.name, dc.Extras)
+			c.Extras.Replace(k.name, dc.Extras)
 		}
 	}
 	return nil
@@ -173,47 +236,47 @@ func mergeConference(c *xcon.Conference, d *node, dc *xcon.Conference) error {
 
 // mergePolicy applies the attributes of a <parley:room-policy> delta; the successor is set
 // only by the `parley` extension's close, which also moves everyone out.
-func mergePolicy(c *xcon.Conference, k *node) error {
+func mergePolicy(c *Conference, k *node) error {
 	p, _ := c.RoomPolicy()
 	if v, ok := k.attr("", "logging"); ok {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			return fail(CodeBadRequest, "room-policy logging must be true or false")
+			return refuse(Invalid, "room-policy logging must be true or false")
 		}
 		p.Logging = b
 	}
 	if v, ok := k.attr("", "history"); ok {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 || n > 10000 {
-			return fail(CodeBadRequest, "room-policy history must be a number from 0 to 10000")
+			return refuse(Invalid, "room-policy history must be a number from 0 to 10000")
 		}
 		p.History = n
 	}
 	if v, ok := k.attr("", "moderated"); ok {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			return fail(CodeBadRequest, "room-policy moderated must be true or false")
+			return refuse(Invalid, "room-policy moderated must be true or false")
 		}
 		p.Moderated = b
 	}
 	if v, ok := k.attr("", "max-message-size"); ok {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 0 {
-			return fail(CodeBadRequest, "room-policy max-message-size must be a number of bytes, 0 for the focus's limit")
+			return refuse(Invalid, "room-policy max-message-size must be a number of bytes, 0 for the focus's limit")
 		}
 		p.MaxMessageSize = n
 	}
 	if v, ok := k.attr("", "keep-for"); ok {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 0 {
-			return fail(CodeBadRequest, "room-policy keep-for must be a duration such as 720h, 0 to keep everything")
+			return refuse(Invalid, "room-policy keep-for must be a duration such as 720h, 0 to keep everything")
 		}
 		p.KeepFor = d
 	}
 	if v, ok := k.attr("", "keep-messages"); ok {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
-			return fail(CodeBadRequest, "room-policy keep-messages must be a number, 0 to keep everything")
+			return refuse(Invalid, "room-policy keep-messages must be a number, 0 to keep everything")
 		}
 		p.KeepMessages = n
 	}
@@ -221,8 +284,9 @@ func mergePolicy(c *xcon.Conference, k *node) error {
 	return nil
 }
 
-func replaceExtras(x *xcon.Extras, name xml.Name, from xcon.Extras) {
-	x.Elements = slices.DeleteFunc(slices.Clone(x.Elements), func(e *xcon.Element) bool { return e.Name == name })
+// Replace puts the kept elements of from named name in place of those of x.
+func (x *Extras) Replace(name xml.Name, from Extras) {
+	x.Elements = slices.DeleteFunc(slices.Clone(x.Elements), func(e *Element) bool { return e.Name == name })
 	for _, e := range from.Elements {
 		if e.Name == name {
 			x.Elements = append(x.Elements, e)
@@ -230,42 +294,42 @@ func replaceExtras(x *xcon.Extras, name xml.Name, from xcon.Extras) {
 	}
 }
 
-func mergeDescription(c *xcon.Description, d *node, dd *xcon.Description) error {
+func mergeDescription(c *Description, d *node, dd *Description) error {
 	for _, k := range d.kids {
 		switch k.name {
-		case infoName("display-text"):
+		case info("display-text"):
 			c.DisplayText = k.text
-		case infoName("subject"):
+		case info("subject"):
 			c.Subject = k.text
-		case infoName("free-text"):
+		case info("free-text"):
 			c.FreeText = k.text
-		case infoName("keywords"):
+		case info("keywords"):
 			c.Keywords = strings.Fields(k.text)
-		case infoName("conf-uris"):
+		case info("conf-uris"):
 			if err := mergeConfURIs(c, k, dd); err != nil {
 				return err
 			}
-		case infoName("service-uris"):
+		case info("service-uris"):
 			c.ServiceURIs = mergeURIs(c.ServiceURIs, k, dd.ServiceURIs)
-		case infoName("maximum-user-count"):
+		case info("maximum-user-count"):
 			c.MaximumUserCount = dd.MaximumUserCount
-		case infoName("available-media"):
+		case info("available-media"):
 			if err := mergeMedia(c, k, dd); err != nil {
 				return err
 			}
-		case xconName("language"):
+		case xc("language"):
 			c.Language = k.text
-		case xconName("allow-sidebars"):
+		case xc("allow-sidebars"):
 			c.AllowSidebars = dd.AllowSidebars
-		case xconName("cloning-parent"), xconName("sidebar-parent"):
-			return fail(CodeForbiddenChange, "the cloning and sidebar parents are set by the server")
-		case xconName("conference-time"):
+		case xc("cloning-parent"), xc("sidebar-parent"):
+			return refuse(Forbidden, "the cloning and sidebar parents are set by the server")
+		case xc("conference-time"):
 			c.ConferenceTime = dd.ConferenceTime
 			if k.empty() {
 				c.ConferenceTime = nil
 			}
 		default:
-			replaceExtras(&c.Extras, k.name, dd.Extras)
+			c.Extras.Replace(k.name, dd.Extras)
 		}
 	}
 	return nil
@@ -273,26 +337,26 @@ func mergeDescription(c *xcon.Description, d *node, dd *xcon.Description) error 
 
 // mergeConfURIs changes the password, display text or purpose of a conf-uris entry. The
 // URIs themselves are the focus's signalling addresses: a client cannot add one.
-func mergeConfURIs(c *xcon.Description, k *node, dd *xcon.Description) error {
+func mergeConfURIs(c *Description, k *node, dd *Description) error {
 	i := 0
 	for _, e := range k.kids {
-		if e.name != infoName("entry") {
+		if e.name != info("entry") {
 			continue
 		}
 		de := dd.ConfURIs[i]
 		i++
-		at := slices.IndexFunc(c.ConfURIs, func(u xcon.URIEntry) bool { return strings.EqualFold(u.URI, de.URI) })
+		at := slices.IndexFunc(c.ConfURIs, func(u URIEntry) bool { return strings.EqualFold(u.URI, de.URI) })
 		if at < 0 {
-			return &Error{Code: CodeConflict, Reason: "conf-uris are the focus's own addresses; " + de.URI + " is not one"}
+			return refuse(Conflict, "conf-uris are the focus's own addresses; "+de.URI+" is not one")
 		}
 		cur := &c.ConfURIs[at]
 		for _, f := range e.kids {
 			switch f.name {
-			case infoName("display-text"):
+			case info("display-text"):
 				cur.DisplayText = f.text
-			case infoName("purpose"):
+			case info("purpose"):
 				cur.Purpose = f.text
-			case xconName("conference-password"):
+			case xc("conference-password"):
 				cur.Password = f.text
 			}
 		}
@@ -300,19 +364,19 @@ func mergeConfURIs(c *xcon.Description, k *node, dd *xcon.Description) error {
 	return nil
 }
 
-func mergeURIs(cur []xcon.URIEntry, k *node, delta []xcon.URIEntry) []xcon.URIEntry {
+func mergeURIs(cur []URIEntry, k *node, delta []URIEntry) []URIEntry {
 	if k.empty() {
 		return nil
 	}
 	out := slices.Clone(cur)
 	i := 0
 	for _, e := range k.kids {
-		if e.name != infoName("entry") {
+		if e.name != info("entry") {
 			continue
 		}
 		de := delta[i]
 		i++
-		at := slices.IndexFunc(out, func(u xcon.URIEntry) bool { return strings.EqualFold(u.URI, de.URI) })
+		at := slices.IndexFunc(out, func(u URIEntry) bool { return strings.EqualFold(u.URI, de.URI) })
 		switch {
 		case e.deleted() && at >= 0:
 			out = slices.Delete(out, at, at+1)
@@ -326,21 +390,21 @@ func mergeURIs(cur []xcon.URIEntry, k *node, delta []xcon.URIEntry) []xcon.URIEn
 	return out
 }
 
-func mergeMedia(c *xcon.Description, k *node, dd *xcon.Description) error {
+func mergeMedia(c *Description, k *node, dd *Description) error {
 	if k.empty() {
-		return &Error{Code: CodeConflict, Reason: "a room keeps at least one channel"}
+		return refuse(Conflict, "a room keeps at least one channel")
 	}
 	i := 0
 	for _, e := range k.kids {
-		if e.name != infoName("entry") {
+		if e.name != info("entry") {
 			continue
 		}
 		de := dd.Media[i]
 		i++
 		if de.Label == "" {
-			return fail(CodeBadRequest, "an available-media entry needs a label")
+			return refuse(Invalid, "an available-media entry needs a label")
 		}
-		at := slices.IndexFunc(c.Media, func(m xcon.Channel) bool { return m.Label == de.Label })
+		at := slices.IndexFunc(c.Media, func(m Channel) bool { return m.Label == de.Label })
 		switch {
 		case e.deleted():
 			if at >= 0 {
@@ -354,76 +418,76 @@ func mergeMedia(c *xcon.Description, k *node, dd *xcon.Description) error {
 		cur := &c.Media[at]
 		for _, f := range e.kids {
 			switch f.name {
-			case infoName("display-text"):
+			case info("display-text"):
 				cur.DisplayText = f.text
-			case infoName("type"):
+			case info("type"):
 				cur.Type = f.text
-			case infoName("status"):
+			case info("status"):
 				cur.Status = f.text
-			case xconName("language"):
+			case xc("language"):
 				cur.Language = f.text
-			case xconName("mixing-mode"):
+			case xc("mixing-mode"):
 				cur.MixingMode = f.text
 			default:
-				replaceExtras(&cur.Extras, f.name, de.Extras)
+				cur.Extras.Replace(f.name, de.Extras)
 			}
 		}
 	}
 	if len(c.Media) == 0 {
-		return &Error{Code: CodeConflict, Reason: "a room keeps at least one channel"}
+		return refuse(Conflict, "a room keeps at least one channel")
 	}
 	return nil
 }
 
 // mergeUsers applies a <users> delta (usersInfo, or confInfo's users).
-func mergeUsers(c *xcon.Conference, d *node, dc *xcon.Conference) error {
+func mergeUsers(c *Conference, d *node, dc *Conference, rules MergeRules) error {
 	ui := 0
 	for _, k := range d.kids {
 		switch k.name {
-		case xconName("join-handling"):
+		case xc("join-handling"):
 			c.JoinHandling = k.text
-		case xconName("user-admission-policy"):
+		case xc("user-admission-policy"):
 			c.UserAdmissionPolicy = k.text
-		case xconName("allowed-users-list"):
+		case xc("allowed-users-list"):
 			if err := checkTargets(k); err != nil {
 				return err
 			}
 			c.AllowedUsers = mergeTargets(c.AllowedUsers, k, true)
 			for _, p := range k.kids {
-				if p.name == xconName("persistent-list") {
+				if p.name == xc("persistent-list") {
 					c.PersistentUsers = dc.PersistentUsers
 				}
 			}
 			if k.empty() {
 				c.PersistentUsers = nil
 			}
-		case xconName("deny-users-list"):
+		case xc("deny-users-list"):
 			if err := checkTargets(k); err != nil {
 				return err
 			}
 			c.DenyUsers = mergeTargets(c.DenyUsers, k, false)
-		case infoName("user"):
+		case info("user"):
 			du := dc.Users[ui]
 			ui++
 			entity, _ := k.attr("", "entity")
 			if entity == "" {
-				return fail(CodeBadRequest, "a user needs its entity")
+				return refuse(Invalid, "a user needs its entity")
 			}
 			if !isURI(entity) {
-				return fail(CodeBadRequest, "a user's entity must be a URI")
+				return refuse(Invalid, "a user's entity must be a URI")
 			}
 			cur := c.User(entity)
 			switch {
 			case k.deleted():
 				if cur == nil {
-					return &Error{Code: CodeConflict, Reason: "no user " + entity + " to remove"}
+					return refuse(Conflict, "no user "+entity+" to remove")
 				}
-				c.Users = slices.DeleteFunc(c.Users, func(u *xcon.User) bool { return u == cur })
+				c.Users = slices.DeleteFunc(c.Users, func(u *User) bool { return u == cur })
 			case cur == nil:
 				// The nickname a new user brings is held to the rule a claimed one is (PRECIS).
-				if du.Nickname != "" {
-					if _, _, err := focus.EnforceNickname(du.Nickname); err != nil {
-						return fail(CodeBadRequest, "the nickname of "+entity+" is not acceptable (PRECIS Nickname, at most 64 characters)")
+				if du.Nickname != "" && rules.Nickname != nil {
+					if err := rules.Nickname(du.Nickname); err != nil {
+						return refuse(Invalid, "the nickname of "+entity+" is not acceptable ("+err.Error()+")")
 					}
 				}
 				du.Endpoints = nil
@@ -434,7 +498,7 @@ func mergeUsers(c *xcon.Conference, d *node, dc *xcon.Conference) error {
 				}
 			}
 		default:
-			replaceExtras(&c.UsersExtras, k.name, dc.UsersExtras)
+			c.UsersExtras.Replace(k.name, dc.UsersExtras)
 		}
 	}
 	return nil
@@ -443,8 +507,8 @@ func mergeUsers(c *xcon.Conference, d *node, dc *xcon.Conference) error {
 // checkTargets refuses a list whose targets are not URIs.
 func checkTargets(k *node) error {
 	for _, t := range k.kids {
-		if uri, _ := t.attr("", "uri"); t.name == xconName("target") && !isURI(uri) {
-			return fail(CodeBadRequest, "a target's uri must be a URI")
+		if uri, _ := t.attr("", "uri"); t.name == xc("target") && !isURI(uri) {
+			return refuse(Invalid, "a target's uri must be a URI")
 		}
 	}
 	return nil
@@ -469,13 +533,13 @@ func isURI(s string) bool {
 	return true
 }
 
-func mergeTargets(cur []xcon.Target, k *node, withMethod bool) []xcon.Target {
+func mergeTargets(cur []Target, k *node, withMethod bool) []Target {
 	if k.empty() {
 		return nil
 	}
 	out := slices.Clone(cur)
 	for _, t := range k.kids {
-		if t.name != xconName("target") {
+		if t.name != xc("target") {
 			continue
 		}
 		uri, _ := t.attr("", "uri")
@@ -483,7 +547,7 @@ func mergeTargets(cur []xcon.Target, k *node, withMethod bool) []xcon.Target {
 		if !withMethod {
 			method = ""
 		}
-		same := func(x xcon.Target) bool {
+		same := func(x Target) bool {
 			return strings.EqualFold(x.URI, uri) && (method == "" || x.Method == method)
 		}
 		if t.deleted() {
@@ -491,7 +555,7 @@ func mergeTargets(cur []xcon.Target, k *node, withMethod bool) []xcon.Target {
 			continue
 		}
 		if !slices.ContainsFunc(out, same) {
-			out = append(out, xcon.Target{URI: uri, Method: method})
+			out = append(out, Target{URI: uri, Method: method})
 		}
 	}
 	return out
@@ -499,49 +563,49 @@ func mergeTargets(cur []xcon.Target, k *node, withMethod bool) []xcon.Target {
 
 // mergeUser applies a <user> delta; the nickname is handled by the caller (it must be
 // claimed first).
-func mergeUser(u *xcon.User, d *node, du *xcon.User) error {
+func mergeUser(u *User, d *node, du *User) error {
 	ei := 0
 	for _, k := range d.kids {
 		switch k.name {
-		case infoName("display-text"):
+		case info("display-text"):
 			u.DisplayText = k.text
-		case infoName("associated-aors"):
+		case info("associated-aors"):
 			u.AssociatedAORs, u.AORDetails = du.AssociatedAORs, du.AORDetails
-		case infoName("roles"):
+		case info("roles"):
 			u.Roles = du.Roles
-		case infoName("languages"):
+		case info("languages"):
 			u.Languages = du.Languages
-		case infoName("cascaded-focus"):
+		case info("cascaded-focus"):
 			u.CascadedFocus = k.text
-		case infoName("endpoint"):
+		case info("endpoint"):
 			de := du.Endpoints[ei]
 			ei++
 			if err := mergeEndpoint(u, k, de); err != nil {
 				return err
 			}
-		case xconName("provide-anonymity"):
+		case xc("provide-anonymity"):
 			u.ProvideAnonymity = k.text
-		case xconName("allow-refer-users-dynamically"):
+		case xc("allow-refer-users-dynamically"):
 			u.AllowReferUsersDynamically = du.AllowReferUsersDynamically
-		case xconName("allow-invite-users-dynamically"):
+		case xc("allow-invite-users-dynamically"):
 			u.AllowInviteUsersDynamically = du.AllowInviteUsersDynamically
-		case xconName("allow-remove-users-dynamically"):
+		case xc("allow-remove-users-dynamically"):
 			u.AllowRemoveUsersDynamically = du.AllowRemoveUsersDynamically
 		default:
-			replaceExtras(&u.Extras, k.name, du.Extras)
+			u.Extras.Replace(k.name, du.Extras)
 		}
 	}
 	return nil
 }
 
-func mergeEndpoint(u *xcon.User, k *node, de *xcon.Endpoint) error {
+func mergeEndpoint(u *User, k *node, de *Endpoint) error {
 	cur := u.Endpoint(de.Entity)
 	switch {
 	case k.deleted():
 		if cur == nil {
-			return &Error{Code: CodeConflict, Reason: "no endpoint " + de.Entity + " to remove"}
+			return refuse(Conflict, "no endpoint "+de.Entity+" to remove")
 		}
-		u.Endpoints = slices.DeleteFunc(u.Endpoints, func(e *xcon.Endpoint) bool { return e == cur })
+		u.Endpoints = slices.DeleteFunc(u.Endpoints, func(e *Endpoint) bool { return e == cur })
 		return nil
 	case cur == nil:
 		u.Endpoints = append(u.Endpoints, de)
@@ -550,18 +614,18 @@ func mergeEndpoint(u *xcon.User, k *node, de *xcon.Endpoint) error {
 	mi := 0
 	for _, f := range k.kids {
 		switch f.name {
-		case infoName("display-text"):
+		case info("display-text"):
 			cur.DisplayText = f.text
-		case infoName("status"):
+		case info("status"):
 			cur.Status = f.text
-		case infoName("joining-method"):
+		case info("joining-method"):
 			cur.JoiningMethod = f.text
-		case infoName("disconnection-method"):
+		case info("disconnection-method"):
 			cur.DisconnectionMethod = f.text
-		case infoName("media"):
+		case info("media"):
 			dm := de.Media[mi]
 			mi++
-			at := slices.IndexFunc(cur.Media, func(m xcon.Media) bool { return m.ID == dm.ID })
+			at := slices.IndexFunc(cur.Media, func(m Media) bool { return m.ID == dm.ID })
 			if at < 0 {
 				cur.Media = append(cur.Media, dm)
 				continue
@@ -569,18 +633,18 @@ func mergeEndpoint(u *xcon.User, k *node, de *xcon.Endpoint) error {
 			m := &cur.Media[at]
 			for _, g := range f.kids {
 				switch g.name {
-				case infoName("display-text"):
+				case info("display-text"):
 					m.DisplayText = g.text
-				case infoName("type"):
+				case info("type"):
 					m.Type = g.text
-				case infoName("label"):
+				case info("label"):
 					m.Label = g.text
-				case infoName("src-id"):
+				case info("src-id"):
 					m.SrcID = g.text
-				case infoName("status"):
+				case info("status"):
 					m.Status = g.text
 				default:
-					replaceExtras(&m.Extras, g.name, dm.Extras)
+					m.Extras.Replace(g.name, dm.Extras)
 				}
 			}
 		}
