@@ -68,7 +68,7 @@ type UserDelta struct {
 // ParseConferenceDelta reads a partial conference element such as CCMP's
 // confInfo; errors wrap ErrInvalid.
 func ParseConferenceDelta(el *etree.Element) (*ConferenceDelta, error) {
-	n, err := parseDelta(el)
+	n, err := parseDelta(el, info("conference-info"))
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +81,7 @@ func ParseConferenceDelta(el *etree.Element) (*ConferenceDelta, error) {
 
 // ParseUserDelta reads a partial user element such as CCMP's userInfo.
 func ParseUserDelta(el *etree.Element) (*UserDelta, error) {
-	n, err := parseDelta(el)
+	n, err := parseDelta(el, info("user"))
 	if err != nil {
 		return nil, err
 	}
@@ -94,12 +94,12 @@ func ParseUserDelta(el *etree.Element) (*UserDelta, error) {
 
 // Apply merges the delta into c.
 func (d *ConferenceDelta) Apply(c *Conference, rules MergeRules) error {
-	return mergeConference(c, d.node, d.Conference, rules)
+	return conferenceSchema.merge(c, d.node, d.Conference, rules)
 }
 
 // Apply merges the delta into u; the nickname is left to the caller, which
 // must claim it first.
-func (d *UserDelta) Apply(u *User) error { return mergeUser(u, d.node, d.User) }
+func (d *UserDelta) Apply(u *User) error { return userSchema.merge(u, d.node, d.User, MergeRules{}) }
 
 // HasAttr tells whether the delta's element carries the attribute.
 func (d *UserDelta) HasAttr(space, local string) bool {
@@ -107,7 +107,7 @@ func (d *UserDelta) HasAttr(space, local string) bool {
 	return ok
 }
 
-func parseDelta(el *etree.Element) (*node, error) {
+func parseDelta(el *etree.Element, as xml.Name) (*node, error) {
 	if el == nil {
 		return nil, fmt.Errorf("xcon: %w: no element", ErrInvalid)
 	}
@@ -115,7 +115,7 @@ func parseDelta(el *etree.Element) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n.prune()
+	n.prune(as)
 	return n, nil
 }
 
@@ -174,64 +174,29 @@ func (n *node) deleted() bool {
 
 func (n *node) empty() bool { return len(n.kids) == 0 && n.text == "" }
 
-// prune removes empty leaves without attributes from the etree under n (their presence is
+// prune removes empty elements without attributes from the etree under n (their presence is
 // kept in the node tree), so that the xcon decoder does not reject an empty number or boolean
-// that means "remove".
-func (n *node) prune() {
+// that means "remove". The items of keyed lists stay, so that the nth item of the node tree
+// is the nth the decoder read.
+// The root is pruned as what it stands for (as), whatever its name.
+func (n *node) prune(as xml.Name) {
 	for _, k := range n.kids {
-		k.prune()
-		if k.empty() && len(k.attrs) == 0 {
+		k.prune(k.name)
+		if k.empty() && len(k.attrs) == 0 && !listItems[[2]xml.Name{as, k.name}] {
 			n.el.RemoveChild(k.el)
 		}
 	}
 }
 
-// mergeConference applies delta d (decoded as dc) to c.
-func mergeConference(c *Conference, d *node, dc *Conference, rules MergeRules) error {
-	for _, k := range d.kids {
-		switch k.name {
-		case info("conference-description"):
-			if err := mergeDescription(&c.Description, k, &dc.Description); err != nil {
-				return err
-			}
-		case info("host-info"):
-			c.HostInfo = dc.HostInfo
-			if k.empty() {
-				c.HostInfo = nil
-			}
-		case info("conference-state"):
-			for _, s := range k.kids {
-				switch s.name {
-				case info("active"):
-					c.State.Active = dc.State.Active
-				case info("locked"):
-					c.State.Locked = dc.State.Locked
-				case xc("allow-conference-event-subscription"):
-					c.State.AllowConferenceEventSubscription = dc.State.AllowConferenceEventSubscription
-				case info("user-count"):
-					// counted by the focus
-				}
-			}
-		case info("users"):
-			if err := mergeUsers(c, k, dc, rules); err != nil {
-				return err
-			}
-		case info("sidebars-by-ref"), info("sidebars-by-val"):
-			return refuse(Forbidden, "sidebars change through sidebarByValRequest and sidebarByRefRequest")
-		case xc("floor-information"):
-			c.FloorInformation = dc.FloorInformation
-			if k.empty() {
-				c.FloorInformation = nil
-			}
-		case xml.Name{Space: NSParley, Local: "room-policy"}:
-			if err := mergePolicy(c, k); err != nil {
-				return err
-			}
-		default:
-			c.Extras.Replace(k.name, dc.Extras)
-		}
-	}
-	return nil
+// listItems are the elements a merge matches to their decoded values by position, under
+// their parents; roles entries are plain values.
+var listItems = map[[2]xml.Name]bool{
+	{info("users"), info("user")}:            true,
+	{info("user"), info("endpoint")}:         true,
+	{info("endpoint"), info("media")}:        true,
+	{info("conf-uris"), info("entry")}:       true,
+	{info("service-uris"), info("entry")}:    true,
+	{info("available-media"), info("entry")}: true,
 }
 
 // mergePolicy applies the attributes of a <parley:room-policy> delta; the successor is set
@@ -294,74 +259,50 @@ func (x *Extras) Replace(name xml.Name, from Extras) {
 	}
 }
 
-func mergeDescription(c *Description, d *node, dd *Description) error {
-	for _, k := range d.kids {
-		switch k.name {
-		case info("display-text"):
-			c.DisplayText = k.text
-		case info("subject"):
-			c.Subject = k.text
-		case info("free-text"):
-			c.FreeText = k.text
-		case info("keywords"):
-			c.Keywords = strings.Fields(k.text)
-		case info("conf-uris"):
-			if err := mergeConfURIs(c, k, dd); err != nil {
-				return err
-			}
-		case info("service-uris"):
-			c.ServiceURIs = mergeURIs(c.ServiceURIs, k, dd.ServiceURIs)
-		case info("maximum-user-count"):
-			c.MaximumUserCount = dd.MaximumUserCount
-		case info("available-media"):
-			if err := mergeMedia(c, k, dd); err != nil {
-				return err
-			}
-		case xc("language"):
-			c.Language = k.text
-		case xc("allow-sidebars"):
-			c.AllowSidebars = dd.AllowSidebars
-		case xc("cloning-parent"), xc("sidebar-parent"):
-			return refuse(Forbidden, "the cloning and sidebar parents are set by the server")
-		case xc("conference-time"):
-			c.ConferenceTime = dd.ConferenceTime
-			if k.empty() {
-				c.ConferenceTime = nil
-			}
-		default:
-			c.Extras.Replace(k.name, dd.Extras)
-		}
+// The merges of keyed lists and of what the tables' rows do not say. Each is
+// the part.merge of its row in tables.go.
+
+// nthOf is the nth decoded occurrence; an occurrence the decoder did not see
+// (an empty element pruned from the delta) is reported absent.
+func nthOf[T any](list []T, nth int) (T, bool) {
+	if nth < len(list) {
+		return list[nth], true
 	}
-	return nil
+	var zero T
+	return zero, false
 }
 
 // mergeConfURIs changes the password, display text or purpose of a conf-uris entry. The
 // URIs themselves are the focus's signalling addresses: a client cannot add one.
-func mergeConfURIs(c *Description, k *node, dd *Description) error {
+func mergeConfURIs(c *Description, k *node, dd *Description, _ int, rules MergeRules) error {
 	i := 0
 	for _, e := range k.kids {
 		if e.name != info("entry") {
 			continue
 		}
-		de := dd.ConfURIs[i]
+		de, ok := nthOf(dd.ConfURIs, i)
 		i++
+		if !ok {
+			continue
+		}
 		at := slices.IndexFunc(c.ConfURIs, func(u URIEntry) bool { return strings.EqualFold(u.URI, de.URI) })
 		if at < 0 {
 			return refuse(Conflict, "conf-uris are the focus's own addresses; "+de.URI+" is not one")
 		}
-		cur := &c.ConfURIs[at]
-		for _, f := range e.kids {
-			switch f.name {
-			case info("display-text"):
-				cur.DisplayText = f.text
-			case info("purpose"):
-				cur.Purpose = f.text
-			case xc("conference-password"):
-				cur.Password = f.text
-			}
+		if err := uriSchema.merge(&c.ConfURIs[at], e, &de, rules); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// mergeURIsOf merges a uris container by entry URI: an entry replaces the one of its URI,
+// state="deleted" removes it, an empty container removes them all.
+func mergeURIsOf[T any](at func(*T) *[]URIEntry) func(*T, *node, *T, int, MergeRules) error {
+	return func(cur *T, k *node, delta *T, _ int, _ MergeRules) error {
+		*at(cur) = mergeURIs(*at(cur), k, *at(delta))
+		return nil
+	}
 }
 
 func mergeURIs(cur []URIEntry, k *node, delta []URIEntry) []URIEntry {
@@ -390,7 +331,7 @@ func mergeURIs(cur []URIEntry, k *node, delta []URIEntry) []URIEntry {
 	return out
 }
 
-func mergeMedia(c *Description, k *node, dd *Description) error {
+func mergeMedia(c *Description, k *node, dd *Description, _ int, rules MergeRules) error {
 	if k.empty() {
 		return refuse(Conflict, "a room keeps at least one channel")
 	}
@@ -399,9 +340,9 @@ func mergeMedia(c *Description, k *node, dd *Description) error {
 		if e.name != info("entry") {
 			continue
 		}
-		de := dd.Media[i]
+		de, ok := nthOf(dd.Media, i)
 		i++
-		if de.Label == "" {
+		if !ok || de.Label == "" {
 			return refuse(Invalid, "an available-media entry needs a label")
 		}
 		at := slices.IndexFunc(c.Media, func(m Channel) bool { return m.Label == de.Label })
@@ -415,22 +356,8 @@ func mergeMedia(c *Description, k *node, dd *Description) error {
 			c.Media = append(c.Media, de)
 			continue
 		}
-		cur := &c.Media[at]
-		for _, f := range e.kids {
-			switch f.name {
-			case info("display-text"):
-				cur.DisplayText = f.text
-			case info("type"):
-				cur.Type = f.text
-			case info("status"):
-				cur.Status = f.text
-			case xc("language"):
-				cur.Language = f.text
-			case xc("mixing-mode"):
-				cur.MixingMode = f.text
-			default:
-				cur.Extras.Replace(f.name, de.Extras)
-			}
+		if err := channelSchema.merge(&c.Media[at], e, &de, rules); err != nil {
+			return err
 		}
 	}
 	if len(c.Media) == 0 {
@@ -439,68 +366,62 @@ func mergeMedia(c *Description, k *node, dd *Description) error {
 	return nil
 }
 
-// mergeUsers applies a <users> delta (usersInfo, or confInfo's users).
-func mergeUsers(c *Conference, d *node, dc *Conference, rules MergeRules) error {
-	ui := 0
-	for _, k := range d.kids {
-		switch k.name {
-		case xc("join-handling"):
-			c.JoinHandling = k.text
-		case xc("user-admission-policy"):
-			c.UserAdmissionPolicy = k.text
-		case xc("allowed-users-list"):
-			if err := checkTargets(k); err != nil {
-				return err
+// mergeUserEntry applies one <user> of a <users> delta: a new user is added, a known one
+// merged, one with state="deleted" removed.
+func mergeUserEntry(c *Conference, k *node, dc *Conference, nth int, rules MergeRules) error {
+	entity, _ := k.attr("", "entity")
+	if entity == "" {
+		return refuse(Invalid, "a user needs its entity")
+	}
+	if !isURI(entity) {
+		return refuse(Invalid, "a user's entity must be a URI")
+	}
+	du, ok := nthOf(dc.Users, nth)
+	if !ok {
+		return refuse(Invalid, "a user needs its entity")
+	}
+	cur := c.User(entity)
+	switch {
+	case k.deleted():
+		if cur == nil {
+			return refuse(Conflict, "no user "+entity+" to remove")
+		}
+		c.Users = slices.DeleteFunc(c.Users, func(u *User) bool { return u == cur })
+	case cur == nil:
+		if du.Nickname != "" && rules.Nickname != nil {
+			if err := rules.Nickname(du.Nickname); err != nil {
+				return refuse(Invalid, "the nickname of "+entity+" is not acceptable ("+err.Error()+")")
 			}
-			c.AllowedUsers = mergeTargets(c.AllowedUsers, k, true)
-			for _, p := range k.kids {
-				if p.name == xc("persistent-list") {
-					c.PersistentUsers = dc.PersistentUsers
-				}
-			}
-			if k.empty() {
-				c.PersistentUsers = nil
-			}
-		case xc("deny-users-list"):
-			if err := checkTargets(k); err != nil {
-				return err
-			}
-			c.DenyUsers = mergeTargets(c.DenyUsers, k, false)
-		case info("user"):
-			du := dc.Users[ui]
-			ui++
-			entity, _ := k.attr("", "entity")
-			if entity == "" {
-				return refuse(Invalid, "a user needs its entity")
-			}
-			if !isURI(entity) {
-				return refuse(Invalid, "a user's entity must be a URI")
-			}
-			cur := c.User(entity)
-			switch {
-			case k.deleted():
-				if cur == nil {
-					return refuse(Conflict, "no user "+entity+" to remove")
-				}
-				c.Users = slices.DeleteFunc(c.Users, func(u *User) bool { return u == cur })
-			case cur == nil:
-				// The nickname a new user brings is held to the rule a claimed one is (PRECIS).
-				if du.Nickname != "" && rules.Nickname != nil {
-					if err := rules.Nickname(du.Nickname); err != nil {
-						return refuse(Invalid, "the nickname of "+entity+" is not acceptable ("+err.Error()+")")
-					}
-				}
-				du.Endpoints = nil
-				c.Users = append(c.Users, du)
-			default:
-				if err := mergeUser(cur, k, du); err != nil {
-					return err
-				}
-			}
-		default:
-			c.UsersExtras.Replace(k.name, dc.UsersExtras)
+		}
+		du.Endpoints = nil
+		c.Users = append(c.Users, du)
+	default:
+		return userSchema.merge(cur, k, du, rules)
+	}
+	return nil
+}
+
+func mergeAllowed(c *Conference, k *node, dc *Conference, _ int, _ MergeRules) error {
+	if err := checkTargets(k); err != nil {
+		return err
+	}
+	c.AllowedUsers = mergeTargets(c.AllowedUsers, k, true)
+	for _, p := range k.kids {
+		if p.name == xc("persistent-list") {
+			c.PersistentUsers = dc.PersistentUsers
 		}
 	}
+	if k.empty() {
+		c.PersistentUsers = nil
+	}
+	return nil
+}
+
+func mergeDenied(c *Conference, k *node, _ *Conference, _ int, _ MergeRules) error {
+	if err := checkTargets(k); err != nil {
+		return err
+	}
+	c.DenyUsers = mergeTargets(c.DenyUsers, k, false)
 	return nil
 }
 
@@ -561,44 +482,13 @@ func mergeTargets(cur []Target, k *node, withMethod bool) []Target {
 	return out
 }
 
-// mergeUser applies a <user> delta; the nickname is handled by the caller (it must be
-// claimed first).
-func mergeUser(u *User, d *node, du *User) error {
-	ei := 0
-	for _, k := range d.kids {
-		switch k.name {
-		case info("display-text"):
-			u.DisplayText = k.text
-		case info("associated-aors"):
-			u.AssociatedAORs, u.AORDetails = du.AssociatedAORs, du.AORDetails
-		case info("roles"):
-			u.Roles = du.Roles
-		case info("languages"):
-			u.Languages = du.Languages
-		case info("cascaded-focus"):
-			u.CascadedFocus = k.text
-		case info("endpoint"):
-			de := du.Endpoints[ei]
-			ei++
-			if err := mergeEndpoint(u, k, de); err != nil {
-				return err
-			}
-		case xc("provide-anonymity"):
-			u.ProvideAnonymity = k.text
-		case xc("allow-refer-users-dynamically"):
-			u.AllowReferUsersDynamically = du.AllowReferUsersDynamically
-		case xc("allow-invite-users-dynamically"):
-			u.AllowInviteUsersDynamically = du.AllowInviteUsersDynamically
-		case xc("allow-remove-users-dynamically"):
-			u.AllowRemoveUsersDynamically = du.AllowRemoveUsersDynamically
-		default:
-			u.Extras.Replace(k.name, du.Extras)
-		}
+// mergeEndpoint applies one <endpoint> of a user delta: a new one is added, a known one
+// merged, one with state="deleted" removed.
+func mergeEndpoint(u *User, k *node, du *User, nth int, rules MergeRules) error {
+	de, ok := nthOf(du.Endpoints, nth)
+	if !ok || de.Entity == "" {
+		return refuse(Invalid, "an endpoint needs its entity")
 	}
-	return nil
-}
-
-func mergeEndpoint(u *User, k *node, de *Endpoint) error {
 	cur := u.Endpoint(de.Entity)
 	switch {
 	case k.deleted():
@@ -611,43 +501,19 @@ func mergeEndpoint(u *User, k *node, de *Endpoint) error {
 		u.Endpoints = append(u.Endpoints, de)
 		return nil
 	}
-	mi := 0
-	for _, f := range k.kids {
-		switch f.name {
-		case info("display-text"):
-			cur.DisplayText = f.text
-		case info("status"):
-			cur.Status = f.text
-		case info("joining-method"):
-			cur.JoiningMethod = f.text
-		case info("disconnection-method"):
-			cur.DisconnectionMethod = f.text
-		case info("media"):
-			dm := de.Media[mi]
-			mi++
-			at := slices.IndexFunc(cur.Media, func(m Media) bool { return m.ID == dm.ID })
-			if at < 0 {
-				cur.Media = append(cur.Media, dm)
-				continue
-			}
-			m := &cur.Media[at]
-			for _, g := range f.kids {
-				switch g.name {
-				case info("display-text"):
-					m.DisplayText = g.text
-				case info("type"):
-					m.Type = g.text
-				case info("label"):
-					m.Label = g.text
-				case info("src-id"):
-					m.SrcID = g.text
-				case info("status"):
-					m.Status = g.text
-				default:
-					m.Extras.Replace(g.name, dm.Extras)
-				}
-			}
-		}
+	return endpointSchema.merge(cur, k, de, rules)
+}
+
+// mergeEndpointMedia applies one <media> of an endpoint delta, matched by id.
+func mergeEndpointMedia(cur *Endpoint, k *node, de *Endpoint, nth int, rules MergeRules) error {
+	dm, ok := nthOf(de.Media, nth)
+	if !ok {
+		return nil
 	}
-	return nil
+	at := slices.IndexFunc(cur.Media, func(m Media) bool { return m.ID == dm.ID })
+	if at < 0 {
+		cur.Media = append(cur.Media, dm)
+		return nil
+	}
+	return mediaSchema.merge(&cur.Media[at], k, &dm, rules)
 }
