@@ -300,14 +300,17 @@ func mergeConfURIs(c *Description, k *node, dd *Description, _ int, rules MergeR
 // state="deleted" removes it, an empty container removes them all.
 func mergeURIsOf[T any](at func(*T) *[]URIEntry) func(*T, *node, *T, int, MergeRules) error {
 	return func(cur *T, k *node, delta *T, _ int, _ MergeRules) error {
-		*at(cur) = mergeURIs(*at(cur), k, *at(delta))
-		return nil
+		merged, err := mergeURIs(*at(cur), k, *at(delta))
+		if err == nil {
+			*at(cur) = merged
+		}
+		return err
 	}
 }
 
-func mergeURIs(cur []URIEntry, k *node, delta []URIEntry) []URIEntry {
+func mergeURIs(cur []URIEntry, k *node, delta []URIEntry) ([]URIEntry, error) {
 	if k.empty() {
-		return nil
+		return nil, nil
 	}
 	out := slices.Clone(cur)
 	i := 0
@@ -315,8 +318,11 @@ func mergeURIs(cur []URIEntry, k *node, delta []URIEntry) []URIEntry {
 		if e.name != info("entry") {
 			continue
 		}
-		de := delta[i]
+		de, ok := nthOf(delta, i)
 		i++
+		if !ok || de.URI == "" {
+			return nil, refuse(Invalid, "a uris entry needs its uri")
+		}
 		at := slices.IndexFunc(out, func(u URIEntry) bool { return strings.EqualFold(u.URI, de.URI) })
 		switch {
 		case e.deleted() && at >= 0:
@@ -328,7 +334,7 @@ func mergeURIs(cur []URIEntry, k *node, delta []URIEntry) []URIEntry {
 			out = append(out, de)
 		}
 	}
-	return out
+	return out, nil
 }
 
 func mergeMedia(c *Description, k *node, dd *Description, _ int, rules MergeRules) error {
