@@ -41,7 +41,7 @@ func (h *Handler) users(ctx context.Context, p *Principal, req *Request, resp *R
 			return err
 		}
 		sips := normalizeTargets(req.Info)
-		wrapper, _ := wrapAs(req.Info, xcon.NS, "users")
+		wrapper := wrapAs(req.Info, xcon.NS, "users")
 		d, err := parseConfDelta(wrapper)
 		if err != nil {
 			return err
@@ -78,9 +78,10 @@ func usersElement(c *xcon.Conference) *etree.Element {
 }
 
 // wrapAs copies el under a new parent that carries every namespace declaration in scope of
-// el, renamed to {space}local, so that a decoder expecting that element can read it.
-func wrapAs(el *etree.Element, space, local string) (wrapper, copied *etree.Element) {
-	wrapper = etree.NewElement("wrapper")
+// el, renamed to {space}local, so that a decoder expecting that element can read it; it
+// returns the new parent.
+func wrapAs(el *etree.Element, space, local string) *etree.Element {
+	wrapper := etree.NewElement("wrapper")
 	declared := map[string]bool{}
 	for e := el.Parent(); e != nil; e = e.Parent() {
 		for _, a := range e.Attr {
@@ -97,10 +98,10 @@ func wrapAs(el *etree.Element, space, local string) (wrapper, copied *etree.Elem
 		}
 	}
 	wrapper.CreateAttr("xmlns:ccmpwrap", space)
-	copied = el.Copy()
+	copied := el.Copy()
 	copied.Space, copied.Tag = "ccmpwrap", local
 	wrapper.AddChild(copied)
-	return wrapper, copied
+	return wrapper
 }
 
 // user answers userRequest (RFC 6503 §5.3.6).
