@@ -24,7 +24,8 @@ const (
 const MediaType = "application/ccmp+xml"
 
 // MaxDepth bounds element nesting of a request; CCMP's deepest legal path is well below it.
-const MaxDepth = 64
+// Requests are read by xcon.ReadRoot, whose bound it is.
+const MaxDepth = xcon.MaxDepth
 
 // Message types: the infix of the xsi:type names ("ccmp-conf-request-message-type") and the
 // stem of the specialised element names ("confRequest", "confResponse", "confInfo").
