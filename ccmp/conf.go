@@ -50,7 +50,7 @@ func (h *Handler) conf(ctx context.Context, p *Principal, req *Request, resp *Re
 		if err := ag.apply(req.Info); err != nil {
 			return err
 		}
-		d, dc, err := parseConfDelta(req.Info)
+		d, err := parseConfDelta(req.Info)
 		if err != nil {
 			return err
 		}
@@ -59,7 +59,7 @@ func (h *Handler) conf(ctx context.Context, p *Principal, req *Request, resp *Re
 		}
 		next, err := h.update(ctx, room, func(c *xcon.Conference) error {
 			from := c.Clone()
-			if err := mergeConference(c, d, dc); err != nil {
+			if err := mergeConference(c, d); err != nil {
 				return err
 			}
 			provision(c, sips)

@@ -2,7 +2,6 @@ package ccmp
 
 import (
 	"bytes"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -25,7 +24,8 @@ const (
 const MediaType = "application/ccmp+xml"
 
 // MaxDepth bounds element nesting of a request; CCMP's deepest legal path is well below it.
-const MaxDepth = 64
+// Requests are read by xcon.ReadRoot, whose bound it is.
+const MaxDepth = xcon.MaxDepth
 
 // Message types: the infix of the xsi:type names ("ccmp-conf-request-message-type") and the
 // stem of the specialised element names ("confRequest", "confResponse", "confInfo").
@@ -136,9 +136,9 @@ func malformed(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(format, args...))
 }
 
-// readRoot parses one XML document with a single root element. Only the predefined
-// entities are expanded (encoding/xml refuses others), so external entities and entity
-// bombs are errors.
+// readRoot parses one XML document with a single root element through the conference
+// object's reader (xcon.ReadRoot), so that CCMP and xcon refuse the same documents: DTDs and
+// entities other than the predefined ones, ill-formed XML, more than one root.
 func readRoot(r io.Reader) (*etree.Element, error) {
 	b, err := io.ReadAll(r)
 	if err != nil {
@@ -147,112 +147,32 @@ func readRoot(r io.Reader) (*etree.Element, error) {
 		}
 		return nil, malformed("%v", err)
 	}
-	if err := wellFormed(b); err != nil {
-		return nil, err
-	}
-	doc := etree.NewDocument()
-	doc.ReadSettings.MaxDepth = MaxDepth
-	if _, err := doc.ReadFrom(bytes.NewReader(b)); err != nil {
-		return nil, malformed("%v", err)
-	}
-	var root *etree.Element
-	for _, tok := range doc.Child {
-		switch t := tok.(type) {
-		case *etree.Element:
-			if root != nil {
-				return nil, malformed("more than one root element")
-			}
-			root = t
-		case *etree.CharData:
-			if strings.TrimSpace(t.Data) != "" {
-				return nil, malformed("text outside the root element")
-			}
-		}
-	}
-	if root == nil {
-		return nil, malformed("no root element")
+	root, err := xcon.ReadRoot(b)
+	if err != nil {
+		return nil, asMalformed(err)
 	}
 	return root, nil
 }
 
-// wellFormed checks what etree (built on RawToken) does not: matching end tags, a depth
-// bound, one root, nothing but whitespace, comments and processing instructions after it.
-// etree's own ValidateInput refuses the trailing newline most clients send.
-func wellFormed(b []byte) error {
-	dec := xml.NewDecoder(bytes.NewReader(b))
-	dec.Strict = true
-	depth, roots := 0, 0
-	for {
-		tok, err := dec.Token()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return malformed("%v", err)
-		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			if depth == 0 {
-				roots++
-				if roots > 1 {
-					return malformed("more than one root element")
-				}
-			}
-			depth++
-			if depth > MaxDepth {
-				return malformed("elements nested deeper than %d", MaxDepth)
-			}
-			if len(t.Attr) > 1 {
-				seen := make(map[xml.Name]bool, len(t.Attr))
-				for _, a := range t.Attr {
-					if seen[a.Name] {
-						return malformed("attribute %s repeated on <%s>", a.Name.Local, t.Name.Local)
-					}
-					seen[a.Name] = true
-				}
-			}
-		case xml.Directive:
-			// No CCMP document has a DTD; refusing them keeps entity tricks out altogether.
-			if bytes.HasPrefix(bytes.TrimSpace(t), []byte("DOCTYPE")) {
-				return malformed("a DOCTYPE is not allowed")
-			}
-		case xml.EndElement:
-			depth--
-		case xml.CharData:
-			if depth == 0 && len(bytes.TrimSpace(t)) > 0 {
-				return malformed("text outside the root element")
-			}
-		}
+// asMalformed restates an xcon syntax error as a malformed CCMP message.
+func asMalformed(err error) error {
+	var se *xcon.SyntaxError
+	if errors.As(err, &se) {
+		return malformed("%s", se.Msg)
 	}
-	if roots == 0 {
-		return malformed("no root element")
-	}
-	return nil
+	return malformed("%v", err)
 }
 
 // lookupPrefix resolves a namespace prefix in the scope of el ("" is the default namespace).
 func lookupPrefix(el *etree.Element, prefix string) (string, bool) {
-	if prefix == "xml" {
-		return xcon.NSXML, true
-	}
-	for e := el; e != nil; e = e.Parent() {
-		for _, a := range e.Attr {
-			if prefix == "" && a.Space == "" && a.Key == "xmlns" {
-				return a.Value, true
-			}
-			if prefix != "" && a.Space == "xmlns" && a.Key == prefix {
-				return a.Value, true
-			}
-		}
-	}
-	return "", prefix == ""
+	return xcon.LookupPrefix(el, prefix)
 }
 
 // nsOf returns the namespace URI of el, or an error when its prefix is undeclared.
 func nsOf(el *etree.Element) (string, error) {
-	uri, ok := lookupPrefix(el, el.Space)
-	if !ok {
-		return "", malformed("undeclared prefix %q on <%s>", el.Space, el.FullTag())
+	uri, err := xcon.Namespace(el)
+	if err != nil {
+		return "", asMalformed(err)
 	}
 	return uri, nil
 }

@@ -154,11 +154,11 @@ func (h *Handler) sidebarByVal(ctx context.Context, p *Principal, req *Request, 
 		if !p.moderates(main) && !p.moderates(sb) {
 			return fail(CodeUnauthorized, "only a moderator or administrator may change a sidebar")
 		}
-		d, dc, sips, err := h.sidebarDelta(req, sb.Entity)
+		d, sips, err := h.sidebarDelta(req, sb.Entity)
 		if err != nil {
 			return err
 		}
-		next, err := h.updateByVal(ctx, room, sb.Entity, func(c *xcon.Conference) error { return mergeProvision(c, d, dc, sips) })
+		next, err := h.updateByVal(ctx, room, sb.Entity, func(c *xcon.Conference) error { return mergeProvision(c, d, sips) })
 		if err != nil {
 			return err
 		}
@@ -183,23 +183,23 @@ func (h *Handler) sidebarByVal(ctx context.Context, p *Principal, req *Request, 
 }
 
 // sidebarDelta checks and decodes the sidebar*Info of an update.
-func (h *Handler) sidebarDelta(req *Request, entity string) (*node, *xcon.Conference, map[string]string, error) {
+func (h *Handler) sidebarDelta(req *Request, entity string) (*xcon.ConferenceDelta, map[string]string, error) {
 	if req.Info == nil {
-		return nil, nil, nil, fail(CodeBadRequest, req.Type+"Request/update needs "+req.Type+"Info")
+		return nil, nil, fail(CodeBadRequest, req.Type+"Request/update needs "+req.Type+"Info")
 	}
 	if e := strings.TrimSpace(req.Info.SelectAttrValue("entity", "")); e != "" && !strings.EqualFold(e, entity) {
-		return nil, nil, nil, fail(CodeBadRequest, req.Type+"Info entity "+e+" is not the confObjID")
+		return nil, nil, fail(CodeBadRequest, req.Type+"Info entity "+e+" is not the confObjID")
 	}
 	sips := normalizeTargets(req.Info)
 	if err := newAutogen(h.cfg.Domain).apply(req.Info); err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	d, dc, err := parseConfDelta(req.Info)
-	return d, dc, sips, err
+	d, err := parseConfDelta(req.Info)
+	return d, sips, err
 }
 
-func mergeProvision(c *xcon.Conference, d *node, dc *xcon.Conference, sips map[string]string) error {
-	if err := mergeConference(c, d, dc); err != nil {
+func mergeProvision(c *xcon.Conference, d *xcon.ConferenceDelta, sips map[string]string) error {
+	if err := mergeConference(c, d); err != nil {
 		return err
 	}
 	provision(c, sips)
@@ -400,11 +400,11 @@ func (h *Handler) sidebarByRef(ctx context.Context, p *Principal, req *Request, 
 		if !may(false) {
 			return fail(CodeUnauthorized, "only a moderator or administrator may change a sidebar")
 		}
-		d, dc, sips, err := h.sidebarDelta(req, snap.Entity)
+		d, sips, err := h.sidebarDelta(req, snap.Entity)
 		if err != nil {
 			return err
 		}
-		next, err := h.update(ctx, room, func(c *xcon.Conference) error { return mergeProvision(c, d, dc, sips) })
+		next, err := h.update(ctx, room, func(c *xcon.Conference) error { return mergeProvision(c, d, sips) })
 		if err != nil {
 			return err
 		}

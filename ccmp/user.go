@@ -41,19 +41,14 @@ func (h *Handler) users(ctx context.Context, p *Principal, req *Request, resp *R
 			return err
 		}
 		sips := normalizeTargets(req.Info)
-		wrapper, users := wrapAs(req.Info, xcon.NS, "users")
-		d, err := buildNode(users)
+		wrapper := wrapAs(req.Info, xcon.NS, "users")
+		d, err := parseConfDelta(wrapper)
 		if err != nil {
 			return err
 		}
-		d.prune()
-		dc, err := xcon.DecodeElement(wrapper)
-		if err != nil {
-			return fail(CodeBadRequest, err.Error())
-		}
 		next, err := h.update(ctx, room, func(c *xcon.Conference) error {
 			from := c.Clone()
-			if err := mergeUsers(c, d, dc); err != nil {
+			if err := mergeConference(c, d); err != nil {
 				return err
 			}
 			provision(c, sips)
@@ -83,9 +78,10 @@ func usersElement(c *xcon.Conference) *etree.Element {
 }
 
 // wrapAs copies el under a new parent that carries every namespace declaration in scope of
-// el, renamed to {space}local, so that a decoder expecting that element can read it.
-func wrapAs(el *etree.Element, space, local string) (wrapper, copied *etree.Element) {
-	wrapper = etree.NewElement("wrapper")
+// el, renamed to {space}local, so that a decoder expecting that element can read it; it
+// returns the new parent.
+func wrapAs(el *etree.Element, space, local string) *etree.Element {
+	wrapper := etree.NewElement("wrapper")
 	declared := map[string]bool{}
 	for e := el.Parent(); e != nil; e = e.Parent() {
 		for _, a := range e.Attr {
@@ -102,10 +98,10 @@ func wrapAs(el *etree.Element, space, local string) (wrapper, copied *etree.Elem
 		}
 	}
 	wrapper.CreateAttr("xmlns:ccmpwrap", space)
-	copied = el.Copy()
+	copied := el.Copy()
 	copied.Space, copied.Tag = "ccmpwrap", local
 	wrapper.AddChild(copied)
-	return wrapper, copied
+	return wrapper
 }
 
 // user answers userRequest (RFC 6503 §5.3.6).
@@ -182,9 +178,11 @@ func (h *Handler) userCreate(ctx context.Context, p *Principal, room *focus.Room
 		if err := ag.apply(req.Info); err != nil {
 			return err
 		}
-		if _, du, err = parseUserDelta(req.Info); err != nil {
+		d, err := parseUserDelta(req.Info)
+		if err != nil {
 			return err
 		}
+		du = d.User
 		if du.Entity == "" {
 			du.Entity = req.ConfUserID
 		}
@@ -378,15 +376,16 @@ func (h *Handler) userUpdate(ctx context.Context, p *Principal, room *focus.Room
 	if err := newAutogen(h.cfg.Domain).apply(req.Info); err != nil {
 		return err
 	}
-	d, du, err := parseUserDelta(req.Info)
+	d, err := parseUserDelta(req.Info)
 	if err != nil {
 		return err
 	}
+	du := d.User
 	if err := bareNickname(du); err != nil {
 		return err
 	}
 	exact := exactNickname(du)
-	_, nickGiven := d.attr(xcon.NSXcon, "nickname")
+	nickGiven := d.HasAttr(xcon.NSXcon, "nickname")
 	old := ""
 	if u := room.Snapshot().User(entity); u != nil {
 		old = u.Nickname
@@ -403,7 +402,7 @@ func (h *Handler) userUpdate(ctx context.Context, p *Principal, room *focus.Room
 			return fail(CodeUserNotFound, "no user "+entity+" in the conference")
 		}
 		from := c.Clone()
-		if err := mergeUser(cur, d, du); err != nil {
+		if err := mergeUser(cur, d); err != nil {
 			return err
 		}
 		if err := p.mayChangeRoles(from, c); err != nil {
@@ -481,7 +480,7 @@ func (h *Handler) userJoinProvisioned(ctx context.Context, room *focus.Room, sna
 			cur.DisplayText = du.DisplayText
 		}
 		if hs := historyElements(du); len(hs) > 0 {
-			replaceExtras(&cur.Extras, hs[0].Name, du.Extras) // the history he asks for (settleHistoryOnJoin)
+			cur.Extras.Replace(hs[0].Name, du.Extras) // the history he asks for (settleHistoryOnJoin)
 		}
 		return nil
 	})
@@ -531,7 +530,7 @@ func sameNickname(a, b string) bool {
 func (h *Handler) userInByVal(ctx context.Context, p *Principal, room *focus.Room, main, sb *xcon.Conference, req *Request, resp *Response) error {
 	resp.ConfObjID = sb.Entity
 	entity := req.ConfUserID
-	var d *node
+	var d *xcon.UserDelta
 	var du *xcon.User
 	if req.Info != nil {
 		ag := newAutogen(h.cfg.Domain)
@@ -544,9 +543,10 @@ func (h *Handler) userInByVal(ctx context.Context, p *Principal, room *focus.Roo
 			return err
 		}
 		var err error
-		if d, du, err = parseUserDelta(req.Info); err != nil {
+		if d, err = parseUserDelta(req.Info); err != nil {
 			return err
 		}
+		du = d.User
 		if du.Entity != "" {
 			entity = du.Entity
 		}
@@ -589,7 +589,7 @@ func (h *Handler) userInByVal(ctx context.Context, p *Principal, room *focus.Roo
 			if cur == nil {
 				return fail(CodeUserNotFound, "no user "+entity+" in the sidebar")
 			}
-			return mergeUser(cur, d, du)
+			return mergeUser(cur, d)
 		})
 	case OpDelete:
 		next, err = h.updateByVal(ctx, room, sb.Entity, func(c *xcon.Conference) error {

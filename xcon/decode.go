@@ -63,32 +63,6 @@ func DecodeUserElement(el *etree.Element) (*User, error) {
 	return decodeUser(el, scopeOf(el), el.Tag)
 }
 
-func readRoot(r io.Reader) (*etree.Element, error) {
-	doc := etree.NewDocument()
-	doc.ReadSettings.MaxDepth = MaxDepth
-	if _, err := doc.ReadFrom(r); err != nil {
-		return nil, fmt.Errorf("xcon: %w: %v", ErrInvalid, err)
-	}
-	var root *etree.Element
-	for _, tok := range doc.Child {
-		switch t := tok.(type) {
-		case *etree.Element:
-			if root != nil {
-				return nil, fmt.Errorf("xcon: %w: more than one root element", ErrInvalid)
-			}
-			root = t
-		case *etree.CharData:
-			if strings.TrimSpace(t.Data) != "" {
-				return nil, fmt.Errorf("xcon: %w: text outside the root element", ErrInvalid)
-			}
-		}
-	}
-	if root == nil {
-		return nil, fmt.Errorf("xcon: %w: no root element", ErrInvalid)
-	}
-	return root, nil
-}
-
 // scope maps prefixes to namespace URIs for one element and its ancestors.
 // etree keeps prefixes only, not namespace URIs, so resolution is done here.
 type scope struct {
@@ -151,7 +125,7 @@ func scopeOf(el *etree.Element) *scope {
 func (s *scope) resolveElement(el *etree.Element) (xml.Name, error) {
 	uri, ok := s.lookup(el.Space)
 	if !ok {
-		return xml.Name{}, fmt.Errorf("xcon: %w: undeclared prefix %q on <%s>", ErrInvalid, el.Space, el.FullTag())
+		return xml.Name{}, syntaxError("undeclared prefix %q on <%s>", el.Space, el.FullTag())
 	}
 	return xml.Name{Space: uri, Local: el.Tag}, nil
 }
@@ -167,7 +141,7 @@ func (s *scope) resolveAttr(a etree.Attr) (xml.Name, bool, error) {
 	}
 	uri, ok := s.lookup(a.Space)
 	if !ok {
-		return xml.Name{}, false, fmt.Errorf("xcon: %w: undeclared attribute prefix %q", ErrInvalid, a.Space)
+		return xml.Name{}, false, syntaxError("undeclared attribute prefix %q", a.Space)
 	}
 	return xml.Name{Space: uri, Local: a.Key}, true, nil
 }
@@ -287,77 +261,17 @@ func (x *Extras) attrs(el *etree.Element, sc *scope, known func(n xml.Name, v st
 func info(local string) xml.Name { return xml.Name{Space: NS, Local: local} }
 func xc(local string) xml.Name   { return xml.Name{Space: NSXcon, Local: local} }
 
-// setText stores a text child into dst, or keeps a duplicate as an extra.
-func setText(dst *string, c child, x *Extras) error {
-	if *dst != "" {
-		return x.keep(c)
-	}
-	*dst = text(c.el)
-	return nil
-}
-
 func decodeConference(el *etree.Element, sc *scope, path string) (*Conference, error) {
 	c := &Conference{}
-	err := c.Extras.attrs(el, sc, func(n xml.Name, v string) bool {
-		switch n {
-		case xml.Name{Local: "entity"}:
-			c.Entity = strings.TrimSpace(v)
-		case xml.Name{Local: "state"}:
-			c.NotifyState = v
-		case xml.Name{Local: "version"}:
-			ver, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
-			if err != nil {
-				return false // kept verbatim as an extra attribute
-			}
-			c.Version = ver
-		default:
-			return false
-		}
-		return true
-	})
-	if err != nil {
+	if err := conferenceSchema.decode(c, el, sc, path); err != nil {
 		return nil, err
-	}
-	kids, err := children(el, sc)
-	if err != nil {
-		return nil, err
-	}
-	var seenDesc, seenState, seenUsers bool
-	for _, k := range kids {
-		switch {
-		case k.name == info("conference-description") && !seenDesc:
-			seenDesc = true
-			err = decodeDescription(&c.Description, k, path)
-		case k.name == info("host-info") && c.HostInfo == nil:
-			c.HostInfo = &HostInfo{}
-			err = decodeHostInfo(c.HostInfo, k, path)
-		case k.name == info("conference-state") && !seenState:
-			seenState = true
-			err = decodeState(&c.State, k, path)
-		case k.name == info("users") && !seenUsers:
-			seenUsers = true
-			err = decodeUsers(c, k, path)
-		case k.name == info("sidebars-by-ref") && c.SidebarsByRef == nil:
-			c.SidebarsByRef, err = decodeURIs(k, path)
-			if err == nil && c.SidebarsByRef == nil {
-				c.SidebarsByRef = []URIEntry{}
-			}
-		case k.name == info("sidebars-by-val") && c.SidebarsByVal == nil:
-			c.SidebarsByVal = []*Conference{}
-			err = decodeSidebarsByVal(c, k, path)
-		case k.name == xc("floor-information") && c.FloorInformation == nil:
-			c.FloorInformation, err = toElement(k)
-		default:
-			err = c.Extras.keep(k)
-		}
-		if err != nil {
-			return nil, err
-		}
 	}
 	return c, nil
 }
 
 func decodeSidebarsByVal(c *Conference, k child, path string) error {
+	c.SidebarsByVal = []*Conference{}
+	// sidebars-by-val-type has no wildcard: attributes are checked, then dropped.
 	if err := c.Extras.attrs(k.el, k.scope, func(xml.Name, string) bool { return true }); err != nil {
 		return err
 	}
@@ -367,7 +281,7 @@ func decodeSidebarsByVal(c *Conference, k child, path string) error {
 	}
 	for _, e := range kids {
 		if e.name != info("entry") {
-			continue // sidebars-by-val-type has no wildcard
+			continue
 		}
 		s, err := decodeConference(e.el, e.scope, path+"/sidebars-by-val/entry")
 		if err != nil {
@@ -378,62 +292,17 @@ func decodeSidebarsByVal(c *Conference, k child, path string) error {
 	return nil
 }
 
-func decodeDescription(d *Description, k child, path string) error {
-	path += "/conference-description"
-	err := d.Extras.attrs(k.el, k.scope, func(n xml.Name, v string) bool {
-		if n == (xml.Name{Space: NSXML, Local: "lang"}) {
-			d.Lang = v
-			return true
-		}
-		return false
-	})
-	if err != nil {
-		return err
-	}
+// entries calls each for the <entry> children of k.
+func entries(k child, each func(e child) error) error {
 	kids, err := children(k.el, k.scope)
 	if err != nil {
 		return err
 	}
-	for _, c := range kids {
-		switch c.name {
-		case info("display-text"):
-			err = setText(&d.DisplayText, c, &d.Extras)
-		case info("subject"):
-			err = setText(&d.Subject, c, &d.Extras)
-		case info("free-text"):
-			err = setText(&d.FreeText, c, &d.Extras)
-		case info("keywords"):
-			d.Keywords = append(d.Keywords, strings.Fields(text(c.el))...)
-		case info("conf-uris"):
-			var u []URIEntry
-			u, err = decodeURIs(c, path)
-			d.ConfURIs = append(d.ConfURIs, u...)
-		case info("service-uris"):
-			var u []URIEntry
-			u, err = decodeURIs(c, path)
-			d.ServiceURIs = append(d.ServiceURIs, u...)
-		case info("maximum-user-count"):
-			d.MaximumUserCount, err = parseUint32(c, path)
-		case info("available-media"):
-			err = decodeMedia(d, c, path)
-		case xc("language"):
-			err = setText(&d.Language, c, &d.Extras)
-		case xc("allow-sidebars"):
-			d.AllowSidebars, err = parseBool(c, path)
-		case xc("cloning-parent"):
-			err = setText(&d.CloningParent, c, &d.Extras)
-		case xc("sidebar-parent"):
-			err = setText(&d.SidebarParent, c, &d.Extras)
-		case xc("conference-time"):
-			if d.ConferenceTime == nil {
-				d.ConferenceTime, err = toElement(c)
-			} else {
-				err = d.Extras.keep(c)
-			}
-		default:
-			err = d.Extras.keep(c)
+	for _, e := range kids {
+		if e.name != info("entry") {
+			continue
 		}
-		if err != nil {
+		if err := each(e); err != nil {
 			return err
 		}
 	}
@@ -441,217 +310,30 @@ func decodeDescription(d *Description, k child, path string) error {
 }
 
 func decodeMedia(d *Description, k child, path string) error {
-	kids, err := children(k.el, k.scope)
-	if err != nil {
-		return err
-	}
-	for _, e := range kids {
-		if e.name != info("entry") {
-			continue
-		}
+	return entries(k, func(e child) error {
 		var ch Channel
-		err := ch.Extras.attrs(e.el, e.scope, func(n xml.Name, v string) bool {
-			if n == (xml.Name{Local: "label"}) {
-				ch.Label = strings.TrimSpace(v)
-				return true
-			}
-			return false
-		})
-		if err != nil {
+		if err := channelSchema.decode(&ch, e.el, e.scope, path); err != nil {
 			return err
-		}
-		fields, err := children(e.el, e.scope)
-		if err != nil {
-			return err
-		}
-		for _, c := range fields {
-			switch c.name {
-			case info("display-text"):
-				err = setText(&ch.DisplayText, c, &ch.Extras)
-			case info("type"):
-				err = setText(&ch.Type, c, &ch.Extras)
-			case info("status"):
-				err = setText(&ch.Status, c, &ch.Extras)
-			case xc("language"):
-				err = setText(&ch.Language, c, &ch.Extras)
-			case xc("mixing-mode"):
-				err = setText(&ch.MixingMode, c, &ch.Extras)
-			default:
-				err = ch.Extras.keep(c)
-			}
-			if err != nil {
-				return err
-			}
 		}
 		d.Media = append(d.Media, ch)
-	}
-	return nil
+		return nil
+	})
 }
 
 func decodeURIs(k child, path string) ([]URIEntry, error) {
-	kids, err := children(k.el, k.scope)
-	if err != nil {
-		return nil, err
-	}
 	var out []URIEntry
-	for _, e := range kids {
-		if e.name != info("entry") {
-			continue
-		}
+	err := entries(k, func(e child) error {
 		var u URIEntry
-		if err := u.Extras.attrs(e.el, e.scope, func(xml.Name, string) bool { return false }); err != nil {
-			return nil, err
-		}
-		fields, err := children(e.el, e.scope)
-		if err != nil {
-			return nil, err
-		}
-		for _, c := range fields {
-			switch c.name {
-			case info("uri"):
-				err = setText(&u.URI, c, &u.Extras)
-			case info("display-text"):
-				err = setText(&u.DisplayText, c, &u.Extras)
-			case info("purpose"):
-				err = setText(&u.Purpose, c, &u.Extras)
-			case info("modified"):
-				if u.Modified == nil {
-					u.Modified, err = decodeExecution(c)
-				} else {
-					err = u.Extras.keep(c)
-				}
-			case xc("conference-password"):
-				err = setText(&u.Password, c, &u.Extras)
-			default:
-				err = u.Extras.keep(c)
-			}
-			if err != nil {
-				return nil, err
-			}
+		if err := uriSchema.decode(&u, e.el, e.scope, path); err != nil {
+			return err
 		}
 		out = append(out, u)
-	}
-	return out, nil
-}
-
-func decodeExecution(k child) (*Execution, error) {
-	x := &Execution{}
-	kids, err := children(k.el, k.scope)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	for _, c := range kids {
-		switch c.name {
-		case info("when"):
-			x.When = text(c.el)
-		case info("reason"):
-			x.Reason = text(c.el)
-		case info("by"):
-			x.By = text(c.el)
-		}
-	}
-	return x, nil
-}
-
-func decodeHostInfo(h *HostInfo, k child, path string) error {
-	if err := h.Extras.attrs(k.el, k.scope, func(xml.Name, string) bool { return false }); err != nil {
-		return err
-	}
-	kids, err := children(k.el, k.scope)
-	if err != nil {
-		return err
-	}
-	for _, c := range kids {
-		switch c.name {
-		case info("display-text"):
-			err = setText(&h.DisplayText, c, &h.Extras)
-		case info("web-page"):
-			err = setText(&h.WebPage, c, &h.Extras)
-		case info("uris"):
-			var u []URIEntry
-			u, err = decodeURIs(c, path)
-			h.URIs = append(h.URIs, u...)
-		default:
-			err = h.Extras.keep(c)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func decodeState(s *ConferenceState, k child, path string) error {
-	path += "/conference-state"
-	if err := s.Extras.attrs(k.el, k.scope, func(xml.Name, string) bool { return false }); err != nil {
-		return err
-	}
-	kids, err := children(k.el, k.scope)
-	if err != nil {
-		return err
-	}
-	for _, c := range kids {
-		switch {
-		case c.name == info("user-count") && s.UserCount == nil:
-			s.UserCount, err = parseUint32(c, path)
-		case c.name == info("active") && s.Active == nil:
-			s.Active, err = parseBool(c, path)
-		case c.name == info("locked") && s.Locked == nil:
-			s.Locked, err = parseBool(c, path)
-		case c.name == xc("allow-conference-event-subscription") && s.AllowConferenceEventSubscription == nil:
-			s.AllowConferenceEventSubscription, err = parseBool(c, path)
-		default:
-			err = s.Extras.keep(c)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func decodeUsers(conf *Conference, k child, path string) error {
-	path += "/users"
-	err := conf.UsersExtras.attrs(k.el, k.scope, func(n xml.Name, v string) bool {
-		if n == (xml.Name{Local: "state"}) {
-			conf.UsersState = v
-			return true
-		}
-		return false
-	})
-	if err != nil {
-		return err
-	}
-	kids, err := children(k.el, k.scope)
-	if err != nil {
-		return err
-	}
-	for _, c := range kids {
-		switch c.name {
-		case info("user"):
-			var u *User
-			u, err = decodeUser(c.el, c.scope, path)
-			if err == nil {
-				conf.Users = append(conf.Users, u)
-			}
-		case xc("join-handling"):
-			err = setText(&conf.JoinHandling, c, &conf.UsersExtras)
-		case xc("user-admission-policy"):
-			err = setText(&conf.UserAdmissionPolicy, c, &conf.UsersExtras)
-		case xc("allowed-users-list"):
-			err = decodeAllowed(conf, c)
-		case xc("deny-users-list"):
-			var t []Target
-			t, err = decodeTargets(c)
-			conf.DenyUsers = append(conf.DenyUsers, t...)
-		default:
-			err = conf.UsersExtras.keep(c)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return out, nil
 }
 
 func decodeTargets(k child) ([]Target, error) {
@@ -715,171 +397,29 @@ func decodeAllowed(conf *Conference, k child) error {
 }
 
 func decodeUser(el *etree.Element, sc *scope, path string) (*User, error) {
-	path += "/user"
 	u := &User{}
-	err := u.Extras.attrs(el, sc, func(n xml.Name, v string) bool {
-		switch n {
-		case xml.Name{Local: "entity"}:
-			u.Entity = strings.TrimSpace(v)
-		case xml.Name{Local: "state"}:
-			u.NotifyState = v
-		case xc("nickname"):
-			u.Nickname = v
-		default:
-			return false
-		}
-		return true
-	})
-	if err != nil {
+	if err := userSchema.decode(u, el, sc, path); err != nil {
 		return nil, err
-	}
-	kids, err := children(el, sc)
-	if err != nil {
-		return nil, err
-	}
-	for _, c := range kids {
-		switch c.name {
-		case info("display-text"):
-			err = setText(&u.DisplayText, c, &u.Extras)
-		case info("associated-aors"):
-			var aors []URIEntry
-			aors, err = decodeURIs(c, path)
-			for _, a := range aors {
-				u.AssociatedAORs = append(u.AssociatedAORs, a.URI)
-				if a.DisplayText != "" || a.Purpose != "" || a.Modified != nil || a.Password != "" || !a.Extras.IsZero() {
-					u.AORDetails = append(u.AORDetails, a)
-				}
-			}
-		case info("roles"):
-			var roles []child
-			roles, err = children(c.el, c.scope)
-			for _, r := range roles {
-				if r.name == info("entry") {
-					u.Roles = append(u.Roles, text(r.el))
-				}
-			}
-		case info("languages"):
-			u.Languages = append(u.Languages, strings.Fields(text(c.el))...)
-		case info("cascaded-focus"):
-			err = setText(&u.CascadedFocus, c, &u.Extras)
-		case info("endpoint"):
-			var e *Endpoint
-			e, err = decodeEndpoint(c, path)
-			if err == nil {
-				u.Endpoints = append(u.Endpoints, e)
-			}
-		case xc("provide-anonymity"):
-			err = setText(&u.ProvideAnonymity, c, &u.Extras)
-		case xc("allow-refer-users-dynamically"):
-			u.AllowReferUsersDynamically, err = parseBool(c, path)
-		case xc("allow-invite-users-dynamically"):
-			u.AllowInviteUsersDynamically, err = parseBool(c, path)
-		case xc("allow-remove-users-dynamically"):
-			u.AllowRemoveUsersDynamically, err = parseBool(c, path)
-		default:
-			err = u.Extras.keep(c)
-		}
-		if err != nil {
-			return nil, err
-		}
 	}
 	return u, nil
 }
 
-func decodeEndpoint(k child, path string) (*Endpoint, error) {
-	path += "/endpoint"
-	e := &Endpoint{}
-	err := e.Extras.attrs(k.el, k.scope, func(n xml.Name, v string) bool {
-		switch n {
-		case xml.Name{Local: "entity"}:
-			e.Entity = strings.TrimSpace(v)
-		case xml.Name{Local: "state"}:
-			e.NotifyState = v
-		case xc("nickname"):
-			e.Nickname = v
-		default:
-			return false
-		}
-		return true
-	})
-	if err != nil {
-		return nil, err
-	}
-	kids, err := children(k.el, k.scope)
-	if err != nil {
-		return nil, err
-	}
-	for _, c := range kids {
-		switch {
-		case c.name == info("display-text"):
-			err = setText(&e.DisplayText, c, &e.Extras)
-		case c.name == info("referred") && e.Referred == nil:
-			e.Referred, err = decodeExecution(c)
-		case c.name == info("status"):
-			err = setText(&e.Status, c, &e.Extras)
-		case c.name == info("joining-method"):
-			err = setText(&e.JoiningMethod, c, &e.Extras)
-		case c.name == info("joining-info") && e.JoiningInfo == nil:
-			e.JoiningInfo, err = decodeExecution(c)
-		case c.name == info("disconnection-method"):
-			err = setText(&e.DisconnectionMethod, c, &e.Extras)
-		case c.name == info("disconnection-info") && e.DisconnectionInfo == nil:
-			e.DisconnectionInfo, err = decodeExecution(c)
-		case c.name == info("media"):
-			var m Media
-			m, err = decodeEndpointMedia(c)
-			e.Media = append(e.Media, m)
-		case c.name == info("call-info") && e.CallInfo == nil:
-			e.CallInfo, err = decodeCallInfo(c)
-		default:
-			err = e.Extras.keep(c)
-		}
-		if err != nil {
-			return nil, err
+// decodeAORs reads associated-aors: the URIs, and the entries that say more
+// than their URI.
+func decodeAORs(u *User, k child, path string) error {
+	aors, err := decodeURIs(k, path)
+	for _, a := range aors {
+		u.AssociatedAORs = append(u.AssociatedAORs, a.URI)
+		if a.DisplayText != "" || a.Purpose != "" || a.Modified != nil || a.Password != "" || !a.Extras.IsZero() {
+			u.AORDetails = append(u.AORDetails, a)
 		}
 	}
-	return e, nil
+	return err
 }
 
-func decodeEndpointMedia(k child) (Media, error) {
-	var m Media
-	err := m.Extras.attrs(k.el, k.scope, func(n xml.Name, v string) bool {
-		if n == (xml.Name{Local: "id"}) {
-			m.ID = strings.TrimSpace(v)
-			return true
-		}
-		return false
-	})
-	if err != nil {
-		return m, err
-	}
-	kids, err := children(k.el, k.scope)
-	if err != nil {
-		return m, err
-	}
-	for _, c := range kids {
-		switch c.name {
-		case info("display-text"):
-			err = setText(&m.DisplayText, c, &m.Extras)
-		case info("type"):
-			err = setText(&m.Type, c, &m.Extras)
-		case info("label"):
-			err = setText(&m.Label, c, &m.Extras)
-		case info("src-id"):
-			err = setText(&m.SrcID, c, &m.Extras)
-		case info("status"):
-			err = setText(&m.Status, c, &m.Extras)
-		default:
-			err = m.Extras.keep(c)
-		}
-		if err != nil {
-			return m, err
-		}
-	}
-	return m, nil
-}
-
-func decodeCallInfo(k child) (*CallInfo, error) {
+// decodeCallInfo reads call-info; its first sip child is the dialog id, the
+// rest is kept.
+func decodeCallInfo(k child, path string) (*CallInfo, error) {
 	ci := &CallInfo{}
 	if err := ci.Extras.attrs(k.el, k.scope, func(xml.Name, string) bool { return false }); err != nil {
 		return nil, err
@@ -896,29 +436,8 @@ func decodeCallInfo(k child) (*CallInfo, error) {
 			continue
 		}
 		s := &SIPDialogID{}
-		if err := s.Extras.attrs(c.el, c.scope, func(xml.Name, string) bool { return false }); err != nil {
+		if err := sipSchema.decode(s, c.el, c.scope, path); err != nil {
 			return nil, err
-		}
-		fields, err := children(c.el, c.scope)
-		if err != nil {
-			return nil, err
-		}
-		for _, f := range fields {
-			switch f.name {
-			case info("display-text"):
-				err = setText(&s.DisplayText, f, &s.Extras)
-			case info("call-id"):
-				err = setText(&s.CallID, f, &s.Extras)
-			case info("from-tag"):
-				err = setText(&s.FromTag, f, &s.Extras)
-			case info("to-tag"):
-				err = setText(&s.ToTag, f, &s.Extras)
-			default:
-				err = s.Extras.keep(f)
-			}
-			if err != nil {
-				return nil, err
-			}
 		}
 		ci.SIP = s
 	}

@@ -14,6 +14,13 @@
 // re-encodes without loss. Encoding emits the XSD sequence order, which is
 // valid under both the RFC 4575/6501 XSDs and the RELAX NG.
 //
+// The data model is stated once: tables.go holds a table per structure, a row
+// per attribute or child element (its name, kind, field and partial-update
+// rule), and Decode, Encode, Clone and the merge of a partial update
+// (ConferenceDelta, UserDelta; RFC 6503 §4.2) all read it. ReadRoot is the one
+// XML reader, shared with CCMP: it refuses DTDs, ill-formed documents and
+// more than one root, so Decode refuses what a CCMP server refuses.
+//
 // The Store interface is the durable state: conference objects, the live
 // (chat-ID, XCON-USERID, label, nickname) bindings of session-chat's figures 2–4,
 // and the per-room message log. The SQL implementation lives in xcon/sqlstore.
