@@ -75,7 +75,7 @@ func (f *Focus) DialOutAnswered(d *DialOut, answer *sdp.Session) (*Participant, 
 		f.DialOutFailed(d)
 		return nil, ErrNotAcceptable
 	}
-	s.offer = *m
+	s.offer = keptOffer(m, false)
 	s.session.SetRemotePath(path)
 	s.dialsOut = m.Setup == "passive"
 	if err := d.participant.room.add(d.participant); err != nil {

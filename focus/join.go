@@ -167,7 +167,7 @@ func (f *Focus) acceptLine(p *Participant, i int, m *sdp.Media, labels map[strin
 	if m.Label != "" && file == nil {
 		labels[m.Label] = true
 	}
-	s := &Stream{participant: p, chatID: newChatID(), label: m.Label, channel: room.channelFor(m.Label), offer: *m,
+	s := &Stream{participant: p, chatID: newChatID(), label: strings.Clone(m.Label), channel: room.channelFor(m.Label), offer: keptOffer(m, file != nil),
 		composing: newTokenBucket(isComposingRate, isComposingBurst), file: file, fileTarget: fileTo}
 	tls := m.Proto == "TCP/TLS/MSRP"
 	ws, wss := f.webSocketLine(m, path)

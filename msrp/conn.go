@@ -58,7 +58,8 @@ type conn struct {
 	wakeMark  atomic.Uint64 // batch of the reader that last listed this connection (wakeLater)
 	idleSince time.Time     // when the last session left; zero while a session is bound
 
-	raw syscall.RawConn // plain TCP connections: the socket, for writeInline; nil otherwise
+	raw  syscall.RawConn // plain TCP connections: the socket, for writeInline; nil otherwise
+	park parkState       // a quiet connection's reader steps out of Read (park.go)
 
 	// Owned by the read goroutine.
 	answerHead struct { // path lines of the last answer (answerPaths)
@@ -152,54 +153,93 @@ func (c *conn) fail(reason CloseReason) {
 	c.cond.Broadcast()
 	go c.releaseAnswers()  // not inline: fail may run under the answer queue's lock (flushAnswers)
 	c.e.countClose(reason) // before the peer can see the close
+	c.resumeReader()       // a parked reader must see the close and tear the connection down
 	c.t.Close()
 }
 
+// readLoop reads and parses until the connection fails. Its own frame is kept small and the work is
+// done in consume: an idle member's goroutine sits parked in Read, and the runtime shrinks a parked
+// stack only when less than a quarter of it is in use, so a fat frame here would pin 4 KiB per idle
+// connection instead of 2 (TestIdleReaderStackShrinks).
 func (c *conn) readLoop() {
 	defer c.e.wg.Done()
-	defer c.teardown()
-	buf := make([]byte, minReadBuffer)
-	var lastFull time.Time
-	onFrame := c.handleFrame // one method value for every read
-	for {
-		n, err := c.t.Read(buf)
-		if n > 0 {
-			c.e.stats.bytesIn.Add(uint64(n))
-			before := c.frames
-			perr := c.parser.Parse(buf[:n], onFrame)
-			c.trackHead(before != c.frames)
-			c.flushWakeups()
-			c.parser.forget()
-			if perr != nil {
-				var pe *ProtocolError
-				if errors.As(perr, &pe) {
-					c.e.log.Warn("msrp: closing connection on protocol violation",
-						"remote", c.t.RemoteAddr().String(), "error", perr)
-					c.fail(ProtocolViolation)
-				}
-				return
-			}
-			switch {
-			case n == len(buf):
-				lastFull = timeNow()
-				if len(buf) < maxReadBuffer {
-					buf = make([]byte, 2*len(buf))
-				}
-			case n < len(buf)/2 && len(buf) > minReadBuffer:
-				if now := timeNow(); now.Sub(lastFull) > shrinkAfter {
-					buf = make([]byte, len(buf)/2)
-					lastFull = now // one halving per shrinkAfter
-				}
-			}
+	parked := false
+	defer func() {
+		if !parked {
+			c.teardown()
 		}
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				c.fail(PeerClosed)
-			} else {
-				c.fail(ReadError)
-			}
+	}()
+	if c.parser == nil { // resumed after parking
+		c.parser = newBorrowingParser(c.e.cfg().MaxHeaderBytes, c.e.cfg().MaxMessageSize)
+	}
+	r := reader{buf: make([]byte, minReadBuffer), onFrame: c.handleFrame}
+	for {
+		n, err := c.t.Read(r.buf)
+		if n > 0 && !c.consume(&r, n) {
 			return
 		}
+		if err != nil {
+			if isDeadline(err) && c.raw != nil {
+				if parked = c.readTimedOut(); parked {
+					return
+				}
+				continue
+			}
+			c.readFailed(err)
+			return
+		}
+	}
+}
+
+// reader is the read loop's state: its buffer, sized to the traffic, and when it last filled.
+type reader struct {
+	buf      []byte
+	lastFull time.Time
+	onFrame  FrameFunc // one method value for every read
+}
+
+// consume parses the n bytes just read into r.buf and resizes the buffer to the traffic; false
+// means the connection was failed.
+//
+//go:noinline
+func (c *conn) consume(r *reader, n int) bool {
+	c.e.stats.bytesIn.Add(uint64(n))
+	c.park.reads.Add(1)
+	before := c.frames
+	perr := c.parser.Parse(r.buf[:n], r.onFrame)
+	c.trackHead(before != c.frames)
+	c.flushWakeups()
+	c.parser.forget()
+	if perr != nil {
+		var pe *ProtocolError
+		if errors.As(perr, &pe) {
+			c.e.log.Warn("msrp: closing connection on protocol violation",
+				"remote", c.t.RemoteAddr().String(), "error", perr)
+			c.fail(ProtocolViolation)
+		}
+		return false
+	}
+	switch {
+	case n == len(r.buf):
+		r.lastFull = timeNow()
+		if len(r.buf) < maxReadBuffer {
+			r.buf = make([]byte, 2*len(r.buf))
+		}
+	case n < len(r.buf)/2 && len(r.buf) > minReadBuffer:
+		if now := timeNow(); now.Sub(r.lastFull) > shrinkAfter {
+			r.buf = make([]byte, len(r.buf)/2)
+			r.lastFull = now // one halving per shrinkAfter
+		}
+	}
+	return true
+}
+
+//go:noinline
+func (c *conn) readFailed(err error) {
+	if errors.Is(err, io.EOF) {
+		c.fail(PeerClosed)
+	} else {
+		c.fail(ReadError)
 	}
 }
 

@@ -166,6 +166,8 @@ type Stats struct {
 	// ConnectionsByTransport splits Connections by transport, in the order of Transports.
 	ConnectionsByTransport [len(Transports)]int64
 	WebSocketTooLarge      uint64 // WebSocket connections closed (1009) for a message larger than a chunk may be
+	ParkedReaders          int64  // connections whose reader is parked while they are quiet (park.go)
+	ReaderParks            uint64 // times a quiet connection's reader was parked
 }
 
 type counters struct {
@@ -178,6 +180,8 @@ type counters struct {
 	wsConns                                                 atomic.Int64
 	byTransport                                             [len(Transports)]atomic.Int64
 	wsTooLarge                                              atomic.Uint64
+	parkedReaders                                           atomic.Int64
+	readerParks                                             atomic.Uint64
 }
 
 // Endpoint owns MSRP listeners, connections and sessions. The focus (passive side) and clients (active side)
@@ -446,6 +450,7 @@ func (e *Endpoint) janitor() {
 				c.expireTransactions(now, e.cfg().TransactionTimeout)
 				c.checkIdle(now)
 				c.retireIdleWriter(now, period)
+				c.parkIfQuiet(now)
 			}
 		}
 	}
@@ -686,5 +691,6 @@ func (e *Endpoint) Stats() Stats {
 		GuessingClosed: s.guessingClosed.Load(), HeaderTimeouts: s.headerTimeouts.Load(),
 		ConnectionsByTransport: s.transports(),
 		WebSocketConnections:   s.wsConns.Load(), WebSocketTooLarge: s.wsTooLarge.Load(),
+		ParkedReaders: s.parkedReaders.Load(), ReaderParks: s.readerParks.Load(),
 	}
 }

@@ -274,11 +274,17 @@ func (c *conn) cork() {
 	c.mu.Unlock()
 }
 
+// uncork releases the writer. It is woken, or started, only when the batch left it something to
+// do: a member who binds with nothing waiting costs no writer goroutine (whose descriptor the
+// runtime keeps for good once it existed, so ten thousand joins at once would leave ten thousand).
 func (c *conn) uncork() {
 	c.mu.Lock()
 	c.corked--
+	work := c.corked == 0 && (c.answersDue || c.carry != nil || len(c.queue) > 0 || len(c.large) > 0)
 	c.mu.Unlock()
-	c.wake()
+	if work {
+		c.wake()
+	}
 }
 
 // writePlan is what the writer sends of large messages in one flush, built under the lock into buffers the

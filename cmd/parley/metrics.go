@@ -13,6 +13,7 @@ type msrpCollector struct {
 	endpoint *msrp.Endpoint
 
 	messages, bytes, sessions, connections, wsConnections, transportConns, slow, errs *prometheus.Desc
+	parked, parks                                                                     *prometheus.Desc
 }
 
 func registerMSRPStats(reg prometheus.Registerer, ep *msrp.Endpoint) error {
@@ -29,6 +30,9 @@ func registerMSRPStats(reg prometheus.Registerer, ep *msrp.Endpoint) error {
 			"counted in parley_msrp_connections too."),
 		transportConns: d("transport_connections", "MSRP connections open, by transport: tcp, tls, ws (RFC 7977), "+
 			"wss (WebSocket on the HTTPS listener).", "transport"),
+		parked: d("parked_readers", "MSRP connections quiet long enough that their reader goroutine is parked "+
+			"(plain TCP; it resumes when the socket becomes readable)."),
+		parks: d("reader_parks_total", "Times a quiet MSRP connection's reader goroutine was parked."),
 		slow: d("slow_consumers_total", "Connections dropped because the peer did not read fast enough "+
 			"(reason pending: msrp.max_pending_bytes reached; deadline: msrp.write_deadline passed).", "reason"),
 		errs: d("errors_total", "MSRP failures by kind: protocol_violation (connection closed), too_large (413), "+
@@ -40,7 +44,7 @@ func registerMSRPStats(reg prometheus.Registerer, ep *msrp.Endpoint) error {
 }
 
 func (c *msrpCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.messages, c.bytes, c.sessions, c.connections, c.wsConnections, c.transportConns, c.slow, c.errs} {
+	for _, d := range []*prometheus.Desc{c.messages, c.bytes, c.sessions, c.connections, c.wsConnections, c.transportConns, c.slow, c.errs, c.parked, c.parks} {
 		ch <- d
 	}
 }
@@ -60,6 +64,8 @@ func (c *msrpCollector) Collect(ch chan<- prometheus.Metric) {
 	for i, name := range msrp.Transports {
 		ch <- prometheus.MustNewConstMetric(c.transportConns, prometheus.GaugeValue, float64(s.ConnectionsByTransport[i]), name)
 	}
+	ch <- prometheus.MustNewConstMetric(c.parked, prometheus.GaugeValue, float64(s.ParkedReaders))
+	counter(c.parks, s.ReaderParks)
 	counter(c.slow, s.SlowConsumersPending, "pending")
 	counter(c.slow, s.SlowConsumersDeadline, "deadline")
 	counter(c.errs, s.ProtocolViolations, "protocol_violation")
