@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/parleychat/parley/ccmp"
 	"github.com/parleychat/parley/configs"
+	"github.com/parleychat/parley/internal/peers"
 	"github.com/parleychat/parley/xcon"
 )
 
@@ -67,14 +67,7 @@ func (p *ccmpPeer) post(body []byte) *ccmp.Response {
 func (p *ccmpPeer) validate(doc []byte) {
 	p.t.Helper()
 	p.n++
-	f := filepath.Join(p.dir, "resp.xml")
-	if err := os.WriteFile(f, doc, 0o644); err != nil {
-		p.t.Fatal(err)
-	}
-	out, err := exec.Command(p.xmllint, "--nonet", "--noout", "--schema", "../../testdata/spec/schemas/ccmp.xsd", f).CombinedOutput()
-	if err != nil {
-		p.t.Fatalf("response does not validate against ccmp.xsd: %v\n%s\n%s", err, out, doc)
-	}
+	peers.ValidateWith(p.t, p.xmllint, "ccmp.xsd", doc)
 }
 
 // do encodes a request, posts it and returns the response.

@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,6 +10,7 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/parleychat/parley/internal/peers"
 	"github.com/parleychat/parley/msrp"
 	"github.com/parleychat/parley/xcon"
 	"github.com/parleychat/parley/xcon/confinfo"
@@ -159,14 +157,7 @@ func (s *subscriber) next(t *testing.T, xmllint string) notification {
 // validateConfInfo checks a NOTIFY body against RFC 4575's schema as extended by RFC 6501.
 func validateConfInfo(t *testing.T, xmllint string, body []byte) {
 	t.Helper()
-	f := filepath.Join(t.TempDir(), "notify.xml")
-	if err := os.WriteFile(f, body, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(xmllint, "--nonet", "--noout", "--schema", "../../testdata/spec/schemas/xcon-conference-info.xsd", f).CombinedOutput()
-	if err != nil {
-		t.Fatalf("NOTIFY body fails the conference-info schema: %v\n%s\n%s", err, out, body)
-	}
+	peers.ValidateWith(t, xmllint, peers.ConfInfoSchema, body)
 }
 
 // rosterUser returns the local roster's user with the AOR, or nil.
