@@ -104,10 +104,11 @@ func (p *Peer) Accept(t testing.TB, ln net.Listener) {
 	p.Start(c)
 }
 
-// Start reads w from now on; the peer closes with the test (or Cleanup).
+// Start reads w from now on; the peer closes with the test (or Cleanup). Conn, when not set
+// already, is w if w is a net.Conn.
 func (p *Peer) Start(w Wire) {
 	p.Wire = w
-	if c, ok := w.(net.Conn); ok {
+	if c, ok := w.(net.Conn); ok && p.Conn == nil {
 		p.Conn = c
 	}
 	if p.Cleanup != nil {
