@@ -54,6 +54,10 @@ type Peer struct {
 	Aborted   atomic.Int32 // SENDs that ended with '#'
 	SendBytes atomic.Int64 // body bytes of the SENDs read so far, chunks included
 
+	// Handle, when set, takes every frame instead of Frames, from the reading goroutine; the
+	// frame is the parser's and valid only during the call (Clone it to keep it).
+	Handle func(*msrp.Message)
+
 	// Cleanup registers what ends the peer; nil: t.Cleanup.
 	Cleanup func(func())
 
@@ -65,6 +69,7 @@ type Peer struct {
 	closeOnce sync.Once
 	gateMu    sync.Mutex
 	gate      chan struct{}
+	answers   []byte // the answers to the read being parsed
 }
 
 // New returns a peer, not yet connected, whose local URI is msrp://127.0.0.1:9/SID;tcp with a
@@ -174,11 +179,19 @@ func (p *Peer) readLoop() {
 					return ferr
 				}
 				frames++
-				if f = p.received(f.Clone(), partial); f != nil {
+				if p.Handle != nil {
+					p.answer(f)
+					p.Handle(f)
+					return nil
+				}
+				f = p.received(f.Clone(), partial)
+				p.flushAnswers() // before a push that may wait for the test
+				if f != nil {
 					p.Frames <- f
 				}
 				return nil
 			})
+			p.flushAnswers()
 			if perr == nil && p.WholeFrames && (frames != 1 || parser.InFrame()) {
 				p.t.Errorf("a read of %d frames (partial %v), want one whole frame", frames, parser.InFrame())
 				return
@@ -215,17 +228,7 @@ func (p *Peer) received(f *msrp.Message, partial map[string][]byte) *msrp.Messag
 	if f.Method != "SEND" {
 		return f
 	}
-	p.SendBytes.Add(int64(len(f.Body)))
-	if !p.Quiet && f.FailureReport != "no" && f.FailureReport != "partial" {
-		code, comment := 200, "OK"
-		if r := p.Refuse.Load(); r != 0 {
-			code, comment = int(r), "Refused by the test peer"
-		}
-		// The far end may already be gone at teardown: an answer that cannot be written is no
-		// test failure.
-		p.WriteQuiet(&msrp.Message{TransactionID: f.TransactionID, StatusCode: code, Comment: comment,
-			ToPath: f.FromPath[:1], FromPath: []msrp.URI{p.Local}})
-	}
+	p.answer(f)
 	if f.Flag == msrp.FlagAbort {
 		p.Aborted.Add(1)
 	}
@@ -244,6 +247,32 @@ func (p *Peer) received(f *msrp.Message, partial map[string][]byte) *msrp.Messag
 	delete(partial, f.MessageID)
 	f.Body = whole
 	return f
+}
+
+// answer counts a SEND and queues its answer, written once the read it came in is parsed.
+func (p *Peer) answer(f *msrp.Message) {
+	if f.Method != "SEND" {
+		return
+	}
+	p.SendBytes.Add(int64(len(f.Body)))
+	if p.Quiet || f.FailureReport == "no" || f.FailureReport == "partial" {
+		return
+	}
+	code, comment := 200, "OK"
+	if r := p.Refuse.Load(); r != 0 {
+		code, comment = int(r), "Refused by the test peer"
+	}
+	p.answers = (&msrp.Message{TransactionID: f.TransactionID, StatusCode: code, Comment: comment,
+		ToPath: f.FromPath[:1], FromPath: []msrp.URI{p.Local}}).AppendTo(p.answers)
+}
+
+// flushAnswers writes the queued answers. The far end may already be gone at teardown: an
+// answer that cannot be written is no test failure.
+func (p *Peer) flushAnswers() {
+	if len(p.answers) > 0 {
+		_ = p.WriteRaw(p.answers)
+		p.answers = p.answers[:0]
+	}
 }
 
 // Pause makes the peer stop reading after the read in progress, until Resume.
