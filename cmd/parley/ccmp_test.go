@@ -39,7 +39,7 @@ type ccmpPeer struct {
 
 func newCCMPPeer(t *testing.T, d *daemon) *ccmpPeer {
 	return &ccmpPeer{t: t, url: "http://" + d.httpAddr.String() + "/ccmp",
-		xmllint: requirePeer(t, "xmllint", "libxml2-utils"), dir: t.TempDir(), domain: d.cfg.Domain}
+		xmllint: peers.Xmllint(t), dir: t.TempDir(), domain: d.cfg.Domain}
 }
 
 // post sends body and returns the decoded response after validating it.

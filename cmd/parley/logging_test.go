@@ -18,7 +18,7 @@ import (
 // RFC 4575's schema and RFC 6501's), and a joiner's CCMP userResponse carries it. Switched off
 // again, everyone present is told that too.
 func TestLoggingSwitchedMidSession(t *testing.T) {
-	xmllint := requirePeer(t, "xmllint", "libxml2-utils")
+	xmllint := peers.Xmllint(t)
 	d := startTestDaemon(t, withRoom("quiet"))
 	c := ccmpClient(d)
 	p := newCCMPPeer(t, d)
