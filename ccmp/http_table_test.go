@@ -92,6 +92,7 @@ func TestRequestCodes(t *testing.T) {
 		{"unknown user", "", ccmp.Request{Type: ccmp.TypeUser, ConfObjID: room, Operation: ccmp.OpRetrieve,
 			Info: userInfo("xcon-userid:ghost@example.com")}, ccmp.CodeUserNotFound},
 		{"malformed confUserID", "not a user id", ccmp.Request{Type: ccmp.TypeConf, ConfObjID: room, Operation: ccmp.OpRetrieve}, ccmp.CodeInvalidConfUserID},
+		{"confUserID with a space", "xcon-userid:bad user@example.com", ccmp.Request{Type: ccmp.TypeConf, ConfObjID: room, Operation: ccmp.OpRetrieve}, ccmp.CodeInvalidConfUserID},
 		{"room of another domain", "", ccmp.Request{Type: ccmp.TypeConf, ConfObjID: other, Operation: ccmp.OpRetrieve}, ccmp.CodeNotFound},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
