@@ -106,15 +106,7 @@ func TestJoinRules(t *testing.T) {
 		{name: "password right", lines: []string{msrpLine}, change: setPassword("s3cret"), password: "s3cret", accepted: []bool{true}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			f, _ := newTestFocus(t)
-			if c.present != "" {
-				joinSDP(t, f, c.present)
-			}
-			if c.change != nil {
-				if _, err := f.UpdateRoom(context.Background(), "room", func(conf *xcon.Conference) error { c.change(conf); return nil }); err != nil {
-					t.Fatal(err)
-				}
-			}
+			f := roomIn(t, c.present, c.change)
 			text := "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
 			for _, l := range c.lines {
 				text += l
@@ -157,4 +149,20 @@ func setPassword(pw string) func(c *xcon.Conference) {
 	return func(c *xcon.Conference) {
 		c.Description.ConfURIs = append(c.Description.ConfURIs, xcon.URIEntry{URI: "sip:room@example.net", Password: pw})
 	}
+}
+
+// roomIn is a focus whose room "room" holds present (when not "") and then takes change (when
+// not nil): the state a table row describes.
+func roomIn(t *testing.T, present string, change func(c *xcon.Conference)) *focus.Focus {
+	t.Helper()
+	f, _ := newTestFocus(t)
+	if present != "" {
+		joinSDP(t, f, present)
+	}
+	if change != nil {
+		if _, err := f.UpdateRoom(context.Background(), "room", func(conf *xcon.Conference) error { change(conf); return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return f
 }
