@@ -92,15 +92,7 @@ func TestRoomPolicyRules(t *testing.T) {
 			who:    "sip:dorian@example.com", join: focus.ErrForbidden, watch: focus.ErrForbidden},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			f, _ := newTestFocus(t)
-			if c.present != "" {
-				joinSDP(t, f, c.present)
-			}
-			if c.change != nil {
-				if _, err := f.UpdateRoom(context.Background(), "room", func(conf *xcon.Conference) error { c.change(conf); return nil }); err != nil {
-					t.Fatal(err)
-				}
-			}
+			f := roomIn(t, c.present, c.change)
 			if err := f.MayJoin("room", id(c.who)); !errors.Is(err, c.join) || (err == nil) != (c.join == nil) {
 				t.Errorf("MayJoin(%s) = %v, want %v", c.who, err, c.join)
 			}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/parleychat/parley/focus"
 	"github.com/parleychat/parley/msrp"
+	"github.com/parleychat/parley/msrp/msrptest"
 	"github.com/parleychat/parley/sdp"
 	"github.com/parleychat/parley/xcon"
 	"github.com/parleychat/parley/xcon/sqlstore"
@@ -57,22 +58,20 @@ func benchFanOut(b *testing.B, recipients int, logged bool) {
 	target := int64(b.N) * int64(recipients)
 	done := make(chan struct{})
 	for i := 0; i < recipients; i++ {
-		c := joinRaw(b, f, fmt.Sprintf("r%d", i))
-		go c.serve(func() {
+		joinRaw(b, f, fmt.Sprintf("r%d", i), func() {
 			if delivered.Add(1) == target {
 				close(done)
 			}
 		})
 	}
-	sender := joinRaw(b, f, "sender")
-	go sender.serve(func() {})
+	sender := joinRaw(b, f, "sender", func() {})
 
 	body := []byte("From: <sip:sender@example.com>\r\nTo: <sip:bench@example.net>\r\nDateTime: 2026-11-25T20:00:00Z\r\n\r\n" +
 		"Content-Type: text/plain;charset=utf-8\r\n\r\n" + strings.Repeat("x", 120))
 	frames := make([][]byte, b.N)
 	for i := range frames {
-		frames[i] = (&msrp.Message{TransactionID: msrp.NewTransactionID(), Method: "SEND", ToPath: sender.remote,
-			FromPath: []msrp.URI{sender.local}, MessageID: msrp.NewMessageID(), ContentType: "message/cpim", Body: body,
+		frames[i] = (&msrp.Message{TransactionID: msrp.NewTransactionID(), Method: "SEND", ToPath: sender.Remote,
+			FromPath: []msrp.URI{sender.Local}, MessageID: msrp.NewMessageID(), ContentType: "message/cpim", Body: body,
 			ByteRange: msrp.ByteRange{Start: 1, End: int64(len(body)), Total: int64(len(body))}}).AppendTo(nil)
 	}
 	b.SetBytes(int64(len(body) * recipients))
@@ -80,7 +79,7 @@ func benchFanOut(b *testing.B, recipients int, logged bool) {
 	b.ResetTimer()
 	go func() {
 		for _, fr := range frames {
-			if _, err := sender.conn.Write(fr); err != nil {
+			if err := sender.WriteRaw(fr); err != nil {
 				return
 			}
 		}
@@ -90,18 +89,18 @@ func benchFanOut(b *testing.B, recipients int, logged bool) {
 	b.ReportMetric(float64(target)/b.Elapsed().Seconds(), "copies/s")
 }
 
-type rawClient struct {
-	conn   net.Conn
-	local  msrp.URI
-	remote []msrp.URI
-}
-
-// joinRaw joins the room with one MSRP m-line and binds the session on a fresh TCP connection.
-func joinRaw(b *testing.B, f *focus.Focus, user string) *rawClient {
+// joinRaw joins the room with one MSRP m-line and binds the session on a fresh TCP connection:
+// the msrptest peer, which answers every SEND with 200 and calls got once per message received.
+func joinRaw(b *testing.B, f *focus.Focus, user string, got func()) *msrptest.Peer {
 	b.Helper()
-	c := &rawClient{local: msrp.URI{Host: "127.0.0.1", Port: 9, SessionID: msrp.NewSessionID(), Transport: "tcp"}}
+	c := msrptest.New(b)
+	c.Handle = func(m *msrp.Message) {
+		if m.Method == "SEND" {
+			got()
+		}
+	}
 	offer, err := sdp.Parse([]byte("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=message 9 TCP/MSRP *\r\n" +
-		"a=accept-types:message/cpim\r\na=accept-wrapped-types:*\r\na=path:" + c.local.String() + "\r\n"))
+		"a=accept-types:message/cpim\r\na=accept-wrapped-types:*\r\na=path:" + c.Local.String() + "\r\n"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -110,45 +109,11 @@ func joinRaw(b *testing.B, f *focus.Focus, user string) *rawClient {
 	if err != nil {
 		b.Fatal(err)
 	}
-	c.remote, err = msrp.ParsePath(answers[0].Path[0])
+	path, err := msrp.ParsePath(answers[0].Path[0])
 	if err != nil {
 		b.Fatal(err)
 	}
-	c.conn, err = net.Dial("tcp", c.remote[0].HostPort())
-	if err != nil {
-		b.Fatal(err)
-	}
-	bind := &msrp.Message{TransactionID: msrp.NewTransactionID(), Method: "SEND", ToPath: c.remote, FromPath: []msrp.URI{c.local},
-		MessageID: msrp.NewMessageID()}
-	if _, err := c.conn.Write(bind.AppendTo(nil)); err != nil {
-		b.Fatal(err)
-	}
+	c.Dial(b, path, nil)
+	c.Write(&msrp.Message{Method: "SEND", MessageID: msrp.NewMessageID()})
 	return c
-}
-
-// serve answers every SEND with 200 and calls got once per message received.
-func (c *rawClient) serve(got func()) {
-	p := msrp.NewParser(0, 0)
-	buf := make([]byte, 64<<10)
-	var out []byte
-	for {
-		n, err := c.conn.Read(buf)
-		if err != nil {
-			return
-		}
-		out = out[:0]
-		_ = p.Parse(buf[:n], func(m *msrp.Message, _ error) error {
-			if m.Method == "SEND" {
-				out = (&msrp.Message{TransactionID: m.TransactionID, StatusCode: 200, Comment: "OK",
-					ToPath: m.FromPath[:1], FromPath: []msrp.URI{c.local}}).AppendTo(out)
-				got()
-			}
-			return nil
-		})
-		if len(out) > 0 {
-			if _, err := c.conn.Write(out); err != nil {
-				return
-			}
-		}
-	}
 }

@@ -1,21 +1,16 @@
 package msrp
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/parleychat/parley/internal/peers"
 )
 
 // Kamailio's msrp module (configs/kamailio/msrp-relay.cfg) as the relay between two Endpoints.
@@ -29,25 +24,7 @@ const (
 
 // kamailioRelay is a running Kamailio MSRP relay on a loopback port.
 type kamailioRelay struct {
-	URI    URI // msrp://127.0.0.1:PORT;tcp
-	stderr *lockedBuffer
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	URI URI // msrp://127.0.0.1:PORT;tcp
 }
 
 // startKamailioRelay runs Kamailio in the foreground with the relay configuration and stops it
@@ -55,68 +32,12 @@ func (l *lockedBuffer) String() string {
 // when PARLEY_REQUIRE_PEERS=1.
 func startKamailioRelay(t *testing.T, defines ...string) *kamailioRelay {
 	t.Helper()
-	bin, err := exec.LookPath("kamailio")
-	if err != nil {
-		if _, err2 := os.Stat("/usr/sbin/kamailio"); err2 == nil {
-			bin = "/usr/sbin/kamailio"
-		} else if os.Getenv("PARLEY_REQUIRE_PEERS") == "1" {
-			t.Fatal("kamailio not found and PARLEY_REQUIRE_PEERS=1: apt-get install kamailio")
-		} else {
-			t.Skip("kamailio not found: apt-get install kamailio (or set PARLEY_REQUIRE_PEERS=1 to make this a failure)")
-		}
-	}
-	cfg, err := filepath.Abs(filepath.Join("..", "configs", "kamailio", "msrp-relay.cfg"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := relayFreePort(t)
-	dir := t.TempDir()
-	args := []string{"-f", cfg, "-DD", "-E", "-Y", dir, "-w", dir, "-l", "tcp:127.0.0.1:" + strconv.Itoa(port)}
-	if mods := kamailioModules(); mods != "" {
-		args = append(args, "-L", mods)
-	}
-	verbose := os.Getenv("PARLEY_TEST_LOG") != ""
-	if verbose {
-		defines = append(defines, "WITH_DEBUG")
-	}
-	for _, d := range defines {
-		args = append(args, "-A", d)
-	}
-	r := &kamailioRelay{
-		URI:    URI{Host: "127.0.0.1", Port: port, Transport: "tcp"},
-		stderr: &lockedBuffer{},
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = r.stderr, r.stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // Kamailio forks workers: stop them all
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		stopKamailio(cmd.Process.Pid, exited)
-		if t.Failed() || verbose {
-			t.Logf("kamailio %v output:\n%s", args, r.stderr.String())
-		}
-	})
-	// Ready once a worker answers MSRP: a SEND addressed to the relay itself gets 481. Polled in
-	// a bounded loop while the socket comes up.
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(relayWait)
-	for {
-		if relayAnswers(r.URI) {
-			return r
-		}
-		select {
-		case <-exited:
-			t.Fatalf("kamailio exited before answering:\n%s", r.stderr.String())
-		case <-deadline:
-			t.Fatalf("kamailio not answering MSRP on %s after %s:\n%s", r.URI.HostPort(), relayWait, r.stderr.String())
-		case <-tick.C:
-		}
-	}
+	port := peers.FreePort(t)
+	r := &kamailioRelay{URI: URI{Host: "127.0.0.1", Port: port, Transport: "tcp"}}
+	// Ready once a worker answers MSRP: a SEND addressed to the relay itself gets 481.
+	peers.Kamailio{Config: "msrp-relay.cfg", ProbeModule: "msrp.so", Listen: []string{"tcp:" + r.URI.HostPort()},
+		Defines: defines, Ready: func() bool { return relayAnswers(r.URI) }, Timeout: relayWait}.Start(t)
+	return r
 }
 
 // relayAnswers reports whether an MSRP request to the relay gets a response.
@@ -145,29 +66,6 @@ func relayAnswers(relay URI) bool {
 		}
 	}
 	return answered
-}
-
-func kamailioModules() string {
-	if d := os.Getenv("KAMAILIO_MODULES"); d != "" {
-		return d
-	}
-	for _, d := range []string{"/usr/lib/x86_64-linux-gnu/kamailio/modules", "/usr/lib/aarch64-linux-gnu/kamailio/modules",
-		"/usr/lib/kamailio/modules", "/usr/local/lib64/kamailio/modules", "/usr/local/lib/kamailio/modules"} {
-		if _, err := os.Stat(filepath.Join(d, "msrp.so")); err == nil {
-			return d
-		}
-	}
-	return "" // Kamailio's built-in default
-}
-
-func relayFreePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // relayInbox is a SessionHandler that hands every message to the test.
@@ -211,7 +109,7 @@ func relayListener(t *testing.T) *Endpoint {
 // relayClient starts an Endpoint with no listener: everything it receives comes over the
 // connection it opened to its relay.
 func relayClient(t *testing.T) *Endpoint {
-	e := NewEndpoint(Config{AdvertisedHost: "127.0.0.1", AdvertisedPort: relayFreePort(t)})
+	e := NewEndpoint(Config{AdvertisedHost: "127.0.0.1", AdvertisedPort: peers.FreePort(t)})
 	t.Cleanup(func() { e.Close() })
 	return e
 }
@@ -362,28 +260,6 @@ func TestRelay_BothBehindRelay(t *testing.T) {
 	}
 	if m := aliceIn.next(t, "alice"); string(m.Body) != "hello alice" || !m.FromPath[len(m.FromPath)-1].Equal(cs.LocalURI()) {
 		t.Fatalf("alice got %q from %v", m.Body, m.FromPath)
-	}
-}
-
-// stopKamailio stops Kamailio with SIGTERM to its main process, which stops its workers. A worker
-// still starting up can miss that signal (Kamailio 5.6) and keep the main process waiting, so the
-// group is signalled again while waiting, and killed if it is still there after a few seconds.
-func stopKamailio(pid int, exited <-chan struct{}) {
-	syscall.Kill(pid, syscall.SIGTERM)
-	retry := time.NewTicker(100 * time.Millisecond)
-	defer retry.Stop()
-	giveUp := time.After(5 * time.Second)
-	for {
-		select {
-		case <-exited:
-			return
-		case <-retry.C:
-			syscall.Kill(-pid, syscall.SIGTERM)
-		case <-giveUp:
-			syscall.Kill(-pid, syscall.SIGKILL)
-			<-exited
-			return
-		}
 	}
 }
 

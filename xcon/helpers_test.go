@@ -6,42 +6,16 @@ import (
 	"errors"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/parleychat/parley/internal/peers"
 )
 
-// requirePeers makes missing external tools a failure instead of a skip.
-func requirePeers() bool { return os.Getenv("PARLEY_REQUIRE_PEERS") == "1" }
-
-func skipOrFail(t testing.TB, format string, args ...any) {
-	t.Helper()
-	if requirePeers() {
-		t.Fatalf(format, args...)
-	}
-	t.Skipf(format, args...)
-}
-
 // repoRoot is the directory holding go.mod.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-}
+func repoRoot(t testing.TB) string { return peers.RepoRoot(t) }
 
 // sharedDir is the RFC material kept in the repository's testdata/spec.
 func sharedDir(t testing.TB) string {
@@ -65,18 +39,7 @@ func examplePath(t testing.TB, name string) string {
 // with xmllint.
 func validate(t testing.TB, doc []byte) {
 	t.Helper()
-	xmllint, err := exec.LookPath("xmllint")
-	if err != nil {
-		skipOrFail(t, "xmllint not found: install libxml2-utils")
-	}
-	f := filepath.Join(t.TempDir(), "doc.xml")
-	if err := os.WriteFile(f, doc, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(xmllint, "--noout", "--nonet", "--schema", schemaPath(t, "xcon-conference-info.xsd"), f).CombinedOutput()
-	if err != nil {
-		t.Fatalf("xmllint rejects the document: %v\n%s\ndocument:\n%s", err, out, doc)
-	}
+	peers.Validate(t, peers.ConfInfoSchema, doc)
 }
 
 // canonical renders a document in a form that ignores what XML does not

@@ -297,14 +297,11 @@ func strayMSRP(t *testing.T, d *daemon) *msrpPeer {
 	t.Helper()
 	m := newMSRPPeer(t)
 	addr := d.msrpAddr.(*net.TCPAddr)
-	m.remote = []msrp.URI{{Host: "127.0.0.1", Port: addr.Port, SessionID: msrp.NewSessionID(), Transport: "tcp"}}
 	conn, err := net.Dial("tcp", addr.String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.conn = conn
-	closeWithDaemon(t, func() { m.conn.Close(); close(m.closed) })
-	go m.readLoop()
+	m.attach(conn, []msrp.URI{{Host: "127.0.0.1", Port: addr.Port, SessionID: msrp.NewSessionID(), Transport: "tcp"}})
 	return m
 }
 

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/parleychat/parley/ccmp"
 	"github.com/parleychat/parley/configs"
+	"github.com/parleychat/parley/internal/peers"
 	"github.com/parleychat/parley/xcon"
 )
 
@@ -39,7 +39,7 @@ type ccmpPeer struct {
 
 func newCCMPPeer(t *testing.T, d *daemon) *ccmpPeer {
 	return &ccmpPeer{t: t, url: "http://" + d.httpAddr.String() + "/ccmp",
-		xmllint: requirePeer(t, "xmllint", "libxml2-utils"), dir: t.TempDir(), domain: d.cfg.Domain}
+		xmllint: peers.Xmllint(t), dir: t.TempDir(), domain: d.cfg.Domain}
 }
 
 // post sends body and returns the decoded response after validating it.
@@ -67,14 +67,7 @@ func (p *ccmpPeer) post(body []byte) *ccmp.Response {
 func (p *ccmpPeer) validate(doc []byte) {
 	p.t.Helper()
 	p.n++
-	f := filepath.Join(p.dir, "resp.xml")
-	if err := os.WriteFile(f, doc, 0o644); err != nil {
-		p.t.Fatal(err)
-	}
-	out, err := exec.Command(p.xmllint, "--nonet", "--noout", "--schema", "../../testdata/spec/schemas/ccmp.xsd", f).CombinedOutput()
-	if err != nil {
-		p.t.Fatalf("response does not validate against ccmp.xsd: %v\n%s\n%s", err, out, doc)
-	}
+	peers.ValidateWith(p.t, p.xmllint, "ccmp.xsd", doc)
 }
 
 // do encodes a request, posts it and returns the response.
@@ -467,61 +460,6 @@ func TestCCMPReplayRFCFlows(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
-
-// TestCCMPHTTPBinding: the HTTP rules of RFC 6503 §9 around the CCMP body.
-func TestCCMPHTTPBinding(t *testing.T) {
-	d := startTestDaemon(t, nil)
-	url := "http://" + d.httpAddr.String() + "/ccmp"
-	valid, err := os.ReadFile(filepath.Join(examplesDir, "08-rfc6503-options-request.xml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	big := append([]byte(`<?xml version="1.0"?><!--`), bytes.Repeat([]byte("x"), 70<<10)...)
-	tests := []struct {
-		name, method, contentType, accept string
-		header                            [2]string
-		body                              []byte
-		want                              int
-	}{
-		{"ok, no Accept", "POST", "application/ccmp+xml", "", [2]string{}, valid, 200},
-		{"ok, charset", "POST", "application/ccmp+xml; charset=utf-8", "application/ccmp+xml", [2]string{}, valid, 200},
-		{"ok, */*", "POST", "application/ccmp+xml", "text/html, */*;q=0.1", [2]string{}, valid, 200},
-		{"ok, application/*", "POST", "application/ccmp+xml", "application/*", [2]string{}, valid, 200},
-		{"wrong media type", "POST", "application/xml", "", [2]string{}, valid, 415},
-		{"no media type", "POST", "", "", [2]string{}, valid, 415},
-		{"not acceptable", "POST", "application/ccmp+xml", "text/html", [2]string{}, valid, 406},
-		{"refused with q=0", "POST", "application/ccmp+xml", "application/ccmp+xml;q=0", [2]string{}, valid, 406},
-		{"GET", "GET", "", "", [2]string{}, nil, 405},
-		{"conditional", "POST", "application/ccmp+xml", "", [2]string{"If-Match", `"1"`}, valid, 412},
-		{"too large", "POST", "application/ccmp+xml", "", [2]string{}, big, 413},
-		{"not XML: CCMP 400 in HTTP 200", "POST", "application/ccmp+xml", "", [2]string{}, []byte("hello"), 200},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			req, _ := http.NewRequestWithContext(context.Background(), tc.method, url, bytes.NewReader(tc.body))
-			if tc.contentType != "" {
-				req.Header.Set("Content-Type", tc.contentType)
-			}
-			if tc.accept != "" {
-				req.Header.Set("Accept", tc.accept)
-			}
-			if tc.header[0] != "" {
-				req.Header.Set(tc.header[0], tc.header[1])
-			}
-			res, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			res.Body.Close()
-			if res.StatusCode != tc.want {
-				t.Fatalf("HTTP %d, want %d", res.StatusCode, tc.want)
-			}
-			if res.Header.Get("Cache-Control") != "no-store" {
-				t.Fatalf("Cache-Control %q", res.Header.Get("Cache-Control"))
-			}
-		})
-	}
-}
 
 func ccmpClient(d *daemon) *ccmp.Client {
 	return &ccmp.Client{URL: "http://" + d.httpAddr.String() + "/ccmp", UserID: "xcon-userid:admin@example.net"}

@@ -48,7 +48,7 @@ func TestKill9KeepsEveryAcknowledgedMessage(t *testing.T) {
 		wg.Add(1)
 		go func() { // collect this sender's 200s until its connection dies with the daemon
 			defer wg.Done()
-			for f := range m.frames {
+			for f := range m.Frames {
 				if !f.IsResponse() || f.StatusCode != 200 {
 					continue
 				}
@@ -75,9 +75,9 @@ func TestKill9KeepsEveryAcknowledgedMessage(t *testing.T) {
 				pmu.Lock()
 				pending[tid] = string(body)
 				pmu.Unlock()
-				msg := &msrp.Message{TransactionID: tid, Method: "SEND", ToPath: m.remote, FromPath: []msrp.URI{m.local}, MessageID: msrp.NewMessageID(), ContentType: "message/cpim",
+				msg := &msrp.Message{TransactionID: tid, Method: "SEND", ToPath: m.Remote, FromPath: []msrp.URI{m.Local}, MessageID: msrp.NewMessageID(), ContentType: "message/cpim",
 					Body: body, ByteRange: msrp.ByteRange{Start: 1, End: int64(len(body)), Total: int64(len(body))}}
-				if _, err := m.conn.Write(msg.AppendTo(nil)); err != nil {
+				if _, err := m.Conn.Write(msg.AppendTo(nil)); err != nil {
 					return
 				}
 			}

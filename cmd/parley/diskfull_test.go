@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/parleychat/parley/ccmp"
+	"github.com/parleychat/parley/internal/peers"
 	"github.com/parleychat/parley/xcon/sqlstore"
 )
 
@@ -27,7 +28,7 @@ func mountSmallDisk(t *testing.T, size int) string {
 	dir := t.TempDir()
 	err := syscall.Mount("tmpfs", dir, "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, "size="+strconv.Itoa(size)+",mode=0700")
 	if err != nil {
-		if os.Getenv("PARLEY_REQUIRE_PEERS") == "1" && hasSysAdmin() {
+		if peers.Required() && hasSysAdmin() {
 			t.Fatalf("mount -t tmpfs -o size=%d: %v (CAP_SYS_ADMIN held, so it should work)", size, err)
 		}
 		t.Skipf("a full disk needs a small filesystem: mount -t tmpfs is not permitted here (%v); run as root or with CAP_SYS_ADMIN", err)

@@ -25,8 +25,8 @@ func TestDrainBehindKamailioDispatcher(t *testing.T) {
 	}
 	port := freePort(t)
 	hp := "127.0.0.1:" + strconv.Itoa(port)
-	startKamailio(t, "dispatcher.cfg", "dispatcher.so", hp, "-l", "udp:"+hp, "-l", "tcp:"+hp,
-		"-A", `DS_LIST="`+list+`"`, "-A", `ROOMS_DOMAIN="example.net"`, "-A", "PING_INTERVAL=1")
+	startKamailio(t, "dispatcher.cfg", "dispatcher.so", hp, []string{"udp:" + hp, "tcp:" + hp},
+		`DS_LIST="`+list+`"`, `ROOMS_DOMAIN="example.net"`, "PING_INTERVAL=1")
 	a.drain()
 	for i := range 2 {
 		joinViaProxy(t, port, "user"+strconv.Itoa(i), "example.net", "tcp") // fails on anything but 200

@@ -102,7 +102,7 @@ func TestLobbyThreeParticipants(t *testing.T) {
 		if u == nil || len(u.Endpoints) != 1 {
 			t.Fatalf("%s: user row %+v", p.name, u)
 		}
-		if u.Endpoints[0].Entity == "" || strings.Contains(p.msrp.remote[0].SessionID, u.Endpoints[0].Entity) {
+		if u.Endpoints[0].Entity == "" || strings.Contains(p.msrp.Remote[0].SessionID, u.Endpoints[0].Entity) {
 			t.Fatalf("%s: chat-ID %q must exist and differ from the MSRP session-id", p.name, u.Endpoints[0].Entity)
 		}
 	}
@@ -143,7 +143,7 @@ func TestLobbyThreeParticipants(t *testing.T) {
 			if f.Method != "SEND" || f.ContentType != "message/cpim" {
 				t.Fatalf("%s: unexpected %s %q", p.name, f.Method, f.ContentType)
 			}
-			if len(f.ToPath) != 1 || f.ToPath[0].SessionID != p.msrp.local.SessionID {
+			if len(f.ToPath) != 1 || f.ToPath[0].SessionID != p.msrp.Local.SessionID {
 				t.Fatalf("%s: copy addressed to %v", p.name, f.ToPath)
 			}
 			sender := senderOf(t, f.Body)
@@ -229,14 +229,11 @@ func TestSwitchRejects(t *testing.T) {
 	}
 
 	stranger := newMSRPPeer(t)
-	stranger.remote = []msrp.URI{{Host: "127.0.0.1", Port: alice.msrp.remote[0].Port, SessionID: msrp.NewSessionID(), Transport: "tcp"}}
-	var err error
-	stranger.conn, err = dialTCP(alice.msrp.remote[0].HostPort())
+	conn, err := dialTCP(alice.msrp.Remote[0].HostPort())
 	if err != nil {
 		t.Fatal(err)
 	}
-	closeWithDaemon(t, func() { stranger.conn.Close() })
-	go stranger.readLoop()
+	stranger.attach(conn, []msrp.URI{{Host: "127.0.0.1", Port: alice.msrp.Remote[0].Port, SessionID: msrp.NewSessionID(), Transport: "tcp"}})
 	tid = stranger.send("message/cpim", cpimBody("sip:eve@example.com", "sip:lobby@example.net", "hi"))
 	if r := stranger.response(t, tid); r.StatusCode != 481 {
 		t.Fatalf("unknown session: got %d, want 481", r.StatusCode)

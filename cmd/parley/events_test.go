@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,6 +10,7 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/parleychat/parley/internal/peers"
 	"github.com/parleychat/parley/msrp"
 	"github.com/parleychat/parley/xcon"
 	"github.com/parleychat/parley/xcon/confinfo"
@@ -159,14 +157,7 @@ func (s *subscriber) next(t *testing.T, xmllint string) notification {
 // validateConfInfo checks a NOTIFY body against RFC 4575's schema as extended by RFC 6501.
 func validateConfInfo(t *testing.T, xmllint string, body []byte) {
 	t.Helper()
-	f := filepath.Join(t.TempDir(), "notify.xml")
-	if err := os.WriteFile(f, body, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(xmllint, "--nonet", "--noout", "--schema", "../../testdata/spec/schemas/xcon-conference-info.xsd", f).CombinedOutput()
-	if err != nil {
-		t.Fatalf("NOTIFY body fails the conference-info schema: %v\n%s\n%s", err, out, body)
-	}
+	peers.ValidateWith(t, xmllint, peers.ConfInfoSchema, body)
 }
 
 // rosterUser returns the local roster's user with the AOR, or nil.
@@ -195,7 +186,7 @@ func nickname(t *testing.T, p *participant, nick string) {
 // validates against the RFC schemas, and the roster the subscriber builds from the partials
 // is the room's.
 func TestSubscribeConferenceEvents(t *testing.T) {
-	xmllint := requirePeer(t, "xmllint", "libxml2-utils")
+	xmllint := peers.Xmllint(t)
 	for _, transport := range []string{"udp", "tcp"} {
 		t.Run(transport, func(t *testing.T) {
 			d := startTestDaemon(t, nil)
@@ -318,7 +309,7 @@ func TestSubscribeConferenceEvents(t *testing.T) {
 // Min-Expires, a barred user 403, an unknown dialog 481; and a deleted room ends its
 // subscriptions with noresource.
 func TestSubscribeRefusals(t *testing.T) {
-	xmllint := requirePeer(t, "xmllint", "libxml2-utils")
+	xmllint := peers.Xmllint(t)
 	d := startTestDaemon(t, nil)
 	if _, err := d.focus.UpdateRoom(context.Background(), "lobby", func(c *xcon.Conference) error {
 		c.DenyUsers = append(c.DenyUsers, xcon.Target{URI: "sip:mallory@example.com"})
@@ -370,7 +361,7 @@ func TestSubscribeRefusals(t *testing.T) {
 // TestSubscribeInInviteDialog: a participant may subscribe inside its INVITE dialog (RFC 6665
 // §4.5.2); NOTIFYs come in that dialog.
 func TestSubscribeInInviteDialog(t *testing.T) {
-	xmllint := requirePeer(t, "xmllint", "libxml2-utils")
+	xmllint := peers.Xmllint(t)
 	d := startTestDaemon(t, nil)
 	alice := joinLobby(t, d, "alice", "tcp")
 	dlg := alice.dlg.(*sipgo.DialogClientSession)
@@ -409,7 +400,7 @@ func TestSubscribeInInviteDialog(t *testing.T) {
 // TestSIPpSubscribe drives the event package with sipp over UDP and TCP: SUBSCRIBE, the full
 // NOTIFY answered, unsubscribe, the final NOTIFY answered (testdata/sipp/subscribe.xml).
 func TestSIPpSubscribe(t *testing.T) {
-	sipp := requirePeer(t, "sipp", "sip-tester")
+	sipp := peers.Sipp(t)
 	d := startTestDaemon(t, nil)
 	for _, transport := range []string{"u1", "t1"} {
 		t.Run(transport, func(t *testing.T) {

@@ -445,7 +445,7 @@ func TestGuessedSessionIDs(t *testing.T) {
 		// The session-id of a member who left opens nothing any more.
 		d := startTestDaemon(t, nil)
 		bob := joinLobby(t, d, "bob", "tcp")
-		old := bob.msrp.remote[0]
+		old := bob.msrp.Remote[0]
 		if err := bob.dlg.Bye(t.Context()); err != nil {
 			t.Fatal(err)
 		}
@@ -459,7 +459,7 @@ func TestGuessedSessionIDs(t *testing.T) {
 		}
 		defer conn.Close()
 		m := &msrp.Message{TransactionID: "replay1", Method: "SEND", MessageID: msrp.NewMessageID(), ToPath: []msrp.URI{old},
-			FromPath: []msrp.URI{bob.msrp.local}, ContentType: "message/cpim",
+			FromPath: []msrp.URI{bob.msrp.Local}, ContentType: "message/cpim",
 			Body: cpimBody("sip:bob@example.com", "sip:lobby@example.net", "replayed")}
 		m.ByteRange = msrp.ByteRange{Start: 1, End: int64(len(m.Body)), Total: int64(len(m.Body))}
 		if _, err := conn.Write(m.AppendTo(nil)); err != nil {
@@ -681,10 +681,7 @@ func TestSlowlorisBoundMember(t *testing.T) {
 				return
 			case <-time.After(300 * time.Millisecond):
 			}
-			mallory.msrp.wmu.Lock()
-			_, err := mallory.msrp.conn.Write([]byte{trickle[i%len(trickle)]})
-			mallory.msrp.wmu.Unlock()
-			if err != nil {
+			if err := mallory.msrp.WriteRaw([]byte{trickle[i%len(trickle)]}); err != nil {
 				return
 			}
 		}
@@ -695,7 +692,7 @@ func TestSlowlorisBoundMember(t *testing.T) {
 	}
 	for {
 		select {
-		case _, ok := <-mallory.msrp.frames:
+		case _, ok := <-mallory.msrp.Frames:
 			if ok {
 				continue
 			}

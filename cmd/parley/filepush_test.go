@@ -19,7 +19,7 @@ func pushFile(t *testing.T, d *daemon, from, name string, payload []byte, extra 
 	t.Helper()
 	m := newMSRPPeer(t)
 	offer, err := sdp.BuildOffer(sdp.AnswerParams{Username: from, SessionID: 1, SessionVersion: 1, Address: "127.0.0.1"},
-		[]sdp.MediaAnswer{{Port: 9, Proto: "TCP/MSRP", Path: []string{m.local.String()}, Setup: "active", Direction: "sendonly",
+		[]sdp.MediaAnswer{{Port: 9, Proto: "TCP/MSRP", Path: []string{m.Local.String()}, Setup: "active", Direction: "sendonly",
 			AcceptTypes:    []string{"image/png"},
 			FileSelector:   `name:"` + name + `" type:image/png size:` + itoa(len(payload)),
 			FileTransferID: "vBnG916bdberum2fFEABfhh5ULR9f8Lr"}})

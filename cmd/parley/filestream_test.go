@@ -37,7 +37,7 @@ func openPush(t *testing.T, d *daemon, room, from, name string, size int, attrs 
 		selector += " size:" + itoa(size)
 	}
 	offer, err := sdp.BuildOffer(sdp.AnswerParams{Username: from, SessionID: 1, SessionVersion: 1, Address: "127.0.0.1"},
-		[]sdp.MediaAnswer{{Port: 9, Proto: "TCP/MSRP", Path: []string{m.local.String()}, Setup: "active", Direction: "sendonly",
+		[]sdp.MediaAnswer{{Port: 9, Proto: "TCP/MSRP", Path: []string{m.Local.String()}, Setup: "active", Direction: "sendonly",
 			AcceptTypes:    []string{"application/octet-stream"},
 			FileSelector:   selector,
 			FileTransferID: "tr" + msrp.NewMessageID(), Attributes: attrs}})
@@ -199,13 +199,13 @@ func TestFileAbortRemovesPart(t *testing.T) {
 				t.Fatalf("interrupting chunk: %d", r.StatusCode)
 			}
 		case "disconnect":
-			p.m.conn.Close()
+			p.m.Conn.Close()
 		}
 		// bob's copy ends with '#'; nothing whole comes before the sentinel.
-		for end := time.Now().Add(10 * time.Second); bob.msrp.aborted.Load() < int32(i+1) && time.Now().Before(end); {
+		for end := time.Now().Add(10 * time.Second); bob.msrp.Aborted.Load() < int32(i+1) && time.Now().Before(end); {
 			time.Sleep(10 * time.Millisecond)
 		}
-		if n := bob.msrp.aborted.Load(); n != int32(i+1) {
+		if n := bob.msrp.Aborted.Load(); n != int32(i+1) {
 			t.Fatalf("%s: %d of bob's copies were interrupted, want %d", how, n, i+1)
 		}
 		for end := time.Now().Add(10 * time.Second); countSuffix(keptOnDisk(t, cfg, "files"), ".part") > 0 && time.Now().Before(end); {
@@ -491,7 +491,7 @@ func TestSlowRecipientOfAFile(t *testing.T) {
 	// carol's queue grows.
 	const step = 64 << 10
 	for off := 0; off < len(payload); off += step {
-		for end := time.Now().Add(20 * time.Second); bob.msrp.sendBytes.Load() < int64(off-step) && time.Now().Before(end); {
+		for end := time.Now().Add(20 * time.Second); bob.msrp.SendBytes.Load() < int64(off-step) && time.Now().Before(end); {
 			time.Sleep(time.Millisecond)
 		}
 		if code := p.sendChunks(t, payload, off, min(off+step, len(payload)), 32<<10, int64(len(payload))); code != 200 {

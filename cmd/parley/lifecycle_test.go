@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/parleychat/parley/configs"
+	"github.com/parleychat/parley/internal/peers"
 )
 
 // TestShutdownByesEveryone: shutting down sends every participant a BYE (in parallel, within
@@ -92,7 +93,7 @@ func startConfigured(t *testing.T, cfg *configs.Config) *daemon {
 // TestShutdownEndsSubscriptions: on shutdown every conference-event subscriber gets a final
 // NOTIFY, terminated with reason probation (RFC 6665 §4.1.3: subscribe again later).
 func TestShutdownEndsSubscriptions(t *testing.T) {
-	xmllint := requirePeer(t, "xmllint", "libxml2-utils")
+	xmllint := peers.Xmllint(t)
 	d := startConfigured(t, testConfig(t))
 	joinLobby(t, d, "alice", "tcp")
 	for _, transport := range []string{"udp", "tcp"} {

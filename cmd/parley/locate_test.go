@@ -1,69 +1,21 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/parleychat/parley/configs"
+	"github.com/parleychat/parley/internal/peers"
 )
 
 // startDNS runs dnsmasq on a free loopback port, answering for the .test domain only from the
-// given dnsmasq options (--srv-host, --host-record); it returns the server's host:port.
+// given dnsmasq options (--srv-host, --host-record; ready.test among them); it returns the
+// server's host:port.
 func startDNS(t *testing.T, records ...string) string {
 	t.Helper()
-	bin := "/usr/sbin/dnsmasq" // outside a non-root PATH
-	if _, err := os.Stat(bin); err != nil {
-		bin = requirePeer(t, "dnsmasq", "dnsmasq-base")
-	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
-	_, port, _ := net.SplitHostPort(addr)
-	args := append([]string{"--keep-in-foreground", "--conf-file=/dev/null", "--port=" + port,
-		"--listen-address=127.0.0.1", "--bind-interfaces", "--no-resolv", "--no-hosts", "--pid-file",
-		"--local=/test/", "--log-facility=-", "--log-queries"}, records...)
-	out := &syncBuffer{}
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("dnsmasq %s:\n%s", strings.Join(args, " "), out.String())
-		}
-	})
-	r := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, network, addr)
-	}}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_, err := r.LookupHost(ctx, "ready.test")
-		cancel()
-		if err == nil {
-			return addr
-		}
-		select {
-		case <-exited:
-			t.Fatalf("dnsmasq exited: %s", out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("dnsmasq not answering on %s: %v", addr, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	addr, _ := peers.DNS(t, records...)
+	return addr
 }
 
 // TestDialOutFindsTheNextHopByDNS (RFC 3263 §4): a dial-out to a domain with no port takes the

@@ -3,13 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/parleychat/parley/ccmp"
+	"github.com/parleychat/parley/internal/peers"
 	"github.com/parleychat/parley/xcon"
 	"github.com/parleychat/parley/xcon/confinfo"
 )
@@ -20,7 +18,7 @@ import (
 // RFC 4575's schema and RFC 6501's), and a joiner's CCMP userResponse carries it. Switched off
 // again, everyone present is told that too.
 func TestLoggingSwitchedMidSession(t *testing.T) {
-	xmllint := requirePeer(t, "xmllint", "libxml2-utils")
+	xmllint := peers.Xmllint(t)
 	d := startTestDaemon(t, withRoom("quiet"))
 	c := ccmpClient(d)
 	p := newCCMPPeer(t, d)
@@ -96,13 +94,7 @@ func TestLoggingSwitchedMidSession(t *testing.T) {
 // 4575's own schema too (next validated it against RFC 6501's).
 func loggedIs(t *testing.T, xmllint string, n notification, want bool) bool {
 	t.Helper()
-	f := filepath.Join(t.TempDir(), "notify.xml")
-	if err := os.WriteFile(f, []byte(n.body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command(xmllint, "--nonet", "--noout", "--schema", "../../testdata/spec/schemas/conference-info.xsd", f).CombinedOutput(); err != nil {
-		t.Fatalf("NOTIFY fails RFC 4575's schema: %v\n%s\n%s", err, out, n.body)
-	}
+	peers.ValidateWith(t, xmllint, "conference-info.xsd", []byte(n.body)) // RFC 4575
 	logged, ok := confinfo.Logged(n.doc)
 	return ok && logged == want
 }

@@ -256,7 +256,7 @@ func sipVars(d *daemon, conn net.Conn, transport string) map[string]string {
 func (m *msrpPeer) offerBytes() []byte {
 	return []byte("v=0\r\no=mallory 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n" +
 		"m=message 9 TCP/MSRP *\r\na=accept-types:message/cpim\r\na=accept-wrapped-types:text/plain *\r\n" +
-		"a=path:" + m.local.String() + "\r\na=label:main\r\na=setup:active\r\na=chatroom:nickname private-messages\r\n")
+		"a=path:" + m.Local.String() + "\r\na=label:main\r\na=setup:active\r\na=chatroom:nickname private-messages\r\n")
 }
 
 // fillContentLength replaces {{CL}}, left in place by the expansion, with the body's length.
@@ -452,30 +452,25 @@ func replayMSRP(t *testing.T, d *daemon, c *corpus.Case, name string) string {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = p.dlg.Bye(ctx)
-		p.msrp.conn.Close()
+		p.msrp.Conn.Close()
 	}()
 	tid := msrp.NewTransactionID()
 	cpim := string(cpimBody("sip:"+name+"@example.com", "sip:lobby@example.net", "hi from "+name))
-	vars := map[string]string{"TID": tid, "MID": msrp.NewMessageID(), "TOPATH": p.msrp.remote[0].String(),
-		"FROMPATH": p.msrp.local.String(), "CPIM": cpim, "CPIMLEN": strconv.Itoa(len(cpim)),
-		"OTHER": msrp.URI{Host: "127.0.0.1", Port: p.msrp.remote[0].Port, SessionID: msrp.NewSessionID(), Transport: "tcp"}.String()}
+	vars := map[string]string{"TID": tid, "MID": msrp.NewMessageID(), "TOPATH": p.msrp.Remote[0].String(),
+		"FROMPATH": p.msrp.Local.String(), "CPIM": cpim, "CPIMLEN": strconv.Itoa(len(cpim)),
+		"OTHER": msrp.URI{Host: "127.0.0.1", Port: p.msrp.Remote[0].Port, SessionID: msrp.NewSessionID(), Transport: "tcp"}.String()}
 	in, err := c.Input(vars)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.msrp.wmu.Lock()
-	_, werr := p.msrp.conn.Write(in)
-	p.msrp.wmu.Unlock()
-	if werr != nil {
+	if werr := p.msrp.WriteRaw(in); werr != nil {
 		return "closed"
 	}
 	probe := ""
 	if c.Get("probe") != "no" {
 		probe = msrp.NewTransactionID()
-		p.msrp.wmu.Lock()
-		_, _ = p.msrp.conn.Write((&msrp.Message{TransactionID: probe, Method: "SEND", MessageID: msrp.NewMessageID(),
-			ToPath: p.msrp.remote, FromPath: []msrp.URI{p.msrp.local}, ByteRange: msrp.ByteRange{Start: 1, End: 0, Total: 0}}).AppendTo(nil))
-		p.msrp.wmu.Unlock()
+		_ = p.msrp.WriteRaw((&msrp.Message{TransactionID: probe, Method: "SEND", MessageID: msrp.NewMessageID(),
+			ToPath: p.msrp.Remote, FromPath: []msrp.URI{p.msrp.Local}, ByteRange: msrp.ByteRange{Start: 1, End: 0, Total: 0}}).AppendTo(nil))
 	}
 	if c.Get("tid") != "" {
 		tid = c.Get("tid") // a case that cannot use a fresh one
@@ -487,7 +482,7 @@ func replayMSRP(t *testing.T, d *daemon, c *corpus.Case, name string) string {
 	timeout := time.After(wait)
 	for {
 		select {
-		case f, ok := <-p.msrp.frames:
+		case f, ok := <-p.msrp.Frames:
 			if !ok {
 				return "closed"
 			}

@@ -18,6 +18,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/parleychat/parley/configs"
+	"github.com/parleychat/parley/internal/peers"
 	"github.com/parleychat/parley/xcon"
 )
 
@@ -167,7 +168,7 @@ func nextCPIM(t *testing.T, p *participant) []byte {
 func TestPageModeMember(t *testing.T) {
 	for _, transport := range []string{"udp", "tcp"} {
 		t.Run(transport, func(t *testing.T) {
-			xmllint := requirePeer(t, "xmllint", "libxml2-utils")
+			xmllint := peers.Xmllint(t)
 			d := startTestDaemon(t, nil)
 			alice := joinLobby(t, d, "alice", "tcp")
 			w := newSubscriber(t, "watcher", "tcp")
@@ -417,7 +418,7 @@ func TestPageModeIdleAndKick(t *testing.T) {
 // with 200 and keeps them: the logging notice, the roster line, the MSRP member's message
 // with its sender in front, and the notice after /leave.
 func TestSIPpPageMode(t *testing.T) {
-	sipp := requirePeer(t, "sipp", "sip-tester")
+	sipp := peers.Sipp(t)
 	d := startTestDaemon(t, nil)
 	alice := joinLobby(t, d, "alice", "tcp")
 	dir := t.TempDir()

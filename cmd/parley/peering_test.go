@@ -114,7 +114,7 @@ func TestIPv6ListenersJoin(t *testing.T) {
 	}{{"udp", d.sip.Port()}, {"tcp", d.sip.Port()}, {"tls", d.sip.TLSPort()}} {
 		peer, _ := newPeeringPeer(t, "v6-"+tc.transport, "::1")
 		p := &participant{name: "v6-" + tc.transport, sip: peer, msrp: newMSRPPeer(t)}
-		p.msrp.local.Host = "::1"
+		p.msrp.Local.Host = "::1"
 		target := sip.Uri{Scheme: "sip", User: "lobby", Host: "[::1]", Port: tc.port, UriParams: sip.NewParams()}
 		if tc.transport != "udp" {
 			target.UriParams.Add("transport", tc.transport)
@@ -223,7 +223,7 @@ func newInvitee(t *testing.T, user string) *invitee {
 		t.Fatal(err)
 	}
 	iv := &invitee{msrp: newMSRPPeer(t), invites: make(chan *sip.Request, 4), accepted: make(chan struct{})}
-	iv.msrp.local.Port = msrpLn.Addr().(*net.TCPAddr).Port
+	iv.msrp.Local.Port = msrpLn.Addr().(*net.TCPAddr).Port
 	iv.uri = sip.Uri{Scheme: "sip", User: user, Host: "127.0.0.1", Port: sipLn.Addr().(*net.TCPAddr).Port, UriParams: tcpParams()}
 	srv.OnInvite(func(req *sip.Request, tx sip.ServerTransaction) {
 		iv.invites <- req
@@ -232,9 +232,9 @@ func newInvitee(t *testing.T, user string) *invitee {
 			_ = tx.Respond(sip.NewResponseFromRequest(req, 488, "Not Acceptable Here", nil))
 			return
 		}
-		iv.msrp.remote, _ = msrp.ParsePath(strings.Join(offer.Media[0].Path, " "))
+		iv.msrp.Remote, _ = msrp.ParsePath(strings.Join(offer.Media[0].Path, " "))
 		answer, err := sdp.BuildAnswer(offer, sdp.AnswerParams{Username: user, SessionID: 1, SessionVersion: 1, Address: "127.0.0.1"},
-			[]sdp.MediaAnswer{{Port: iv.msrp.local.Port, Proto: "TCP/MSRP", Path: []string{iv.msrp.local.String()}, Setup: "passive",
+			[]sdp.MediaAnswer{{Port: iv.msrp.Local.Port, Proto: "TCP/MSRP", Path: []string{iv.msrp.Local.String()}, Setup: "passive",
 				AcceptTypes: []string{"message/cpim"}, AcceptWrappedTypes: []string{"text/plain", "*"},
 				Chatroom: &sdp.Chatroom{Nickname: true, PrivateMessages: true}}})
 		if err != nil {
@@ -255,8 +255,7 @@ func newInvitee(t *testing.T, user string) *invitee {
 		if err != nil {
 			return
 		}
-		iv.msrp.conn = conn
-		go iv.msrp.readLoop()
+		iv.msrp.attach(conn, nil) // Remote: from the offer
 		close(iv.accepted)
 	}()
 	go func() { _ = srv.ServeTCP(sipLn) }()
@@ -264,8 +263,7 @@ func newInvitee(t *testing.T, user string) *invitee {
 		msrpLn.Close()
 		select {
 		case <-iv.accepted:
-			iv.msrp.conn.Close()
-			close(iv.msrp.closed)
+			iv.msrp.Close()
 		default:
 		}
 		sipLn.Close()

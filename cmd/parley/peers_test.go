@@ -4,25 +4,17 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
-	"os"
-	"os/exec"
 	"strconv"
 	"testing"
+
+	"github.com/parleychat/parley/internal/peers"
 )
 
 // requirePeer returns the path of a third-party tool, or skips the test with an install hint;
 // with PARLEY_REQUIRE_PEERS=1 (as in CI) a missing tool fails the test instead.
 func requirePeer(t *testing.T, tool, debianPackage string) string {
 	t.Helper()
-	path, err := exec.LookPath(tool)
-	if err == nil {
-		return path
-	}
-	if os.Getenv("PARLEY_REQUIRE_PEERS") == "1" {
-		t.Fatalf("%s not found and PARLEY_REQUIRE_PEERS=1: apt-get install %s", tool, debianPackage)
-	}
-	t.Skipf("%s not found: apt-get install %s (or set PARLEY_REQUIRE_PEERS=1 to make this a failure)", tool, debianPackage)
-	return ""
+	return peers.Require(t, tool, debianPackage)
 }
 
 // freePort returns a port that was free on 127.0.0.1 for both UDP and TCP a moment ago.
@@ -47,19 +39,7 @@ func freeSIPPort(t *testing.T) int {
 
 func freePort(t *testing.T) int {
 	t.Helper()
-	for {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", l.Addr().String())
-		l.Close()
-		if err == nil {
-			u.Close()
-			return port
-		}
-	}
+	return peers.FreePort(t)
 }
 
 // freeMediaPorts returns a port P with P to P+3 free for UDP: sipp binds its audio and video

@@ -34,9 +34,8 @@ func startSIPProxy(t *testing.T, focusPort int) int {
 func startSIPProxyOn(t *testing.T, port, focusPort int) {
 	t.Helper()
 	hp := "127.0.0.1:" + strconv.Itoa(port)
-	startKamailio(t, "proxy.cfg", "rr.so", hp, "-l", "udp:"+hp, "-l", "tcp:"+hp,
-		"-A", `FOCUS="sip:127.0.0.1:`+strconv.Itoa(focusPort)+`"`, "-A", `ROOMS_DOMAIN="example.net"`,
-		"-A", `ROOMS_ALIAS="`+proxyAlias+`"`)
+	startKamailio(t, "proxy.cfg", "rr.so", hp, []string{"udp:" + hp, "tcp:" + hp},
+		`FOCUS="sip:127.0.0.1:`+strconv.Itoa(focusPort)+`"`, `ROOMS_DOMAIN="example.net"`, `ROOMS_ALIAS="`+proxyAlias+`"`)
 }
 
 // listeningPeer is a softphone with its own UDP and TCP listeners, so that requests routed

@@ -31,7 +31,7 @@ func offerLines(t *testing.T, version uint64, lines ...line) []byte {
 			continue
 		}
 		media = append(media, sdp.MediaAnswer{
-			Port: 9, Proto: "TCP/MSRP", Path: []string{l.peer.local.String()}, Label: l.label, Setup: "active",
+			Port: 9, Proto: "TCP/MSRP", Path: []string{l.peer.Local.String()}, Label: l.label, Setup: "active",
 			AcceptTypes: []string{"message/cpim"}, AcceptWrappedTypes: []string{"text/plain", "*"},
 			Chatroom: &sdp.Chatroom{Nickname: true, PrivateMessages: true},
 		})
@@ -386,7 +386,7 @@ func TestOfferlessInvitePassive(t *testing.T) {
 	}
 	defer ln.Close()
 	m := newMSRPPeer(t)
-	m.local.Port = ln.Addr().(*net.TCPAddr).Port
+	m.Local.Port = ln.Addr().(*net.TCPAddr).Port
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	target := sip.Uri{Scheme: "sip", User: "lobby", Host: "127.0.0.1", Port: d.sip.Port()}
@@ -400,7 +400,7 @@ func TestOfferlessInvitePassive(t *testing.T) {
 		t.Fatal(err)
 	}
 	answer, err := sdp.BuildOffer(sdp.AnswerParams{Username: "peer", SessionID: 1, SessionVersion: 1, Address: "127.0.0.1"},
-		[]sdp.MediaAnswer{{Port: m.local.Port, Proto: "TCP/MSRP", Path: []string{m.local.String()}, Setup: "passive",
+		[]sdp.MediaAnswer{{Port: m.Local.Port, Proto: "TCP/MSRP", Path: []string{m.Local.String()}, Setup: "passive",
 			AcceptTypes: []string{"message/cpim"}, AcceptWrappedTypes: []string{"*"}, Chatroom: &sdp.Chatroom{}}})
 	if err != nil {
 		t.Fatal(err)
@@ -415,9 +415,7 @@ func TestOfferlessInvitePassive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.conn = conn
-	closeWithDaemon(t, func() { conn.Close(); close(m.closed) })
-	go m.readLoop()
+	m.attach(conn, nil)
 	waitText(t, m, "logged")
 	if ids := endpoints(t, d, "dora"); len(ids) != 1 {
 		t.Fatalf("dora's endpoints: %v", ids)

@@ -3,16 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/parleychat/parley/internal/peers"
 	"github.com/parleychat/parley/msrp"
 	"github.com/parleychat/parley/sdp"
 )
@@ -26,88 +21,23 @@ const (
 )
 
 // syncBuffer collects a child process's output for the failure log.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = peers.Buffer
 
 // startMSRPRelay runs Kamailio in the foreground as an MSRP relay on a free loopback port and
 // returns the relay's URI; the whole process group is stopped when the test ends.
 func startMSRPRelay(t *testing.T) msrp.URI {
 	t.Helper()
 	relay := msrp.URI{Host: "127.0.0.1", Port: freePort(t), Transport: "tcp"}
-	startKamailio(t, "msrp-relay.cfg", "msrp.so", relay.HostPort(), "-l", "tcp:"+relay.HostPort())
+	startKamailio(t, "msrp-relay.cfg", "msrp.so", relay.HostPort(), []string{"tcp:" + relay.HostPort()})
 	return relay
 }
 
-// startKamailio runs Kamailio in the foreground with configs/kamailio/cfgName and the extra
-// arguments (listen sockets, -A defines), from the first modules directory holding
-// probeModule, and returns once its TCP socket at tcpAddr accepts connections (a bounded wait,
-// not a timing assumption: Kamailio binds every socket before it forks its workers). The
-// whole process group is stopped when the test ends.
-func startKamailio(t *testing.T, cfgName, probeModule, tcpAddr string, extra ...string) {
+// startKamailio runs Kamailio in the foreground with configs/kamailio/cfgName, listening on
+// listen (-l sockets), from the modules directory holding probeModule, and returns once its TCP
+// socket at tcpAddr accepts connections. The whole process group is stopped when the test ends.
+func startKamailio(t *testing.T, cfgName, probeModule, tcpAddr string, listen []string, defines ...string) {
 	t.Helper()
-	bin := requirePeer(t, "kamailio", "kamailio")
-	cfg, err := filepath.Abs(filepath.Join("..", "..", "configs", "kamailio", cfgName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	args := append([]string{"-f", cfg, "-DD", "-E", "-Y", dir, "-w", dir}, extra...)
-	for _, mods := range []string{os.Getenv("KAMAILIO_MODULES"), "/usr/lib/x86_64-linux-gnu/kamailio/modules", "/usr/lib/kamailio/modules"} {
-		if _, err := os.Stat(filepath.Join(mods, probeModule)); mods != "" && err == nil {
-			args = append(args, "-L", mods)
-			break
-		}
-	}
-	verbose := os.Getenv("PARLEY_TEST_LOG") != ""
-	if verbose {
-		args = append(args, "-A", "WITH_DEBUG")
-	}
-	out := &syncBuffer{}
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // Kamailio forks workers: stop them all
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		stopKamailio(cmd.Process.Pid, exited)
-		if t.Failed() || verbose {
-			t.Logf("kamailio %s:\n%s", strings.Join(args, " "), out.String())
-		}
-	})
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", tcpAddr, time.Second)
-		if err == nil {
-			c.Close()
-			return
-		}
-		select {
-		case <-exited:
-			t.Fatalf("kamailio exited before listening:\n%s", out.String())
-		case <-deadline:
-			t.Fatalf("kamailio not listening on %s:\n%s", tcpAddr, out.String())
-		case <-tick.C:
-		}
-	}
+	peers.Kamailio{Config: cfgName, ProbeModule: probeModule, Listen: listen, Defines: defines, ReadyAddr: tcpAddr}.Start(t)
 }
 
 // roomNotice reports whether a CPIM body comes from the room itself.
@@ -217,27 +147,5 @@ func TestRelayRoom(t *testing.T) {
 	}
 	if st := alice.Stats(); st.TransactionTimeouts != 0 || st.Connections != 1 {
 		t.Fatalf("alice: %+v", st)
-	}
-}
-
-// stopKamailio stops Kamailio with SIGTERM to its main process, which stops its workers. A worker
-// still starting up can miss that signal (Kamailio 5.6) and keep the main process waiting, so the
-// group is signalled again while waiting, and killed if it is still there after a few seconds.
-func stopKamailio(pid int, exited <-chan struct{}) {
-	syscall.Kill(pid, syscall.SIGTERM)
-	retry := time.NewTicker(100 * time.Millisecond)
-	defer retry.Stop()
-	giveUp := time.After(5 * time.Second)
-	for {
-		select {
-		case <-exited:
-			return
-		case <-retry.C:
-			syscall.Kill(-pid, syscall.SIGTERM)
-		case <-giveUp:
-			syscall.Kill(-pid, syscall.SIGKILL)
-			<-exited
-			return
-		}
 	}
 }

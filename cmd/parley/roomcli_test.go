@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/parleychat/parley/internal/peers"
 )
 
 // TestRoomCreateFromFile: a YAML room in the shape of a parley.yaml rooms[] entry becomes a
@@ -209,9 +211,9 @@ func TestRoomExport(t *testing.T) {
 // confInfo: the room has its title, subject, user limit, channels and Parley policy. A NAME
 // must agree with its entity, or names a document without one; another root is refused.
 func TestRoomCreateFromXCONFile(t *testing.T) {
-	xmllint := requirePeer(t, "xmllint", "libxml2-utils")
+	xmllint := peers.Xmllint(t)
 	doc := filepath.Join("testdata", "rooms", "atrium.xml")
-	if out, err := exec.Command(xmllint, "--nonet", "--noout", "--schema", "../../testdata/spec/schemas/xcon-conference-info.xsd", doc).CombinedOutput(); err != nil {
+	if out, err := exec.Command(xmllint, "--nonet", "--noout", "--schema", peers.Schema(t, peers.ConfInfoSchema), doc).CombinedOutput(); err != nil {
 		t.Fatalf("%s does not validate: %v\n%s", doc, err, out)
 	}
 	d := startTestDaemon(t, nil)

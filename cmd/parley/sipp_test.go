@@ -9,12 +9,13 @@ import (
 	"time"
 
 	"github.com/parleychat/parley/configs"
+	"github.com/parleychat/parley/internal/peers"
 )
 
 // TestSIPpScenarios drives the real daemon with sipp (Debian package sip-tester), the de facto
 // SIP conformance and load tool, over UDP and TCP, with the scenarios in testdata/sipp.
 func TestSIPpScenarios(t *testing.T) {
-	sipp := requirePeer(t, "sipp", "sip-tester")
+	sipp := peers.Sipp(t)
 	d := startTestDaemon(t, nil)
 	cases := []struct{ scenario, transport string }{
 		{"join-label.xml", "u1"},
@@ -36,7 +37,7 @@ func TestSIPpScenarios(t *testing.T) {
 // TestSIPpRefusalsAndFactory: sipp sees 404 for an unknown room, 302 to the successor for a
 // closed one, and a new room from the conference factory, over UDP and TCP.
 func TestSIPpRefusalsAndFactory(t *testing.T) {
-	sipp := requirePeer(t, "sipp", "sip-tester")
+	sipp := peers.Sipp(t)
 	d := startTestDaemon(t, func(c *configs.Config) { withRoom("old")(c); withRoom("new")(c) })
 	if err := d.focus.CloseRoom(context.Background(), "old", "sip:new@example.net"); err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/parleychat/parley/ccmp"
 	"github.com/parleychat/parley/configs"
+	"github.com/parleychat/parley/internal/peers"
 	"github.com/parleychat/parley/xcon"
 	"github.com/parleychat/parley/xcon/confinfo"
 )
@@ -93,7 +94,7 @@ func TestRedirectOnlyForThoseTheSuccessorAdmits(t *testing.T) {
 // last NOTIFY (terminated, noresource) whose conference-state names the successor in
 // <parley:successor>, valid against the RFC 4575 schema.
 func TestWatchersToldTheSuccessor(t *testing.T) {
-	xmllint := requirePeer(t, "xmllint", "libxml2-utils")
+	xmllint := peers.Xmllint(t)
 	d := startTestDaemon(t, func(c *configs.Config) { withRoom("old")(c); withRoom("new")(c) })
 	alice := joinPlain(t, d, "old", "alice")
 	w := newSubscriber(t, "watcher", "tcp")

@@ -125,7 +125,7 @@ func TestPrivateFailureReport(t *testing.T) {
 	d := startTestDaemon(t, nil)
 	alice := joinLobby(t, d, "alice", "tcp")
 	bob := joinLobby(t, d, "bob", "tcp")
-	bob.msrp.refuse = 403
+	bob.msrp.Refuse.Store(403)
 
 	body := cpimBody("sip:alice@example.com", "sip:bob@example.com", "psst")
 	id := msrp.NewMessageID()

@@ -9,7 +9,6 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/parleychat/parley/configs"
 	"github.com/parleychat/parley/msrp"
+	"github.com/parleychat/parley/msrp/msrptest"
 	"github.com/parleychat/parley/sdp"
 )
 
@@ -173,37 +173,22 @@ func answered(t *testing.T, ctx context.Context, dlg *sipgo.DialogClientSession)
 }
 
 // msrpPeer is a participant's MSRP side on a raw TCP socket, so that tests see exactly the
-// bytes on the wire: it answers the focus's SENDs with 200 and records every frame.
+// bytes on the wire: the kit's scripted peer, which answers the focus's SENDs with 200 (or
+// Refuse) and records every frame, chunked messages whole, plus the SDP of the offer.
 type msrpPeer struct {
-	t      *testing.T
-	local  msrp.URI
-	remote []msrp.URI
-	conn   net.Conn
-
-	wmu    sync.Mutex
-	frames chan *msrp.Message
-	stash  []*msrp.Message // requests that arrived while a test waited for a response
+	*msrptest.Peer
+	t *testing.T
 
 	chatroom                  *sdp.Chatroom // offered a=chatroom; nil: nickname and private-messages
 	acceptTypes, wrappedTypes []string      // offered; nil: message/cpim, and text/plain and *
-	hold                      chan struct{} // closed by stopReading: the reader parks until closed is closed
-	gateMu                    sync.Mutex
-	gate                      chan struct{} // non-nil while paused
 	small                     bool          // a small socket receive buffer: what is not read stays at the focus
-	refuse                    int           // when set, the peer answers the focus\'s SENDs with this code
-	closed                    chan struct{}
-	aborted                   atomic.Int32 // messages from the focus that ended with '#'
-	sendBytes                 atomic.Int64 // body bytes of the SENDs read so far, chunks included
 }
 
 func newMSRPPeer(t *testing.T) *msrpPeer {
-	return &msrpPeer{
-		t:      t,
-		local:  msrp.URI{Host: "127.0.0.1", Port: 9, SessionID: msrp.NewSessionID(), Transport: "tcp"},
-		frames: make(chan *msrp.Message, 8192),
-		hold:   make(chan struct{}),
-		closed: make(chan struct{}),
-	}
+	p := msrptest.New(t)
+	p.Reassemble = true
+	p.Cleanup = func(fn func()) { closeWithDaemon(t, fn) }
+	return &msrpPeer{Peer: p, t: t}
 }
 
 // offer returns an SDP offer with one MSRP m-line per label ("" means no a=label).
@@ -222,7 +207,7 @@ func (m *msrpPeer) offer(t *testing.T, labels ...string) []byte {
 			wrapped = []string{"text/plain", "*"}
 		}
 		media = append(media, sdp.MediaAnswer{
-			Port: 9, Proto: "TCP/MSRP", Path: []string{m.local.String()}, Label: l, Setup: "active",
+			Port: 9, Proto: "TCP/MSRP", Path: []string{m.Local.String()}, Label: l, Setup: "active",
 			AcceptTypes: accept, AcceptWrappedTypes: wrapped, Chatroom: chatroom,
 		})
 	}
@@ -245,7 +230,6 @@ func (m *msrpPeer) connect(t *testing.T, answer []byte, index int) {
 	if err != nil {
 		t.Fatalf("answer path: %v", err)
 	}
-	m.remote = path
 	var dialer net.Dialer
 	if m.small {
 		// Set before connecting, so that the window the handshake announces is already small.
@@ -253,187 +237,33 @@ func (m *msrpPeer) connect(t *testing.T, answer []byte, index int) {
 			return c.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
 		}
 	}
-	m.conn, err = dialer.Dial("tcp", path[0].HostPort())
-	if err != nil {
-		t.Fatal(err)
-	}
-	closeWithDaemon(t, func() { m.conn.Close(); close(m.closed) })
-	go m.readLoop()
-	tid := m.write(&msrp.Message{Method: "SEND", MessageID: msrp.NewMessageID(), ByteRange: msrp.ByteRange{Start: 1, End: 0, Total: 0}})
-	if r := m.response(t, tid); r.StatusCode != 200 {
-		t.Fatalf("bind: %d %s", r.StatusCode, r.Comment)
-	}
+	m.Dial(t, path, &dialer)
+	m.Bind(t)
 }
 
-func (m *msrpPeer) readLoop() {
-	defer close(m.frames)
-	p := msrp.NewParser(0, 16<<20)
-	partial := map[string][]byte{} // bodies of chunked messages so far, by Message-ID
-	buf := make([]byte, 64<<10)
-	for {
-		n, err := m.conn.Read(buf)
-		if n > 0 {
-			perr := p.Parse(buf[:n], func(f *msrp.Message, ferr error) error {
-				f = f.Clone()
-				if f.Method == "SEND" {
-					m.sendBytes.Add(int64(len(f.Body)))
-				}
-				if f.Method == "SEND" && f.FailureReport != "no" && f.FailureReport != "partial" {
-					code, comment := 200, "OK"
-					if m.refuse != 0 {
-						code, comment = m.refuse, "Refused by the test peer"
-					}
-					// The focus may already be gone at teardown: an answer that cannot be
-					// written is no test failure.
-					m.writeQuiet(&msrp.Message{TransactionID: f.TransactionID, StatusCode: code, Comment: comment,
-						ToPath: f.FromPath[:1], FromPath: []msrp.URI{m.local}})
-				}
-				if f.Method == "SEND" && (f.Flag == '+' || f.Flag == '#' || partial[f.MessageID] != nil) {
-					// A chunk (RFC 4975 §7.1.1): the switch may chunk what it relays; keep the
-					// chunks of each message and hand over the whole once its last one arrives.
-					whole := append(partial[f.MessageID], f.Body...)
-					switch f.Flag {
-					case '+':
-						partial[f.MessageID] = whole
-						return nil
-					case '#':
-						m.aborted.Add(1)
-						delete(partial, f.MessageID)
-						return nil
-					}
-					delete(partial, f.MessageID)
-					f.Body = whole
-				}
-				m.frames <- f
-				return nil
-			})
-			if perr != nil {
-				m.t.Errorf("peer parse: %v", perr)
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-		select {
-		case <-m.hold:
-			<-m.closed // never reads again
-			return
-		default:
-		}
-		m.gateMu.Lock()
-		gate := m.gate
-		m.gateMu.Unlock()
-		if gate != nil {
-			select {
-			case <-gate:
-			case <-m.closed:
-				return
-			}
-		}
+// attach makes conn the peer's connection, already open, to remote (nil: Remote as it is) and
+// starts reading it.
+func (m *msrpPeer) attach(conn net.Conn, remote []msrp.URI) {
+	if remote != nil {
+		m.Remote = remote
 	}
+	m.Start(conn)
 }
 
-// pause makes the peer stop reading its socket after the read in progress, until resume.
-func (m *msrpPeer) pause() {
-	m.gateMu.Lock()
-	m.gate = make(chan struct{})
-	m.gateMu.Unlock()
-}
-
-func (m *msrpPeer) resume() {
-	m.gateMu.Lock()
-	close(m.gate)
-	m.gate = nil
-	m.gateMu.Unlock()
-}
-
-// stopReading makes the peer stop reading its socket after the read in progress, as a stalled
-// client would.
-func (m *msrpPeer) stopReading() { close(m.hold) }
-
-// write sends a request (paths and transaction-id filled in when empty) or a response.
-func (m *msrpPeer) write(msg *msrp.Message) string {
-	if msg.TransactionID == "" {
-		msg.TransactionID = msrp.NewTransactionID()
-	}
-	if msg.ToPath == nil {
-		msg.ToPath = m.remote
-	}
-	if msg.FromPath == nil {
-		msg.FromPath = []msrp.URI{m.local}
-	}
-	m.wmu.Lock()
-	defer m.wmu.Unlock()
-	if _, err := m.conn.Write(msg.AppendTo(nil)); err != nil {
-		m.t.Errorf("peer write: %v", err)
-	}
-	return msg.TransactionID
-}
-
-// writeQuiet writes a frame and ignores a failure (the connection closing under it).
-func (m *msrpPeer) writeQuiet(msg *msrp.Message) {
-	m.wmu.Lock()
-	defer m.wmu.Unlock()
-	_, _ = m.conn.Write(msg.AppendTo(nil))
-}
-
-// send sends one whole SEND and returns its transaction-id.
-func (m *msrpPeer) send(contentType string, body []byte) string {
-	return m.write(&msrp.Message{Method: "SEND", MessageID: msrp.NewMessageID(), ContentType: contentType, Body: body,
-		ByteRange: msrp.ByteRange{Start: 1, End: int64(len(body)), Total: int64(len(body))}})
-}
-
-// next returns the next frame from the focus, failing the test after a generous timeout (a
-// guard against hanging, not a timing assertion).
-func (m *msrpPeer) next(t *testing.T) *msrp.Message {
-	t.Helper()
-	if len(m.stash) > 0 {
-		f := m.stash[0]
-		m.stash = m.stash[1:]
-		return f
-	}
-	return m.nextFromWire(t)
-}
-
-func (m *msrpPeer) nextFromWire(t *testing.T) *msrp.Message {
-	t.Helper()
-	select {
-	case f, ok := <-m.frames:
-		if !ok {
-			t.Fatal("MSRP connection closed")
-		}
-		return f
-	case <-time.After(20 * time.Second):
-		t.Fatal("no MSRP frame from the focus")
-	}
-	return nil
-}
-
-// response returns the response to transaction tid; requests that arrive meanwhile are kept
-// for next, other responses are dropped.
+// The kit's names, as the scenarios call them.
+func (m *msrpPeer) pause()                                   { m.Pause() }
+func (m *msrpPeer) resume()                                  { m.Resume() }
+func (m *msrpPeer) stopReading()                             { m.StopReading() }
+func (m *msrpPeer) write(msg *msrp.Message) string           { return m.Write(msg) }
+func (m *msrpPeer) writeQuiet(msg *msrp.Message)             { m.WriteQuiet(msg) }
+func (m *msrpPeer) send(contentType string, b []byte) string { return m.Send(contentType, b) }
+func (m *msrpPeer) next(t *testing.T) *msrp.Message          { t.Helper(); return m.Next(t) }
+func (m *msrpPeer) nextFromWire(t *testing.T) *msrp.Message  { t.Helper(); return m.NextFromWire(t) }
 func (m *msrpPeer) response(t *testing.T, tid string) *msrp.Message {
 	t.Helper()
-	for {
-		f := m.nextFromWire(t)
-		if f.IsResponse() && f.TransactionID == tid {
-			return f
-		}
-		if !f.IsResponse() {
-			m.stash = append(m.stash, f)
-		}
-	}
+	return m.Response(t, tid)
 }
-
-// nextMessage returns the next request, skipping responses.
-func (m *msrpPeer) nextMessage(t *testing.T) *msrp.Message {
-	t.Helper()
-	for {
-		if f := m.next(t); !f.IsResponse() {
-			return f
-		}
-	}
-}
+func (m *msrpPeer) nextMessage(t *testing.T) *msrp.Message { t.Helper(); return m.NextRequest(t) }
 
 // cpimBody builds a CPIM message as a client would write it (RFC 3862 §2).
 func cpimBody(from, to, text string) []byte {

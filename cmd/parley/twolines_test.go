@@ -27,7 +27,7 @@ func TestTwoLinesOneDefaultChannel(t *testing.T) {
 		m     *msrpPeer
 		label string
 	}{{alpha, "alpha"}, {beta, "beta"}} {
-		media = append(media, sdp.MediaAnswer{Port: 9, Proto: "TCP/MSRP", Path: []string{l.m.local.String()}, Label: l.label,
+		media = append(media, sdp.MediaAnswer{Port: 9, Proto: "TCP/MSRP", Path: []string{l.m.Local.String()}, Label: l.label,
 			Setup: "active", AcceptTypes: []string{"message/cpim"}, AcceptWrappedTypes: []string{"text/plain", "*"},
 			Chatroom: &sdp.Chatroom{Nickname: true, PrivateMessages: true}})
 	}
@@ -96,13 +96,13 @@ func TestTwoLinesOneDefaultChannel(t *testing.T) {
 // checked after a sentinel showed that everything sent before it has been delivered elsewhere.
 func expectQuiet(t *testing.T, name string, m *msrpPeer, wait time.Duration) {
 	t.Helper()
-	for _, f := range m.stash {
+	for _, f := range m.Stash {
 		t.Fatalf("%s got %s %q", name, f.Method, f.Body)
 	}
 	deadline := time.After(wait)
 	for {
 		select {
-		case f, ok := <-m.frames:
+		case f, ok := <-m.Frames:
 			if !ok {
 				return
 			}

@@ -20,6 +20,7 @@ import (
 	"github.com/parleychat/parley/configs"
 	"github.com/parleychat/parley/msrp"
 	"github.com/parleychat/parley/msrp/cpim"
+	"github.com/parleychat/parley/msrp/msrptest"
 	"github.com/parleychat/parley/sdp"
 )
 
@@ -136,13 +137,26 @@ func (c *wsSIPClient) nextRequest(method sip.RequestMethod) *sip.Request {
 }
 
 // wsMember is a browser in a room: SIP over one WebSocket, MSRP over another.
+// Its MSRP side is the kit's scripted peer over wsWire: Local is its own
+// msrp://….invalid/SID;ws, Remote the focus's a=path, Conn the MSRP WebSocket.
 type wsMember struct {
-	sip   *wsSIPClient
-	local msrp.URI   // its own msrp://….invalid/SID;ws
-	focus []msrp.URI // the focus's a=path
-	conn  net.Conn   // the MSRP WebSocket
-	in    chan *msrp.Message
-	stash []*msrp.Message
+	*msrptest.Peer
+	sip *wsSIPClient
+}
+
+// wsWire carries MSRP over a client WebSocket (RFC 7977): one frame a binary message each way.
+type wsWire struct{ net.Conn }
+
+func (w wsWire) ReadMessage() ([]byte, error) {
+	data, _, err := wsutil.ReadServerData(w.Conn)
+	return data, err
+}
+
+func (w wsWire) Write(frame []byte) (int, error) {
+	if err := wsutil.WriteClientMessage(w.Conn, ws.OpBinary, frame); err != nil {
+		return 0, err
+	}
+	return len(frame), nil
 }
 
 // joinWS joins lobby from a browser: INVITE over the SIP WebSocket with a TCP/WS/MSRP m-line, ACK,
@@ -153,14 +167,17 @@ func joinWS(t *testing.T, d *daemon, name string) *wsMember { return joinWSOver(
 func joinWSOver(t *testing.T, d *daemon, name string, secure bool) *wsMember {
 	t.Helper()
 	c := newWSSIPClient(t, d, name, secure)
-	m := &wsMember{sip: c, local: msrp.URI{Host: c.host, SessionID: msrp.NewSessionID(), Transport: "ws", Secure: secure}, in: make(chan *msrp.Message, 256)}
+	m := &wsMember{Peer: msrptest.New(t), sip: c}
+	m.Local = msrp.URI{Host: c.host, SessionID: msrp.NewSessionID(), Transport: "ws", Secure: secure}
+	m.WholeFrames = true // the focus sends one whole MSRP frame a WebSocket message
+	m.Cleanup = func(fn func()) { closeWithDaemon(t, fn) }
 	proto, httpAddr, msrpURL := "TCP/WS/MSRP", d.httpAddr, "ws://"+d.httpAddr.String()+"/msrp"
 	if secure {
 		proto, httpAddr, msrpURL = "TCP/WSS/MSRP", d.httpsAddr, "wss://"+d.httpsAddr.String()+"/msrp"
 	}
 	offer := "v=0\r\no=- 1 1 IN IP4 " + c.host + "\r\ns=-\r\nc=IN IP4 " + c.host + "\r\nt=0 0\r\n" +
 		"m=message 9 " + proto + " *\r\na=accept-types:message/cpim\r\na=accept-wrapped-types:text/plain *\r\n" +
-		"a=path:" + m.local.String() + "\r\na=setup:active\r\na=chatroom:nickname private-messages\r\na=label:main\r\n"
+		"a=path:" + m.Local.String() + "\r\na=setup:active\r\na=chatroom:nickname private-messages\r\na=label:main\r\n"
 	callID, tag := msrp.NewMessageID(), msrp.NewMessageID()
 	res := c.request("INVITE", "sip:lobby@example.net", "", tag, callID, 1, "Content-Type: application/sdp\r\n", offer)
 	if res.StatusCode != 200 {
@@ -183,110 +200,24 @@ func joinWSOver(t *testing.T, d *daemon, name string, secure bool) *wsMember {
 	if am.Port == 0 || am.Proto != proto || am.Setup != "passive" || len(am.Path) != 1 {
 		t.Fatalf("%s: answer m-line %+v", name, am)
 	}
-	if m.focus, err = msrp.ParsePath(am.Path[0]); err != nil {
+	if m.Remote, err = msrp.ParsePath(am.Path[0]); err != nil {
 		t.Fatal(err)
 	}
-	if f := m.focus[0]; f.Transport != "ws" || f.Secure != secure || f.Port != portOf(httpAddr) {
+	if f := m.Remote[0]; f.Transport != "ws" || f.Secure != secure || f.Port != portOf(httpAddr) {
 		t.Fatalf("%s: focus path %s, want msrp(s)://HOST:%d/SID;ws", name, am.Path[0], portOf(httpAddr))
 	}
-	m.conn = dialWS(t, msrpURL, "msrp")
-	go m.readLoop(t)
-	tid := m.write(&msrp.Message{Method: "SEND", MessageID: msrp.NewMessageID(), ByteRange: msrp.ByteRange{Start: 1}})
-	for {
-		r := m.nextFromWire(t)
-		if !r.IsResponse() {
-			m.stash = append(m.stash, r) // what the focus held for the session comes on binding
-			continue
-		}
-		if r.TransactionID != tid || r.StatusCode != 200 {
-			t.Fatalf("%s: bind answered %d %s", name, r.StatusCode, r.Comment)
-		}
-		break
-	}
+	m.Conn = dialWS(t, msrpURL, "msrp") // the WebSocket itself, for what a test writes raw
+	m.Start(wsWire{m.Conn})
+	m.Bind(t) // what the focus held for the session comes on binding: kept for Next
 	if n := m.nextMessage(t); !bytes.Contains(n.Body, []byte("logged")) {
 		t.Fatalf("%s: first message is not the logging notice: %q", name, n.Body)
 	}
 	return m
 }
 
-func (m *wsMember) readLoop(t *testing.T) {
-	defer close(m.in)
-	p := msrp.NewParser(0, 16<<20)
-	for {
-		data, _, err := wsutil.ReadServerData(m.conn)
-		if err != nil {
-			return
-		}
-		frames := 0
-		perr := p.Parse(data, func(f *msrp.Message, ferr error) error {
-			if ferr != nil {
-				return ferr
-			}
-			frames++
-			f = f.Clone()
-			if f.Method == "SEND" {
-				m.writeQuiet(&msrp.Message{TransactionID: f.TransactionID, StatusCode: 200, Comment: "OK", ToPath: f.FromPath[:1], FromPath: []msrp.URI{m.local}})
-			}
-			m.in <- f
-			return nil
-		})
-		if perr != nil || frames != 1 || p.InFrame() {
-			t.Errorf("focus sent a WebSocket message with %d MSRP frames (partial %v, err %v), want one", frames, p.InFrame(), perr)
-			return
-		}
-	}
-}
+func (m *wsMember) send(body []byte) string { return m.Send("message/cpim", body) }
 
-func (m *wsMember) write(msg *msrp.Message) string {
-	if msg.TransactionID == "" {
-		msg.TransactionID = msrp.NewTransactionID()
-	}
-	msg.ToPath, msg.FromPath = m.focus, []msrp.URI{m.local}
-	m.writeQuiet(msg)
-	return msg.TransactionID
-}
-
-func (m *wsMember) writeQuiet(msg *msrp.Message) {
-	_ = wsutil.WriteClientMessage(m.conn, ws.OpBinary, msg.AppendTo(nil))
-}
-
-func (m *wsMember) send(body []byte) string {
-	return m.write(&msrp.Message{Method: "SEND", MessageID: msrp.NewMessageID(), ContentType: "message/cpim", Body: body,
-		ByteRange: msrp.ByteRange{Start: 1, End: int64(len(body)), Total: int64(len(body))}})
-}
-
-func (m *wsMember) next(t *testing.T) *msrp.Message {
-	t.Helper()
-	if len(m.stash) > 0 {
-		f := m.stash[0]
-		m.stash = m.stash[1:]
-		return f
-	}
-	return m.nextFromWire(t)
-}
-
-func (m *wsMember) nextFromWire(t *testing.T) *msrp.Message {
-	t.Helper()
-	select {
-	case f, ok := <-m.in:
-		if !ok {
-			t.Fatal("MSRP WebSocket closed")
-		}
-		return f
-	case <-time.After(20 * time.Second):
-		t.Fatal("no MSRP frame over the WebSocket")
-	}
-	return nil
-}
-
-func (m *wsMember) nextMessage(t *testing.T) *msrp.Message {
-	t.Helper()
-	for {
-		if f := m.next(t); !f.IsResponse() {
-			return f
-		}
-	}
-}
+func (m *wsMember) nextMessage(t *testing.T) *msrp.Message { t.Helper(); return m.NextRequest(t) }
 
 // TestWebSocketMemberWithTCPMember: a browser (SIP and MSRP over WebSocket, .invalid Contact and
 // path) and a softphone (SIP and MSRP over TCP) in lobby: the browser's roster NOTIFYs come over its
@@ -322,17 +253,17 @@ func TestWebSocketMemberWithTCPMember(t *testing.T) {
 	}
 	toWendy := cpimBody("sip:bob@example.com", "sip:lobby@example.net", "hello from a softphone")
 	bob.msrp.send("message/cpim", toWendy)
-	if got := wendy.nextMessage(t); !bytes.Equal(got.Body, toWendy) || got.ToPath[0].String() != wendy.local.String() {
-		t.Fatalf("wendy got %q to %v, want %q to %s", got.Body, got.ToPath, toWendy, wendy.local)
+	if got := wendy.nextMessage(t); !bytes.Equal(got.Body, toWendy) || got.ToPath[0].String() != wendy.Local.String() {
+		t.Fatalf("wendy got %q to %v, want %q to %s", got.Body, got.ToPath, toWendy, wendy.Local)
 	}
 
 	// A second browser sends garbage on its MSRP WebSocket: that connection is closed, nobody else's.
 	mallory := joinWS(t, d, "mallory")
-	_ = wsutil.WriteClientMessage(mallory.conn, ws.OpText, []byte("this is not MSRP\r\n\r\n"))
+	_ = wsutil.WriteClientMessage(mallory.Conn, ws.OpText, []byte("this is not MSRP\r\n\r\n"))
 	closed := time.After(20 * time.Second)
 	for open := true; open; {
 		select {
-		case _, open = <-mallory.in:
+		case _, open = <-mallory.Frames:
 		case <-closed:
 			t.Fatal("the MSRP WebSocket that sent garbage was not closed")
 		}
@@ -457,7 +388,7 @@ func TestSecureWebSocketMember(t *testing.T) {
 		`parley_sip_websocket_connections{transport="wss"}`:  "1",
 		`parley_sip_websocket_connections{transport="ws"}`:   "1",
 	})
-	vera.conn.Close()
+	vera.Conn.Close()
 	vera.sip.conn.Close()
 	waitMetrics(t, d, map[string]string{
 		`parley_msrp_transport_connections{transport="wss"}`: "0",

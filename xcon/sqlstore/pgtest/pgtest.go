@@ -30,6 +30,7 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
+	"github.com/parleychat/parley/internal/peers"
 )
 
 // EnvDSN names an existing server to use instead of a throwaway cluster: a connection string
@@ -77,7 +78,7 @@ func create(t testing.TB, options string) (string, error) {
 	t.Helper()
 	once.Do(func() { srv, startErr = start() })
 	if startErr != nil {
-		if missing && os.Getenv("PARLEY_REQUIRE_PEERS") != "1" {
+		if missing && !peers.Required() {
 			t.Skipf("%v (or set PARLEY_REQUIRE_PEERS=1 to make this a failure)", startErr)
 		}
 		t.Fatal(startErr)
