@@ -2,7 +2,6 @@ package xcon
 
 import (
 	"bytes"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -31,13 +30,23 @@ func syntaxError(format string, args ...any) error {
 // DOCTYPE is refused, so external entities and entity bombs are errors; the
 // document must be well-formed and nest at most MaxDepth elements deep.
 func ReadRoot(b []byte) (*etree.Element, error) {
-	if err := wellFormed(b); err != nil {
-		return nil, err
+	if bytes.Contains(b, []byte("<!DOCTYPE")) { // before the parse, which would stop at an entity first
+		return nil, syntaxError("a DOCTYPE is not allowed")
 	}
 	doc := etree.NewDocument()
 	doc.ReadSettings.MaxDepth = MaxDepth
+	doc.ReadSettings.PreserveDuplicateAttrs = true // refused by wellFormed, not merged
 	if _, err := doc.ReadFrom(bytes.NewReader(b)); err != nil {
+		switch {
+		case errors.Is(err, etree.ErrXML):
+			return nil, syntaxError("an element is closed by the wrong end tag, or not closed")
+		case errors.Is(err, etree.ErrMaxDepth):
+			return nil, syntaxError("elements nested deeper than %d", MaxDepth)
+		}
 		return nil, syntaxError("%v", err)
+	}
+	if err := wellFormed(&doc.Element); err != nil {
+		return nil, err
 	}
 	var root *etree.Element
 	for _, tok := range doc.Child {
@@ -67,59 +76,52 @@ func readRoot(r io.Reader) (*etree.Element, error) {
 	return ReadRoot(b)
 }
 
-// wellFormed checks what etree (built on RawToken) does not: matching end
-// tags, declared prefixes, a depth bound, one root, nothing but whitespace,
-// comments and processing instructions after it. etree's own ValidateInput
-// refuses the trailing newline most clients send.
-func wellFormed(b []byte) error {
-	dec := xml.NewDecoder(bytes.NewReader(b))
-	dec.Strict = true
-	depth, roots := 0, 0
-	for {
-		tok, err := dec.Token()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return syntaxError("%v", err)
-		}
+// wellFormed checks on the parsed tree what etree's parse does not refuse: etree matches end
+// tags, bounds the depth and refuses unknown entities, but keeps a DOCTYPE as a directive and
+// (with PreserveDuplicateAttrs) repeated attributes as they came. Checking the tree costs a
+// walk; a second tokenising pass would cost as much as the parse itself.
+func wellFormed(el *etree.Element) error {
+	for _, tok := range el.Child {
 		switch t := tok.(type) {
-		case xml.StartElement:
-			if depth == 0 {
-				roots++
-				if roots > 1 {
-					return syntaxError("more than one root element")
-				}
-			}
-			depth++
-			if depth > MaxDepth {
-				return syntaxError("elements nested deeper than %d", MaxDepth)
-			}
-			if len(t.Attr) > 1 {
-				seen := make(map[xml.Name]bool, len(t.Attr))
-				for _, a := range t.Attr {
-					if seen[a.Name] {
-						return syntaxError("attribute %s repeated on <%s>", a.Name.Local, t.Name.Local)
-					}
-					seen[a.Name] = true
-				}
-			}
-		case xml.Directive:
+		case *etree.Directive:
 			// Neither a conference object nor a CCMP message has a DTD;
 			// refusing them keeps entity tricks out altogether.
-			if bytes.HasPrefix(bytes.TrimSpace(t), []byte("DOCTYPE")) {
+			if strings.HasPrefix(strings.TrimSpace(t.Data), "DOCTYPE") {
 				return syntaxError("a DOCTYPE is not allowed")
 			}
-		case xml.EndElement:
-			depth--
-		case xml.CharData:
-			if depth == 0 && len(bytes.TrimSpace(t)) > 0 {
-				return syntaxError("text outside the root element")
+		case *etree.Element:
+			if len(t.Attr) > 1 {
+				if err := distinctAttributes(t); err != nil {
+					return err
+				}
+			}
+			if err := wellFormed(t); err != nil {
+				return err
 			}
 		}
 	}
-	if roots == 0 {
-		return syntaxError("no root element")
+	return nil
+}
+
+// distinctAttributes refuses an element with two attributes of one name: the same prefix and
+// local name, or (Namespaces in XML §6.3) different prefixes bound to one namespace.
+func distinctAttributes(el *etree.Element) error {
+	for i := range el.Attr {
+		for j := i + 1; j < len(el.Attr); j++ {
+			a, b := el.Attr[i], el.Attr[j]
+			if a.Key != b.Key {
+				continue
+			}
+			same := a.Space == b.Space
+			if !same && a.Space != "" && b.Space != "" && a.Space != "xmlns" && b.Space != "xmlns" {
+				na, okA := LookupPrefix(el, a.Space)
+				nb, okB := LookupPrefix(el, b.Space)
+				same = okA && okB && na == nb
+			}
+			if same {
+				return syntaxError("attribute %s repeated on <%s>", a.Key, el.Tag)
+			}
+		}
 	}
 	return nil
 }
