@@ -2,6 +2,7 @@ package xcon
 
 import (
 	"bytes"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -36,10 +37,13 @@ func ReadRoot(b []byte) (*etree.Element, error) {
 	doc := etree.NewDocument()
 	doc.ReadSettings.MaxDepth = MaxDepth
 	doc.ReadSettings.PreserveDuplicateAttrs = true // refused by wellFormed, not merged
+	doc.ReadSettings.CharsetReader = refuseCharset
 	if _, err := doc.ReadFrom(bytes.NewReader(b)); err != nil {
 		switch {
 		case errors.Is(err, etree.ErrXML):
-			return nil, syntaxError("an element is closed by the wrong end tag, or not closed")
+			// etree says only that the nesting is wrong; encoding/xml, run on this error
+			// path alone, says where.
+			return nil, syntaxError("%v", nestingError(b))
 		case errors.Is(err, etree.ErrMaxDepth):
 			return nil, syntaxError("elements nested deeper than %d", MaxDepth)
 		}
@@ -74,6 +78,29 @@ func readRoot(r io.Reader) (*etree.Element, error) {
 		return nil, fmt.Errorf("xcon: %w: %w", ErrInvalid, err)
 	}
 	return ReadRoot(b)
+}
+
+// refuseCharset refuses a document declaring an encoding other than UTF-8 (encoding/xml
+// reads UTF-8 itself and asks for a reader only for other encodings): the bytes of an HTTP body
+// are taken as UTF-8, and a declaration saying otherwise is a malformed request.
+func refuseCharset(string, io.Reader) (io.Reader, error) {
+	return nil, errors.New("only UTF-8 is read")
+}
+
+// nestingError is encoding/xml's account of a nesting error etree found: an end tag that does not
+// match, or an element still open at the end.
+func nestingError(b []byte) error {
+	dec := xml.NewDecoder(bytes.NewReader(b))
+	dec.Strict = true
+	for {
+		if _, err := dec.Token(); err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			return err
+		}
+	}
+	return errors.New("an element is closed by the wrong end tag, or not closed")
 }
 
 // wellFormed checks on the parsed tree what etree's parse does not refuse: etree matches end

@@ -123,6 +123,7 @@ type structure[T any] struct {
 	ignoreUnknown bool
 	fields        []field[T]
 	byName        map[xml.Name]int // child element rows
+	deep          []int            // rows a clone must copy (the others are strings, shared as they are)
 }
 
 func newStructure[T any](path string, extras func(*T) *Extras, fields ...field[T]) *structure[T] {
@@ -132,6 +133,14 @@ func newStructure[T any](path string, extras func(*T) *Extras, fields ...field[T
 		f.tag = qualified(f.name)
 		if f.kind != attrField && f.kind != uint64Attr {
 			s.byName[f.name] = i
+		}
+		switch f.kind {
+		case boolField, uintField, wordsField:
+			s.deep = append(s.deep, i)
+		case partField:
+			if f.part.clone != nil {
+				s.deep = append(s.deep, i)
+			}
 		}
 	}
 	return s
@@ -297,7 +306,7 @@ func (s *structure[T]) encode(e *encoder, el *etree.Element, t *T) {
 
 // clone deep-copies into n, a shallow copy of t, what the two share.
 func (s *structure[T]) clone(n, t *T) {
-	for i := range s.fields {
+	for _, i := range s.deep {
 		f := &s.fields[i]
 		switch f.kind {
 		case boolField:
