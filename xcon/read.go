@@ -117,6 +117,14 @@ func wellFormed(el *etree.Element) error {
 				return syntaxError("a DOCTYPE is not allowed")
 			}
 		case *etree.Element:
+			if !qualifiedName(t.Space, t.Tag) {
+				return syntaxError("element name %q is not a qualified name", t.FullTag())
+			}
+			for _, a := range t.Attr {
+				if !qualifiedName(a.Space, a.Key) {
+					return syntaxError("attribute name %q on <%s> is not a qualified name", a.FullKey(), t.Tag)
+				}
+			}
 			if len(t.Attr) > 1 {
 				if err := distinctAttributes(t); err != nil {
 					return err
@@ -128,6 +136,14 @@ func wellFormed(el *etree.Element) error {
 		}
 	}
 	return nil
+}
+
+// qualifiedName reports whether prefix:local, as encoding/xml split it, is a QName of Namespaces
+// in XML §4: one colon at most, with a name on either side. encoding/xml takes "<:/>" or "<a:b:c>"
+// as a local name with colons, which no namespace-aware reader (nor this package's encoder) can
+// write back.
+func qualifiedName(prefix, local string) bool {
+	return local != "" && !strings.Contains(local, ":") && !strings.Contains(prefix, ":")
 }
 
 // distinctAttributes refuses an element with two attributes of one name: the same prefix and
