@@ -322,7 +322,11 @@ func (s *structure[T]) clone(n, t *T) {
 		}
 	}
 	if x := s.extrasOf(t); x != nil {
-		*s.extras(n) = x.Clone()
+		if x.IsZero() {
+			*s.extras(n) = Extras{} // nothing to copy, and no backing array to share
+		} else {
+			*s.extras(n) = x.Clone()
+		}
 	}
 }
 

@@ -49,8 +49,10 @@ func newPageClient(t *testing.T, name, transport string) *pageClient {
 			_ = tx.Respond(sip.NewResponseFromRequest(req, code, "Refused", nil))
 			return
 		}
-		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
+		// Kept before it is answered: the focus sends the next MESSAGE on the 200, and its
+		// handler must not overtake this one on the way into got.
 		c.got <- req
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
 	})
 	return c
 }
