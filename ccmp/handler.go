@@ -376,8 +376,8 @@ func (h *Handler) principal(r *http.Request, req *Request) (*Principal, error) {
 	return p, nil
 }
 
-// validUserID accepts "xcon-userid:" followed by unreserved characters, "@" (as every RFC
-// example has it, xcon-ccmp.md §1.3) and a few sub-delims.
+// validUserID accepts "xcon-userid:" followed by unreserved characters, "@" (as every example
+// of RFC 6501 and RFC 6503 has it) and a few sub-delims.
 func validUserID(s string) bool {
 	if len(s) < len("xcon-userid:")+1 || len(s) > 256 || !strings.EqualFold(s[:len("xcon-userid:")], "xcon-userid:") {
 		return false

@@ -500,7 +500,7 @@ func (o *Options) encode(el *etree.Element) {
 	}
 	if len(o.Extended) > 0 {
 		ext := el.CreateElement("extended-message-list")
-		// The schema admits a single extended-message (xcon-ccmp.md §6.1 item 5).
+		// The schema admits a single extended-message (testdata/spec/schemas/ccmp.xsd).
 		o.Extended[0].encode(ext.CreateElement("extended-message"), true)
 	}
 }

@@ -295,7 +295,8 @@ func (h *Handler) deriveUserID(info *etree.Element) string {
 }
 
 // bareNickname refuses an unqualified nickname attribute: the project's schema convention is
-// xcon:nickname (xcon-ccmp.md §5.3), and the unqualified form is schema-invalid.
+// xcon:nickname (RFC 6501's nickname attribute in its namespace), and the unqualified form is
+// schema-invalid.
 func bareNickname(u *xcon.User) error {
 	for _, a := range u.Extras.Attrs {
 		if a.Name.Space == "" && a.Name.Local == "nickname" {

@@ -345,8 +345,8 @@ func (p *Participant) chatStreams() []*Stream {
 }
 
 // fanOut returns the chat streams the switch delivers to: one per channel, the participant's
-// first line bound to it. Lines whose labels name no channel all fall to the default one
-// (msrp-sip.md §8); a message goes once to each user in a channel, not once per such line.
+// first line bound to it. Lines whose labels name no channel all fall to the default one; a
+// message goes once to each user in a channel, not once per such line.
 func (p *Participant) fanOut() []*Stream {
 	out := make([]*Stream, 0, len(p.streams))
 	for _, s := range p.streams {

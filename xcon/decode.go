@@ -171,7 +171,7 @@ func children(el *etree.Element, sc *scope) ([]child, error) {
 }
 
 // text returns the trimmed character data of el. Values are trimmed on input
-// because the XSD patterns reject wrapped whitespace (xcon-ccmp.md §2.10).
+// because the patterns of the RFC 6501 schema reject wrapped whitespace.
 func text(el *etree.Element) string {
 	var b strings.Builder
 	n := 0

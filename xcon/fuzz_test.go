@@ -10,7 +10,7 @@ import (
 // FuzzDecode checks that Decode never panics and that whatever it accepts
 // encodes to a document it accepts again, with a stable second encoding.
 func FuzzDecode(f *testing.F) {
-	dir := filepath.Join(repoRoot(f), "..", "shared", "spec", "ccmp-examples", "corrected")
+	dir := filepath.Join(sharedDir(f), "ccmp-examples", "corrected")
 	for _, name := range []string{
 		"90-rfc6504-conference-object-main.xml",
 		"91-rfc6504-conference-object-callcenter.xml",

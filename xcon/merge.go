@@ -11,7 +11,7 @@ import (
 	"github.com/beevik/etree"
 )
 
-// Partial updates (RFC 6503 §4.2, xcon-ccmp.md §3.9). The *Info of an update is a fragment
+// Partial updates (RFC 6503 §4.2). The *Info of an update is a fragment
 // holding only the changes. Convention: a leaf that is present replaces the value, an empty
 // leaf removes it; keyed repeated elements merge by key (user and endpoint by entity, media
 // by id, available-media entry by label, uris entries by uri, xcon:target by uri and method),

@@ -73,7 +73,16 @@ func ReadRoot(b []byte) (*etree.Element, error) {
 }
 
 func readRoot(r io.Reader) (*etree.Element, error) {
-	b, err := io.ReadAll(r)
+	// Read whole (the DOCTYPE scan and a nesting error's account need the bytes), into one
+	// buffer of the right size when the reader knows it: io.ReadAll's doubling would allocate
+	// twice the document.
+	hint := 512
+	if l, ok := r.(interface{ Len() int }); ok {
+		hint = l.Len() + bytes.MinRead // ReadFrom wants MinRead free before each read
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, hint))
+	_, err := buf.ReadFrom(r)
+	b := buf.Bytes()
 	if err != nil {
 		return nil, fmt.Errorf("xcon: %w: %w", ErrInvalid, err)
 	}
