@@ -31,19 +31,49 @@ func syntaxError(format string, args ...any) error {
 // DOCTYPE is refused, so external entities and entity bombs are errors; the
 // document must be well-formed and nest at most MaxDepth elements deep.
 func ReadRoot(b []byte) (*etree.Element, error) {
-	if bytes.Contains(b, []byte("<!DOCTYPE")) { // before the parse, which would stop at an entity first
+	if bytes.Contains(b, doctype) { // before the parse, which would stop at an entity first
 		return nil, syntaxError("a DOCTYPE is not allowed")
 	}
+	return parseRoot(bytes.NewReader(b), b, nil)
+}
+
+// readRoot is ReadRoot on a stream, read once: it keeps only the document's first bytes, where a
+// DOCTYPE would be, to name it when the parse stops at one of its entities.
+func readRoot(r io.Reader) (*etree.Element, error) {
+	h := &headReader{r: r}
+	return parseRoot(h, nil, h)
+}
+
+var doctype = []byte("<!DOCTYPE")
+
+// headReader passes a stream through, keeping its first bytes.
+type headReader struct {
+	r    io.Reader
+	head [512]byte
+	n    int
+}
+
+func (h *headReader) Read(p []byte) (int, error) {
+	n, err := h.r.Read(p)
+	h.n += copy(h.head[h.n:], p[:n])
+	return n, err
+}
+
+// parseRoot parses the document r reads; whole is all of it when the caller has it (a nesting
+// error is then told with its line), head its first bytes otherwise.
+func parseRoot(r io.Reader, whole []byte, head *headReader) (*etree.Element, error) {
 	doc := etree.NewDocument()
 	doc.ReadSettings.MaxDepth = MaxDepth
 	doc.ReadSettings.PreserveDuplicateAttrs = true // refused by wellFormed, not merged
 	doc.ReadSettings.CharsetReader = refuseCharset
-	if _, err := doc.ReadFrom(bytes.NewReader(b)); err != nil {
+	if _, err := doc.ReadFrom(r); err != nil {
 		switch {
+		case head != nil && bytes.Contains(head.head[:head.n], doctype):
+			return nil, syntaxError("a DOCTYPE is not allowed")
 		case errors.Is(err, etree.ErrXML):
 			// etree says only that the nesting is wrong; encoding/xml, run on this error
 			// path alone, says where.
-			return nil, syntaxError("%v", nestingError(b))
+			return nil, syntaxError("%v", nestingError(whole))
 		case errors.Is(err, etree.ErrMaxDepth):
 			return nil, syntaxError("elements nested deeper than %d", MaxDepth)
 		}
@@ -72,23 +102,6 @@ func ReadRoot(b []byte) (*etree.Element, error) {
 	return root, nil
 }
 
-func readRoot(r io.Reader) (*etree.Element, error) {
-	// Read whole (the DOCTYPE scan and a nesting error's account need the bytes), into one
-	// buffer of the right size when the reader knows it: io.ReadAll's doubling would allocate
-	// twice the document.
-	hint := 512
-	if l, ok := r.(interface{ Len() int }); ok {
-		hint = l.Len() + bytes.MinRead // ReadFrom wants MinRead free before each read
-	}
-	buf := bytes.NewBuffer(make([]byte, 0, hint))
-	_, err := buf.ReadFrom(r)
-	b := buf.Bytes()
-	if err != nil {
-		return nil, fmt.Errorf("xcon: %w: %w", ErrInvalid, err)
-	}
-	return ReadRoot(b)
-}
-
 // refuseCharset refuses a document declaring an encoding other than UTF-8 (encoding/xml
 // reads UTF-8 itself and asks for a reader only for other encodings): the bytes of an HTTP body
 // are taken as UTF-8, and a declaration saying otherwise is a malformed request.
@@ -99,6 +112,9 @@ func refuseCharset(string, io.Reader) (io.Reader, error) {
 // nestingError is encoding/xml's account of a nesting error etree found: an end tag that does not
 // match, or an element still open at the end.
 func nestingError(b []byte) error {
+	if b == nil {
+		return errors.New("an element is closed by the wrong end tag, or not closed")
+	}
 	dec := xml.NewDecoder(bytes.NewReader(b))
 	dec.Strict = true
 	for {
