@@ -157,10 +157,9 @@ func (c *conn) fail(reason CloseReason) {
 	c.t.Close()
 }
 
-// readLoop reads and parses until the connection fails. Its own frame is kept small and the work is
-// done in consume: an idle member's goroutine sits parked in Read, and the runtime shrinks a parked
-// stack only when less than a quarter of it is in use, so a fat frame here would pin 4 KiB per idle
-// connection instead of 2 (TestIdleReaderStackShrinks).
+// readLoop reads and parses until the connection fails, or until it parks (park.go): then it
+// ends without tearing the connection down, and the next reader goes on with the same parser
+// state. consume does the work of one read.
 func (c *conn) readLoop() {
 	defer c.e.wg.Done()
 	parked := false
@@ -200,8 +199,6 @@ type reader struct {
 
 // consume parses the n bytes just read into r.buf and resizes the buffer to the traffic; false
 // means the connection was failed.
-//
-//go:noinline
 func (c *conn) consume(r *reader, n int) bool {
 	c.e.stats.bytesIn.Add(uint64(n))
 	c.park.reads.Add(1)
@@ -234,7 +231,7 @@ func (c *conn) consume(r *reader, n int) bool {
 	return true
 }
 
-//go:noinline
+// readFailed fails the connection for a read that ended otherwise than at a deadline.
 func (c *conn) readFailed(err error) {
 	if errors.Is(err, io.EOF) {
 		c.fail(PeerClosed)

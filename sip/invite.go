@@ -101,16 +101,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	s.mu.Unlock()
 	place.keep() // forget releases it now
 
-	res := sip.NewSDPResponseFromRequest(dlg.InviteRequest, answer)
-	res.AppendHeader(contact)
-	res.AppendHeader(sip.NewHeader("Supported", "timer"))
-	s.refreshed(d, req, res, interval)
-	s.decorate(res)
-	s.metrics.responses.WithLabelValues("INVITE", "200").Inc()
-	s.metrics.inviteSeconds.Observe(time.Since(start).Seconds())
-	err = dlg.WriteResponse(res)
-	established := dlg.LoadState() >= sip.DialogStateEstablished
-	d.setupDone()
+	established, err := s.accept(dlg, d, req, contact, answer, interval, start)
 	if err != nil {
 		// CANCEL won the race, or the ACK never came (RFC 3261 §13.3.1.4: end the session).
 		s.log.Info("dialog not established", "room", room, "user", p.UserID(), "err", err)
@@ -154,4 +145,22 @@ func fileRecipient(req *sip.Request) string {
 		}
 	}
 	return v
+}
+
+// accept sends the 2xx of an initial INVITE with body (our answer, or our offer to an INVITE without
+// one) and waits for its ACK (sipgo retransmits it until then). It reports whether the dialog got
+// established, and the error that ended the wait, if any.
+func (s *Server) accept(dlg *sipgo.DialogServerSession, d *dialog, req *sip.Request, contact *sip.ContactHeader,
+	body []byte, interval time.Duration, start time.Time) (established bool, err error) {
+	res := sip.NewSDPResponseFromRequest(dlg.InviteRequest, body)
+	res.AppendHeader(contact)
+	res.AppendHeader(s.hdrSupported)
+	s.refreshed(d, req, res, interval)
+	s.decorate(res)
+	s.metrics.responses.WithLabelValues("INVITE", "200").Inc()
+	s.metrics.inviteSeconds.Observe(time.Since(start).Seconds())
+	err = dlg.WriteResponse(res)
+	established = dlg.LoadState() >= sip.DialogStateEstablished
+	d.setupDone()
+	return established, err
 }

@@ -305,16 +305,7 @@ func (s *Server) onOfferlessInvite(req *sip.Request, tx sip.ServerTransaction, r
 	d.answer = body
 	d.mod.offer = offer
 	s.offerless.Store(d.id, d)
-	res := sip.NewSDPResponseFromRequest(dlg.InviteRequest, body)
-	res.AppendHeader(contact)
-	res.AppendHeader(s.hdrSupported)
-	s.refreshed(d, req, res, interval)
-	s.decorate(res)
-	s.metrics.responses.WithLabelValues("INVITE", "200").Inc()
-	s.metrics.inviteSeconds.Observe(time.Since(start).Seconds())
-	err = dlg.WriteResponse(res)
-	established := dlg.LoadState() >= sip.DialogStateEstablished
-	d.setupDone()
+	established, err := s.accept(dlg, d, req, contact, body, interval, start)
 	s.offerless.Delete(d.id)
 	d.mod.mu.Lock()
 	ackBody := d.mod.ackBody

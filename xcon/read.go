@@ -31,17 +31,14 @@ func syntaxError(format string, args ...any) error {
 // DOCTYPE is refused, so external entities and entity bombs are errors; the
 // document must be well-formed and nest at most MaxDepth elements deep.
 func ReadRoot(b []byte) (*etree.Element, error) {
-	if bytes.Contains(b, doctype) { // before the parse, which would stop at an entity first
-		return nil, syntaxError("a DOCTYPE is not allowed")
-	}
-	return parseRoot(bytes.NewReader(b), b, nil)
+	return parseRoot(bytes.NewReader(b), func() []byte { return b }, true)
 }
 
 // readRoot is ReadRoot on a stream, read once: it keeps only the document's first bytes, where a
-// DOCTYPE would be, to name it when the parse stops at one of its entities.
+// DOCTYPE would be.
 func readRoot(r io.Reader) (*etree.Element, error) {
 	h := &headReader{r: r}
-	return parseRoot(h, nil, h)
+	return parseRoot(h, func() []byte { return h.head[:h.n] }, false)
 }
 
 var doctype = []byte("<!DOCTYPE")
@@ -59,21 +56,24 @@ func (h *headReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// parseRoot parses the document r reads; whole is all of it when the caller has it (a nesting
-// error is then told with its line), head its first bytes otherwise.
-func parseRoot(r io.Reader, whole []byte, head *headReader) (*etree.Element, error) {
+// parseRoot parses the document r reads. seen returns what of it is known when the parse fails:
+// all of it when whole, else its first bytes. A DOCTYPE is named then, since the parse stops at
+// its first entity before any check of the tree could see it.
+func parseRoot(r io.Reader, seen func() []byte, whole bool) (*etree.Element, error) {
 	doc := etree.NewDocument()
 	doc.ReadSettings.MaxDepth = MaxDepth
 	doc.ReadSettings.PreserveDuplicateAttrs = true // refused by wellFormed, not merged
 	doc.ReadSettings.CharsetReader = refuseCharset
 	if _, err := doc.ReadFrom(r); err != nil {
 		switch {
-		case head != nil && bytes.Contains(head.head[:head.n], doctype):
+		case bytes.Contains(seen(), doctype):
 			return nil, syntaxError("a DOCTYPE is not allowed")
-		case errors.Is(err, etree.ErrXML):
+		case errors.Is(err, etree.ErrXML) && whole:
 			// etree says only that the nesting is wrong; encoding/xml, run on this error
 			// path alone, says where.
-			return nil, syntaxError("%v", nestingError(whole))
+			return nil, syntaxError("%v", nestingError(seen()))
+		case errors.Is(err, etree.ErrXML):
+			return nil, syntaxError("%v", errNesting)
 		case errors.Is(err, etree.ErrMaxDepth):
 			return nil, syntaxError("elements nested deeper than %d", MaxDepth)
 		}
@@ -112,9 +112,6 @@ func refuseCharset(string, io.Reader) (io.Reader, error) {
 // nestingError is encoding/xml's account of a nesting error etree found: an end tag that does not
 // match, or an element still open at the end.
 func nestingError(b []byte) error {
-	if b == nil {
-		return errors.New("an element is closed by the wrong end tag, or not closed")
-	}
 	dec := xml.NewDecoder(bytes.NewReader(b))
 	dec.Strict = true
 	for {
@@ -125,8 +122,10 @@ func nestingError(b []byte) error {
 			return err
 		}
 	}
-	return errors.New("an element is closed by the wrong end tag, or not closed")
+	return errNesting
 }
+
+var errNesting = errors.New("an element is closed by the wrong end tag, or not closed")
 
 // wellFormed checks on the parsed tree what etree's parse does not refuse: etree matches end
 // tags, bounds the depth and refuses unknown entities, but keeps a DOCTYPE as a directive and
