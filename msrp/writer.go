@@ -383,7 +383,7 @@ func (c *conn) dropLarge(i int) {
 // and short frames never wait behind a large message for more than one quantum (RFC 4975 §7.1.1).
 func (c *conn) writeLoop() {
 	defer c.e.wg.Done()
-	var vec net.Buffers
+	var vec, bufs net.Buffers // kept from one write to the next: declared here, they escape once
 	var w writePlan
 	for {
 		c.mu.Lock()
@@ -431,14 +431,15 @@ func (c *conn) writeLoop() {
 		if len(w.pre) > 0 {
 			vec = append(vec, w.pre)
 		}
-		vec, size := appendFrames(vec, frames)
+		var size int
+		vec, size = appendFrames(vec, frames)
 		size += w.pieceBytes
 		for _, p := range [...][]byte{w.head, w.piece, w.post} {
 			if len(p) > 0 {
 				vec = append(vec, p)
 			}
 		}
-		bufs := vec
+		bufs = vec
 		c.t.SetWriteDeadline(time.Now().Add(c.e.cfg().WriteDeadline))
 		n, err := c.t.WriteBuffers(&bufs)
 		c.t.SetWriteDeadline(time.Time{})
