@@ -305,8 +305,20 @@ func (m *Message) applyHeader(h Header, fromSeen *bool) error {
 // (a CR or NUL a recipient might split on or truncate at), or bytes that are not UTF-8
 // [RFC 3862 §3.1: header values are UTF-8 text].
 func badText(line string) string {
+	// Eight bytes at a time while all of them are printable ASCII (0x20–0x7e), the usual case;
+	// from the first word holding anything else, byte by byte.
+	i := 0
+	for ; i+8 <= len(line); i += 8 {
+		x := uint64(line[i]) | uint64(line[i+1])<<8 | uint64(line[i+2])<<16 | uint64(line[i+3])<<24 |
+			uint64(line[i+4])<<32 | uint64(line[i+5])<<40 | uint64(line[i+6])<<48 | uint64(line[i+7])<<56
+		below := (x - 0x2020202020202020) &^ x & 0x8080808080808080  // some byte < 0x20
+		above := ((x + 0x0101010101010101) | x) & 0x8080808080808080 // some byte >= 0x7f
+		if below|above != 0 {
+			break
+		}
+	}
 	ascii := true
-	for i := 0; i < len(line); i++ {
+	for ; i < len(line); i++ {
 		c := line[i]
 		if (c < 0x20 && c != '\t') || c == 0x7f {
 			return "a control character"

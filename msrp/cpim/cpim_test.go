@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 	"unsafe"
 )
 
@@ -315,5 +316,37 @@ func TestParseIntoReusesAndAliases(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { _ = ParseInto(&m, first) }); n != 0 {
 		t.Fatalf("ParseInto allocates %v times", n)
+	}
+}
+
+// TestBadTextWordAtATime checks the word-at-a-time scan of badText against the rule it
+// implements, for every byte value at every position of lines up to three words long.
+func TestBadTextWordAtATime(t *testing.T) {
+	rule := func(line string) string {
+		for i := 0; i < len(line); i++ {
+			if c := line[i]; (c < 0x20 && c != '\t') || c == 0x7f {
+				return "a control character"
+			}
+		}
+		if !utf8.ValidString(line) {
+			return "invalid UTF-8"
+		}
+		return ""
+	}
+	for n := 1; n <= 24; n++ {
+		for pos := 0; pos < n; pos++ {
+			for c := 0; c < 256; c++ {
+				b := []byte(strings.Repeat("a", n))
+				b[pos] = byte(c)
+				if got, want := badText(string(b)), rule(string(b)); got != want {
+					t.Fatalf("badText(%q) = %q, want %q", b, got, want)
+				}
+			}
+		}
+	}
+	for _, line := range []string{"To: <sip:é@example.com>", "Subject: caf\xc3", "From: \t<sip:a@b>", ""} {
+		if got, want := badText(line), rule(line); got != want {
+			t.Errorf("badText(%q) = %q, want %q", line, got, want)
+		}
 	}
 }
