@@ -18,8 +18,15 @@ import (
 // handler on a loopback HTTP listener, whose callers act as administrators.
 func newServer(t *testing.T) (*focus.Focus, *ccmp.Client) {
 	t.Helper()
+	return newServerWith(t, nil)
+}
+
+// newServerWith is newServer whose handler decides who is asking with auth (nil: the embedded
+// default, under which every request from loopback is an administrator's).
+func newServerWith(t *testing.T, auth ccmp.Authenticator) (*focus.Focus, *ccmp.Client) {
+	t.Helper()
 	f, _ := focustest.Start(t, focus.RoomSpec{Name: "room"})
-	srv := httptest.NewServer(ccmp.NewHandler(ccmp.HandlerConfig{Domain: focustest.Domain, Logger: focustest.Quiet}, f))
+	srv := httptest.NewServer(ccmp.NewHandler(ccmp.HandlerConfig{Domain: focustest.Domain, Logger: focustest.Quiet, Authenticate: auth}, f))
 	t.Cleanup(srv.Close)
 	return f, &ccmp.Client{URL: srv.URL + "/ccmp", UserID: "xcon-userid:admin@example.net"}
 }

@@ -1,4 +1,4 @@
-package msrp
+package msrp_test
 
 import (
 	"bytes"
@@ -8,12 +8,15 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/parleychat/parley/msrp"
+	"github.com/parleychat/parley/msrp/msrptest"
 )
 
 // gateTransport holds the writer inside WriteBuffers while shut, so a test can queue traffic behind a write
 // in progress without timing. entered reports each held write; step lets one through, open all.
 type gateTransport struct {
-	Transport
+	msrp.Transport
 	mu      sync.Mutex
 	shut    bool
 	permit  chan struct{}
@@ -22,7 +25,7 @@ type gateTransport struct {
 	once    sync.Once
 }
 
-func newGate(t Transport) *gateTransport {
+func newGate(t msrp.Transport) *gateTransport {
 	return &gateTransport{Transport: t, permit: make(chan struct{}, 1), entered: make(chan struct{}, 64), done: make(chan struct{})}
 }
 
@@ -60,14 +63,14 @@ func (g *gateTransport) waitEntered(t *testing.T) {
 }
 
 // gatedServer is server() whose accepted connections run over gateTransports, handed out on the channel.
-func gatedServer(t *testing.T, cfg Config) (*Endpoint, string, chan *gateTransport) {
+func gatedServer(t *testing.T, cfg msrp.Config) (*msrp.Endpoint, string, chan *gateTransport) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.AdvertisedHost, cfg.AdvertisedPort = "127.0.0.1", ln.Addr().(*net.TCPAddr).Port
-	e := NewEndpoint(cfg)
+	e := msrp.NewEndpoint(cfg)
 	gates := make(chan *gateTransport, 8)
 	go func() {
 		for {
@@ -75,7 +78,7 @@ func gatedServer(t *testing.T, cfg Config) (*Endpoint, string, chan *gateTranspo
 			if err != nil {
 				return
 			}
-			g := newGate(NewNetTransport(nc))
+			g := newGate(msrp.NewNetTransport(nc))
 			gates <- g
 			e.ServeTransport(g)
 		}
@@ -104,7 +107,7 @@ type largeTransfer struct {
 	tids     map[string]bool
 }
 
-func (lt *largeTransfer) add(t *testing.T, m *Message) {
+func (lt *largeTransfer) add(t *testing.T, m *msrp.Message) {
 	t.Helper()
 	if lt.tids[m.TransactionID] {
 		t.Fatalf("transaction-id %s reused across chunks", m.TransactionID)
@@ -113,12 +116,12 @@ func (lt *largeTransfer) add(t *testing.T, m *Message) {
 	if m.ByteRange.Start != int64(len(lt.data))+1 {
 		t.Fatalf("chunk %d starts at %d, want %d (resume at the first unsent byte)", lt.chunks, m.ByteRange.Start, len(lt.data)+1)
 	}
-	if len(m.Body) > MaxUninterruptible && m.ByteRange.End != -1 {
+	if len(m.Body) > msrp.MaxUninterruptible && m.ByteRange.End != -1 {
 		t.Fatalf("chunk of %d bytes has range-end %d, want '*'", len(m.Body), m.ByteRange.End)
 	}
 	lt.data = append(lt.data, m.Body...)
 	lt.chunks++
-	lt.complete = m.Flag == FlagEnd
+	lt.complete = m.Flag == msrp.FlagEnd
 }
 
 // TestChunking_ShortMessagesOvertakeLarge: a 5 MiB message is being written when three short messages are
@@ -135,10 +138,10 @@ func TestChunking_ShortMessagesOvertakeLarge(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := newRecorder()
-			srv, addr, gates := gatedServer(t, Config{MaxMessageSize: 8 << 20, MaxPendingBytes: 16 << 20})
+			srv, addr, gates := gatedServer(t, msrp.Config{MaxMessageSize: 8 << 20, MaxPendingBytes: 16 << 20})
 			s := srv.NewSession(rec)
-			p := dialRaw(t, addr, true)
-			s.SetRemotePath([]URI{p.uri})
+			p := dial(t, addr, true)
+			s.SetRemotePath([]msrp.URI{p.Local})
 			large := randomBody(5 << 20)
 			shorts := []string{"short one", "short two", "short three"}
 			sendShorts := func() {
@@ -154,10 +157,10 @@ func TestChunking_ShortMessagesOvertakeLarge(t *testing.T) {
 					t.Fatal(err)
 				}
 				sendShorts()
-				p.send(sendTo(s, "bind", "", ""))
+				p.Write(sendTo(s, "bind", "", ""))
 			} else {
-				p.send(sendTo(s, "bind", "", ""))
-				p.expectResponse("bind", 200)
+				p.Write(sendTo(s, "bind", "", ""))
+				p.ExpectNext(t, "bind", 200)
 				g.close()
 				if err := s.Send("application/octet-stream", large); err != nil {
 					t.Fatal(err)
@@ -169,7 +172,7 @@ func TestChunking_ShortMessagesOvertakeLarge(t *testing.T) {
 			lt := &largeTransfer{tids: map[string]bool{}}
 			var order []string
 			for !lt.complete {
-				m := p.next()
+				m := p.Next(t)
 				switch {
 				case m.IsResponse():
 					continue
@@ -199,16 +202,16 @@ func TestChunking_ShortMessagesOvertakeLarge(t *testing.T) {
 // TestChunking_FairBetweenLargeMessages: two large messages on one connection share it (RFC 4975 §7.1.1:
 // SHOULD share fairly): the second completes before the first has sent everything.
 func TestChunking_FairBetweenLargeMessages(t *testing.T) {
-	srv, addr, gates := gatedServer(t, Config{MaxMessageSize: 8 << 20, MaxPendingBytes: 32 << 20, ChunkQuantum: 16 << 10})
+	srv, addr, gates := gatedServer(t, msrp.Config{MaxMessageSize: 8 << 20, MaxPendingBytes: 32 << 20, ChunkQuantum: 16 << 10})
 	a, b := srv.NewSession(newRecorder()), srv.NewSession(newRecorder())
-	p := dialRaw(t, addr, true)
-	a.SetRemotePath([]URI{p.uri})
-	b.SetRemotePath([]URI{p.uri})
+	p := dial(t, addr, true)
+	a.SetRemotePath([]msrp.URI{p.Local})
+	b.SetRemotePath([]msrp.URI{p.Local})
 	g := <-gates
-	p.send(sendTo(a, "ba", "", ""))
-	p.expectResponse("ba", 200)
-	p.send(sendTo(b, "bb", "", ""))
-	p.expectResponse("bb", 200)
+	p.Write(sendTo(a, "ba", "", ""))
+	p.ExpectNext(t, "ba", 200)
+	p.Write(sendTo(b, "bb", "", ""))
+	p.ExpectNext(t, "bb", 200)
 	g.close()
 	bigA, bigB := randomBody(4<<20), randomBody(1<<20)
 	if err := a.Send("application/a", bigA); err != nil {
@@ -222,7 +225,7 @@ func TestChunking_FairBetweenLargeMessages(t *testing.T) {
 	got := map[string]*largeTransfer{"application/a": {tids: map[string]bool{}}, "application/b": {tids: map[string]bool{}}}
 	var first string
 	for !got["application/a"].complete || !got["application/b"].complete {
-		m := p.next()
+		m := p.Next(t)
 		lt := got[m.ContentType]
 		lt.add(t, m)
 		if lt.complete && first == "" {
@@ -242,30 +245,30 @@ func TestChunking_FairBetweenLargeMessages(t *testing.T) {
 func TestChunking_StopOn413(t *testing.T) {
 	tests := []struct {
 		name   string
-		answer func(p *rawPeer, tid, mid string, s *Session)
+		answer func(t *testing.T, p *msrptest.Peer, tid, mid string, s *msrp.Session)
 	}{
-		{"413 response", func(p *rawPeer, tid, mid string, s *Session) {
-			p.write("MSRP " + tid + " 413 Too big\nTo-Path: " + s.LocalURI().String() + "\nFrom-Path: " + p.uri.String() + "\n-------" + tid + "$\n")
+		{"413 response", func(t *testing.T, p *msrptest.Peer, tid, mid string, s *msrp.Session) {
+			write(t, p, "MSRP "+tid+" 413 Too big\nTo-Path: "+s.LocalURI().String()+"\nFrom-Path: "+p.Local.String()+"\n-------"+tid+"$\n")
 		}},
-		{"413 REPORT", func(p *rawPeer, tid, mid string, s *Session) {
-			p.write("MSRP rep413 REPORT\nTo-Path: " + s.LocalURI().String() + "\nFrom-Path: " + p.uri.String() +
-				"\nMessage-ID: " + mid + "\nByte-Range: 1-100/5242880\nStatus: 000 413 Too big\n-------rep413$\n")
+		{"413 REPORT", func(t *testing.T, p *msrptest.Peer, tid, mid string, s *msrp.Session) {
+			write(t, p, "MSRP rep413 REPORT\nTo-Path: "+s.LocalURI().String()+"\nFrom-Path: "+p.Local.String()+
+				"\nMessage-ID: "+mid+"\nByte-Range: 1-100/5242880\nStatus: 000 413 Too big\n-------rep413$\n")
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := newRecorder()
-			srv, addr, gates := gatedServer(t, Config{MaxMessageSize: 8 << 20, MaxPendingBytes: 16 << 20})
+			srv, addr, gates := gatedServer(t, msrp.Config{MaxMessageSize: 8 << 20, MaxPendingBytes: 16 << 20})
 			s := srv.NewSession(rec)
-			p := dialRaw(t, addr, false)
-			s.SetRemotePath([]URI{p.uri})
+			p := dial(t, addr, false)
+			s.SetRemotePath([]msrp.URI{p.Local})
 			g := <-gates
-			p.send(sendTo(s, "bind", "", ""))
+			p.Write(sendTo(s, "bind", "", ""))
 			var stream []byte
 			buf := make([]byte, 64<<10)
 			readUntil := func(sub string) {
 				for !bytes.Contains(stream, []byte(sub)) {
-					n, err := p.c.Read(buf)
+					n, err := p.Conn.Read(buf)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -274,7 +277,7 @@ func TestChunking_StopOn413(t *testing.T) {
 			}
 			readUntil("-------bind$\r\n")
 			g.close()
-			m := &Message{ContentType: "application/octet-stream", Body: randomBody(5 << 20)}
+			m := &msrp.Message{ContentType: "application/octet-stream", Body: randomBody(5 << 20)}
 			if err := s.SendMessage(m); err != nil {
 				t.Fatal(err)
 			}
@@ -285,7 +288,7 @@ func TestChunking_StopOn413(t *testing.T) {
 			start := bytes.Index(stream, []byte("MSRP ")) // the 200 to "bind" comes first
 			start += bytes.Index(stream[start+1:], []byte("MSRP ")) + 1
 			tid := string(stream[start+5 : start+5+bytes.IndexByte(stream[start+5:], ' ')])
-			tt.answer(p, tid, m.MessageID, s)
+			tt.answer(t, p, tid, m.MessageID, s)
 			if f := rec.nextFailure(t); f.s != s || f.mid != m.MessageID || f.code != 413 {
 				t.Fatalf("DeliveryFailed %+v, want 413 for %s", f, m.MessageID)
 			}
@@ -294,12 +297,12 @@ func TestChunking_StopOn413(t *testing.T) {
 				t.Fatal(err)
 			}
 			readUntil("-------")
-			var frames []*Message
-			parser := NewParser(0, 16<<20)
-			collect := func(m *Message, _ error) error { frames = append(frames, m.Clone()); return nil }
+			var frames []*msrp.Message
+			parser := msrp.NewParser(0, 16<<20)
+			collect := func(m *msrp.Message, _ error) error { frames = append(frames, m.Clone()); return nil }
 			parser.Parse(stream, collect)
 			for len(frames) < 3 {
-				n, err := p.c.Read(buf)
+				n, err := p.Conn.Read(buf)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -307,7 +310,7 @@ func TestChunking_StopOn413(t *testing.T) {
 			}
 			// frames: 200 for bind, the interrupted chunk, then "after" and nothing more of the large message.
 			chunk, after := frames[1], frames[2]
-			if chunk.MessageID != m.MessageID || chunk.Flag != FlagAbort || len(chunk.Body) == 0 || len(chunk.Body) >= 5<<20 {
+			if chunk.MessageID != m.MessageID || chunk.Flag != msrp.FlagAbort || len(chunk.Body) == 0 || len(chunk.Body) >= 5<<20 {
 				t.Fatalf("chunk in progress: flag %q, %d bytes", chunk.Flag, len(chunk.Body))
 			}
 			if string(after.Body) != "after" {
@@ -321,12 +324,12 @@ func TestChunking_StopOn413(t *testing.T) {
 // receiver's reassembly, and chunk responses settle every transaction.
 func TestChunking_LargeSendReachesEndpoint(t *testing.T) {
 	srvRec, cliRec := newRecorder(), newRecorder()
-	srv, _ := server(t, Config{MaxMessageSize: 4 << 20})
-	cli := NewEndpoint(Config{AdvertisedHost: "127.0.0.1", AdvertisedPort: 9, MaxMessageSize: 4 << 20})
+	srv, _ := server(t, msrp.Config{MaxMessageSize: 4 << 20})
+	cli := msrp.NewEndpoint(msrp.Config{AdvertisedHost: "127.0.0.1", AdvertisedPort: 9, MaxMessageSize: 4 << 20})
 	t.Cleanup(func() { cli.Close() })
 	ss, cs := srv.NewSession(srvRec), cli.NewSession(cliRec)
-	cs.SetRemotePath([]URI{ss.LocalURI()})
-	ss.SetRemotePath([]URI{cs.LocalURI()})
+	cs.SetRemotePath([]msrp.URI{ss.LocalURI()})
+	ss.SetRemotePath([]msrp.URI{cs.LocalURI()})
 	ctx, cancel := context.WithTimeout(context.Background(), failsafe)
 	defer cancel()
 	if err := cs.Connect(ctx); err != nil {

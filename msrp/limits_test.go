@@ -1,67 +1,66 @@
-package msrp
+package msrp_test
 
 import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/parleychat/parley/msrp"
+	"github.com/parleychat/parley/msrp/msrptest"
 )
 
 // TestConnectionLimits: each limit closes the connection, counts it, and ends nothing else.
 func TestConnectionLimits(t *testing.T) {
 	tests := []struct {
 		name  string
-		cfg   Config
-		setup func(t *testing.T, srv *Endpoint, addr string) *rawPeer // returns the peer that must be closed
-		stat  func(Stats) uint64
+		cfg   msrp.Config
+		setup func(t *testing.T, srv *msrp.Endpoint, addr string) *msrptest.Peer // returns the peer that must be closed
+		stat  func(msrp.Stats) uint64
 	}{
-		{"max conns per IP", Config{MaxConnsPerIP: 2, limitLoopback: true}, func(t *testing.T, srv *Endpoint, addr string) *rawPeer {
+		{"max conns per IP", msrp.LimitLoopback(msrp.Config{MaxConnsPerIP: 2}), func(t *testing.T, srv *msrp.Endpoint, addr string) *msrptest.Peer {
 			s := srv.NewSession(newRecorder())
-			a, b := dialRaw(t, addr, true), dialRaw(t, addr, true)
+			a, b := dial(t, addr, true), dial(t, addr, true)
 			// Both are accepted: a round trip on each proves it.
-			a.send(sendTo(s, "a", "", ""))
-			a.expectResponse("a", 200)
-			b.send(sendTo(s, "b", "", ""))
-			b.expectResponse("b", 506)
-			return dialRaw(t, addr, true)
-		}, func(s Stats) uint64 { return s.ConnsRejected }},
-		{"max conns", Config{MaxConns: 1}, func(t *testing.T, srv *Endpoint, addr string) *rawPeer {
+			a.Write(sendTo(s, "a", "", ""))
+			a.ExpectNext(t, "a", 200)
+			b.Write(sendTo(s, "b", "", ""))
+			b.ExpectNext(t, "b", 506)
+			return dial(t, addr, true)
+		}, func(s msrp.Stats) uint64 { return s.ConnsRejected }},
+		{"max conns", msrp.Config{MaxConns: 1}, func(t *testing.T, srv *msrp.Endpoint, addr string) *msrptest.Peer {
 			s := srv.NewSession(newRecorder())
-			a := dialRaw(t, addr, true)
-			a.send(sendTo(s, "a", "", ""))
-			a.expectResponse("a", 200)
-			return dialRaw(t, addr, true)
-		}, func(s Stats) uint64 { return s.ConnsRejected }},
-		{"frame head trickled", Config{HeaderTimeout: 30 * time.Millisecond}, func(t *testing.T, srv *Endpoint, addr string) *rawPeer {
+			a := dial(t, addr, true)
+			a.Write(sendTo(s, "a", "", ""))
+			a.ExpectNext(t, "a", 200)
+			return dial(t, addr, true)
+		}, func(s msrp.Stats) uint64 { return s.ConnsRejected }},
+		{"frame head trickled", msrp.Config{HeaderTimeout: 30 * time.Millisecond}, func(t *testing.T, srv *msrp.Endpoint, addr string) *msrptest.Peer {
 			s := srv.NewSession(newRecorder())
-			p := dialRaw(t, addr, true)
-			p.send(sendTo(s, "b", "", ""))
-			p.expectResponse("b", 200)
-			if _, err := p.c.Write([]byte("MSRP c SEND\r\nTo-Pa")); err != nil {
+			p := dial(t, addr, true)
+			p.Write(sendTo(s, "b", "", ""))
+			p.ExpectNext(t, "b", 200)
+			if _, err := p.Conn.Write([]byte("MSRP c SEND\r\nTo-Pa")); err != nil {
 				t.Fatal(err)
 			}
 			return p
-		}, func(s Stats) uint64 { return s.HeaderTimeouts }},
-		{"unbound connection", Config{BindTimeout: 30 * time.Millisecond}, func(t *testing.T, srv *Endpoint, addr string) *rawPeer {
-			return dialRaw(t, addr, true)
-		}, func(s Stats) uint64 { return s.UnboundClosed }},
-		{"idle connection", Config{IdleTimeout: 30 * time.Millisecond}, func(t *testing.T, srv *Endpoint, addr string) *rawPeer {
+		}, func(s msrp.Stats) uint64 { return s.HeaderTimeouts }},
+		{"unbound connection", msrp.Config{BindTimeout: 30 * time.Millisecond}, func(t *testing.T, srv *msrp.Endpoint, addr string) *msrptest.Peer {
+			return dial(t, addr, true)
+		}, func(s msrp.Stats) uint64 { return s.UnboundClosed }},
+		{"idle connection", msrp.Config{IdleTimeout: 30 * time.Millisecond}, func(t *testing.T, srv *msrp.Endpoint, addr string) *msrptest.Peer {
 			s := srv.NewSession(newRecorder())
-			p := dialRaw(t, addr, true)
-			p.send(sendTo(s, "b", "", ""))
-			p.expectResponse("b", 200)
-			s.Close(Kicked)
+			p := dial(t, addr, true)
+			p.Write(sendTo(s, "b", "", ""))
+			p.ExpectNext(t, "b", 200)
+			s.Close(msrp.Kicked)
 			return p
-		}, func(s Stats) uint64 { return s.IdleClosed }},
+		}, func(s msrp.Stats) uint64 { return s.IdleClosed }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv, addr := server(t, tt.cfg)
 			p := tt.setup(t, srv, addr)
-			select {
-			case <-p.eof:
-			case <-time.After(failsafe):
-				t.Fatal("connection not closed")
-			}
+			p.AwaitClose(t)
 			if n := tt.stat(srv.Stats()); n != 1 {
 				t.Fatalf("counter %d, want 1", n)
 			}
@@ -72,18 +71,18 @@ func TestConnectionLimits(t *testing.T) {
 // TestConnectionLimits_BoundConnectionStays: a connection with a bound session is neither unbound nor idle.
 func TestConnectionLimits_BoundConnectionStays(t *testing.T) {
 	rec := newRecorder()
-	srv, s, p := boundPair(t, Config{BindTimeout: 20 * time.Millisecond, IdleTimeout: 20 * time.Millisecond}, rec)
+	srv, s, p := boundPair(t, msrp.Config{BindTimeout: 20 * time.Millisecond, IdleTimeout: 20 * time.Millisecond}, rec)
 	// Outlive both timeouts by waiting for an unrelated session's bind timeout, several janitor rounds.
 	other := srv.NewSession(rec)
-	if ev := rec.nextClose(t); ev.s != other || ev.reason != BindTimeout {
+	if ev := rec.nextClose(t); ev.s != other || ev.reason != msrp.BindTimeout {
 		t.Fatalf("closed %v", ev.reason)
 	}
 	for i := 0; i < 3; i++ {
 		other = srv.NewSession(rec)
 		rec.nextClose(t)
 	}
-	p.send(sendTo(s, "still", "", ""))
-	p.expectResponse("still", 200)
+	p.Write(sendTo(s, "still", "", ""))
+	p.ExpectNext(t, "still", 200)
 }
 
 // TestConnectionFailureFailsSessions: when a connection fails, every session on it gets SessionClosed with
@@ -91,27 +90,29 @@ func TestConnectionLimits_BoundConnectionStays(t *testing.T) {
 func TestConnectionFailureFailsSessions(t *testing.T) {
 	tests := []struct {
 		name   string
-		breakC func(p *rawPeer)
-		reason CloseReason
+		breakC func(t *testing.T, p *msrptest.Peer)
+		reason msrp.CloseReason
 	}{
-		{"peer closes", func(p *rawPeer) { p.c.Close() }, PeerClosed},
-		{"garbage", func(p *rawPeer) { p.write("HELLO\n\n") }, ProtocolViolation},
-		{"header block too long", func(p *rawPeer) { p.write("MSRP abcd SEND\nX: " + string(make([]byte, 20<<10)) + "\n") }, ProtocolViolation},
+		{"peer closes", func(t *testing.T, p *msrptest.Peer) { p.Conn.Close() }, msrp.PeerClosed},
+		{"garbage", func(t *testing.T, p *msrptest.Peer) { write(t, p, "HELLO\n\n") }, msrp.ProtocolViolation},
+		{"header block too long", func(t *testing.T, p *msrptest.Peer) {
+			write(t, p, "MSRP abcd SEND\nX: "+string(make([]byte, 20<<10))+"\n")
+		}, msrp.ProtocolViolation},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := newRecorder()
-			srv, addr := server(t, Config{})
+			srv, addr := server(t, msrp.Config{})
 			a, b, other := srv.NewSession(rec), srv.NewSession(rec), srv.NewSession(rec)
-			p, q := dialRaw(t, addr, true), dialRaw(t, addr, true)
-			p.send(sendTo(a, "a", "", ""))
-			p.send(sendTo(b, "b", "", ""))
-			p.expectResponse("a", 200)
-			p.expectResponse("b", 200)
-			q.send(sendTo(other, "o", "", ""))
-			q.expectResponse("o", 200)
-			tt.breakC(p)
-			got := map[*Session]CloseReason{}
+			p, q := dial(t, addr, true), dial(t, addr, true)
+			p.Write(sendTo(a, "a", "", ""))
+			p.Write(sendTo(b, "b", "", ""))
+			p.ExpectNext(t, "a", 200)
+			p.ExpectNext(t, "b", 200)
+			q.Write(sendTo(other, "o", "", ""))
+			q.ExpectNext(t, "o", 200)
+			tt.breakC(t, p)
+			got := map[*msrp.Session]msrp.CloseReason{}
 			for len(got) < 2 {
 				ev := rec.nextClose(t)
 				got[ev.s] = ev.reason
@@ -119,8 +120,8 @@ func TestConnectionFailureFailsSessions(t *testing.T) {
 			if got[a] != tt.reason || got[b] != tt.reason {
 				t.Fatalf("reasons %v %v, want %v", got[a], got[b], tt.reason)
 			}
-			q.send(sendTo(other, "o2", "", ""))
-			q.expectResponse("o2", 200)
+			q.Write(sendTo(other, "o2", "", ""))
+			q.ExpectNext(t, "o2", 200)
 		})
 	}
 }
@@ -129,9 +130,9 @@ func TestConnectionFailureFailsSessions(t *testing.T) {
 // (an idle member costs one goroutine); the next frame queued starts one again, in order.
 func TestIdleWriterRetires(t *testing.T) {
 	rec := newRecorder()
-	_, s, p := boundPair(t, Config{BindTimeout: 20 * time.Millisecond}, rec)
-	c := s.boundConn()
-	writing := func() bool { return c.writing.Load() }
+	_, s, p := boundPair(t, msrp.Config{BindTimeout: 20 * time.Millisecond}, rec)
+	c := s.BoundConn()
+	writing := func() bool { return c.Writing() }
 	for round := 0; round < 3; round++ {
 		deadline := time.Now().Add(2 * time.Second)
 		for writing() {
@@ -146,12 +147,12 @@ func TestIdleWriterRetires(t *testing.T) {
 			}
 		}
 		for i := 0; i < 3; i++ {
-			m := p.next()
+			m := p.Next(t)
 			if want := fmt.Sprintf("r%d-%d", round, i); m.Method != "SEND" || string(m.Body) != want {
 				t.Fatalf("round %d: got %s %q, want SEND %q", round, m.Method, m.Body, want)
 			}
 		}
-		p.send(sendTo(s, fmt.Sprintf("in%d", round), "", ""))
-		p.expectResponse(fmt.Sprintf("in%d", round), 200)
+		p.Write(sendTo(s, fmt.Sprintf("in%d", round), "", ""))
+		p.ExpectNext(t, fmt.Sprintf("in%d", round), 200)
 	}
 }

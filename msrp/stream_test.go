@@ -1,18 +1,20 @@
-package msrp
+package msrp_test
 
 import (
 	"strings"
 	"testing"
+
+	"github.com/parleychat/parley/msrp"
 )
 
 // chunkRecorder is a recorder that also takes chunks (ChunkHandler); refuse picks a chunk to answer 413.
 type chunkRecorder struct {
 	*recorder
-	chunks chan *Message
-	refuse func(m *Message) error
+	chunks chan *msrp.Message
+	refuse func(m *msrp.Message) error
 }
 
-func (r *chunkRecorder) HandleChunk(s *Session, m *Message) error {
+func (r *chunkRecorder) HandleChunk(s *msrp.Session, m *msrp.Message) error {
 	r.chunks <- m
 	if r.refuse != nil {
 		return r.refuse(m)
@@ -24,43 +26,43 @@ func (r *chunkRecorder) HandleChunk(s *Session, m *Message) error {
 // ChunkHandler chunk by chunk, out of order as sent, each with the range its data covers; the success REPORT
 // follows the last missing byte; small chunked and whole messages are still delivered whole.
 func TestChunkHandler_Streams(t *testing.T) {
-	rec := &chunkRecorder{recorder: newRecorder(), chunks: make(chan *Message, 64)}
-	_, s, p := boundPair(t, Config{StreamThreshold: 10}, rec)
+	rec := &chunkRecorder{recorder: newRecorder(), chunks: make(chan *msrp.Message, 64)}
+	_, s, p := boundPair(t, msrp.Config{StreamThreshold: 10}, rec)
 	type want struct {
-		br   ByteRange
+		br   msrp.ByteRange
 		flag byte
 		body string
 	}
 	tests := []struct {
 		name   string
-		frames []*Message
+		frames []*msrp.Message
 		want   []want
-		report ByteRange // success REPORT expected once complete; zero: none
+		report msrp.ByteRange // success REPORT expected once complete; zero: none
 	}{
-		{"known total, out of order", []*Message{
-			chunk(s, "a1", "MA", ByteRange{1, -1, 16}, '+', "0123"),
-			chunk(s, "a2", "MA", ByteRange{9, 16, 16}, '$', "89abcdef"),
-			chunk(s, "a3", "MA", ByteRange{5, -1, 16}, '+', "4567"),
-		}, []want{{ByteRange{1, 4, 16}, '+', "0123"}, {ByteRange{9, 16, 16}, '$', "89abcdef"}, {ByteRange{5, 8, 16}, '+', "4567"}},
-			ByteRange{1, 16, 16}},
-		{"unknown total", []*Message{
-			chunk(s, "b1", "MB", ByteRange{1, -1, -1}, '+', "xy"),
-			chunk(s, "b2", "MB", ByteRange{3, 4, 4}, '$', "zw"),
-		}, []want{{ByteRange{1, 2, -1}, '+', "xy"}, {ByteRange{3, 4, 4}, '$', "zw"}}, ByteRange{1, 4, 4}},
-		{"aborted", []*Message{
-			chunk(s, "c1", "MC", ByteRange{1, -1, 100}, '+', "abc"),
-			chunk(s, "c2", "MC", ByteRange{4, -1, 100}, '#', "d"),
-		}, []want{{ByteRange{1, 3, 100}, '+', "abc"}, {ByteRange{4, 4, 100}, '#', "d"}}, ByteRange{}},
+		{"known total, out of order", []*msrp.Message{
+			chunk(s, "a1", "MA", msrp.ByteRange{1, -1, 16}, '+', "0123"),
+			chunk(s, "a2", "MA", msrp.ByteRange{9, 16, 16}, '$', "89abcdef"),
+			chunk(s, "a3", "MA", msrp.ByteRange{5, -1, 16}, '+', "4567"),
+		}, []want{{msrp.ByteRange{1, 4, 16}, '+', "0123"}, {msrp.ByteRange{9, 16, 16}, '$', "89abcdef"}, {msrp.ByteRange{5, 8, 16}, '+', "4567"}},
+			msrp.ByteRange{1, 16, 16}},
+		{"unknown total", []*msrp.Message{
+			chunk(s, "b1", "MB", msrp.ByteRange{1, -1, -1}, '+', "xy"),
+			chunk(s, "b2", "MB", msrp.ByteRange{3, 4, 4}, '$', "zw"),
+		}, []want{{msrp.ByteRange{1, 2, -1}, '+', "xy"}, {msrp.ByteRange{3, 4, 4}, '$', "zw"}}, msrp.ByteRange{1, 4, 4}},
+		{"aborted", []*msrp.Message{
+			chunk(s, "c1", "MC", msrp.ByteRange{1, -1, 100}, '+', "abc"),
+			chunk(s, "c2", "MC", msrp.ByteRange{4, -1, 100}, '#', "d"),
+		}, []want{{msrp.ByteRange{1, 3, 100}, '+', "abc"}, {msrp.ByteRange{4, 4, 100}, '#', "d"}}, msrp.ByteRange{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, m := range tt.frames {
 				m.SuccessReport = "yes" // every chunk carries the same report headers (§7.1.1)
-				p.send(m)
-				p.expectResponse(m.TransactionID, 200)
+				p.Write(m)
+				p.ExpectNext(t, m.TransactionID, 200)
 			}
 			if tt.report.Start != 0 {
-				if r := p.next(); r.Method != "REPORT" || r.ByteRange != tt.report || r.Status.Code != 200 {
+				if r := p.Next(t); r.Method != "REPORT" || r.ByteRange != tt.report || r.Status.Code != 200 {
 					t.Fatalf("want success REPORT %v, got %q", tt.report, r.AppendTo(nil))
 				}
 			}
@@ -73,10 +75,10 @@ func TestChunkHandler_Streams(t *testing.T) {
 		})
 	}
 	// A small chunked message (total ≤ threshold) is reassembled.
-	p.send(chunk(s, "d1", "MD", ByteRange{1, -1, 6}, '+', "abc"))
-	p.expectResponse("d1", 200)
-	p.send(chunk(s, "d2", "MD", ByteRange{4, 6, 6}, '$', "def"))
-	p.expectResponse("d2", 200)
+	p.Write(chunk(s, "d1", "MD", msrp.ByteRange{1, -1, 6}, '+', "abc"))
+	p.ExpectNext(t, "d1", 200)
+	p.Write(chunk(s, "d2", "MD", msrp.ByteRange{4, 6, 6}, '$', "def"))
+	p.ExpectNext(t, "d2", 200)
 	if m := rec.nextMsg(t); string(m.Body) != "abcdef" {
 		t.Fatalf("reassembled %q", m.Body)
 	}
@@ -90,22 +92,22 @@ func TestChunkHandler_Streams(t *testing.T) {
 // TestChunkHandler_StopMidway: the handler refuses a chunk with 413; that chunk and every later chunk of the
 // message get 413 (RFC 4975 §10.5) without reaching the handler.
 func TestChunkHandler_StopMidway(t *testing.T) {
-	rec := &chunkRecorder{recorder: newRecorder(), chunks: make(chan *Message, 64)}
-	rec.refuse = func(m *Message) error {
+	rec := &chunkRecorder{recorder: newRecorder(), chunks: make(chan *msrp.Message, 64)}
+	rec.refuse = func(m *msrp.Message) error {
 		if m.ByteRange.Start > 1 {
-			return &StatusError{Code: StatusTooLarge, Comment: "Enough"}
+			return &msrp.StatusError{Code: msrp.StatusTooLarge, Comment: "Enough"}
 		}
 		return nil
 	}
-	srv, s, p := boundPair(t, Config{StreamThreshold: 10}, rec)
-	p.send(chunk(s, "s1", "MS", ByteRange{1, -1, -1}, '+', "first"))
-	p.expectResponse("s1", 200)
-	p.send(chunk(s, "s2", "MS", ByteRange{6, -1, -1}, '+', "second"))
-	if r := p.expectResponse("s2", 413); r.Comment != "Enough" {
+	srv, s, p := boundPair(t, msrp.Config{StreamThreshold: 10}, rec)
+	p.Write(chunk(s, "s1", "MS", msrp.ByteRange{1, -1, -1}, '+', "first"))
+	p.ExpectNext(t, "s1", 200)
+	p.Write(chunk(s, "s2", "MS", msrp.ByteRange{6, -1, -1}, '+', "second"))
+	if r := p.ExpectNext(t, "s2", 413); r.Comment != "Enough" {
 		t.Fatalf("comment %q", r.Comment)
 	}
-	p.send(chunk(s, "s3", "MS", ByteRange{12, -1, -1}, '+', "third"))
-	p.expectResponse("s3", 413)
+	p.Write(chunk(s, "s3", "MS", msrp.ByteRange{12, -1, -1}, '+', "third"))
+	p.ExpectNext(t, "s3", 413)
 	if n := len(rec.chunks); n != 2 {
 		t.Fatalf("handler saw %d chunks, want 2", n)
 	}
@@ -119,35 +121,35 @@ func TestChunkHandler_StopMidway(t *testing.T) {
 func TestMaxSize(t *testing.T) {
 	tests := []struct {
 		name  string
-		h     func() SessionHandler
-		frame func(s *Session) *Message
+		h     func() msrp.SessionHandler
+		frame func(s *msrp.Session) *msrp.Message
 		code  int
 	}{
-		{"whole over max-size", func() SessionHandler { return newRecorder() }, func(s *Session) *Message {
+		{"whole over max-size", func() msrp.SessionHandler { return newRecorder() }, func(s *msrp.Session) *msrp.Message {
 			return sendTo(s, "w", "text/plain", strings.Repeat("x", 101))
 		}, 413},
-		{"whole at max-size", func() SessionHandler { return newRecorder() }, func(s *Session) *Message {
+		{"whole at max-size", func() msrp.SessionHandler { return newRecorder() }, func(s *msrp.Session) *msrp.Message {
 			return sendTo(s, "w", "text/plain", strings.Repeat("x", 100))
 		}, 200},
-		{"declared total over", func() SessionHandler { return newRecorder() }, func(s *Session) *Message {
-			return chunk(s, "t", "M1", ByteRange{1, -1, 5000}, '+', "x")
+		{"declared total over", func() msrp.SessionHandler { return newRecorder() }, func(s *msrp.Session) *msrp.Message {
+			return chunk(s, "t", "M1", msrp.ByteRange{1, -1, 5000}, '+', "x")
 		}, 413},
-		{"chunk past max-size", func() SessionHandler { return newRecorder() }, func(s *Session) *Message {
-			return chunk(s, "p", "M2", ByteRange{99, -1, -1}, '+', "xyz")
+		{"chunk past max-size", func() msrp.SessionHandler { return newRecorder() }, func(s *msrp.Session) *msrp.Message {
+			return chunk(s, "p", "M2", msrp.ByteRange{99, -1, -1}, '+', "xyz")
 		}, 413},
-		{"streamed, declared total over", func() SessionHandler {
-			return &chunkRecorder{recorder: newRecorder(), chunks: make(chan *Message, 4)}
-		}, func(s *Session) *Message {
-			return chunk(s, "st", "M3", ByteRange{1, -1, 101}, '+', "x")
+		{"streamed, declared total over", func() msrp.SessionHandler {
+			return &chunkRecorder{recorder: newRecorder(), chunks: make(chan *msrp.Message, 4)}
+		}, func(s *msrp.Session) *msrp.Message {
+			return chunk(s, "st", "M3", msrp.ByteRange{1, -1, 101}, '+', "x")
 		}, 413},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, s, p := boundPair(t, Config{StreamThreshold: 10}, tt.h())
+			_, s, p := boundPair(t, msrp.Config{StreamThreshold: 10}, tt.h())
 			s.SetMaxSize(100)
 			m := tt.frame(s)
-			p.send(m)
-			p.expectResponse(m.TransactionID, tt.code)
+			p.Write(m)
+			p.ExpectNext(t, m.TransactionID, tt.code)
 		})
 	}
 }
@@ -156,10 +158,10 @@ func TestMaxSize(t *testing.T) {
 // max-size (the handler holds none of it), while a reassembled one stays bounded, and the stream limit
 // itself still gets 413.
 func TestStreamLimit(t *testing.T) {
-	rec := &chunkRecorder{recorder: newRecorder(), chunks: make(chan *Message, 64)}
-	_, s, p := boundPair(t, Config{StreamThreshold: 10, MaxMessageSize: 100}, rec)
-	p.send(chunk(s, "n1", "MN", ByteRange{1, -1, 300}, '+', "abc"))
-	p.expectResponse("n1", 413) // no stream limit yet: MaxMessageSize
+	rec := &chunkRecorder{recorder: newRecorder(), chunks: make(chan *msrp.Message, 64)}
+	_, s, p := boundPair(t, msrp.Config{StreamThreshold: 10, MaxMessageSize: 100}, rec)
+	p.Write(chunk(s, "n1", "MN", msrp.ByteRange{1, -1, 300}, '+', "abc"))
+	p.ExpectNext(t, "n1", 413) // no stream limit yet: MaxMessageSize
 	s.SetMaxSize(50)
 	s.SetStreamLimit(400)
 	for i := int64(0); i < 4; i++ {
@@ -168,48 +170,48 @@ func TestStreamLimit(t *testing.T) {
 			flag, end = '$', 300
 		}
 		tid := "t" + string(rune('1'+i))
-		p.send(chunk(s, tid, "MT", ByteRange{1 + 75*i, end, 300}, flag, strings.Repeat("abcd"[i:i+1], 75)))
-		p.expectResponse(tid, 200)
+		p.Write(chunk(s, tid, "MT", msrp.ByteRange{1 + 75*i, end, 300}, flag, strings.Repeat("abcd"[i:i+1], 75)))
+		p.ExpectNext(t, tid, 200)
 		<-rec.chunks
 	}
-	p.send(chunk(s, "u1", "MU", ByteRange{1, -1, 500}, '+', "abc"))
-	p.expectResponse("u1", 413) // beyond the stream limit
+	p.Write(chunk(s, "u1", "MU", msrp.ByteRange{1, -1, 500}, '+', "abc"))
+	p.ExpectNext(t, "u1", 413) // beyond the stream limit
 	// Of unknown size, stopped once past it: the handler hears of it as an abort.
-	p.send(chunk(s, "w1", "MW", ByteRange{1, -1, -1}, '+', strings.Repeat("w", 100)))
-	p.expectResponse("w1", 200)
+	p.Write(chunk(s, "w1", "MW", msrp.ByteRange{1, -1, -1}, '+', strings.Repeat("w", 100)))
+	p.ExpectNext(t, "w1", 200)
 	<-rec.chunks
 	for i, start := range []int64{101, 201, 301, 401} {
 		tid := "w" + string(rune('2'+i))
-		p.send(chunk(s, tid, "MW", ByteRange{start, -1, -1}, '+', strings.Repeat("w", 100)))
+		p.Write(chunk(s, tid, "MW", msrp.ByteRange{start, -1, -1}, '+', strings.Repeat("w", 100)))
 		if start < 400 {
-			p.expectResponse(tid, 200)
+			p.ExpectNext(t, tid, 200)
 			<-rec.chunks
 		} else {
-			p.expectResponse(tid, 413)
+			p.ExpectNext(t, tid, 413)
 		}
 	}
-	if m := <-rec.chunks; m.Flag != FlagAbort || len(m.Body) != 0 {
+	if m := <-rec.chunks; m.Flag != msrp.FlagAbort || len(m.Body) != 0 {
 		t.Fatalf("handler got %q with %d bytes, want an abort", m.Flag, len(m.Body))
 	}
-	p.send(chunk(s, "w9", "MW", ByteRange{501, -1, -1}, '+', "more"))
-	p.expectResponse("w9", 413)
+	p.Write(chunk(s, "w9", "MW", msrp.ByteRange{501, -1, -1}, '+', "more"))
+	p.ExpectNext(t, "w9", 413)
 	select {
 	case m := <-rec.chunks:
 		t.Fatalf("a chunk after the stop reached the handler: %v", m.ByteRange)
 	default:
 	}
-	p.send(chunk(s, "v1", "MV", ByteRange{1, -1, 10}, '+', "abc"))
-	p.expectResponse("v1", 200)
-	p.send(chunk(s, "v2", "MV", ByteRange{4, -1, 60}, '+', "def"))
-	p.expectResponse("v2", 413) // reassembled (total 10 at first): max-size 50 still holds
+	p.Write(chunk(s, "v1", "MV", msrp.ByteRange{1, -1, 10}, '+', "abc"))
+	p.ExpectNext(t, "v1", 200)
+	p.Write(chunk(s, "v2", "MV", msrp.ByteRange{4, -1, 60}, '+', "def"))
+	p.ExpectNext(t, "v2", 413) // reassembled (total 10 at first): max-size 50 still holds
 }
 
 // TestQueued: Queued counts what waits before binding and -1 once closed.
 func TestQueued(t *testing.T) {
-	e := NewEndpoint(Config{AdvertisedHost: "127.0.0.1", AdvertisedPort: 9})
+	e := msrp.NewEndpoint(msrp.Config{AdvertisedHost: "127.0.0.1", AdvertisedPort: 9})
 	defer e.Close()
 	s := e.NewSession(newRecorder())
-	s.SetRemotePath([]URI{{Host: "127.0.0.1", Port: 9, SessionID: "peer", Transport: "tcp"}})
+	s.SetRemotePath([]msrp.URI{{Host: "127.0.0.1", Port: 9, SessionID: "peer", Transport: "tcp"}})
 	if n := s.Queued(); n != 0 {
 		t.Fatalf("Queued %d", n)
 	}
@@ -219,7 +221,7 @@ func TestQueued(t *testing.T) {
 	if n := s.Queued(); n <= 5 {
 		t.Fatalf("Queued %d after a send", n)
 	}
-	s.Close(Local)
+	s.Close(msrp.Local)
 	if n := s.Queued(); n != -1 {
 		t.Fatalf("Queued %d after close", n)
 	}
@@ -230,9 +232,9 @@ func TestQueued(t *testing.T) {
 // message takes turns with them.
 func TestRelayedPiecesInOrder(t *testing.T) {
 	rec := newRecorder()
-	_, s, p := boundPair(t, Config{ChunkQuantum: 2048}, rec)
-	c := s.boundConn()
-	c.cork()
+	_, s, p := boundPair(t, msrp.Config{ChunkQuantum: 2048}, rec)
+	c := s.BoundConn()
+	c.Cork()
 	total := int64(5000 + 5000 + 100)
 	pieces := []struct {
 		n    int
@@ -241,22 +243,22 @@ func TestRelayedPiecesInOrder(t *testing.T) {
 	start := int64(1)
 	for i, pc := range pieces {
 		body := []byte(strings.Repeat(string(rune('a'+i)), pc.n))
-		if err := s.SendMessage(&Message{MessageID: "MA", ContentType: "text/plain", Body: body, Flag: pc.flag,
-			ByteRange: ByteRange{Start: start, End: start - 1 + int64(pc.n), Total: total}}); err != nil {
+		if err := s.SendMessage(&msrp.Message{MessageID: "MA", ContentType: "text/plain", Body: body, Flag: pc.flag,
+			ByteRange: msrp.ByteRange{Start: start, End: start - 1 + int64(pc.n), Total: total}}); err != nil {
 			t.Fatal(err)
 		}
 		start += int64(pc.n)
 		if i == 0 {
-			if err := s.SendMessage(&Message{MessageID: "MB", ContentType: "text/plain", Body: []byte(strings.Repeat("z", 9000))}); err != nil {
+			if err := s.SendMessage(&msrp.Message{MessageID: "MB", ContentType: "text/plain", Body: []byte(strings.Repeat("z", 9000))}); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	c.uncork()
+	c.Uncork()
 	next := int64(1)
 	var got []byte
 	for next <= total {
-		m := p.next()
+		m := p.Next(t)
 		if m.Method != "SEND" || m.MessageID != "MA" {
 			continue
 		}

@@ -1,4 +1,4 @@
-package msrp
+package msrp_test
 
 import (
 	"context"
@@ -9,55 +9,57 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/parleychat/parley/msrp"
 )
 
 func TestLoadOrCreateCertificate(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "tls")
-	a, err := LoadOrCreateCertificate(dir)
+	a, err := msrp.LoadOrCreateCertificate(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := LoadOrCreateCertificate(dir)
+	b, err := msrp.LoadOrCreateCertificate(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if Fingerprint(a) != Fingerprint(b) {
+	if msrp.Fingerprint(a) != msrp.Fingerprint(b) {
 		t.Fatal("second call did not load the stored certificate")
 	}
-	if !regexp.MustCompile(`^sha-256 ([0-9A-F]{2}:){31}[0-9A-F]{2}$`).MatchString(Fingerprint(a)) {
-		t.Fatalf("fingerprint %q is not RFC 8122 form", Fingerprint(a))
+	if !regexp.MustCompile(`^sha-256 ([0-9A-F]{2}:){31}[0-9A-F]{2}$`).MatchString(msrp.Fingerprint(a)) {
+		t.Fatalf("fingerprint %q is not RFC 8122 form", msrp.Fingerprint(a))
 	}
-	if fi, err := os.Stat(filepath.Join(dir, KeyFile)); err != nil || fi.Mode().Perm() != 0o600 {
+	if fi, err := os.Stat(filepath.Join(dir, msrp.KeyFile)); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("key file: %v %v", fi.Mode(), err)
 	}
 	der := a.Certificate[0]
 	other := "00" // a first byte that differs from the certificate's
-	if strings.HasPrefix(Fingerprint(a)[8:], "00") {
+	if strings.HasPrefix(msrp.Fingerprint(a)[8:], "00") {
 		other = "FF"
 	}
 	for _, tt := range []struct {
 		fp   string
 		want bool
 	}{
-		{Fingerprint(a), true},
-		{"SHA-256 " + Fingerprint(a)[8:], true},
-		{"sha-256 " + other + ":" + Fingerprint(a)[11:], false},
+		{msrp.Fingerprint(a), true},
+		{"SHA-256 " + msrp.Fingerprint(a)[8:], true},
+		{"sha-256 " + other + ":" + msrp.Fingerprint(a)[11:], false},
 		{"md5 00", false},
 		{"", false},
 	} {
-		if got := matchFingerprint(tt.fp, der); got != tt.want {
+		if got := msrp.MatchFingerprint(tt.fp, der); got != tt.want {
 			t.Errorf("matchFingerprint(%q) = %v", tt.fp, got)
 		}
 	}
-	os.WriteFile(filepath.Join(dir, CertificateFile), []byte("junk"), 0o644)
-	if _, err := LoadOrCreateCertificate(dir); err == nil {
+	os.WriteFile(filepath.Join(dir, msrp.CertificateFile), []byte("junk"), 0o644)
+	if _, err := msrp.LoadOrCreateCertificate(dir); err == nil {
 		t.Fatal("a broken certificate file was replaced or accepted")
 	}
 }
 
 // tlsEndpoints starts a server Endpoint with a plain and a TLS listener on host, and a client Endpoint, each
 // with its own self-signed certificate.
-func tlsEndpoints(t *testing.T, host string) (srv, cli *Endpoint, srvCert, cliCert tls.Certificate) {
+func tlsEndpoints(t *testing.T, host string) (srv, cli *msrp.Endpoint, srvCert, cliCert tls.Certificate) {
 	t.Helper()
 	plain, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
@@ -67,18 +69,18 @@ func tlsEndpoints(t *testing.T, host string) (srv, cli *Endpoint, srvCert, cliCe
 	if err != nil {
 		t.Fatal(err)
 	}
-	if srvCert, err = LoadOrCreateCertificate(t.TempDir()); err != nil {
+	if srvCert, err = msrp.LoadOrCreateCertificate(t.TempDir()); err != nil {
 		t.Fatal(err)
 	}
-	if cliCert, err = LoadOrCreateCertificate(t.TempDir()); err != nil {
+	if cliCert, err = msrp.LoadOrCreateCertificate(t.TempDir()); err != nil {
 		t.Fatal(err)
 	}
-	srv = NewEndpoint(Config{AdvertisedHost: host, AdvertisedPort: plain.Addr().(*net.TCPAddr).Port,
+	srv = msrp.NewEndpoint(msrp.Config{AdvertisedHost: host, AdvertisedPort: plain.Addr().(*net.TCPAddr).Port,
 		AdvertisedTLSPort: secure.Addr().(*net.TCPAddr).Port, Certificate: &srvCert})
 	done := make(chan error, 2)
 	go func() { done <- srv.Serve(context.Background(), plain) }()
 	go func() { done <- srv.ServeTLS(context.Background(), secure) }()
-	cli = NewEndpoint(Config{AdvertisedHost: host, AdvertisedPort: 9, Certificate: &cliCert})
+	cli = msrp.NewEndpoint(msrp.Config{AdvertisedHost: host, AdvertisedPort: 9, Certificate: &cliCert})
 	t.Cleanup(func() {
 		cli.Close()
 		srv.Close()
@@ -105,10 +107,10 @@ func TestTLS_Fingerprints(t *testing.T) {
 			if !ss.LocalURI().Secure || ss.LocalURI().Port != srv.Config().AdvertisedTLSPort {
 				t.Fatalf("TLS session URI %s", ss.LocalURI())
 			}
-			ss.SetPeerFingerprint(Fingerprint(cliCert))
-			ss.SetRemotePath([]URI{cs.LocalURI()})
-			cs.SetPeerFingerprint(Fingerprint(srvCert))
-			cs.SetRemotePath([]URI{ss.LocalURI()})
+			ss.SetPeerFingerprint(msrp.Fingerprint(cliCert))
+			ss.SetRemotePath([]msrp.URI{cs.LocalURI()})
+			cs.SetPeerFingerprint(msrp.Fingerprint(srvCert))
+			cs.SetRemotePath([]msrp.URI{ss.LocalURI()})
 			if err := cs.Connect(ctx); err != nil {
 				t.Fatalf("Connect over TLS: %v", err)
 			}
@@ -127,7 +129,7 @@ func TestTLS_Fingerprints(t *testing.T) {
 
 			// Plain TCP side by side.
 			ps, pc := srv.NewSession(srvRec), cli.NewSession(cliRec)
-			pc.SetRemotePath([]URI{ps.LocalURI()})
+			pc.SetRemotePath([]msrp.URI{ps.LocalURI()})
 			if err := pc.Connect(ctx); err != nil {
 				t.Fatalf("Connect over TCP: %v", err)
 			}
@@ -135,7 +137,7 @@ func TestTLS_Fingerprints(t *testing.T) {
 			wrong := cli.NewSession(cliRec)
 			u := ss.LocalURI()
 			u.Secure = false
-			wrong.SetRemotePath([]URI{u})
+			wrong.SetRemotePath([]msrp.URI{u})
 			if err := wrong.Connect(ctx); err == nil {
 				t.Fatal("msrps session bound over TCP")
 			}
@@ -146,7 +148,7 @@ func TestTLS_Fingerprints(t *testing.T) {
 // TestTLS_FingerprintMismatch: a certificate that does not match a=fingerprint ends the session at once,
 // on either side (RFC 4975 §14.4).
 func TestTLS_FingerprintMismatch(t *testing.T) {
-	other, err := LoadOrCreateCertificate(t.TempDir())
+	other, err := msrp.LoadOrCreateCertificate(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,15 +156,15 @@ func TestTLS_FingerprintMismatch(t *testing.T) {
 		srv, cli, srvCert, _ := tlsEndpoints(t, "127.0.0.1")
 		srvRec := newRecorder()
 		ss, cs := srv.NewTLSSession(srvRec), cli.NewTLSSession(newRecorder())
-		ss.SetPeerFingerprint(Fingerprint(other))
-		cs.SetPeerFingerprint(Fingerprint(srvCert))
-		cs.SetRemotePath([]URI{ss.LocalURI()})
+		ss.SetPeerFingerprint(msrp.Fingerprint(other))
+		cs.SetPeerFingerprint(msrp.Fingerprint(srvCert))
+		cs.SetRemotePath([]msrp.URI{ss.LocalURI()})
 		ctx, cancel := context.WithTimeout(context.Background(), failsafe)
 		defer cancel()
 		if err := cs.Connect(ctx); err == nil {
 			t.Fatal("Connect succeeded with the wrong client certificate")
 		}
-		if ev := srvRec.nextClose(t); ev.s != ss || ev.reason != FingerprintMismatch {
+		if ev := srvRec.nextClose(t); ev.s != ss || ev.reason != msrp.FingerprintMismatch {
 			t.Fatalf("server session closed with %v", ev.reason)
 		}
 		if st := srv.Stats(); st.FingerprintMismatches != 1 {
@@ -172,8 +174,8 @@ func TestTLS_FingerprintMismatch(t *testing.T) {
 	t.Run("client checks server", func(t *testing.T) {
 		srv, cli, _, _ := tlsEndpoints(t, "127.0.0.1")
 		ss, cs := srv.NewTLSSession(newRecorder()), cli.NewTLSSession(newRecorder())
-		cs.SetPeerFingerprint(Fingerprint(other))
-		cs.SetRemotePath([]URI{ss.LocalURI()})
+		cs.SetPeerFingerprint(msrp.Fingerprint(other))
+		cs.SetRemotePath([]msrp.URI{ss.LocalURI()})
 		ctx, cancel := context.WithTimeout(context.Background(), failsafe)
 		defer cancel()
 		if err := cs.Connect(ctx); err == nil {

@@ -1,4 +1,4 @@
-package msrp
+package msrp_test
 
 import (
 	"bytes"
@@ -15,10 +15,11 @@ import (
 
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
+	"github.com/parleychat/parley/msrp"
 )
 
 // wsServer serves e's WebSocket handler at /msrp on a loopback HTTP server and returns its host:port.
-func wsServer(t *testing.T, cfg Config) (*Endpoint, string) {
+func wsServer(t *testing.T, cfg msrp.Config) (*msrp.Endpoint, string) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -26,7 +27,7 @@ func wsServer(t *testing.T, cfg Config) (*Endpoint, string) {
 	}
 	cfg.AdvertisedHost = "127.0.0.1"
 	cfg.AdvertisedWSPort = ln.Addr().(*net.TCPAddr).Port
-	e := NewEndpoint(cfg)
+	e := msrp.NewEndpoint(cfg)
 	mux := http.NewServeMux()
 	mux.Handle("/msrp", e.WebSocketHandler())
 	srv := httptest.NewUnstartedServer(mux)
@@ -41,11 +42,11 @@ func wsDial(t *testing.T, addr string) net.Conn {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), failsafe)
 	defer cancel()
-	c, _, hs, err := ws.Dialer{Protocols: []string{WebSocketProtocol}}.Dial(ctx, "ws://"+addr+"/msrp")
+	c, _, hs, err := ws.Dialer{Protocols: []string{msrp.WebSocketProtocol}}.Dial(ctx, "ws://"+addr+"/msrp")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if hs.Protocol != WebSocketProtocol {
+	if hs.Protocol != msrp.WebSocketProtocol {
 		t.Fatalf("negotiated subprotocol %q, want msrp", hs.Protocol)
 	}
 	t.Cleanup(func() { c.Close() })
@@ -53,7 +54,7 @@ func wsDial(t *testing.T, addr string) net.Conn {
 }
 
 // wsFrames reads one WebSocket message and parses it; it must hold exactly one MSRP frame.
-func wsFrame(t *testing.T, c net.Conn) *Message {
+func wsFrame(t *testing.T, c net.Conn) *msrp.Message {
 	t.Helper()
 	c.SetReadDeadline(time.Now().Add(failsafe))
 	data, op, err := wsutil.ReadServerData(c)
@@ -63,9 +64,9 @@ func wsFrame(t *testing.T, c net.Conn) *Message {
 	if op != ws.OpBinary {
 		t.Fatalf("opcode %v, want binary", op)
 	}
-	var got []*Message
-	p := NewParser(0, 8<<20)
-	if err := p.Parse(data, func(m *Message, ferr error) error {
+	var got []*msrp.Message
+	p := msrp.NewParser(0, 8<<20)
+	if err := p.Parse(data, func(m *msrp.Message, ferr error) error {
 		if ferr != nil {
 			return ferr
 		}
@@ -89,13 +90,13 @@ func snippetOf(b []byte) string {
 
 const browserPath = "msrp://kj3hs9d2.invalid/cl1ent5id;ws"
 
-func sendFrame(to URI, tid, body string) []byte {
+func sendFrame(to msrp.URI, tid, body string) []byte {
 	return fmt.Appendf(nil, "MSRP %s SEND\r\nTo-Path: %s\r\nFrom-Path: %s\r\nMessage-ID: m%s\r\nByte-Range: 1-%d/%d\r\nContent-Type: text/plain\r\n\r\n%s\r\n-------%s$\r\n",
 		tid, to.String(), browserPath, tid, len(body), len(body), body, tid)
 }
 
 func TestWebSocketSessionBothWays(t *testing.T) {
-	e, addr := wsServer(t, Config{MaxMessageSize: 1 << 20, ChunkQuantum: 16 << 10})
+	e, addr := wsServer(t, msrp.Config{MaxMessageSize: 1 << 20, ChunkQuantum: 16 << 10})
 	rec := newRecorder()
 	s := e.NewWSSession(rec, false)
 	local := s.LocalURI()
@@ -105,7 +106,7 @@ func TestWebSocketSessionBothWays(t *testing.T) {
 	if !strings.HasSuffix(local.String(), ";ws") {
 		t.Fatalf("session URI %s does not end in ;ws", local)
 	}
-	peer, err := ParsePath(browserPath)
+	peer, err := msrp.ParsePath(browserPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +176,7 @@ func TestWebSocketSessionBothWays(t *testing.T) {
 		if err := wsutil.WriteClientMessage(c, ws.OpText, resp); err != nil {
 			t.Fatal(err)
 		}
-		if m.Flag == FlagEnd {
+		if m.Flag == msrp.FlagEnd {
 			done++
 		}
 	}
@@ -204,7 +205,7 @@ func TestWebSocketSessionBothWays(t *testing.T) {
 }
 
 func TestWebSocketNeedsSubprotocol(t *testing.T) {
-	_, addr := wsServer(t, Config{})
+	_, addr := wsServer(t, msrp.Config{})
 	for _, proto := range []string{"", "sip", "msrpx, chat"} {
 		req, _ := http.NewRequest("GET", "http://"+addr+"/msrp", nil)
 		req.Header.Set("Connection", "Upgrade")
@@ -248,16 +249,16 @@ func closeCode(t *testing.T, c net.Conn) ws.StatusCode {
 }
 
 func TestWebSocketOversizedMessageClosesThatConnection(t *testing.T) {
-	e, addr := wsServer(t, Config{MaxMessageSize: 4096, MaxHeaderBytes: 4096})
+	e, addr := wsServer(t, msrp.Config{MaxMessageSize: 4096, MaxHeaderBytes: 4096})
 	recA, recB := newRecorder(), newRecorder()
 	a, b := e.NewWSSession(recA, false), e.NewWSSession(recB, false)
-	peer, _ := ParsePath(browserPath)
+	peer, _ := msrp.ParsePath(browserPath)
 	a.SetRemotePath(peer)
 	b.SetRemotePath(peer)
 	ca, cb := wsDial(t, addr), wsDial(t, addr)
 	for _, x := range []struct {
 		c net.Conn
-		s *Session
+		s *msrp.Session
 		r *recorder
 	}{{ca, a, recA}, {cb, b, recB}} {
 		if err := wsutil.WriteClientMessage(x.c, ws.OpText, sendFrame(x.s.LocalURI(), "t"+x.s.ID()[:4], "hi")); err != nil {
@@ -288,7 +289,7 @@ func TestWebSocketOversizedMessageClosesThatConnection(t *testing.T) {
 }
 
 func TestWebSocketGarbageIsAProtocolViolation(t *testing.T) {
-	e, addr := wsServer(t, Config{})
+	e, addr := wsServer(t, msrp.Config{})
 	c := wsDial(t, addr)
 	if err := wsutil.WriteClientMessage(c, ws.OpText, []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
 		t.Fatal(err)
@@ -312,46 +313,19 @@ func TestWebSocketGarbageIsAProtocolViolation(t *testing.T) {
 	}
 }
 
-func TestChunkScannerSplitsWrites(t *testing.T) {
-	// The end-line is found across write boundaries, and a dash run in a body is no end-line.
-	body := "a\r\n-------tidX$\r\nnot the end"
-	frame := "MSRP tid1 SEND\r\nTo-Path: msrp://h:1/s;ws\r\nFrom-Path: msrp://h.invalid/c;ws\r\nMessage-ID: m\r\nContent-Type: text/plain\r\n\r\n" +
-		body + "\r\n-------tid1$\r\n" + "MSRP tid2 200 OK\r\nTo-Path: msrp://h:1/s;ws\r\nFrom-Path: msrp://h.invalid/c;ws\r\n-------tid2$\r\n"
-	for step := 1; step <= len(frame); step += 7 {
-		var s chunkScanner
-		var ends []int
-		pos := 0
-		for pos < len(frame) {
-			part := []byte(frame[pos:min(pos+step, len(frame))])
-			for len(part) > 0 {
-				n, end := s.scan(part)
-				pos += n
-				part = part[n:]
-				if end {
-					ends = append(ends, pos)
-				}
-			}
-		}
-		first := strings.Index(frame, "MSRP tid2")
-		if len(ends) != 2 || ends[0] != first || ends[1] != len(frame) {
-			t.Fatalf("step %d: chunk ends at %v, want [%d %d]", step, ends, first, len(frame))
-		}
-	}
-}
-
 // A WebSocket peer that stops reading is dropped as a slow consumer, alone (RFC 7977 members are
 // ordinary connections: msrp.max_pending_bytes and msrp.write_deadline apply).
 func TestWebSocketPeerThatStopsReadingIsDroppedAlone(t *testing.T) {
-	e, addr := wsServer(t, Config{MaxPendingBytes: 256 << 10, WriteDeadline: 200 * time.Millisecond})
+	e, addr := wsServer(t, msrp.Config{MaxPendingBytes: 256 << 10, WriteDeadline: 200 * time.Millisecond})
 	recA, recB := newRecorder(), newRecorder()
 	a, b := e.NewWSSession(recA, false), e.NewWSSession(recB, false)
-	peer, _ := ParsePath(browserPath)
+	peer, _ := msrp.ParsePath(browserPath)
 	a.SetRemotePath(peer)
 	b.SetRemotePath(peer)
 	ca, cb := wsDial(t, addr), wsDial(t, addr)
 	for _, x := range []struct {
 		c net.Conn
-		s *Session
+		s *msrp.Session
 		r *recorder
 	}{{ca, a, recA}, {cb, b, recB}} {
 		if err := wsutil.WriteClientMessage(x.c, ws.OpText, sendFrame(x.s.LocalURI(), "t"+x.s.ID()[:4], "hi")); err != nil {

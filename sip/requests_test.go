@@ -34,25 +34,44 @@ func dialSIP(t *testing.T, transport string, port int) *sipClient {
 	return &sipClient{t: t, transport: transport, conn: c, rd: bufio.NewReader(c), local: c.LocalAddr().String()}
 }
 
-// sipAnswer is a response: its status code and headers by lower-case name.
+// sipAnswer is a response: its status code, headers by lower-case name, and body.
 type sipAnswer struct {
 	code    int
 	headers map[string]string
+	body    string
+}
+
+// sipCall is what the requests of one call repeat: the Request-URI, the caller's user, the
+// Call-ID and From tag (id), and the To header, which carries the focus's tag once a 2xx has
+// set the dialog up (RFC 3261 §12.1.2).
+type sipCall struct {
+	uri, user, id, to string
+}
+
+// newCall is a call from sip:USER@example.com to uri, no request sent yet.
+func newCall(uri, user string) *sipCall {
+	return &sipCall{uri: uri, user: user, id: strconv.FormatInt(time.Now().UnixNano(), 36), to: "<" + uri + ">"}
 }
 
 // request sends method to uri as sip:USER@example.com with the extra header lines and body, and
 // returns the final answer; a 2xx to an INVITE is ACKed.
 func (c *sipClient) request(method, uri, user, extra, body string) sipAnswer {
 	c.t.Helper()
-	id := strconv.FormatInt(time.Now().UnixNano(), 36)
-	head := func(m string, cseq int, to string) string {
-		return m + " " + uri + " SIP/2.0\r\n" +
-			"Via: SIP/2.0/" + c.transport + " " + c.local + ";branch=z9hG4bK" + id + m + ";rport\r\n" +
-			"Max-Forwards: 70\r\nFrom: <sip:" + user + "@example.com>;tag=" + id + "\r\nTo: " + to + "\r\n" +
-			"Call-ID: " + id + "@" + c.local + "\r\nCSeq: " + strconv.Itoa(cseq) + " " + m + "\r\n" +
-			"Contact: <sip:" + user + "@" + c.local + ";transport=" + strings.ToLower(c.transport) + ">\r\n"
+	return c.send(newCall(uri, user), method, 1, extra, body)
+}
+
+// send sends method with CSeq cseq in call, and returns the final answer; a 2xx to an INVITE
+// is ACKed, and the first one's To is the call's from then on.
+func (c *sipClient) send(call *sipCall, method string, cseq int, extra, body string) sipAnswer {
+	c.t.Helper()
+	head := func(m string) string {
+		return m + " " + call.uri + " SIP/2.0\r\n" +
+			"Via: SIP/2.0/" + c.transport + " " + c.local + ";branch=z9hG4bK" + call.id + m + strconv.Itoa(cseq) + ";rport\r\n" +
+			"Max-Forwards: 70\r\nFrom: <sip:" + call.user + "@example.com>;tag=" + call.id + "\r\nTo: " + call.to + "\r\n" +
+			"Call-ID: " + call.id + "@" + c.local + "\r\nCSeq: " + strconv.Itoa(cseq) + " " + m + "\r\n" +
+			"Contact: <sip:" + call.user + "@" + c.local + ";transport=" + strings.ToLower(c.transport) + ">\r\n"
 	}
-	msg := head(method, 1, "<"+uri+">") + extra + "Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
+	msg := head(method) + extra + "Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
 	if _, err := c.conn.Write([]byte(msg)); err != nil {
 		c.t.Fatal(err)
 	}
@@ -62,7 +81,10 @@ func (c *sipClient) request(method, uri, user, extra, body string) sipAnswer {
 			continue
 		}
 		if method == "INVITE" && a.code < 300 {
-			ack := head("ACK", 1, a.headers["to"]) + "Content-Length: 0\r\n\r\n"
+			if !strings.Contains(call.to, ";tag=") {
+				call.to = a.headers["to"]
+			}
+			ack := head("ACK") + "Content-Length: 0\r\n\r\n"
 			if _, err := c.conn.Write([]byte(ack)); err != nil {
 				c.t.Fatal(err)
 			}
@@ -109,7 +131,8 @@ func (c *sipClient) read() sipAnswer {
 	if _, err := fmt.Sscanf(text, "SIP/2.0 %d", &a.code); err != nil {
 		c.t.Fatalf("not a response: %q", text)
 	}
-	head, _, _ := strings.Cut(text, "\r\n\r\n")
+	head, body, _ := strings.Cut(text, "\r\n\r\n")
+	a.body = body
 	for _, line := range strings.Split(head, "\r\n")[1:] {
 		if k, v, ok := strings.Cut(line, ":"); ok {
 			a.headers[strings.ToLower(strings.TrimSpace(k))] = strings.TrimSpace(v)

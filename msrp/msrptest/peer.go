@@ -48,8 +48,11 @@ type Peer struct {
 	WholeFrames bool
 	// Quiet: no answers to the far end's SENDs. Otherwise each SEND that asks for one (RFC 4975
 	// §7.1.1: Failure-Report other than no or partial) is answered with 200, or Refuse.
-	Quiet  bool
-	Refuse atomic.Int32 // when set, the status the peer answers SENDs with
+	Quiet bool
+	// NoReading: Start starts no reading; the test reads Conn itself, or nothing, as a client
+	// that never reads. Frames stays empty.
+	NoReading bool
+	Refuse    atomic.Int32 // when set, the status the peer answers SENDs with
 
 	Aborted   atomic.Int32 // SENDs that ended with '#'
 	SendBytes atomic.Int64 // body bytes of the SENDs read so far, chunks included
@@ -121,7 +124,9 @@ func (p *Peer) Start(w Wire) {
 	} else {
 		p.t.Cleanup(p.Close)
 	}
-	go p.readLoop()
+	if !p.NoReading {
+		go p.readLoop()
+	}
 }
 
 // Close closes the wire; the peer reads no more.
@@ -399,6 +404,34 @@ func (p *Peer) Expect(t testing.TB, tid string, code int) *msrp.Message {
 		t.Fatalf("transaction %s answered %d %s, want %d", tid, r.StatusCode, r.Comment, code)
 	}
 	return r
+}
+
+// ExpectNext fails the test unless the next frame (stashed requests first) is the response to
+// tid with code: nothing may come before it.
+func (p *Peer) ExpectNext(t testing.TB, tid string, code int) *msrp.Message {
+	t.Helper()
+	f := p.Next(t)
+	if !f.IsResponse() || f.TransactionID != tid || f.StatusCode != code {
+		t.Fatalf("want the response %d to %s next, got %q", code, tid, f.AppendTo(nil))
+	}
+	return f
+}
+
+// AwaitClose waits until the far end closes the wire, dropping the frames read meanwhile, and
+// fails the test after the timeout.
+func (p *Peer) AwaitClose(t testing.TB) {
+	t.Helper()
+	deadline := time.After(p.timeout())
+	for {
+		select {
+		case _, ok := <-p.Frames:
+			if !ok {
+				return
+			}
+		case <-deadline:
+			t.Fatal("the far end did not close the MSRP connection")
+		}
+	}
 }
 
 // NextRequest returns the next request, skipping responses.

@@ -101,3 +101,28 @@ func TestPeerWholeFramesOverAMessageWire(t *testing.T) {
 		t.Fatalf("got %q", f.AppendTo(nil))
 	}
 }
+
+// TestPeerExpectNextAndAwaitClose: ExpectNext takes only the frame that comes next; a peer with
+// NoReading leaves its connection to the test; AwaitClose sees the far end go.
+func TestPeerExpectNextAndAwaitClose(t *testing.T) {
+	a, b, _ := pair(t)
+	a.ExpectNext(t, a.Send("text/plain", []byte("one")), 200) // b answers it
+	b.NextRequest(t)
+
+	c1, c2 := net.Pipe()
+	raw := msrptest.New(t)
+	raw.NoReading = true
+	raw.Start(c1)
+	far := msrptest.New(t)
+	far.Quiet = true
+	far.Start(c2)
+	go raw.Send("text/plain", []byte("read by the test"))
+	if f := far.Next(t); string(f.Body) != "read by the test" {
+		t.Fatalf("got %q", f.AppendTo(nil))
+	}
+	if len(raw.Frames) != 0 {
+		t.Fatal("a peer with NoReading read")
+	}
+	raw.Close()
+	far.AwaitClose(t)
+}
