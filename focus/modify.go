@@ -17,8 +17,8 @@ var ErrNotInRoom = errors.New("focus: participant is not in the room") // 481
 
 // Modify applies a new offer from a joined participant (re-INVITE or UPDATE, RFC 3264 §8): an
 // m-line that keeps its stream is answered as before (same a=path, RFC 4975 §8.4); an m-line
-// with port 0 ends its stream (row removed, MSRP session closed); a new m-line, or a refused
-// slot offered again, gets a new stream and row. The answers hold one entry per offered m-line.
+// with port 0, or one that is no longer MSRP, ends its stream (row removed, MSRP session
+// closed); a new m-line, or a refused slot offered again, gets a new stream and row. The answers hold one entry per offered m-line.
 func (f *Focus) Modify(ctx context.Context, p *Participant, offer *sdp.Session) ([]sdp.MediaAnswer, error) {
 	room := p.room
 	room.mu.Lock()
@@ -44,6 +44,11 @@ func (f *Focus) Modify(ctx context.Context, p *Participant, offer *sdp.Session) 
 		case m.Port == 0:
 			removed = append(removed, old)
 			answers[i] = sdp.MediaAnswer{Reject: true}
+		case !m.IsMSRP():
+			// The media type of a stream may change in place (RFC 3264 §8.3.3): the chat stream
+			// ends, and the new line is answered below as a new one would be (refused, port 0).
+			removed = append(removed, old)
+			lines[i] = nil
 		default:
 			next[i], answers[i] = old, old.answer
 			if old.label != "" && old.file == nil {

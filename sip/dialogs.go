@@ -30,6 +30,11 @@ func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(req, tx, 481)
 		return
 	}
+	if d.setupSession() == nil && d.read(req, tx) != nil {
+		// A stale BYE ends nothing: 500, and the dialog goes on (RFC 3261 §12.2.2).
+		s.respond(req, tx, 500, s.warning("CSeq lower than the dialog's last"))
+		return
+	}
 	// Leave first, so that the room no longer lists the participant once the 200 is out.
 	s.forget(d.id)
 	s.focus.Leave(d.participant)

@@ -12,6 +12,11 @@ import (
 const streamAdded = chatOffer + "m=message 9 TCP/MSRP *\r\na=accept-types:message/cpim\r\n" +
 	"a=path:msrp://127.0.0.1:9/s2;tcp\r\na=setup:active\r\n"
 
+// audioInstead is chatOffer with its one m-line turned into audio: the media type of the
+// stream changed in place (RFC 3264 §8.3.3).
+const audioInstead = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n" +
+	"m=audio 49170 RTP/AVP 0\r\n"
+
 // origin is the o= line of an SDP body, "" without one.
 func origin(body string) string {
 	for _, line := range strings.Split(body, "\r\n") {
@@ -107,6 +112,22 @@ func TestRequestsInADialog(t *testing.T) {
 		{name: "re-INVITE, CSeq out of order", steps: []inDialog{{method: "UPDATE", cseq: 3, want: 200},
 			{method: "INVITE", cseq: 2, extra: sdpType, body: chatOffer, want: 500, header: "retry-after"}}},
 		{name: "UPDATE, CSeq out of order", steps: []inDialog{{method: "UPDATE", cseq: 3, want: 200}, {method: "UPDATE", cseq: 2, want: 500, header: "retry-after"}}},
+		{name: "BYE, CSeq out of order", steps: []inDialog{{method: "UPDATE", cseq: 3, want: 200}, {method: "BYE", cseq: 2, want: 500},
+			{method: "UPDATE", cseq: 4, want: 200}},
+			check: func(t *testing.T, f *focus.Focus, _, _ sipAnswer) {
+				if n := len(f.Room("room").Participants()); n != 1 {
+					t.Fatalf("%d participants after a stale BYE, want 1: it ends nothing (RFC 3261 §12.2.2)", n)
+				}
+			}},
+		{name: "re-INVITE, the chat line becomes audio", steps: []inDialog{{method: "INVITE", cseq: 2, extra: sdpType, body: audioInstead, want: 200}},
+			check: func(t *testing.T, f *focus.Focus, _, last sipAnswer) {
+				if !strings.Contains(last.body, "\r\nm=audio 0 ") {
+					t.Fatalf("answer does not refuse the audio line with port 0 (RFC 3264 §6, §8.3.3):\n%s", last.body)
+				}
+				if n := len(f.Room("room").Participants()[0].ChatIDs()); n != 0 {
+					t.Fatalf("%d chat streams left after the line became audio", n)
+				}
+			}},
 		{name: "UPDATE, CSeq below the INVITE's", steps: []inDialog{{method: "UPDATE", cseq: 0, want: 500, header: "retry-after"}}},
 	} {
 		for _, transport := range []string{"UDP", "TCP"} {
