@@ -16,6 +16,14 @@ import (
 // is well under 20 levels; the bound stops stack exhaustion by hostile input.
 const MaxDepth = 64
 
+// MaxExtraAttrs bounds the attributes of one element that the schema does not
+// model and that are kept (Extras.Attrs, Element.Attrs), namespace
+// declarations aside. Encode writes each of them with a look-up among the
+// attributes already on its element, so that the bound is what keeps the
+// work of writing one element bounded; the RFC 4575 and RFC 6501 elements
+// carry a few attributes each.
+const MaxExtraAttrs = 64
+
 // ErrInvalid is wrapped by every decoding error caused by the document.
 var ErrInvalid = errors.New("invalid conference document")
 
@@ -217,6 +225,9 @@ func toElement(c child) (*Element, error) {
 			return nil, err
 		}
 		if ok {
+			if len(e.Attrs) == MaxExtraAttrs {
+				return nil, tooManyAttrs(c.el)
+			}
 			e.Attrs = append(e.Attrs, xml.Attr{Name: n, Value: a.Value})
 		}
 	}
@@ -243,8 +254,10 @@ func (x *Extras) keep(c child) error {
 	return nil
 }
 
-// attrs calls known for each modelled attribute and keeps the others.
+// attrs calls known for each modelled attribute and keeps the others, at most
+// MaxExtraAttrs of them.
 func (x *Extras) attrs(el *etree.Element, sc *scope, known func(n xml.Name, v string) bool) error {
+	kept := 0
 	for _, a := range el.Attr {
 		n, ok, err := sc.resolveAttr(a)
 		if err != nil {
@@ -253,9 +266,17 @@ func (x *Extras) attrs(el *etree.Element, sc *scope, known func(n xml.Name, v st
 		if !ok || known(n, a.Value) {
 			continue
 		}
+		if kept == MaxExtraAttrs {
+			return tooManyAttrs(el)
+		}
+		kept++
 		x.Attrs = append(x.Attrs, xml.Attr{Name: n, Value: a.Value})
 	}
 	return nil
+}
+
+func tooManyAttrs(el *etree.Element) error {
+	return syntaxError("more than %d attributes outside the schema on <%s>", MaxExtraAttrs, el.FullTag())
 }
 
 func info(local string) xml.Name { return xml.Name{Space: NS, Local: local} }

@@ -79,7 +79,7 @@ func parseRoot(r io.Reader, seen func() []byte, whole bool) (*etree.Element, err
 		}
 		return nil, syntaxError("%v", err)
 	}
-	if err := wellFormed(&doc.Element); err != nil {
+	if err := wellFormed(&doc.Element, nil); err != nil {
 		return nil, err
 	}
 	var root *etree.Element
@@ -130,8 +130,9 @@ var errNesting = errors.New("an element is closed by the wrong end tag, or not c
 // wellFormed checks on the parsed tree what etree's parse does not refuse: etree matches end
 // tags, bounds the depth and refuses unknown entities, but keeps a DOCTYPE as a directive and
 // (with PreserveDuplicateAttrs) repeated attributes as they came. Checking the tree costs a
-// walk; a second tokenising pass would cost as much as the parse itself.
-func wellFormed(el *etree.Element) error {
+// walk; a second tokenising pass would cost as much as the parse itself. sc is the scope of el,
+// carried down the walk so that no element's prefixes are looked up from the root again.
+func wellFormed(el *etree.Element, sc *scope) error {
 	for _, tok := range el.Child {
 		switch t := tok.(type) {
 		case *etree.Directive:
@@ -149,12 +150,13 @@ func wellFormed(el *etree.Element) error {
 					return syntaxError("attribute name %q on <%s> is not a qualified name", a.FullKey(), t.Tag)
 				}
 			}
+			ts := sc.enter(t)
 			if len(t.Attr) > 1 {
-				if err := distinctAttributes(t); err != nil {
+				if err := distinctAttributes(t, ts); err != nil {
 					return err
 				}
 			}
-			if err := wellFormed(t); err != nil {
+			if err := wellFormed(t, ts); err != nil {
 				return err
 			}
 		}
@@ -170,33 +172,78 @@ func qualifiedName(prefix, local string) bool {
 	return local != "" && !strings.Contains(local, ":") && !strings.Contains(prefix, ":")
 }
 
+// attrIdentity is what two attributes of one element must not share (Namespaces in XML §6.3):
+// the local name, and the namespace URI when the prefix is bound, else the prefix as written
+// (none, xmlns, or an undeclared one, which the decoder refuses later).
+type attrIdentity struct {
+	bound        bool
+	space, local string
+}
+
+func identityOf(a etree.Attr, sc *scope) attrIdentity {
+	if a.Space != "" && a.Space != "xmlns" {
+		if uri, ok := sc.lookup(a.Space); ok {
+			return attrIdentity{true, uri, a.Key}
+		}
+	}
+	return attrIdentity{false, a.Space, a.Key}
+}
+
+// fewAttrs is the attribute count up to which distinctAttributes compares pairs; above it, a
+// set makes the check linear in the attributes, whatever their count.
+const fewAttrs = 8
+
 // distinctAttributes refuses an element with two attributes of one name: the same prefix and
-// local name, or (Namespaces in XML §6.3) different prefixes bound to one namespace.
-func distinctAttributes(el *etree.Element) error {
-	for i := range el.Attr {
-		for j := i + 1; j < len(el.Attr); j++ {
-			a, b := el.Attr[i], el.Attr[j]
-			if a.Key != b.Key {
-				continue
-			}
-			same := a.Space == b.Space
-			if !same && a.Space != "" && b.Space != "" && a.Space != "xmlns" && b.Space != "xmlns" {
-				na, okA := LookupPrefix(el, a.Space)
-				nb, okB := LookupPrefix(el, b.Space)
-				same = okA && okB && na == nb
-			}
-			if same {
-				return syntaxError("attribute %s repeated on <%s>", a.Key, el.Tag)
+// local name, or (Namespaces in XML §6.3) different prefixes bound to one namespace. sc is the
+// scope of el.
+func distinctAttributes(el *etree.Element, sc *scope) error {
+	if len(el.Attr) <= fewAttrs {
+		for i := range el.Attr {
+			for j := i + 1; j < len(el.Attr); j++ {
+				a, b := el.Attr[i], el.Attr[j]
+				if a.Key == b.Key && identityOf(a, sc) == identityOf(b, sc) {
+					return syntaxError("attribute %s repeated on <%s>", a.Key, el.Tag)
+				}
 			}
 		}
+		return nil
+	}
+	seen := make(map[attrIdentity]struct{}, len(el.Attr))
+	for _, a := range el.Attr {
+		id := identityOf(a, sc)
+		if _, dup := seen[id]; dup {
+			return syntaxError("attribute %s repeated on <%s>", a.Key, el.Tag)
+		}
+		seen[id] = struct{}{}
 	}
 	return nil
 }
 
 // LookupPrefix resolves a namespace prefix in the scope of el ("" is the
-// default namespace; an undeclared default is no namespace).
+// default namespace; an undeclared default is no namespace). It reads the
+// declarations of el and its ancestors in place, nearest first, allocating
+// nothing.
 func LookupPrefix(el *etree.Element, prefix string) (string, bool) {
-	return scopeOf(el).lookup(prefix)
+	switch prefix {
+	case "xml":
+		return NSXML, true
+	case "xmlns":
+		return nsXMLNS, true
+	}
+	for p := el; p != nil; p = p.Parent() {
+		uri, found := "", false
+		for _, a := range p.Attr {
+			// As in scope.enter: xmlns="..." and xmlns:p="..." declare; of two declarations
+			// of one prefix on an element, the last counts.
+			if a.Space == "xmlns" && a.Key == prefix || prefix == "" && a.Space == "" && a.Key == "xmlns" {
+				uri, found = a.Value, true
+			}
+		}
+		if found {
+			return uri, true
+		}
+	}
+	return "", prefix == ""
 }
 
 // Namespace returns the namespace URI of el, or an error wrapping
