@@ -33,6 +33,7 @@ type Config struct {
 	DataDir         string        `yaml:"data_dir"`
 	Store           Store         `yaml:"store"`
 	CommitWindow    time.Duration `yaml:"commit_window"`
+	GCHeapFloor     int64         `yaml:"gc_heap_floor"`
 	SIP             SIP           `yaml:"sip"`
 	MSRP            MSRP          `yaml:"msrp"`
 	HTTP            HTTP          `yaml:"http"`
@@ -586,6 +587,9 @@ func (c *Config) checkLogAndStore() (errs []error) {
 	}
 	if c.CommitWindow < 0 || c.CommitWindow > time.Second {
 		errs = append(errs, fmt.Errorf("commit_window: must be between 0 and 1s, not %v", c.CommitWindow))
+	}
+	if c.GCHeapFloor < 0 {
+		errs = append(errs, fmt.Errorf("gc_heap_floor: must not be negative"))
 	}
 	return errs
 }

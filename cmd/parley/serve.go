@@ -433,6 +433,8 @@ func (d *daemon) serve(st *startup) {
 	}
 	d.watchCertificates(serveCtx)
 	d.trimMemoryWhenQuiet(serveCtx)
+	stopFloor := startHeapFloor(uint64(d.cfg.GCHeapFloor))
+	context.AfterFunc(serveCtx, stopFloor)
 	d.ready.Store(true)
 }
 
@@ -534,6 +536,9 @@ func (d *daemon) registry() (*prometheus.Registry, error) {
 		return nil, err
 	}
 	if err := reg.Register(memoryTrims); err != nil {
+		return nil, err
+	}
+	if err := reg.Register(gcPercent); err != nil {
 		return nil, err
 	}
 	if d.httpLimit != nil {
