@@ -15,18 +15,19 @@ import (
 // a few busy rooms has a live heap of a few MiB while every relayed message allocates its body
 // and head, so at 300,000 messages a second it collects every few milliseconds: GOGC=400 made the
 // 2-member row of the README's table 19 % faster. After each collection the floor sets GOGC so
-// that the next goal is at least gc_heap_floor bytes; once the live heap passes half the floor
-// GOGC is 100 again, so a focus holding thousands of members keeps its memory per member (and
-// the quiet-time trim, trim.go, still returns what is free). GOGC in the environment wins.
+// that the next goal is gc_heap_floor bytes (not more: the goal counts the stacks and globals
+// too); once Go's own goal reaches the floor GOGC is 100 again, so a focus holding thousands of
+// members keeps its memory per member (and the quiet-time trim, trim.go, still returns what is
+// free). Until the first collection GOGC is 100. GOGC in the environment wins.
 
 // gcPercent is parley_gc_percent.
 var gcPercent = prometheus.NewGauge(prometheus.GaugeOpts{Name: "parley_gc_percent",
-	Help: "The GOGC the collector runs with: raised while the live heap is below half of gc_heap_floor."})
+	Help: "The GOGC the collector runs with: raised while Go's own heap goal would be below gc_heap_floor."})
 
 type heapFloor struct {
 	floor   uint64
-	percent int // as last set
-	live    []metrics.Sample
+	percent int              // as last set
+	heap    []metrics.Sample // live heap, then the roots: stacks and globals
 	stopped atomic.Bool
 	cycles  atomic.Uint64 // collections seen
 }
@@ -73,7 +74,8 @@ func newHeapFloor(floor uint64) (*heapFloor, func()) {
 		}
 		return nil, func() {}
 	}
-	h := &heapFloor{floor: floor, percent: 100, live: []metrics.Sample{{Name: "/gc/heap/live:bytes"}}}
+	h := &heapFloor{floor: floor, percent: 100, heap: []metrics.Sample{{Name: "/gc/heap/live:bytes"},
+		{Name: "/gc/scan/stack:bytes"}, {Name: "/gc/scan/globals:bytes"}}}
 	h.adjust()
 	h.next()
 	return h, func() {
@@ -95,24 +97,30 @@ func (h *heapFloor) next() {
 
 func (h *heapFloor) adjust() {
 	h.cycles.Add(1)
-	metrics.Read(h.live)
-	var live uint64
-	if h.live[0].Value.Kind() == metrics.KindUint64 {
-		live = h.live[0].Value.Uint64()
+	metrics.Read(h.heap)
+	var v [3]uint64
+	for i := range h.heap {
+		if h.heap[i].Value.Kind() == metrics.KindUint64 {
+			v[i] = h.heap[i].Value.Uint64()
+		}
 	}
-	if p := floorPercent(h.floor, live); p != h.percent {
+	if p := floorPercent(h.floor, v[0], v[1]+v[2]); p != h.percent {
 		h.percent = p
 		debug.SetGCPercent(p)
 		gcPercent.Set(float64(p))
 	}
 }
 
-// floorPercent is the GOGC that puts the heap goal, live × (1 + GOGC/100), at floor or above:
-// 100 (Go's default) once live is half of floor; live 0 is before the first collection.
-func floorPercent(floor, live uint64) int {
-	live = max(live, 1<<20)
-	if floor <= 2*live {
+// floorPercent is the GOGC that puts the heap goal at floor. Go's goal is live + (live + roots)
+// × GOGC/100 (roots: the stacks and globals it scans), and at least 4 MiB × GOGC/100, its
+// minimum heap, which alone bounds GOGC for a small live heap. It is 100 (Go's default) once
+// that default reaches the floor, and before the first collection, when live is not known (0).
+func floorPercent(floor, live, roots uint64) int {
+	const minimumHeap = 4 << 20 // the runtime's defaultHeapMinimum, scaled by GOGC/100
+	base := live + roots
+	if live == 0 || live+base >= floor || floor <= minimumHeap {
 		return 100
 	}
-	return int(min(floor*100/live-100, 100_000))
+	p := min((floor-live)*100/base, floor*100/minimumHeap, 100_000)
+	return max(int(p), 100)
 }
