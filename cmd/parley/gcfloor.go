@@ -37,10 +37,10 @@ type heapFloor struct {
 // with other small objects (whose finalizers may never run).
 type gcCycle struct{ h *heapFloor }
 
-// startHeapFloor keeps the heap goal at floor bytes or more until stop is called; floor 0, or
-// GOGC set in the environment, leaves the collector alone.
-// One floor serves the process (GOGC is the process's): a second daemon in it, as in tests,
-// shares the first one's, which ends with the last of them.
+// startHeapFloor keeps the heap goal at floor bytes, or at Go's own goal when that is larger,
+// until stop is called; floor 0, or GOGC set in the environment, leaves the collector alone. One
+// floor serves the process (GOGC is the process's): a second daemon in it, as in tests, shares
+// the first one's, which ends with the last of them.
 func startHeapFloor(floor uint64) (stop func()) {
 	floors.Lock()
 	defer floors.Unlock()
