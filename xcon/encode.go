@@ -199,31 +199,17 @@ func encodeAORs(e *encoder, el *etree.Element, u *User) {
 	if len(u.AssociatedAORs) == 0 {
 		return
 	}
-	// The details of an AOR are its first entry in AORDetails; an index keeps the look-ups
-	// linear in the entries when there are many.
-	var first map[string]int
-	if len(u.AORDetails) > 8 {
-		first = make(map[string]int, len(u.AORDetails))
-		for i, d := range u.AORDetails {
-			if _, ok := first[d.URI]; !ok {
-				first[d.URI] = i
-			}
-		}
+	// The details of an AOR are its first entry in AORDetails, found through an index so that
+	// the look-ups stay linear in the entries.
+	first := make(map[string]int, len(u.AORDetails))
+	for i := len(u.AORDetails) - 1; i >= 0; i-- {
+		first[u.AORDetails[i].URI] = i
 	}
 	aors := make([]URIEntry, len(u.AssociatedAORs))
 	for i, a := range u.AssociatedAORs {
 		aors[i] = URIEntry{URI: a}
-		if first != nil {
-			if j, ok := first[a]; ok {
-				aors[i] = u.AORDetails[j]
-			}
-			continue
-		}
-		for _, d := range u.AORDetails {
-			if d.URI == a {
-				aors[i] = d
-				break
-			}
+		if j, ok := first[a]; ok {
+			aors[i] = u.AORDetails[j]
 		}
 	}
 	e.uris(infoChild(el, "associated-aors"), aors)
