@@ -199,6 +199,9 @@ func (m *Message) parse(b []byte, rest string, end int) error {
 			if len(m.ContentHeaders) == 0 {
 				return fmt.Errorf("%w: line %d continues no header", ErrSyntax, lineNo)
 			}
+			if problem := badText(line); problem != "" {
+				return fmt.Errorf("%w: line %d holds %s", ErrSyntax, lineNo, problem)
+			}
 			last := &m.ContentHeaders[len(m.ContentHeaders)-1]
 			last.Value = strings.TrimSpace(last.Value + " " + strings.TrimSpace(line))
 			continue

@@ -186,6 +186,9 @@ func TestParse_Errors(t *testing.T) {
 		{"header name with space", "From: <sip:a@example.com>\r\nX Y: z\r\n\r\nContent-Type: text/plain\r\n\r\nx", ErrSyntax},
 		{"MIME continuation first", "From: <sip:a@example.com>\r\n\r\n folded\r\n\r\nx", ErrSyntax},
 		{"bad MIME line", "From: <sip:a@example.com>\r\n\r\nContent-Type text/plain\r\n\r\nx", ErrSyntax},
+		// A continuation line is header text too: the checks of the line it continues apply.
+		{"NUL in a MIME continuation", "From: <sip:a@example.com>\r\n\r\nContent-Type: text/plain;\r\n a\x00b\r\n\r\nx", ErrSyntax},
+		{"invalid UTF-8 in a MIME continuation", "From: <a>\nContent-Type:\n \x8b", ErrSyntax},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
