@@ -29,11 +29,14 @@ func (r *RecordingConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// Write records p as it goes out, not after: the far end may read it, and the test look for it
+// here, before the write returns.
 func (r *RecordingConn) Write(p []byte) (int, error) {
-	n, err := r.Conn.Write(p)
 	r.mu.Lock()
-	r.written.Write(p[:n])
-	r.mu.Unlock()
+	defer r.mu.Unlock()
+	r.written.Write(p)
+	n, err := r.Conn.Write(p)
+	r.written.Truncate(r.written.Len() - (len(p) - n))
 	return n, err
 }
 
