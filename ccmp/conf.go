@@ -31,7 +31,7 @@ func (h *Handler) conf(ctx context.Context, p *Principal, req *Request, resp *Re
 		}
 		resp.ConfObjID = snap.Entity
 		resp.Version = snap.Version
-		resp.Info = h.visible(p, snap).Element("confInfo")
+		resp.Info = h.visible(p, room.Roster()).Element("confInfo") // members on other nodes too
 		return nil
 	case OpUpdate:
 		if req.Info == nil {

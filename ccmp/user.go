@@ -28,7 +28,7 @@ func (h *Handler) users(ctx context.Context, p *Principal, req *Request, resp *R
 			return err
 		}
 		resp.Version = snap.Version
-		resp.Info = usersElement(snap)
+		resp.Info = usersElement(room.Roster()) // members on other nodes too
 		return nil
 	case OpUpdate:
 		if !p.moderates(snap) {
@@ -131,7 +131,9 @@ func (h *Handler) user(ctx context.Context, p *Principal, req *Request, resp *Re
 	if !p.moderates(snap) && !strings.EqualFold(entity, p.UserID) && req.Operation != OpRetrieve {
 		return fail(CodeUnauthorized, "only a moderator or administrator may act on another user")
 	}
-	if snap.User(entity) == nil {
+	if snap.User(entity) == nil && (req.Operation != OpDelete || !h.focus.BoundElsewhere(ctx, room.Name(), entity)) {
+		// A member whose call is on another node sharing the store is in the room too; only
+		// a delete (a kick) reaches it from here.
 		return fail(CodeUserNotFound, "no user "+entity+" in the conference")
 	}
 	switch req.Operation {
@@ -435,7 +437,7 @@ func (h *Handler) userUpdate(ctx context.Context, p *Principal, room *focus.Room
 func (h *Handler) userDelete(ctx context.Context, room *focus.Room, entity string, resp *Response) error {
 	live := slices.ContainsFunc(room.Participants(), func(q *focus.Participant) bool {
 		return strings.EqualFold(q.UserID(), entity)
-	})
+	}) || h.focus.BoundElsewhere(ctx, room.Name(), entity)
 	if live {
 		if err := h.focus.Kick(ctx, room.Name(), entity, false); err != nil && !errors.Is(err, focus.ErrUserNotFound) {
 			return err

@@ -32,6 +32,7 @@ type Config struct {
 	AdvertisedHost  string        `yaml:"advertised_host"`
 	DataDir         string        `yaml:"data_dir"`
 	Store           Store         `yaml:"store"`
+	Cluster         Cluster       `yaml:"cluster"`
 	CommitWindow    time.Duration `yaml:"commit_window"`
 	GCHeapFloor     int64         `yaml:"gc_heap_floor"`
 	SIP             SIP           `yaml:"sip"`
@@ -71,6 +72,18 @@ type Store struct {
 	Driver string `yaml:"driver"` // StoreSQLite or StorePostgres
 	DSN    string `yaml:"dsn"`    // PostgreSQL connection string (driver postgres)
 }
+
+// Cluster makes this process one node of several sharing one store (store.driver postgres),
+// its rooms' messages relayed between them by NATS JetStream.
+type Cluster struct {
+	NodeID         string        `yaml:"node_id"`         // this node's name among them ("": the host name)
+	NATSURL        string        `yaml:"nats_url"`        // "": one node, no relay
+	StreamReplicas int           `yaml:"stream_replicas"` // replicas of the relay's stream when it is created
+	DeadAfter      time.Duration `yaml:"dead_after"`      // a node silent this long has its bindings purged
+}
+
+// EnvNATSURL, when set, overrides cluster.nats_url (which may hold a password).
+const EnvNATSURL = "PARLEY_NATS_URL"
 
 // The store drivers.
 const (
@@ -290,6 +303,9 @@ func Load(path string) (*Config, error) {
 		if c, err = decode(c, data, path); err != nil {
 			return nil, err
 		}
+	}
+	if url, ok := os.LookupEnv(EnvNATSURL); ok {
+		c.Cluster.NATSURL = url
 	}
 	if dsn, ok := os.LookupEnv(EnvStoreDSN); ok {
 		c.Store.DSN = dsn
@@ -585,6 +601,7 @@ func (c *Config) checkLogAndStore() (errs []error) {
 	default:
 		errs = append(errs, fmt.Errorf("store.driver: %q is not sqlite or postgres", c.Store.Driver))
 	}
+	errs = append(errs, c.checkCluster()...)
 	if c.CommitWindow < 0 || c.CommitWindow > time.Second {
 		errs = append(errs, fmt.Errorf("commit_window: must be between 0 and 1s, not %v", c.CommitWindow))
 	}
@@ -840,4 +857,34 @@ func ParseRoom(data []byte, source, name string) (Room, error) {
 		return Room{}, fmt.Errorf("%s: %w", source, errors.Join(errs...))
 	}
 	return r, nil
+}
+
+// checkCluster checks the cluster section: several nodes need one store they all reach.
+func (c *Config) checkCluster() (errs []error) {
+	cl := c.Cluster
+	if cl.NodeID != "" && !validNodeID(cl.NodeID) {
+		errs = append(errs, fmt.Errorf("cluster.node_id: %q must be 1 to 64 letters, digits, '-', '_' or '.'", cl.NodeID))
+	}
+	if cl.StreamReplicas < 0 || cl.StreamReplicas > 5 {
+		errs = append(errs, fmt.Errorf("cluster.stream_replicas: must be between 0 and 5 (JetStream's limit), not %d", cl.StreamReplicas))
+	}
+	if cl.DeadAfter < 3*time.Second || cl.DeadAfter > time.Hour {
+		errs = append(errs, fmt.Errorf("cluster.dead_after: must be between 3s and 1h, not %v", cl.DeadAfter))
+	}
+	if strings.TrimSpace(cl.NATSURL) != "" && c.Store.Driver != StorePostgres {
+		errs = append(errs, fmt.Errorf("cluster.nats_url: several nodes share their rooms through one database: set store.driver postgres"))
+	}
+	return errs
+}
+
+func validNodeID(id string) bool {
+	if len(id) == 0 || len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return true
 }

@@ -13,10 +13,11 @@ import (
 const Masked = "***"
 
 // SecretKey reports whether a configuration key holds a secret that EffectiveYAML masks:
-// passwords, Digest HA1 hashes, and any key naming a secret, a token or a DSN.
+// passwords, Digest HA1 hashes, the NATS URL (it may carry a password), and any key naming a
+// secret, a token or a DSN.
 func SecretKey(key string) bool {
 	switch key {
-	case "password", "ha1":
+	case "password", "ha1", "nats_url":
 		return true
 	}
 	for _, s := range []string{"secret", "token", "dsn"} {

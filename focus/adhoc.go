@@ -96,6 +96,9 @@ func (f *Focus) registerRoom(ctx context.Context, r *Room) error {
 		return err
 	}
 	f.rooms[r.name] = r
+	if f.relay != nil {
+		go f.announce(Event{Kind: EventCreated, Room: r.name}) // f.mu is held
+	}
 	return nil
 }
 
@@ -140,6 +143,9 @@ func (f *Focus) removeIdle(ctx context.Context, r *Room, idle time.Duration) {
 		r.mu.Lock()
 		due := len(r.participants) == 0 && !r.idleSince.IsZero() && time.Since(r.idleSince) >= idle
 		r.mu.Unlock()
+		if due && f.heldElsewhere(r.name) {
+			return // members on another node: that node's emptying decides
+		}
 		if !due {
 			return // someone joined since, or it emptied again later: its later timer decides
 		}

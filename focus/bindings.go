@@ -3,7 +3,9 @@ package focus
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/parleychat/parley/xcon"
@@ -17,6 +19,8 @@ type bindingWriter struct {
 
 	mu      sync.Mutex
 	pending []xcon.BindingChange
+
+	saved atomic.Pointer[func(rooms []string)] // told the rooms of each batch written
 
 	kick  chan struct{}
 	syncs chan chan error
@@ -81,9 +85,26 @@ func (w *bindingWriter) flush() error {
 	err := w.store.SaveBindings(context.Background(), batch)
 	if err != nil {
 		w.log.Error("binding rows not written", "rows", len(batch), "err", err)
+		return err
 	}
-	return err
+	if saved := w.saved.Load(); saved != nil {
+		var rooms []string
+		for _, ch := range batch {
+			room := ch.Room
+			if room == "" && ch.Add != nil {
+				room = ch.Add.Room
+			}
+			if !slices.Contains(rooms, room) {
+				rooms = append(rooms, room)
+			}
+		}
+		(*saved)(rooms)
+	}
+	return nil
 }
+
+// onSaved has fn told the rooms of every batch written from now on.
+func (w *bindingWriter) onSaved(fn func(rooms []string)) { w.saved.Store(&fn) }
 
 // sync returns once every change added before the call is written.
 func (w *bindingWriter) sync(ctx context.Context) error {

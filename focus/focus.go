@@ -19,6 +19,7 @@ import (
 // Config is what the runtime needs to know about its deployment.
 type Config struct {
 	Domain         string   // rooms are sip:NAME@Domain and xcon:NAME@Domain
+	Node           string   // this process's name among the nodes sharing the store (SetRelay)
 	LocalHosts     []string // other hosts that name this focus (listen and advertised hosts, aliases)
 	MaxMessageSize int64    // advertised as a=max-size; larger messages get 413 (enforced by msrp)
 	WrappedTypes   []string // what may travel inside message/cpim (a=accept-wrapped-types)
@@ -114,6 +115,9 @@ type Focus struct {
 	cfg       Config
 	log       *slog.Logger
 	store     xcon.Store
+	relay     Relay        // nil: one node
+	node      string       // Config.Node
+	relayed   relayPending // this node's messages in the relay, by serial
 	endpoint  *msrp.Endpoint
 	signaling Signaling
 	pager     Pager      // page-mode members' MESSAGEs; nil: none are sent
@@ -158,6 +162,8 @@ func New(ctx context.Context, cfg Config, store xcon.Store, endpoint *msrp.Endpo
 		localHosts: map[string]bool{strings.ToLower(cfg.Domain): true},
 		metrics:    newMetrics(),
 		nicknames:  newNicknames(cfg.NicknameScope, cfg.NicknameQuarantine, cfg.ReservedNicknames),
+		node:       cfg.Node,
+		relayed:    relayPending{streams: map[uint64]*Stream{}},
 	}
 	f.live.Store(limitsOf(cfg))
 	f.tlsFP.Store(&cfg.TLSFingerprint)

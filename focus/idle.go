@@ -89,9 +89,10 @@ func (f *Focus) collectable(r *Room, idle time.Duration) bool {
 		return false
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	return !r.policy.Adhoc && r.policy.Successor == "" && len(r.conf.SidebarsByRef) == 0 &&
+	empty := !r.policy.Adhoc && r.policy.Successor == "" && len(r.conf.SidebarsByRef) == 0 &&
 		len(r.participants) == 0 && !r.idleSince.IsZero() && time.Since(r.idleSince) >= idle
+	r.mu.Unlock()
+	return empty && !f.heldElsewhere(r.name)
 }
 
 // logFate says in a log line what became of a collected room's log.

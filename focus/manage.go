@@ -55,6 +55,9 @@ func (f *Focus) CreateRoom(ctx context.Context, conf *xcon.Conference) (*Room, e
 	r.mu.Unlock()
 	f.rooms[name] = r
 	f.log.Info("room created", "room", name)
+	if f.relay != nil {
+		go f.announce(Event{Kind: EventCreated, Room: name}) // f.mu is held
+	}
 	return r, nil
 }
 
@@ -65,6 +68,9 @@ func (f *Focus) UpdateRoom(ctx context.Context, name string, update func(c *xcon
 	r := f.Room(name)
 	if r == nil {
 		return nil, ErrRoomNotFound
+	}
+	if f.relay != nil {
+		f.reloadRoom(name) // a change another node made is the base of this one
 	}
 	r.mu.Lock()
 	next := r.conf.Clone()
@@ -79,6 +85,21 @@ func (f *Focus) UpdateRoom(ctx context.Context, name string, update func(c *xcon
 		r.mu.Unlock()
 		return nil, err
 	}
+	r.storedVersion = next.Version
+	snapshot, after := f.installLocked(r, next, provisioned)
+	r.mu.Unlock()
+	after(ctx)
+	if f.relay != nil {
+		f.announce(Event{Kind: EventChanged, Room: name})
+	}
+	return snapshot, nil
+}
+
+// installLocked makes next (version and durable users decided) the room's conference object:
+// policy, logging notices, nicknames of renamed users, participants now denied. It returns a
+// copy of next and what to do once the room's mu is released. Caller holds mu.
+func (f *Focus) installLocked(r *Room, next *xcon.Conference, provisioned map[string]bool) (*xcon.Conference, func(context.Context)) {
+	name := r.name
 	before := make(map[string]string, len(r.live))
 	for _, p := range r.participants {
 		if u := r.userLocked(p.userID); u != nil {
@@ -106,16 +127,16 @@ func (f *Focus) UpdateRoom(ctx context.Context, name string, update func(c *xcon
 	}
 	snapshot := next.Clone()
 	r.touchLocked()
-	r.mu.Unlock()
-	for _, n := range releases {
-		f.nicknames.release(name, n.chatID, n.nickname)
+	return snapshot, func(ctx context.Context) {
+		for _, n := range releases {
+			f.nicknames.release(name, n.chatID, n.nickname)
+		}
+		f.bindings.add(renames...)
+		f.changed(name, len(renames) > 0) // a nickname change is urgent, as one made over MSRP
+		for _, p := range gone {
+			f.remove(ctx, p, "You were removed from the room.")
+		}
 	}
-	f.bindings.add(renames...)
-	f.changed(name, len(renames) > 0) // a nickname change is urgent, as one made over MSRP
-	for _, p := range gone {
-		f.remove(ctx, p, "You were removed from the room.")
-	}
-	return snapshot, nil
 }
 
 // loggingChangedLocked tells every participant present that the room's logging was switched
@@ -202,6 +223,9 @@ func (f *Focus) DeleteRoom(ctx context.Context, name string) error {
 		f.files.deleteRoom(name)
 	}
 	f.log.Info("room deleted", "room", name)
+	if f.relay != nil {
+		f.announce(Event{Kind: EventDeleted, Room: name})
+	}
 	return nil
 }
 
@@ -228,6 +252,10 @@ func (f *Focus) Kick(ctx context.Context, room, userID string, ban bool) error {
 			found = true
 			f.remove(ctx, p, "You were removed from the room by a moderator.")
 		}
+	}
+	if f.BoundElsewhere(ctx, room, userID) {
+		found = true
+		f.announce(Event{Kind: EventKick, Room: room, UserID: userID})
 	}
 	if !found && !ban {
 		return ErrUserNotFound

@@ -18,6 +18,7 @@ type Metrics struct {
 	pageReceived, pageSent, pageFailed, pageDropped, pageIdleDropped prometheus.Counter
 	pageUnresponsive, pageReplaced                                   prometheus.Counter
 	sendsLimited                                                     prometheus.Counter // message_rate refusals
+	relayed, relayFailures                                           prometheus.Counter // several nodes (relay.go)
 }
 
 // fanoutBuckets are the bounds of parley_msrp_fanout_seconds: from a few microseconds (a
@@ -46,6 +47,10 @@ func newMetrics() *Metrics {
 			Help: "Pushed files whose transfer the sender interrupted or abandoned."}),
 		sendsLimited: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "parley", Name: "msrp_rate_limited_total",
 			Help: "Messages refused with 403 for exceeding a participant's message_rate."}),
+		relayed: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "parley", Name: "relay_messages_delivered_total",
+			Help: "Room messages handed to this node's members by the relay between nodes, its own included."}),
+		relayFailures: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "parley", Name: "relay_failures_total",
+			Help: "Room messages the relay between nodes did not take (their sender got 500) or delivered unreadable."}),
 		fanout: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "parley", Name: "msrp_fanout_seconds",
 			Help: "Time the switch takes to queue one message to every recipient of its channel.", Buckets: fanoutBuckets}),
 		pageReceived: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "parley", Name: "page_messages_received_total",
@@ -75,7 +80,7 @@ func (f *Focus) Register(reg prometheus.Registerer) error {
 	for _, c := range []prometheus.Collector{rooms, kept, f.metrics.participants, f.metrics.messagesRelayed, f.metrics.copiesSent, f.metrics.bytesRelayed,
 		f.metrics.adhocRemoved, f.metrics.idleRemoved, f.metrics.filesTooLarge, f.metrics.filesEvicted, f.metrics.filesAborted, f.metrics.fanout,
 		f.metrics.pageReceived, f.metrics.pageSent, f.metrics.pageFailed, f.metrics.pageDropped, f.metrics.pageIdleDropped, f.metrics.sendsLimited,
-		f.metrics.pageUnresponsive, f.metrics.pageReplaced} {
+		f.metrics.pageUnresponsive, f.metrics.pageReplaced, f.metrics.relayed, f.metrics.relayFailures} {
 		if err := reg.Register(c); err != nil {
 			return err
 		}

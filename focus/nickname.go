@@ -1,12 +1,15 @@
 package focus
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
 
+	"github.com/parleychat/parley/xcon"
 	"golang.org/x/text/secure/precis"
 )
 
@@ -41,6 +44,23 @@ type nicknames struct {
 	mu       sync.Mutex
 	holds    map[string]*nickHold // by scoped compare key
 	reserved map[string]bool      // scoped compare keys nobody may take
+	shared   sharedNicknames      // the other nodes' holds (the store), when several share the rooms
+}
+
+// sharedNicknames records this node's holds where the other nodes see them (xcon.Store does).
+type sharedNicknames interface {
+	ClaimLiveNickname(ctx context.Context, key, nickname, userID string, quarantine time.Duration) error
+	ReleaseLiveNickname(ctx context.Context, key, userID string) error
+}
+
+// sharedTimeout bounds a claim or release in the shared store.
+const sharedTimeout = 5 * time.Second
+
+// setShared makes every claim from now on check, and record, the holds of the other nodes.
+func (n *nicknames) setShared(s sharedNicknames) {
+	n.mu.Lock()
+	n.shared = s
+	n.mu.Unlock()
 }
 
 // nickHold records who holds a name and where; a name with no holders left stays with its
@@ -104,6 +124,18 @@ func (n *nicknames) claim(room, chatID, userID, raw string) (string, error) {
 		}
 		h = nil // quarantine over: the name is free again
 	}
+	if n.shared != nil && (h == nil || len(h.holders) == 0) {
+		// This node takes the name for the user now: the other nodes' holds decide too.
+		ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
+		err := n.shared.ClaimLiveNickname(ctx, k, enforced, userID, n.quarantine)
+		cancel()
+		if errors.Is(err, xcon.ErrExists) {
+			return "", ErrNicknameTaken
+		}
+		if err != nil {
+			return "", fmt.Errorf("focus: nickname not checked with the other nodes: %w", err)
+		}
+	}
 	if h == nil {
 		h = &nickHold{userID: userID, holders: map[string]bool{}}
 		n.holds[k] = h
@@ -147,6 +179,11 @@ func (n *nicknames) release(room, chatID, nickname string) {
 	}
 	delete(h.holders, room+"\x00"+chatID)
 	if len(h.holders) == 0 {
+		if n.shared != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
+			_ = n.shared.ReleaseLiveNickname(ctx, k, h.userID) // one left held waits for the node's restart or death
+			cancel()
+		}
 		if n.quarantine <= 0 {
 			delete(n.holds, k)
 			return

@@ -27,8 +27,13 @@ type Room struct {
 	live         map[string]int                  // guarded by mu: participants per lower-case XCON-USERID
 	provisioned  map[string]bool                 // guarded by mu: users of the stored object, kept when they leave
 	recent       recent                          // guarded by mu: the log's tail replayed to joiners
-	idleSince    time.Time                       // guarded by mu: when the room last became empty (or changed, empty)
-	removed      bool                            // guarded by mu: taken out of the focus; joins are refused
+	remote       []*xcon.User                    // guarded by mu: members on other nodes (roster.go)
+	// storedVersion is the version of the object this room last wrote to the store or read
+	// from it; conf.Version runs ahead of it with every join and leave (bump), so another
+	// node's change is known by a stored version above this one. Guarded by mu.
+	storedVersion uint64
+	idleSince     time.Time // guarded by mu: when the room last became empty (or changed, empty)
+	removed       bool      // guarded by mu: taken out of the focus; joins are refused
 
 	// streams is the fan-out snapshot: every bound-or-not stream of the room, replaced
 	// (never modified) under mu on each join and leave, read without a lock.
@@ -77,7 +82,7 @@ type Stream struct {
 }
 
 func newRoom(f *Focus, name string, conf *xcon.Conference) *Room {
-	r := &Room{focus: f, name: name, conf: conf, provisioned: map[string]bool{}, live: map[string]int{}}
+	r := &Room{focus: f, name: name, conf: conf, provisioned: map[string]bool{}, live: map[string]int{}, storedVersion: conf.Version}
 	p, _ := conf.RoomPolicy()
 	r.setPolicyLocked(p)
 	for _, u := range conf.Users {
@@ -245,6 +250,14 @@ func (r *Room) dropStreams(p *Participant) {
 	r.streams.Store(&all)
 }
 
+// bindingLocked is the stream's row of the store's bindings, as of now. Caller holds the
+// room's mu (the nickname).
+func (s *Stream) bindingLocked(room string, now time.Time) *xcon.Binding {
+	p := s.participant
+	return &xcon.Binding{Room: room, ChatID: s.chatID, UserID: p.userID, Label: s.label, Channel: s.channel,
+		Nickname: s.nickname, Since: now, AOR: p.aor.AOR(), DisplayText: p.displayName}
+}
+
 // setNickname records a stream's new nickname (enforced form, "" to remove) on its endpoint
 // row and as its user's default, and releases the one it replaces.
 func (r *Room) setNickname(s *Stream, nickname string) {
@@ -260,12 +273,12 @@ func (r *Room) setNickname(s *Stream, nickname string) {
 		}
 	}
 	r.bump()
+	row := s.bindingLocked(r.name, time.Now())
 	r.mu.Unlock()
 	if old != "" && old != nickname {
 		r.focus.nicknames.release(r.name, s.chatID, old)
 	}
-	r.focus.bindings.add(xcon.BindingChange{Room: r.name, Add: &xcon.Binding{Room: r.name, ChatID: s.chatID,
-		UserID: s.participant.userID, Label: s.label, Channel: s.channel, Nickname: nickname, Since: time.Now()}})
+	r.focus.bindings.add(xcon.BindingChange{Room: r.name, Add: row})
 	r.focus.changed(r.name, true)
 }
 
@@ -407,9 +420,7 @@ func (r *Room) bindLocked(p *Participant, chat []*Stream, now time.Time) []xcon.
 			e.Extras.Elements = append(e.Extras.Elements, xcon.PageModeElement())
 		}
 		user.Endpoints = append(user.Endpoints, e)
-		changes = append(changes, xcon.BindingChange{Room: r.name, Add: &xcon.Binding{
-			Room: r.name, ChatID: s.chatID, UserID: p.userID, Label: s.label, Channel: s.channel, Nickname: s.nickname, Since: now,
-		}})
+		changes = append(changes, xcon.BindingChange{Room: r.name, Add: s.bindingLocked(r.name, now)})
 	}
 	return changes
 }
@@ -450,8 +461,7 @@ func (r *Room) renameStreamsLocked(before map[string]string) ([]xcon.BindingChan
 			if e := user.Endpoint(s.chatID); e != nil {
 				e.Nickname = s.nickname
 			}
-			changes = append(changes, xcon.BindingChange{Room: r.name, Add: &xcon.Binding{Room: r.name, ChatID: s.chatID,
-				UserID: p.userID, Label: s.label, Channel: s.channel, Nickname: s.nickname, Since: now}})
+			changes = append(changes, xcon.BindingChange{Room: r.name, Add: s.bindingLocked(r.name, now)})
 		}
 	}
 	return changes, releases

@@ -78,6 +78,9 @@ func (f *Focus) HandleMessage(s *msrp.Session, m *msrp.Message) error {
 	if name, ok := f.RoomName(msg.To[0].URI); !ok || name != room.name {
 		target = room.participantByURI(msg.To[0].URI)
 		if target == nil {
+			if id := f.remoteRecipient(room, msg.To[0].URI); id != "" {
+				return f.relaySend(st, room, inner, id, m.Body)
+			}
 			return &msrp.StatusError{Code: msrp.StatusNotFound, Comment: "Recipient not in the room"} // RFC 7701 §6.2
 		}
 	}
@@ -85,6 +88,11 @@ func (f *Focus) HandleMessage(s *msrp.Session, m *msrp.Message) error {
 	// The message is ours (msrp hands the handler its own copy), so its body is shared by
 	// every recipient's queue as is: byte-for-byte the sender's (RFC 7701 §6.1).
 	body := m.Body
+	if f.relay != nil && target == nil {
+		// Several nodes: every node, this one too, hands it to its members as the relay
+		// delivers it, so that all members see the room's messages in one order.
+		return f.relaySend(st, room, inner, "", body)
+	}
 	streams, entry := room.admit(st, target, m.ContentType, inner, body)
 	var origin *privateOrigin
 	if target != nil {
@@ -97,18 +105,24 @@ func (f *Focus) HandleMessage(s *msrp.Session, m *msrp.Message) error {
 		// The sender's 200 waits for the group commit; the copies above did not, and neither
 		// does the connection, which reads on while the commit is in flight.
 		answer := msrp.Defer()
-		f.store.AppendLogAsync([]xcon.LogEntry{*entry}, func(err error) {
-			if err != nil {
-				comment := notLoggedComment(err)
-				f.log.Error("message not logged", "room", room.name, "reason", comment, "err", err)
-				answer.Settle(&msrp.StatusError{Code: 500, Comment: comment})
-				return
-			}
-			answer.Settle(nil)
-		})
+		f.logThenSettle(*entry, answer)
 		return answer
 	}
 	return nil
+}
+
+// logThenSettle queues entry for the log's group commit and settles answer once it is durable:
+// 200, or 500 saying why the log could not take it.
+func (f *Focus) logThenSettle(entry xcon.LogEntry, answer *msrp.Deferred) {
+	f.store.AppendLogAsync([]xcon.LogEntry{entry}, func(err error) {
+		if err != nil {
+			comment := notLoggedComment(err)
+			f.log.Error("message not logged", "room", entry.Room, "reason", comment, "err", err)
+			answer.Settle(&msrp.StatusError{Code: 500, Comment: comment})
+			return
+		}
+		answer.Settle(nil)
+	})
 }
 
 // distribute queues a CPIM body to every stream of channel not the sender's that should get it:

@@ -85,7 +85,7 @@ func (ev *events) view(room string) *roomView {
 	v := &roomView{id: viewIDs.Add(1), gen: gen, room: r}
 	if r != nil {
 		ev.built.Add(1)
-		v.view = confinfo.View(r.Snapshot(), ev.s.focus.RoomURI(room), confinfo.Options{AnonymityKey: ev.anonym})
+		v.view = confinfo.View(r.Roster(), ev.s.focus.RoomURI(room), confinfo.Options{AnonymityKey: ev.anonym})
 		v.moved = r.Successor() != ""
 	}
 	rv.cur = v

@@ -44,8 +44,22 @@ type Store interface {
 	SaveBindings(ctx context.Context, changes []BindingChange) error
 	// Bindings lists a room's live bindings, oldest first.
 	Bindings(ctx context.Context, room string) ([]Binding, error)
-	// PurgeBindings removes every binding; at start-up nobody is connected.
+	// PurgeBindings removes this node's bindings; at start-up none of its sessions is
+	// connected.
 	PurgeBindings(ctx context.Context) (int, error)
+	// Heartbeat records that this node is alive, now.
+	Heartbeat(ctx context.Context) error
+	// PurgeDeadNodes removes the bindings (and live nicknames) of every other node whose last
+	// heartbeat is older than deadAfter, and the nodes themselves, returning the rooms whose
+	// bindings went.
+	PurgeDeadNodes(ctx context.Context, deadAfter time.Duration) (DeadNodes, error)
+	// ClaimLiveNickname records that this node's sessions of userID hold a nickname (key: its
+	// comparison key as the caller scopes it), unless another user's sessions hold it on some
+	// node, or let it go less than quarantine ago: then ErrExists.
+	ClaimLiveNickname(ctx context.Context, key, nickname, userID string, quarantine time.Duration) error
+	// ReleaseLiveNickname records that this node's sessions of userID no longer hold key; it
+	// stays theirs for the quarantine.
+	ReleaseLiveNickname(ctx context.Context, key, userID string) error
 
 	// AppendLog stores messages, assigning each its per-room Seq (written
 	// back into entries). The entries are durable when it returns nil.
@@ -89,6 +103,9 @@ type Binding struct {
 	Channel  string // the available-media label the session joined
 	Nickname string
 	Since    time.Time
+	Node     string // the node holding its session (several sharing the store); read back only
+	// AOR and DisplayText are how the room shows the user (the other nodes' rosters).
+	AOR, DisplayText string
 }
 
 // BindingChange adds (Add != nil) or removes (Remove = chat-ID) one binding
@@ -124,4 +141,11 @@ type AuditEntry struct {
 	Operation string    `json:"operation"`        // create, update, delete
 	Target    string    `json:"target,omitempty"` // the user entity a user request names
 	Code      int       `json:"code"`             // RFC 6503 response code
+}
+
+// DeadNodes is what PurgeDeadNodes removed.
+type DeadNodes struct {
+	Nodes    []string
+	Bindings int
+	Rooms    []string // rooms that had bindings of the dead nodes
 }

@@ -55,7 +55,8 @@ messages lost. --churn N makes N members a second that do not send leave with a 
 messages flow, each replaced at once by a new member (a soak: losses are then not counted).
 --direct first measures two bench endpoints talking to each other with no focus
 between them, the bound on this machine, and prints the ratios. Nothing is sent to any address but
-the one given by --sip (MSRP paths pointing elsewhere are refused).`,
+the one given by --sip (MSRP paths pointing elsewhere are refused). --sip may name several nodes
+sharing the rooms, comma-separated: members join through each in turn.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.sip == "" && !o.direct {
@@ -65,7 +66,7 @@ the one given by --sip (MSRP paths pointing elsewhere are refused).`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&o.sip, "sip", "", "the focus's SIP address (TCP), HOST:PORT")
+	fl.StringVar(&o.sip, "sip", "", "the focus's SIP address (TCP), HOST:PORT; several, comma-separated, for nodes sharing the rooms (members join through each in turn)")
 	fl.StringVar(&o.room, "room", "lobby", "the room to join")
 	fl.IntVarP(&o.members, "members", "n", 2, "members to join")
 	fl.IntVarP(&o.senders, "senders", "s", 2, "members that send (the first S); 0 joins and holds")
@@ -318,15 +319,25 @@ type benchMember struct {
 
 // benchFocus joins the members over SIP and MSRP, blasts, and leaves with BYE.
 func benchFocus(ctx context.Context, stderr io.Writer, o benchOptions) (benchResult, error) {
-	host, portStr, err := net.SplitHostPort(o.sip)
-	if err != nil {
-		return benchResult{}, fmt.Errorf("--sip %q: want HOST:PORT", o.sip)
+	// Several addresses (nodes sharing the rooms): member i joins through the i-th, in turn.
+	var targets []sip.Uri
+	var allowed []net.IPAddr
+	for _, addr := range strings.Split(o.sip, ",") {
+		host, portStr, err := net.SplitHostPort(strings.TrimSpace(addr))
+		if err != nil {
+			return benchResult{}, fmt.Errorf("--sip %q: want HOST:PORT[,HOST:PORT…]", o.sip)
+		}
+		port, _ := strconv.Atoi(portStr)
+		ips, err := net.DefaultResolver.LookupIPAddr(ctx, host)
+		if err != nil || len(ips) == 0 {
+			return benchResult{}, fmt.Errorf("--sip %q: %v", addr, err)
+		}
+		allowed = append(allowed, ips...)
+		target := sip.Uri{Scheme: "sip", User: o.room, Host: host, Port: port, UriParams: sip.NewParams()}
+		target.UriParams.Add("transport", "tcp")
+		targets = append(targets, target)
 	}
-	port, _ := strconv.Atoi(portStr)
-	allowed, err := net.DefaultResolver.LookupIPAddr(ctx, host)
-	if err != nil || len(allowed) == 0 {
-		return benchResult{}, fmt.Errorf("--sip %q: %v", o.sip, err)
-	}
+	host, port := targets[0].Host, targets[0].Port
 	if o.members < 1 || o.senders > o.members {
 		return benchResult{}, errors.New("need members >= 1 and senders <= members")
 	}
@@ -359,8 +370,6 @@ func benchFocus(ctx context.Context, stderr io.Writer, o benchOptions) (benchRes
 	})
 
 	stats, run := newBenchStats(), newRunID()
-	target := sip.Uri{Scheme: "sip", User: o.room, Host: host, Port: port, UriParams: sip.NewParams()}
-	target.UriParams.Add("transport", "tcp")
 	members := make([]*benchMember, o.members)
 	joinStart := time.Now()
 	var failures int
@@ -376,7 +385,7 @@ func benchFocus(ctx context.Context, stderr io.Writer, o benchOptions) (benchRes
 		wg.Add(1)
 		go func(i int) {
 			defer func() { <-sem; wg.Done() }()
-			m, err := benchJoin(ctx, client, target, localHost, fmt.Sprintf("sip:b%d-%s@%s", i, run[:4], localHost), allowed, stats, run, o.window, o.size)
+			m, err := benchJoin(ctx, client, targets[i%len(targets)], localHost, fmt.Sprintf("sip:b%d-%s@%s", i, run[:4], localHost), allowed, stats, run, o.window, o.size)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -425,7 +434,7 @@ func benchFocus(ctx context.Context, stderr io.Writer, o benchOptions) (benchRes
 		fanout = -1 // members come and go: what each should have received is not known
 		go func() {
 			defer close(churnDone)
-			churned, churnFailed = churnMembers(ctx, stopChurn, client, target, localHost, allowed, stats, run, members, senders, o)
+			churned, churnFailed = churnMembers(ctx, stopChurn, client, targets, localHost, allowed, stats, run, members, senders, o)
 		}()
 	} else {
 		close(churnDone)
@@ -440,7 +449,7 @@ func benchFocus(ctx context.Context, stderr io.Writer, o benchOptions) (benchRes
 
 // churnMembers makes o.churn members a second leave with a BYE, in turn among those that do not
 // send, and joins a new member (a new AOR, a new MSRP session) in the place of each, until stop.
-func churnMembers(ctx context.Context, stop <-chan struct{}, client *sipgo.Client, target sip.Uri, localHost string,
+func churnMembers(ctx context.Context, stop <-chan struct{}, client *sipgo.Client, targets []sip.Uri, localHost string,
 	allowed []net.IPAddr, stats *benchStats, run [runIDLen]byte, members []*benchMember, senders int, o benchOptions) (churned, failed int) {
 	tick := time.NewTicker(time.Duration(float64(time.Second) / o.churn))
 	defer tick.Stop()
@@ -461,7 +470,7 @@ func churnMembers(ctx context.Context, stop <-chan struct{}, client *sipgo.Clien
 			benchLeave([]*benchMember{old})
 			members[i] = nil
 		}
-		m, err := benchJoin(ctx, client, target, localHost, fmt.Sprintf("sip:c%d-%s@%s", n, run[:4], localHost), allowed, stats, run, o.window, o.size)
+		m, err := benchJoin(ctx, client, targets[n%len(targets)], localHost, fmt.Sprintf("sip:c%d-%s@%s", n, run[:4], localHost), allowed, stats, run, o.window, o.size)
 		if err != nil {
 			failed++
 			continue

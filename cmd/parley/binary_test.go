@@ -98,8 +98,15 @@ func (p *runningBinary) loggedSoon(parts ...string) bool {
 
 func startBinary(t *testing.T, bin, dataDir string) *runningBinary {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--sip", "127.0.0.1:0", "--msrp", "127.0.0.1:0", "--http", "127.0.0.1:0",
-		"--data", dataDir, "--domain", "example.net")
+	return startBinaryWith(t, bin, dataDir, nil)
+}
+
+// startBinaryWith is startBinary with more environment variables and flags.
+func startBinaryWith(t *testing.T, bin, dataDir string, env []string, args ...string) *runningBinary {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"serve", "--sip", "127.0.0.1:0", "--msrp", "127.0.0.1:0", "--http", "127.0.0.1:0",
+		"--data", dataDir, "--domain", "example.net"}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -12,7 +12,7 @@ import (
 )
 
 // TestDrainBehindKamailioDispatcher: two foci behind Kamailio's dispatcher
-// (configs/kamailio/dispatcher.cfg, round robin). With one of them draining, every new call
+// (configs/kamailio/cluster.cfg, round robin). With one of them draining, every new call
 // through the proxy lands on the other: an INVITE the draining focus answers 503 fails over,
 // and once the dispatcher's OPTIONS probe got its 503 the draining focus is sent no INVITE at all.
 func TestDrainBehindKamailioDispatcher(t *testing.T) {
@@ -25,7 +25,7 @@ func TestDrainBehindKamailioDispatcher(t *testing.T) {
 	}
 	port := freePort(t)
 	hp := "127.0.0.1:" + strconv.Itoa(port)
-	startKamailio(t, "dispatcher.cfg", "dispatcher.so", hp, []string{"udp:" + hp, "tcp:" + hp},
+	startKamailio(t, "cluster.cfg", "dispatcher.so", hp, []string{"udp:" + hp, "tcp:" + hp},
 		`DS_LIST="`+list+`"`, `ROOMS_DOMAIN="example.net"`, "PING_INTERVAL=1")
 	a.drain()
 	for i := range 2 {

@@ -25,6 +25,7 @@ import (
 	"github.com/parleychat/parley/ccmp"
 	"github.com/parleychat/parley/configs"
 	"github.com/parleychat/parley/focus"
+	"github.com/parleychat/parley/focus/natsrelay"
 	"github.com/parleychat/parley/msrp"
 	sipserver "github.com/parleychat/parley/sip"
 	"github.com/parleychat/parley/xcon"
@@ -34,15 +35,16 @@ import (
 func serveCommand() *cobra.Command {
 	var configFile string
 	var printConfig bool
-	var flags struct{ sip, msrp, http, data, domain, advertise string }
+	var flags struct{ sip, msrp, http, data, domain, advertise, nodeID string }
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the focus: SIP, MSRP and HTTP listeners (defaults: loopback, ./data, a room 'lobby')",
 		Long: "Run the focus: SIP, MSRP and HTTP listeners (defaults: loopback, ./data, a room 'lobby').\n\n" +
-			"The flags --config, --sip, --msrp, --http, --data, --domain and --advertise can be set in the\n" +
-			"environment too, as PARLEY_CONFIG, PARLEY_SIP, PARLEY_MSRP, PARLEY_HTTP, PARLEY_DATA, PARLEY_DOMAIN and\n" +
-			"PARLEY_ADVERTISE: the file overrides the defaults, the environment the file, the flags everything.\n" +
-			"PARLEY_STORE_DSN sets store.dsn (the PostgreSQL connection string with store.driver postgres).\n\n" +
+			"The flags --config, --sip, --msrp, --http, --data, --domain, --advertise and --node-id can be set in\n" +
+			"the environment too, as PARLEY_CONFIG, PARLEY_SIP, PARLEY_MSRP, PARLEY_HTTP, PARLEY_DATA, PARLEY_DOMAIN,\n" +
+			"PARLEY_ADVERTISE and PARLEY_NODE_ID: the file overrides the defaults, the environment the file, the flags\n" +
+			"everything. PARLEY_STORE_DSN sets store.dsn (the PostgreSQL connection string with store.driver\n" +
+			"postgres), PARLEY_NATS_URL cluster.nats_url (the relay between several nodes).\n\n" +
 			"Signals: SIGTERM and Ctrl-C shut down (BYE to everyone within shutdown_timeout); SIGHUP reads the\n" +
 			"configuration again (as `parley reload`); SIGUSR2 drains (as `parley drain`): 503 to new calls, a\n" +
 			"notice to every room, shutdown once they are empty or after drain_timeout.",
@@ -75,6 +77,7 @@ func serveCommand() *cobra.Command {
 				set("data", &cfg.DataDir, flags.data)
 				set("domain", &cfg.Domain, flags.domain)
 				set("advertise", &cfg.AdvertisedHost, flags.advertise)
+				set("node-id", &cfg.Cluster.NodeID, flags.nodeID)
 				if err := cfg.Resolve(); err != nil {
 					return nil, fmt.Errorf("configuration:\n%w", err)
 				}
@@ -112,6 +115,7 @@ func serveCommand() *cobra.Command {
 	f.StringVar(&flags.data, "data", "", "database directory (data_dir)")
 	f.StringVar(&flags.domain, "domain", "", "SIP domain of the rooms (domain; default: the SIP listen host)")
 	f.StringVar(&flags.advertise, "advertise", "", "host written into Contact, Via, SDP and a=path (advertised_host)")
+	f.StringVar(&flags.nodeID, "node-id", "", "this node's name among several sharing one store (cluster.node_id; default: the host name)")
 	return cmd
 }
 
@@ -127,16 +131,19 @@ func newLogger(c configs.Log) *slog.Logger {
 
 // daemon is one running focus: every listener bound, every subsystem wired.
 type daemon struct {
-	cfg      *configs.Config
-	log      *slog.Logger
-	store    *sqlstore.Store
-	commits  prometheus.Histogram // parley_log_commit_duration_seconds, fed by the log writer
-	endpoint *msrp.Endpoint
-	focus    *focus.Focus
-	sip      *sipserver.Server
-	ccmp     *ccmp.Handler
-	http     *http.Server
-	admin    adminState // reload, certificates, drain (admin.go)
+	cfg       *configs.Config
+	log       *slog.Logger
+	store     *sqlstore.Store
+	commits   prometheus.Histogram // parley_log_commit_duration_seconds, fed by the log writer
+	deadNodes prometheus.Counter   // parley_dead_nodes_purged_total (nodes.go)
+	endpoint  *msrp.Endpoint
+	focus     *focus.Focus
+	relay     *natsrelay.Relay // several nodes (cluster.nats_url); nil otherwise
+	node      string           // cluster.node_id, or the host name
+	sip       *sipserver.Server
+	ccmp      *ccmp.Handler
+	http      *http.Server
+	admin     adminState // reload, certificates, drain (admin.go)
 
 	msrpAddr, msrpTLSAddr, httpAddr, httpsAddr net.Addr
 	httpLimit                                  *connLimit // http.max_conns_per_ip, http.max_conns
@@ -149,7 +156,9 @@ type daemon struct {
 // startDaemon binds every listener and starts serving; it returns once all are up.
 // ctx only bounds start-up; the daemon runs until shutdown.
 func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d *daemon, err error) {
-	d = &daemon{cfg: cfg, log: log}
+	d = &daemon{cfg: cfg, log: log, node: nodeName(cfg), deadNodes: prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "parley", Name: "dead_nodes_purged_total",
+		Help: "Nodes sharing the store found silent for cluster.dead_after, whose bindings this node purged."})}
 	d.admin.drained = make(chan struct{})
 	openFiles := raiseOpenFileLimit(log)
 	st := &startup{}
@@ -167,6 +176,9 @@ func startDaemon(ctx context.Context, cfg *configs.Config, log *slog.Logger) (d 
 	d.newEndpoint(st)
 	specs := roomSpecs(cfg)
 	if err := d.newFocus(ctx, st, specs); err != nil {
+		return nil, err
+	}
+	if err := d.openRelay(ctx, st); err != nil {
 		return nil, err
 	}
 	if err := d.newSIP(specs); err != nil {
@@ -203,12 +215,42 @@ func (st *startup) undo() {
 	}
 }
 
+// openRelay connects to the other nodes' relay (cluster.nats_url), when there are others.
+func (d *daemon) openRelay(ctx context.Context, st *startup) (err error) {
+	cl := d.cfg.Cluster
+	if cl.NATSURL == "" {
+		return nil
+	}
+	d.relay, err = natsrelay.Open(ctx, natsrelay.Config{URL: cl.NATSURL, Node: d.node, Replicas: cl.StreamReplicas,
+		Logger: d.log.With("subsystem", "relay")}, d.focus)
+	if err != nil {
+		return fmt.Errorf("cluster.nats_url: %w", err)
+	}
+	st.onFailure(d.relay.Close)
+	d.focus.SetRelay(d.relay)
+	d.focus.RefreshRosters()
+	d.log.Info("relaying rooms between nodes", "node", d.node, "stream", natsrelay.StreamName)
+	return nil
+}
+
+// nodeName is cluster.node_id, or the host's name.
+func nodeName(cfg *configs.Config) string {
+	if cfg.Cluster.NodeID != "" {
+		return cfg.Cluster.NodeID
+	}
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return h
+	}
+	return "parley"
+}
+
 // openStore opens the database (store.driver).
 func (d *daemon) openStore(ctx context.Context, st *startup) (err error) {
 	cfg := d.cfg
 	d.commits = newCommitHistogram()
 	storeOpts := []sqlstore.Option{sqlstore.WithCommitWindow(cfg.CommitWindow),
-		sqlstore.WithCommitObserver(func(took time.Duration) { d.commits.Observe(took.Seconds()) })}
+		sqlstore.WithCommitObserver(func(took time.Duration) { d.commits.Observe(took.Seconds()) }),
+		sqlstore.WithNode(d.node)}
 	if cfg.Store.Driver == configs.StorePostgres {
 		if d.store, err = sqlstore.OpenPostgres(ctx, cfg.Store.DSN, storeOpts...); err != nil {
 			return fmt.Errorf("store (driver postgres): %w", err)
@@ -324,6 +366,7 @@ func (d *daemon) newFocus(ctx context.Context, st *startup, specs []focus.RoomSp
 	}
 	d.focus, err = focus.New(ctx, focus.Config{
 		Domain:             cfg.Domain,
+		Node:               d.node,
 		LocalHosts:         localHosts(cfg),
 		MaxMessageSize:     cfg.MSRP.MaxMessageSize,
 		WrappedTypes:       cfg.WrappedTypes,
@@ -433,6 +476,9 @@ func (d *daemon) serve(st *startup) {
 	}
 	d.watchCertificates(serveCtx)
 	d.trimMemoryWhenQuiet(serveCtx)
+	if d.cfg.Store.Driver == configs.StorePostgres {
+		d.goServe("nodes", func() error { d.watchNodes(serveCtx); return nil })
+	}
 	stopFloor := startHeapFloor(uint64(d.cfg.GCHeapFloor))
 	context.AfterFunc(serveCtx, stopFloor)
 	d.ready.Store(true)
@@ -475,6 +521,9 @@ func (d *daemon) shutdown() error {
 	}
 	d.serving.Wait()
 	d.sip.Close()
+	if d.relay != nil {
+		d.relay.Close()
+	}
 	if err := d.store.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("database: %w", err))
 	}
@@ -539,6 +588,16 @@ func (d *daemon) registry() (*prometheus.Registry, error) {
 		return nil, err
 	}
 	if err := reg.Register(gcPercent); err != nil {
+		return nil, err
+	}
+	// Which node these figures are of, when several share the store.
+	nodeInfo := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "parley", Name: "node_info",
+		Help: "1, labelled with this node's name (cluster.node_id).", ConstLabels: prometheus.Labels{"node": d.node}})
+	nodeInfo.Set(1)
+	if err := reg.Register(nodeInfo); err != nil {
+		return nil, err
+	}
+	if err := reg.Register(d.deadNodes); err != nil {
 		return nil, err
 	}
 	if d.httpLimit != nil {

@@ -23,6 +23,10 @@ type Dialect struct {
 	// Clustered is appended to CREATE TABLE for tables that should be
 	// stored in primary-key order ({{clustered}}).
 	Clustered string
+	// KeyLock is a statement that takes a transaction-scoped lock on the text $1, so that
+	// writers deciding on a row that may not exist yet (a live nickname) run one after the
+	// other; "" on SQLite, whose writer is alone anyway.
+	KeyLock string
 	// RowLock is appended to a SELECT that reads a row the transaction will
 	// update: " FOR UPDATE" where several writers may run at once
 	// (PostgreSQL); "" on SQLite, whose writer holds the database lock from
@@ -103,6 +107,7 @@ var Postgres = Dialect{
 	AbortsTx:  true,
 	// A transaction-scoped advisory lock; the key is arbitrary but fixed ("parley" in ASCII).
 	MigrationLock: `SELECT pg_advisory_xact_lock(112971233340281)`,
+	KeyLock:       `SELECT pg_advisory_xact_lock(hashtextextended($1, 112971233340281))`,
 	IsUniqueViolation: func(err error) bool {
 		return pgCode(err) == "23505" // unique_violation
 	},

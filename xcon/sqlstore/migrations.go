@@ -91,6 +91,28 @@ var migrations = []string{
 	CREATE INDEX audit_log_room ON audit_log (room, id);`,
 	// 4: audit retention deletes by age.
 	`CREATE INDEX audit_log_at ON audit_log (at);`,
+	// 5: several nodes on one database: each binding names the node that holds its session
+	// ('' for those written before nodes had names) and the user's address and display name
+	// (the other nodes' roster shows them), each node says it is alive in nodes, so
+	// that the others can purge the bindings of one that died, and the nicknames the sessions
+	// of each node hold are in live_nicknames, so that they are unique across the nodes.
+	`ALTER TABLE bindings ADD COLUMN node TEXT NOT NULL DEFAULT '';
+	ALTER TABLE bindings ADD COLUMN aor TEXT NOT NULL DEFAULT '';
+	ALTER TABLE bindings ADD COLUMN display TEXT NOT NULL DEFAULT '';
+	CREATE INDEX bindings_node ON bindings (node);
+	CREATE TABLE nodes (
+		name TEXT PRIMARY KEY,
+		seen {{int64}} NOT NULL                   -- Unix nanoseconds of its last heartbeat
+	);
+	CREATE TABLE live_nicknames (
+		name_key TEXT NOT NULL,                   -- the focus's scoped comparison key, hex
+		node     TEXT NOT NULL,
+		user_id  TEXT NOT NULL,
+		nickname TEXT NOT NULL,
+		released {{int64}} NOT NULL,              -- 0 while held; else when the node's last session let go
+		PRIMARY KEY (name_key, node)
+	);
+	CREATE INDEX live_nicknames_node ON live_nicknames (node);`,
 }
 
 // migrationCode holds the steps of a migration that SQL alone cannot do, run after its SQL in

@@ -47,7 +47,7 @@ func OpenPostgres(ctx context.Context, dsn string, opts ...Option) (*Store, erro
 		return nil, fmt.Errorf("sqlstore: open %s: %w", where, err)
 	}
 	// Reads and writes share the pool: PostgreSQL runs them concurrently anyway.
-	s := &Store{d: Postgres, w: db, r: db, maxBatch: o.maxBatch, window: o.window, onCommit: o.onCommit}
+	s := &Store{d: Postgres, w: db, r: db, maxBatch: o.maxBatch, window: o.window, onCommit: o.onCommit, node: o.node}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("%w (%s)", err, where)

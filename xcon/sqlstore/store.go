@@ -44,6 +44,7 @@ type Store struct {
 	// Binding writes run for every join and leave: prepared once, since
 	// parsing the SQL costs more than executing it.
 	bindUpsert, bindDelete *sql.Stmt
+	node                   string // WithNode
 }
 
 var _ xcon.Store = (*Store)(nil)
@@ -56,6 +57,14 @@ type options struct {
 	maxBatch    int
 	window      time.Duration
 	onCommit    func(time.Duration)
+	node        string
+}
+
+// WithNode names the node (process) this store serves among several sharing the database: the
+// bindings it saves are that node's, PurgeBindings removes only them, and Heartbeat and
+// PurgeDeadNodes keep the nodes table. Without it the node is "".
+func WithNode(name string) Option {
+	return func(o *options) { o.node = name }
 }
 
 // WithSynchronous sets SQLite's synchronous pragma. The default, "FULL",
@@ -125,7 +134,7 @@ func Open(ctx context.Context, dir string, opts ...Option) (*Store, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	s := &Store{d: SQLite, w: w, maxBatch: o.maxBatch, window: o.window, onCommit: o.onCommit}
+	s := &Store{d: SQLite, w: w, maxBatch: o.maxBatch, window: o.window, onCommit: o.onCommit, node: o.node}
 	if strings.EqualFold(o.synchronous, "FULL") {
 		s.sync = newWALSync(path)
 		go s.sync.run()
@@ -218,7 +227,7 @@ func (s *Store) prepareStatements(ctx context.Context) error {
 	if s.seqUpdate, err = s.w.PrepareContext(ctx, s.sql(`UPDATE conferences SET log_seq = $1 WHERE name = $2`)); err != nil {
 		return fmt.Errorf("sqlstore: prepare log sequence write: %w", err)
 	}
-	upsert := s.d.Upsert("bindings", []string{"chat_id", "room", "user_id", "label", "channel", "nickname", "since"}, []string{"chat_id"})
+	upsert := s.d.Upsert("bindings", []string{"chat_id", "room", "user_id", "label", "channel", "nickname", "since", "node", "aor", "display"}, []string{"chat_id"})
 	if s.d.AbortsTx {
 		// A binding whose room is gone must be skipped without failing the transaction.
 		upsert = guardedBindingUpsert
@@ -236,11 +245,12 @@ func (s *Store) prepareStatements(ctx context.Context) error {
 // failed statement (AbortsTx): it inserts nothing when the room is gone instead of failing on
 // the foreign key. A room deleted by a concurrent transaction can still fail it; SaveBindings
 // then runs the batch again.
-const guardedBindingUpsert = `INSERT INTO bindings (chat_id, room, user_id, label, channel, nickname, since)
-	SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::bigint
+const guardedBindingUpsert = `INSERT INTO bindings (chat_id, room, user_id, label, channel, nickname, since, node, aor, display)
+	SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::bigint, $8::text, $9::text, $10::text
 	WHERE EXISTS (SELECT 1 FROM conferences WHERE name = $2::text)
 	ON CONFLICT (chat_id) DO UPDATE SET room = excluded.room, user_id = excluded.user_id, label = excluded.label,
-		channel = excluded.channel, nickname = excluded.nickname, since = excluded.since`
+		channel = excluded.channel, nickname = excluded.nickname, since = excluded.since, node = excluded.node,
+		aor = excluded.aor, display = excluded.display`
 
 // inTx runs f in a write transaction and returns once the commit is durable.
 func (s *Store) inTx(ctx context.Context, f func(*sql.Tx) error) (err error) {
@@ -617,7 +627,7 @@ func (s *Store) SaveBindings(ctx context.Context, changes []xcon.BindingChange) 
 				if since.IsZero() {
 					since = now
 				}
-				if _, err := upsert.ExecContext(ctx, b.ChatID, roomKey(room), b.UserID, b.Label, b.Channel, b.Nickname, since.UnixNano()); err != nil {
+				if _, err := upsert.ExecContext(ctx, b.ChatID, roomKey(room), b.UserID, b.Label, b.Channel, b.Nickname, since.UnixNano(), s.node, b.AOR, b.DisplayText); err != nil {
 					if s.d.IsForeignKeyViolation(err) && !s.d.AbortsTx {
 						// The room was deleted since the change was made, its rows with it: the
 						// binding is moot, and must not cost the rest of the batch.
@@ -642,7 +652,7 @@ func (s *Store) SaveBindings(ctx context.Context, changes []xcon.BindingChange) 
 // Bindings lists a room's live bindings, oldest first.
 func (s *Store) Bindings(ctx context.Context, room string) ([]xcon.Binding, error) {
 	room = roomKey(room)
-	rows, err := s.r.QueryContext(ctx, s.sql(`SELECT chat_id, user_id, label, channel, nickname, since
+	rows, err := s.r.QueryContext(ctx, s.sql(`SELECT chat_id, user_id, label, channel, nickname, since, node, aor, display
 		FROM bindings WHERE room = $1 ORDER BY since, chat_id`+s.d.ByteOrder), room)
 	if err != nil {
 		return nil, err
@@ -652,7 +662,7 @@ func (s *Store) Bindings(ctx context.Context, room string) ([]xcon.Binding, erro
 	for rows.Next() {
 		b := xcon.Binding{Room: room}
 		var since int64
-		if err := rows.Scan(&b.ChatID, &b.UserID, &b.Label, &b.Channel, &b.Nickname, &since); err != nil {
+		if err := rows.Scan(&b.ChatID, &b.UserID, &b.Label, &b.Channel, &b.Nickname, &since, &b.Node, &b.AOR, &b.DisplayText); err != nil {
 			return nil, err
 		}
 		b.Since = time.Unix(0, since)
@@ -676,9 +686,14 @@ func (s *Store) roomExists(ctx context.Context, room string) error {
 	return err
 }
 
-// PurgeBindings removes every binding and reports how many there were.
+// PurgeBindings removes this node's bindings (WithNode), and those written before nodes had
+// names, and reports how many there were: at start-up none of its sessions is connected.
+// Other nodes' bindings stay.
 func (s *Store) PurgeBindings(ctx context.Context) (int, error) {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM bindings`)
+	if _, err := s.w.ExecContext(ctx, s.sql(`DELETE FROM live_nicknames WHERE node = $1`), s.node); err != nil {
+		return 0, err
+	}
+	res, err := s.w.ExecContext(ctx, s.sql(`DELETE FROM bindings WHERE node = $1 OR node = ''`), s.node)
 	if err != nil {
 		return 0, err
 	}
