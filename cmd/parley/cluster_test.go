@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -141,7 +142,8 @@ func TestNodesShareARoomInOneOrder(t *testing.T) {
 // TestNodeKilledLeavesTheRoomToTheOthers: nodes a and b in this process, node c a `parley
 // serve` of its own, a member of the logged lobby on each. c is killed with SIGKILL: the members
 // on a and b go on talking, every message acknowledged before and after is in the log, and the
-// survivors purge c's binding once it has been silent for cluster.dead_after.
+// survivors purge c's binding once it has been silent for cluster.dead_after. The kill falls in
+// the middle of a pipelined burst from c's member, while a's member pipelines one as well.
 func TestNodeKilledLeavesTheRoomToTheOthers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills the binary")
@@ -200,15 +202,56 @@ func TestNodeKilledLeavesTheRoomToTheOthers(t *testing.T) {
 		}
 	}
 
+	// c dies in the middle of a burst from carol, while alice on a pipelines one too.
+	// carol's burst is long enough that the kill lands well inside it: her 200s come in
+	// batches, one per commit.
+	const carolSends, aliceSends = 4000, 400
+	var mu sync.Mutex
+	acked := map[string]bool{}
+	carolAcked, halfway := 0, make(chan struct{})
+	carolDone := burst(carol, "carol", carolSends, func(body string) {
+		mu.Lock()
+		defer mu.Unlock()
+		acked[body] = true
+		if carolAcked++; carolAcked == carolSends/4 {
+			close(halfway)
+		}
+	})
+	aliceAcked := 0
+	aliceDone := burst(alice.msrp, "alice", aliceSends, func(body string) {
+		mu.Lock()
+		defer mu.Unlock()
+		acked[body] = true
+		aliceAcked++
+	})
+	select {
+	case <-halfway:
+	case <-time.After(30 * time.Second):
+		t.Fatal("carol's burst: a quarter never acknowledged")
+	}
 	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	c.cmd.Wait()
 	killed := time.Now()
+	for name, done := range map[string]<-chan struct{}{"carol": carolDone, "alice": aliceDone} {
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%s's burst never ended", name)
+		}
+	}
+	mu.Lock()
+	t.Logf("carol on c: %d of %d acknowledged before c died; alice on a: %d of %d", carolAcked, carolSends, aliceAcked, aliceSends)
+	if aliceAcked != aliceSends {
+		t.Fatalf("alice on a: %d of her %d messages acknowledged across c's death", aliceAcked, aliceSends)
+	}
+	mu.Unlock()
+	// bob has the bursts before what follows; carol's and alice's are interleaved.
 	say("alice", alice.msrp, "alice after")
-	waitText(t, bob.msrp, "alice after")
+	waitTextAmong(t, bob.msrp, "alice after", carolSends+aliceSends+1)
 	say("bob", bob.msrp, "bob after")
-	waitText(t, alice.msrp, "bob after")
+	waitTextAmong(t, alice.msrp, "bob after", carolSends+aliceSends+1)
 	for nodesBound()["c"] != 0 {
 		if time.Since(killed) > 5*deadAfter {
 			t.Fatalf("node c's binding still there %v after the kill: %v", time.Since(killed), nodesBound())
@@ -218,13 +261,19 @@ func TestNodeKilledLeavesTheRoomToTheOthers(t *testing.T) {
 	if since := time.Since(killed); since < deadAfter-time.Second {
 		t.Fatalf("node c's binding purged %v after the kill, before dead_after (%v)", since, deadAfter)
 	}
-	logged, err := nodes[1].store.History(ctx, "lobby", "", 100)
+	logged, err := nodes[1].store.History(ctx, "lobby", "", 2*(carolSends+aliceSends))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var texts []string
 	for _, e := range logged {
-		texts = append(texts, string(e.Body[bytes.LastIndex(e.Body, []byte("\r\n\r\n"))+4:]))
+		delete(acked, string(e.Body))
+		if text := string(e.Body[bytes.LastIndex(e.Body, []byte("\r\n\r\n"))+4:]); !strings.Contains(text, " burst ") {
+			texts = append(texts, text)
+		}
+	}
+	if len(acked) != 0 {
+		t.Fatalf("%d acknowledged messages are not in the log, carol's %d of %d among those acknowledged", len(acked), carolAcked, carolSends)
 	}
 	if want := []string{"carol on c", "alice before", "alice after", "bob after"}; !slices.Equal(texts, want) {
 		t.Fatalf("the log holds %q, want %q", texts, want)

@@ -43,45 +43,17 @@ func TestKill9KeepsEveryAcknowledgedMessage(t *testing.T) {
 			t.Fatalf("%s INVITE: %v %v", name, res, err)
 		}
 		m.connect(t, res.Body(), 0)
-		pending := map[string]string{} // transaction-id → body
-		var pmu sync.Mutex
+		done := burst(m, name, perSender, func(body string) {
+			mu.Lock()
+			acked[body] = true
+			ackedCount++
+			if ackedCount >= senders*perSender/2 {
+				once.Do(func() { close(halfway) })
+			}
+			mu.Unlock()
+		})
 		wg.Add(1)
-		go func() { // collect this sender's 200s until its connection dies with the daemon
-			defer wg.Done()
-			for f := range m.Frames {
-				if !f.IsResponse() || f.StatusCode != 200 {
-					continue
-				}
-				pmu.Lock()
-				body, ok := pending[f.TransactionID]
-				pmu.Unlock()
-				if !ok {
-					continue
-				}
-				mu.Lock()
-				acked[body] = true
-				ackedCount++
-				if ackedCount >= senders*perSender/2 {
-					once.Do(func() { close(halfway) })
-				}
-				mu.Unlock()
-			}
-		}()
-		go func() {
-			for j := 0; j < perSender; j++ {
-				text := fmt.Sprintf("%s message %d", name, j)
-				body := cpimBody("sip:"+name+"@example.com", "sip:lobby@example.net", text)
-				tid := msrp.NewTransactionID()
-				pmu.Lock()
-				pending[tid] = string(body)
-				pmu.Unlock()
-				msg := &msrp.Message{TransactionID: tid, Method: "SEND", ToPath: m.Remote, FromPath: []msrp.URI{m.Local}, MessageID: msrp.NewMessageID(), ContentType: "message/cpim",
-					Body: body, ByteRange: msrp.ByteRange{Start: 1, End: int64(len(body)), Total: int64(len(body))}}
-				if _, err := m.Conn.Write(msg.AppendTo(nil)); err != nil {
-					return
-				}
-			}
-		}()
+		go func() { <-done; wg.Done() }()
 	}
 	<-halfway
 	if err := daemon.cmd.Process.Signal(syscall.SIGKILL); err != nil {
@@ -141,4 +113,48 @@ func TestKill9KeepsEveryAcknowledgedMessage(t *testing.T) {
 	if conf, err := store.Conference(ctx, "lobby"); err != nil || conf.Name() != "lobby" {
 		t.Fatalf("lobby after the crash: %v", err)
 	}
+}
+
+// burst pipelines n SENDs to the lobby from m as name ("NAME burst J"), none waiting for an
+// answer, and hands acked each body answered 200. The channel it returns is closed once all n
+// are answered or m's connection is gone; until then burst reads m's frames, and drops the
+// requests among them (other members' messages).
+func burst(m *msrpPeer, name string, n int, acked func(body string)) <-chan struct{} {
+	var mu sync.Mutex
+	pending := map[string]string{} // transaction-id → body
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		answered := 0
+		for f := range m.Frames {
+			if !f.IsResponse() || f.StatusCode != 200 {
+				continue
+			}
+			mu.Lock()
+			body, ok := pending[f.TransactionID]
+			mu.Unlock()
+			if !ok {
+				continue
+			}
+			acked(body)
+			if answered++; answered == n {
+				return
+			}
+		}
+	}()
+	go func() {
+		for j := 0; j < n; j++ {
+			body := cpimBody("sip:"+name+"@example.com", "sip:lobby@example.net", fmt.Sprintf("%s burst %d", name, j))
+			tid := msrp.NewTransactionID()
+			mu.Lock()
+			pending[tid] = string(body)
+			mu.Unlock()
+			msg := &msrp.Message{TransactionID: tid, Method: "SEND", ToPath: m.Remote, FromPath: []msrp.URI{m.Local}, MessageID: msrp.NewMessageID(), ContentType: "message/cpim",
+				Body: body, ByteRange: msrp.ByteRange{Start: 1, End: int64(len(body)), Total: int64(len(body))}}
+			if _, err := m.Conn.Write(msg.AppendTo(nil)); err != nil {
+				return
+			}
+		}
+	}()
+	return done
 }

@@ -101,9 +101,12 @@ func reinviteOK(t *testing.T, p *participant, body []byte) *sdp.Session {
 }
 
 // waitText reads m's messages until one contains text (notices and history come first).
-func waitText(t *testing.T, m *msrpPeer, text string) {
+func waitText(t *testing.T, m *msrpPeer, text string) { t.Helper(); waitTextAmong(t, m, text, 50) }
+
+// waitTextAmong: text is in one of the next n messages m receives.
+func waitTextAmong(t *testing.T, m *msrpPeer, text string, n int) {
 	t.Helper()
-	for range 50 {
+	for range n {
 		if n := m.nextMessage(t); bytes.Contains(n.Body, []byte(text)) {
 			return
 		}

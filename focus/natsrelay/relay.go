@@ -113,6 +113,12 @@ func Open(ctx context.Context, cfg Config, h Handler) (*Relay, error) {
 		nc.Close()
 		return nil, fmt.Errorf("natsrelay: subscribe to changes: %w", err)
 	}
+	// A subscription counts once the server has it: without this round trip, a change
+	// announced by another node just after Open returns could pass this node by.
+	if err := nc.FlushTimeout(ackTimeout); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("natsrelay: subscribe to changes: %w", err)
+	}
 	cc, err := cons.Consume(func(m jetstream.Msg) { h.Deliver(m.Data()) },
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			log.Warn("relay: consumer", "err", err)
