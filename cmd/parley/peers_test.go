@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
-	"strconv"
 	"testing"
 
 	"github.com/parleychat/parley/internal/peers"
@@ -17,26 +16,11 @@ func requirePeer(t *testing.T, tool, debianPackage string) string {
 	return peers.Require(t, tool, debianPackage)
 }
 
-// freePort returns a port that was free on 127.0.0.1 for both UDP and TCP a moment ago.
 // freeSIPPort is freePort for a peer that also takes the next port (baresip listens for TLS on
 // its SIP port + 1).
-func freeSIPPort(t *testing.T) int {
-	t.Helper()
-	for {
-		p := freePort(t)
-		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p+1))
-		if err != nil {
-			continue
-		}
-		u, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(p+1))
-		l.Close()
-		if err == nil {
-			u.Close()
-			return p
-		}
-	}
-}
+func freeSIPPort(t *testing.T) int { t.Helper(); return peers.FreePorts(t, 2) }
 
+// freePort returns a port that was free on 127.0.0.1 for both UDP and TCP a moment ago.
 func freePort(t *testing.T) int {
 	t.Helper()
 	return peers.FreePort(t)
