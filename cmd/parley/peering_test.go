@@ -28,10 +28,10 @@ func newPeeringPeer(t *testing.T, user, host string) (*sipPeer, chan *sip.Reques
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
 		byes <- struct{}{}
 	})
-	notifies := make(chan *sip.Request, 16)
+	notifies := make(chan *sip.Request, 256)
 	srv.OnNotify(func(req *sip.Request, tx sip.ServerTransaction) {
+		notifies <- req // before the 200: the focus sends the next NOTIFY only once this one is answered
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
-		notifies <- req
 	})
 	aor := sip.Uri{Scheme: "sip", User: user, Host: "example.com"}
 	contact := sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: user, Host: host}}
