@@ -35,11 +35,11 @@ type subscriber struct {
 func newSubscriber(t *testing.T, name, transport string) *subscriber {
 	t.Helper()
 	_, client, srv := newTestUA(t, name, "127.0.0.1")
-	s := &subscriber{name: name, transport: transport, client: client, notifies: make(chan *sip.Request, 64),
+	s := &subscriber{name: name, transport: transport, client: client, notifies: make(chan *sip.Request, 1024),
 		callID: sip.GenerateTagN(16), fromTag: sip.GenerateTagN(10)}
 	srv.OnNotify(func(req *sip.Request, tx sip.ServerTransaction) {
+		s.notifies <- req // before the 200, which lets the focus send the next
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
-		s.notifies <- req
 	})
 	return s
 }
@@ -365,14 +365,14 @@ func TestSubscribeInInviteDialog(t *testing.T) {
 	d := startTestDaemon(t, nil)
 	alice := joinLobby(t, d, "alice", "tcp")
 	dlg := alice.dlg.(*sipgo.DialogClientSession)
-	notifies := make(chan *sip.Request, 8)
+	notifies := make(chan *sip.Request, 1024)
 	srv, err := sipgo.NewServer(alice.sip.ua)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv.OnNotify(func(req *sip.Request, tx sip.ServerTransaction) {
+		notifies <- req // before the 200, which lets the focus send the next
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
-		notifies <- req
 	})
 	srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
