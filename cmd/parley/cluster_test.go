@@ -208,24 +208,22 @@ func TestNodeKilledLeavesTheRoomToTheOthers(t *testing.T) {
 	const carolSends, aliceSends = 4000, 400
 	var mu sync.Mutex
 	acked := map[string]bool{}
-	carolAcked, halfway := 0, make(chan struct{})
-	carolDone := burst(carol, "carol", carolSends, func(body string) {
-		mu.Lock()
-		defer mu.Unlock()
-		acked[body] = true
-		if carolAcked++; carolAcked == carolSends/4 {
-			close(halfway)
+	carolAcked, aliceAcked, quarter := 0, 0, make(chan struct{})
+	var quarterOnce sync.Once
+	record := func(count *int) func(string) {
+		return func(body string) {
+			mu.Lock()
+			defer mu.Unlock()
+			acked[body] = true
+			if *count++; carolAcked >= carolSends/4 {
+				quarterOnce.Do(func() { close(quarter) })
+			}
 		}
-	})
-	aliceAcked := 0
-	aliceDone := burst(alice.msrp, "alice", aliceSends, func(body string) {
-		mu.Lock()
-		defer mu.Unlock()
-		acked[body] = true
-		aliceAcked++
-	})
+	}
+	carolDone := burst(carol, "carol", carolSends, record(&carolAcked))
+	aliceDone := burst(alice.msrp, "alice", aliceSends, record(&aliceAcked))
 	select {
-	case <-halfway:
+	case <-quarter:
 	case <-time.After(30 * time.Second):
 		t.Fatal("carol's burst: a quarter never acknowledged")
 	}

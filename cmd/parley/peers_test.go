@@ -1,9 +1,6 @@
 package main
 
 import (
-	"fmt"
-	"math/rand/v2"
-	"net"
 	"testing"
 
 	"github.com/parleychat/parley/internal/peers"
@@ -27,26 +24,5 @@ func freePort(t *testing.T) int {
 }
 
 // freeMediaPorts returns a port P with P to P+3 free for UDP: sipp binds its audio and video
-// RTP and RTCP sockets there. It is taken below the kernel's ephemeral range (where every :0
-// listener of the tests lands), so sipp's extra ports cannot fall on one of them.
-func freeMediaPorts(t *testing.T) int {
-	t.Helper()
-	for p := 20000 + 4*rand.IntN(3000); ; p = 20000 + 4*rand.IntN(3000) {
-		ok := true
-		var held []net.PacketConn
-		for i := 0; i < 4 && ok; i++ {
-			c, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", p+i))
-			if err != nil {
-				ok = false
-				break
-			}
-			held = append(held, c)
-		}
-		for _, c := range held {
-			c.Close()
-		}
-		if ok {
-			return p
-		}
-	}
-}
+// RTP and RTCP sockets there.
+func freeMediaPorts(t *testing.T) int { t.Helper(); return peers.FreeUDPPorts(t, 4) }

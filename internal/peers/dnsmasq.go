@@ -2,8 +2,6 @@ package peers
 
 import (
 	"context"
-	"io"
-	"math/rand/v2"
 	"net"
 	"strconv"
 	"testing"
@@ -38,47 +36,4 @@ func Resolver(addr string) *net.Resolver {
 		var d net.Dialer
 		return d.DialContext(ctx, network, addr)
 	}}
-}
-
-// FreePort returns a port that was free on 127.0.0.1 for both UDP and TCP a moment ago.
-func FreePort(t testing.TB) int { t.Helper(); return FreePorts(t, 1) }
-
-// FreePorts returns P such that P to P+n-1 were free on 127.0.0.1 for both UDP and TCP a moment
-// ago. They are taken between 10000 and 20000, below the kernel's ephemeral range (32768 and
-// up by default) where every :0 listener and every outgoing connection of the tests running
-// beside lands: a peer started on them a little later does not find one taken. (sipp's media
-// ports are taken from 20000 up.)
-func FreePorts(t testing.TB, n int) int {
-	t.Helper()
-	for range 10000 {
-		p := 10000 + rand.IntN(10000-n)
-		if portsFree(p, n) {
-			return p
-		}
-	}
-	t.Fatalf("no %d free ports in a row between 10000 and 20000", n)
-	return 0
-}
-
-func portsFree(p, n int) bool {
-	var held []io.Closer
-	defer func() {
-		for _, c := range held {
-			c.Close()
-		}
-	}()
-	for i := range n {
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(p+i))
-		l, err := net.Listen("tcp", addr)
-		if err != nil {
-			return false
-		}
-		held = append(held, l)
-		u, err := net.ListenPacket("udp", addr)
-		if err != nil {
-			return false
-		}
-		held = append(held, u)
-	}
-	return true
 }
